@@ -1,0 +1,142 @@
+"""TimescaleDB features that depend on the server's licence.
+
+The Apache-2 edition (Debian's build, used by `make up` and the tests) has
+hypertables, ``time_bucket`` and ``drop_chunks``. The Timescale License edition
+(the official ``timescale/timescaledb`` Docker image used by docker-compose.yml)
+adds compression, retention/compression policies and continuous aggregates.
+
+:func:`apply` gives the same query surface on both: the rollups
+``air_quality_1m`` / ``air_quality_1h`` and ``bus_activity_1m`` are continuous
+aggregates where available and plain views over the hypertables otherwise.
+Policies exist only on the TSL edition; on Apache, ``citywatch db retention``
+drops old chunks by hand.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import psycopg
+
+log = logging.getLogger(__name__)
+
+#: How long raw rows are kept, and after how long chunks are compressed.
+RETENTION: dict[str, str] = {
+    "air_quality": "400 days",
+    "parking_events": "400 days",
+    "cctv_events": "90 days",
+    "bus_positions": "30 days",
+    "stop_requests": "400 days",
+    "device_status": "400 days",
+}
+COMPRESS_AFTER: dict[str, tuple[str, str]] = {  # table -> (segment by, after)
+    "air_quality": ("device_id", "14 days"),
+    "parking_events": ("device_id", "14 days"),
+    "cctv_events": ("device_id", "14 days"),
+    "bus_positions": ("device_id", "2 days"),
+}
+
+_POLLUTANTS = "pm10, pm25, o3, no2, co, so2, temp_c, rh"
+
+
+def _aq_rollup(bucket: str) -> str:
+    aggs = ", ".join(f"avg({p}) AS {p}" for p in _POLLUTANTS.split(", "))
+    return (
+        f"SELECT time_bucket(INTERVAL '{bucket}', time) AS bucket, device_id, {aggs}, count(*) AS samples "
+        "FROM air_quality GROUP BY 1, 2"
+    )
+
+
+ROLLUPS: dict[str, str] = {
+    "air_quality_1m": _aq_rollup("1 minute"),
+    "air_quality_1h": _aq_rollup("1 hour"),
+    "bus_activity_1m": (
+        "SELECT time_bucket(INTERVAL '1 minute', time) AS bucket, route_id, "
+        "count(DISTINCT device_id) AS buses, avg(speed_kmh) AS avg_speed_kmh, count(*) AS samples "
+        "FROM bus_positions GROUP BY 1, 2"
+    ),
+}
+
+
+@dataclass
+class Features:
+    licence: str
+    continuous_aggregates: bool
+    compression: bool
+    policies: bool
+    notes: list[str] = field(default_factory=list)
+
+
+def licence(conn: psycopg.Connection) -> str:
+    row = conn.execute("SELECT current_setting('timescaledb.license', true)").fetchone()
+    return str(row[0]) if row and row[0] else "apache"
+
+
+def detect(conn: psycopg.Connection) -> Features:
+    lic = licence(conn)
+    tsl = lic == "timescale"
+    return Features(licence=lic, continuous_aggregates=tsl, compression=tsl, policies=tsl)
+
+
+def _relkind(conn: psycopg.Connection, name: str) -> str | None:
+    row = conn.execute(
+        "SELECT CASE WHEN EXISTS (SELECT 1 FROM timescaledb_information.continuous_aggregates "
+        " WHERE view_name = %s) THEN 'cagg' ELSE (SELECT relkind::text FROM pg_class "
+        " WHERE relname = %s AND relnamespace = 'public'::regnamespace) END",
+        (name, name),
+    ).fetchone()
+    return None if row is None else row[0]
+
+
+def apply(conninfo: str) -> Features:
+    """Create the rollups and (where licensed) the policies; idempotent."""
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        f = detect(conn)
+        for name, query in ROLLUPS.items():
+            kind = _relkind(conn, name)
+            if f.continuous_aggregates:
+                if kind == "v":
+                    conn.execute(f"DROP VIEW {name}")
+                    kind = None
+                if kind is None:
+                    conn.execute(
+                        f"CREATE MATERIALIZED VIEW {name} WITH (timescaledb.continuous) AS {query} WITH NO DATA"
+                    )
+                    start = "'3 days'" if name.endswith("1m") else "'30 days'"
+                    conn.execute(
+                        f"SELECT add_continuous_aggregate_policy('{name}', start_offset => INTERVAL {start}, "
+                        "end_offset => INTERVAL '1 minute', schedule_interval => INTERVAL '1 minute', "
+                        "if_not_exists => true)"
+                    )
+            elif kind is None:
+                conn.execute(f"CREATE VIEW {name} AS {query}")
+        if f.compression:
+            for table, (segment_by, after) in COMPRESS_AFTER.items():
+                conn.execute(
+                    f"ALTER TABLE {table} SET (timescaledb.compress, "
+                    f"timescaledb.compress_segmentby = '{segment_by}', timescaledb.compress_orderby = 'time DESC')"
+                )
+                conn.execute(
+                    f"SELECT add_compression_policy('{table}', INTERVAL '{after}', if_not_exists => true)"
+                )
+        else:
+            f.notes.append("compression off: needs the Timescale License edition")
+        if f.policies:
+            for table, keep in RETENTION.items():
+                conn.execute(f"SELECT add_retention_policy('{table}', INTERVAL '{keep}', if_not_exists => true)")
+        else:
+            f.notes.append("no background policies: run `citywatch db retention` from cron")
+            f.notes.append("rollups are plain views (continuous aggregates need the Timescale License edition)")
+    log.info("TimescaleDB licence %s: %s", f.licence, "; ".join(f.notes) or "all features on")
+    return f
+
+
+def drop_expired_chunks(conninfo: str) -> dict[str, int]:
+    """The Apache-edition substitute for retention policies."""
+    dropped: dict[str, int] = {}
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        for table, keep in RETENTION.items():
+            rows = conn.execute(f"SELECT drop_chunks('{table}', older_than => INTERVAL '{keep}')").fetchall()
+            dropped[table] = len(rows)
+    return dropped
