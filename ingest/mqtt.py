@@ -1,0 +1,125 @@
+"""paho-mqtt 2.x adapter: a QoS 1 subscriber with a persistent session and
+manual acknowledgements.
+
+The network callback does no I/O: it hands each message to ``on_message``
+(which decodes and enqueues) and returns. The writer acknowledges a message
+with :meth:`Subscriber.ack` only after its batch has committed. Each message
+remembers the connection it arrived on; an acknowledgement for an older
+connection is skipped (the broker redelivers that message and the store
+de-duplicates it), because packet ids are only meaningful per connection.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    topic: bytes
+    payload: bytes
+    mid: int
+    qos: int
+    generation: int
+    received_at: float  # time.time()
+
+
+class Subscriber:
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        client_id: str,
+        username: str,
+        password: str,
+        topic_filter: str,
+        on_message: Callable[[Inbound], None],
+        receive_maximum: int = 20000,
+        session_expiry_s: int = 7 * 86400,
+        keepalive_s: int = 30,
+    ) -> None:
+        self._filter = topic_filter
+        self._on_message = on_message
+        self._host, self._port, self._keepalive = host, port, keepalive_s
+        self._generation = 0
+        self._connected = threading.Event()
+        self._lock = threading.Lock()
+        self.client = paho.Client(
+            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5, manual_ack=True
+        )
+        self.client.username_pw_set(username, password)
+        self.client.reconnect_delay_set(min_delay=1, max_delay=30)
+        self.client.max_queued_messages_set(0)
+        self._props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        self._props.SessionExpiryInterval = session_expiry_s
+        self._props.ReceiveMaximum = receive_maximum
+        self.client.on_connect = self._handle_connect
+        self.client.on_disconnect = self._handle_disconnect
+        self.client.on_message = self._handle_message
+
+    @property
+    def generation(self) -> int:
+        return self._generation
+
+    def start(self) -> None:
+        self.client.connect_async(self._host, self._port, self._keepalive, clean_start=False,
+                                  properties=self._props)
+        self.client.loop_start()
+
+    def wait_connected(self, timeout: float) -> bool:
+        return self._connected.wait(timeout)
+
+    def stop(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def ack(self, items: Iterable[Inbound]) -> int:
+        """Acknowledge committed messages, in arrival order; returns how many were sent."""
+        sent = 0
+        with self._lock:
+            gen = self._generation
+            if not self._connected.is_set():
+                return 0
+            for m in items:
+                if m.qos > 0 and m.generation == gen:
+                    self.client.ack(m.mid, m.qos)
+                    sent += 1
+        return sent
+
+    def _handle_connect(self, client: paho.Client, _u: Any, flags: Any, rc: Any, _p: Any) -> None:
+        if rc.is_failure:
+            log.error("broker refused ingest connection: %s", rc)
+            return
+        with self._lock:
+            self._generation += 1
+            self._connected.set()
+        log.info("connected to broker %s:%s (session present: %s); subscribing to %s",
+                 self._host, self._port, flags.session_present, self._filter)
+        # Subscribe on every connect: a lost or expired session is restored too.
+        # retainHandling=1: retained messages only for a new subscription.
+        client.subscribe(self._filter, options=SubscribeOptions(qos=1, retainHandling=1))
+
+    def _handle_disconnect(self, _c: paho.Client, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
+        with self._lock:
+            self._connected.clear()
+        log.warning("disconnected from broker: %s (paho reconnects with backoff)", rc)
+
+    def _handle_message(self, _c: paho.Client, _u: Any, msg: paho.MQTTMessage) -> None:
+        try:
+            self._on_message(Inbound(msg._topic, msg.payload, msg.mid, msg.qos, self._generation, time.time()))
+        except Exception:  # never let an exception reach paho's network loop
+            log.exception("failed to enqueue message (mid %s); it will be redelivered", msg.mid)

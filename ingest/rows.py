@@ -1,0 +1,107 @@
+"""How each payload becomes a row: table, columns and COPY types in one place."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from citywatch.contracts import messages as m
+
+
+@dataclass(frozen=True, slots=True)
+class TableSpec:
+    name: str
+    columns: tuple[str, ...]
+    types: tuple[str, ...]  # PostgreSQL types for binary COPY
+    key: tuple[str, ...]  # returned by the idempotent insert; identifies a row
+
+
+Row = tuple[Any, ...]
+_KEY = ("device_id", "time", "seq")
+_HEAD = ("time", "device_id", "seq")
+_HEAD_T = ("timestamptz", "text", "int8")
+
+AIR_QUALITY = TableSpec(
+    "air_quality",
+    (*_HEAD, "pm10", "pm25", "o3", "no2", "co", "so2", "temp_c", "rh", "received_at"),
+    (*_HEAD_T, *["float4"] * 8, "timestamptz"),
+    _KEY,
+)
+PARKING = TableSpec(
+    "parking_events",
+    (*_HEAD, "lot_id", "space_id", "occupied", "reason", "battery_pct", "rssi_dbm", "received_at"),
+    (*_HEAD_T, "text", "text", "bool", "text", "float4", "float4", "timestamptz"),
+    _KEY,
+)
+CCTV = TableSpec(
+    "cctv_events",
+    (*_HEAD, "event_id", "event_type", "confidence", "object_class", "bbox", "zone", "object_count",
+     "received_at"),
+    (*_HEAD_T, "text", "text", "float4", "text", "float4[]", "text", "int4", "timestamptz"),
+    _KEY,
+)
+BUS = TableSpec(
+    "bus_positions",
+    (*_HEAD, "route_id", "lat", "lon", "speed_kmh", "heading_deg", "door_open", "received_at"),
+    (*_HEAD_T, "text", "float8", "float8", "float4", "float4", "bool", "timestamptz"),
+    _KEY,
+)
+STOP = TableSpec(
+    "stop_requests",
+    (*_HEAD, "request_id", "stop_id", "route_id", "passengers", "source", "wheelchair", "action",
+     "received_at"),
+    (*_HEAD_T, "text", "text", "text", "int4", "text", "bool", "text", "timestamptz"),
+    _KEY,
+)
+STATUS = TableSpec(
+    "device_status",
+    ("time", "device_id", "status", "reason", "received_at"),
+    ("timestamptz", "text", "text", "text", "timestamptz"),
+    ("device_id", "time", "status"),
+)
+DEAD_LETTERS = TableSpec(
+    "dead_letters",
+    ("received_at", "topic", "payload", "reason", "detail", "device_id", "digest"),
+    ("timestamptz", "text", "bytea", "text", "text", "text", "bytea"),
+    ("digest",),
+)
+STREAM_TABLES = (AIR_QUALITY, PARKING, CCTV, BUS, STOP, STATUS)
+
+
+def _aq(p: m.AirQualityReading, r: datetime) -> Row:
+    return (p.ts, p.device_id, p.seq, p.pm10, p.pm25, p.o3, p.no2, p.co, p.so2, p.temp_c, p.rh, r)
+
+
+def _parking(p: m.ParkingSpaceState, r: datetime) -> Row:
+    return (p.ts, p.device_id, p.seq, p.lot_id, p.space_id, p.occupied, p.reason, p.battery_pct, p.rssi_dbm, r)
+
+
+def _cctv(p: m.CctvEvent, r: datetime) -> Row:
+    b = p.bbox
+    return (p.ts, p.device_id, p.seq, p.event_id, p.event_type.value, p.confidence, p.object_class.value,
+            [b.x, b.y, b.w, b.h], p.zone, p.object_count, r)
+
+
+def _bus(p: m.BusPosition, r: datetime) -> Row:
+    return (p.ts, p.device_id, p.seq, p.route_id, p.lat, p.lon, p.speed_kmh, p.heading_deg, p.door_open, r)
+
+
+def _stop(p: m.StopRequest, r: datetime) -> Row:
+    return (p.ts, p.device_id, p.seq, p.request_id, p.stop_id, p.route_id, p.passengers, p.source,
+            p.wheelchair, p.action, r)
+
+
+def _status(p: m.DeviceStatus, r: datetime) -> Row:
+    return (p.ts, p.device_id, p.status, p.reason, r)
+
+
+ROW_OF: dict[type[Any], tuple[TableSpec, Callable[[Any, datetime], Row]]] = {
+    m.AirQualityReading: (AIR_QUALITY, _aq),
+    m.ParkingSpaceState: (PARKING, _parking),
+    m.CctvEvent: (CCTV, _cctv),
+    m.BusPosition: (BUS, _bus),
+    m.StopRequest: (STOP, _stop),
+    m.DeviceStatus: (STATUS, _status),
+}

@@ -1,0 +1,178 @@
+"""The ingest service: broker -> decode -> bounded queue -> batched writer -> ack.
+
+Threads: paho's network thread decodes and enqueues; the writer (the thread
+that calls :meth:`IngestService.run`) drains the queue in batches, commits
+them and only then acknowledges them to the broker. Killing the process at any
+moment loses nothing: what was not committed was not acknowledged, and the
+broker redelivers it to the persistent session.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+
+from citywatch import broker
+from citywatch.contracts.topics import uplink_filter
+from citywatch.settings import Settings
+from ingest.batching import FlushPolicy, group
+from ingest.decode import Decoded, DeviceInfo, Limits, Reason, Rejected, decode
+from ingest.metrics import IngestMetrics
+from ingest.mqtt import Inbound, Subscriber
+from ingest.store import BatchResult, Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Item:
+    msg: Inbound
+    decoded: Decoded
+
+
+class IngestService:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        s = settings.ingest
+        self.policy = FlushPolicy(s.batch_max_rows, s.batch_max_wait_s)
+        self.limits = Limits(s.max_payload_bytes, timedelta(seconds=s.max_future_s),
+                             timedelta(seconds=s.max_past_s))
+        self.metrics = IngestMetrics()
+        self.store = Store(settings.db.url, s.client_id)
+        self.registry: dict[str, DeviceInfo] = {}
+        self._registry_loaded = 0.0
+        self._queue: queue.Queue[Item] = queue.Queue(maxsize=s.receive_maximum * 2)
+        self._stop = threading.Event()
+        self.totals = BatchResult(0, 0, 0, 0, 0)
+        password = settings.mqtt.password.get_secret_value() if settings.mqtt.password else \
+            broker.derive_password(settings.device_secret.get_secret_value(), settings.mqtt.username)
+        topic_filter = uplink_filter()
+        if s.shared_group:
+            topic_filter = f"$share/{s.shared_group}/{topic_filter}"
+        self.subscriber = Subscriber(
+            host=settings.mqtt.host, port=settings.mqtt.port, client_id=s.client_id,
+            username=settings.mqtt.username, password=password, topic_filter=topic_filter,
+            on_message=self._enqueue, receive_maximum=s.receive_maximum,
+            session_expiry_s=s.session_expiry_s, keepalive_s=settings.mqtt.keepalive_s,
+        )
+
+    # -- network thread -------------------------------------------------
+    def _decode(self, m: Inbound) -> Decoded:
+        try:
+            return decode(m.topic, m.payload, datetime.fromtimestamp(m.received_at, UTC), self.registry,
+                          self.limits)
+        except Exception as e:  # a bug, not bad input: keep the message, say why
+            log.exception("decoder failed on %r", m.topic)
+            return Rejected(Reason.INTERNAL_ERROR, f"{type(e).__name__}: {e}"[:500])
+
+    def _enqueue(self, m: Inbound) -> None:
+        self._queue.put(Item(m, self._decode(m)))
+
+    # -- writer thread --------------------------------------------------
+    def _refresh_registry(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._registry_loaded < self.settings.ingest.registry_refresh_s:
+            return
+        if force and now - self._registry_loaded < 1.0:
+            return
+        self.registry = self.store.load_registry()
+        self._registry_loaded = now
+
+    def _flush(self, items: list[Item]) -> None:
+        if any(isinstance(i.decoded, Rejected) and i.decoded.reason is Reason.UNKNOWN_DEVICE for i in items):
+            self._refresh_registry(force=True)  # a device registered since the last reload
+            for i in items:
+                if isinstance(i.decoded, Rejected) and i.decoded.reason is Reason.UNKNOWN_DEVICE:
+                    i.decoded = self._decode(i.msg)
+        grouped = group((i.decoded, i.msg.topic, i.msg.payload) for i in items)
+        started = time.monotonic()
+        delay = 0.5
+        while True:
+            try:
+                result = self.store.write(grouped, len(items), datetime.now(UTC))
+                break
+            except psycopg.Error as e:
+                self.metrics.db_errors.inc()
+                log.error("batch of %d not committed (%s); retrying in %.1fs, nothing acknowledged",
+                          len(items), e.__class__.__name__ + ": " + str(e).strip().splitlines()[0], delay)
+                self.store.close()
+                if self._stop.wait(delay) and time.monotonic() - started > 30:
+                    log.error("giving up on %d uncommitted messages at shutdown; the broker keeps them",
+                              len(items))
+                    return
+                delay = min(delay * 2, 10.0)
+        self.subscriber.ack(i.msg for i in items)
+        self._account(items, result, time.monotonic() - started)
+
+    def _account(self, items: list[Item], r: BatchResult, seconds: float) -> None:
+        m = self.metrics
+        m.batch_seconds.observe(seconds)
+        m.batch_size.observe(len(items))
+        m.received.inc(r.received)
+        m.duplicates.inc(r.duplicates)
+        m.gaps.inc(r.gaps)
+        now = time.time()
+        for i in items:
+            m.lag_seconds.observe(now - i.msg.received_at)
+        for table, n in r.written_by_table.items():
+            m.written.labels(table).inc(n)
+        for reason, n in r.dead_by_reason.items():
+            m.dead_letters.labels(reason).inc(n)
+        t = self.totals
+        self.totals = BatchResult(t.received + r.received, t.written + r.written, t.duplicates + r.duplicates,
+                                  t.dead_lettered + r.dead_lettered, t.gaps + r.gaps)
+
+    def run(self) -> None:
+        """Consume until :meth:`stop`; flushes and acknowledges what it holds before returning."""
+        s = self.settings
+        self._refresh_registry()
+        if s.ingest.metrics_port:
+            from prometheus_client import start_http_server
+
+            start_http_server(s.ingest.metrics_port, addr="127.0.0.1", registry=self.metrics.registry)
+        self.subscriber.start()
+        log.info("ingest %s consuming %s:%s (batch ≤%d msgs / %.0f ms, receive-maximum %d)",
+                 s.ingest.client_id, s.mqtt.host, s.mqtt.port, self.policy.max_rows,
+                 self.policy.max_wait_s * 1000, s.ingest.receive_maximum)
+        pending: list[Item] = []
+        oldest = 0.0
+        try:
+            while not self._stop.is_set():
+                age = time.monotonic() - oldest if pending else 0.0
+                try:
+                    item = self._queue.get(timeout=max(0.001, self.policy.wait_for(len(pending), age)))
+                    if not pending:
+                        oldest = time.monotonic()
+                    pending.append(item)
+                    while len(pending) < self.policy.max_rows:
+                        pending.append(self._queue.get_nowait())
+                except queue.Empty:
+                    pass
+                self.metrics.queue_depth.set(self._queue.qsize())
+                self.metrics.connected.set(1 if self.subscriber.wait_connected(0) else 0)
+                if self.policy.due(len(pending), time.monotonic() - oldest if pending else 0.0):
+                    self._flush(pending)
+                    pending = []
+                self._refresh_registry()
+            while True:  # clean shutdown: what is already here is committed and acknowledged
+                try:
+                    pending.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            if pending:
+                self._flush(pending)
+        finally:
+            self.subscriber.stop()
+            self.store.close()
+            t = self.totals
+            log.info("ingest stopped: received %d, written %d, duplicates %d, dead-lettered %d",
+                     t.received, t.written, t.duplicates, t.dead_lettered)
+
+    def stop(self) -> None:
+        self._stop.set()

@@ -1,0 +1,159 @@
+"""The simulation engine (pure): device behaviours in time order, sequence
+numbers, pollution episodes and injected faults with ground-truth labels.
+
+:func:`simulate` yields :class:`Out` records; the publisher sends them over
+MQTT and the labels go to a JSONL file for scoring detectors later.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from citywatch.contracts import messages as m
+from citywatch.contracts.topics import DeviceKind, Stream, topic_for
+from simulators.behaviours import Episode, behaviours, ts
+from simulators.city import ZONES, City
+
+FAULT_KINDS = ("stuck", "spike", "drift", "dropout", "offline", "malformed", "duplicate")
+MALFORMED = (  # (device id, ISO time, n) -> bytes; n keeps each one distinct
+    lambda d, t, n: b"{not json %d" % n,
+    lambda d, t, n: b'{"v": 1, "device_id": "%s", "ts": "2020-13-45T99:00:00Z", "seq": %d}' % (d, n),
+    lambda d, t, n: b'{"v": 1, "device_id": "%s", "ts": "%s", "seq": "seven", "n": %d}' % (d, t, n),
+    lambda d, t, n: b'{"v": 1, "device_id": "%s", "ts": "%s", "seq": %d, "pm25": NaN}' % (d, t, n),
+    lambda d, t, n: b"\xff\xfe\x00garbage %d" % n,
+    lambda d, t, n: b"[%d]" % n,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    kind: str
+    device_id: str
+    start: float
+    end: float
+    params: dict[str, float] = field(default_factory=dict)
+
+    def label(self) -> dict[str, Any]:
+        return {"type": "fault", **asdict(self)}
+
+
+@dataclass(frozen=True, slots=True)
+class Out:
+    t: float
+    device_id: str
+    kind: DeviceKind
+    topic: str
+    payload: bytes
+    #: "malformed" / "duplicate" for injected bad input; "offline"/"online" are connection controls
+    tag: str | None = None
+
+
+def plan_episodes(seed: int, start: float, end: float) -> list[Episode]:
+    """About one shared pollution episode per two days, 3-12 h long, over 1-4 zones."""
+    rng = random.Random(f"{seed}:episodes")
+    out: list[Episode] = []
+    t = start + rng.uniform(3600, 86400)
+    while t < end:
+        zones = tuple(sorted(rng.sample(ZONES, rng.randint(1, len(ZONES)))))
+        dur = rng.uniform(3, 12) * 3600
+        out.append(Episode(zones, t, min(end, t + dur), rng.uniform(3.0, 6.0)))
+        t += dur + rng.uniform(86400, 3 * 86400)
+    return out
+
+
+def plan_faults(city: City, seed: int, start: float, end: float, count: int,
+                kinds: tuple[str, ...] = FAULT_KINDS) -> list[Fault]:
+    """``count`` non-overlapping faults per kind on random devices (stuck/spike/drift on AQ stations)."""
+    rng = random.Random(f"{seed}:faults")
+    stations = [d.device_id for d in city.of_kind(DeviceKind.AIR_QUALITY)]
+    others = [d.device_id for d in city.devices if d.kind in (DeviceKind.PARKING, DeviceKind.CCTV, DeviceKind.BUS)]
+    faults: list[Fault] = []
+    span = end - start
+    for kind in kinds:
+        pool = stations if kind in ("stuck", "spike", "drift") else stations + others
+        for _ in range(count):
+            dev = rng.choice(pool)
+            t0 = start + rng.uniform(0.05, 0.8) * span
+            dur = {"stuck": 0.1, "spike": 0.0, "drift": 0.15, "dropout": 0.03, "offline": 0.05, "duplicate": 0.02}.get(kind, 0.0) * span
+            dur = max(dur, 61.0) if kind == "spike" else dur
+            params = {"factor": rng.uniform(5, 10)} if kind == "spike" else {}
+            if kind == "drift":
+                params = {"per_hour": rng.uniform(3, 8)}
+            faults.append(Fault(kind, dev, round(t0, 3), round(min(end, t0 + dur), 3), params))
+    return faults
+
+
+def _apply(f: Fault, p: m.Telemetry, t: float, state: dict[str, Any]) -> m.Telemetry:
+    """Distort an air-quality reading as fault ``f`` prescribes; ``state`` is the fault's own memory."""
+    if not isinstance(p, m.AirQualityReading):
+        return p
+    if f.kind == "stuck":
+        state.setdefault("values", {k: getattr(p, k) for k in ("pm10", "pm25", "o3", "no2", "co", "so2")})
+        return p.model_copy(update=state["values"])
+    if f.kind == "spike" and not state.get("done"):
+        state["done"] = True
+        k = f.params["factor"]
+        return p.model_copy(update={"pm25": round((p.pm25 or 0) * k, 1), "pm10": round((p.pm10 or 0) * k, 1)})
+    if f.kind == "drift":
+        extra = f.params["per_hour"] * (t - f.start) / 3600
+        return p.model_copy(update={"pm25": round((p.pm25 or 0) + extra, 1), "pm10": round((p.pm10 or 0) + extra, 1)})
+    return p
+
+
+def simulate(city: City, start: float, end: float, seed: int = 1, faults: list[Fault] | None = None,
+             episodes: list[Episode] | None = None) -> Iterator[Out]:
+    """Every message the city publishes in [start, end), in time order."""
+    faults = faults or []
+    episodes = episodes if episodes is not None else plan_episodes(seed, start, end)
+    bs = behaviours(city, start, seed, episodes)
+    heap = [(b.next_t, i) for i, b in enumerate(bs)]
+    heapq.heapify(heap)
+    seqs: dict[str, int] = {}
+    by_dev: dict[str, list[Fault]] = {}
+    for f in faults:
+        by_dev.setdefault(f.device_id, []).append(f)
+    state: dict[int, dict[str, Any]] = {}
+    controls = sorted(
+        [(f.start, f.device_id, "offline") for f in faults if f.kind == "offline"]
+        + [(f.end, f.device_id, "online") for f in faults if f.kind == "offline"]
+        + [(f.start, f.device_id, "malformed") for f in faults if f.kind == "malformed"]
+    )
+    kinds = {d.device_id: d.kind for d in city.devices}
+    ci = 0
+    while heap and heap[0][0] < end:
+        t, i = heapq.heappop(heap)
+        while ci < len(controls) and controls[ci][0] <= t:
+            ct, dev, what = controls[ci]
+            ci += 1
+            kind = kinds[dev]
+            if what == "malformed":
+                n = seqs.get(dev, 0)
+                for make in MALFORMED:
+                    body = make(dev.encode(), ts(ct).isoformat().encode(), n)
+                    yield Out(ct, dev, kind, topic_for(kind, dev), body, "malformed")
+            else:
+                yield Out(ct, dev, kind, topic_for(kind, dev, Stream.STATUS), b"", what)
+        b = bs[i]
+        dev = b.device.device_id
+        active = [f for f in by_dev.get(dev, ()) if f.start <= t < f.end]
+        payloads = b.step(t)
+        heapq.heappush(heap, (b.next_t, i))
+        if any(f.kind == "offline" for f in active):
+            continue  # a device that is off publishes nothing and counts nothing
+        for p in payloads:
+            seq = seqs.get(dev, 0)
+            seqs[dev] = seq + 1
+            p = p.model_copy(update={"seq": seq})
+            for f in active:
+                p = _apply(f, p, t, state.setdefault(id(f), {}))
+            if any(f.kind == "dropout" for f in active):
+                continue  # sent by the device, lost on the way: a sequence gap
+            body = m.to_json(p)
+            topic = topic_for(b.device.kind, dev)
+            yield Out(t, dev, b.device.kind, topic, body)
+            if any(f.kind == "duplicate" for f in active):
+                yield Out(t, dev, b.device.kind, topic, body, "duplicate")

@@ -1,0 +1,135 @@
+"""Real services for the tests: one PostgreSQL+TimescaleDB cluster per session
+(a fresh database per test) and a fresh Mosquitto broker per test, each on a
+free port in a temporary directory. Nothing here touches the machine's own
+PostgreSQL or Mosquitto."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from citywatch import broker
+from citywatch.db import features
+from citywatch.db.migrate import migrate
+from citywatch.devices import broker_accounts
+from citywatch.localservices import MosquittoBroker, PostgresServer, free_port
+from citywatch.settings import DatabaseSettings, IngestSettings, MqttSettings, Settings
+from ingest.service import IngestService
+from simulators.city import City, Scale, build_city
+from simulators.provision import register_city
+
+SECRET = "test-secret"
+_db_counter = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def workdir() -> Iterator[Path]:
+    d = Path(tempfile.mkdtemp(prefix="citywatch-test-"))
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pg(workdir: Path) -> Iterator[PostgresServer]:
+    server = PostgresServer(workdir / "pg", free_port(), durable=False)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def db_url(pg: PostgresServer) -> str:
+    """A fresh, migrated database for this test."""
+    url = pg.create_database(f"t{next(_db_counter)}")
+    migrate(url)
+    features.apply(url)
+    return url
+
+
+@pytest.fixture
+def mosquitto(workdir: Path) -> Iterator[MosquittoBroker]:
+    """A fresh broker (own port and data dir); call ``configure`` with the accounts before ``start``."""
+    b = MosquittoBroker(workdir / f"mq-{next(_db_counter)}", free_port(), SECRET)
+    yield b
+    b.stop()
+
+
+@dataclass
+class Platform:
+    db_url: str
+    broker: MosquittoBroker
+    city: City
+
+    def settings(self, **ingest: object) -> Settings:
+        ing = {"client_id": f"ingest-{next(_db_counter)}", "metrics_port": None, "batch_max_wait_s": 0.05,
+               "session_expiry_s": 600, **ingest}
+        return Settings(
+            device_secret=SECRET,  # type: ignore[arg-type]
+            db=DatabaseSettings(url=self.db_url),
+            mqtt=MqttSettings(port=self.broker.port),
+            ingest=IngestSettings(**ing),  # type: ignore[arg-type]
+        )
+
+    def query(self, sql: str, *args: object) -> list[tuple[object, ...]]:
+        with psycopg.connect(self.db_url, autocommit=True) as conn:
+            return conn.execute(sql, args).fetchall()  # type: ignore[arg-type]
+
+    def scalar(self, sql: str, *args: object) -> object:
+        return self.query(sql, *args)[0][0]
+
+
+SMALL = Scale(stations=4, lots=2, spaces_per_lot=5, cameras=4, routes=2, stops_per_route=4, buses_per_route=2)
+
+
+@pytest.fixture
+def platform(db_url: str, mosquitto: MosquittoBroker) -> Platform:
+    """A registered small city, a broker whose accounts come from its registry."""
+    city = build_city(7, SMALL)
+    register_city(db_url, city)
+    mosquitto.write_config(broker_accounts(db_url))
+    mosquitto.start()
+    return Platform(db_url, mosquitto, city)
+
+
+class IngestThread:
+    def __init__(self, settings: Settings) -> None:
+        self.service = IngestService(settings)
+        self.thread = threading.Thread(target=self.service.run, name="ingest", daemon=True)
+
+    def __enter__(self) -> IngestService:
+        self.thread.start()
+        assert self.service.subscriber.wait_connected(10), "ingest did not connect to the broker"
+        time.sleep(0.2)  # let the SUBSCRIBE complete
+        return self.service
+
+    def __exit__(self, *exc: object) -> None:
+        self.service.stop()
+        self.thread.join(30)
+
+
+@pytest.fixture
+def run_ingest() -> Callable[[Settings], IngestThread]:
+    return IngestThread
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 30.0, interval: float = 0.1) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()
+
+
+logging.getLogger("paho").setLevel(logging.WARNING)
+__all__ = ["SECRET", "SMALL", "IngestThread", "Platform", "broker", "wait_for"]
