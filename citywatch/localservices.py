@@ -203,6 +203,7 @@ class MosquittoBroker:
         self.proc = subprocess.Popen(
             [binary, "-c", str(self.data_dir / "mosquitto.conf")],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            start_new_session=True,  # Ctrl-C on the terminal must not kill it before we flush
         )
         try:
             _wait_port(self.port, timeout)

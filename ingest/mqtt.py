@@ -116,7 +116,10 @@ class Subscriber:
     def _handle_disconnect(self, _c: paho.Client, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
         with self._lock:
             self._connected.clear()
-        log.warning("disconnected from broker: %s (paho reconnects with backoff)", rc)
+        if rc.is_failure:
+            log.warning("disconnected from broker: %s (reconnecting with backoff)", rc)
+        else:
+            log.info("disconnected from broker")
 
     def _handle_message(self, _c: paho.Client, _u: Any, msg: paho.MQTTMessage) -> None:
         try:

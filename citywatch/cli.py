@@ -1,0 +1,156 @@
+"""The `citywatch` command: one subcommand per service and tool."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from citywatch import logs
+from citywatch.settings import Settings
+
+app = typer.Typer(help="citywatch: smart-city monitoring platform", no_args_is_help=True, add_completion=False)
+db_app = typer.Typer(help="database schema and maintenance", no_args_is_help=True)
+broker_app = typer.Typer(help="broker accounts and ACL", no_args_is_help=True)
+bench_app = typer.Typer(help="benchmarks; the last line printed is one JSON object", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(broker_app, name="broker")
+app.add_typer(bench_app, name="bench")
+
+Seed = Annotated[int, typer.Option(help="random seed: the same seed gives the same city and traffic")]
+ScaleOpt = Annotated[str, typer.Option(help="city size: small | medium | large")]
+
+
+def _scale(name: str):  # type: ignore[no-untyped-def]
+    from simulators.city import Scale
+
+    return {
+        "small": Scale(),
+        "medium": Scale(stations=25, lots=10, spaces_per_lot=30, cameras=50, routes=8, stops_per_route=12,
+                        buses_per_route=4),
+        "large": Scale(stations=60, lots=20, spaces_per_lot=50, cameras=120, routes=20, stops_per_route=15,
+                       buses_per_route=10),
+    }[name]
+
+
+@app.callback()
+def _main(log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING")] = "INFO") -> None:
+    logs.setup(log_level)
+
+
+@db_app.command("migrate")
+def db_migrate() -> None:
+    """Apply pending migrations and licence-dependent TimescaleDB features."""
+    from citywatch.db import features
+    from citywatch.db.migrate import migrate
+
+    s = Settings()
+    applied = migrate(s.db.url)
+    f = features.apply(s.db.url)
+    typer.echo(f"applied {len(applied)} migration(s); TimescaleDB licence: {f.licence}")
+    for note in f.notes:
+        typer.echo(f"  note: {note}")
+
+
+@db_app.command("retention")
+def db_retention() -> None:
+    """Drop chunks older than each stream's retention (for the Apache edition, from cron)."""
+    from citywatch.db import features
+
+    typer.echo(json.dumps(features.drop_expired_chunks(Settings().db.url)))
+
+
+@broker_app.command("files")
+def broker_files(out: Annotated[Path, typer.Option(help="directory for passwd and acl")] = Path("broker")) -> None:
+    """Write Mosquitto's password file and ACL from the device registry (then SIGHUP the broker)."""
+    from citywatch import broker
+    from citywatch.devices import broker_accounts
+
+    s = Settings()
+    accounts = broker_accounts(s.db.url)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "passwd").write_text(broker.password_file(s.device_secret.get_secret_value(), accounts))
+    (out / "acl").write_text(broker.acl_file(accounts))
+    (out / "passwd").chmod(0o600)
+    typer.echo(f"wrote {out}/passwd and {out}/acl for {len(accounts)} devices and {len(broker.SERVICE_USERS)} services")
+
+
+@broker_app.command("password")
+def broker_password(username: str, version: Annotated[int, typer.Option(help="credential version")] = 1) -> None:
+    """Print the broker password of a device or service account (for provisioning)."""
+    from citywatch import broker
+
+    typer.echo(broker.derive_password(Settings().device_secret.get_secret_value(), username, version))
+
+
+@app.command()
+def seed(seed: Seed = 1, scale: ScaleOpt = "small") -> None:
+    """Register the simulated city's zones, lots and devices in the registry."""
+    from simulators.city import build_city
+    from simulators.provision import register_city
+
+    n = register_city(Settings().db.url, build_city(seed, _scale(scale)))
+    typer.echo(f"registered {n} devices")
+
+
+@app.command()
+def ingest() -> None:
+    """Run one ingest worker (MQTT -> TimescaleDB) until SIGINT/SIGTERM."""
+    from ingest.__main__ import main
+
+    main()
+
+
+@app.command()
+def simulate(
+    seed: Seed = 1,
+    scale: ScaleOpt = "small",
+    speed: Annotated[float, typer.Option(help="simulated seconds per real second")] = 1.0,
+    duration: Annotated[float | None, typer.Option(help="simulated seconds to run (default: until Ctrl-C)")] = None,
+    backfill_days: Annotated[float, typer.Option(help="publish this many days of history as fast as possible")] = 0,
+    faults: Annotated[int, typer.Option(help="inject this many faults of each kind")] = 0,
+    labels: Annotated[Path | None, typer.Option(help="write ground-truth labels (JSONL) here")] = None,
+    mode: Annotated[str, typer.Option(help="device (a connection per device) | gateway")] = "device",
+    uci: Annotated[Path | None, typer.Option(help="also replay the UCI air-quality CSV as station aq-uci")] = None,
+) -> None:
+    """Publish a plausible city over MQTT (real-time, accelerated or backfill)."""
+    import signal
+    import threading
+
+    from simulators.run import SimulateOptions, run_simulation
+
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    opt = SimulateOptions(seed=seed, scale=_scale(scale), speed=speed, duration_s=duration,
+                          backfill_days=backfill_days, faults_per_kind=faults, labels=labels, mode=mode, uci=uci)
+    pub = run_simulation(Settings(), opt, stop)
+    typer.echo(json.dumps({"sent": dict(pub.sent), "wills": len(pub.wills)}))
+
+
+@app.command()
+def up(seed: Seed = 1, scale: ScaleOpt = "small",
+       speed: Annotated[float, typer.Option(help="simulation speed")] = 1.0) -> None:
+    """Start the whole platform locally (database, broker, ingest, simulators) until Ctrl-C."""
+    from citywatch.up import up as run_up
+    from simulators.run import SimulateOptions
+
+    run_up(Settings(), SimulateOptions(seed=seed, scale=_scale(scale), speed=speed))
+
+
+@bench_app.command("ingest")
+def bench_ingest(
+    messages: Annotated[int, typer.Option(help="messages pre-loaded for the drain phase")] = 100_000,
+    live_seconds: Annotated[float, typer.Option(help="length of the live phase")] = 15.0,
+) -> None:
+    """Drain rate, live rate, publish->queryable latency, peak RSS, loss and duplication."""
+    from citywatch.bench.ingest import run
+
+    result = run(messages=messages, live_seconds=live_seconds)
+    typer.echo(json.dumps(result))
+
+
+def main() -> None:
+    app()
