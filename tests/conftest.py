@@ -82,7 +82,8 @@ class Platform:
 
     def query(self, sql: str, *args: object) -> list[tuple[object, ...]]:
         with psycopg.connect(self.db_url, autocommit=True) as conn:
-            return conn.execute(sql, args).fetchall()  # type: ignore[arg-type]
+            cur = conn.execute(sql, args)  # type: ignore[arg-type]
+            return cur.fetchall() if cur.description else []
 
     def scalar(self, sql: str, *args: object) -> object:
         return self.query(sql, *args)[0][0]

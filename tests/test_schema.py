@@ -1,0 +1,67 @@
+"""Migrations, hypertables and the licence-dependent features on the Apache build."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+
+from citywatch.db import features
+from citywatch.db.migrate import available, migrate
+from citywatch.localservices import PostgresServer
+
+STREAMS = {"air_quality": "7 days", "parking_events": "7 days", "cctv_events": "7 days",
+           "bus_positions": "1 day", "stop_requests": "30 days", "device_status": "30 days"}
+
+
+def test_migrations_are_idempotent_and_safe_to_run_concurrently(pg: PostgresServer) -> None:
+    url = pg.create_database("migrate_race")
+    results: list[int] = []
+    threads = [threading.Thread(target=lambda: results.append(len(migrate(url)))) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == [0, 0, len(available())]
+    assert migrate(url) == []
+
+
+def test_every_stream_is_a_hypertable_with_its_chunk_interval(db_url: str) -> None:
+    with psycopg.connect(db_url) as conn:
+        rows = dict(conn.execute(
+            "SELECT hypertable_name, time_interval::text FROM timescaledb_information.dimensions").fetchall())
+    assert {k: v for k, v in rows.items() if k in STREAMS} == STREAMS
+
+
+def test_apache_edition_falls_back_to_views(db_url: str) -> None:
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        f = features.detect(conn)
+        assert f.licence == "apache"
+        assert not f.continuous_aggregates and not f.compression and not f.policies
+        kinds = dict(conn.execute(
+            "SELECT relname, relkind::text FROM pg_class WHERE relname = ANY(%s)", (list(features.ROLLUPS),)
+        ).fetchall())
+        assert kinds == dict.fromkeys(features.ROLLUPS, "v")
+        t = datetime(2026, 1, 1, tzinfo=UTC)
+        conn.execute(
+            "INSERT INTO air_quality (time, device_id, seq, pm25, received_at) VALUES"
+            " (%s, 'a', 1, 10, now()), (%s, 'a', 2, 20, now()), (%s, 'a', 3, 60, now())",
+            (t, t + timedelta(seconds=30), t + timedelta(hours=1)),
+        )
+        rows = conn.execute("SELECT bucket, pm25, samples FROM air_quality_1h ORDER BY bucket").fetchall()
+        assert [(r[1], r[2]) for r in rows] == [(15.0, 2), (60.0, 1)]
+    # applying again changes nothing and does not fail
+    assert features.apply(db_url).licence == "apache"
+
+
+def test_retention_drops_only_old_chunks(db_url: str) -> None:
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        old = datetime.now(UTC) - timedelta(days=60)
+        conn.execute(
+            "INSERT INTO bus_positions VALUES (%s,'b',1,'r',37,127,10,0,false,now()),"
+            " (now(),'b',2,'r',37,127,10,0,false,now())", (old,))
+    dropped = features.drop_expired_chunks(db_url)
+    assert dropped["bus_positions"] == 1
+    with psycopg.connect(db_url) as conn:
+        assert conn.execute("SELECT seq FROM bus_positions").fetchall() == [(2,)]
