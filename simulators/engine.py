@@ -105,8 +105,8 @@ def _apply(f: Fault, p: m.Telemetry, t: float, state: dict[str, Any]) -> m.Telem
 
 
 def simulate(city: City, start: float, end: float, seed: int = 1, faults: list[Fault] | None = None,
-             episodes: list[Episode] | None = None) -> Iterator[Out]:
-    """Every message the city publishes in [start, end), in time order."""
+             episodes: list[Episode] | None = None, first_seq: int = 0) -> Iterator[Out]:
+    """Every message the city publishes in [start, end), in time order; sequence numbers from ``first_seq``."""
     faults = faults or []
     episodes = episodes if episodes is not None else plan_episodes(seed, start, end)
     bs = behaviours(city, start, seed, episodes)
@@ -131,7 +131,7 @@ def simulate(city: City, start: float, end: float, seed: int = 1, faults: list[F
             ci += 1
             kind = kinds[dev]
             if what == "malformed":
-                n = seqs.get(dev, 0)
+                n = seqs.get(dev, first_seq)
                 for make in MALFORMED:
                     body = make(dev.encode(), ts(ct).isoformat().encode(), n)
                     yield Out(ct, dev, kind, topic_for(kind, dev), body, "malformed")
@@ -145,7 +145,7 @@ def simulate(city: City, start: float, end: float, seed: int = 1, faults: list[F
         if any(f.kind == "offline" for f in active):
             continue  # a device that is off publishes nothing and counts nothing
         for p in payloads:
-            seq = seqs.get(dev, 0)
+            seq = seqs.get(dev, first_seq)
             seqs[dev] = seq + 1
             p = p.model_copy(update={"seq": seq})
             for f in active:

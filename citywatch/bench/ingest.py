@@ -1,0 +1,229 @@
+"""`citywatch bench ingest`.
+
+1. drain: ingest's persistent session is pre-loaded with N messages of the
+   simulated city's device mix while ingest is down (QoS 1); then one ingest
+   worker starts and drains it (manual acks after commit, idempotent writes).
+2. live: ingest running, the simulators publish N more as fast as they can.
+3. latency: publishing at 50 % of the drain rate with fresh timestamps, a probe
+   device publishes every 100 ms and a poller records when each probe row
+   becomes queryable: publish -> queryable latency.
+Then every message is accounted for: sent = stored + dead-lettered, none lost,
+none stored twice. PostgreSQL runs with fsync on.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import replace
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+
+from citywatch.bench.common import Servers, metric, peak_rss_mb, percentile, private_servers, progress
+from citywatch.contracts import messages as m
+from citywatch.contracts.topics import DeviceKind, topic_for
+from citywatch.db import features
+from citywatch.db.migrate import migrate
+from citywatch.devices import broker_accounts
+from citywatch.localservices import free_port
+from simulators.city import Device, Scale, build_city
+from simulators.engine import Out, simulate
+from simulators.provision import register_city
+from simulators.publisher import Publisher
+
+SECRET = "bench-secret"
+STREAMS = ("air_quality", "parking_events", "cctv_events", "bus_positions", "stop_requests")
+SCALE = Scale(stations=25, lots=10, spaces_per_lot=30, cameras=50, routes=8, stops_per_route=12, buses_per_route=4)
+PROBE = "aq-probe"
+
+
+def _ingest(s: Servers, metrics_port: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "CITYWATCH_DB_URL": s.pg.url, "CITYWATCH_MQTT_PORT": str(s.broker.port),
+           "CITYWATCH_DEVICE_SECRET": SECRET, "CITYWATCH_INGEST_CLIENT_ID": "bench-ingest",
+           "CITYWATCH_INGEST_METRICS_PORT": str(metrics_port), "CITYWATCH_LOG_LEVEL": "WARNING"}
+    proc = subprocess.Popen([sys.executable, "-m", "ingest"], env=env)
+    deadline = time.monotonic() + 30
+    while metric(metrics_port, "citywatch_ingest_broker_connected") != 1.0:
+        if time.monotonic() > deadline or proc.poll() is not None:
+            raise RuntimeError("ingest did not come up")
+        time.sleep(0.02)
+    return proc
+
+
+def _received(conn: psycopg.Connection[Any]) -> int:
+    row = conn.execute("SELECT coalesce(sum(received), 0) FROM ingest_counters").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _wait_received(conn: psycopg.Connection[Any], target: int, label: str, timeout: float = 600) -> float:
+    t0 = time.monotonic()
+    last = t0
+    while (n := _received(conn)) < target:
+        if time.monotonic() - t0 > timeout:
+            raise TimeoutError(f"{label}: only {n} of {target} messages arrived")
+        if time.monotonic() - last > 2:
+            progress(f"{label}: {n}/{target} committed")
+            last = time.monotonic()
+        time.sleep(0.02)
+    return time.monotonic()
+
+
+def _messages(city: Any, n: int, end: float, first_seq: int, seed: int, hours: float = 48.0) -> list[Out]:
+    """``n`` messages of the city's traffic; each phase has its own seed, so CCTV event ids never repeat."""
+    outs = list(itertools.islice(simulate(city, end - hours * 3600, end, seed=seed, first_seq=first_seq), n))
+    if len(outs) < n:
+        raise RuntimeError(f"the city produced only {len(outs)} messages; raise hours")
+    return outs
+
+
+def _publish(s: Servers, outs: list[Out], connections: int = 2) -> Publisher:
+    pub = Publisher(host="127.0.0.1", port=s.broker.port, secret=SECRET, mode="gateway", connections=connections,
+                    inflight=2000)
+    pub.open([])
+    for o in outs:
+        pub.send(o)
+    if not pub.flush(300):
+        raise RuntimeError("the broker did not acknowledge every publish")
+    return pub
+
+
+def _paced(city: Any, rate: float, seconds: float, first_seq: int) -> Iterator[Out]:
+    """Fresh-timestamped city traffic at about ``rate`` msg/s for ``seconds``."""
+    sample = list(itertools.islice(simulate(city, 0, 3600, seed=13), 200_000))
+    sim_rate = len(sample) / 3600
+    speed = rate / sim_rate
+    now = time.time()
+    start = now - seconds * speed  # ends near "now", so no timestamp is in the future
+    return simulate(city, start, start + seconds * speed, seed=13, first_seq=first_seq), speed  # type: ignore[return-value]
+
+
+def run(messages: int = 100_000, live_seconds: float = 15.0) -> dict[str, Any]:
+    city = build_city(11, SCALE)
+    probe = Device(PROBE, DeviceKind.AIR_QUALITY, "latency probe", 37.26, 127.02, "paldal", 0.1)
+    with private_servers(SECRET) as s:
+        migrate(s.pg.url)
+        features.apply(s.pg.url)
+        register_city(s.pg.url, city)
+        register_city(s.pg.url, replace(city, devices=[probe], lots=[]))
+        s.broker.write_config(broker_accounts(s.pg.url))
+        s.broker.start()
+        conn = psycopg.connect(s.pg.url, autocommit=True)
+        mport = free_port()
+        progress(f"city: {len(city.devices)} devices; creating ingest's persistent session")
+        proc = _ingest(s, mport)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+
+        # 1. drain
+        now = time.time() - 60
+        outs = _messages(city, messages, now, first_seq=0, seed=11)
+        progress(f"pre-loading the broker with {len(outs)} messages while ingest is down")
+        t0 = time.monotonic()
+        pub1 = _publish(s, outs)
+        progress(f"pre-loaded in {time.monotonic() - t0:.1f}s ({len(outs) / (time.monotonic() - t0):.0f} msg/s)")
+        base = _received(conn)
+        proc = _ingest(s, mport)
+        t_start = time.monotonic()
+        t_done = _wait_received(conn, base + len(outs), "drain")
+        drain_rate = len(outs) / (t_done - t_start)
+        progress(f"drain: {drain_rate:.0f} msg/s")
+
+        # 2. live: publishers and ingest at the same time
+        outs2 = _messages(city, messages, now, first_seq=1_000_000, seed=12)
+        base = _received(conn)
+        t_start = time.monotonic()
+        pub2_holder: list[Publisher] = []
+        th = threading.Thread(target=lambda: pub2_holder.append(_publish(s, outs2)))
+        th.start()
+        t_done = _wait_received(conn, base + len(outs2), "live")
+        th.join()
+        live_rate = len(outs2) / (t_done - t_start)
+        progress(f"live: {live_rate:.0f} msg/s")
+
+        # 3. latency at 50 % of the drain rate
+        target = drain_rate * 0.5
+        progress(f"latency: {live_seconds:.0f}s at {target:.0f} msg/s with a probe every 100 ms")
+        stream, _speed = _paced(city, target, live_seconds, first_seq=2_000_000)  # type: ignore[misc]
+        pub3 = Publisher(host="127.0.0.1", port=s.broker.port, secret=SECRET, mode="gateway", connections=2,
+                         inflight=2000)
+        pub3.open([])
+        probes: dict[int, float] = {}
+        seen: dict[int, float] = {}
+        stop = threading.Event()
+
+        def poll() -> None:
+            with psycopg.connect(s.pg.url, autocommit=True) as c:
+                while not stop.is_set() or len(seen) < len(probes):
+                    row = c.execute("SELECT max(seq) FROM air_quality WHERE device_id = %s", (PROBE,)).fetchone()
+                    now_ = time.monotonic()
+                    if row and row[0] is not None:
+                        for seq, _t in list(probes.items()):
+                            if seq <= row[0] and seq not in seen:
+                                seen[seq] = now_
+                    if stop.is_set() and time.monotonic() - stop_at[0] > 10:
+                        return
+                    time.sleep(0.005)
+
+        stop_at = [0.0]
+        poller = threading.Thread(target=poll)
+        poller.start()
+        t_begin = time.monotonic()
+        next_probe = t_begin
+        seq = 0
+        sent3 = 0
+        for o in stream:
+            delay = t_begin + sent3 / target - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            pub3.send(o)
+            sent3 += 1
+            if time.monotonic() >= next_probe:
+                body = m.to_json(m.AirQualityReading(device_id=PROBE, ts=datetime.now(UTC), seq=seq, pm25=1.0))
+                probes[seq] = time.monotonic()
+                pub3.send(Out(0, PROBE, DeviceKind.AIR_QUALITY, topic_for(DeviceKind.AIR_QUALITY, PROBE), body))
+                seq += 1
+                next_probe += 0.1
+            if time.monotonic() - t_begin > live_seconds:
+                break
+        pub3.flush(60)
+        stop_at[0] = time.monotonic()
+        stop.set()
+        poller.join()
+        latencies = [(seen[k] - probes[k]) * 1000 for k in probes if k in seen]
+
+        sent = pub1.sent["data"] + pub2_holder[0].sent["data"] + pub3.sent["data"]
+        _wait_received(conn, sent, "final")
+        time.sleep(0.5)
+        rss = peak_rss_mb(proc.pid)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+        stored = sum(int(conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]) for t in STREAMS)  # type: ignore[index]
+        distinct = sum(int(conn.execute(f"SELECT count(DISTINCT (device_id, seq)) FROM {t}").fetchone()[0])  # type: ignore[index]
+                       for t in STREAMS)
+        dead = int(conn.execute("SELECT count(*) FROM dead_letters").fetchone()[0])  # type: ignore[index]
+        conn.close()
+    return {
+        "ingest_drain_msgs_per_s": round(drain_rate),
+        "ingest_live_msgs_per_s": round(live_rate),
+        "e2e_latency_p50_ms": round(percentile(latencies, 50), 1),
+        "e2e_latency_p99_ms": round(percentile(latencies, 99), 1),
+        "latency_load_msgs_per_s": round(target),
+        "latency_probes": len(probes),
+        "latency_probes_seen": len(latencies),
+        "ingest_peak_rss_mb": round(rss, 1),
+        "sent": sent,
+        "stored": stored,
+        "dead_lettered": dead,
+        "lost": sent - stored - dead,
+        "duplicated": stored - distinct,
+        "conditions": {"workers": 1, "qos": 1, "ack": "after commit", "fsync": True, "devices": len(city.devices) + 1,
+                       "drain_messages": len(outs), "live_messages": len(outs2), "cores": os.cpu_count()},
+    }
