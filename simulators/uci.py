@@ -52,7 +52,7 @@ def replay(path: Path, end: datetime, days: float, device_id: str = STATION_ID) 
     last = rows[-1][0]
     weeks = int((end.replace(tzinfo=None) - last).days // 7) + 1
     shift = timedelta(weeks=weeks) - timedelta(weeks=1)
-    first_kept = last - timedelta(days=days)
+    first_kept = end.replace(tzinfo=None) - timedelta(days=days) - shift
     seq = 0
     for when, v in rows:
         if when < first_kept or all(x is None for x in v.values()):

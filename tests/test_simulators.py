@@ -1,0 +1,110 @@
+"""The simulators: deterministic, plausible, and honest about their faults."""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+import pytest
+
+from citywatch.contracts.topics import DeviceKind, parse_topic
+from ingest.decode import Accepted, DeviceInfo, Limits, decode
+from simulators.city import Scale, build_city
+from simulators.engine import FAULT_KINDS, plan_episodes, plan_faults, simulate
+
+START = 1_790_000_000.0
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "uci_air_quality" / "AirQualityUCI.csv"
+
+
+def test_same_seed_same_city_and_traffic() -> None:
+    a = list(itertools.islice(simulate(build_city(3), START, START + 3600, seed=3), 2000))
+    b = list(itertools.islice(simulate(build_city(3), START, START + 3600, seed=3), 2000))
+    c = list(itertools.islice(simulate(build_city(4), START, START + 3600, seed=4), 2000))
+    assert a == b
+    assert a != c
+
+
+def test_every_message_decodes_and_times_are_ordered() -> None:
+    city = build_city(2, Scale())
+    registry = {d.device_id: DeviceInfo(d.kind) for d in city.devices}
+    outs = list(simulate(city, START, START + 2 * 3600, seed=2))
+    assert [o.t for o in outs] == sorted(o.t for o in outs)
+    now = datetime.fromtimestamp(START + 2 * 3600, UTC)
+    kinds = Counter()
+    for o in outs:
+        d = decode(o.topic.encode(), o.payload, now, registry, Limits())
+        assert isinstance(d, Accepted), (o, d)
+        kinds[parse_topic(o.topic).kind] += 1
+    assert set(kinds) == set(DeviceKind)
+    # rates: AQ every 60 s, buses every 5 s
+    assert kinds[DeviceKind.AIR_QUALITY] == pytest.approx(8 * 120, abs=16)
+    assert kinds[DeviceKind.BUS] == pytest.approx(9 * 1440, rel=0.01)
+
+
+def test_sequence_numbers_count_up_per_device() -> None:
+    city = build_city(2)
+    seqs: dict[str, list[int]] = {}
+    for o in simulate(city, START, START + 3600, seed=2):
+        seqs.setdefault(o.device_id, []).append(orjson.loads(o.payload)["seq"])
+    assert all(s == list(range(len(s))) for s in seqs.values())
+
+
+def test_faults_are_labelled_and_visible_in_the_data() -> None:
+    city = build_city(5)
+    end = START + 86400
+    faults = plan_faults(city, 5, START, end, 1, FAULT_KINDS)
+    assert Counter(f.kind for f in faults) == dict.fromkeys(FAULT_KINDS, 1)
+    outs = list(simulate(city, START, end, seed=5, faults=faults))
+    by = {f.kind: f for f in faults}
+    stuck = by["stuck"]
+    vals = [orjson.loads(o.payload)["pm25"] for o in outs
+            if o.device_id == stuck.device_id and stuck.start <= o.t < stuck.end and o.tag is None]
+    assert len(vals) > 10 and len(set(vals)) == 1
+    drop = by["dropout"]
+    seqs = [orjson.loads(o.payload)["seq"] for o in outs if o.device_id == drop.device_id and o.tag is None]
+    assert len(seqs) < max(seqs) + 1  # a hole in the sequence numbers
+    assert sum(o.tag == "malformed" for o in outs) == 6
+    assert sum(o.tag == "duplicate" for o in outs) > 0
+    off = by["offline"]
+    assert [o.tag for o in outs if o.device_id == off.device_id and o.tag in ("offline", "online")] == [
+        "offline", "online"]
+    assert not [o for o in outs if o.device_id == off.device_id and off.start <= o.t < off.end and o.tag is None]
+
+
+def test_episodes_are_shared_by_the_stations_of_their_zones() -> None:
+    city = build_city(1)
+    eps = plan_episodes(1, START, START + 7 * 86400)
+    assert eps
+    e = eps[0]
+    mid = (e.start + e.end) / 2
+    outs = simulate(city, mid - 1800, mid + 1800, seed=1, episodes=eps)
+    base = simulate(city, mid - 1800, mid + 1800, seed=1, episodes=[])
+    zone = {d.device_id: d.zone for d in city.devices}
+    with_ep = Counter()
+    without = Counter()
+    for o, b in zip(outs, base, strict=True):
+        if o.kind is DeviceKind.AIR_QUALITY and zone[o.device_id] in e.zones:
+            with_ep[o.device_id] += orjson.loads(o.payload)["pm25"]
+            without[o.device_id] += orjson.loads(b.payload)["pm25"]
+    assert with_ep and all(with_ep[d] > 2 * without[d] for d in with_ep)
+
+
+@pytest.mark.skipif(not DATA.exists(), reason="UCI air-quality data set not present in ../shared/data")
+def test_uci_replay_converts_units_and_skips_outages() -> None:
+    from simulators.uci import read, replay
+
+    rows = read(DATA)
+    assert len(rows) == 9357
+    end = datetime(2026, 11, 1, tzinfo=UTC)
+    outs = list(replay(DATA, end, days=30))
+    assert 400 < len(outs) <= 30 * 24  # the series ends up to a week before `end`; outage hours are skipped
+    first = orjson.loads(outs[0].payload)
+    assert first["device_id"] == "aq-uci"
+    assert all(o.t <= end.timestamp() for o in outs)
+    registry = {"aq-uci": DeviceInfo(DeviceKind.AIR_QUALITY)}
+    assert all(isinstance(decode(o.topic.encode(), o.payload, end, registry, Limits()), Accepted) for o in outs)
+    co = [orjson.loads(o.payload).get("co") for o in outs]
+    assert max(c for c in co if c is not None) < 15  # mg/m³ converted to ppm
