@@ -11,7 +11,9 @@ import typer
 from citywatch import logs
 from citywatch.settings import Settings
 
-app = typer.Typer(help="citywatch: smart-city monitoring platform", no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="citywatch: smart-city monitoring platform", no_args_is_help=True, add_completion=False
+)
 db_app = typer.Typer(help="database schema and maintenance", no_args_is_help=True)
 broker_app = typer.Typer(help="broker accounts and ACL", no_args_is_help=True)
 bench_app = typer.Typer(help="benchmarks; the last line printed is one JSON object", no_args_is_help=True)
@@ -28,10 +30,24 @@ def _scale(name: str):  # type: ignore[no-untyped-def]
 
     return {
         "small": Scale(),
-        "medium": Scale(stations=25, lots=10, spaces_per_lot=30, cameras=50, routes=8, stops_per_route=12,
-                        buses_per_route=4),
-        "large": Scale(stations=60, lots=20, spaces_per_lot=50, cameras=120, routes=20, stops_per_route=15,
-                       buses_per_route=10),
+        "medium": Scale(
+            stations=25,
+            lots=10,
+            spaces_per_lot=30,
+            cameras=50,
+            routes=8,
+            stops_per_route=12,
+            buses_per_route=4,
+        ),
+        "large": Scale(
+            stations=60,
+            lots=20,
+            spaces_per_lot=50,
+            cameras=120,
+            routes=20,
+            stops_per_route=15,
+            buses_per_route=10,
+        ),
     }[name]
 
 
@@ -63,7 +79,9 @@ def db_retention() -> None:
 
 
 @broker_app.command("files")
-def broker_files(out: Annotated[Path, typer.Option(help="directory for passwd and acl")] = Path("broker")) -> None:
+def broker_files(
+    out: Annotated[Path, typer.Option(help="directory for passwd and acl")] = Path("broker"),
+) -> None:
     """Write Mosquitto's password file and ACL from the device registry (then SIGHUP the broker)."""
     from citywatch import broker
     from citywatch.devices import broker_accounts
@@ -74,11 +92,15 @@ def broker_files(out: Annotated[Path, typer.Option(help="directory for passwd an
     (out / "passwd").write_text(broker.password_file(s.device_secret.get_secret_value(), accounts))
     (out / "acl").write_text(broker.acl_file(accounts))
     (out / "passwd").chmod(0o600)
-    typer.echo(f"wrote {out}/passwd and {out}/acl for {len(accounts)} devices and {len(broker.SERVICE_USERS)} services")
+    typer.echo(
+        f"wrote {out}/passwd and {out}/acl for {len(accounts)} devices and {len(broker.SERVICE_USERS)} services"
+    )
 
 
 @broker_app.command("password")
-def broker_password(username: str, version: Annotated[int, typer.Option(help="credential version")] = 1) -> None:
+def broker_password(
+    username: str, version: Annotated[int, typer.Option(help="credential version")] = 1
+) -> None:
     """Print the broker password of a device or service account (for provisioning)."""
     from citywatch import broker
 
@@ -108,12 +130,18 @@ def simulate(
     seed: Seed = 1,
     scale: ScaleOpt = "small",
     speed: Annotated[float, typer.Option(help="simulated seconds per real second")] = 1.0,
-    duration: Annotated[float | None, typer.Option(help="simulated seconds to run (default: until Ctrl-C)")] = None,
-    backfill_days: Annotated[float, typer.Option(help="publish this many days of history as fast as possible")] = 0,
+    duration: Annotated[
+        float | None, typer.Option(help="simulated seconds to run (default: until Ctrl-C)")
+    ] = None,
+    backfill_days: Annotated[
+        float, typer.Option(help="publish this many days of history as fast as possible")
+    ] = 0,
     faults: Annotated[int, typer.Option(help="inject this many faults of each kind")] = 0,
     labels: Annotated[Path | None, typer.Option(help="write ground-truth labels (JSONL) here")] = None,
     mode: Annotated[str, typer.Option(help="device (a connection per device) | gateway")] = "device",
-    uci: Annotated[Path | None, typer.Option(help="also replay the UCI air-quality CSV as station aq-uci")] = None,
+    uci: Annotated[
+        Path | None, typer.Option(help="also replay the UCI air-quality CSV as station aq-uci")
+    ] = None,
 ) -> None:
     """Publish a plausible city over MQTT (real-time, accelerated or backfill)."""
     import signal
@@ -124,15 +152,27 @@ def simulate(
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    opt = SimulateOptions(seed=seed, scale=_scale(scale), speed=speed, duration_s=duration,
-                          backfill_days=backfill_days, faults_per_kind=faults, labels=labels, mode=mode, uci=uci)
+    opt = SimulateOptions(
+        seed=seed,
+        scale=_scale(scale),
+        speed=speed,
+        duration_s=duration,
+        backfill_days=backfill_days,
+        faults_per_kind=faults,
+        labels=labels,
+        mode=mode,
+        uci=uci,
+    )
     pub = run_simulation(Settings(), opt, stop)
     typer.echo(json.dumps({"sent": dict(pub.sent), "wills": len(pub.wills)}))
 
 
 @app.command()
-def up(seed: Seed = 1, scale: ScaleOpt = "small",
-       speed: Annotated[float, typer.Option(help="simulation speed")] = 1.0) -> None:
+def up(
+    seed: Seed = 1,
+    scale: ScaleOpt = "small",
+    speed: Annotated[float, typer.Option(help="simulation speed")] = 1.0,
+) -> None:
     """Start the whole platform locally (database, broker, ingest, simulators) until Ctrl-C."""
     from citywatch.up import up as run_up
     from simulators.run import SimulateOptions

@@ -55,7 +55,9 @@ def _chown_postgres(path: Path) -> None:
 def _run(cmd: list[str]) -> None:
     res = subprocess.run(cmd, capture_output=True, text=True)
     if res.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed ({res.returncode}): {res.stderr.strip() or res.stdout.strip()}")
+        raise RuntimeError(
+            f"{' '.join(cmd)} failed ({res.returncode}): {res.stderr.strip() or res.stdout.strip()}"
+        )
 
 
 def _make_traversable(path: Path) -> None:
@@ -105,8 +107,20 @@ class PostgresServer:
         _chown_postgres(self.data_dir)
         if os.geteuid() == 0:
             _make_traversable(self.data_dir.parent)
-        _run(_as_postgres([str(_pg_bindir() / "initdb"), "-D", str(pgdata), "-U", "postgres",
-                           "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8"]))
+        _run(
+            _as_postgres(
+                [
+                    str(_pg_bindir() / "initdb"),
+                    "-D",
+                    str(pgdata),
+                    "-U",
+                    "postgres",
+                    "--auth=trust",
+                    "--encoding=UTF8",
+                    "--locale=C.UTF-8",
+                ]
+            )
+        )
         conf = {
             "listen_addresses": "'127.0.0.1'",
             "unix_socket_directories": f"'{self.data_dir}'",
@@ -133,8 +147,23 @@ class PostgresServer:
         if not logfile.exists():
             logfile.touch()
             _chown_postgres(logfile)
-        _run(_as_postgres([str(_pg_bindir() / "pg_ctl"), "-D", str(self._pgdata()), "-l", str(logfile),
-                           "-o", f"-p {self.port}", "-w", "-t", str(int(timeout)), "start"]))
+        _run(
+            _as_postgres(
+                [
+                    str(_pg_bindir() / "pg_ctl"),
+                    "-D",
+                    str(self._pgdata()),
+                    "-l",
+                    str(logfile),
+                    "-o",
+                    f"-p {self.port}",
+                    "-w",
+                    "-t",
+                    str(int(timeout)),
+                    "start",
+                ]
+            )
+        )
         self._bootstrap()
 
     def is_running(self) -> bool:
@@ -159,8 +188,9 @@ class PostgresServer:
     def stop(self) -> None:
         if (self._pgdata() / "PG_VERSION").exists():
             subprocess.run(
-                _as_postgres([str(_pg_bindir() / "pg_ctl"), "-D", str(self._pgdata()), "-m", "fast", "-w",
-                              "stop"]),
+                _as_postgres(
+                    [str(_pg_bindir() / "pg_ctl"), "-D", str(self._pgdata()), "-m", "fast", "-w", "stop"]
+                ),
                 capture_output=True,
             )
 
@@ -184,8 +214,10 @@ class MosquittoBroker:
         self.write_auth(devices)
 
     def write_auth(self, devices: list[broker.DeviceAccount]) -> None:
-        for name, text in (("passwd", broker.password_file(self.secret, devices)),
-                           ("acl", broker.acl_file(devices))):
+        for name, text in (
+            ("passwd", broker.password_file(self.secret, devices)),
+            ("acl", broker.acl_file(devices)),
+        ):
             tmp = self.data_dir / f".{name}.tmp"
             tmp.write_text(text)
             tmp.chmod(0o600)
@@ -202,7 +234,8 @@ class MosquittoBroker:
         binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         self.proc = subprocess.Popen(
             [binary, "-c", str(self.data_dir / "mosquitto.conf")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
             start_new_session=True,  # Ctrl-C on the terminal must not kill it before we flush
         )
         try:

@@ -26,14 +26,18 @@ class MqttSettings(BaseSettings):
     host: str = Field("127.0.0.1", description="broker host")
     port: int = Field(51883, description="broker port")
     username: str = Field("citywatch-ingest", description="account of this service on the broker")
-    password: SecretStr | None = Field(None, description="its password; derived from the device secret when unset")
+    password: SecretStr | None = Field(
+        None, description="its password; derived from the device secret when unset"
+    )
     keepalive_s: int = Field(30, description="MQTT keepalive")
 
 
 class IngestSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CITYWATCH_INGEST_", extra="ignore")
 
-    client_id: str = Field("citywatch-ingest-1", description="MQTT client id; the persistent session is keyed on it")
+    client_id: str = Field(
+        "citywatch-ingest-1", description="MQTT client id; the persistent session is keyed on it"
+    )
     shared_group: str | None = Field(
         None, description="when set, subscribe through $share/<group>/ so several workers split the load"
     )
@@ -43,12 +47,18 @@ class IngestSettings(BaseSettings):
         20000, ge=1, le=65535, description="unacknowledged messages the broker may have in flight to ingest"
     )
     session_expiry_s: int = Field(
-        7 * 86400, ge=0, description="how long the broker keeps ingest's session (and its queue) while ingest is away"
+        7 * 86400,
+        ge=0,
+        description="how long the broker keeps ingest's session (and its queue) while ingest is away",
     )
     max_payload_bytes: int = Field(65536, ge=64, description="larger payloads are dead-lettered")
-    max_future_s: float = Field(300.0, ge=0, description="device timestamps further ahead than this are rejected")
+    max_future_s: float = Field(
+        300.0, ge=0, description="device timestamps further ahead than this are rejected"
+    )
     max_past_s: float = Field(
-        35 * 86400.0, ge=0, description="device timestamps older than this are rejected (allows a 30-day backfill)"
+        35 * 86400.0,
+        ge=0,
+        description="device timestamps older than this are rejected (allows a 30-day backfill)",
     )
     registry_refresh_s: float = Field(30.0, gt=0, description="how often the device registry is reloaded")
     metrics_port: int | None = Field(9108, description="Prometheus metrics port; unset to disable")
@@ -60,13 +70,15 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CITYWATCH_", extra="ignore")
 
     env: str = Field("development", description="development | production")
-    data_dir: Path = Field(Path(".citywatch"), description="where `citywatch up` keeps its database and broker")
+    data_dir: Path = Field(
+        Path(".citywatch"), description="where `citywatch up` keeps its database and broker"
+    )
     device_secret: SecretStr = Field(
         SecretStr(DEV_SECRET), description="key from which per-device broker passwords are derived"
     )
-    db: DatabaseSettings = Field(default_factory=DatabaseSettings)  # type: ignore[arg-type]
-    mqtt: MqttSettings = Field(default_factory=MqttSettings)  # type: ignore[arg-type]
-    ingest: IngestSettings = Field(default_factory=IngestSettings)  # type: ignore[arg-type]
+    db: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    mqtt: MqttSettings = Field(default_factory=MqttSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:

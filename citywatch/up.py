@@ -30,8 +30,12 @@ log = logging.getLogger("citywatch.up")
 def up(settings: Settings, sim: SimulateOptions) -> None:
     data = settings.data_dir.resolve()
     url = urlparse(settings.db.url)
-    pg = PostgresServer(data / "postgres", url.port or 5432, database=url.path.lstrip("/") or "citywatch",
-                        user=url.username or "citywatch")
+    pg = PostgresServer(
+        data / "postgres",
+        url.port or 5432,
+        database=url.path.lstrip("/") or "citywatch",
+        user=url.username or "citywatch",
+    )
     mq = MosquittoBroker(data / "mosquitto", settings.mqtt.port, settings.device_secret.get_secret_value())
     stop = threading.Event()
 
@@ -51,14 +55,18 @@ def up(settings: Settings, sim: SimulateOptions) -> None:
         register_city(settings.db.url, build_city(sim.seed, sim.scale))
         mq.write_config(broker_accounts(settings.db.url))
         mq.start()
-        log.info("Mosquitto running on %s:%d (accounts from the device registry)", settings.mqtt.host, mq.port)
+        log.info(
+            "Mosquitto running on %s:%d (accounts from the device registry)", settings.mqtt.host, mq.port
+        )
         ingest = IngestService(settings)
         threads.append(threading.Thread(target=ingest.run, name="ingest"))
         threads.append(threading.Thread(target=run_simulation, args=(settings, sim, stop), name="simulate"))
         for t in threads:
             t.start()
-        log.info("citywatch is up. Metrics: http://127.0.0.1:%s/metrics — Ctrl-C to stop.",
-                 settings.ingest.metrics_port)
+        log.info(
+            "citywatch is up. Metrics: http://127.0.0.1:%s/metrics — Ctrl-C to stop.",
+            settings.ingest.metrics_port,
+        )
         while not stop.wait(1.0):
             if not all(t.is_alive() for t in threads):
                 log.error("a service stopped unexpectedly; shutting down")

@@ -115,7 +115,9 @@ def decode(
     if not info.active:
         return Rejected(Reason.RETIRED_DEVICE, f"{t.device_id} is retired", t.device_id)
     if info.kind is not t.kind:
-        return Rejected(Reason.WRONG_KIND, f"{t.device_id} is a {info.kind} device, not {t.kind}", t.device_id)
+        return Rejected(
+            Reason.WRONG_KIND, f"{t.device_id} is a {info.kind} device, not {t.kind}", t.device_id
+        )
     model = payload_model(t.kind, t.stream)
     try:
         msg = model.model_validate_json(payload)
@@ -123,12 +125,15 @@ def decode(
         reason, detail = _describe(e)
         return Rejected(reason, detail, t.device_id)
     if msg.device_id != t.device_id:
-        return Rejected(Reason.DEVICE_MISMATCH, f"payload device_id {msg.device_id} on {t.device_id}'s topic",
-                        t.device_id)
+        return Rejected(
+            Reason.DEVICE_MISMATCH, f"payload device_id {msg.device_id} on {t.device_id}'s topic", t.device_id
+        )
     if msg.ts - received_at > limits.max_future:
         return Rejected(Reason.CLOCK_FUTURE, f"ts {msg.ts.isoformat()} is ahead of receive time", t.device_id)
     if received_at - msg.ts > limits.max_past:
-        return Rejected(Reason.CLOCK_PAST, f"ts {msg.ts.isoformat()} is older than {limits.max_past}", t.device_id)
+        return Rejected(
+            Reason.CLOCK_PAST, f"ts {msg.ts.isoformat()} is older than {limits.max_past}", t.device_id
+        )
     table, to_row = ROW_OF[model]
     seq = msg.seq if isinstance(msg, Telemetry) else None
     return Accepted(table, to_row(msg, received_at), t.device_id, t.stream, seq, msg.ts)

@@ -76,8 +76,9 @@ class Subscriber:
         return self._generation
 
     def start(self) -> None:
-        self.client.connect_async(self._host, self._port, self._keepalive, clean_start=False,
-                                  properties=self._props)
+        self.client.connect_async(
+            self._host, self._port, self._keepalive, clean_start=False, properties=self._props
+        )
         self.client.loop_start()
 
     def wait_connected(self, timeout: float) -> bool:
@@ -107,8 +108,13 @@ class Subscriber:
         with self._lock:
             self._generation += 1
             self._connected.set()
-        log.info("connected to broker %s:%s (session present: %s); subscribing to %s",
-                 self._host, self._port, flags.session_present, self._filter)
+        log.info(
+            "connected to broker %s:%s (session present: %s); subscribing to %s",
+            self._host,
+            self._port,
+            flags.session_present,
+            self._filter,
+        )
         # Subscribe on every connect: a lost or expired session is restored too.
         # retainHandling=1: retained messages only for a new subscription.
         client.subscribe(self._filter, options=SubscribeOptions(qos=1, retainHandling=1))
@@ -123,6 +129,8 @@ class Subscriber:
 
     def _handle_message(self, _c: paho.Client, _u: Any, msg: paho.MQTTMessage) -> None:
         try:
-            self._on_message(Inbound(msg._topic, msg.payload, msg.mid, msg.qos, self._generation, time.time()))
+            self._on_message(
+                Inbound(msg._topic, msg.payload, msg.mid, msg.qos, self._generation, time.time())
+            )
         except Exception:  # never let an exception reach paho's network loop
             log.exception("failed to enqueue message (mid %s); it will be redelivered", msg.mid)

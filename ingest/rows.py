@@ -37,8 +37,17 @@ PARKING = TableSpec(
 )
 CCTV = TableSpec(
     "cctv_events",
-    (*_HEAD, "event_id", "event_type", "confidence", "object_class", "bbox", "zone", "object_count",
-     "received_at"),
+    (
+        *_HEAD,
+        "event_id",
+        "event_type",
+        "confidence",
+        "object_class",
+        "bbox",
+        "zone",
+        "object_count",
+        "received_at",
+    ),
     (*_HEAD_T, "text", "text", "float4", "text", "float4[]", "text", "int4", "timestamptz"),
     _KEY,
 )
@@ -50,8 +59,17 @@ BUS = TableSpec(
 )
 STOP = TableSpec(
     "stop_requests",
-    (*_HEAD, "request_id", "stop_id", "route_id", "passengers", "source", "wheelchair", "action",
-     "received_at"),
+    (
+        *_HEAD,
+        "request_id",
+        "stop_id",
+        "route_id",
+        "passengers",
+        "source",
+        "wheelchair",
+        "action",
+        "received_at",
+    ),
     (*_HEAD_T, "text", "text", "text", "int4", "text", "bool", "text", "timestamptz"),
     _KEY,
 )
@@ -75,13 +93,35 @@ def _aq(p: m.AirQualityReading, r: datetime) -> Row:
 
 
 def _parking(p: m.ParkingSpaceState, r: datetime) -> Row:
-    return (p.ts, p.device_id, p.seq, p.lot_id, p.space_id, p.occupied, p.reason, p.battery_pct, p.rssi_dbm, r)
+    return (
+        p.ts,
+        p.device_id,
+        p.seq,
+        p.lot_id,
+        p.space_id,
+        p.occupied,
+        p.reason,
+        p.battery_pct,
+        p.rssi_dbm,
+        r,
+    )
 
 
 def _cctv(p: m.CctvEvent, r: datetime) -> Row:
     b = p.bbox
-    return (p.ts, p.device_id, p.seq, p.event_id, p.event_type.value, p.confidence, p.object_class.value,
-            [b.x, b.y, b.w, b.h], p.zone, p.object_count, r)
+    return (
+        p.ts,
+        p.device_id,
+        p.seq,
+        p.event_id,
+        p.event_type.value,
+        p.confidence,
+        p.object_class.value,
+        [b.x, b.y, b.w, b.h],
+        p.zone,
+        p.object_count,
+        r,
+    )
 
 
 def _bus(p: m.BusPosition, r: datetime) -> Row:
@@ -89,8 +129,19 @@ def _bus(p: m.BusPosition, r: datetime) -> Row:
 
 
 def _stop(p: m.StopRequest, r: datetime) -> Row:
-    return (p.ts, p.device_id, p.seq, p.request_id, p.stop_id, p.route_id, p.passengers, p.source,
-            p.wheelchair, p.action, r)
+    return (
+        p.ts,
+        p.device_id,
+        p.seq,
+        p.request_id,
+        p.stop_id,
+        p.route_id,
+        p.passengers,
+        p.source,
+        p.wheelchair,
+        p.action,
+        r,
+    )
 
 
 def _status(p: m.DeviceStatus, r: datetime) -> Row:

@@ -28,10 +28,17 @@ def advance(state: SeqState | None, seqs: Iterable[int]) -> SeqState | None:
         if state is None:
             state = SeqState(last_seq=s, max_seq=s, received=1)
         elif s == 0 and state.max_seq > 0:
-            state = replace(state, last_seq=0, max_seq=0, received=state.received + 1, resets=state.resets + 1)
+            state = replace(
+                state, last_seq=0, max_seq=0, received=state.received + 1, resets=state.resets + 1
+            )
         elif s > state.max_seq:
-            state = replace(state, last_seq=s, max_seq=s, received=state.received + 1,
-                            gaps=state.gaps + (s - state.max_seq - 1))
+            state = replace(
+                state,
+                last_seq=s,
+                max_seq=s,
+                received=state.received + 1,
+                gaps=state.gaps + (s - state.max_seq - 1),
+            )
         else:  # a late arrival (a duplicate never reaches here: the store filtered it)
             state = replace(state, last_seq=s, received=state.received + 1, gaps=max(0, state.gaps - 1))
     return state

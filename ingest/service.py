@@ -41,8 +41,9 @@ class IngestService:
         self.settings = settings
         s = settings.ingest
         self.policy = FlushPolicy(s.batch_max_rows, s.batch_max_wait_s)
-        self.limits = Limits(s.max_payload_bytes, timedelta(seconds=s.max_future_s),
-                             timedelta(seconds=s.max_past_s))
+        self.limits = Limits(
+            s.max_payload_bytes, timedelta(seconds=s.max_future_s), timedelta(seconds=s.max_past_s)
+        )
         self.metrics = IngestMetrics()
         self.store = Store(settings.db.url, s.client_id)
         self.registry: dict[str, DeviceInfo] = {}
@@ -50,23 +51,33 @@ class IngestService:
         self._queue: queue.Queue[Item] = queue.Queue(maxsize=s.receive_maximum * 2)
         self._stop = threading.Event()
         self.totals = BatchResult(0, 0, 0, 0, 0)
-        password = settings.mqtt.password.get_secret_value() if settings.mqtt.password else \
-            broker.derive_password(settings.device_secret.get_secret_value(), settings.mqtt.username)
+        password = (
+            settings.mqtt.password.get_secret_value()
+            if settings.mqtt.password
+            else broker.derive_password(settings.device_secret.get_secret_value(), settings.mqtt.username)
+        )
         topic_filter = uplink_filter()
         if s.shared_group:
             topic_filter = f"$share/{s.shared_group}/{topic_filter}"
         self.subscriber = Subscriber(
-            host=settings.mqtt.host, port=settings.mqtt.port, client_id=s.client_id,
-            username=settings.mqtt.username, password=password, topic_filter=topic_filter,
-            on_message=self._enqueue, receive_maximum=s.receive_maximum,
-            session_expiry_s=s.session_expiry_s, keepalive_s=settings.mqtt.keepalive_s,
+            host=settings.mqtt.host,
+            port=settings.mqtt.port,
+            client_id=s.client_id,
+            username=settings.mqtt.username,
+            password=password,
+            topic_filter=topic_filter,
+            on_message=self._enqueue,
+            receive_maximum=s.receive_maximum,
+            session_expiry_s=s.session_expiry_s,
+            keepalive_s=settings.mqtt.keepalive_s,
         )
 
     # -- network thread -------------------------------------------------
     def _decode(self, m: Inbound) -> Decoded:
         try:
-            return decode(m.topic, m.payload, datetime.fromtimestamp(m.received_at, UTC), self.registry,
-                          self.limits)
+            return decode(
+                m.topic, m.payload, datetime.fromtimestamp(m.received_at, UTC), self.registry, self.limits
+            )
         except Exception as e:  # a bug, not bad input: keep the message, say why
             log.exception("decoder failed on %r", m.topic)
             return Rejected(Reason.INTERNAL_ERROR, f"{type(e).__name__}: {e}"[:500])
@@ -99,12 +110,17 @@ class IngestService:
                 break
             except psycopg.Error as e:
                 self.metrics.db_errors.inc()
-                log.error("batch of %d not committed (%s); retrying in %.1fs, nothing acknowledged",
-                          len(items), e.__class__.__name__ + ": " + str(e).strip().splitlines()[0], delay)
+                log.error(
+                    "batch of %d not committed (%s); retrying in %.1fs, nothing acknowledged",
+                    len(items),
+                    e.__class__.__name__ + ": " + str(e).strip().splitlines()[0],
+                    delay,
+                )
                 self.store.close()
                 if self._stop.wait(delay) and time.monotonic() - started > 30:
-                    log.error("giving up on %d uncommitted messages at shutdown; the broker keeps them",
-                              len(items))
+                    log.error(
+                        "giving up on %d uncommitted messages at shutdown; the broker keeps them", len(items)
+                    )
                     return
                 delay = min(delay * 2, 10.0)
         self.subscriber.ack(i.msg for i in items)
@@ -125,8 +141,13 @@ class IngestService:
         for reason, n in r.dead_by_reason.items():
             m.dead_letters.labels(reason).inc(n)
         t = self.totals
-        self.totals = BatchResult(t.received + r.received, t.written + r.written, t.duplicates + r.duplicates,
-                                  t.dead_lettered + r.dead_lettered, t.gaps + r.gaps)
+        self.totals = BatchResult(
+            t.received + r.received,
+            t.written + r.written,
+            t.duplicates + r.duplicates,
+            t.dead_lettered + r.dead_lettered,
+            t.gaps + r.gaps,
+        )
 
     def run(self) -> None:
         """Consume until :meth:`stop`; flushes and acknowledges what it holds before returning."""
@@ -137,9 +158,15 @@ class IngestService:
 
             start_http_server(s.ingest.metrics_port, addr="127.0.0.1", registry=self.metrics.registry)
         self.subscriber.start()
-        log.info("ingest %s consuming %s:%s (batch ≤%d msgs / %.0f ms, receive-maximum %d)",
-                 s.ingest.client_id, s.mqtt.host, s.mqtt.port, self.policy.max_rows,
-                 self.policy.max_wait_s * 1000, s.ingest.receive_maximum)
+        log.info(
+            "ingest %s consuming %s:%s (batch ≤%d msgs / %.0f ms, receive-maximum %d)",
+            s.ingest.client_id,
+            s.mqtt.host,
+            s.mqtt.port,
+            self.policy.max_rows,
+            self.policy.max_wait_s * 1000,
+            s.ingest.receive_maximum,
+        )
         pending: list[Item] = []
         oldest = 0.0
         try:
@@ -171,8 +198,13 @@ class IngestService:
             self.subscriber.stop()
             self.store.close()
             t = self.totals
-            log.info("ingest stopped: received %d, written %d, duplicates %d, dead-lettered %d",
-                     t.received, t.written, t.duplicates, t.dead_lettered)
+            log.info(
+                "ingest stopped: received %d, written %d, duplicates %d, dead-lettered %d",
+                t.received,
+                t.written,
+                t.duplicates,
+                t.dead_lettered,
+            )
 
     def stop(self) -> None:
         self._stop.set()

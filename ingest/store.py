@@ -100,8 +100,15 @@ class Store:
             written = len(inserted)
             if g.rejected:
                 dl_rows: list[Row] = [
-                    (now, topic.decode("utf-8", "replace"), payload, why.reason.value, why.detail,
-                     why.device_id, digest(topic, payload))
+                    (
+                        now,
+                        topic.decode("utf-8", "replace"),
+                        payload,
+                        why.reason.value,
+                        why.detail,
+                        why.device_id,
+                        digest(topic, payload),
+                    )
                     for why, topic, payload in g.rejected
                 ]
                 new = {k[0] for k in self._stage(cur, DEAD_LETTERS, dl_rows)}

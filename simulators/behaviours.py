@@ -8,6 +8,7 @@ import random
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Literal
 
 from citywatch.contracts import messages as m
 from simulators.city import City, Device, Lot, Route
@@ -68,16 +69,21 @@ class AirQualityStation(Behaviour):
         pm25 = max(0.0, self.base_pm25 * (0.6 + 0.6 * tr) * ep + r.gauss(0, 2.0))
         pm10 = max(pm25, pm25 * 1.7 + r.gauss(0, 3.0))
         sun = max(0.0, math.sin(math.pi * (h - 6.0) / 14.0)) if 6.0 <= h <= 20.0 else 0.0
-        return [m.AirQualityReading(
-            device_id=self.device.device_id, ts=ts(t), seq=0,
-            pm10=round(pm10, 1), pm25=round(pm25, 1),
-            o3=round(max(0.0, 0.012 + 0.045 * sun + r.gauss(0, 0.003)), 4),
-            no2=round(max(0.0, 0.010 + 0.030 * tr + r.gauss(0, 0.002)), 4),
-            co=round(max(0.0, 0.30 + 0.40 * tr + r.gauss(0, 0.03)), 3),
-            so2=round(max(0.0, 0.003 + r.gauss(0, 0.0005)), 4),
-            temp_c=round(12.0 + 7.0 * math.sin(math.pi * (h - 9.0) / 12.0) + r.gauss(0, 0.3), 1),
-            rh=round(min(100.0, max(5.0, 60.0 - 20.0 * sun + r.gauss(0, 2.0))), 1),
-        )]
+        return [
+            m.AirQualityReading(
+                device_id=self.device.device_id,
+                ts=ts(t),
+                seq=0,
+                pm10=round(pm10, 1),
+                pm25=round(pm25, 1),
+                o3=round(max(0.0, 0.012 + 0.045 * sun + r.gauss(0, 0.003)), 4),
+                no2=round(max(0.0, 0.010 + 0.030 * tr + r.gauss(0, 0.002)), 4),
+                co=round(max(0.0, 0.30 + 0.40 * tr + r.gauss(0, 0.03)), 3),
+                so2=round(max(0.0, 0.003 + r.gauss(0, 0.0005)), 4),
+                temp_c=round(12.0 + 7.0 * math.sin(math.pi * (h - 9.0) / 12.0) + r.gauss(0, 0.3), 1),
+                rh=round(min(100.0, max(5.0, 60.0 - 20.0 * sun + r.gauss(0, 2.0))), 1),
+            )
+        ]
 
 
 @dataclass
@@ -101,7 +107,7 @@ class ParkingSensor(Behaviour):
         self.next_toggle = t + self.rng.expovariate(max(rate, 1e-6))
 
     def step(self, t: float) -> list[Payload]:
-        reason: str
+        reason: Literal["change", "heartbeat"]
         if self.next_toggle == 0.0:
             self.occupied = self.rng.random() < self.occupancy_target(t)
             self._schedule_toggle(t)
@@ -117,22 +123,34 @@ class ParkingSensor(Behaviour):
         self.battery = max(0.0, self.battery - 0.0005)
         self.next_t = min(self.next_toggle, self.next_heartbeat)
         assert self.lot is not None
-        return [m.ParkingSpaceState(
-            device_id=self.device.device_id, ts=ts(t), seq=0, lot_id=self.lot.lot_id,
-            space_id=str(self.device.meta.get("space_id", self.device.device_id)), occupied=self.occupied,
-            reason=reason,  # type: ignore[arg-type]
-            battery_pct=round(self.battery, 2), rssi_dbm=round(-70 + self.rng.gauss(0, 5), 1),
-        )]
+        return [
+            m.ParkingSpaceState(
+                device_id=self.device.device_id,
+                ts=ts(t),
+                seq=0,
+                lot_id=self.lot.lot_id,
+                space_id=str(self.device.meta.get("space_id", self.device.device_id)),
+                occupied=self.occupied,
+                reason=reason,
+                battery_pct=round(self.battery, 2),
+                rssi_dbm=round(-70 + self.rng.gauss(0, 5), 1),
+            )
+        ]
 
 
-_EVENT_WEIGHTS = {
+_EVENT_WEIGHTS: dict[str, dict[str, float]] = {
     "school": {"child_zone_entry": 4, "loitering": 3, "intrusion": 1, "fall": 1, "crowd": 1},
     "park": {"loitering": 3, "fall": 2, "fight": 1, "crowd": 2, "abandoned_object": 1, "smoke": 0.2},
     "road": {"wrong_way": 3, "illegal_parking": 5, "crowd": 1, "fire": 0.1},
     "market": {"crowd": 4, "fight": 1, "abandoned_object": 2, "smoke": 0.3, "fire": 0.1},
 }
-_OBJECT = {"wrong_way": "vehicle", "illegal_parking": "vehicle", "fire": "fire", "smoke": "smoke",
-           "abandoned_object": "object"}
+_OBJECT = {
+    "wrong_way": "vehicle",
+    "illegal_parking": "vehicle",
+    "fire": "fire",
+    "smoke": "smoke",
+    "abandoned_object": "object",
+}
 
 
 @dataclass
@@ -146,7 +164,9 @@ class Camera(Behaviour):
         if self.burst_left > 0:
             etype = self.burst_type
             self.burst_left -= 1
-            self.next_t = t + r.uniform(2.0, 8.0) if self.burst_left else t + r.expovariate(self.rate_per_h / 3600)
+            self.next_t = (
+                t + r.uniform(2.0, 8.0) if self.burst_left else t + r.expovariate(self.rate_per_h / 3600)
+            )
         else:
             weights = _EVENT_WEIGHTS[str(self.device.meta.get("area", "road"))]
             etype = r.choices(list(weights), list(weights.values()))[0]
@@ -156,15 +176,25 @@ class Camera(Behaviour):
             else:
                 self.next_t = t + r.expovariate(self.rate_per_h / 3600)
         x, y = r.uniform(0, 0.8), r.uniform(0, 0.8)
-        return [m.CctvEvent(
-            device_id=self.device.device_id, ts=ts(t), seq=0,
-            event_id=str(uuid.UUID(int=r.getrandbits(128), version=4)),
-            event_type=m.CctvEventType(etype), confidence=round(r.uniform(0.55, 0.99), 3),
-            object_class=m.ObjectClass(_OBJECT.get(etype, "person")),
-            bbox=m.BoundingBox(x=round(x, 3), y=round(y, 3), w=round(r.uniform(0.05, 0.2), 3),
-                               h=round(r.uniform(0.05, 0.2), 3)),
-            zone=self.device.zone, object_count=r.randint(8, 60) if etype == "crowd" else None,
-        )]
+        return [
+            m.CctvEvent(
+                device_id=self.device.device_id,
+                ts=ts(t),
+                seq=0,
+                event_id=str(uuid.UUID(int=r.getrandbits(128), version=4)),
+                event_type=m.CctvEventType(etype),
+                confidence=round(r.uniform(0.55, 0.99), 3),
+                object_class=m.ObjectClass(_OBJECT.get(etype, "person")),
+                bbox=m.BoundingBox(
+                    x=round(x, 3),
+                    y=round(y, 3),
+                    w=round(r.uniform(0.05, 0.2), 3),
+                    h=round(r.uniform(0.05, 0.2), 3),
+                ),
+                zone=self.device.zone,
+                object_count=r.randint(8, 60) if etype == "crowd" else None,
+            )
+        ]
 
 
 def haversine_m(a: tuple[float, float], b: tuple[float, float]) -> float:
@@ -219,11 +249,19 @@ class Bus(Behaviour):
         lat = a[0] + (b[0] - a[0]) * f + r.gauss(0, 0.00003)
         lon = a[1] + (b[1] - a[1]) * f + r.gauss(0, 0.00003)
         assert self.route is not None
-        return [m.BusPosition(
-            device_id=self.device.device_id, ts=ts(t), seq=0, route_id=self.route.route_id,
-            lat=round(lat, 6), lon=round(lon, 6), speed_kmh=round(speed, 1),
-            heading_deg=round(bearing_deg(a, b), 1) % 360.0, door_open=self.dwell_left > 0,
-        )]
+        return [
+            m.BusPosition(
+                device_id=self.device.device_id,
+                ts=ts(t),
+                seq=0,
+                route_id=self.route.route_id,
+                lat=round(lat, 6),
+                lon=round(lon, 6),
+                speed_kmh=round(speed, 1),
+                heading_deg=round(bearing_deg(a, b), 1) % 360.0,
+                door_open=self.dwell_left > 0,
+            )
+        ]
 
 
 @dataclass
@@ -245,10 +283,15 @@ class StopPanel(Behaviour):
             stop_id, route_id = r.choice(self.routes)
             is_app = bool(self.device.meta.get("gateway"))
             req = m.StopRequest(
-                device_id=self.device.device_id, ts=ts(t), seq=0,
-                request_id=str(uuid.UUID(int=r.getrandbits(128), version=4)), stop_id=stop_id,
-                route_id=route_id, passengers=r.choice((1, 1, 1, 2, 2, 3)),
-                source="app" if is_app else "button", wheelchair=r.random() < 0.05,
+                device_id=self.device.device_id,
+                ts=ts(t),
+                seq=0,
+                request_id=str(uuid.UUID(int=r.getrandbits(128), version=4)),
+                stop_id=stop_id,
+                route_id=route_id,
+                passengers=r.choice((1, 1, 1, 2, 2, 3)),
+                source="app" if is_app else "button",
+                wheelchair=r.random() < 0.05,
             )
             out = [req]
             if r.random() < 0.1:

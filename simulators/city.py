@@ -15,9 +15,18 @@ from citywatch.contracts.topics import DeviceKind
 
 CENTRE = (37.2636, 127.0286)  # Suwon city hall
 ZONES = ("jangan", "gwonseon", "paldal", "yeongtong")
-ZONE_NAMES = {"jangan": "Jangan-gu", "gwonseon": "Gwonseon-gu", "paldal": "Paldal-gu", "yeongtong": "Yeongtong-gu"}
-ZONE_OFFSETS = {"jangan": (0.03, -0.01), "gwonseon": (-0.01, -0.04), "paldal": (0.0, 0.01),
-                "yeongtong": (-0.02, 0.04)}
+ZONE_NAMES = {
+    "jangan": "Jangan-gu",
+    "gwonseon": "Gwonseon-gu",
+    "paldal": "Paldal-gu",
+    "yeongtong": "Yeongtong-gu",
+}
+ZONE_OFFSETS = {
+    "jangan": (0.03, -0.01),
+    "gwonseon": (-0.01, -0.04),
+    "paldal": (0.0, 0.01),
+    "yeongtong": (-0.02, 0.04),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,8 +82,13 @@ class Scale:
 
     @property
     def devices(self) -> int:
-        return (self.stations + self.lots * self.spaces_per_lot + self.cameras
-                + self.routes * (self.stops_per_route + self.buses_per_route) + 1)
+        return (
+            self.stations
+            + self.lots * self.spaces_per_lot
+            + self.cameras
+            + self.routes * (self.stops_per_route + self.buses_per_route)
+            + 1
+        )
 
 
 @dataclass
@@ -94,7 +108,18 @@ class City:
 
 def _near(rng: random.Random, zone: str, spread: float = 0.012) -> tuple[float, float]:
     dlat, dlon = ZONE_OFFSETS[zone]
-    return (round(CENTRE[0] + dlat + rng.gauss(0, spread), 6), round(CENTRE[1] + dlon + rng.gauss(0, spread), 6))
+    return (
+        round(CENTRE[0] + dlat + rng.gauss(0, spread), 6),
+        round(CENTRE[1] + dlon + rng.gauss(0, spread), 6),
+    )
+
+
+def nearest_zone(lat: float, lon: float) -> str:
+    return min(
+        ZONES,
+        key=lambda z: (CENTRE[0] + ZONE_OFFSETS[z][0] - lat) ** 2
+        + (CENTRE[1] + ZONE_OFFSETS[z][1] - lon) ** 2,
+    )
 
 
 def build_city(seed: int = 1, scale: Scale | None = None) -> City:
@@ -104,25 +129,61 @@ def build_city(seed: int = 1, scale: Scale | None = None) -> City:
     for i in range(sc.stations):
         zone = ZONES[i % len(ZONES)]
         lat, lon = _near(rng, zone)
-        devices.append(Device(f"aq-{i + 1:03d}", DeviceKind.AIR_QUALITY, f"{ZONE_NAMES[zone]} station {i + 1}",
-                              lat, lon, zone, 60.0))
+        devices.append(
+            Device(
+                f"aq-{i + 1:03d}",
+                DeviceKind.AIR_QUALITY,
+                f"{ZONE_NAMES[zone]} station {i + 1}",
+                lat,
+                lon,
+                zone,
+                60.0,
+            )
+        )
     lots: list[Lot] = []
     for i in range(sc.lots):
         zone = ZONES[i % len(ZONES)]
         lat, lon = _near(rng, zone)
-        lot = Lot(f"lot-{i + 1:02d}", f"{ZONE_NAMES[zone]} public parking {i + 1}", sc.spaces_per_lot, lat, lon,
-                  zone, "commuter" if i % 2 == 0 else "residential")
+        lot = Lot(
+            f"lot-{i + 1:02d}",
+            f"{ZONE_NAMES[zone]} public parking {i + 1}",
+            sc.spaces_per_lot,
+            lat,
+            lon,
+            zone,
+            "commuter" if i % 2 == 0 else "residential",
+        )
         lots.append(lot)
         for j in range(sc.spaces_per_lot):
-            devices.append(Device(f"pk-{i + 1:02d}-{j + 1:03d}", DeviceKind.PARKING, f"{lot.name} space {j + 1}",
-                                  round(lat + rng.gauss(0, 0.0002), 6), round(lon + rng.gauss(0, 0.0002), 6),
-                                  zone, 600.0, lot_id=lot.lot_id, meta={"space_id": f"S{j + 1:03d}"}))
+            devices.append(
+                Device(
+                    f"pk-{i + 1:02d}-{j + 1:03d}",
+                    DeviceKind.PARKING,
+                    f"{lot.name} space {j + 1}",
+                    round(lat + rng.gauss(0, 0.0002), 6),
+                    round(lon + rng.gauss(0, 0.0002), 6),
+                    zone,
+                    600.0,
+                    lot_id=lot.lot_id,
+                    meta={"space_id": f"S{j + 1:03d}"},
+                )
+            )
     for i in range(sc.cameras):
         zone = ZONES[i % len(ZONES)]
         lat, lon = _near(rng, zone)
         area = ("school", "park", "road", "market")[i % 4]
-        devices.append(Device(f"cam-{i + 1:03d}", DeviceKind.CCTV, f"{ZONE_NAMES[zone]} {area} camera {i + 1}",
-                              lat, lon, zone, 3600.0, meta={"area": area}))
+        devices.append(
+            Device(
+                f"cam-{i + 1:03d}",
+                DeviceKind.CCTV,
+                f"{ZONE_NAMES[zone]} {area} camera {i + 1}",
+                lat,
+                lon,
+                zone,
+                3600.0,
+                meta={"area": area},
+            )
+        )
     stops: dict[str, Stop] = {}
     routes: list[Route] = []
     for r in range(sc.routes):
@@ -138,19 +199,48 @@ def build_city(seed: int = 1, scale: Scale | None = None) -> City:
             else:
                 lat += 0.006 * math.cos(angle) + rng.gauss(0, 0.0008)
                 lon += 0.008 * math.sin(angle) + rng.gauss(0, 0.0008)
-            zone = min(ZONES, key=lambda z, la=lat, lo=lon: (CENTRE[0] + ZONE_OFFSETS[z][0] - la) ** 2
-                       + (CENTRE[1] + ZONE_OFFSETS[z][1] - lo) ** 2)
+            zone = nearest_zone(lat, lon)
             sid = f"st-{r + 1:02d}{s + 1:02d}"
             stops[sid] = Stop(sid, f"Route {r + 1} stop {s + 1}", round(lat, 6), round(lon, 6), zone)
             ids.append(sid)
-            devices.append(Device(f"stop-{r + 1:02d}{s + 1:02d}", DeviceKind.STOP, f"Bell panel at {sid}",
-                                  stops[sid].lat, stops[sid].lon, zone, 86400.0, meta={"stop_id": sid}))
+            devices.append(
+                Device(
+                    f"stop-{r + 1:02d}{s + 1:02d}",
+                    DeviceKind.STOP,
+                    f"Bell panel at {sid}",
+                    stops[sid].lat,
+                    stops[sid].lon,
+                    zone,
+                    86400.0,
+                    meta={"stop_id": sid},
+                )
+            )
         route = Route(f"r{r + 1}", f"Route {r + 1}{' (loop)' if loop else ''}", tuple(ids), loop)
         routes.append(route)
         for b in range(sc.buses_per_route):
             first = stops[ids[0]]
-            devices.append(Device(f"bus-{r + 1:02d}{b + 1:02d}", DeviceKind.BUS, f"Bus {r + 1}-{b + 1}",
-                                  first.lat, first.lon, first.zone, 5.0, meta={"route_id": route.route_id}))
-    devices.append(Device("app-gateway", DeviceKind.STOP, "Passenger app gateway", CENTRE[0], CENTRE[1],
-                          "paldal", 86400.0, meta={"gateway": True}))
+            devices.append(
+                Device(
+                    f"bus-{r + 1:02d}{b + 1:02d}",
+                    DeviceKind.BUS,
+                    f"Bus {r + 1}-{b + 1}",
+                    first.lat,
+                    first.lon,
+                    first.zone,
+                    5.0,
+                    meta={"route_id": route.route_id},
+                )
+            )
+    devices.append(
+        Device(
+            "app-gateway",
+            DeviceKind.STOP,
+            "Passenger app gateway",
+            CENTRE[0],
+            CENTRE[1],
+            "paldal",
+            86400.0,
+            meta={"gateway": True},
+        )
+    )
     return City(seed, devices, lots, stops, routes)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import heapq
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -19,7 +19,7 @@ from simulators.behaviours import Episode, behaviours, ts
 from simulators.city import ZONES, City
 
 FAULT_KINDS = ("stuck", "spike", "drift", "dropout", "offline", "malformed", "duplicate")
-MALFORMED = (  # (device id, ISO time, n) -> bytes; n keeps each one distinct
+MALFORMED: tuple[Callable[[bytes, bytes, int], bytes], ...] = (  # (device id, ISO time, n) -> bytes
     lambda d, t, n: b"{not json %d" % n,
     lambda d, t, n: b'{"v": 1, "device_id": "%s", "ts": "2020-13-45T99:00:00Z", "seq": %d}' % (d, n),
     lambda d, t, n: b'{"v": 1, "device_id": "%s", "ts": "%s", "seq": "seven", "n": %d}' % (d, t, n),
@@ -65,12 +65,15 @@ def plan_episodes(seed: int, start: float, end: float) -> list[Episode]:
     return out
 
 
-def plan_faults(city: City, seed: int, start: float, end: float, count: int,
-                kinds: tuple[str, ...] = FAULT_KINDS) -> list[Fault]:
+def plan_faults(
+    city: City, seed: int, start: float, end: float, count: int, kinds: tuple[str, ...] = FAULT_KINDS
+) -> list[Fault]:
     """``count`` non-overlapping faults per kind on random devices (stuck/spike/drift on AQ stations)."""
     rng = random.Random(f"{seed}:faults")
     stations = [d.device_id for d in city.of_kind(DeviceKind.AIR_QUALITY)]
-    others = [d.device_id for d in city.devices if d.kind in (DeviceKind.PARKING, DeviceKind.CCTV, DeviceKind.BUS)]
+    others = [
+        d.device_id for d in city.devices if d.kind in (DeviceKind.PARKING, DeviceKind.CCTV, DeviceKind.BUS)
+    ]
     faults: list[Fault] = []
     span = end - start
     for kind in kinds:
@@ -78,7 +81,14 @@ def plan_faults(city: City, seed: int, start: float, end: float, count: int,
         for _ in range(count):
             dev = rng.choice(pool)
             t0 = start + rng.uniform(0.05, 0.8) * span
-            dur = {"stuck": 0.1, "spike": 0.0, "drift": 0.15, "dropout": 0.03, "offline": 0.05, "duplicate": 0.02}.get(kind, 0.0) * span
+            dur = {
+                "stuck": 0.1,
+                "spike": 0.0,
+                "drift": 0.15,
+                "dropout": 0.03,
+                "offline": 0.05,
+                "duplicate": 0.02,
+            }.get(kind, 0.0) * span
             dur = max(dur, 61.0) if kind == "spike" else dur
             params = {"factor": rng.uniform(5, 10)} if kind == "spike" else {}
             if kind == "drift":
@@ -100,12 +110,21 @@ def _apply(f: Fault, p: m.Telemetry, t: float, state: dict[str, Any]) -> m.Telem
         return p.model_copy(update={"pm25": round((p.pm25 or 0) * k, 1), "pm10": round((p.pm10 or 0) * k, 1)})
     if f.kind == "drift":
         extra = f.params["per_hour"] * (t - f.start) / 3600
-        return p.model_copy(update={"pm25": round((p.pm25 or 0) + extra, 1), "pm10": round((p.pm10 or 0) + extra, 1)})
+        return p.model_copy(
+            update={"pm25": round((p.pm25 or 0) + extra, 1), "pm10": round((p.pm10 or 0) + extra, 1)}
+        )
     return p
 
 
-def simulate(city: City, start: float, end: float, seed: int = 1, faults: list[Fault] | None = None,
-             episodes: list[Episode] | None = None, first_seq: int = 0) -> Iterator[Out]:
+def simulate(
+    city: City,
+    start: float,
+    end: float,
+    seed: int = 1,
+    faults: list[Fault] | None = None,
+    episodes: list[Episode] | None = None,
+    first_seq: int = 0,
+) -> Iterator[Out]:
     """Every message the city publishes in [start, end), in time order; sequence numbers from ``first_seq``."""
     faults = faults or []
     episodes = episodes if episodes is not None else plan_episodes(seed, start, end)

@@ -18,8 +18,18 @@ def register_city(conninfo: str, city: City) -> int:
             "INSERT INTO parking_lots (lot_id, name, capacity, lat, lon, zone_id, meta) VALUES (%s,%s,%s,%s,%s,%s,%s)"
             " ON CONFLICT (lot_id) DO UPDATE SET name = excluded.name, capacity = excluded.capacity,"
             " lat = excluded.lat, lon = excluded.lon, zone_id = excluded.zone_id, meta = excluded.meta",
-            [(lot.lot_id, lot.name, lot.capacity, lot.lat, lot.lon, lot.zone, Jsonb({"profile": lot.profile}))
-             for lot in city.lots],
+            [
+                (
+                    lot.lot_id,
+                    lot.name,
+                    lot.capacity,
+                    lot.lat,
+                    lot.lon,
+                    lot.zone,
+                    Jsonb({"profile": lot.profile}),
+                )
+                for lot in city.lots
+            ],
         )
         cur.executemany(
             "INSERT INTO devices (device_id, kind, name, lat, lon, zone_id, lot_id, expected_interval_s, meta)"
@@ -27,7 +37,19 @@ def register_city(conninfo: str, city: City) -> int:
             " name = excluded.name, lat = excluded.lat, lon = excluded.lon, zone_id = excluded.zone_id,"
             " lot_id = excluded.lot_id, expected_interval_s = excluded.expected_interval_s, meta = excluded.meta,"
             " updated_at = now()",
-            [(d.device_id, d.kind.value, d.name, d.lat, d.lon, d.zone, d.lot_id, d.expected_interval_s,
-              Jsonb(d.meta)) for d in city.devices],
+            [
+                (
+                    d.device_id,
+                    d.kind.value,
+                    d.name,
+                    d.lat,
+                    d.lon,
+                    d.zone,
+                    d.lot_id,
+                    d.expected_interval_s,
+                    Jsonb(d.meta),
+                )
+                for d in city.devices
+            ],
         )
     return len(city.devices)

@@ -12,6 +12,7 @@ Everything is published with QoS 1 and counted once the broker acknowledged it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import threading
@@ -56,8 +57,16 @@ class _Acks:
 
 
 class Publisher:
-    def __init__(self, *, host: str, port: int, secret: str, mode: str = "device", connections: int = 1,
-                 inflight: int = 1000) -> None:
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        secret: str,
+        mode: str = "device",
+        connections: int = 1,
+        inflight: int = 1000,
+    ) -> None:
         self.host, self.port, self.secret, self.mode = host, port, secret, mode
         self.inflight = inflight
         self.acks = _Acks()
@@ -70,9 +79,12 @@ class Publisher:
         self._rr = 0
 
     # -- connections ----------------------------------------------------
-    def _client(self, client_id: str, username: str, password: str, will: tuple[str, bytes] | None) -> paho.Client:
-        c = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv311,
-                        clean_session=True)
+    def _client(
+        self, client_id: str, username: str, password: str, will: tuple[str, bytes] | None
+    ) -> paho.Client:
+        c = paho.Client(
+            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv311, clean_session=True
+        )
         c.username_pw_set(username, password)
         c.max_inflight_messages_set(self.inflight)
         c.max_queued_messages_set(0)
@@ -96,7 +108,9 @@ class Publisher:
         return c
 
     def _status(self, d: Device, status: str, t: float) -> bytes:
-        return m.to_json(m.DeviceStatus(device_id=d.device_id, ts=ts(t), status=status))  # type: ignore[arg-type]
+        return m.to_json(
+            m.DeviceStatus.model_validate({"device_id": d.device_id, "ts": ts(t), "status": status})
+        )
 
     def _connect_device(self, d: Device, t: float) -> None:
         topic = topic_for(d.kind, d.device_id, Stream.STATUS)
@@ -115,9 +129,14 @@ class Publisher:
                 self._connect_device(d, t)
         pw = broker.derive_password(self.secret, broker.SIMULATOR_USER)
         for i in range(self._n_gateways):
-            self._gateways.append(self._client(f"sim-gateway-{i}-{id(self)}", broker.SIMULATOR_USER, pw, None))
-        log.info("publisher open: %d device connections, %d gateway connections", len(self._clients),
-                 len(self._gateways))
+            self._gateways.append(
+                self._client(f"sim-gateway-{i}-{id(self)}", broker.SIMULATOR_USER, pw, None)
+            )
+        log.info(
+            "publisher open: %d device connections, %d gateway connections",
+            len(self._clients),
+            len(self._gateways),
+        )
 
     def _gateway(self) -> paho.Client:
         self._rr = (self._rr + 1) % len(self._gateways)
@@ -136,11 +155,9 @@ class Publisher:
             if c is not None:  # a crash: no DISCONNECT, the broker publishes the will
                 c.loop_stop()
                 sock = c.socket()
-                if sock is not None:
-                    try:
+                if isinstance(sock, socket.socket):
+                    with contextlib.suppress(OSError):
                         sock.shutdown(socket.SHUT_RDWR)
-                    except OSError:
-                        pass
                     sock.close()
                 self.wills.append(o.device_id)
             return
@@ -179,8 +196,12 @@ class Publisher:
             now = time.monotonic()
             if progress_every and now - last >= progress_every:
                 last = now
-                log.info("simulated %s, %d messages sent (%.0f msg/s)", ts(o.t).isoformat(timespec="seconds"),
-                         n, n / (now - wall0))
+                log.info(
+                    "simulated %s, %d messages sent (%.0f msg/s)",
+                    ts(o.t).isoformat(timespec="seconds"),
+                    n,
+                    n / (now - wall0),
+                )
 
     def flush(self, timeout: float = 60.0) -> bool:
         return self.acks.wait(timeout)
@@ -190,8 +211,12 @@ class Publisher:
         t = time.time() if t is None else t
         for dev, c in self._clients.items():
             d = self._devices[dev]
-            self._publish(c, topic_for(d.kind, dev, Stream.STATUS), m.to_json(m.DeviceStatus(
-                device_id=dev, ts=ts(t), status="offline", reason="shutdown")), retain=True)
+            self._publish(
+                c,
+                topic_for(d.kind, dev, Stream.STATUS),
+                m.to_json(m.DeviceStatus(device_id=dev, ts=ts(t), status="offline", reason="shutdown")),
+                retain=True,
+            )
             self.sent["status"] += 1
         self.flush(30)
         for c in [*self._clients.values(), *self._gateways]:

@@ -6,14 +6,15 @@ import json
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from citywatch.contracts.topics import DeviceKind
 from citywatch.settings import Settings
 from simulators.city import Device, Scale, build_city
-from simulators.engine import FAULT_KINDS, plan_episodes, plan_faults, simulate
+from simulators.engine import FAULT_KINDS, Out, plan_episodes, plan_faults, simulate
 from simulators.provision import register_city
 from simulators.publisher import Publisher
 
@@ -23,7 +24,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True, slots=True)
 class SimulateOptions:
     seed: int = 1
-    scale: Scale = Scale()
+    scale: Scale = field(default_factory=Scale)
     speed: float = 1.0  # simulated seconds per wall second; inf = as fast as possible
     duration_s: float | None = None  # simulated time to cover (None: until stopped)
     backfill_days: float = 0.0  # start this many days ago and catch up as fast as possible
@@ -34,12 +35,24 @@ class SimulateOptions:
     register: bool = True
 
 
-def run_simulation(settings: Settings, opt: SimulateOptions, stop: threading.Event | None = None) -> Publisher:
+def run_simulation(
+    settings: Settings, opt: SimulateOptions, stop: threading.Event | None = None
+) -> Publisher:
     stop = stop or threading.Event()
     city = build_city(opt.seed, opt.scale)
     if opt.uci is not None:
-        city.devices.append(Device("aq-uci", DeviceKind.AIR_QUALITY, "UCI replay station", 37.27, 127.01, "paldal",
-                                   3600.0, meta={"source": "UCI Air Quality"}))
+        city.devices.append(
+            Device(
+                "aq-uci",
+                DeviceKind.AIR_QUALITY,
+                "UCI replay station",
+                37.27,
+                127.01,
+                "paldal",
+                3600.0,
+                meta={"source": "UCI Air Quality"},
+            )
+        )
     if opt.register:
         register_city(settings.db.url, city)
     now = time.time()
@@ -49,21 +62,42 @@ def run_simulation(settings: Settings, opt: SimulateOptions, stop: threading.Eve
         end = now
     speed = float("inf") if opt.backfill_days else opt.speed
     episodes = plan_episodes(opt.seed, start, end)
-    faults = plan_faults(city, opt.seed, start, end, opt.faults_per_kind, FAULT_KINDS) if opt.faults_per_kind else []
+    faults = (
+        plan_faults(city, opt.seed, start, end, opt.faults_per_kind, FAULT_KINDS)
+        if opt.faults_per_kind
+        else []
+    )
     if opt.labels:
         with opt.labels.open("w") as f:
             for e in episodes:
-                f.write(json.dumps({"type": "episode", "zones": e.zones, "start": e.start, "end": e.end,
-                                    "factor": e.factor}) + "\n")
+                f.write(
+                    json.dumps(
+                        {
+                            "type": "episode",
+                            "zones": e.zones,
+                            "start": e.start,
+                            "end": e.end,
+                            "factor": e.factor,
+                        }
+                    )
+                    + "\n"
+                )
             for fl in faults:
                 f.write(json.dumps(fl.label()) + "\n")
         log.info("ground truth: %d episodes, %d faults -> %s", len(episodes), len(faults), opt.labels)
-    pub = Publisher(host=settings.mqtt.host, port=settings.mqtt.port,
-                    secret=settings.device_secret.get_secret_value(), mode=opt.mode)
+    pub = Publisher(
+        host=settings.mqtt.host,
+        port=settings.mqtt.port,
+        secret=settings.device_secret.get_secret_value(),
+        mode=opt.mode,
+    )
     pub.open(city.devices, start)
-    log.info("simulating %d devices from %s (%s)", len(city.devices),
-             datetime.fromtimestamp(start, UTC).isoformat(timespec="seconds"),
-             "backfill" if speed == float("inf") else f"x{speed:g}")
+    log.info(
+        "simulating %d devices from %s (%s)",
+        len(city.devices),
+        datetime.fromtimestamp(start, UTC).isoformat(timespec="seconds"),
+        "backfill" if speed == float("inf") else f"x{speed:g}",
+    )
     try:
         outs = simulate(city, start, end, seed=opt.seed, faults=faults, episodes=episodes)
         if opt.uci is not None:
@@ -72,7 +106,7 @@ def run_simulation(settings: Settings, opt: SimulateOptions, stop: threading.Eve
             days = opt.backfill_days or 30.0
             pub.run(replay(opt.uci, datetime.fromtimestamp(now, UTC), days), speed=float("inf"))
 
-        def until_stopped():  # type: ignore[no-untyped-def]
+        def until_stopped() -> Iterator[Out]:
             for o in outs:
                 if stop.is_set():
                     return

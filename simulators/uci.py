@@ -60,11 +60,19 @@ def replay(path: Path, end: datetime, days: float, device_id: str = STATION_ID) 
         t = (when + shift).replace(tzinfo=UTC)
         co, no2 = v["CO(GT)"], v["NO2(GT)"]
         msg = m.AirQualityReading(
-            device_id=device_id, ts=t, seq=seq,
+            device_id=device_id,
+            ts=t,
+            seq=seq,
             co=round(co * CO_MG_TO_PPM, 3) if co is not None else None,
             no2=round(no2 * NO2_UG_TO_PPM, 4) if no2 is not None else None,
-            temp_c=v["T"], rh=min(100.0, v["RH"]) if v["RH"] is not None else None,
+            temp_c=v["T"],
+            rh=min(100.0, v["RH"]) if v["RH"] is not None else None,
         )
         seq += 1
-        yield Out(t.timestamp(), device_id, DeviceKind.AIR_QUALITY, topic_for(DeviceKind.AIR_QUALITY, device_id),
-                  m.to_json(msg))
+        yield Out(
+            t.timestamp(),
+            device_id,
+            DeviceKind.AIR_QUALITY,
+            topic_for(DeviceKind.AIR_QUALITY, device_id),
+            m.to_json(msg),
+        )

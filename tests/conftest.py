@@ -71,8 +71,13 @@ class Platform:
     city: City
 
     def settings(self, **ingest: object) -> Settings:
-        ing = {"client_id": f"ingest-{next(_db_counter)}", "metrics_port": None, "batch_max_wait_s": 0.05,
-               "session_expiry_s": 600, **ingest}
+        ing = {
+            "client_id": f"ingest-{next(_db_counter)}",
+            "metrics_port": None,
+            "batch_max_wait_s": 0.05,
+            "session_expiry_s": 600,
+            **ingest,
+        }
         return Settings(
             device_secret=SECRET,  # type: ignore[arg-type]
             db=DatabaseSettings(url=self.db_url),

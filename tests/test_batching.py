@@ -11,10 +11,19 @@ from ingest.rows import STATUS
 from ingest.sequence import SeqState, advance
 
 
-@pytest.mark.parametrize(("n", "age", "due"), [
-    (0, 0.0, False), (0, 9.9, False), (1, 0.0, False), (1, 0.2, True), (99, 0.19, False), (100, 0.0, True),
-    (150, 0.0, True),
-], ids=["empty", "empty-old", "fresh", "old-enough", "almost", "full", "over-full"])
+@pytest.mark.parametrize(
+    ("n", "age", "due"),
+    [
+        (0, 0.0, False),
+        (0, 9.9, False),
+        (1, 0.0, False),
+        (1, 0.2, True),
+        (99, 0.19, False),
+        (100, 0.0, True),
+        (150, 0.0, True),
+    ],
+    ids=["empty", "empty-old", "fresh", "old-enough", "almost", "full", "over-full"],
+)
 def test_flush_policy(n: int, age: float, due: bool) -> None:
     assert FlushPolicy(max_rows=100, max_wait_s=0.2).due(n, age) is due
 
@@ -52,6 +61,8 @@ SEQ_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("before", "seqs", "after"), [c[1:] for c in SEQ_CASES], ids=[c[0] for c in SEQ_CASES])
+@pytest.mark.parametrize(
+    ("before", "seqs", "after"), [c[1:] for c in SEQ_CASES], ids=[c[0] for c in SEQ_CASES]
+)
 def test_sequence_accounting(before: SeqState | None, seqs: list[int], after: SeqState) -> None:
     assert advance(before, seqs) == after

@@ -15,7 +15,9 @@ from citywatch.devices import broker_accounts
 from tests.conftest import SECRET, Platform, wait_for
 
 
-def connect(p: Platform, user: str, password: str | None = None) -> tuple[paho.Client, list[paho.MQTTMessage], object]:
+def connect(
+    p: Platform, user: str, password: str | None = None
+) -> tuple[paho.Client, list[paho.MQTTMessage], object]:
     c = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"t-{user}-{time.monotonic_ns()}")
     c.username_pw_set(user, password if password is not None else broker.derive_password(SECRET, user))
     got: list[paho.MQTTMessage] = []
@@ -78,7 +80,9 @@ def test_revoked_credentials_stop_working_after_reload(platform: Platform) -> No
     c, _, rc = connect(platform, "cam-001")
     c.loop_stop()
     assert not rc.is_failure  # type: ignore[attr-defined]
-    platform.query("UPDATE devices SET credential_version = credential_version + 1 WHERE device_id = 'cam-001'")
+    platform.query(
+        "UPDATE devices SET credential_version = credential_version + 1 WHERE device_id = 'cam-001'"
+    )
     platform.broker.write_auth(broker_accounts(platform.db_url))
     platform.broker.reload()
     time.sleep(0.5)

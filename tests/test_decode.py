@@ -31,17 +31,46 @@ def make(device: str = "aq-1", **kw: object) -> bytes:
 VALID = [
     ("aq", "cw/v1/aq/aq-1/telemetry", make(pm10=40.0, pm25=20.5, o3=0.03, co=None), "air_quality"),
     ("aq-all-null", "cw/v1/aq/aq-1/telemetry", make(), "air_quality"),
-    ("parking", "cw/v1/parking/pk-1/state", make("pk-1", lot_id="lot-1", space_id="S1", occupied=True,
-                                                  battery_pct=80, rssi_dbm=-70), "parking_events"),
-    ("cctv", "cw/v1/cctv/cam-1/event", make("cam-1", event_id="e-12345678", event_type="fire", confidence=0.9,
-                                             object_class="fire", bbox={"x": 0.1, "y": 0.1, "w": 0.2, "h": 0.2},
-                                             zone="market"), "cctv_events"),
-    ("bus", "cw/v1/bus/bus-1/position", make("bus-1", route_id="r1", lat=37.2, lon=127.0, speed_kmh=30,
-                                              heading_deg=90, door_open=False), "bus_positions"),
-    ("stop", "cw/v1/stop/stop-1/request", make("stop-1", request_id="req-12345678", stop_id="st-1",
-                                                route_id="r1", passengers=2, source="button"), "stop_requests"),
-    ("status", "cw/v1/bus/bus-1/status", orjson.dumps({"v": 1, "device_id": "bus-1", "ts": TS,
-                                                       "status": "offline"}), "device_status"),
+    (
+        "parking",
+        "cw/v1/parking/pk-1/state",
+        make("pk-1", lot_id="lot-1", space_id="S1", occupied=True, battery_pct=80, rssi_dbm=-70),
+        "parking_events",
+    ),
+    (
+        "cctv",
+        "cw/v1/cctv/cam-1/event",
+        make(
+            "cam-1",
+            event_id="e-12345678",
+            event_type="fire",
+            confidence=0.9,
+            object_class="fire",
+            bbox={"x": 0.1, "y": 0.1, "w": 0.2, "h": 0.2},
+            zone="market",
+        ),
+        "cctv_events",
+    ),
+    (
+        "bus",
+        "cw/v1/bus/bus-1/position",
+        make("bus-1", route_id="r1", lat=37.2, lon=127.0, speed_kmh=30, heading_deg=90, door_open=False),
+        "bus_positions",
+    ),
+    (
+        "stop",
+        "cw/v1/stop/stop-1/request",
+        make(
+            "stop-1", request_id="req-12345678", stop_id="st-1", route_id="r1", passengers=2, source="button"
+        ),
+        "stop_requests",
+    ),
+    (
+        "status",
+        "cw/v1/bus/bus-1/status",
+        orjson.dumps({"v": 1, "device_id": "bus-1", "ts": TS, "status": "offline"}),
+        "device_status",
+    ),
     ("offset-timezone", "cw/v1/aq/aq-1/telemetry", make(ts="2026-11-01T21:00:00+09:00"), "air_quality"),
 ]
 
@@ -77,27 +106,61 @@ INVALID = [
     ("bad-date", "cw/v1/aq/aq-1/telemetry", make(ts="2026-13-45T99:00:00Z"), Reason.INVALID_PAYLOAD),
     ("version-2", "cw/v1/aq/aq-1/telemetry", make(v=2), Reason.UNSUPPORTED_VERSION),
     ("device-mismatch", "cw/v1/aq/aq-1/telemetry", make("aq-2"), Reason.DEVICE_MISMATCH),
-    ("future", "cw/v1/aq/aq-1/telemetry", make(ts=(NOW + timedelta(hours=1)).isoformat()), Reason.CLOCK_FUTURE),
+    (
+        "future",
+        "cw/v1/aq/aq-1/telemetry",
+        make(ts=(NOW + timedelta(hours=1)).isoformat()),
+        Reason.CLOCK_FUTURE,
+    ),
     ("past", "cw/v1/aq/aq-1/telemetry", make(ts=(NOW - timedelta(days=3)).isoformat()), Reason.CLOCK_PAST),
-    ("bad-event-type", "cw/v1/cctv/cam-1/event", make("cam-1", event_id="e-12345678", event_type="party",
-                                                      confidence=0.9, object_class="person",
-                                                      bbox={"x": 0, "y": 0, "w": 0, "h": 0}, zone="z"),
-     Reason.INVALID_PAYLOAD),
-    ("confidence>1", "cw/v1/cctv/cam-1/event", make("cam-1", event_id="e-12345678", event_type="fall",
-                                                    confidence=1.5, object_class="person",
-                                                    bbox={"x": 0, "y": 0, "w": 0, "h": 0}, zone="z"),
-     Reason.INVALID_PAYLOAD),
-    ("latitude", "cw/v1/bus/bus-1/position", make("bus-1", route_id="r1", lat=137.2, lon=127.0, speed_kmh=3,
-                                                  heading_deg=90, door_open=False), Reason.INVALID_PAYLOAD),
-    ("passengers-0", "cw/v1/stop/stop-1/request", make("stop-1", request_id="req-12345678", stop_id="st-1",
-                                                       route_id="r1", passengers=0, source="app"),
-     Reason.INVALID_PAYLOAD),
+    (
+        "bad-event-type",
+        "cw/v1/cctv/cam-1/event",
+        make(
+            "cam-1",
+            event_id="e-12345678",
+            event_type="party",
+            confidence=0.9,
+            object_class="person",
+            bbox={"x": 0, "y": 0, "w": 0, "h": 0},
+            zone="z",
+        ),
+        Reason.INVALID_PAYLOAD,
+    ),
+    (
+        "confidence>1",
+        "cw/v1/cctv/cam-1/event",
+        make(
+            "cam-1",
+            event_id="e-12345678",
+            event_type="fall",
+            confidence=1.5,
+            object_class="person",
+            bbox={"x": 0, "y": 0, "w": 0, "h": 0},
+            zone="z",
+        ),
+        Reason.INVALID_PAYLOAD,
+    ),
+    (
+        "latitude",
+        "cw/v1/bus/bus-1/position",
+        make("bus-1", route_id="r1", lat=137.2, lon=127.0, speed_kmh=3, heading_deg=90, door_open=False),
+        Reason.INVALID_PAYLOAD,
+    ),
+    (
+        "passengers-0",
+        "cw/v1/stop/stop-1/request",
+        make("stop-1", request_id="req-12345678", stop_id="st-1", route_id="r1", passengers=0, source="app"),
+        Reason.INVALID_PAYLOAD,
+    ),
     ("deep-json", "cw/v1/aq/aq-1/telemetry", b"[" * 3000 + b"]" * 3000, Reason.OVERSIZE),
     ("deep-json-small", "cw/v1/aq/aq-1/telemetry", b"[" * 1000 + b"]" * 1000, Reason.MALFORMED_JSON),
 ]
 
 
-@pytest.mark.parametrize(("topic", "payload", "reason"), [v[1:] for v in INVALID], ids=[v[0] for v in INVALID])
+@pytest.mark.parametrize(
+    ("topic", "payload", "reason"), [v[1:] for v in INVALID], ids=[v[0] for v in INVALID]
+)
 def test_rejects_with_reason(topic: str | bytes, payload: bytes, reason: Reason) -> None:
     t = topic if isinstance(topic, bytes) else topic.encode()
     out = decode(t, payload, NOW, REGISTRY, LIMITS)

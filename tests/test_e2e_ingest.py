@@ -14,8 +14,10 @@ TABLES = ("air_quality", "parking_events", "cctv_events", "bus_positions", "stop
 
 
 def counters(p: Platform) -> tuple[int, int, int, int]:
-    row = p.query("SELECT coalesce(sum(received),0), coalesce(sum(written),0), coalesce(sum(duplicates),0),"
-                  " coalesce(sum(dead_lettered),0) FROM ingest_counters")[0]
+    row = p.query(
+        "SELECT coalesce(sum(received),0), coalesce(sum(written),0), coalesce(sum(duplicates),0),"
+        " coalesce(sum(dead_lettered),0) FROM ingest_counters"
+    )[0]
     return tuple(int(x) for x in row)  # type: ignore[return-value]
 
 
@@ -29,13 +31,19 @@ def test_every_message_is_accounted_for(platform: Platform, run_ingest) -> None:
         pub.open(city.devices, start)
         pub.run(simulate(city, start, end, seed=7, faults=faults), speed=float("inf"), progress_every=0)
         # input no real device could send, through the simulator account
-        pub.send_raw("cw/v1/aq/ghost-1/telemetry", b'{"v":1,"device_id":"ghost-1","ts":"2026-01-01T00:00:00Z","seq":1}')
+        pub.send_raw(
+            "cw/v1/aq/ghost-1/telemetry", b'{"v":1,"device_id":"ghost-1","ts":"2026-01-01T00:00:00Z","seq":1}'
+        )
         pub.send_raw("cw/v1/aq/aq-001/nonsense", b"{}")
         pub.send_raw("cw/v1/parking/aq-001/state", b"{}")
-        pub.send_raw("cw/v1/aq/aq-001/telemetry", b'{"v":1,"device_id":"aq-002","ts":"2026-01-01T00:00:00Z","seq":1}')
+        pub.send_raw(
+            "cw/v1/aq/aq-001/telemetry", b'{"v":1,"device_id":"aq-002","ts":"2026-01-01T00:00:00Z","seq":1}'
+        )
         pub.send_raw("cw/v1/aq/aq-001/telemetry", b"x" * 70000)
-        pub.send_raw("cw/v1/aq/aq-001/telemetry",
-                     b'{"v":1,"device_id":"aq-001","ts":"2099-01-01T00:00:00Z","seq":99999}')
+        pub.send_raw(
+            "cw/v1/aq/aq-001/telemetry",
+            b'{"v":1,"device_id":"aq-001","ts":"2099-01-01T00:00:00Z","seq":99999}',
+        )
         pub.close(end)
         assert pub.flush(30)
         expected = sum(pub.sent.values()) + len(pub.wills)
@@ -52,19 +60,38 @@ def test_every_message_is_accounted_for(platform: Platform, run_ingest) -> None:
     assert dl == pub.sent["malformed"] + pub.sent["raw"]
     assert len(pub.wills) == 1
     # every kind landed
-    kinds = {k for (k,) in platform.query(
-        "SELECT DISTINCT d.kind FROM device_streams s JOIN devices d USING (device_id)")}
+    kinds = {
+        k
+        for (k,) in platform.query(
+            "SELECT DISTINCT d.kind FROM device_streams s JOIN devices d USING (device_id)"
+        )
+    }
     assert kinds == {k.value for k in DeviceKind}
     reasons = dict(platform.query("SELECT reason, count(*) FROM dead_letters GROUP BY reason"))
-    for r in ("unknown_device", "bad_topic", "wrong_kind", "device_mismatch", "oversize", "clock_future",
-              "malformed_json", "non_finite", "invalid_payload"):
+    for r in (
+        "unknown_device",
+        "bad_topic",
+        "wrong_kind",
+        "device_mismatch",
+        "oversize",
+        "clock_future",
+        "malformed_json",
+        "non_finite",
+        "invalid_payload",
+    ):
         assert reasons.get(r, 0) >= 1, (r, reasons)
     # the dropout fault left a gap that is counted
     dropout = next(f for f in faults if f.kind == "dropout")
-    gaps = platform.scalar("SELECT coalesce(sum(gaps),0) FROM device_streams WHERE device_id = %s", dropout.device_id)
+    gaps = platform.scalar(
+        "SELECT coalesce(sum(gaps),0) FROM device_streams WHERE device_id = %s", dropout.device_id
+    )
     assert int(gaps) > 0  # type: ignore[call-overload]
     # the device that went offline has its Last Will on record
     offline = next(f for f in faults if f.kind == "offline")
-    statuses = [s for (s,) in platform.query(
-        "SELECT status FROM device_status WHERE device_id = %s ORDER BY received_at", offline.device_id)]
+    statuses = [
+        s
+        for (s,) in platform.query(
+            "SELECT status FROM device_status WHERE device_id = %s ORDER BY received_at", offline.device_id
+        )
+    ]
     assert statuses[:3] == ["online", "offline", "online"]

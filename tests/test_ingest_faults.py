@@ -26,17 +26,26 @@ def stored(p: Platform) -> int:
 
 
 def distinct_stored(p: Platform) -> int:
-    return sum(int(p.scalar(f"SELECT count(DISTINCT (device_id, seq)) FROM {t}"))  # type: ignore[call-overload]
-               for t in STREAMS)
+    return sum(
+        int(p.scalar(f"SELECT count(DISTINCT (device_id, seq)) FROM {t}"))  # type: ignore[call-overload]
+        for t in STREAMS
+    )
 
 
 def ingest_process(p: Platform, client_id: str) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "CITYWATCH_DB_URL": p.db_url, "CITYWATCH_MQTT_PORT": str(p.broker.port),
-           "CITYWATCH_DEVICE_SECRET": SECRET, "CITYWATCH_INGEST_CLIENT_ID": client_id,
-           "CITYWATCH_INGEST_METRICS_PORT": str(free_port()), "CITYWATCH_INGEST_BATCH_MAX_ROWS": "500",
-           "CITYWATCH_INGEST_BATCH_MAX_WAIT_S": "0.05"}
-    return subprocess.Popen([sys.executable, "-m", "ingest"], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        "CITYWATCH_DB_URL": p.db_url,
+        "CITYWATCH_MQTT_PORT": str(p.broker.port),
+        "CITYWATCH_DEVICE_SECRET": SECRET,
+        "CITYWATCH_INGEST_CLIENT_ID": client_id,
+        "CITYWATCH_INGEST_METRICS_PORT": str(free_port()),
+        "CITYWATCH_INGEST_BATCH_MAX_ROWS": "500",
+        "CITYWATCH_INGEST_BATCH_MAX_WAIT_S": "0.05",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "ingest"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
 
 
 def publish_history(p: Platform, hours: float, speed: float = float("inf")) -> Publisher:
@@ -76,17 +85,25 @@ def test_kill_9_mid_stream_loses_and_duplicates_nothing(platform: Platform) -> N
     assert kills == 3
     assert stored(platform) == sent  # nothing lost
     assert distinct_stored(platform) == sent  # nothing stored twice
-    received, written, dups = (int(x) for x in platform.query(  # type: ignore[call-overload]
-        "SELECT sum(received), sum(written), sum(duplicates) FROM ingest_counters")[0])
+    received, written, dups = (
+        int(x)
+        for x in platform.query(  # type: ignore[call-overload]
+            "SELECT sum(received), sum(written), sum(duplicates) FROM ingest_counters"
+        )[0]
+    )
     assert written == sent
     assert received == written + dups  # redeliveries after each kill were counted, not stored
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("limits", "lossless"), [
-    (BrokerLimits(), True),
-    (BrokerLimits(max_queued_messages=1000, max_inflight_messages=20), False),  # Mosquitto's defaults
-], ids=["citywatch-config", "mosquitto-defaults"])
+@pytest.mark.parametrize(
+    ("limits", "lossless"),
+    [
+        (BrokerLimits(), True),
+        (BrokerLimits(max_queued_messages=1000, max_inflight_messages=20), False),  # Mosquitto's defaults
+    ],
+    ids=["citywatch-config", "mosquitto-defaults"],
+)
 def test_outage_longer_than_default_queue(  # type: ignore[no-untyped-def]
     platform: Platform, run_ingest, limits: BrokerLimits, lossless: bool, workdir
 ) -> None:

@@ -11,8 +11,14 @@ from citywatch.db import features
 from citywatch.db.migrate import available, migrate
 from citywatch.localservices import PostgresServer
 
-STREAMS = {"air_quality": "7 days", "parking_events": "7 days", "cctv_events": "7 days",
-           "bus_positions": "1 day", "stop_requests": "30 days", "device_status": "30 days"}
+STREAMS = {
+    "air_quality": "7 days",
+    "parking_events": "7 days",
+    "cctv_events": "7 days",
+    "bus_positions": "1 day",
+    "stop_requests": "30 days",
+    "device_status": "30 days",
+}
 
 
 def test_migrations_are_idempotent_and_safe_to_run_concurrently(pg: PostgresServer) -> None:
@@ -29,8 +35,11 @@ def test_migrations_are_idempotent_and_safe_to_run_concurrently(pg: PostgresServ
 
 def test_every_stream_is_a_hypertable_with_its_chunk_interval(db_url: str) -> None:
     with psycopg.connect(db_url) as conn:
-        rows = dict(conn.execute(
-            "SELECT hypertable_name, time_interval::text FROM timescaledb_information.dimensions").fetchall())
+        rows = dict(
+            conn.execute(
+                "SELECT hypertable_name, time_interval::text FROM timescaledb_information.dimensions"
+            ).fetchall()
+        )
     assert {k: v for k, v in rows.items() if k in STREAMS} == STREAMS
 
 
@@ -39,9 +48,12 @@ def test_apache_edition_falls_back_to_views(db_url: str) -> None:
         f = features.detect(conn)
         assert f.licence == "apache"
         assert not f.continuous_aggregates and not f.compression and not f.policies
-        kinds = dict(conn.execute(
-            "SELECT relname, relkind::text FROM pg_class WHERE relname = ANY(%s)", (list(features.ROLLUPS),)
-        ).fetchall())
+        kinds = dict(
+            conn.execute(
+                "SELECT relname, relkind::text FROM pg_class WHERE relname = ANY(%s)",
+                (list(features.ROLLUPS),),
+            ).fetchall()
+        )
         assert kinds == dict.fromkeys(features.ROLLUPS, "v")
         t = datetime(2026, 1, 1, tzinfo=UTC)
         conn.execute(
@@ -60,7 +72,9 @@ def test_retention_drops_only_old_chunks(db_url: str) -> None:
         old = datetime.now(UTC) - timedelta(days=60)
         conn.execute(
             "INSERT INTO bus_positions VALUES (%s,'b',1,'r',37,127,10,0,false,now()),"
-            " (now(),'b',2,'r',37,127,10,0,false,now())", (old,))
+            " (now(),'b',2,'r',37,127,10,0,false,now())",
+            (old,),
+        )
     dropped = features.drop_expired_chunks(db_url)
     assert dropped["bus_positions"] == 1
     with psycopg.connect(db_url) as conn:

@@ -60,8 +60,11 @@ def test_faults_are_labelled_and_visible_in_the_data() -> None:
     outs = list(simulate(city, START, end, seed=5, faults=faults))
     by = {f.kind: f for f in faults}
     stuck = by["stuck"]
-    vals = [orjson.loads(o.payload)["pm25"] for o in outs
-            if o.device_id == stuck.device_id and stuck.start <= o.t < stuck.end and o.tag is None]
+    vals = [
+        orjson.loads(o.payload)["pm25"]
+        for o in outs
+        if o.device_id == stuck.device_id and stuck.start <= o.t < stuck.end and o.tag is None
+    ]
     assert len(vals) > 10 and len(set(vals)) == 1
     drop = by["dropout"]
     seqs = [orjson.loads(o.payload)["seq"] for o in outs if o.device_id == drop.device_id and o.tag is None]
@@ -70,8 +73,12 @@ def test_faults_are_labelled_and_visible_in_the_data() -> None:
     assert sum(o.tag == "duplicate" for o in outs) > 0
     off = by["offline"]
     assert [o.tag for o in outs if o.device_id == off.device_id and o.tag in ("offline", "online")] == [
-        "offline", "online"]
-    assert not [o for o in outs if o.device_id == off.device_id and off.start <= o.t < off.end and o.tag is None]
+        "offline",
+        "online",
+    ]
+    assert not [
+        o for o in outs if o.device_id == off.device_id and off.start <= o.t < off.end and o.tag is None
+    ]
 
 
 def test_episodes_are_shared_by_the_stations_of_their_zones() -> None:
@@ -105,6 +112,8 @@ def test_uci_replay_converts_units_and_skips_outages() -> None:
     assert first["device_id"] == "aq-uci"
     assert all(o.t <= end.timestamp() for o in outs)
     registry = {"aq-uci": DeviceInfo(DeviceKind.AIR_QUALITY)}
-    assert all(isinstance(decode(o.topic.encode(), o.payload, end, registry, Limits()), Accepted) for o in outs)
+    assert all(
+        isinstance(decode(o.topic.encode(), o.payload, end, registry, Limits()), Accepted) for o in outs
+    )
     co = [orjson.loads(o.payload).get("co") for o in outs]
     assert max(c for c in co if c is not None) < 15  # mg/m³ converted to ppm

@@ -14,7 +14,6 @@ none stored twice. PostgreSQL runs with fsync on.
 from __future__ import annotations
 
 import itertools
-from dataclasses import replace
 import os
 import signal
 import subprocess
@@ -22,6 +21,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -41,14 +41,22 @@ from simulators.publisher import Publisher
 
 SECRET = "bench-secret"
 STREAMS = ("air_quality", "parking_events", "cctv_events", "bus_positions", "stop_requests")
-SCALE = Scale(stations=25, lots=10, spaces_per_lot=30, cameras=50, routes=8, stops_per_route=12, buses_per_route=4)
+SCALE = Scale(
+    stations=25, lots=10, spaces_per_lot=30, cameras=50, routes=8, stops_per_route=12, buses_per_route=4
+)
 PROBE = "aq-probe"
 
 
 def _ingest(s: Servers, metrics_port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "CITYWATCH_DB_URL": s.pg.url, "CITYWATCH_MQTT_PORT": str(s.broker.port),
-           "CITYWATCH_DEVICE_SECRET": SECRET, "CITYWATCH_INGEST_CLIENT_ID": "bench-ingest",
-           "CITYWATCH_INGEST_METRICS_PORT": str(metrics_port), "CITYWATCH_LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "CITYWATCH_DB_URL": s.pg.url,
+        "CITYWATCH_MQTT_PORT": str(s.broker.port),
+        "CITYWATCH_DEVICE_SECRET": SECRET,
+        "CITYWATCH_INGEST_CLIENT_ID": "bench-ingest",
+        "CITYWATCH_INGEST_METRICS_PORT": str(metrics_port),
+        "CITYWATCH_LOG_LEVEL": "WARNING",
+    }
     proc = subprocess.Popen([sys.executable, "-m", "ingest"], env=env)
     deadline = time.monotonic() + 30
     while metric(metrics_port, "citywatch_ingest_broker_connected") != 1.0:
@@ -56,6 +64,11 @@ def _ingest(s: Servers, metrics_port: int) -> subprocess.Popen[bytes]:
             raise RuntimeError("ingest did not come up")
         time.sleep(0.02)
     return proc
+
+
+def _count(conn: psycopg.Connection[Any], sql: str) -> int:
+    row = conn.execute(sql).fetchone()
+    return int(row[0]) if row else 0
 
 
 def _received(conn: psycopg.Connection[Any]) -> int:
@@ -85,8 +98,14 @@ def _messages(city: Any, n: int, end: float, first_seq: int, seed: int, hours: f
 
 
 def _publish(s: Servers, outs: list[Out], connections: int = 2) -> Publisher:
-    pub = Publisher(host="127.0.0.1", port=s.broker.port, secret=SECRET, mode="gateway", connections=connections,
-                    inflight=2000)
+    pub = Publisher(
+        host="127.0.0.1",
+        port=s.broker.port,
+        secret=SECRET,
+        mode="gateway",
+        connections=connections,
+        inflight=2000,
+    )
     pub.open([])
     for o in outs:
         pub.send(o)
@@ -102,7 +121,7 @@ def _paced(city: Any, rate: float, seconds: float, first_seq: int) -> Iterator[O
     speed = rate / sim_rate
     now = time.time()
     start = now - seconds * speed  # ends near "now", so no timestamp is in the future
-    return simulate(city, start, start + seconds * speed, seed=13, first_seq=first_seq), speed  # type: ignore[return-value]
+    return simulate(city, start, start + seconds * speed, seed=13, first_seq=first_seq)
 
 
 def run(messages: int = 100_000, live_seconds: float = 15.0) -> dict[str, Any]:
@@ -128,7 +147,9 @@ def run(messages: int = 100_000, live_seconds: float = 15.0) -> dict[str, Any]:
         progress(f"pre-loading the broker with {len(outs)} messages while ingest is down")
         t0 = time.monotonic()
         pub1 = _publish(s, outs)
-        progress(f"pre-loaded in {time.monotonic() - t0:.1f}s ({len(outs) / (time.monotonic() - t0):.0f} msg/s)")
+        progress(
+            f"pre-loaded in {time.monotonic() - t0:.1f}s ({len(outs) / (time.monotonic() - t0):.0f} msg/s)"
+        )
         base = _received(conn)
         proc = _ingest(s, mport)
         t_start = time.monotonic()
@@ -151,9 +172,10 @@ def run(messages: int = 100_000, live_seconds: float = 15.0) -> dict[str, Any]:
         # 3. latency at 50 % of the drain rate
         target = drain_rate * 0.5
         progress(f"latency: {live_seconds:.0f}s at {target:.0f} msg/s with a probe every 100 ms")
-        stream, _speed = _paced(city, target, live_seconds, first_seq=2_000_000)  # type: ignore[misc]
-        pub3 = Publisher(host="127.0.0.1", port=s.broker.port, secret=SECRET, mode="gateway", connections=2,
-                         inflight=2000)
+        stream = _paced(city, target, live_seconds, first_seq=2_000_000)
+        pub3 = Publisher(
+            host="127.0.0.1", port=s.broker.port, secret=SECRET, mode="gateway", connections=2, inflight=2000
+        )
         pub3.open([])
         probes: dict[int, float] = {}
         seen: dict[int, float] = {}
@@ -162,7 +184,9 @@ def run(messages: int = 100_000, live_seconds: float = 15.0) -> dict[str, Any]:
         def poll() -> None:
             with psycopg.connect(s.pg.url, autocommit=True) as c:
                 while not stop.is_set() or len(seen) < len(probes):
-                    row = c.execute("SELECT max(seq) FROM air_quality WHERE device_id = %s", (PROBE,)).fetchone()
+                    row = c.execute(
+                        "SELECT max(seq) FROM air_quality WHERE device_id = %s", (PROBE,)
+                    ).fetchone()
                     now_ = time.monotonic()
                     if row and row[0] is not None:
                         for seq, _t in list(probes.items()):
@@ -186,9 +210,13 @@ def run(messages: int = 100_000, live_seconds: float = 15.0) -> dict[str, Any]:
             pub3.send(o)
             sent3 += 1
             if time.monotonic() >= next_probe:
-                body = m.to_json(m.AirQualityReading(device_id=PROBE, ts=datetime.now(UTC), seq=seq, pm25=1.0))
+                body = m.to_json(
+                    m.AirQualityReading(device_id=PROBE, ts=datetime.now(UTC), seq=seq, pm25=1.0)
+                )
                 probes[seq] = time.monotonic()
-                pub3.send(Out(0, PROBE, DeviceKind.AIR_QUALITY, topic_for(DeviceKind.AIR_QUALITY, PROBE), body))
+                pub3.send(
+                    Out(0, PROBE, DeviceKind.AIR_QUALITY, topic_for(DeviceKind.AIR_QUALITY, PROBE), body)
+                )
                 seq += 1
                 next_probe += 0.1
             if time.monotonic() - t_begin > live_seconds:
@@ -205,10 +233,9 @@ def run(messages: int = 100_000, live_seconds: float = 15.0) -> dict[str, Any]:
         rss = peak_rss_mb(proc.pid)
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)
-        stored = sum(int(conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]) for t in STREAMS)  # type: ignore[index]
-        distinct = sum(int(conn.execute(f"SELECT count(DISTINCT (device_id, seq)) FROM {t}").fetchone()[0])  # type: ignore[index]
-                       for t in STREAMS)
-        dead = int(conn.execute("SELECT count(*) FROM dead_letters").fetchone()[0])  # type: ignore[index]
+        stored = sum(_count(conn, f"SELECT count(*) FROM {t}") for t in STREAMS)
+        distinct = sum(_count(conn, f"SELECT count(DISTINCT (device_id, seq)) FROM {t}") for t in STREAMS)
+        dead = _count(conn, "SELECT count(*) FROM dead_letters")
         conn.close()
     return {
         "ingest_drain_msgs_per_s": round(drain_rate),
@@ -224,6 +251,14 @@ def run(messages: int = 100_000, live_seconds: float = 15.0) -> dict[str, Any]:
         "dead_lettered": dead,
         "lost": sent - stored - dead,
         "duplicated": stored - distinct,
-        "conditions": {"workers": 1, "qos": 1, "ack": "after commit", "fsync": True, "devices": len(city.devices) + 1,
-                       "drain_messages": len(outs), "live_messages": len(outs2), "cores": os.cpu_count()},
+        "conditions": {
+            "workers": 1,
+            "qos": 1,
+            "ack": "after commit",
+            "fsync": True,
+            "devices": len(city.devices) + 1,
+            "drain_messages": len(outs),
+            "live_messages": len(outs2),
+            "cores": os.cpu_count(),
+        },
     }

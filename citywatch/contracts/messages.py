@@ -26,7 +26,7 @@ Unit = Annotated[float, Field(ge=0.0, le=1.0)]
 class _Payload(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, str_max_length=256)
 
-    v: Literal[1] = SCHEMA_VERSION
+    v: Literal[1] = 1  # SCHEMA_VERSION
     device_id: Id
     ts: AwareDatetime
 

@@ -124,10 +124,14 @@ def apply(conninfo: str) -> Features:
             f.notes.append("compression off: needs the Timescale License edition")
         if f.policies:
             for table, keep in RETENTION.items():
-                conn.execute(f"SELECT add_retention_policy('{table}', INTERVAL '{keep}', if_not_exists => true)")
+                conn.execute(
+                    f"SELECT add_retention_policy('{table}', INTERVAL '{keep}', if_not_exists => true)"
+                )
         else:
             f.notes.append("no background policies: run `citywatch db retention` from cron")
-            f.notes.append("rollups are plain views (continuous aggregates need the Timescale License edition)")
+            f.notes.append(
+                "rollups are plain views (continuous aggregates need the Timescale License edition)"
+            )
     log.info("TimescaleDB licence %s: %s", f.licence, "; ".join(f.notes) or "all features on")
     return f
 
