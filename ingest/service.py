@@ -50,6 +50,7 @@ class IngestService:
         self._registry_loaded = 0.0
         self._queue: queue.Queue[Item] = queue.Queue(maxsize=s.receive_maximum * 2)
         self._stop = threading.Event()
+        self.inbound = 0  # messages taken from the broker, committed or not
         self.totals = BatchResult(0, 0, 0, 0, 0)
         password = (
             settings.mqtt.password.get_secret_value()
@@ -84,6 +85,7 @@ class IngestService:
 
     def _enqueue(self, m: Inbound) -> None:
         self._queue.put(Item(m, self._decode(m)))
+        self.inbound += 1  # only this (network) thread writes it
 
     # -- writer thread --------------------------------------------------
     def _refresh_registry(self, force: bool = False) -> None:
@@ -92,7 +94,10 @@ class IngestService:
             return
         if force and now - self._registry_loaded < 1.0:
             return
-        self.registry = self.store.load_registry()
+        try:
+            self.registry = self.store.load_registry()
+        except psycopg.Error as e:  # keep the registry we have; the batch writer reports the outage
+            log.warning("could not reload the device registry: %s", str(e).strip().splitlines()[0])
         self._registry_loaded = now
 
     def _flush(self, items: list[Item]) -> None:
@@ -173,7 +178,9 @@ class IngestService:
             while not self._stop.is_set():
                 age = time.monotonic() - oldest if pending else 0.0
                 try:
-                    item = self._queue.get(timeout=max(0.001, self.policy.wait_for(len(pending), age)))
+                    item = self._queue.get(
+                        timeout=min(0.25, max(0.001, self.policy.wait_for(len(pending), age)))
+                    )
                     if not pending:
                         oldest = time.monotonic()
                     pending.append(item)
