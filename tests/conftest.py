@@ -29,6 +29,8 @@ from simulators.city import City, Scale, build_city
 from simulators.provision import register_city
 
 SECRET = "test-secret"
+DATA_TABLES = ("air_quality", "parking_events", "cctv_events", "bus_positions", "stop_requests")
+ALL_TABLES = (*DATA_TABLES, "device_status")
 _db_counter = itertools.count(1)
 
 
@@ -92,6 +94,16 @@ class Platform:
 
     def scalar(self, sql: str, *args: object) -> object:
         return self.query(sql, *args)[0][0]
+
+    def count(self, sql: str, *args: object) -> int:
+        return int(self.scalar(sql, *args) or 0)  # type: ignore[call-overload]
+
+    def stored(self, tables: tuple[str, ...] = DATA_TABLES) -> int:
+        """Rows in the stream tables."""
+        return sum(self.count(f"SELECT count(*) FROM {t}") for t in tables)
+
+    def distinct_stored(self) -> int:
+        return sum(self.count(f"SELECT count(DISTINCT (device_id, seq)) FROM {t}") for t in DATA_TABLES)
 
 
 SMALL = Scale(stations=4, lots=2, spaces_per_lot=5, cameras=4, routes=2, stops_per_route=4, buses_per_route=2)

@@ -7,9 +7,7 @@ import os
 import subprocess
 import sys
 
-from tests.conftest import SECRET, Platform, wait_for
-
-STREAMS = ("air_quality", "parking_events", "cctv_events", "bus_positions", "stop_requests", "device_status")
+from tests.conftest import ALL_TABLES, SECRET, Platform, wait_for
 
 
 def test_simulate_backfill_through_ingest(platform: Platform, run_ingest, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -46,14 +44,11 @@ def test_simulate_backfill_through_ingest(platform: Platform, run_ingest, tmp_pa
         )
         result = json.loads(out.stdout.strip().splitlines()[-1])
         sent = sum(result["sent"].values())
-        total = lambda: int(
-            platform.scalar(  # noqa: E731
-                "SELECT coalesce(sum(received), 0) FROM ingest_counters"
-            )
-        )  # type: ignore[call-overload]
-        assert wait_for(lambda: total() >= sent, 60), (total(), sent)
+        assert wait_for(
+            lambda: platform.count("SELECT coalesce(sum(received), 0) FROM ingest_counters") >= sent, 60
+        ), (platform.count("SELECT coalesce(sum(received), 0) FROM ingest_counters"), sent)
     assert "simulating 140 devices" in out.stderr  # progress for the operator
-    rows = sum(int(platform.scalar(f"SELECT count(*) FROM {t}")) for t in STREAMS)  # type: ignore[call-overload]
+    rows = platform.stored(ALL_TABLES)
     dead = int(platform.scalar("SELECT count(*) FROM dead_letters"))  # type: ignore[call-overload]
     dups = int(platform.scalar("SELECT sum(duplicates) FROM ingest_counters"))  # type: ignore[call-overload]
     assert rows + dead + dups == sent

@@ -8,9 +8,7 @@ import time
 from citywatch.contracts.topics import DeviceKind
 from simulators.engine import plan_faults, simulate
 from simulators.publisher import Publisher
-from tests.conftest import SECRET, Platform, wait_for
-
-TABLES = ("air_quality", "parking_events", "cctv_events", "bus_positions", "stop_requests", "device_status")
+from tests.conftest import ALL_TABLES, SECRET, Platform, wait_for
 
 
 def counters(p: Platform) -> tuple[int, int, int, int]:
@@ -50,7 +48,7 @@ def test_every_message_is_accounted_for(platform: Platform, run_ingest) -> None:
         assert wait_for(lambda: counters(platform)[0] >= expected, 60), (counters(platform), expected)
         time.sleep(0.5)  # nothing more should arrive
     received, written, duplicates, dead = counters(platform)
-    rows = sum(int(platform.scalar(f"SELECT count(*) FROM {t}")) for t in TABLES)  # type: ignore[call-overload]
+    rows = platform.stored(ALL_TABLES)
     dl = int(platform.scalar("SELECT count(*) FROM dead_letters"))  # type: ignore[call-overload]
     assert received == expected
     assert rows == written

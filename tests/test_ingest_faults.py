@@ -18,19 +18,6 @@ from simulators.engine import simulate
 from simulators.publisher import Publisher
 from tests.conftest import SECRET, Platform, wait_for
 
-STREAMS = ("air_quality", "parking_events", "cctv_events", "bus_positions", "stop_requests")
-
-
-def stored(p: Platform) -> int:
-    return sum(int(p.scalar(f"SELECT count(*) FROM {t}")) for t in STREAMS)  # type: ignore[call-overload]
-
-
-def distinct_stored(p: Platform) -> int:
-    return sum(
-        int(p.scalar(f"SELECT count(DISTINCT (device_id, seq)) FROM {t}"))  # type: ignore[call-overload]
-        for t in STREAMS
-    )
-
 
 def ingest_process(p: Platform, client_id: str) -> subprocess.Popen[bytes]:
     env = {
@@ -67,7 +54,7 @@ def test_kill_9_mid_stream_loses_and_duplicates_nothing(platform: Platform) -> N
         t.start()
         kills = 0
         for _ in range(3):  # kill it three times while messages flow
-            assert wait_for(lambda: stored(platform) > 0, 30)
+            assert wait_for(lambda: platform.stored() > 0, 30)
             time.sleep(0.4)
             proc.send_signal(signal.SIGKILL)
             proc.wait()
@@ -77,14 +64,14 @@ def test_kill_9_mid_stream_loses_and_duplicates_nothing(platform: Platform) -> N
         pub = result[0]
         sent = pub.sent["data"]
         assert sent > 10_000
-        assert wait_for(lambda: stored(platform) >= sent, 90), (stored(platform), sent)
+        assert wait_for(lambda: platform.stored() >= sent, 90), (platform.stored(), sent)
         time.sleep(1.0)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)
     assert kills == 3
-    assert stored(platform) == sent  # nothing lost
-    assert distinct_stored(platform) == sent  # nothing stored twice
+    assert platform.stored() == sent  # nothing lost
+    assert platform.distinct_stored() == sent  # nothing stored twice
     received, written, dups = (
         int(x)
         for x in platform.query(  # type: ignore[call-overload]
@@ -119,11 +106,11 @@ def test_outage_longer_than_default_queue(  # type: ignore[no-untyped-def]
         sent = pub.sent["data"]
         assert sent > 3 * 1000
         with run_ingest(settings):
-            wait_for(lambda: stored(p) >= sent, 30 if lossless else 5)
+            wait_for(lambda: p.stored() >= sent, 30 if lossless else 5)
             time.sleep(0.5)
         if lossless:
-            assert stored(p) == sent
+            assert p.stored() == sent
         else:
-            assert stored(p) < sent  # the default queue drops the backlog: why the config matters
+            assert p.stored() < sent  # the default queue drops the backlog: why the config matters
     finally:
         broker.stop()

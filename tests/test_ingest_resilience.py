@@ -10,12 +10,6 @@ from simulators.engine import simulate
 from simulators.publisher import Publisher
 from tests.conftest import SECRET, Platform, wait_for
 
-STREAMS = ("air_quality", "parking_events", "cctv_events", "bus_positions", "stop_requests")
-
-
-def stored(p: Platform) -> int:
-    return sum(int(p.scalar(f"SELECT count(*) FROM {t}")) for t in STREAMS)  # type: ignore[call-overload]
-
 
 def publish(p: Platform, start: float, end: float, seed: int) -> int:
     pub = Publisher(host="127.0.0.1", port=p.broker.port, secret=SECRET, mode="gateway")
@@ -35,12 +29,12 @@ def test_broker_restart_subscription_restored_nothing_lost(platform: Platform, r
     end = time.time() - 60
     with run_ingest(platform.settings()) as service:
         first = publish(platform, end - 7200, end - 3600, seed=1)
-        assert wait_for(lambda: stored(platform) == first, 30)
+        assert wait_for(lambda: platform.stored() == first, 30)
         generation = service.subscriber.generation
         platform.broker.restart()
         assert wait_for(lambda: service.subscriber.generation > generation, 40), "ingest did not reconnect"
         second = publish(platform, end - 3600, end, seed=2)
-        assert wait_for(lambda: stored(platform) == first + second, 30), (stored(platform), first + second)
+        assert wait_for(lambda: platform.stored() == first + second, 30), (platform.stored(), first + second)
     assert int(platform.scalar("SELECT sum(written) FROM ingest_counters")) == first + second  # type: ignore[call-overload]
 
 
@@ -50,13 +44,13 @@ def test_clean_shutdown_commits_and_acknowledges_what_it_holds(platform: Platfor
     with run_ingest(settings) as service:
         sent = publish(platform, end - 1800, end, seed=3)
         assert wait_for(lambda: service.inbound >= sent, 20)
-        assert stored(platform) == 0  # still held in the batch window
-    assert stored(platform) == sent  # stop() flushed it
+        assert platform.stored() == 0  # still held in the batch window
+    assert platform.stored() == sent  # stop() flushed it
     with run_ingest(settings):  # same session: nothing is redelivered, because everything was acknowledged
         time.sleep(1.0)
     dups = int(platform.scalar("SELECT sum(duplicates) FROM ingest_counters"))  # type: ignore[call-overload]
     assert dups == 0
-    assert stored(platform) == sent
+    assert platform.stored() == sent
 
 
 @pytest.mark.slow
@@ -66,7 +60,7 @@ def test_database_outage_holds_messages_unacknowledged_then_catches_up(  # type:
     end = time.time() - 60
     with run_ingest(platform.settings(client_id="ingest-dbdown")) as service:
         first = publish(platform, end - 7200, end - 3600, seed=4)
-        assert wait_for(lambda: stored(platform) == first, 30)
+        assert wait_for(lambda: platform.stored() == first, 30)
         pg.stop()
         try:
             second = publish(platform, end - 3600, end, seed=5)
@@ -76,5 +70,5 @@ def test_database_outage_holds_messages_unacknowledged_then_catches_up(  # type:
             )  # nothing of the second half was committed or acknowledged
         finally:
             pg.start()
-        assert wait_for(lambda: stored(platform) == first + second, 60), (stored(platform), first + second)
+        assert wait_for(lambda: platform.stored() == first + second, 60), (platform.stored(), first + second)
     assert int(platform.scalar("SELECT sum(duplicates) FROM ingest_counters")) == 0  # type: ignore[call-overload]
