@@ -1,0 +1,187 @@
+"""The alert lifecycle as one pure transition function.
+
+``transition(alert, event, now, policy) -> (alert, effects)``
+
+    (none) --Raise--> open --Acknowledge--> acknowledged --Resolve--> resolved
+                       |  \\______________________Resolve___________/   |
+                       |---Clear (auto_resolve)----------------------->|
+    resolved --Raise within reopen window--> open (reopened)
+    resolved --Raise after the window--> a new alert
+
+A persisting condition updates one alert (count, last seen, peak, severity).
+Critical alerts left open past ``escalate_after_s`` are escalated once on Tick.
+Every change yields an Audit effect; what live consumers must hear yields a
+Notify effect. Adapters execute effects only after the commit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+from alerts.model import (
+    Acknowledge,
+    Alert,
+    Assign,
+    Audit,
+    Clear,
+    Comment,
+    Effect,
+    Event,
+    IllegalTransition,
+    Notify,
+    Policy,
+    Raise,
+    Resolve,
+    Severity,
+    State,
+    Tick,
+)
+
+SYSTEM = "system"
+
+
+def _new(ev: Raise, now: datetime) -> tuple[Alert, list[Effect]]:
+    alert = Alert(
+        key=ev.key,
+        rule=ev.rule,
+        subject=ev.subject,
+        kind=ev.kind,
+        severity=ev.severity,
+        state=State.OPEN,
+        title=ev.title,
+        explanation=ev.explanation,
+        opened_at=now,
+        last_seen=now,
+        peak=ev.value,
+    )
+    return alert, [Audit("opened", SYSTEM, None, State.OPEN, ev.title), Notify("opened")]
+
+
+def _peak(a: float | None, b: float | None) -> float | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return max(a, b)
+
+
+def transition(
+    alert: Alert | None, event: Event, now: datetime, policy: Policy | None = None
+) -> tuple[Alert | None, list[Effect]]:
+    policy = policy or Policy()
+    state = alert.state if alert else None
+    match event:
+        case Raise():
+            if alert is None:
+                return _new(event, now)
+            if alert.state is State.RESOLVED:
+                assert alert.resolved_at is not None
+                if (now - alert.resolved_at).total_seconds() > policy.reopen_window_s:
+                    return _new(event, now)
+                reopened = replace(
+                    alert,
+                    state=State.OPEN,
+                    count=alert.count + 1,
+                    last_seen=now,
+                    condition_active=True,
+                    severity=event.severity,
+                    explanation=event.explanation,
+                    title=event.title,
+                    peak=_peak(alert.peak, event.value),
+                    resolved_at=None,
+                    resolved_by=None,
+                    acknowledged_at=None,
+                    acknowledged_by=None,
+                    escalated_at=None,
+                    reopen_count=alert.reopen_count + 1,
+                )
+                return reopened, [
+                    Audit("reopened", SYSTEM, State.RESOLVED, State.OPEN, event.title),
+                    Notify("reopened"),
+                ]
+            updated = replace(
+                alert,
+                count=alert.count + 1,
+                last_seen=now,
+                condition_active=True,
+                explanation=event.explanation,
+                peak=_peak(alert.peak, event.value),
+                severity=max(alert.severity, event.severity),
+                title=event.title if event.severity >= alert.severity else alert.title,
+            )
+            if event.severity > alert.severity:
+                # a worse condition needs fresh attention
+                updated = replace(updated, state=State.OPEN, acknowledged_at=None, acknowledged_by=None)
+                return updated, [
+                    Audit(
+                        "severity_raised",
+                        SYSTEM,
+                        alert.state,
+                        State.OPEN,
+                        f"{alert.severity.label} -> {event.severity.label}",
+                    ),
+                    Notify("severity_raised"),
+                ]
+            return updated, []
+        case Clear():
+            if alert is None or alert.state is State.RESOLVED:
+                return alert, []
+            if policy.auto_resolve:
+                resolved = replace(
+                    alert, state=State.RESOLVED, condition_active=False, resolved_at=now, resolved_by=SYSTEM
+                )
+                return resolved, [
+                    Audit("auto_resolved", SYSTEM, alert.state, State.RESOLVED, event.reason),
+                    Notify("auto_resolved"),
+                ]
+            return replace(alert, condition_active=False), [
+                Audit("condition_cleared", SYSTEM, alert.state, alert.state, event.reason)
+            ]
+        case Acknowledge():
+            if alert is None or alert.state is not State.OPEN:
+                raise IllegalTransition(state, event)
+            acked = replace(alert, state=State.ACKNOWLEDGED, acknowledged_at=now, acknowledged_by=event.actor)
+            return acked, [
+                Audit("acknowledged", event.actor, State.OPEN, State.ACKNOWLEDGED),
+                Notify("acknowledged"),
+            ]
+        case Resolve():
+            if alert is None or alert.state is State.RESOLVED:
+                raise IllegalTransition(state, event)
+            done = replace(alert, state=State.RESOLVED, resolved_at=now, resolved_by=event.actor)
+            return done, [
+                Audit("resolved", event.actor, alert.state, State.RESOLVED, event.note),
+                Notify("resolved"),
+            ]
+        case Assign():
+            if alert is None or alert.state is State.RESOLVED:
+                raise IllegalTransition(state, event)
+            return replace(alert, assignee=event.assignee), [
+                Audit("assigned", event.actor, alert.state, alert.state, event.assignee or "(nobody)")
+            ]
+        case Comment():
+            if alert is None:
+                raise IllegalTransition(state, event)
+            return alert, [Audit("commented", event.actor, alert.state, alert.state, event.text)]
+        case Tick():
+            if (
+                alert is not None
+                and alert.state is State.OPEN
+                and alert.severity is Severity.CRITICAL
+                and alert.escalated_at is None
+                and policy.escalate_after_s is not None
+                and (now - alert.opened_at).total_seconds() >= policy.escalate_after_s
+            ):
+                return replace(alert, escalated_at=now), [
+                    Audit(
+                        "escalated",
+                        SYSTEM,
+                        State.OPEN,
+                        State.OPEN,
+                        f"unacknowledged for {policy.escalate_after_s:.0f}s",
+                    ),
+                    Notify("escalated"),
+                ]
+            return alert, []
+    raise TypeError(f"unknown event {event!r}")  # pragma: no cover

@@ -1,0 +1,156 @@
+"""Alert values and the events that move them (pure data)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import IntEnum, StrEnum
+from typing import Any
+
+
+class State(StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+class Severity(IntEnum):
+    INFO = 1
+    WARNING = 2
+    CRITICAL = 3
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """Why the alert exists: which rule or model saw what, against what."""
+
+    rule: str
+    observed: float | None = None
+    threshold: float | None = None
+    baseline: float | None = None
+    score: float | None = None
+    window_start: datetime | None = None
+    window_end: datetime | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """Per-rule behaviour of the lifecycle."""
+
+    auto_resolve: bool = True  # resolve by itself when the condition clears
+    reopen_window_s: float = 900.0  # a recurrence within this re-opens the old alert
+    escalate_after_s: float | None = 600.0  # critical and unacknowledged this long -> escalate
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    key: str  # de-duplication key: rule + subject
+    rule: str
+    subject: str  # device, station, zone, camera, ...
+    kind: str  # device kind or domain: aq, parking, cctv, bus, stop, platform
+    severity: Severity
+    state: State
+    title: str
+    explanation: Explanation
+    opened_at: datetime
+    last_seen: datetime
+    count: int = 1
+    peak: float | None = None
+    condition_active: bool = True
+    acknowledged_at: datetime | None = None
+    acknowledged_by: str | None = None
+    resolved_at: datetime | None = None
+    resolved_by: str | None = None
+    assignee: str | None = None
+    escalated_at: datetime | None = None
+    reopen_count: int = 0
+    id: int | None = None  # assigned by the store
+
+
+# -- events ---------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Raise:
+    """The condition is observed (again)."""
+
+    rule: str
+    subject: str
+    kind: str
+    severity: Severity
+    title: str
+    explanation: Explanation
+    value: float | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.rule}:{self.subject}"
+
+
+@dataclass(frozen=True, slots=True)
+class Clear:
+    """The condition is no longer observed."""
+
+    reason: str = "condition cleared"
+
+
+@dataclass(frozen=True, slots=True)
+class Acknowledge:
+    actor: str
+
+
+@dataclass(frozen=True, slots=True)
+class Resolve:
+    actor: str
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Assign:
+    actor: str
+    assignee: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Comment:
+    actor: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """Time passes: escalation checks."""
+
+
+Event = Raise | Clear | Acknowledge | Resolve | Assign | Comment | Tick
+
+
+# -- effects (executed by adapters after the commit) ------------------------
+@dataclass(frozen=True, slots=True)
+class Audit:
+    action: str
+    actor: str
+    from_state: State | None
+    to_state: State
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Notify:
+    what: str  # opened | reopened | severity_raised | escalated | acknowledged | resolved | auto_resolved
+
+
+Effect = Audit | Notify
+
+
+class IllegalTransition(Exception):
+    """An operator action that the alert's state does not allow."""
+
+    def __init__(self, state: State | None, event: Event) -> None:
+        super().__init__(f"cannot {type(event).__name__.lower()} an alert that is {state or 'absent'}")
+        self.state = state
+        self.event = event

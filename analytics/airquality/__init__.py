@@ -1,0 +1,1 @@
+"""Air-quality analytics: the Korean CAI and the fine-dust / ozone advisories."""

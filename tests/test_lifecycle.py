@@ -1,0 +1,199 @@
+"""The alert state machine: every transition and every illegal one."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from alerts.lifecycle import transition
+from alerts.model import (
+    Acknowledge,
+    Alert,
+    Assign,
+    Audit,
+    Clear,
+    Comment,
+    Explanation,
+    IllegalTransition,
+    Notify,
+    Policy,
+    Raise,
+    Resolve,
+    Severity,
+    State,
+    Tick,
+)
+
+T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+EXPL = Explanation(rule="flatline", observed=12.0, threshold=30, message="no change for 30 readings")
+
+
+def raise_(sev: Severity = Severity.WARNING, value: float | None = 1.0) -> Raise:
+    return Raise("flatline", "aq-001", "aq", sev, "PM2.5 sensor stuck", EXPL, value)
+
+
+def at(s: float) -> datetime:
+    return T0 + timedelta(seconds=s)
+
+
+def opened(sev: Severity = Severity.WARNING) -> Alert:
+    a, _ = transition(None, raise_(sev), T0)
+    assert a is not None
+    return a
+
+
+def notifies(effects: list[object]) -> list[str]:
+    return [e.what for e in effects if isinstance(e, Notify)]
+
+
+def test_raise_opens_with_audit_and_notification() -> None:
+    a, fx = transition(None, raise_(), T0)
+    assert a is not None and a.state is State.OPEN and a.key == "flatline:aq-001" and a.count == 1
+    assert notifies(fx) == ["opened"]
+    assert isinstance(fx[0], Audit) and fx[0].action == "opened"
+
+
+def test_persisting_condition_updates_one_alert_quietly() -> None:
+    a = opened()
+    b, fx = transition(a, raise_(value=5.0), at(60))
+    c, fx2 = transition(b, raise_(value=3.0), at(120))
+    assert c is not None and (c.count, c.last_seen, c.peak) == (3, at(120), 5.0)
+    assert fx == [] and fx2 == []
+
+
+def test_worse_severity_reopens_attention() -> None:
+    a, _ = transition(opened(), Acknowledge("kim"), at(10))
+    b, fx = transition(a, raise_(Severity.CRITICAL), at(20))
+    assert b is not None and b.severity is Severity.CRITICAL and b.state is State.OPEN
+    assert b.acknowledged_by is None
+    assert notifies(fx) == ["severity_raised"]
+
+
+def test_lower_severity_keeps_the_higher() -> None:
+    a = opened(Severity.CRITICAL)
+    b, _ = transition(a, raise_(Severity.INFO), at(5))
+    assert b is not None and b.severity is Severity.CRITICAL
+
+
+@pytest.mark.parametrize("start", [State.OPEN, State.ACKNOWLEDGED])
+def test_clear_auto_resolves(start: State) -> None:
+    a = opened()
+    if start is State.ACKNOWLEDGED:
+        a, _ = transition(a, Acknowledge("lee"), at(1))  # type: ignore[assignment]
+    b, fx = transition(a, Clear(), at(30))
+    assert (
+        b is not None and b.state is State.RESOLVED and b.resolved_by == "system" and not b.condition_active
+    )
+    assert notifies(fx) == ["auto_resolved"]
+
+
+def test_clear_without_auto_resolve_waits_for_an_operator() -> None:
+    b, fx = transition(opened(), Clear(), at(30), Policy(auto_resolve=False))
+    assert b is not None and b.state is State.OPEN and not b.condition_active
+    assert notifies(fx) == []
+
+
+def test_clear_on_nothing_or_resolved_is_a_no_op() -> None:
+    assert transition(None, Clear(), T0) == (None, [])
+    r, _ = transition(opened(), Resolve("kim"), at(5))
+    assert transition(r, Clear(), at(6)) == (r, [])
+
+
+def test_acknowledge_then_resolve() -> None:
+    a, fx1 = transition(opened(), Acknowledge("kim"), at(10))
+    b, fx2 = transition(a, Resolve("kim", "replaced the sensor"), at(20))
+    assert a is not None and a.state is State.ACKNOWLEDGED and a.acknowledged_by == "kim"
+    assert b is not None and b.state is State.RESOLVED and b.resolved_by == "kim"
+    assert notifies(fx1) == ["acknowledged"] and notifies(fx2) == ["resolved"]
+    audit = [e for e in fx2 if isinstance(e, Audit)][0]
+    assert (audit.actor, audit.from_state, audit.to_state, audit.detail) == (
+        "kim",
+        State.ACKNOWLEDGED,
+        State.RESOLVED,
+        "replaced the sensor",
+    )
+
+
+def test_resolve_straight_from_open() -> None:
+    b, _ = transition(opened(), Resolve("park"), at(5))
+    assert b is not None and b.state is State.RESOLVED
+
+
+def test_recurrence_within_window_reopens() -> None:
+    r, _ = transition(opened(), Clear(), at(30))
+    b, fx = transition(r, raise_(), at(30 + 600), Policy(reopen_window_s=900))
+    assert b is not None and b.state is State.OPEN and b.reopen_count == 1 and b.count == 2
+    assert b.opened_at == T0
+    assert notifies(fx) == ["reopened"]
+
+
+def test_recurrence_after_window_is_a_new_alert() -> None:
+    r, _ = transition(opened(), Clear(), at(30))
+    b, fx = transition(r, raise_(), at(30 + 1000), Policy(reopen_window_s=900))
+    assert b is not None and b.state is State.OPEN and b.reopen_count == 0 and b.count == 1
+    assert b.opened_at == at(1030)
+    assert notifies(fx) == ["opened"]
+
+
+def test_escalation_of_unacknowledged_critical_once() -> None:
+    a = opened(Severity.CRITICAL)
+    policy = Policy(escalate_after_s=600)
+    assert transition(a, Tick(), at(599), policy) == (a, [])
+    b, fx = transition(a, Tick(), at(600), policy)
+    assert b is not None and b.escalated_at == at(600) and notifies(fx) == ["escalated"]
+    assert transition(b, Tick(), at(1200), policy) == (b, [])
+
+
+@pytest.mark.parametrize("sev", [Severity.INFO, Severity.WARNING])
+def test_no_escalation_below_critical(sev: Severity) -> None:
+    a = opened(sev)
+    assert transition(a, Tick(), at(10_000)) == (a, [])
+
+
+def test_no_escalation_once_acknowledged() -> None:
+    a, _ = transition(opened(Severity.CRITICAL), Acknowledge("kim"), at(5))
+    assert transition(a, Tick(), at(10_000)) == (a, [])
+
+
+def test_assign_and_comment_are_audited() -> None:
+    a, fx = transition(opened(), Assign("kim", "choi"), at(5))
+    assert a is not None and a.assignee == "choi"
+    b, fx2 = transition(a, Comment("choi", "on my way"), at(6))
+    assert b == a
+    assert [e.action for e in fx + fx2 if isinstance(e, Audit)] == ["assigned", "commented"]
+    r, _ = transition(b, Resolve("choi"), at(7))
+    _, fx3 = transition(r, Comment("kim", "thanks"), at(8))  # comments stay possible after resolution
+    assert [e.action for e in fx3 if isinstance(e, Audit)] == ["commented"]
+
+
+def _resolved() -> Alert:
+    r, _ = transition(opened(), Resolve("kim"), at(1))
+    assert r is not None
+    return r
+
+
+def _acked() -> Alert:
+    a, _ = transition(opened(), Acknowledge("kim"), at(1))
+    assert a is not None
+    return a
+
+
+ILLEGAL = [
+    ("ack-nothing", lambda: None, Acknowledge("kim")),
+    ("ack-acked", _acked, Acknowledge("lee")),
+    ("ack-resolved", _resolved, Acknowledge("kim")),
+    ("resolve-nothing", lambda: None, Resolve("kim")),
+    ("resolve-resolved", _resolved, Resolve("kim")),
+    ("assign-resolved", _resolved, Assign("kim", "lee")),
+    ("assign-nothing", lambda: None, Assign("kim", "lee")),
+    ("comment-nothing", lambda: None, Comment("kim", "hi")),
+]
+
+
+@pytest.mark.parametrize(("make", "event"), [c[1:] for c in ILLEGAL], ids=[c[0] for c in ILLEGAL])
+def test_illegal_transitions(make, event) -> None:  # type: ignore[no-untyped-def]
+    alert = make()
+    with pytest.raises(IllegalTransition) as e:
+        transition(alert, event, at(100))
+    assert e.value.state == (alert.state if alert else None)
