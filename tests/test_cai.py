@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from analytics.airquality.cai import Grade, cai, grade, sub_index
@@ -63,4 +65,4 @@ def test_cai_is_the_largest_sub_index() -> None:
 
 def test_monotonic_in_concentration() -> None:
     values = [sub_index("pm25", x / 10) for x in range(0, 6000)]
-    assert all(a is not None and b is not None and a <= b for a, b in zip(values, values[1:], strict=False))
+    assert all(a is not None and b is not None and a <= b for a, b in itertools.pairwise(values))

@@ -106,7 +106,7 @@ def test_acknowledge_then_resolve() -> None:
     assert a is not None and a.state is State.ACKNOWLEDGED and a.acknowledged_by == "kim"
     assert b is not None and b.state is State.RESOLVED and b.resolved_by == "kim"
     assert notifies(fx1) == ["acknowledged"] and notifies(fx2) == ["resolved"]
-    audit = [e for e in fx2 if isinstance(e, Audit)][0]
+    audit = next(e for e in fx2 if isinstance(e, Audit))
     assert (audit.actor, audit.from_state, audit.to_state, audit.detail) == (
         "kim",
         State.ACKNOWLEDGED,
