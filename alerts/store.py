@@ -1,0 +1,196 @@
+"""PostgreSQL adapter of the alert lifecycle.
+
+:func:`apply` loads the live alert for a key under a row lock (or the most
+recently resolved one, for re-opening), runs the pure transition, writes the
+result, its audit rows and its notifications (outbox) in one transaction.
+Two workers raising the same key concurrently meet at the unique index on live
+keys: the loser retries and updates the winner's alert.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from alerts.lifecycle import transition
+from alerts.model import Alert, Audit, Event, Explanation, Notify, Policy, Raise, Severity, State
+
+_COLUMNS = (
+    "key",
+    "rule",
+    "subject",
+    "kind",
+    "severity",
+    "state",
+    "title",
+    "explanation",
+    "opened_at",
+    "last_seen",
+    "count",
+    "peak",
+    "condition_active",
+    "acknowledged_at",
+    "acknowledged_by",
+    "resolved_at",
+    "resolved_by",
+    "assignee",
+    "escalated_at",
+    "reopen_count",
+)
+
+
+def _explanation_json(e: Explanation) -> dict[str, Any]:
+    d = dataclasses.asdict(e)
+    for k in ("window_start", "window_end"):
+        if d[k] is not None:
+            d[k] = d[k].isoformat()
+    return json.loads(json.dumps(d, default=str))  # type: ignore[no-any-return]
+
+
+def _explanation(d: dict[str, Any]) -> Explanation:
+    d = dict(d)
+    for k in ("window_start", "window_end"):
+        if d.get(k):
+            d[k] = datetime.fromisoformat(d[k])
+    return Explanation(**d)
+
+
+def row_to_alert(r: dict[str, Any]) -> Alert:
+    return Alert(
+        id=r["id"],
+        key=r["key"],
+        rule=r["rule"],
+        subject=r["subject"],
+        kind=r["kind"],
+        severity=Severity(r["severity"]),
+        state=State(r["state"]),
+        title=r["title"],
+        explanation=_explanation(r["explanation"]),
+        opened_at=r["opened_at"],
+        last_seen=r["last_seen"],
+        count=r["count"],
+        peak=r["peak"],
+        condition_active=r["condition_active"],
+        acknowledged_at=r["acknowledged_at"],
+        acknowledged_by=r["acknowledged_by"],
+        resolved_at=r["resolved_at"],
+        resolved_by=r["resolved_by"],
+        assignee=r["assignee"],
+        escalated_at=r["escalated_at"],
+        reopen_count=r["reopen_count"],
+    )
+
+
+def _values(a: Alert) -> list[Any]:
+    out: list[Any] = []
+    for c in _COLUMNS:
+        v = getattr(a, c)
+        if c == "severity":
+            v = int(v)
+        elif c == "state":
+            v = v.value
+        elif c == "explanation":
+            v = Jsonb(_explanation_json(v))
+        out.append(v)
+    return out
+
+
+def notification_payload(a: Alert, what: str) -> dict[str, Any]:
+    return {
+        "v": 1,
+        "what": what,
+        "alert_id": a.id,
+        "key": a.key,
+        "rule": a.rule,
+        "subject": a.subject,
+        "kind": a.kind,
+        "severity": a.severity.label,
+        "state": a.state.value,
+        "title": a.title,
+        "count": a.count,
+        "opened_at": a.opened_at.isoformat(),
+        "last_seen": a.last_seen.isoformat(),
+        "explanation": _explanation_json(a.explanation),
+    }
+
+
+def _load(cur: psycopg.Cursor[Any], key: str, alert_id: int | None) -> Alert | None:
+    if alert_id is not None:
+        cur.execute("SELECT * FROM alerts WHERE id = %s FOR UPDATE", (alert_id,))
+    else:
+        cur.execute("SELECT * FROM alerts WHERE key = %s AND state <> 'resolved' FOR UPDATE", (key,))
+        if (row := cur.fetchone()) is not None:
+            return row_to_alert(row)
+        cur.execute(
+            "SELECT * FROM alerts WHERE key = %s AND state = 'resolved' ORDER BY resolved_at DESC LIMIT 1 FOR UPDATE",
+            (key,),
+        )
+    row = cur.fetchone()
+    return row_to_alert(row) if row else None
+
+
+def apply(
+    conn: psycopg.Connection[Any],
+    event: Event,
+    now: datetime,
+    *,
+    key: str | None = None,
+    alert_id: int | None = None,
+    policy: Policy | None = None,
+) -> Alert | None:
+    """Apply one event to the alert it concerns (by key, or by id for operator actions); returns the result."""
+    key = event.key if isinstance(event, Raise) else key
+    if key is None and alert_id is None:
+        raise ValueError("an event needs the alert's key or id")
+    for _attempt in range(5):
+        try:
+            with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
+                before = _load(cur, key or "", alert_id)
+                after, effects = transition(before, event, now, policy)
+                if after is None or (after == before and not effects):
+                    return after
+                cols = ", ".join(_COLUMNS)
+                if after.id is None:  # a new alert
+                    cur.execute(
+                        f"INSERT INTO alerts ({cols}) VALUES ({', '.join(['%s'] * len(_COLUMNS))}) RETURNING id",
+                        _values(after),
+                    )
+                    row = cur.fetchone()
+                    assert row is not None
+                    after = dataclasses.replace(after, id=row["id"])
+                else:
+                    sets = ", ".join(f"{c} = %s" for c in _COLUMNS)
+                    cur.execute(
+                        f"UPDATE alerts SET {sets}, updated_at = now() WHERE id = %s",
+                        [*_values(after), after.id],
+                    )
+                for e in effects:
+                    if isinstance(e, Audit):
+                        cur.execute(
+                            "INSERT INTO alert_audit (alert_id, at, action, actor, from_state, to_state, detail)"
+                            " VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                            (
+                                after.id,
+                                now,
+                                e.action,
+                                e.actor,
+                                e.from_state.value if e.from_state else None,
+                                e.to_state.value,
+                                e.detail,
+                            ),
+                        )
+                    elif isinstance(e, Notify):
+                        cur.execute(
+                            "INSERT INTO alert_outbox (alert_id, what, payload) VALUES (%s, %s, %s)",
+                            (after.id, e.what, Jsonb(notification_payload(after, e.what))),
+                        )
+                return after
+        except psycopg.errors.UniqueViolation:
+            continue  # another worker opened the same key first: apply to theirs
+    raise RuntimeError(f"could not apply {type(event).__name__} to {key or alert_id} after 5 attempts")

@@ -1,0 +1,76 @@
+"""The alert store on real PostgreSQL: de-duplication under concurrency, audit, outbox."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+import pytest
+
+from alerts import store
+from alerts.model import Acknowledge, Clear, Explanation, IllegalTransition, Raise, Resolve, Severity, State
+
+T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+
+
+def raise_(subject: str = "aq-001", sev: Severity = Severity.WARNING, value: float = 1.0) -> Raise:
+    return Raise("flatline", subject, "aq", sev, "PM2.5 sensor stuck",
+                 Explanation(rule="flatline", observed=value, threshold=30, window_start=T0, message="stuck"), value)
+
+
+def test_concurrent_raises_make_one_alert(db_url: str) -> None:
+    def worker() -> None:
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            for i in range(25):
+                store.apply(conn, raise_(value=i), T0 + timedelta(seconds=i))
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    with psycopg.connect(db_url) as conn:
+        rows = conn.execute("SELECT count, state, peak FROM alerts").fetchall()
+        audits = conn.execute("SELECT action FROM alert_audit").fetchall()
+        outbox = conn.execute("SELECT what FROM alert_outbox").fetchall()
+    assert rows == [(100, "open", 24.0)]
+    assert audits == [("opened",)]
+    assert outbox == [("opened",)]
+
+
+def test_lifecycle_round_trip_with_audit_trail(db_url: str) -> None:
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        a = store.apply(conn, raise_(), T0)
+        assert a is not None and a.id is not None
+        acked = store.apply(conn, Acknowledge("kim"), T0 + timedelta(minutes=1), alert_id=a.id)
+        assert acked is not None and acked.state is State.ACKNOWLEDGED
+        with pytest.raises(IllegalTransition):
+            store.apply(conn, Acknowledge("lee"), T0 + timedelta(minutes=2), alert_id=a.id)
+        done = store.apply(conn, Resolve("kim", "sensor cleaned"), T0 + timedelta(minutes=3), alert_id=a.id)
+        assert done is not None and done.state is State.RESOLVED
+        # the condition comes back within the re-open window: the same alert re-opens
+        again = store.apply(conn, raise_(), T0 + timedelta(minutes=5))
+        assert again is not None and again.id == a.id and again.reopen_count == 1
+        # clears on its own
+        cleared = store.apply(conn, Clear(), T0 + timedelta(minutes=6), key=a.key)
+        assert cleared is not None and cleared.state is State.RESOLVED and cleared.resolved_by == "system"
+        # much later: a new alert, the old one stays resolved
+        new = store.apply(conn, raise_(), T0 + timedelta(hours=3))
+        assert new is not None and new.id != a.id
+        trail = conn.execute("SELECT action, actor, from_state, to_state FROM alert_audit WHERE alert_id = %s"
+                             " ORDER BY id", (a.id,)).fetchall()
+        expl = conn.execute("SELECT explanation FROM alerts WHERE id = %s", (a.id,)).fetchone()
+    assert trail == [
+        ("opened", "system", None, "open"),
+        ("acknowledged", "kim", "open", "acknowledged"),
+        ("resolved", "kim", "acknowledged", "resolved"),
+        ("reopened", "system", "resolved", "open"),
+        ("auto_resolved", "system", "open", "resolved"),
+    ]
+    assert expl is not None and expl[0]["rule"] == "flatline" and expl[0]["window_start"].startswith("2026-05-01")
+
+
+def test_clear_for_unknown_key_is_harmless(db_url: str) -> None:
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        assert store.apply(conn, Clear(), T0, key="nothing:here") is None
