@@ -15,8 +15,15 @@ T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 
 
 def raise_(subject: str = "aq-001", sev: Severity = Severity.WARNING, value: float = 1.0) -> Raise:
-    return Raise("flatline", subject, "aq", sev, "PM2.5 sensor stuck",
-                 Explanation(rule="flatline", observed=value, threshold=30, window_start=T0, message="stuck"), value)
+    return Raise(
+        "flatline",
+        subject,
+        "aq",
+        sev,
+        "PM2.5 sensor stuck",
+        Explanation(rule="flatline", observed=value, threshold=30, window_start=T0, message="stuck"),
+        value,
+    )
 
 
 def test_concurrent_raises_make_one_alert(db_url: str) -> None:
@@ -58,8 +65,10 @@ def test_lifecycle_round_trip_with_audit_trail(db_url: str) -> None:
         # much later: a new alert, the old one stays resolved
         new = store.apply(conn, raise_(), T0 + timedelta(hours=3))
         assert new is not None and new.id != a.id
-        trail = conn.execute("SELECT action, actor, from_state, to_state FROM alert_audit WHERE alert_id = %s"
-                             " ORDER BY id", (a.id,)).fetchall()
+        trail = conn.execute(
+            "SELECT action, actor, from_state, to_state FROM alert_audit WHERE alert_id = %s ORDER BY id",
+            (a.id,),
+        ).fetchall()
         expl = conn.execute("SELECT explanation FROM alerts WHERE id = %s", (a.id,)).fetchone()
     assert trail == [
         ("opened", "system", None, "open"),
@@ -68,7 +77,11 @@ def test_lifecycle_round_trip_with_audit_trail(db_url: str) -> None:
         ("reopened", "system", "resolved", "open"),
         ("auto_resolved", "system", "open", "resolved"),
     ]
-    assert expl is not None and expl[0]["rule"] == "flatline" and expl[0]["window_start"].startswith("2026-05-01")
+    assert (
+        expl is not None
+        and expl[0]["rule"] == "flatline"
+        and expl[0]["window_start"].startswith("2026-05-01")
+    )
 
 
 def test_clear_for_unknown_key_is_harmless(db_url: str) -> None:

@@ -21,6 +21,7 @@ class Cusum:
     h: float = 30.0
     alpha: float = 0.002
     min_scale: float = 1e-3
+    cap: float = 2.0  # sums are capped at cap * h, so a finding clears soon after the drift ends
     warmup: list[float] = field(default_factory=list)
     level: float | None = None
     scale: float = 1.0
@@ -35,7 +36,9 @@ class Cusum:
         if self.level is None:
             return 0.0
         z = self._z(x)
-        return max(max(0.0, self.pos + z - self.k), max(0.0, self.neg - z - self.k)) / self.h
+        pos = min(self.cap * self.h, max(0.0, self.pos + z - self.k))
+        neg = min(self.cap * self.h, max(0.0, self.neg - z - self.k))
+        return max(pos, neg) / self.h
 
     def learn_one(self, x: float) -> None:
         if self.level is None:
@@ -47,8 +50,8 @@ class Cusum:
                 self.warmup = []
             return
         z = self._z(x)
-        self.pos = max(0.0, self.pos + z - self.k)
-        self.neg = max(0.0, self.neg - z - self.k)
+        self.pos = min(self.cap * self.h, max(0.0, self.pos + z - self.k))
+        self.neg = min(self.cap * self.h, max(0.0, self.neg - z - self.k))
         if self.pos == 0.0 and self.neg == 0.0:
             self.level += self.alpha * (x - self.level)
 

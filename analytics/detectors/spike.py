@@ -42,8 +42,14 @@ class Spike:
         self.seen += 1
 
     def state(self) -> dict[str, Any]:
-        return {"window": self.window, "grace_period": self.grace_period, "min_scale": self.min_scale,
-                "last": self.last, "diffs": list(self.diffs), "seen": self.seen}
+        return {
+            "window": self.window,
+            "grace_period": self.grace_period,
+            "min_scale": self.min_scale,
+            "last": self.last,
+            "diffs": list(self.diffs),
+            "seen": self.seen,
+        }
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> Self:

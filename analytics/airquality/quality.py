@@ -1,0 +1,217 @@
+"""Is it the air or the sensor? Sensor-quality findings for the stations of one
+zone, one minute at a time (pure).
+
+Each minute the zone's readings arrive together. For every station:
+
+* **stuck** — PM2.5 identical for ``stuck_run`` readings (flatline);
+* **spike** — a jump in the station's log-ratio to the median of its zone peers
+  (robust z of the first difference): a jump that the peers share is pollution,
+  not a sensor fault, and leaves the ratio alone;
+* **drift** — the same log-ratio wandering away from its learned level (CUSUM);
+  when several stations of a zone drift together, only the one furthest from
+  its peers is blamed;
+* **range** — physically inconsistent values: PM2.5 above PM10, or a reading
+  at the analyser's saturation value.
+
+High humidity (> 75 % RH) inflates optical PM readings: it is flagged in every
+finding's explanation, never raised on its own. Each finding is a condition
+that becomes active and later clears; the caller turns the edges into alert
+events.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from analytics.detectors import Cusum, Flatline, Spike
+
+SATURATION = (999.0, 1000.0, 5000.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    station: str
+    time: datetime
+    pm25: float | None
+    pm10: float | None
+    rh: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    rule: str  # aq.stuck | aq.spike | aq.drift | aq.range
+    station: str
+    active: bool  # True: the condition starts (or persists); False: it cleared
+    time: datetime
+    observed: float | None = None
+    threshold: float | None = None
+    baseline: float | None = None
+    score: float | None = None
+    message: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class QualityConfig:
+    stuck_run: int = 10
+    spike_z: float = 8.0
+    spike_quiet: int = 10  # readings without a spike before a spike finding clears
+    drift_on: float = 1.0  # CUSUM score
+    drift_off: float = 0.3
+    drift_grace: int = 120
+    drift_k: float = 1.0  # allowance, in robust standard deviations of the log-ratio
+    drift_h: float = 40.0
+    drift_min_scale: float = 0.08
+    range_quiet: int = 10
+    humid_rh: float = 75.0
+
+
+@dataclass
+class _Station:
+    flat: Flatline
+    spike: Spike
+    drift: Cusum
+    active: dict[str, bool] = field(default_factory=dict)
+    since_spike: int = 0
+    since_range: int = 0
+
+
+def _log_ratio(x: float, ref: float) -> float:
+    return math.log((x + 1.0) / (ref + 1.0))
+
+
+class ZoneQuality:
+    def __init__(self, config: QualityConfig | None = None) -> None:
+        self.config = config or QualityConfig()
+        self.stations: dict[str, _Station] = {}
+
+    def _station(self, sid: str) -> _Station:
+        if sid not in self.stations:
+            c = self.config
+            self.stations[sid] = _Station(
+                Flatline(min_run=c.stuck_run),
+                Spike(),
+                Cusum(grace_period=c.drift_grace, k=c.drift_k, h=c.drift_h, min_scale=c.drift_min_scale),
+            )
+        return self.stations[sid]
+
+    def _faulty(self, sid: str, rules: tuple[str, ...]) -> bool:
+        st = self.stations.get(sid)
+        return st is not None and any(st.active.get(r, False) for r in rules)
+
+    def _edge(self, st: _Station, f: Finding) -> list[Finding]:
+        was = st.active.get(f.rule, False)
+        st.active[f.rule] = f.active
+        return [f] if was != f.active else []
+
+    def tick(self, readings: list[Reading]) -> list[Finding]:
+        """Process one minute of the zone's readings; returns the findings that changed."""
+        c = self.config
+        out: list[Finding] = []
+        # a station already known to be faulty is no reference for its peers
+        valid = {
+            r.station: r.pm25
+            for r in readings
+            if r.pm25 is not None and not self._faulty(r.station, ("aq.stuck", "aq.range", "aq.drift"))
+        }
+        drift_scores: dict[str, float] = {}
+        residuals: dict[str, float] = {}
+        for r in readings:
+            st = self._station(r.station)
+            humid = r.rh is not None and r.rh > c.humid_rh
+            extra = {"humidity_flag": True, "rh": r.rh} if humid else {}
+            # stuck
+            if r.pm25 is not None:
+                score = st.flat.score_one(r.pm25)
+                st.flat.learn_one(r.pm25)
+                out += self._edge(
+                    st,
+                    Finding(
+                        "aq.stuck",
+                        r.station,
+                        score >= 1.0,
+                        r.time,
+                        r.pm25,
+                        float(c.stuck_run),
+                        None,
+                        score,
+                        f"PM2.5 has read {r.pm25} for {st.flat.run} readings",
+                        extra,
+                    ),
+                )
+            # range
+            bad = []
+            if r.pm25 is not None and r.pm10 is not None and r.pm25 > r.pm10 * 1.05 + 2.0:
+                bad.append(f"PM2.5 {r.pm25} > PM10 {r.pm10}")
+            bad += [
+                f"{n} at saturation value {v}"
+                for n, v in (("PM2.5", r.pm25), ("PM10", r.pm10))
+                if v in SATURATION
+            ]
+            st.since_range = 0 if bad else st.since_range + 1
+            if bad or st.since_range >= c.range_quiet:
+                out += self._edge(
+                    st,
+                    Finding(
+                        "aq.range",
+                        r.station,
+                        bool(bad),
+                        r.time,
+                        r.pm25,
+                        message="; ".join(bad) or "values consistent again",
+                        details=extra,
+                    ),
+                )
+            # neighbour consistency
+            peers = [v for s, v in valid.items() if s != r.station]
+            if r.pm25 is None or len(peers) < 2 or self._faulty(r.station, ("aq.stuck", "aq.range")):
+                continue  # a stuck or inconsistent sensor says nothing about spikes or drift
+            ref = statistics.median(peers)
+            res = _log_ratio(r.pm25, ref)
+            residuals[r.station] = res
+            z = st.spike.score_one(res)
+            st.spike.learn_one(res)
+            if st.active.get("aq.drift"):
+                z = 0.0  # the jump back when a drift ends belongs to the drift
+            st.since_spike = 0 if z >= c.spike_z else st.since_spike + 1
+            if z >= c.spike_z or st.since_spike >= c.spike_quiet:
+                out += self._edge(
+                    st,
+                    Finding(
+                        "aq.spike",
+                        r.station,
+                        z >= c.spike_z,
+                        r.time,
+                        r.pm25,
+                        c.spike_z,
+                        ref,
+                        z,
+                        f"PM2.5 {r.pm25} jumped against its zone peers (median {ref:.1f})",
+                        {**extra, "peers": len(peers)},
+                    ),
+                )
+            d = st.drift.score_one(res)
+            st.drift.learn_one(res)
+            drift_scores[r.station] = d
+        # drift: blame only the station furthest from its learned ratio
+        if drift_scores:
+            worst = max(drift_scores, key=lambda s: drift_scores[s])
+            for sid, d in drift_scores.items():
+                st = self.stations[sid]
+                active = st.active.get("aq.drift", False)
+                now_active = d >= c.drift_off if active else (d >= c.drift_on and sid == worst)
+                r = next(x for x in readings if x.station == sid)
+                level = st.drift.level or 0.0
+                msg = (
+                    f"PM2.5 drifting against its zone peers (log-ratio {residuals[sid]:+.2f}, learned {level:+.2f})"
+                    if now_active
+                    else "ratio to peers back to normal"
+                )
+                out += self._edge(
+                    st, Finding("aq.drift", sid, now_active, r.time, r.pm25, c.drift_on, level, d, msg)
+                )
+        return out
