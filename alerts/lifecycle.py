@@ -9,6 +9,8 @@
     resolved --Raise after the window--> a new alert
 
 A persisting condition updates one alert (count, last seen, peak, severity).
+Raise and Clear events timed at or before what the alert has already seen are
+replays (re-evaluating a range) and change nothing.
 Critical alerts left open past ``escalate_after_s`` are escalated once on Tick.
 Every change yields an Audit effect; what live consumers must hear yields a
 Notify effect. Adapters execute effects only after the commit.
@@ -75,6 +77,8 @@ def transition(
         case Raise():
             if alert is None:
                 return _new(event, now)
+            if now <= alert.last_seen:
+                return alert, []  # a replay (re-evaluation of a range already seen): nothing new
             if alert.state is State.RESOLVED:
                 assert alert.resolved_at is not None
                 if (now - alert.resolved_at).total_seconds() > policy.reopen_window_s:
@@ -125,7 +129,7 @@ def transition(
                 ]
             return updated, []
         case Clear():
-            if alert is None or alert.state is State.RESOLVED:
+            if alert is None or alert.state is State.RESOLVED or now < alert.last_seen:
                 return alert, []
             if policy.auto_resolve:
                 resolved = replace(

@@ -64,6 +64,25 @@ class IngestSettings(BaseSettings):
     metrics_port: int | None = Field(9108, description="Prometheus metrics port; unset to disable")
 
 
+class AnalyticsSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CITYWATCH_ANALYTICS_", extra="ignore")
+
+    poll_s: float = Field(2.0, gt=0, description="how often new data is evaluated")
+    lateness_s: float = Field(
+        90.0, ge=0, description="minutes are evaluated once this much later than their end"
+    )
+    offline_factor: float = Field(
+        3.0, gt=1, description="a device is offline after this many missed intervals"
+    )
+    offline_min_s: float = Field(300.0, ge=0, description="…and at least this long without data")
+    escalate_after_s: float = Field(
+        600.0, gt=0, description="critical alerts unacknowledged this long escalate"
+    )
+    reopen_window_s: float = Field(
+        900.0, ge=0, description="a recurrence within this re-opens the resolved alert"
+    )
+
+
 class Settings(BaseSettings):
     """Settings shared by every citywatch service."""
 
@@ -79,6 +98,7 @@ class Settings(BaseSettings):
     db: DatabaseSettings = Field(default_factory=DatabaseSettings)
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
+    analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:

@@ -41,7 +41,7 @@ class Episode:
     def factor_at(self, zone: str, t: float) -> float:
         if zone not in self.zones or not self.start <= t < self.end:
             return 1.0
-        ramp = min(1.0, (t - self.start) / 1800.0, (self.end - t) / 1800.0)
+        ramp = min(1.0, (t - self.start) / 5400.0, (self.end - t) / 5400.0)  # 90-minute build-up and decay
         return 1.0 + (self.factor - 1.0) * max(0.0, ramp)
 
 

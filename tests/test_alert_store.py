@@ -27,12 +27,12 @@ def raise_(subject: str = "aq-001", sev: Severity = Severity.WARNING, value: flo
 
 
 def test_concurrent_raises_make_one_alert(db_url: str) -> None:
-    def worker() -> None:
+    def worker(w: int) -> None:
         with psycopg.connect(db_url, autocommit=True) as conn:
             for i in range(25):
-                store.apply(conn, raise_(value=i), T0 + timedelta(seconds=i))
+                store.apply(conn, raise_(value=i), T0 + timedelta(seconds=i, milliseconds=w))
 
-    threads = [threading.Thread(target=worker) for _ in range(4)]
+    threads = [threading.Thread(target=worker, args=(w,)) for w in range(4)]
     for t in threads:
         t.start()
     for t in threads:
@@ -41,7 +41,10 @@ def test_concurrent_raises_make_one_alert(db_url: str) -> None:
         rows = conn.execute("SELECT count, state, peak FROM alerts").fetchall()
         audits = conn.execute("SELECT action FROM alert_audit").fetchall()
         outbox = conn.execute("SELECT what FROM alert_outbox").fetchall()
-    assert rows == [(100, "open", 24.0)]
+    # one alert, however the raises interleaved (a raise older than the alert's last sighting is a replay)
+    assert len(rows) == 1
+    count, state, peak = rows[0]
+    assert state == "open" and peak == 24.0 and 25 <= count <= 100
     assert audits == [("opened",)]
     assert outbox == [("opened",)]
 

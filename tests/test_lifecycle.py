@@ -197,3 +197,14 @@ def test_illegal_transitions(make, event) -> None:  # type: ignore[no-untyped-de
     with pytest.raises(IllegalTransition) as e:
         transition(alert, event, at(100))
     assert e.value.state == (alert.state if alert else None)
+
+
+def test_replayed_events_change_nothing() -> None:
+    a, _ = transition(opened(), raise_(), at(60))
+    assert a is not None
+    assert transition(a, raise_(), at(60)) == (a, [])
+    assert transition(a, raise_(), at(30)) == (a, [])
+    assert transition(a, Clear(), at(30)) == (a, [])
+    r, _ = transition(a, Clear(), at(90))
+    assert r is not None and r.state is State.RESOLVED
+    assert transition(r, raise_(), at(60)) == (r, [])  # the old raise, replayed: no re-open

@@ -59,6 +59,7 @@ class Finding:
 class QualityConfig:
     stuck_run: int = 10
     spike_z: float = 8.0
+    spike_min_jump: float = 15.0  # µg/m³: a spike is also large in absolute terms, not only in ratio
     spike_quiet: int = 10  # readings without a spike before a spike finding clears
     drift_on: float = 1.0  # CUSUM score
     drift_off: float = 0.3
@@ -68,6 +69,8 @@ class QualityConfig:
     drift_min_scale: float = 0.08
     range_quiet: int = 10
     humid_rh: float = 75.0
+    pair_warmup: int = 60  # readings before a peer's ratio counts
+    pair_alpha: float = 0.003  # then the learned ratio follows slowly (hours)
 
 
 @dataclass
@@ -78,6 +81,10 @@ class _Station:
     active: dict[str, bool] = field(default_factory=dict)
     since_spike: int = 0
     since_range: int = 0
+    peers: tuple[str, ...] = ()
+    last_pm25: float | None = None
+    pair: dict[str, float] = field(default_factory=dict)  # learned log-ratio to each peer
+    pair_n: dict[str, int] = field(default_factory=dict)
 
 
 def _log_ratio(x: float, ref: float) -> float:
@@ -98,6 +105,54 @@ class ZoneQuality:
                 Cusum(grace_period=c.drift_grace, k=c.drift_k, h=c.drift_h, min_scale=c.drift_min_scale),
             )
         return self.stations[sid]
+
+    def state(self) -> dict[str, Any]:
+        return {
+            sid: {
+                "flat": st.flat.state(),
+                "spike": st.spike.state(),
+                "drift": st.drift.state(),
+                "active": st.active,
+                "since_spike": st.since_spike,
+                "since_range": st.since_range,
+                "peers": list(st.peers),
+                "pair": st.pair,
+                "last_pm25": st.last_pm25,
+                "pair_n": st.pair_n,
+            }
+            for sid, st in self.stations.items()
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any], config: QualityConfig | None = None) -> ZoneQuality:
+        zq = cls(config)
+        for sid, s in state.items():
+            zq.stations[sid] = _Station(
+                Flatline.from_state(s["flat"]),
+                Spike.from_state(s["spike"]),
+                Cusum.from_state(s["drift"]),
+                dict(s["active"]),
+                s["since_spike"],
+                s["since_range"],
+                tuple(s.get("peers", ())),
+                s.get("last_pm25"),
+                dict(s.get("pair", {})),
+                dict(s.get("pair_n", {})),
+            )
+        return zq
+
+    def _learn_pairs(self, st: _Station, x: float, peers: dict[str, float]) -> None:
+        if st.active.get("aq.drift"):
+            return  # do not learn a drift as the new normal
+        c = self.config
+        for j, v in peers.items():
+            lr = _log_ratio(x, v)
+            n = st.pair_n.get(j, 0) + 1
+            st.pair_n[j] = n
+            if n <= c.pair_warmup:
+                st.pair[j] = st.pair.get(j, 0.0) + (lr - st.pair.get(j, 0.0)) / n
+            elif abs(lr - st.pair[j]) < 0.5:
+                st.pair[j] += c.pair_alpha * (lr - st.pair[j])
 
     def _faulty(self, sid: str, rules: tuple[str, ...]) -> bool:
         st = self.stations.get(sid)
@@ -125,6 +180,7 @@ class ZoneQuality:
             humid = r.rh is not None and r.rh > c.humid_rh
             extra = {"humidity_flag": True, "rh": r.rh} if humid else {}
             # stuck
+            last_pm25, st.last_pm25 = st.last_pm25, (r.pm25 if r.pm25 is not None else st.last_pm25)
             if r.pm25 is not None:
                 score = st.flat.score_one(r.pm25)
                 st.flat.learn_one(r.pm25)
@@ -167,15 +223,29 @@ class ZoneQuality:
                     ),
                 )
             # neighbour consistency
-            peers = [v for s, v in valid.items() if s != r.station]
+            peer_ids = tuple(sorted(s for s in valid if s != r.station))
+            peers = [valid[s] for s in peer_ids]
+            changed = peer_ids != st.peers  # a peer joined or left: the ratio moves for no physical reason
+            st.peers = peer_ids
             if r.pm25 is None or len(peers) < 2 or self._faulty(r.station, ("aq.stuck", "aq.range")):
                 continue  # a stuck or inconsistent sensor says nothing about spikes or drift
             ref = statistics.median(peers)
-            res = _log_ratio(r.pm25, ref)
+            # each peer's ratio corrected by its learned level, then the median: robust to a faulty peer
+            # and to peers joining or leaving
+            corrected = [
+                _log_ratio(r.pm25, valid[j]) - st.pair[j]
+                for j in peer_ids
+                if st.pair_n.get(j, 0) >= c.pair_warmup
+            ]
+            self._learn_pairs(st, r.pm25, {j: valid[j] for j in peer_ids})
+            if len(corrected) < 2:
+                continue
+            res = statistics.median(corrected)
             residuals[r.station] = res
             z = st.spike.score_one(res)
             st.spike.learn_one(res)
-            if st.active.get("aq.drift"):
+            jump = abs(r.pm25 - last_pm25) if last_pm25 is not None else 0.0
+            if st.active.get("aq.drift") or (changed and len(corrected) < 3) or jump < c.spike_min_jump:
                 z = 0.0  # the jump back when a drift ends belongs to the drift
             st.since_spike = 0 if z >= c.spike_z else st.since_spike + 1
             if z >= c.spike_z or st.since_spike >= c.spike_quiet:

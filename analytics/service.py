@@ -1,0 +1,278 @@
+"""The analytics service: keeps up with ingested data and turns what it finds
+into alert events. It also re-evaluates a historical range (backfill).
+
+Per step (every ``poll_s``):
+1. air quality, minute by minute up to ``now - lateness``: sensor quality per
+   zone (stuck, spike, drift, range) -> alert raise/clear;
+2. each completed hour: CAI per station (``aq_hourly``) and the fine-dust /
+   ozone advisories per station and per zone -> one long-lived alert each;
+3. device health: offline by Last Will or silence -> alert, cleared when data returns;
+4. escalation of unacknowledged critical alerts;
+5. state (cursor, detector models, advisory states) saved, so a restart resumes.
+Notifications are delivered from the outbox after the commit.
+"""
+
+from __future__ import annotations
+
+import logging
+import statistics
+import threading
+import time
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from alerts import outbox, store
+from alerts.model import Clear, Policy, Raise, Tick
+from analytics import rules
+from analytics.airquality.advisory import RULES as ADVISORY_RULES
+from analytics.airquality.advisory import Level, advance
+from analytics.airquality.advisory import State as AdvisoryState
+from analytics.airquality.cai import cai
+from analytics.airquality.quality import Reading, ZoneQuality
+from citywatch.settings import Settings
+
+log = logging.getLogger(__name__)
+STATE_KEY = "analytics:v1"
+HOURLY_SQL = """
+SELECT device_id,
+       avg(pm25) FILTER (WHERE time >= %(h1)s) AS pm25_1h, avg(pm10) FILTER (WHERE time >= %(h1)s) AS pm10_1h,
+       avg(pm25) AS pm25_24h, avg(pm10) AS pm10_24h,
+       avg(o3) FILTER (WHERE time >= %(h1)s) AS o3, avg(no2) FILTER (WHERE time >= %(h1)s) AS no2,
+       avg(co) FILTER (WHERE time >= %(h1)s) AS co, avg(so2) FILTER (WHERE time >= %(h1)s) AS so2
+FROM air_quality WHERE time >= %(h24)s AND time < %(h)s GROUP BY device_id
+"""
+
+
+def _hour_floor(t: datetime) -> datetime:
+    return t.replace(minute=0, second=0, microsecond=0)
+
+
+class AnalyticsService:
+    def __init__(self, settings: Settings, sink: outbox.Sink | None = None) -> None:
+        self.settings = settings
+        self.a = settings.analytics
+        self.sink = sink
+        self.policy = Policy(reopen_window_s=self.a.reopen_window_s, escalate_after_s=self.a.escalate_after_s)
+        self.conn = psycopg.connect(settings.db.url, autocommit=True, application_name="citywatch-analytics")
+        self.zone_of: dict[str, str] = {}
+        self.zones: dict[str, ZoneQuality] = {}
+        self.advisories: dict[str, AdvisoryState] = {}
+        self.cursor: datetime | None = None
+        self._stop = threading.Event()
+        self._load_state()
+
+    # -- state -------------------------------------------------------------
+    def _load_state(self) -> None:
+        row = self.conn.execute("SELECT state FROM analytics_state WHERE name = %s", (STATE_KEY,)).fetchone()
+        if not row:
+            return
+        s = row[0]
+        self.cursor = datetime.fromisoformat(s["cursor"]) if s.get("cursor") else None
+        self.zones = {z: ZoneQuality.from_state(st) for z, st in s.get("zones", {}).items()}
+        self.advisories = {
+            k: AdvisoryState(
+                Level(v["level"]),
+                tuple(v["streaks"]),
+                datetime.fromisoformat(v["since"]) if v["since"] else None,
+                v["peak"],
+            )
+            for k, v in s.get("advisories", {}).items()
+        }
+        log.info("analytics resumes from %s", self.cursor)
+
+    def _save_state(self) -> None:
+        s = {
+            "cursor": self.cursor.isoformat() if self.cursor else None,
+            "zones": {z: zq.state() for z, zq in self.zones.items()},
+            "advisories": {
+                k: {
+                    "level": int(v.level),
+                    "streaks": list(v.streaks),
+                    "since": v.since.isoformat() if v.since else None,
+                    "peak": v.peak,
+                }
+                for k, v in self.advisories.items()
+            },
+        }
+        self.conn.execute(
+            "INSERT INTO analytics_state (name, state) VALUES (%s, %s) ON CONFLICT (name) DO UPDATE"
+            " SET state = excluded.state, updated_at = now()",
+            (STATE_KEY, Jsonb(s)),
+        )
+
+    def _refresh_zones(self) -> None:
+        rows = self.conn.execute(
+            "SELECT device_id, coalesce(zone_id, '') FROM devices WHERE kind = 'aq'"
+        ).fetchall()
+        self.zone_of = dict(rows)
+
+    def _event(self, key: str, event: Raise | Clear, at: datetime) -> None:
+        store.apply(self.conn, event, at, key=key, policy=self.policy)
+
+    # -- air quality -------------------------------------------------------
+    def _air_quality(self, start: datetime, end: datetime) -> int:
+        """Minutes in (start, end]; returns readings evaluated."""
+        self._refresh_zones()
+        rows = self.conn.execute(
+            "SELECT time, device_id, pm25, pm10, rh FROM air_quality WHERE time > %s AND time <= %s ORDER BY time",
+            (start, end),
+        ).fetchall()
+        by_minute: dict[tuple[str, datetime], list[Reading]] = defaultdict(list)
+        for t, dev, pm25, pm10, rh in rows:
+            zone = self.zone_of.get(dev, "")
+            by_minute[(zone, t.replace(second=0, microsecond=0))].append(Reading(dev, t, pm25, pm10, rh))
+        for zone, minute in sorted(by_minute, key=lambda k: (k[1], k[0])):
+            zq = self.zones.setdefault(zone, ZoneQuality())
+            for f in zq.tick(by_minute[(zone, minute)]):
+                key, ev = rules.quality_event(f)
+                self._event(key, ev, f.time)
+        hour = _hour_floor(start) + timedelta(hours=1)
+        while hour <= end:
+            self._hourly(hour)
+            hour += timedelta(hours=1)
+        return len(rows)
+
+    def _hourly(self, hour: datetime) -> None:
+        rows = self.conn.execute(
+            HOURLY_SQL, {"h": hour, "h1": hour - timedelta(hours=1), "h24": hour - timedelta(hours=24)}
+        ).fetchall()
+        by_zone: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+        for dev, pm25_1h, pm10_1h, pm25_24h, pm10_24h, o3, no2, co, so2 in rows:
+            c = cai({"pm25": pm25_24h, "pm10": pm10_24h, "o3": o3, "no2": no2, "co": co, "so2": so2})
+            self.conn.execute(
+                "INSERT INTO aq_hourly (hour, device_id, pm10_24h, pm25_24h, o3, no2, co, so2, cai, grade, dominant,"
+                " sub_indices) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (device_id, hour) DO UPDATE"
+                " SET cai = excluded.cai, grade = excluded.grade, dominant = excluded.dominant,"
+                " sub_indices = excluded.sub_indices, pm10_24h = excluded.pm10_24h, pm25_24h = excluded.pm25_24h",
+                (
+                    hour,
+                    dev,
+                    pm10_24h,
+                    pm25_24h,
+                    o3,
+                    no2,
+                    co,
+                    so2,
+                    c.value if c else None,
+                    c.grade.value if c else None,
+                    c.dominant if c else None,
+                    Jsonb(c.sub_indices if c else {}),
+                ),
+            )
+            hourly = {"pm25": pm25_1h, "pm10": pm10_1h, "o3": o3}
+            self._advise(dev, hour, hourly)
+            zone = self.zone_of.get(dev)
+            if zone:
+                for p, v in hourly.items():
+                    if v is not None:
+                        by_zone[zone][p].append(v)
+        for zone, values in by_zone.items():
+            self._advise(f"zone:{zone}", hour, {p: statistics.fmean(v) for p, v in values.items()})
+
+    def _advise(self, subject: str, hour: datetime, hourly: dict[str, float | None]) -> None:
+        for pollutant, rule in ADVISORY_RULES.items():
+            k = f"{pollutant}:{subject}"
+            state, events = advance(
+                rule, self.advisories.get(k, AdvisoryState()), hour, hourly.get(pollutant)
+            )
+            self.advisories[k] = state
+            for e in events:
+                key, ev = rules.advisory_event(pollutant, subject, e, state.since)
+                self._event(key, ev, hour)
+
+    # -- device health -------------------------------------------------------
+    def _health(self, now: datetime) -> None:
+        rows = self.conn.execute(
+            """
+            SELECT d.device_id, d.kind, d.expected_interval_s, s.last_seen, st.status, st.received_at
+            FROM devices d
+            LEFT JOIN (SELECT device_id, max(last_received_at) AS last_seen FROM device_streams GROUP BY 1) s
+                   USING (device_id)
+            LEFT JOIN LATERAL (SELECT status, received_at FROM device_status ds WHERE ds.device_id = d.device_id
+                               ORDER BY time DESC, received_at DESC LIMIT 1) st ON true
+            WHERE d.status = 'active'
+            """
+        ).fetchall()
+        open_now = {
+            r[0]
+            for r in self.conn.execute(
+                "SELECT subject FROM alerts WHERE rule = 'device.offline' AND state <> 'resolved'"
+            ).fetchall()
+        }
+        for dev, kind, interval, last_seen, status, status_at in rows:
+            will = status == "offline" and (last_seen is None or status_at >= last_seen)
+            limit = max(self.a.offline_factor * (interval or 60.0), self.a.offline_min_s)
+            silent = (now - last_seen).total_seconds() if last_seen else None
+            offline = will or (silent is not None and silent > limit)
+            if offline and dev not in open_now:
+                self._event(
+                    f"device.offline:{dev}",
+                    rules.offline_event(dev, kind, silent or 0.0, last_seen, will),
+                    now,
+                )
+            elif not offline and dev in open_now:
+                self._event(f"device.offline:{dev}", Clear("data arrives again"), now)
+
+    def _escalate(self, now: datetime) -> None:
+        ids = self.conn.execute(
+            "SELECT id FROM alerts WHERE state = 'open' AND severity = 3 AND escalated_at IS NULL AND opened_at <= %s",
+            (now - timedelta(seconds=self.a.escalate_after_s),),
+        ).fetchall()
+        for (alert_id,) in ids:
+            store.apply(self.conn, Tick(), now, alert_id=alert_id, policy=self.policy)
+
+    # -- driving -----------------------------------------------------------
+    def step(self, now: datetime | None = None, health: bool = True) -> int:
+        now = now or datetime.now(UTC)
+        safe = now - timedelta(seconds=self.a.lateness_s)
+        if self.cursor is None:
+            first = self.conn.execute("SELECT min(time) FROM air_quality").fetchone()
+            self.cursor = (first[0] - timedelta(microseconds=1)) if first and first[0] else safe
+        n = 0
+        while self.cursor < safe:  # in slices, so a long backfill saves progress as it goes
+            upto = min(safe, self.cursor + timedelta(hours=6))
+            n += self._air_quality(self.cursor, upto)
+            self.cursor = upto
+            self._save_state()
+        if health:
+            self._health(now)
+            self._escalate(now)
+        if self.sink is not None:
+            outbox.drain(self.conn, self.sink)
+        return n
+
+    def evaluate_range(self, start: datetime, end: datetime) -> int:
+        """Backfill / re-evaluation of [start, end] (device health is live-only)."""
+        if self.cursor is None or self.cursor > start:
+            self.cursor = start
+        return self.step(end + timedelta(seconds=self.a.lateness_s), health=False)
+
+    def run(self) -> None:
+        log.info("analytics running: every %.1fs, lateness %.0fs", self.a.poll_s, self.a.lateness_s)
+        while not self._stop.is_set():
+            started = time.monotonic()
+            try:
+                self.step()
+            except psycopg.Error as e:
+                log.error("analytics step failed (%s); retrying", str(e).strip().splitlines()[0])
+                self._reconnect()
+            self._stop.wait(max(0.0, self.a.poll_s - (time.monotonic() - started)))
+        self.conn.close()
+
+    def _reconnect(self) -> None:
+        try:
+            self.conn.close()
+            self.conn = psycopg.connect(
+                self.settings.db.url, autocommit=True, application_name="citywatch-analytics"
+            )
+        except psycopg.Error:
+            pass
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+__all__ = ["AnalyticsService"]
