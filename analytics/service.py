@@ -228,11 +228,14 @@ class AnalyticsService:
     def step(self, now: datetime | None = None, health: bool = True) -> int:
         now = now or datetime.now(UTC)
         safe = now - timedelta(seconds=self.a.lateness_s)
-        if self.cursor is None:
+        if self.cursor is None:  # first run: start from the oldest reading there is
             first = self.conn.execute("SELECT min(time) FROM air_quality").fetchone()
-            self.cursor = (first[0] - timedelta(microseconds=1)) if first and first[0] else safe
+            if first and first[0]:
+                self.cursor = first[0] - timedelta(microseconds=1)
         n = 0
-        while self.cursor < safe:  # in slices, so a long backfill saves progress as it goes
+        while (
+            self.cursor is not None and self.cursor < safe
+        ):  # in slices, so a long backfill saves progress as it goes
             upto = min(safe, self.cursor + timedelta(hours=6))
             n += self._air_quality(self.cursor, upto)
             self.cursor = upto

@@ -126,6 +126,19 @@ def ingest() -> None:
 
 
 @app.command()
+def analytics(
+    start: Annotated[
+        str | None, typer.Option("--from", help="re-evaluate from this ISO time, then exit")
+    ] = None,
+    end: Annotated[str | None, typer.Option("--to", help="…up to this ISO time (default: now)")] = None,
+) -> None:
+    """Run the analytics service (live), or re-evaluate a historical range with --from/--to."""
+    from analytics.__main__ import main as run_analytics
+
+    run_analytics(start, end)
+
+
+@app.command()
 def simulate(
     seed: Seed = 1,
     scale: ScaleOpt = "small",

@@ -3,7 +3,8 @@
 A private PostgreSQL+TimescaleDB cluster and Mosquitto broker under
 ``CITYWATCH_DATA_DIR`` on the ports of ``CITYWATCH_DB_URL`` / ``CITYWATCH_MQTT_PORT``,
 migrations, the simulated city registered and given broker accounts, the
-ingest service, and the simulators publishing in real time.
+ingest service, the analytics service (alerts), and the simulators publishing
+in real time.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ import threading
 from types import FrameType
 from urllib.parse import urlparse
 
+from alerts.mqtt import AlertPublisher
+from analytics.service import AnalyticsService
+from citywatch import broker
 from citywatch.db import features
 from citywatch.db.migrate import migrate
 from citywatch.devices import broker_accounts
@@ -47,6 +51,7 @@ def up(settings: Settings, sim: SimulateOptions) -> None:
     signal.signal(signal.SIGTERM, _stop)
     threads: list[threading.Thread] = []
     ingest: IngestService | None = None
+    analytics: AnalyticsService | None = None
     try:
         pg.start()
         log.info("PostgreSQL+TimescaleDB running: %s (data in %s)", settings.db.url, pg.data_dir)
@@ -59,8 +64,17 @@ def up(settings: Settings, sim: SimulateOptions) -> None:
             "Mosquitto running on %s:%d (accounts from the device registry)", settings.mqtt.host, mq.port
         )
         ingest = IngestService(settings)
+        sink = AlertPublisher(
+            host=settings.mqtt.host,
+            port=mq.port,
+            username=broker.PLATFORM_USER,
+            password=broker.derive_password(settings.device_secret.get_secret_value(), broker.PLATFORM_USER),
+            client_id="citywatch-analytics",
+        )
+        analytics = AnalyticsService(settings, sink=sink)
         threads.append(threading.Thread(target=ingest.run, name="ingest"))
         threads.append(threading.Thread(target=run_simulation, args=(settings, sim, stop), name="simulate"))
+        threads.append(threading.Thread(target=analytics.run, name="analytics"))
         for t in threads:
             t.start()
         log.info(
@@ -73,6 +87,10 @@ def up(settings: Settings, sim: SimulateOptions) -> None:
                 break
     finally:
         stop.set()
+        if analytics is not None:
+            analytics.stop()
+        if len(threads) > 2:
+            threads[2].join(30)
         if len(threads) > 1:
             threads[1].join(30)
         if ingest is not None:

@@ -179,7 +179,10 @@ class Publisher:
         self.sent["raw"] += 1
 
     def run(self, outs: Iterable[Out], speed: float = 1.0, progress_every: float = 5.0) -> None:
-        """Send in simulated-time order; ``speed`` is sim seconds per wall second (inf: backfill)."""
+        """Send in simulated-time order; ``speed`` is sim seconds per wall second (inf: backfill).
+
+        Simulated time never runs ahead of the real clock: an accelerated or backfill run catches up
+        with "now" and then continues in real time."""
         wall0 = time.monotonic()
         t0: float | None = None
         last = wall0
@@ -187,10 +190,12 @@ class Publisher:
         for o in outs:
             if t0 is None:
                 t0 = o.t
+            # at `speed`, but never ahead of the real clock: a device cannot report the future
+            delay = o.t - time.time()
             if speed != float("inf"):
-                delay = wall0 + (o.t - t0) / speed - time.monotonic()
-                if delay > 0:
-                    time.sleep(delay)
+                delay = max(delay, wall0 + (o.t - t0) / speed - time.monotonic())
+            if delay > 0:
+                time.sleep(delay)
             self.send(o)
             n += 1
             now = time.monotonic()

@@ -56,7 +56,12 @@ def run_simulation(
     if opt.register:
         register_city(settings.db.url, city)
     now = time.time()
-    start = now - opt.backfill_days * 86400 if opt.backfill_days else now
+    if opt.backfill_days:
+        start = now - opt.backfill_days * 86400
+    elif opt.speed > 1:  # accelerated: replay the last hours quickly, then carry on in real time
+        start = now - min(opt.speed * 3600, 7 * 86400)
+    else:
+        start = now
     end = start + opt.duration_s if opt.duration_s else now + 365 * 86400
     if opt.backfill_days and opt.duration_s is None:
         end = now

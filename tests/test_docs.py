@@ -12,7 +12,7 @@ from pydantic_settings import BaseSettings
 from citywatch.cli import app
 from citywatch.contracts import messages as m
 from citywatch.contracts.topics import DeviceKind, Stream
-from citywatch.settings import DatabaseSettings, IngestSettings, MqttSettings, Settings
+from citywatch.settings import AnalyticsSettings, DatabaseSettings, IngestSettings, MqttSettings, Settings
 from ingest.decode import Reason
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,6 +30,7 @@ SETTINGS: list[tuple[type[BaseSettings], str]] = [
     (DatabaseSettings, "CITYWATCH_DB_"),
     (MqttSettings, "CITYWATCH_MQTT_"),
     (IngestSettings, "CITYWATCH_INGEST_"),
+    (AnalyticsSettings, "CITYWATCH_ANALYTICS_"),
 ]
 
 
@@ -39,7 +40,7 @@ SETTINGS: list[tuple[type[BaseSettings], str]] = [
         f"{prefix}{name.upper()}"
         for cls, prefix in SETTINGS
         for name in cls.model_fields
-        if name not in ("db", "mqtt", "ingest")
+        if name not in ("db", "mqtt", "ingest", "analytics")
     ],
 )
 def test_every_setting_is_documented(env: str) -> None:
