@@ -32,6 +32,8 @@ from analytics.airquality.advisory import Level, advance
 from analytics.airquality.advisory import State as AdvisoryState
 from analytics.airquality.cai import cai
 from analytics.airquality.quality import Reading, ZoneQuality
+from analytics.cctv import CctvEvent, CctvRules
+from analytics.parking import ParkingRules, SpaceReading
 from citywatch.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -61,6 +63,9 @@ class AnalyticsService:
         self.zones: dict[str, ZoneQuality] = {}
         self.advisories: dict[str, AdvisoryState] = {}
         self.cursor: datetime | None = None
+        self.cctv = CctvRules()
+        self.parking = ParkingRules({})
+        self.stream_cursor: dict[str, datetime] = {}
         self._stop = threading.Event()
         self._load_state()
 
@@ -183,6 +188,49 @@ class AnalyticsService:
                 key, ev = rules.advisory_event(pollutant, subject, e, state.since)
                 self._event(key, ev, hour)
 
+    # -- cctv and parking ----------------------------------------------------
+    def _warm_cursor(self, stream: str, safe: datetime, warmup: timedelta) -> datetime:
+        """Where a stream resumes: rules state is rebuilt from recent history (alert replays are no-ops)."""
+        if stream not in self.stream_cursor:
+            base = self.cursor or safe
+            self.stream_cursor[stream] = min(base, safe) - warmup
+        return self.stream_cursor[stream]
+
+    def _cctv(self, safe: datetime) -> None:
+        start = self._warm_cursor("cctv", safe, timedelta(hours=6))
+        rows = self.conn.execute(
+            "SELECT e.time, e.device_id, e.event_type, e.confidence, e.zone, coalesce(d.meta->>'area', ''),"
+            " e.object_count FROM cctv_events e LEFT JOIN devices d USING (device_id)"
+            " WHERE e.time > %s AND e.time <= %s ORDER BY e.time",
+            (start, safe),
+        ).fetchall()
+        for t, cam, etype, conf, zone, area, count in rows:
+            for key, ev, at in [
+                *self.cctv.tick(t),
+                *self.cctv.on_event(CctvEvent(cam, t, etype, conf, zone, area, count)),
+            ]:
+                self._event(key, ev, at)
+        for key, ev, at in self.cctv.tick(safe):
+            self._event(key, ev, at)
+        self.stream_cursor["cctv"] = safe
+
+    def _parking(self, safe: datetime) -> None:
+        start = self._warm_cursor("parking", safe, timedelta(hours=26))
+        self.parking.capacity = dict(
+            self.conn.execute("SELECT lot_id, capacity FROM parking_lots").fetchall()
+        )
+        rows = self.conn.execute(
+            "SELECT time, device_id, lot_id, occupied, battery_pct FROM parking_events"
+            " WHERE time > %s AND time <= %s ORDER BY time",
+            (start, safe),
+        ).fetchall()
+        for t, dev, lot, occupied, battery in rows:
+            for key, ev, at in self.parking.on_reading(SpaceReading(dev, lot, t, occupied, battery)):
+                self._event(key, ev, at)
+        for key, ev, at in self.parking.tick(safe):
+            self._event(key, ev, at)
+        self.stream_cursor["parking"] = safe
+
     # -- device health -------------------------------------------------------
     def _health(self, now: datetime) -> None:
         rows = self.conn.execute(
@@ -204,9 +252,10 @@ class AnalyticsService:
         }
         for dev, kind, interval, last_seen, status, status_at in rows:
             will = status == "offline" and (last_seen is None or status_at >= last_seen)
-            limit = max(self.a.offline_factor * (interval or 60.0), self.a.offline_min_s)
             silent = (now - last_seen).total_seconds() if last_seen else None
-            offline = will or (silent is not None and silent > limit)
+            # event-driven devices (interval 0: cameras, bell panels) are judged by their Last Will only
+            limit = max(self.a.offline_factor * interval, self.a.offline_min_s) if interval else None
+            offline = will or (silent is not None and limit is not None and silent > limit)
             if offline and dev not in open_now:
                 self._event(
                     f"device.offline:{dev}",
@@ -240,6 +289,8 @@ class AnalyticsService:
             n += self._air_quality(self.cursor, upto)
             self.cursor = upto
             self._save_state()
+        self._cctv(safe)
+        self._parking(safe)
         if health:
             self._health(now)
             self._escalate(now)

@@ -312,7 +312,7 @@ def behaviours(city: City, start: float, seed: int, episodes: list[Episode]) -> 
             serving.setdefault(sid, []).append(rt.route_id)
     for d in city.devices:
         rng = random.Random(f"{seed}:{d.device_id}")
-        first = start + rng.uniform(0, min(d.expected_interval_s, 60.0))
+        first = start + rng.uniform(0, min(d.expected_interval_s or 60.0, 60.0))
         kind = d.kind.value
         if kind == "aq":
             out.append(AirQualityStation(d, rng, first, episodes=episodes, base_pm25=rng.uniform(12, 24)))

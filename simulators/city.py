@@ -180,7 +180,7 @@ def build_city(seed: int = 1, scale: Scale | None = None) -> City:
                 lat,
                 lon,
                 zone,
-                3600.0,
+                0.0,  # event-driven: silence is judged from its learned event rate (cctv.silent)
                 meta={"area": area},
             )
         )
@@ -211,7 +211,7 @@ def build_city(seed: int = 1, scale: Scale | None = None) -> City:
                     stops[sid].lat,
                     stops[sid].lon,
                     zone,
-                    86400.0,
+                    0.0,  # event-driven
                     meta={"stop_id": sid},
                 )
             )
@@ -239,7 +239,7 @@ def build_city(seed: int = 1, scale: Scale | None = None) -> City:
             CENTRE[0],
             CENTRE[1],
             "paldal",
-            86400.0,
+            0.0,  # event-driven
             meta={"gateway": True},
         )
     )

@@ -158,3 +158,47 @@ def test_offline_by_last_will_then_back_with_live_notification(city_platform: Pl
     watcher.loop_stop()
     undelivered = p.count("SELECT count(*) FROM alert_outbox WHERE delivered_at IS NULL")
     assert undelivered == 0
+
+
+def test_cctv_fire_burst_across_cameras_is_one_incident_and_clears(
+    city_platform: Platform, run_ingest
+) -> None:  # type: ignore[no-untyped-def]
+    from citywatch.contracts import messages as m
+    from citywatch.contracts.topics import DeviceKind, topic_for
+
+    p = city_platform
+    cams = [d for d in p.city.of_kind(DeviceKind.CCTV)]
+    zone = cams[0].zone
+    cams = [c for c in cams if c.zone == zone] + [c for c in cams if c.zone != zone]
+    t0 = datetime.now(UTC) - timedelta(hours=1)
+    with run_ingest(p.settings()):
+        pub = Publisher(host="127.0.0.1", port=p.broker.port, secret=SECRET, mode="gateway")
+        pub.open([])
+        seq = 0
+        for i in range(6):  # a burst on one camera, then a second camera reports fire in the same zone
+            cam = cams[0] if i < 5 else cams[1]
+            ev = m.CctvEvent(
+                device_id=cam.device_id,
+                ts=t0 + timedelta(seconds=10 * i),
+                seq=seq,
+                event_id=f"evt-{i:08d}",
+                event_type=m.CctvEventType.FIRE,
+                confidence=0.9,
+                object_class=m.ObjectClass.FIRE,
+                bbox=m.BoundingBox(x=0.1, y=0.1, w=0.2, h=0.2),
+                zone=zone,
+            )
+            seq += 1
+            pub.send_raw(topic_for(DeviceKind.CCTV, cam.device_id), m.to_json(ev))
+        assert pub.flush(10)
+        assert wait_for(lambda: p.count("SELECT count(*) FROM cctv_events") == 6, 20)
+    service = AnalyticsService(p.settings())
+    service.step(now=t0 + timedelta(minutes=3), health=False)  # during the burst
+    live = {(r, s, st, sev) for r, s, st, sev in alerts(p) if r.startswith("cctv")}
+    assert ("cctv.fire", cams[0].device_id, "open", 3) in live
+    assert ("cctv.incident.fire", f"zone:{zone}", "open", 3) in live
+    counts = dict(p.query("SELECT subject, count FROM alerts WHERE rule = 'cctv.fire'"))
+    assert counts[cams[0].device_id] == 5  # the burst is one alert with a count
+    service.step(now=t0 + timedelta(minutes=30), health=False)  # quiet for long enough: they clear themselves
+    states = {(r, s): st for r, s, st, _ in alerts(p) if r.startswith("cctv")}
+    assert set(states.values()) == {"resolved"}

@@ -1,0 +1,253 @@
+"""CCTV video-analytics events -> alert events (pure).
+
+* Severity from event type x confidence x zone area x local time of day (fire
+  and smoke always critical; a child-zone entry or an intrusion at night is
+  critical, by day a warning; ...). Events below ``min_confidence`` are noise.
+* A burst of the same type from one camera is one alert (``cctv.{type}:{camera}``)
+  whose count grows; it clears itself when the event does not recur within
+  ``quiet_s``.
+* The same type from ``incident_cameras`` cameras of one zone within
+  ``incident_window_s`` is one incident (``cctv.incident.{type}:zone:{zone}``, critical).
+* A camera flooding low-confidence events (``noisy_per_h`` in an hour) is a
+  probable malfunction or false-alarm source (``cctv.noisy:{camera}``).
+* A camera silent for far longer than its learned event rate makes likely
+  (P(no event) < ``silent_p``) is flagged (``cctv.silent:{camera}``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from alerts.model import Clear, Explanation, Raise, Severity
+
+AlertEvent = tuple[str, Raise | Clear, datetime]
+
+
+@dataclass(frozen=True, slots=True)
+class CctvEvent:
+    camera: str
+    time: datetime
+    event_type: str
+    confidence: float
+    zone: str
+    area: str = ""  # school, park, road, market, ...
+    object_count: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CctvConfig:
+    min_confidence: float = 0.5
+    quiet_s: float = 600.0
+    incident_window_s: float = 300.0
+    incident_cameras: int = 2
+    noisy_per_h: int = 60
+    noisy_confidence: float = 0.6
+    silent_p: float = 0.001
+    silent_min_events: int = 10  # events seen, and hours observed, before the rate is trusted
+    silent_min_span_s: float = 3 * 3600
+    utc_offset_h: float = 9.0  # KST
+
+
+def _night(t: datetime, offset_h: float) -> bool:
+    h = (t.hour + t.minute / 60 + offset_h) % 24
+    return h >= 22 or h < 6
+
+
+def severity(e: CctvEvent, cfg: CctvConfig) -> Severity | None:
+    if e.confidence < cfg.min_confidence:
+        return None
+    night = _night(e.time, cfg.utc_offset_h)
+    match e.event_type:
+        case "fire" | "smoke" | "fight":
+            return Severity.CRITICAL
+        case "child_zone_entry" | "intrusion":
+            return Severity.CRITICAL if night else Severity.WARNING
+        case "fall":
+            return Severity.CRITICAL if e.confidence >= 0.8 else Severity.WARNING
+        case "crowd":
+            return Severity.WARNING if (e.object_count or 0) >= 50 or night else Severity.INFO
+        case "wrong_way" | "abandoned_object":
+            return Severity.WARNING
+        case "loitering":
+            return Severity.WARNING if night or e.area == "school" else Severity.INFO
+        case _:
+            return Severity.INFO  # illegal_parking and anything new
+
+
+@dataclass
+class _Camera:
+    first: datetime
+    last: datetime
+    events: int = 0
+    low_conf: deque[datetime] = field(default_factory=deque)
+
+
+class CctvRules:
+    def __init__(self, config: CctvConfig | None = None) -> None:
+        self.cfg = config or CctvConfig()
+        self.live: dict[str, tuple[datetime, str]] = {}  # alert key -> (last event, camera)
+        self.zone_events: dict[tuple[str, str], deque[tuple[datetime, str]]] = {}
+        self.cameras: dict[str, _Camera] = {}
+        self.flags: set[str] = set()  # active noisy/silent/incident keys
+
+    def on_event(self, e: CctvEvent) -> list[AlertEvent]:
+        cfg = self.cfg
+        out: list[AlertEvent] = []
+        cam = self.cameras.setdefault(e.camera, _Camera(e.time, e.time))
+        cam.events += 1
+        cam.last = max(cam.last, e.time)
+        silent_key = f"cctv.silent:{e.camera}"
+        if silent_key in self.flags:
+            self.flags.discard(silent_key)
+            out.append((silent_key, Clear("events arrive again"), e.time))
+        if e.confidence < cfg.noisy_confidence:
+            cam.low_conf.append(e.time)
+            while cam.low_conf and cam.low_conf[0] < e.time - timedelta(hours=1):
+                cam.low_conf.popleft()
+            noisy = f"cctv.noisy:{e.camera}"
+            if len(cam.low_conf) >= cfg.noisy_per_h and noisy not in self.flags:
+                self.flags.add(noisy)
+                out.append(
+                    (
+                        noisy,
+                        Raise(
+                            "cctv.noisy",
+                            e.camera,
+                            "cctv",
+                            Severity.WARNING,
+                            f"Camera floods low-confidence events: {e.camera}",
+                            Explanation(
+                                rule="cctv.noisy",
+                                observed=len(cam.low_conf),
+                                threshold=cfg.noisy_per_h,
+                                window_start=e.time - timedelta(hours=1),
+                                window_end=e.time,
+                                message=f"{len(cam.low_conf)} events below {cfg.noisy_confidence} confidence in 1 h"
+                                " — probable malfunction or false-alarm source",
+                            ),
+                            len(cam.low_conf),
+                        ),
+                        e.time,
+                    )
+                )
+        sev = severity(e, cfg)
+        if sev is None:
+            return out
+        key = f"cctv.{e.event_type}:{e.camera}"
+        self.live[key] = (e.time, e.camera)
+        out.append(
+            (
+                key,
+                Raise(
+                    f"cctv.{e.event_type}",
+                    e.camera,
+                    "cctv",
+                    sev,
+                    f"{e.event_type.replace('_', ' ').capitalize()} at {e.camera}",
+                    Explanation(
+                        rule=f"cctv.{e.event_type}",
+                        observed=e.confidence,
+                        window_end=e.time,
+                        details={
+                            "zone": e.zone,
+                            "area": e.area,
+                            "object_count": e.object_count,
+                            "night": _night(e.time, cfg.utc_offset_h),
+                        },
+                        message=f"{e.event_type} with confidence {e.confidence:.2f} in zone {e.zone}",
+                    ),
+                    e.confidence,
+                ),
+                e.time,
+            )
+        )
+        # incident: several cameras of the zone, same type, inside the window
+        zk = (e.zone, e.event_type)
+        recent = self.zone_events.setdefault(zk, deque())
+        recent.append((e.time, e.camera))
+        while recent and recent[0][0] < e.time - timedelta(seconds=cfg.incident_window_s):
+            recent.popleft()
+        cams = {c for _, c in recent}
+        if len(cams) >= cfg.incident_cameras:
+            ikey = f"cctv.incident.{e.event_type}:zone:{e.zone}"
+            self.live[ikey] = (e.time, "")
+            out.append(
+                (
+                    ikey,
+                    Raise(
+                        f"cctv.incident.{e.event_type}",
+                        f"zone:{e.zone}",
+                        "cctv",
+                        Severity.CRITICAL,
+                        f"Incident: {e.event_type.replace('_', ' ')} seen by {len(cams)} cameras in {e.zone}",
+                        Explanation(
+                            rule="cctv.incident",
+                            observed=len(cams),
+                            threshold=cfg.incident_cameras,
+                            window_start=recent[0][0],
+                            window_end=e.time,
+                            details={"cameras": sorted(cams)},
+                            message=f"{len(cams)} cameras within {cfg.incident_window_s:.0f}s",
+                        ),
+                        float(len(cams)),
+                    ),
+                    e.time,
+                )
+            )
+        return out
+
+    def tick(self, now: datetime) -> list[AlertEvent]:
+        """Time passes: quiet alerts clear, silent cameras are flagged."""
+        cfg = self.cfg
+        out: list[AlertEvent] = []
+        for key, (last, _cam) in list(self.live.items()):
+            if (now - last).total_seconds() >= cfg.quiet_s:
+                del self.live[key]
+                out.append(
+                    (
+                        key,
+                        Clear(f"no recurrence for {cfg.quiet_s:.0f}s"),
+                        last + timedelta(seconds=cfg.quiet_s),
+                    )
+                )
+        for name, cam in self.cameras.items():
+            noisy = f"cctv.noisy:{name}"
+            if noisy in self.flags and (not cam.low_conf or cam.low_conf[-1] < now - timedelta(hours=1)):
+                self.flags.discard(noisy)
+                cam.low_conf.clear()
+                out.append((noisy, Clear("event rate back to normal"), now))
+            span = (cam.last - cam.first).total_seconds()
+            if cam.events < cfg.silent_min_events or span < cfg.silent_min_span_s:
+                continue
+            rate = cam.events / span  # events per second
+            quiet = (now - cam.last).total_seconds()
+            key = f"cctv.silent:{name}"
+            if math.exp(-rate * quiet) < cfg.silent_p and key not in self.flags:
+                self.flags.add(key)
+                out.append(
+                    (
+                        key,
+                        Raise(
+                            "cctv.silent",
+                            name,
+                            "cctv",
+                            Severity.WARNING,
+                            f"Camera silent: {name}",
+                            Explanation(
+                                rule="cctv.silent",
+                                observed=quiet,
+                                baseline=rate * 3600,
+                                window_start=cam.last,
+                                window_end=now,
+                                message=f"no event for {quiet / 60:.0f} min; it usually sends "
+                                f"{rate * 3600:.1f}/h",
+                            ),
+                            quiet,
+                        ),
+                        now,
+                    )
+                )
+        return out

@@ -1,0 +1,199 @@
+"""Parking sensors and lots -> alert events (pure).
+
+Per sensor: **stuck** (occupied, or unchanged, for longer than ``stuck_s`` —
+a car does not park for days in a public lot), **flapping** (more than
+``flap_per_h`` changes in an hour: a faulty sensor or interference), **battery
+low**. Per lot: **full** (critical capacity for drivers and operators) and
+**almost full**, from the latest state of each of its spaces, with hysteresis.
+Missing heartbeats are device health (``device.offline``).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from alerts.model import Clear, Explanation, Raise, Severity
+
+AlertEvent = tuple[str, Raise | Clear, datetime]
+
+
+@dataclass(frozen=True, slots=True)
+class SpaceReading:
+    sensor: str
+    lot: str
+    time: datetime
+    occupied: bool
+    battery_pct: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ParkingConfig:
+    stuck_s: float = 24 * 3600
+    flap_per_h: int = 12
+    battery_low_pct: float = 15.0
+    almost_full: float = 0.9
+    release: float = 0.85  # hysteresis: statuses end below this occupancy
+
+
+@dataclass
+class _Sensor:
+    occupied: bool
+    since: datetime  # last change
+    toggles: deque[datetime] = field(default_factory=deque)
+
+
+class ParkingRules:
+    def __init__(self, capacity: dict[str, int], config: ParkingConfig | None = None) -> None:
+        self.cfg = config or ParkingConfig()
+        self.capacity = capacity
+        self.sensors: dict[str, _Sensor] = {}
+        self.lot_of: dict[str, str] = {}
+        self.flags: set[str] = set()
+        self.lot_status: dict[str, str] = {}
+
+    def occupancy(self, lot: str) -> tuple[int, int]:
+        occupied = sum(1 for s, st in self.sensors.items() if self.lot_of[s] == lot and st.occupied)
+        return occupied, self.capacity.get(lot, 0)
+
+    def _flag(self, key: str, on: bool, make: Raise, t: datetime, why_off: str) -> list[AlertEvent]:
+        if on and key not in self.flags:
+            self.flags.add(key)
+            return [(key, make, t)]
+        if not on and key in self.flags:
+            self.flags.discard(key)
+            return [(key, Clear(why_off), t)]
+        return []
+
+    def on_reading(self, r: SpaceReading) -> list[AlertEvent]:
+        cfg = self.cfg
+        out: list[AlertEvent] = []
+        self.lot_of[r.sensor] = r.lot
+        st = self.sensors.get(r.sensor)
+        if st is None:
+            st = self.sensors[r.sensor] = _Sensor(r.occupied, r.time)
+        elif st.occupied != r.occupied:
+            st.occupied, st.since = r.occupied, r.time
+            st.toggles.append(r.time)
+        while st.toggles and st.toggles[0] < r.time - timedelta(hours=1):
+            st.toggles.popleft()
+        flapping = len(st.toggles) > cfg.flap_per_h
+        out += self._flag(
+            f"parking.flapping:{r.sensor}",
+            flapping,
+            Raise(
+                "parking.flapping",
+                r.sensor,
+                "parking",
+                Severity.WARNING,
+                f"Parking sensor flapping: {r.sensor}",
+                Explanation(
+                    rule="parking.flapping",
+                    observed=len(st.toggles),
+                    threshold=cfg.flap_per_h,
+                    window_start=r.time - timedelta(hours=1),
+                    window_end=r.time,
+                    message=f"{len(st.toggles)} changes in the last hour",
+                ),
+                float(len(st.toggles)),
+            ),
+            r.time,
+            "changes calmed down",
+        )
+        out += self._stuck(r.sensor, st, r.time)
+        if r.battery_pct is not None:
+            low = r.battery_pct < cfg.battery_low_pct
+            out += self._flag(
+                f"parking.battery:{r.sensor}",
+                low,
+                Raise(
+                    "parking.battery",
+                    r.sensor,
+                    "parking",
+                    Severity.INFO,
+                    f"Parking sensor battery low: {r.sensor}",
+                    Explanation(
+                        rule="parking.battery",
+                        observed=r.battery_pct,
+                        threshold=cfg.battery_low_pct,
+                        window_end=r.time,
+                        message=f"battery at {r.battery_pct:.0f} %",
+                    ),
+                    r.battery_pct,
+                ),
+                r.time,
+                "battery replaced",
+            )
+        out += self._lot(r.lot, r.time)
+        return out
+
+    def _stuck(self, sensor: str, st: _Sensor, now: datetime) -> list[AlertEvent]:
+        held = (now - st.since).total_seconds()
+        return self._flag(
+            f"parking.stuck:{sensor}",
+            held >= self.cfg.stuck_s,
+            Raise(
+                "parking.stuck",
+                sensor,
+                "parking",
+                Severity.WARNING,
+                f"Parking sensor stuck: {sensor}",
+                Explanation(
+                    rule="parking.stuck",
+                    observed=held,
+                    threshold=self.cfg.stuck_s,
+                    window_start=st.since,
+                    window_end=now,
+                    message=f"{'occupied' if st.occupied else 'free'} for {held / 3600:.1f} h",
+                ),
+                held,
+            ),
+            now,
+            "state changed",
+        )
+
+    def _lot(self, lot: str, t: datetime) -> list[AlertEvent]:
+        occ, cap = self.occupancy(lot)
+        if cap <= 0:
+            return []
+        rate = occ / cap
+        prev = self.lot_status.get(lot, "open")
+        status = "full" if occ >= cap else "almost_full" if rate >= self.cfg.almost_full else prev
+        if prev != "open" and rate < self.cfg.release:
+            status = "open"
+        if status == prev:
+            return []
+        self.lot_status[lot] = status
+        key = f"parking.lot_full:{lot}"
+        if status == "open":
+            return [(key, Clear(f"occupancy down to {rate:.0%}"), t)]
+        sev = Severity.WARNING if status == "full" else Severity.INFO
+        return [
+            (
+                key,
+                Raise(
+                    "parking.lot_full",
+                    lot,
+                    "parking",
+                    sev,
+                    f"Parking lot {'full' if status == 'full' else 'almost full'}: {lot}",
+                    Explanation(
+                        rule="parking.lot_full",
+                        observed=rate,
+                        threshold=self.cfg.almost_full,
+                        window_end=t,
+                        details={"occupied": occ, "capacity": cap},
+                        message=f"{occ}/{cap} spaces occupied",
+                    ),
+                    rate,
+                ),
+                t,
+            )
+        ]
+
+    def tick(self, now: datetime) -> list[AlertEvent]:
+        out: list[AlertEvent] = []
+        for sensor, st in self.sensors.items():
+            out += self._stuck(sensor, st, now)
+        return out

@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from alerts.model import Clear, Raise, Severity
+from analytics.cctv import CctvConfig, CctvEvent, CctvRules, severity
+
+NOON_KST = datetime(2026, 6, 1, 3, 0, tzinfo=UTC)  # 12:00 in Seoul
+MIDNIGHT_KST = datetime(2026, 6, 1, 15, 0, tzinfo=UTC)
+
+
+def ev(
+    t: datetime,
+    kind: str = "fire",
+    cam: str = "cam-1",
+    conf: float = 0.9,
+    zone: str = "z1",
+    count: int | None = None,
+    area: str = "road",
+) -> CctvEvent:
+    return CctvEvent(cam, t, kind, conf, zone, area, count)
+
+
+SEVERITY = [
+    ("fire-day", ev(NOON_KST, "fire"), Severity.CRITICAL),
+    ("smoke-night", ev(MIDNIGHT_KST, "smoke"), Severity.CRITICAL),
+    ("child-day", ev(NOON_KST, "child_zone_entry"), Severity.WARNING),
+    ("child-night", ev(MIDNIGHT_KST, "child_zone_entry"), Severity.CRITICAL),
+    ("intrusion-night", ev(MIDNIGHT_KST, "intrusion"), Severity.CRITICAL),
+    ("fall-unsure", ev(NOON_KST, "fall", conf=0.7), Severity.WARNING),
+    ("fall-sure", ev(NOON_KST, "fall", conf=0.85), Severity.CRITICAL),
+    ("crowd-small", ev(NOON_KST, "crowd", count=20), Severity.INFO),
+    ("crowd-big", ev(NOON_KST, "crowd", count=80), Severity.WARNING),
+    ("loitering-school", ev(NOON_KST, "loitering", area="school"), Severity.WARNING),
+    ("parking", ev(NOON_KST, "illegal_parking"), Severity.INFO),
+    ("low-confidence", ev(NOON_KST, "fire", conf=0.3), None),
+]
+
+
+@pytest.mark.parametrize(("event", "expected"), [c[1:] for c in SEVERITY], ids=[c[0] for c in SEVERITY])
+def test_severity(event: CctvEvent, expected: Severity | None) -> None:
+    assert severity(event, CctvConfig()) == expected
+
+
+def test_burst_is_one_key_and_clears_when_quiet() -> None:
+    r = CctvRules(CctvConfig(quiet_s=600))
+    keys = set()
+    for i in range(12):
+        for key, e, _t in r.on_event(ev(NOON_KST + timedelta(seconds=5 * i), "fight")):
+            assert isinstance(e, Raise)
+            keys.add(key)
+    assert keys == {"cctv.fight:cam-1"}
+    assert r.tick(NOON_KST + timedelta(seconds=300)) == []
+    cleared = r.tick(NOON_KST + timedelta(seconds=55 + 600))
+    assert [(k, type(e)) for k, e, _ in cleared] == [("cctv.fight:cam-1", Clear)]
+
+
+def test_same_type_from_two_cameras_of_a_zone_is_an_incident() -> None:
+    r = CctvRules()
+    r.on_event(ev(NOON_KST, "smoke", cam="cam-1"))
+    out = r.on_event(ev(NOON_KST + timedelta(seconds=60), "smoke", cam="cam-2"))
+    incident = [e for k, e, _ in out if k == "cctv.incident.smoke:zone:z1"]
+    assert incident and isinstance(incident[0], Raise) and incident[0].severity is Severity.CRITICAL
+    # another zone, or too late, is not the same incident
+    r2 = CctvRules()
+    r2.on_event(ev(NOON_KST, "smoke", cam="cam-1"))
+    assert not [
+        k
+        for k, _, _ in r2.on_event(ev(NOON_KST + timedelta(seconds=30), "smoke", cam="cam-9", zone="z2"))
+        if k.startswith("cctv.incident")
+    ]
+    assert not [
+        k
+        for k, _, _ in r2.on_event(ev(NOON_KST + timedelta(seconds=900), "smoke", cam="cam-2"))
+        if k.startswith("cctv.incident")
+    ]
+
+
+def test_flood_of_low_confidence_events_is_a_noisy_camera() -> None:
+    r = CctvRules(CctvConfig(noisy_per_h=30))
+    keys = []
+    for i in range(40):
+        keys += [
+            k
+            for k, e, _ in r.on_event(ev(NOON_KST + timedelta(seconds=30 * i), "loitering", conf=0.52))
+            if isinstance(e, Raise)
+        ]
+    assert keys.count("cctv.noisy:cam-1") == 1
+    cleared = r.tick(NOON_KST + timedelta(hours=3))
+    assert "cctv.noisy:cam-1" in [k for k, e, _ in cleared if isinstance(e, Clear)]
+
+
+def test_silent_camera_is_flagged_then_cleared() -> None:
+    r = CctvRules(
+        CctvConfig(min_confidence=0.95, silent_min_span_s=3600)
+    )  # low-severity events are signs of life too
+    for i in range(30):
+        r.on_event(ev(NOON_KST + timedelta(minutes=10 * i), "loitering", conf=0.7))
+    last = NOON_KST + timedelta(minutes=290)
+    assert r.tick(last + timedelta(minutes=30)) == []  # 6/h: half an hour is normal
+    flagged = r.tick(last + timedelta(hours=2))
+    assert [k for k, e, _ in flagged if isinstance(e, Raise)] == ["cctv.silent:cam-1"]
+    back = r.on_event(ev(last + timedelta(hours=3), "loitering", conf=0.7))
+    assert ("cctv.silent:cam-1", Clear) in [(k, type(e)) for k, e, _ in back]

@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from alerts.model import Clear, Raise
+from analytics.parking import ParkingConfig, ParkingRules, SpaceReading
+
+T0 = datetime(2026, 6, 1, 0, 0, tzinfo=UTC)
+
+
+def kinds(events) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+    return [(k, "raise" if isinstance(e, Raise) else "clear") for k, e, _ in events]
+
+
+def test_stuck_sensor_after_a_day_then_clears() -> None:
+    r = ParkingRules({"lot": 10}, ParkingConfig(stuck_s=24 * 3600))
+    r.on_reading(SpaceReading("s1", "lot", T0, True))
+    assert r.tick(T0 + timedelta(hours=23)) == []
+    assert kinds(r.tick(T0 + timedelta(hours=25))) == [("parking.stuck:s1", "raise")]
+    assert kinds(r.on_reading(SpaceReading("s1", "lot", T0 + timedelta(hours=26), False))) == [
+        ("parking.stuck:s1", "clear")
+    ]
+
+
+def test_flapping() -> None:
+    r = ParkingRules({"lot": 10}, ParkingConfig(flap_per_h=6))
+    out = []
+    for i in range(10):
+        out += r.on_reading(SpaceReading("s1", "lot", T0 + timedelta(minutes=3 * i), i % 2 == 0))
+    assert ("parking.flapping:s1", "raise") in kinds(out)
+    calm = r.on_reading(SpaceReading("s1", "lot", T0 + timedelta(hours=3), True))
+    assert ("parking.flapping:s1", "clear") in kinds(calm)
+
+
+def test_battery_low_is_info_and_clears() -> None:
+    r = ParkingRules({"lot": 10})
+    out = r.on_reading(SpaceReading("s1", "lot", T0, False, battery_pct=9))
+    assert kinds(out) == [("parking.battery:s1", "raise")]
+    assert kinds(
+        r.on_reading(SpaceReading("s1", "lot", T0 + timedelta(minutes=10), False, battery_pct=100))
+    ) == [("parking.battery:s1", "clear")]
+
+
+def test_lot_almost_full_full_and_back_with_hysteresis() -> None:
+    r = ParkingRules({"lot": 10})
+    events = []
+    for i in range(10):
+        events += r.on_reading(SpaceReading(f"s{i}", "lot", T0 + timedelta(minutes=i), True))
+    raised = [(k, e.title) for k, e, _ in events if isinstance(e, Raise)]
+    assert raised == [
+        ("parking.lot_full:lot", "Parking lot almost full: lot"),
+        ("parking.lot_full:lot", "Parking lot full: lot"),
+    ]
+    assert r.occupancy("lot") == (10, 10)
+    # one leaves: 90 %, almost full again (not open: above the release threshold); two leave: 80 % -> open
+    back = r.on_reading(SpaceReading("s0", "lot", T0 + timedelta(hours=1), False))
+    assert [e.title for _k, e, _t in back if isinstance(e, Raise)] == ["Parking lot almost full: lot"]
+    out = r.on_reading(SpaceReading("s1", "lot", T0 + timedelta(hours=1, minutes=1), False))
+    assert [type(e) for _k, e, _t in out] == [Clear]
