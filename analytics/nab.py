@@ -97,7 +97,9 @@ def points(corpus: Sequence[Series], scores: Sequence[Sequence[float]]) -> tuple
             else:
                 gid = None
                 tp_part = 0.0
-                fp_part = -1.0 if prev_right is None else scaled_sigmoid(abs(prev_right - i) / (prev_width - 1))
+                fp_part = (
+                    -1.0 if prev_right is None else scaled_sigmoid(abs(prev_right - i) / (prev_width - 1))
+                )
             if i >= prob:
                 out.append(Point(score, si, gid, tp_part, fp_part))
             if w is not None and i == w[2]:

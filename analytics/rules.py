@@ -74,6 +74,23 @@ def advisory_event(
     return key, Raise(rule, subject, "aq", severity, title, expl, e.value)
 
 
+def loss_event(device_id: str, kind: str, new_gaps: int, total_gaps: int) -> Raise:
+    return Raise(
+        "device.loss",
+        device_id,
+        kind,
+        Severity.WARNING,
+        f"Messages lost from {device_id}",
+        Explanation(
+            rule="device.loss",
+            observed=float(new_gaps),
+            details={"missing_total": total_gaps},
+            message=f"{new_gaps} message(s) the device sent never arrived (sequence gaps)",
+        ),
+        float(new_gaps),
+    )
+
+
 def offline_event(
     device_id: str, kind: str, silent_s: float, last_seen: datetime | None, will: bool
 ) -> Raise:

@@ -33,6 +33,7 @@ from analytics.airquality.advisory import State as AdvisoryState
 from analytics.airquality.cai import cai
 from analytics.airquality.quality import Reading, ZoneQuality
 from analytics.cctv import CctvEvent, CctvRules
+from analytics.health import loss_alarm, offline_after
 from analytics.parking import ParkingRules, SpaceReading
 from citywatch.settings import Settings
 
@@ -66,6 +67,8 @@ class AnalyticsService:
         self.cctv = CctvRules()
         self.parking = ParkingRules({})
         self.stream_cursor: dict[str, datetime] = {}
+        self.gaps_seen: dict[str, int] | None = None  # device -> missing messages already accounted for
+        self.loss_at: dict[str, datetime] = {}  # device -> when it last lost messages
         self._stop = threading.Event()
         self._load_state()
 
@@ -254,7 +257,7 @@ class AnalyticsService:
             will = status == "offline" and (last_seen is None or status_at >= last_seen)
             silent = (now - last_seen).total_seconds() if last_seen else None
             # event-driven devices (interval 0: cameras, bell panels) are judged by their Last Will only
-            limit = max(self.a.offline_factor * interval, self.a.offline_min_s) if interval else None
+            limit = offline_after(interval, self.a.offline_factor, self.a.offline_min_s)
             offline = will or (silent is not None and limit is not None and silent > limit)
             if offline and dev not in open_now:
                 self._event(
@@ -264,6 +267,26 @@ class AnalyticsService:
                 )
             elif not offline and dev in open_now:
                 self._event(f"device.offline:{dev}", Clear("data arrives again"), now)
+
+    def _loss(self, now: datetime) -> None:
+        """Sequence gaps that grow mean messages lost between device and platform (``device.loss``)."""
+        rows: dict[str, int] = dict(
+            self.conn.execute("SELECT device_id, sum(gaps)::bigint FROM device_streams GROUP BY 1").fetchall()
+        )
+        if self.gaps_seen is None:  # first look after a start: today's figures are the baseline
+            self.gaps_seen = rows
+            return
+        kinds: dict[str, str] = dict(self.conn.execute("SELECT device_id, kind FROM devices").fetchall())
+        for dev, gaps in rows.items():
+            new = gaps - self.gaps_seen.get(dev, 0)
+            self.gaps_seen[dev] = gaps
+            if loss_alarm(new):
+                self.loss_at[dev] = now
+                self._event(f"device.loss:{dev}", rules.loss_event(dev, kinds.get(dev, ""), new, gaps), now)
+        for dev, at in list(self.loss_at.items()):
+            if now - at >= timedelta(minutes=30):
+                del self.loss_at[dev]
+                self._event(f"device.loss:{dev}", Clear("no message lost for 30 min"), now)
 
     def _escalate(self, now: datetime) -> None:
         ids = self.conn.execute(
@@ -293,6 +316,7 @@ class AnalyticsService:
         self._parking(safe)
         if health:
             self._health(now)
+            self._loss(now)
             self._escalate(now)
         if self.sink is not None:
             outbox.drain(self.conn, self.sink)

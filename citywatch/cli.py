@@ -205,5 +205,15 @@ def bench_ingest(
     typer.echo(json.dumps(result))
 
 
+@bench_app.command("detect")
+def bench_detect(
+    days: Annotated[float, typer.Option(help="simulated days with labelled faults")] = 7.0,
+) -> None:
+    """NAB scores of the streaming detector and per-fault F1 on the simulator's ground truth."""
+    from citywatch.bench.detect import run
+
+    typer.echo(json.dumps(run(days=days)))
+
+
 def main() -> None:
     app()

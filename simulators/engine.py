@@ -74,10 +74,16 @@ def plan_faults(
     others = [
         d.device_id for d in city.devices if d.kind in (DeviceKind.PARKING, DeviceKind.CCTV, DeviceKind.BUS)
     ]
+    kinds_of = {d.device_id: d.kind for d in city.devices}
     faults: list[Fault] = []
     span = end - start
     for kind in kinds:
-        pool = stations if kind in ("stuck", "spike", "drift") else stations + others
+        if kind in ("stuck", "spike", "drift"):
+            pool = stations
+        elif kind == "dropout":  # loss shows only on devices that report periodically
+            pool = stations + [d for d in others if kinds_of[d] in (DeviceKind.PARKING, DeviceKind.BUS)]
+        else:
+            pool = stations + others
         for _ in range(count):
             dev = rng.choice(pool)
             t0 = start + rng.uniform(0.05, 0.8) * span

@@ -202,3 +202,24 @@ def test_cctv_fire_burst_across_cameras_is_one_incident_and_clears(
     service.step(now=t0 + timedelta(minutes=30), health=False)  # quiet for long enough: they clear themselves
     states = {(r, s): st for r, s, st, _ in alerts(p) if r.startswith("cctv")}
     assert set(states.values()) == {"resolved"}
+
+
+def test_messages_lost_on_the_way_raise_device_loss(city_platform: Platform, run_ingest) -> None:  # type: ignore[no-untyped-def]
+    p = city_platform
+    bus = next(d for d in p.city.devices if d.kind.value == "bus")
+    end = time.time() - 60
+    with run_ingest(p.settings()):
+        service = AnalyticsService(p.settings())
+        service.step()  # baseline
+        pub = Publisher(host="127.0.0.1", port=p.broker.port, secret=SECRET, mode="gateway")
+        pub.open([])
+        drop = Fault("dropout", bus.device_id, end - 600, end - 300)
+        pub.run(simulate(p.city.__class__(p.city.seed, [bus], [], p.city.stops, p.city.routes), end - 900, end,
+                         seed=2, faults=[drop]), speed=float("inf"), progress_every=0)
+        assert pub.flush(10)
+        assert wait_for(lambda: p.count("SELECT coalesce(sum(gaps), 0) FROM device_streams") > 0, 10)
+        service.step()
+    got = alerts(p)
+    assert ("device.loss", bus.device_id, "open", 2) in got
+    expl = p.query("SELECT explanation FROM alerts WHERE rule = 'device.loss'")[0][0]
+    assert expl["observed"] >= 50  # type: ignore[index]  # 5 minutes of positions every 5 s

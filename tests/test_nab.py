@@ -21,7 +21,9 @@ def test_reproduces_the_published_numenta_scores() -> None:
     thresholds = json.loads((NAB / "config" / "thresholds.json").read_text())["numenta"]
     published = json.loads((NAB / "results" / "final_results.json").read_text())["numenta"]
     for profile in PROFILES:
-        assert score_at(pts, n, thresholds[profile]["threshold"], profile) == pytest.approx(published[profile], abs=1e-6)
+        assert score_at(pts, n, thresholds[profile]["threshold"], profile) == pytest.approx(
+            published[profile], abs=1e-6
+        )
 
 
 def series(n: int = 1000, windows: list[tuple[int, int]] | None = None) -> Series:
@@ -42,7 +44,9 @@ def test_perfect_null_and_early_beats_late() -> None:
 def test_false_positives_cost_and_probation_is_free() -> None:
     s = series()
     fp_before = [1.0 if i in (200, 500) else 0.0 for i in range(1000)]
-    in_probation = [1.0 if i in (10, 500) else 0.0 for i in range(1000)]  # 15 % of 1000 = 150 rows of probation
+    in_probation = [
+        1.0 if i in (10, 500) else 0.0 for i in range(1000)
+    ]  # 15 % of 1000 = 150 rows of probation
     a, n = points([s], [fp_before])
     b, _ = points([s], [in_probation])
     assert score_at(a, n, 0.5, "standard") == pytest.approx(100 * (1 - 0.11) / 2 + 50)
