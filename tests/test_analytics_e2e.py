@@ -214,8 +214,17 @@ def test_messages_lost_on_the_way_raise_device_loss(city_platform: Platform, run
         pub = Publisher(host="127.0.0.1", port=p.broker.port, secret=SECRET, mode="gateway")
         pub.open([])
         drop = Fault("dropout", bus.device_id, end - 600, end - 300)
-        pub.run(simulate(p.city.__class__(p.city.seed, [bus], [], p.city.stops, p.city.routes), end - 900, end,
-                         seed=2, faults=[drop]), speed=float("inf"), progress_every=0)
+        pub.run(
+            simulate(
+                p.city.__class__(p.city.seed, [bus], [], p.city.stops, p.city.routes),
+                end - 900,
+                end,
+                seed=2,
+                faults=[drop],
+            ),
+            speed=float("inf"),
+            progress_every=0,
+        )
         assert pub.flush(10)
         assert wait_for(lambda: p.count("SELECT coalesce(sum(gaps), 0) FROM device_streams") > 0, 10)
         service.step()

@@ -8,14 +8,15 @@ from collections.abc import Callable
 
 import pytest
 
-from analytics.detectors import Cusum, Detector, Flatline, Spike
+from analytics.detectors import Cusum, Detector, Flatline, Novelty, Spike
 
 FACTORIES: dict[str, Callable[[], Detector]] = {
     "flatline": lambda: Flatline(min_run=10),
     "spike": lambda: Spike(),
     "cusum": lambda: Cusum(grace_period=100),
+    "novelty": lambda: Novelty(window=300, history=3000),
 }
-THRESHOLD = {"flatline": 1.0, "spike": 8.0, "cusum": 1.0}
+THRESHOLD = {"flatline": 1.0, "spike": 8.0, "cusum": 1.0, "novelty": 0.9996}
 
 
 def clean(seed: int, n: int = 2000) -> list[float]:
@@ -81,3 +82,14 @@ def test_cusum_fires_on_slow_drift_not_on_noise() -> None:
     scores = run(Cusum(grace_period=100), drifted)
     first = next(i for i, s in enumerate(scores) if s >= 1.0)
     assert 300 < first < 500
+
+
+def test_novelty_fires_on_spikes_and_level_shifts() -> None:
+    xs = clean(9, 3000)
+    xs[2000] = 200.0
+    shifted = xs[:2500] + [x + 40 for x in xs[2500:]]
+    scores = run(Novelty(window=300, history=3000), shifted)
+    assert scores[2000] >= 0.999  # the largest surprise it has seen
+    assert max(scores[2500:2510]) >= 0.998  # the shift: rarer than all but the spike
+    clean_alarms = [i for i, s in enumerate(scores[:2000]) if s >= 0.998]
+    assert len(clean_alarms) <= 3

@@ -13,6 +13,7 @@ from __future__ import annotations
 import bisect
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Any, Self
 
 
 def _median_sorted(s: list[float]) -> float:
@@ -114,3 +115,33 @@ class Novelty:
             self.quiet -= 1
         elif s >= 0.999:
             self.quiet = self.refractory
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "params": {
+                k: getattr(self, k)
+                for k in ("window", "history", "grace_period", "refractory", "floor", "smooth")
+            },
+            "level": list(self.level.window),
+            "change": list(self.change.window),
+            "scores": list(self.scores.window),
+            "last": self.last,
+            "recent": list(self.recent),
+            "seen": self.seen,
+            "quiet": self.quiet,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> Self:
+        d = cls(**state["params"])
+        for name in ("level", "change", "scores"):
+            r: _Robust = getattr(d, name)
+            r.window = deque(state[name])
+            r.ordered = sorted(state[name])
+        d.last, d.recent, d.seen, d.quiet = (
+            state["last"],
+            deque(state["recent"]),
+            state["seen"],
+            state["quiet"],
+        )
+        return d
