@@ -74,6 +74,35 @@ def advisory_event(
     return key, Raise(rule, subject, "aq", severity, title, expl, e.value)
 
 
+def data_event(rule: str, device_id: str, kind: str, info: tuple[int, str] | str) -> Raise:
+    if rule == "device.bad_data":
+        assert isinstance(info, tuple)
+        n, reason = info
+        return Raise(
+            rule,
+            device_id,
+            kind,
+            Severity.WARNING,
+            f"Device keeps sending bad data: {device_id}",
+            Explanation(
+                rule=rule,
+                observed=float(n),
+                threshold=5,
+                details={"top_reason": reason},
+                message=f"{n} dead letters in the last hour, mostly {reason}",
+            ),
+            float(n),
+        )
+    return Raise(
+        rule,
+        device_id,
+        kind,
+        Severity.WARNING,
+        f"Device clock off: {device_id}",
+        Explanation(rule=rule, message=str(info)),
+    )
+
+
 def loss_event(device_id: str, kind: str, new_gaps: int, total_gaps: int) -> Raise:
     return Raise(
         "device.loss",

@@ -288,6 +288,43 @@ class AnalyticsService:
                 del self.loss_at[dev]
                 self._event(f"device.loss:{dev}", Clear("no message lost for 30 min"), now)
 
+    def _bad_data(self, now: datetime) -> None:
+        """Devices that keep sending what ingest rejects (``device.bad_data``), or whose clock is off
+        (``device.clock_skew``: timestamps rejected as too far ahead/behind, or accepted ones ahead of arrival)."""
+        hour_ago = now - timedelta(hours=1)
+        rows = self.conn.execute(
+            "SELECT device_id, count(*), mode() WITHIN GROUP (ORDER BY reason),"
+            " count(*) FILTER (WHERE reason IN ('clock_future', 'clock_past'))"
+            " FROM dead_letters WHERE received_at > %s AND device_id IS NOT NULL GROUP BY 1",
+            (hour_ago,),
+        ).fetchall()
+        ahead: dict[str, float] = dict(
+            self.conn.execute(
+                "SELECT device_id, max(extract(epoch FROM time - received_at)) FROM ("
+                " SELECT device_id, time, received_at FROM air_quality WHERE received_at > %(t)s UNION ALL"
+                " SELECT device_id, time, received_at FROM bus_positions WHERE received_at > %(t)s UNION ALL"
+                " SELECT device_id, time, received_at FROM parking_events WHERE received_at > %(t)s) x"
+                " GROUP BY 1 HAVING max(time - received_at) > interval '30 seconds'",
+                {"t": hour_ago},
+            ).fetchall()
+        )
+        kinds: dict[str, str] = dict(self.conn.execute("SELECT device_id, kind FROM devices").fetchall())
+        bad = {dev: (int(n), str(reason)) for dev, n, reason, _clock in rows if n >= 5}
+        skewed = {dev: f"{int(n)} message(s) rejected for their timestamp" for dev, _n, _r, n in rows if n}
+        skewed |= {dev: f"timestamps {float(s):.0f}s ahead of arrival" for dev, s in ahead.items()}
+        for rule, current in (("device.bad_data", bad), ("device.clock_skew", skewed)):
+            live = {
+                r[0]
+                for r in self.conn.execute(
+                    "SELECT subject FROM alerts WHERE rule = %s AND state <> 'resolved'", (rule,)
+                ).fetchall()
+            }
+            for dev, info in current.items():
+                if dev not in live:
+                    self._event(f"{rule}:{dev}", rules.data_event(rule, dev, kinds.get(dev, ""), info), now)
+            for dev in live - set(current):
+                self._event(f"{rule}:{dev}", Clear("none in the last hour"), now)
+
     def _escalate(self, now: datetime) -> None:
         ids = self.conn.execute(
             "SELECT id FROM alerts WHERE state = 'open' AND severity = 3 AND escalated_at IS NULL AND opened_at <= %s",
@@ -317,6 +354,7 @@ class AnalyticsService:
         if health:
             self._health(now)
             self._loss(now)
+            self._bad_data(now)
             self._escalate(now)
         if self.sink is not None:
             outbox.drain(self.conn, self.sink)

@@ -232,3 +232,26 @@ def test_messages_lost_on_the_way_raise_device_loss(city_platform: Platform, run
     assert ("device.loss", bus.device_id, "open", 2) in got
     expl = p.query("SELECT explanation FROM alerts WHERE rule = 'device.loss'")[0][0]
     assert expl["observed"] >= 50  # type: ignore[index]  # 5 minutes of positions every 5 s
+
+
+def test_bad_data_and_clock_skew_from_one_device(city_platform: Platform, run_ingest) -> None:  # type: ignore[no-untyped-def]
+    from citywatch.contracts import messages as m
+    from citywatch.contracts.topics import DeviceKind, topic_for
+
+    p = city_platform
+    with run_ingest(p.settings()):
+        pub = Publisher(host="127.0.0.1", port=p.broker.port, secret=SECRET, mode="gateway")
+        pub.open([])
+        for i in range(6):  # garbage from one station
+            pub.send_raw(topic_for(DeviceKind.AIR_QUALITY, "aq-002"), b"{broken %d" % i)
+        ahead = datetime.now(UTC) + timedelta(minutes=2)  # inside the accepted window, but ahead of arrival
+        pub.send_raw(topic_for(DeviceKind.AIR_QUALITY, "aq-003"),
+                     m.to_json(m.AirQualityReading(device_id="aq-003", ts=ahead, seq=0, pm25=10)))
+        assert pub.flush(10)
+        assert wait_for(lambda: p.count("SELECT coalesce(sum(received), 0) FROM ingest_counters") == 7, 10)
+    service = AnalyticsService(p.settings())
+    service.step()
+    got = {(r, s) for r, s, st, _ in alerts(p) if st == "open"}
+    assert ("device.bad_data", "aq-002") in got
+    assert ("device.clock_skew", "aq-003") in got
+    assert ("device.bad_data", "aq-003") not in got
