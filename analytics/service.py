@@ -33,6 +33,7 @@ from analytics.airquality.advisory import State as AdvisoryState
 from analytics.airquality.cai import cai
 from analytics.airquality.quality import Reading, ZoneQuality
 from analytics.cctv import CctvEvent, CctvRules
+from analytics.config import RulesError, RulesFile
 from analytics.health import loss_alarm, offline_after
 from analytics.parking import ParkingRules, SpaceReading
 from citywatch.settings import Settings
@@ -59,13 +60,15 @@ class AnalyticsService:
         self.a = settings.analytics
         self.sink = sink
         self.policy = Policy(reopen_window_s=self.a.reopen_window_s, escalate_after_s=self.a.escalate_after_s)
+        self.rules_file = RulesFile(self.a.rules_file, self.policy)  # an invalid file stops us here, clearly
+        self.rules = self.rules_file.rules
         self.conn = psycopg.connect(settings.db.url, autocommit=True, application_name="citywatch-analytics")
         self.zone_of: dict[str, str] = {}
         self.zones: dict[str, ZoneQuality] = {}
         self.advisories: dict[str, AdvisoryState] = {}
         self.cursor: datetime | None = None
-        self.cctv = CctvRules()
-        self.parking = ParkingRules({})
+        self.cctv = CctvRules(self.rules.cctv)
+        self.parking = ParkingRules({}, self.rules.parking)
         self.stream_cursor: dict[str, datetime] = {}
         self.gaps_seen: dict[str, int] | None = None  # device -> missing messages already accounted for
         self.loss_at: dict[str, datetime] = {}  # device -> when it last lost messages
@@ -79,7 +82,9 @@ class AnalyticsService:
             return
         s = row[0]
         self.cursor = datetime.fromisoformat(s["cursor"]) if s.get("cursor") else None
-        self.zones = {z: ZoneQuality.from_state(st) for z, st in s.get("zones", {}).items()}
+        self.zones = {
+            z: ZoneQuality.from_state(st, self.rules.quality_for(z)) for z, st in s.get("zones", {}).items()
+        }
         self.advisories = {
             k: AdvisoryState(
                 Level(v["level"]),
@@ -118,7 +123,23 @@ class AnalyticsService:
         self.zone_of = dict(rows)
 
     def _event(self, key: str, event: Raise | Clear, at: datetime) -> None:
-        store.apply(self.conn, event, at, key=key, policy=self.policy)
+        policy = self.rules.policy_for(key.split(":", 1)[0], self.policy)
+        store.apply(self.conn, event, at, key=key, policy=policy)
+
+    def _reload_rules(self) -> None:
+        try:
+            new = self.rules_file.reload_if_changed()
+        except RulesError as e:
+            log.error("%s — edit refused, the rules in force stay", e)
+            return
+        if new is None:
+            return
+        self.rules = new
+        self.cctv.cfg = new.cctv
+        self.parking.cfg = new.parking
+        for zone, zq in self.zones.items():
+            zq.config = new.quality_for(zone)
+        log.info("rules reloaded from %s", self.rules_file.path)
 
     # -- air quality -------------------------------------------------------
     def _air_quality(self, start: datetime, end: datetime) -> int:
@@ -133,7 +154,9 @@ class AnalyticsService:
             zone = self.zone_of.get(dev, "")
             by_minute[(zone, t.replace(second=0, microsecond=0))].append(Reading(dev, t, pm25, pm10, rh))
         for zone, minute in sorted(by_minute, key=lambda k: (k[1], k[0])):
-            zq = self.zones.setdefault(zone, ZoneQuality())
+            zq = self.zones.get(zone) or self.zones.setdefault(
+                zone, ZoneQuality(self.rules.quality_for(zone))
+            )
             for f in zq.tick(by_minute[(zone, minute)]):
                 key, ev = rules.quality_event(f)
                 self._event(key, ev, f.time)
@@ -336,6 +359,7 @@ class AnalyticsService:
     # -- driving -----------------------------------------------------------
     def step(self, now: datetime | None = None, health: bool = True) -> int:
         now = now or datetime.now(UTC)
+        self._reload_rules()
         safe = now - timedelta(seconds=self.a.lateness_s)
         if self.cursor is None:  # first run: start from the oldest reading there is
             first = self.conn.execute("SELECT min(time) FROM air_quality").fetchone()

@@ -81,6 +81,9 @@ class AnalyticsSettings(BaseSettings):
     reopen_window_s: float = Field(
         900.0, ge=0, description="a recurrence within this re-opens the resolved alert"
     )
+    rules_file: Path | None = Field(
+        None, description="YAML rules file (default: the packaged analytics/rules.yaml)"
+    )
 
 
 class Settings(BaseSettings):

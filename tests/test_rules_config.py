@@ -1,0 +1,73 @@
+"""The rules file: strict validation with errors that name the key, and reload."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from alerts.model import Policy
+from analytics.config import RulesError, RulesFile, default_text, parse
+
+
+def test_the_packaged_rules_are_valid() -> None:
+    rules = parse(default_text())
+    assert rules.quality.stuck_run == 10
+    assert rules.policy_for("cctv.fire", Policy()).escalate_after_s == 120
+    assert rules.policy_for("cctv.incident.smoke", Policy()).escalate_after_s == 120  # prefix match
+    assert rules.policy_for("aq.stuck", Policy(reopen_window_s=5)).reopen_window_s == 5  # no match: default
+
+
+BAD = [
+    ("unknown-section", "sensors: {}", "sensors"),
+    ("unknown-key", "quality: {stuck_runn: 3}", "quality.stuck_runn"),
+    ("wrong-type", "cctv: {quiet_s: soon}", "cctv.quiet_s"),
+    ("negative", "parking: {stuck_s: -5}", "parking.stuck_s"),
+    ("hysteresis", "quality: {drift_on: 1.0, drift_off: 2.0}", "quality.drift_off"),
+    ("release", "parking: {almost_full: 0.8, release: 0.9}", "parking.release"),
+    ("zone-section", "zones: {z1: {cctv: {}}}", "zones.z1"),
+    ("zone-key", "zones: {z1: {quality: {spike: 3}}}", "zones.z1.quality.spike"),
+    ("policy-key", "policies: {aq.stuck: {auto_close: true}}", "policies.aq.stuck.auto_close"),
+    ("not-yaml", "quality: [unclosed", "(file)"),
+    ("not-a-mapping", "- 1\n- 2", "(file)"),
+]
+
+
+@pytest.mark.parametrize(("text", "where"), [b[1:] for b in BAD], ids=[b[0] for b in BAD])
+def test_invalid_rules_name_the_key(text: str, where: str) -> None:
+    with pytest.raises(RulesError) as e:
+        parse(text)
+    assert e.value.where == where
+    assert where in str(e.value)
+
+
+def test_zone_overrides_merge_with_the_defaults() -> None:
+    rules = parse("quality: {spike_z: 9}\nzones: {industrial: {quality: {spike_min_jump: 30}}}")
+    assert rules.quality_for("industrial").spike_min_jump == 30
+    assert rules.quality_for("industrial").spike_z == 9
+    assert rules.quality_for("elsewhere").spike_min_jump == 15
+
+
+def test_reload_takes_valid_edits_and_refuses_invalid_ones(tmp_path: Path) -> None:
+    path = tmp_path / "rules.yaml"
+    path.write_text("cctv: {quiet_s: 600}")
+    f = RulesFile(path)
+    assert f.reload_if_changed() is None
+    path.write_text("cctv: {quiet_s: 60}")
+    os.utime(path, (time.time() + 5, time.time() + 5))
+    new = f.reload_if_changed()
+    assert new is not None and new.cctv.quiet_s == 60
+    path.write_text("cctv: {quiet_s: -1}")
+    os.utime(path, (time.time() + 10, time.time() + 10))
+    with pytest.raises(RulesError):
+        f.reload_if_changed()
+    assert f.rules.cctv.quiet_s == 60  # the rules in force stay
+
+
+def test_an_invalid_file_at_start_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "rules.yaml"
+    path.write_text("parking: {flap_per_h: lots}")
+    with pytest.raises(RulesError, match=r"parking\.flap_per_h"):
+        RulesFile(path)
