@@ -1,14 +1,19 @@
-"""Deliver committed notifications (the outbox) to live consumers.
+"""Deliver committed notifications (the outbox) to every sink.
 
-A notification is marked delivered only once its sink accepted it; a sink that
-fails is retried on the next pass with its error recorded, and never blocks
-the engine (the engine only writes rows; this runs after the commit).
+Each sink (the MQTT topic, each webhook) has its own delivery record per
+notification: delivered once it accepted it; after a failure it is retried
+with exponential backoff (1 s, 2 s, 4 s, ... up to ``max_backoff_s``), the
+error and the attempt count visible in ``alert_deliveries``. Order is kept per
+sink: a notification waits for the ones before it. Delivery runs in its own
+thread (:class:`Dispatcher`), so a sink that hangs or fails never blocks the
+engine that writes the rows.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
@@ -19,26 +24,80 @@ log = logging.getLogger(__name__)
 Sink = Callable[[str, bytes], None]  # (kind, payload) -> raises on failure
 
 
-def drain(conn: psycopg.Connection[Any], sink: Sink, limit: int = 500) -> int:
-    """Deliver up to ``limit`` pending notifications in order; returns how many were delivered."""
+def drain(
+    conn: psycopg.Connection[Any], name: str, sink: Sink, limit: int = 500, max_backoff_s: float = 300.0
+) -> int:
+    """Deliver up to ``limit`` notifications that ``name`` has not yet accepted; returns how many it accepted."""
     rows = conn.execute(
-        "SELECT o.id, a.kind, o.payload FROM alert_outbox o JOIN alerts a ON a.id = o.alert_id"
-        " WHERE o.delivered_at IS NULL ORDER BY o.id LIMIT %s",
-        (limit,),
+        "SELECT o.id, a.kind, o.payload, coalesce(d.attempts, 0), coalesce(d.next_attempt_at <= now(), true)"
+        " FROM alert_outbox o JOIN alerts a ON a.id = o.alert_id"
+        " LEFT JOIN alert_deliveries d ON d.outbox_id = o.id AND d.sink = %s"
+        " WHERE d.delivered_at IS NULL ORDER BY o.id LIMIT %s",
+        (name, limit),
     ).fetchall()
     delivered = 0
-    for oid, kind, payload in rows:
+    for oid, kind, payload, attempts, due in rows:
+        if not due:
+            break  # backing off; later notifications wait their turn
         try:
             sink(kind, orjson.dumps(payload))
-        except Exception as e:  # the sink is down: keep it pending, say why, try again later
+        except Exception as e:
+            backoff = min(2.0**attempts, max_backoff_s)
             conn.execute(
-                "UPDATE alert_outbox SET attempts = attempts + 1, last_error = %s WHERE id = %s",
-                (f"{type(e).__name__}: {e}"[:500], oid),
+                "INSERT INTO alert_deliveries (outbox_id, sink, attempts, next_attempt_at, last_error)"
+                " VALUES (%s, %s, 1, now() + make_interval(secs => %s), %s)"
+                " ON CONFLICT (outbox_id, sink) DO UPDATE SET attempts = alert_deliveries.attempts + 1,"
+                " next_attempt_at = excluded.next_attempt_at, last_error = excluded.last_error",
+                (oid, name, backoff, f"{type(e).__name__}: {e}"[:500]),
             )
-            log.warning("notification %d not delivered (%s); will retry", oid, e)
-            break  # keep order: later notifications wait for this one
+            log.warning("notification %d not delivered to %s (%s); retry in %.0fs", oid, name, e, backoff)
+            break
         conn.execute(
-            "UPDATE alert_outbox SET delivered_at = now(), attempts = attempts + 1 WHERE id = %s", (oid,)
+            "INSERT INTO alert_deliveries (outbox_id, sink, delivered_at, attempts) VALUES (%s, %s, now(), 1)"
+            " ON CONFLICT (outbox_id, sink) DO UPDATE SET delivered_at = now(),"
+            " attempts = alert_deliveries.attempts + 1, last_error = NULL",
+            (oid, name),
         )
         delivered += 1
     return delivered
+
+
+class Dispatcher:
+    """Drains the outbox to every sink, each in its own thread with its own connection."""
+
+    def __init__(self, conninfo: str, sinks: Mapping[str, Sink], interval_s: float = 0.5) -> None:
+        self.conninfo = conninfo
+        self.sinks = dict(sinks)
+        self.interval_s = interval_s
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def drain_once(self) -> int:
+        with psycopg.connect(self.conninfo, autocommit=True) as conn:
+            return sum(drain(conn, name, sink) for name, sink in self.sinks.items())
+
+    def _loop(self, name: str, sink: Sink) -> None:
+        conn: psycopg.Connection[Any] | None = None
+        while not self._stop.is_set():
+            try:
+                if conn is None or conn.closed:
+                    conn = psycopg.connect(self.conninfo, autocommit=True)
+                while drain(conn, name, sink) and not self._stop.is_set():
+                    pass
+            except psycopg.Error as e:
+                log.error("outbox for %s: %s", name, str(e).strip().splitlines()[0])
+                conn = None
+            self._stop.wait(self.interval_s)
+        if conn is not None:
+            conn.close()
+
+    def start(self) -> None:
+        for name, sink in self.sinks.items():
+            t = threading.Thread(target=self._loop, args=(name, sink), name=f"notify-{name}", daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(10)

@@ -26,6 +26,7 @@ from psycopg.types.json import Jsonb
 
 from alerts import outbox, store
 from alerts.model import Clear, Policy, Raise, Tick
+from alerts.webhook import Webhook
 from analytics import rules
 from analytics.airquality.advisory import RULES as ADVISORY_RULES
 from analytics.airquality.advisory import Level, advance
@@ -58,7 +59,11 @@ class AnalyticsService:
     def __init__(self, settings: Settings, sink: outbox.Sink | None = None) -> None:
         self.settings = settings
         self.a = settings.analytics
-        self.sink = sink
+        sinks: dict[str, outbox.Sink] = {"mqtt": sink} if sink is not None else {}
+        secret = self.a.webhook_secret.get_secret_value() if self.a.webhook_secret else None
+        for url in filter(None, (u.strip() for u in self.a.webhooks.split(","))):
+            sinks[f"webhook:{url}"] = Webhook(url, secret=secret)
+        self.dispatcher = outbox.Dispatcher(settings.db.url, sinks)
         self.policy = Policy(reopen_window_s=self.a.reopen_window_s, escalate_after_s=self.a.escalate_after_s)
         self.rules_file = RulesFile(self.a.rules_file, self.policy)  # an invalid file stops us here, clearly
         self.rules = self.rules_file.rules
@@ -380,8 +385,6 @@ class AnalyticsService:
             self._loss(now)
             self._bad_data(now)
             self._escalate(now)
-        if self.sink is not None:
-            outbox.drain(self.conn, self.sink)
         return n
 
     def evaluate_range(self, start: datetime, end: datetime) -> int:
@@ -391,7 +394,13 @@ class AnalyticsService:
         return self.step(end + timedelta(seconds=self.a.lateness_s), health=False)
 
     def run(self) -> None:
-        log.info("analytics running: every %.1fs, lateness %.0fs", self.a.poll_s, self.a.lateness_s)
+        log.info(
+            "analytics running: every %.1fs, lateness %.0fs; notifying %s",
+            self.a.poll_s,
+            self.a.lateness_s,
+            ", ".join(self.dispatcher.sinks) or "nobody",
+        )
+        self.dispatcher.start()
         while not self._stop.is_set():
             started = time.monotonic()
             try:
@@ -400,6 +409,7 @@ class AnalyticsService:
                 log.error("analytics step failed (%s); retrying", str(e).strip().splitlines()[0])
                 self._reconnect()
             self._stop.wait(max(0.0, self.a.poll_s - (time.monotonic() - started)))
+        self.dispatcher.stop()
         self.conn.close()
 
     def _reconnect(self) -> None:

@@ -84,6 +84,10 @@ class AnalyticsSettings(BaseSettings):
     rules_file: Path | None = Field(
         None, description="YAML rules file (default: the packaged analytics/rules.yaml)"
     )
+    webhooks: str = Field(
+        "", description="comma-separated URLs that receive every alert notification (POST JSON)"
+    )
+    webhook_secret: SecretStr | None = Field(None, description="signs webhook bodies (X-Citywatch-Signature)")
 
 
 class Settings(BaseSettings):

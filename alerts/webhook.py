@@ -1,0 +1,30 @@
+"""HTTP webhook sink: POST each notification as JSON (SMS and e-mail gateways plug in here).
+
+With a secret, the body is signed: ``X-Citywatch-Signature: sha256=<hex HMAC>``.
+A non-2xx answer or a timeout is a failure, retried by the outbox with backoff.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+import httpx
+
+
+class Webhook:
+    def __init__(self, url: str, *, secret: str | None = None, timeout_s: float = 5.0) -> None:
+        self.url = url
+        self.secret = secret
+        self.client = httpx.Client(timeout=timeout_s)
+
+    def __call__(self, kind: str, payload: bytes) -> None:
+        headers = {"Content-Type": "application/json", "X-Citywatch-Kind": kind}
+        if self.secret:
+            mac = hmac.new(self.secret.encode(), payload, hashlib.sha256).hexdigest()
+            headers["X-Citywatch-Signature"] = f"sha256={mac}"
+        r = self.client.post(self.url, content=payload, headers=headers)
+        r.raise_for_status()
+
+    def close(self) -> None:
+        self.client.close()
