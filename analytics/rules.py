@@ -103,6 +103,45 @@ def data_event(rule: str, device_id: str, kind: str, info: tuple[int, str] | str
     )
 
 
+def unusual_event(device_id: str, value: float, expected: float | None, z: float, hour: datetime) -> Raise:
+    return Raise(
+        "aq.unusual",
+        device_id,
+        "aq",
+        Severity.INFO,
+        f"Unusual PM2.5 for the hour: {device_id}",
+        Explanation(
+            rule="aq.unusual",
+            observed=value,
+            baseline=expected,
+            score=z,
+            window_end=hour,
+            message=f"hourly PM2.5 {value:.0f} where {expected or 0:.0f} is usual at this hour"
+            f" (robust z {z:.1f})",
+        ),
+        value,
+    )
+
+
+def multivariate_event(device_id: str, score: float, features: dict[str, float], hour: datetime) -> Raise:
+    what = ", ".join(f"{k} {v:+.1f}σ" for k, v in features.items()) or "an unusual combination"
+    return Raise(
+        "aq.multivariate",
+        device_id,
+        "aq",
+        Severity.INFO,
+        f"Unusual pollutant mix: {device_id}",
+        Explanation(
+            rule="aq.multivariate",
+            score=score,
+            window_end=hour,
+            details={"features": features},
+            message=f"isolation-forest score {score:.3f}; {what}",
+        ),
+        -score,
+    )
+
+
 def loss_event(device_id: str, kind: str, new_gaps: int, total_gaps: int) -> Raise:
     return Raise(
         "device.loss",

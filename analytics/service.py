@@ -31,6 +31,7 @@ from analytics import rules
 from analytics.airquality.advisory import RULES as ADVISORY_RULES
 from analytics.airquality.advisory import Level, advance
 from analytics.airquality.advisory import State as AdvisoryState
+from analytics.airquality.baseline import FEATURES, MultivariateModel, SeasonalBaseline
 from analytics.airquality.cai import cai
 from analytics.airquality.quality import Reading, ZoneQuality
 from analytics.cctv import CctvEvent, CctvRules
@@ -71,6 +72,8 @@ class AnalyticsService:
         self.zone_of: dict[str, str] = {}
         self.zones: dict[str, ZoneQuality] = {}
         self.advisories: dict[str, AdvisoryState] = {}
+        self.baselines: dict[str, SeasonalBaseline] = {}
+        self.models: dict[str, MultivariateModel] = {}
         self.cursor: datetime | None = None
         self.cctv = CctvRules(self.rules.cctv)
         self.parking = ParkingRules({}, self.rules.parking)
@@ -99,12 +102,14 @@ class AnalyticsService:
             )
             for k, v in s.get("advisories", {}).items()
         }
+        self.baselines = {k: SeasonalBaseline.from_state(v) for k, v in s.get("baselines", {}).items()}
         log.info("analytics resumes from %s", self.cursor)
 
     def _save_state(self) -> None:
         s = {
             "cursor": self.cursor.isoformat() if self.cursor else None,
             "zones": {z: zq.state() for z, zq in self.zones.items()},
+            "baselines": {k: b.state() for k, b in self.baselines.items()},
             "advisories": {
                 k: {
                     "level": int(v.level),
@@ -200,6 +205,9 @@ class AnalyticsService:
             )
             hourly = {"pm25": pm25_1h, "pm10": pm10_1h, "o3": o3}
             self._advise(dev, hour, hourly)
+            self._learned(
+                dev, hour, pm25_1h, dict(zip(FEATURES, (pm10_24h, pm25_24h, o3, no2, co, so2), strict=True))
+            )
             zone = self.zone_of.get(dev)
             if zone:
                 for p, v in hourly.items():
@@ -207,6 +215,32 @@ class AnalyticsService:
                         by_zone[zone][p].append(v)
         for zone, values in by_zone.items():
             self._advise(f"zone:{zone}", hour, {p: statistics.fmean(v) for p, v in values.items()})
+
+    def _learned(self, dev: str, hour: datetime, pm25: float | None, vector: dict[str, float | None]) -> None:
+        """Against what is normal for this station: its seasonal PM2.5 baseline, its pollutant mix."""
+        if pm25 is not None:
+            b = self.baselines.setdefault(dev, SeasonalBaseline())
+            z, expected = b.score(hour, pm25), b.expected(hour)
+            key = f"aq.unusual:{dev}"
+            if z is not None and z >= 6:
+                self._event(key, rules.unusual_event(dev, pm25, expected, z, hour), hour)
+            elif z is not None and z < 3:
+                self._event(key, Clear("back within its usual range for the hour"), hour)
+            b.learn(hour, pm25)
+        model = self.models.setdefault(dev, MultivariateModel(seed=len(self.models)))
+        if model.trained_at is None or hour - model.trained_at >= timedelta(hours=24):
+            rows = self.conn.execute(
+                "SELECT pm10_24h, pm25_24h, o3, no2, co, so2 FROM aq_hourly WHERE device_id = %s"
+                " AND hour > %s AND hour < %s",
+                (dev, hour - timedelta(days=14), hour),
+            ).fetchall()
+            model.fit([dict(zip(FEATURES, r, strict=True)) for r in rows], hour)
+        unusual = model.check(vector)
+        key = f"aq.multivariate:{dev}"
+        if unusual is not None:
+            self._event(key, rules.multivariate_event(dev, unusual.score, unusual.features, hour), hour)
+        elif model.trained_at is not None:
+            self._event(key, Clear("pollutant mix usual again"), hour)
 
     def _advise(self, subject: str, hour: datetime, hourly: dict[str, float | None]) -> None:
         for pollutant, rule in ADVISORY_RULES.items():

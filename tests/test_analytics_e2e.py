@@ -273,3 +273,57 @@ def test_bad_data_and_clock_skew_from_one_device(city_platform: Platform, run_in
     assert ("device.bad_data", "aq-002") in got
     assert ("device.clock_skew", "aq-003") in got
     assert ("device.bad_data", "aq-003") not in got
+
+
+def test_learned_baseline_and_pollutant_mix(db_url: str) -> None:
+    """Ten days of one station's history written straight into the table analytics reads."""
+    import random
+
+    import psycopg
+
+    from citywatch.settings import DatabaseSettings, Settings
+
+    r = random.Random(3)
+    end = datetime(2026, 10, 20, tzinfo=UTC)
+    start = end - timedelta(days=10)
+    rows = []
+    t, seq = start, 0
+    while t < end:
+        local_h = (t.hour + 9) % 24
+        traffic = 1.0 if local_h in (8, 9, 18, 19) else 0.3
+        pm25 = 12 + 20 * traffic + r.gauss(0, 1.5)
+        no2, co = 0.01 + 0.03 * traffic + r.gauss(0, 0.002), 0.3 + 0.8 * traffic + r.gauss(0, 0.04)
+        last_day = t >= end - timedelta(hours=6)
+        if last_day and t >= end - timedelta(hours=3):
+            pm25, no2, co = 90.0, 0.05, 0.2  # an unusual hour: PM2.5 far above its slot, NO2 high with CO low
+        rows.append((t, "aq-x", seq, pm25 * 1.6, pm25, 0.03, no2, co, 0.003, t))
+        t += timedelta(minutes=10)
+        seq += 1
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO zones VALUES ('z', 'Zone') ON CONFLICT DO NOTHING")
+        conn.execute(
+            "INSERT INTO devices (device_id, kind, name, zone_id, expected_interval_s)"
+            " VALUES ('aq-x', 'aq', 'x', 'z', 600)"
+        )
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO air_quality (time, device_id, seq, pm10, pm25, o3, no2, co, so2, received_at)"
+                " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
+                rows,
+            )
+    service = AnalyticsService(Settings(db=DatabaseSettings(url=db_url)))
+    service.evaluate_range(start - timedelta(minutes=1), end)
+    with psycopg.connect(db_url) as conn:
+        got = {
+            r: (st, e)
+            for r, st, e in conn.execute(
+                "SELECT rule, state, explanation FROM alerts WHERE rule IN ('aq.unusual', 'aq.multivariate')"
+            )
+        }
+    assert "aq.unusual" in got
+    assert got["aq.unusual"][1]["baseline"] < 40 and got["aq.unusual"][1]["observed"] > 80
+    assert "aq.multivariate" in got
+    assert (
+        "co" in got["aq.multivariate"][1]["details"]["features"]
+        or "pm25" in got["aq.multivariate"][1]["details"]["features"]
+    )

@@ -1,0 +1,130 @@
+"""Learned baselines for air quality (pure apart from scikit-learn).
+
+* :class:`SeasonalBaseline` — per station and pollutant, what is normal for this
+  hour of the day on a weekday or a weekend day: the median and MAD of the last
+  ``keep`` values seen in that slot. ``score`` is a robust z-score.
+* :class:`MultivariateModel` — an IsolationForest over a station's hourly
+  pollutant vector, retrained periodically; when it calls an hour unusual it
+  also says which pollutants were unusual and by how much (robust z against
+  the training data), so the finding explains itself.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+from sklearn.ensemble import IsolationForest
+
+FEATURES = ("pm10", "pm25", "o3", "no2", "co", "so2")
+KST = timedelta(hours=9)
+
+
+def slot(t: datetime) -> str:
+    local = t + KST
+    return f"{'we' if local.weekday() >= 5 else 'wd'}{local.hour:02d}"
+
+
+def robust_z(x: float, values: list[float], floor: float) -> float:
+    med = statistics.median(values)
+    mad = statistics.median(abs(v - med) for v in values)
+    return (x - med) / max(1.4826 * mad, floor)
+
+
+@dataclass
+class SeasonalBaseline:
+    keep: int = 28  # values per slot: four weeks of weekdays at that hour
+    min_values: int = 5
+    floor: float = 2.0  # smallest spread assumed (units of the pollutant)
+    slots: dict[str, deque[float]] = field(default_factory=dict)
+
+    def score(self, t: datetime, x: float) -> float | None:
+        values = self.slots.get(slot(t))
+        if values is None or len(values) < self.min_values:
+            return None
+        return robust_z(x, list(values), self.floor)
+
+    def expected(self, t: datetime) -> float | None:
+        values = self.slots.get(slot(t))
+        return statistics.median(values) if values else None
+
+    def learn(self, t: datetime, x: float) -> None:
+        d = self.slots.setdefault(slot(t), deque(maxlen=self.keep))
+        d.append(x)
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "keep": self.keep,
+            "min_values": self.min_values,
+            "floor": self.floor,
+            "slots": {k: list(v) for k, v in self.slots.items()},
+        }
+
+    @classmethod
+    def from_state(cls, s: dict[str, Any]) -> SeasonalBaseline:
+        b = cls(s["keep"], s["min_values"], s["floor"])
+        b.slots = {k: deque(v, maxlen=b.keep) for k, v in s["slots"].items()}
+        return b
+
+
+@dataclass
+class Unusual:
+    score: float  # IsolationForest decision function: below 0 is anomalous (far-out values count too)
+    features: dict[str, float]  # robust z per pollutant, the most unusual first
+
+
+class MultivariateModel:
+    """IsolationForest over hourly pollutant vectors; missing values are imputed with the training median."""
+
+    def __init__(
+        self, seed: int = 0, contamination: float = 0.01, min_rows: int = 72, z_limit: float = 8.0
+    ) -> None:
+        self.seed = seed
+        self.z_limit = z_limit
+        self.contamination = contamination
+        self.min_rows = min_rows
+        self.forest: IsolationForest | None = None
+        self.median: np.ndarray | None = None
+        self.scale: np.ndarray | None = None
+        self.trained_at: datetime | None = None
+
+    def _matrix(self, rows: list[dict[str, float | None]]) -> np.ndarray:
+        x = np.array([[math.nan if r.get(f) is None else float(r[f]) for f in FEATURES] for r in rows])  # type: ignore[arg-type]
+        if self.median is not None:
+            x = np.where(np.isnan(x), self.median, x)
+        return x
+
+    def fit(self, rows: list[dict[str, float | None]], now: datetime) -> bool:
+        if len(rows) < self.min_rows:
+            return False
+        x = np.array([[math.nan if r.get(f) is None else float(r[f]) for f in FEATURES] for r in rows])  # type: ignore[arg-type]
+        med = np.nanmedian(x, axis=0)
+        self.median = np.where(np.isnan(med), 0.0, med)
+        x = np.where(np.isnan(x), self.median, x)
+        mad = np.median(np.abs(x - self.median), axis=0)
+        self.scale = np.maximum(1.4826 * mad, 1e-3)
+        self.forest = IsolationForest(
+            n_estimators=100, contamination=self.contamination, random_state=self.seed
+        )
+        self.forest.fit(x)
+        self.trained_at = now
+        return True
+
+    def check(self, row: dict[str, float | None]) -> Unusual | None:
+        """None when normal (or not trained); otherwise the score and the unusual pollutants."""
+        if self.forest is None or self.median is None or self.scale is None:
+            return None
+        x = self._matrix([row])
+        score = float(self.forest.decision_function(x)[0])
+        z = (x[0] - self.median) / self.scale
+        # a forest isolates a value beyond everything it was trained on no faster than the training
+        # extremes, so far-out values count on their own (robust z >= z_limit) beside the forest's verdict
+        if score >= 0 and float(np.max(np.abs(z))) < self.z_limit:
+            return None
+        order = np.argsort(-np.abs(z))
+        return Unusual(score, {FEATURES[i]: round(float(z[i]), 1) for i in order if abs(z[i]) >= 3})

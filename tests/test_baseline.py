@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+from analytics.airquality.baseline import MultivariateModel, SeasonalBaseline, slot
+
+T0 = datetime(2026, 3, 2, 0, tzinfo=UTC)  # a Monday, 09:00 in Seoul
+
+
+def test_slots_are_local_hour_and_day_type() -> None:
+    assert slot(T0) == "wd09"
+    assert slot(T0 + timedelta(days=5)) == "we09"  # Saturday
+
+
+def test_seasonal_baseline_learns_the_daily_cycle() -> None:
+    r = random.Random(1)
+    b = SeasonalBaseline()
+    for d in range(21):
+        for h in range(24):
+            t = T0 + timedelta(days=d, hours=h)
+            rush = 40.0 if (t + timedelta(hours=9)).hour in (8, 19) else 15.0
+            b.learn(t, rush + r.gauss(0, 2))
+    morning = T0 + timedelta(days=21, hours=23)  # 08:00 KST
+    night = T0 + timedelta(days=22, hours=18)  # 03:00 KST
+    assert abs(b.score(morning, 41.0) or 99) < 2  # a rush-hour level at rush hour is normal
+    assert (b.score(night, 41.0) or 0) > 6  # the same level at 3 am is not
+    restored = SeasonalBaseline.from_state(b.state())
+    assert restored.score(night, 41.0) == b.score(night, 41.0)
+
+
+def test_isolation_forest_flags_and_explains() -> None:
+    r = random.Random(2)
+    rows = [
+        {
+            "pm10": 30 + r.gauss(0, 3),
+            "pm25": 15 + r.gauss(0, 2),
+            "o3": 0.03 + r.gauss(0, 0.003),
+            "no2": 0.02 + r.gauss(0, 0.002),
+            "co": 0.5 + r.gauss(0, 0.05),
+            "so2": 0.003,
+        }
+        for _ in range(500)
+    ]
+    m = MultivariateModel(seed=3)
+    assert m.check(rows[0]) is None  # untrained: no opinion
+    assert m.fit(rows, T0)
+    normal = sum(m.check(row) is not None for row in rows[:100])
+    assert normal <= 5
+    odd = m.check({"pm10": 31, "pm25": 15, "o3": 0.03, "no2": 0.09, "co": 2.5, "so2": None})
+    assert odd is not None
+    assert list(odd.features)[:2] == ["co", "no2"] or list(odd.features)[:2] == ["no2", "co"]
+    assert "pm10" not in odd.features
+
+
+def test_isolation_forest_catches_an_unusual_combination_within_the_ranges() -> None:
+    r = random.Random(4)
+    rows = []
+    for _ in range(800):  # traffic: NO2 and CO rise and fall together
+        traffic = r.uniform(0, 1)
+        rows.append(
+            {
+                "pm10": 30.0,
+                "pm25": 15.0,
+                "o3": 0.03,
+                "no2": 0.01 + 0.04 * traffic + r.gauss(0, 0.002),
+                "co": 0.3 + 1.0 * traffic + r.gauss(0, 0.05),
+                "so2": 0.003,
+            }
+        )
+    m = MultivariateModel(seed=5)
+    m.fit(rows, T0)
+    # each value is ordinary on its own, the pair is not: high NO2 with low CO
+    odd = m.check({"pm10": 30.0, "pm25": 15.0, "o3": 0.03, "no2": 0.048, "co": 0.32, "so2": 0.003})
+    assert odd is not None and odd.score < 0
