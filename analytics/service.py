@@ -20,6 +20,7 @@ import threading
 import time
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb
@@ -73,11 +74,14 @@ class AnalyticsService:
         self.zones: dict[str, ZoneQuality] = {}
         self.advisories: dict[str, AdvisoryState] = {}
         self.baselines: dict[str, SeasonalBaseline] = {}
+        self.zone_done: dict[str, datetime] = {}  # per zone, the last minute evaluated
         self.models: dict[str, MultivariateModel] = {}
         self.cursor: datetime | None = None
         self.cctv = CctvRules(self.rules.cctv)
         self.parking = ParkingRules({}, self.rules.parking)
         self.stream_cursor: dict[str, datetime] = {}
+        self.received_cursor: dict[str, datetime] = {}
+        self._last_health: datetime | None = None
         self.gaps_seen: dict[str, int] | None = None  # device -> missing messages already accounted for
         self.loss_at: dict[str, datetime] = {}  # device -> when it last lost messages
         self._stop = threading.Event()
@@ -103,6 +107,7 @@ class AnalyticsService:
             for k, v in s.get("advisories", {}).items()
         }
         self.baselines = {k: SeasonalBaseline.from_state(v) for k, v in s.get("baselines", {}).items()}
+        self.zone_done = {k: datetime.fromisoformat(v) for k, v in s.get("zone_done", {}).items()}
         log.info("analytics resumes from %s", self.cursor)
 
     def _save_state(self) -> None:
@@ -110,6 +115,7 @@ class AnalyticsService:
             "cursor": self.cursor.isoformat() if self.cursor else None,
             "zones": {z: zq.state() for z, zq in self.zones.items()},
             "baselines": {k: b.state() for k, b in self.baselines.items()},
+            "zone_done": {k: v.isoformat() for k, v in self.zone_done.items()},
             "advisories": {
                 k: {
                     "level": int(v.level),
@@ -152,29 +158,62 @@ class AnalyticsService:
         log.info("rules reloaded from %s", self.rules_file.path)
 
     # -- air quality -------------------------------------------------------
-    def _air_quality(self, start: datetime, end: datetime) -> int:
-        """Minutes in (start, end]; returns readings evaluated."""
+    def _expected_stations(self, now: datetime) -> dict[str, set[str]]:
+        """Per zone, the stations heard from in the last 5 minutes: a minute is complete once all have reported."""
+        rows = self.conn.execute(
+            "SELECT s.device_id FROM device_streams s JOIN devices d USING (device_id)"
+            " WHERE d.kind = 'aq' AND s.last_received_at > %s",
+            (now - timedelta(minutes=5),),
+        ).fetchall()
+        out: dict[str, set[str]] = defaultdict(set)
+        for (dev,) in rows:
+            out[self.zone_of.get(dev, "")].add(dev)
+        return out
+
+    def _air_quality(self, start: datetime, safe: datetime, now: datetime) -> int:
+        """Zone-minutes after ``start``: each is evaluated as soon as every live station of its zone has
+        reported for it (low latency), and at the latest once it is older than ``safe`` (lateness)."""
         self._refresh_zones()
         rows = self.conn.execute(
-            "SELECT time, device_id, pm25, pm10, rh FROM air_quality WHERE time > %s AND time <= %s ORDER BY time",
-            (start, end),
+            "SELECT time, device_id, pm25, pm10, rh FROM air_quality WHERE time >= %s AND time <= %s ORDER BY time",
+            (start.replace(second=0, microsecond=0), now),  # from the minute's start: a minute split by the
+            # previous slice is read whole
         ).fetchall()
-        by_minute: dict[tuple[str, datetime], list[Reading]] = defaultdict(list)
+        by_zone: dict[str, dict[datetime, list[Reading]]] = defaultdict(lambda: defaultdict(list))
         for t, dev, pm25, pm10, rh in rows:
-            zone = self.zone_of.get(dev, "")
-            by_minute[(zone, t.replace(second=0, microsecond=0))].append(Reading(dev, t, pm25, pm10, rh))
-        for zone, minute in sorted(by_minute, key=lambda k: (k[1], k[0])):
+            by_zone[self.zone_of.get(dev, "")][t.replace(second=0, microsecond=0)].append(
+                Reading(dev, t, pm25, pm10, rh)
+            )
+        expected = (
+            self._expected_stations(now)
+            if any(m + timedelta(minutes=1) > safe for z in by_zone.values() for m in z)
+            else {}
+        )
+        n = 0
+        for zone, minutes in by_zone.items():
             zq = self.zones.get(zone) or self.zones.setdefault(
                 zone, ZoneQuality(self.rules.quality_for(zone))
             )
-            for f in zq.tick(by_minute[(zone, minute)]):
-                key, ev = rules.quality_event(f)
-                self._event(key, ev, f.time)
+            done = self.zone_done.get(zone)
+            for minute in sorted(minutes):
+                if done is not None and minute <= done:
+                    continue
+                readings = minutes[minute]
+                complete = minute + timedelta(minutes=1) <= safe or (
+                    bool(expected.get(zone)) and expected[zone] <= {r.station for r in readings}
+                )
+                if not complete:
+                    break  # keep the zone's minutes in order
+                for f in zq.tick(readings):
+                    key, ev = rules.quality_event(f)
+                    self._event(key, ev, f.time)
+                self.zone_done[zone] = done = minute
+                n += len(readings)
         hour = _hour_floor(start) + timedelta(hours=1)
-        while hour <= end:
+        while hour <= safe:
             self._hourly(hour)
             hour += timedelta(hours=1)
-        return len(rows)
+        return n
 
     def _hourly(self, hour: datetime) -> None:
         rows = self.conn.execute(
@@ -254,47 +293,59 @@ class AnalyticsService:
                 self._event(key, ev, hour)
 
     # -- cctv and parking ----------------------------------------------------
-    def _warm_cursor(self, stream: str, safe: datetime, warmup: timedelta) -> datetime:
-        """Where a stream resumes: rules state is rebuilt from recent history (alert replays are no-ops)."""
+    def _new_rows(self, stream: str, sql: str, safe: datetime, now: datetime, warmup: timedelta) -> list[Any]:
+        """Rows of an event stream not yet evaluated, in time order, without waiting for the lateness:
+        newer than the time cursor, or received since the last look (late arrivals). On the first look
+        the rules rebuild their state from ``warmup`` of history (alert replays are no-ops)."""
         if stream not in self.stream_cursor:
-            base = self.cursor or safe
-            self.stream_cursor[stream] = min(base, safe) - warmup
-        return self.stream_cursor[stream]
-
-    def _cctv(self, safe: datetime) -> None:
-        start = self._warm_cursor("cctv", safe, timedelta(hours=6))
+            self.stream_cursor[stream] = min(self.cursor or safe, safe) - warmup
+        tc, rc = self.stream_cursor[stream], self.received_cursor.get(stream)
         rows = self.conn.execute(
-            "SELECT e.time, e.device_id, e.event_type, e.confidence, e.zone, coalesce(d.meta->>'area', ''),"
-            " e.object_count FROM cctv_events e LEFT JOIN devices d USING (device_id)"
-            " WHERE e.time > %s AND e.time <= %s ORDER BY e.time",
-            (start, safe),
+            sql, {"tc": tc, "rc": rc, "now": now, "late": tc - timedelta(hours=1)}
         ).fetchall()
-        for t, cam, etype, conf, zone, area, count in rows:
+        if rows:
+            self.stream_cursor[stream] = max(tc, max(r[0] for r in rows))
+            self.received_cursor[stream] = max([r[-1] for r in rows] + ([rc] if rc else []))
+        return rows
+
+    def _cctv(self, safe: datetime, now: datetime) -> None:
+        rows = self._new_rows(
+            "cctv",
+            "SELECT e.time, e.device_id, e.event_type, e.confidence, e.zone, coalesce(d.meta->>'area', ''),"
+            " e.object_count, e.received_at FROM cctv_events e LEFT JOIN devices d USING (device_id)"
+            " WHERE e.time <= %(now)s AND (e.time > %(tc)s OR (e.received_at > %(rc)s AND e.time > %(late)s))"
+            " ORDER BY e.time",
+            safe,
+            now,
+            timedelta(hours=6),
+        )
+        for t, cam, etype, conf, zone, area, count, _r in rows:
             for key, ev, at in [
                 *self.cctv.tick(t),
                 *self.cctv.on_event(CctvEvent(cam, t, etype, conf, zone, area, count)),
             ]:
                 self._event(key, ev, at)
-        for key, ev, at in self.cctv.tick(safe):
+        for key, ev, at in self.cctv.tick(now):
             self._event(key, ev, at)
-        self.stream_cursor["cctv"] = safe
 
-    def _parking(self, safe: datetime) -> None:
-        start = self._warm_cursor("parking", safe, timedelta(hours=26))
+    def _parking(self, safe: datetime, now: datetime) -> None:
         self.parking.capacity = dict(
             self.conn.execute("SELECT lot_id, capacity FROM parking_lots").fetchall()
         )
-        rows = self.conn.execute(
-            "SELECT time, device_id, lot_id, occupied, battery_pct FROM parking_events"
-            " WHERE time > %s AND time <= %s ORDER BY time",
-            (start, safe),
-        ).fetchall()
-        for t, dev, lot, occupied, battery in rows:
+        rows = self._new_rows(
+            "parking",
+            "SELECT time, device_id, lot_id, occupied, battery_pct, received_at FROM parking_events"
+            " WHERE time <= %(now)s AND (time > %(tc)s OR (received_at > %(rc)s AND time > %(late)s))"
+            " ORDER BY time",
+            safe,
+            now,
+            timedelta(hours=26),
+        )
+        for t, dev, lot, occupied, battery, _r in rows:
             for key, ev, at in self.parking.on_reading(SpaceReading(dev, lot, t, occupied, battery)):
                 self._event(key, ev, at)
-        for key, ev, at in self.parking.tick(safe):
+        for key, ev, at in self.parking.tick(now):
             self._event(key, ev, at)
-        self.stream_cursor["parking"] = safe
 
     # -- device health -------------------------------------------------------
     def _health(self, now: datetime) -> None:
@@ -405,16 +456,21 @@ class AnalyticsService:
             if first and first[0]:
                 self.cursor = first[0] - timedelta(microseconds=1)
         n = 0
-        while (
-            self.cursor is not None and self.cursor < safe
-        ):  # in slices, so a long backfill saves progress as it goes
+        while self.cursor is not None and self.cursor < safe:  # in slices: a long backfill saves progress
             upto = min(safe, self.cursor + timedelta(hours=6))
-            n += self._air_quality(self.cursor, upto)
+            n += self._air_quality(self.cursor, upto, upto if upto < safe else now)
             self.cursor = upto
             self._save_state()
-        self._cctv(safe)
-        self._parking(safe)
-        if health:
+        if (
+            self.cursor is not None and self.cursor >= safe
+        ):  # the minutes younger than the lateness, if complete
+            n += self._air_quality(self.cursor, safe, now)
+        self._cctv(safe, now)
+        self._parking(safe, now)
+        if health and (
+            self._last_health is None or (now - self._last_health).total_seconds() >= self.a.poll_s
+        ):
+            self._last_health = now
             self._health(now)
             self._loss(now)
             self._bad_data(now)
@@ -435,6 +491,7 @@ class AnalyticsService:
             ", ".join(self.dispatcher.sinks) or "nobody",
         )
         self.dispatcher.start()
+        listener: psycopg.Connection[Any] | None = None
         while not self._stop.is_set():
             started = time.monotonic()
             try:
@@ -442,7 +499,21 @@ class AnalyticsService:
             except psycopg.Error as e:
                 log.error("analytics step failed (%s); retrying", str(e).strip().splitlines()[0])
                 self._reconnect()
-            self._stop.wait(max(0.0, self.a.poll_s - (time.monotonic() - started)))
+            # sleep until ingest commits a batch (NOTIFY) or the poll interval passes
+            remaining = max(0.05, self.a.poll_s - (time.monotonic() - started))
+            try:
+                if listener is None or listener.closed:
+                    listener = psycopg.connect(self.settings.db.url, autocommit=True)
+                    listener.execute("LISTEN citywatch_ingest")
+                for _ in listener.notifies(timeout=remaining, stop_after=1):
+                    pass
+                # at most two steps a second, however often ingest commits
+                self._stop.wait(max(0.0, 0.5 - (time.monotonic() - started)))
+            except psycopg.Error:
+                listener = None
+                self._stop.wait(remaining)
+        if listener is not None:
+            listener.close()
         self.dispatcher.stop()
         self.conn.close()
 

@@ -127,6 +127,7 @@ class Store:
                 " updated_at = now()",
                 (self.worker, received, written, duplicates, dead),
             )
+            cur.execute("NOTIFY citywatch_ingest")  # delivered at commit: wakes the analytics service
         return BatchResult(received, written, duplicates, dead, gaps, by_table, dict(by_reason))
 
     def _account_sequences(
