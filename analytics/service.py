@@ -467,10 +467,7 @@ class AnalyticsService:
             n += self._air_quality(self.cursor, safe, now)
         self._cctv(safe, now)
         self._parking(safe, now)
-        if health and (
-            self._last_health is None or (now - self._last_health).total_seconds() >= self.a.poll_s
-        ):
-            self._last_health = now
+        if health:
             self._health(now)
             self._loss(now)
             self._bad_data(now)
@@ -495,7 +492,12 @@ class AnalyticsService:
         while not self._stop.is_set():
             started = time.monotonic()
             try:
-                self.step()
+                # data as soon as ingest commits it; device health on the poll interval
+                now = datetime.now(UTC)
+                due = self._last_health is None or (now - self._last_health).total_seconds() >= self.a.poll_s
+                if due:
+                    self._last_health = now
+                self.step(now, health=due)
             except psycopg.Error as e:
                 log.error("analytics step failed (%s); retrying", str(e).strip().splitlines()[0])
                 self._reconnect()
