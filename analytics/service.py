@@ -412,13 +412,13 @@ class AnalyticsService:
             (hour_ago,),
         ).fetchall()
         ahead: dict[str, float] = dict(
-            self.conn.execute(
+            self.conn.execute(  # device time well past our clock: cheap to find (time index), caught within seconds
                 "SELECT device_id, max(extract(epoch FROM time - received_at)) FROM ("
-                " SELECT device_id, time, received_at FROM air_quality WHERE received_at > %(t)s UNION ALL"
-                " SELECT device_id, time, received_at FROM bus_positions WHERE received_at > %(t)s UNION ALL"
-                " SELECT device_id, time, received_at FROM parking_events WHERE received_at > %(t)s) x"
+                " SELECT device_id, time, received_at FROM air_quality WHERE time > %(t)s UNION ALL"
+                " SELECT device_id, time, received_at FROM bus_positions WHERE time > %(t)s UNION ALL"
+                " SELECT device_id, time, received_at FROM parking_events WHERE time > %(t)s) x"
                 " GROUP BY 1 HAVING max(time - received_at) > interval '30 seconds'",
-                {"t": hour_ago},
+                {"t": now + timedelta(seconds=30)},
             ).fetchall()
         )
         kinds: dict[str, str] = dict(self.conn.execute("SELECT device_id, kind FROM devices").fetchall())

@@ -215,5 +215,16 @@ def bench_detect(
     typer.echo(json.dumps(run(days=days)))
 
 
+@bench_app.command("alerts")
+def bench_alerts(
+    load: Annotated[float, typer.Option(help="background load, messages per second")] = 3000.0,
+    seconds: Annotated[float, typer.Option(help="how long to measure")] = 30.0,
+) -> None:
+    """Latency from a rule-breaking reading's publish to its alert, under background load."""
+    from citywatch.bench.alerts import run
+
+    typer.echo(json.dumps(run(load_msgs_per_s=load, seconds=seconds)))
+
+
 def main() -> None:
     app()

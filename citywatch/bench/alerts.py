@@ -1,0 +1,155 @@
+"""`citywatch bench alerts`: how soon a reading that breaks a rule becomes an alert.
+
+Ingest and analytics run as their own processes against a private PostgreSQL
+(fsync on) and Mosquitto, while the simulated city publishes a background load
+(a share of the measured ingest drain rate). Every second a probe camera (a new
+one each time, so each probe opens a new alert) publishes a fire event; a
+poller records when its alert row appears. Latency = probe publish -> alert
+committed and queryable.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+
+from citywatch.bench.common import metric, percentile, private_servers, progress
+from citywatch.bench.ingest import SCALE, SECRET, _paced
+from citywatch.contracts import messages as m
+from citywatch.contracts.topics import DeviceKind, topic_for
+from citywatch.db import features
+from citywatch.db.migrate import migrate
+from citywatch.devices import broker_accounts
+from citywatch.localservices import free_port
+from simulators.city import Device, build_city
+from simulators.provision import register_city
+from simulators.publisher import Publisher
+
+
+def _service(module: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    level = os.environ.get("CITYWATCH_BENCH_SERVICE_LOG_LEVEL", "WARNING")
+    return subprocess.Popen(
+        [sys.executable, "-m", module], env={**os.environ, **env, "CITYWATCH_LOG_LEVEL": level}
+    )
+
+
+def run(load_msgs_per_s: float = 3000.0, seconds: float = 30.0) -> dict[str, Any]:
+    city = build_city(11, SCALE)
+    probes = [
+        Device(
+            f"cam-probe-{i:03d}",
+            DeviceKind.CCTV,
+            "probe",
+            37.26,
+            127.02,
+            "paldal",
+            0.0,
+            meta={"area": "road"},
+        )
+        for i in range(int(seconds) + 5)
+    ]
+    with private_servers(SECRET) as s:
+        migrate(s.pg.url)
+        features.apply(s.pg.url)
+        register_city(s.pg.url, city)
+        register_city(s.pg.url, replace(city, devices=probes, lots=[]))
+        s.broker.write_config(broker_accounts(s.pg.url))
+        s.broker.start()
+        mport = free_port()
+        env = {
+            "CITYWATCH_DB_URL": s.pg.url,
+            "CITYWATCH_MQTT_PORT": str(s.broker.port),
+            "CITYWATCH_DEVICE_SECRET": SECRET,
+            "CITYWATCH_INGEST_CLIENT_ID": "bench-ingest",
+            "CITYWATCH_INGEST_METRICS_PORT": str(mport),
+        }
+        ingest = _service("ingest", env)
+        while metric(mport, "citywatch_ingest_broker_connected") != 1.0:
+            time.sleep(0.05)
+        analytics = _service("analytics", env)
+        time.sleep(2.0)
+        progress(f"background load {load_msgs_per_s:.0f} msg/s for {seconds:.0f}s, a fire probe every second")
+        pub = Publisher(
+            host="127.0.0.1", port=s.broker.port, secret=SECRET, mode="gateway", connections=2, inflight=2000
+        )
+        pub.open([])
+        sent_at: dict[str, float] = {}
+        seen_at: dict[str, float] = {}
+        stop = threading.Event()
+
+        def poll() -> None:
+            with psycopg.connect(s.pg.url, autocommit=True) as c:
+                while not stop.is_set() or len(seen_at) < len(sent_at):  # only probe cameras count
+                    for (subject,) in c.execute(
+                        "SELECT subject FROM alerts WHERE rule = 'cctv.fire' AND subject LIKE 'cam-probe-%'"
+                    ).fetchall():
+                        seen_at.setdefault(subject, time.monotonic())
+                    if stop.is_set() and time.monotonic() - stopped[0] > 15:
+                        return
+                    time.sleep(0.02)
+
+        stopped = [0.0]
+        poller = threading.Thread(target=poll)
+        poller.start()
+        t_begin = time.monotonic()
+        next_probe, k, sent = t_begin + 1.0, 0, 0
+        for o in _paced(city, load_msgs_per_s, seconds, first_seq=0):
+            delay = t_begin + sent / load_msgs_per_s - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            pub.send(o)
+            sent += 1
+            if time.monotonic() >= next_probe and k < len(probes):
+                cam = probes[k].device_id
+                ev = m.CctvEvent(
+                    device_id=cam,
+                    ts=datetime.now(UTC),
+                    seq=0,
+                    event_id=f"probe-{k:06d}-fire",
+                    event_type=m.CctvEventType.FIRE,
+                    confidence=0.95,
+                    object_class=m.ObjectClass.FIRE,
+                    bbox=m.BoundingBox(x=0.1, y=0.1, w=0.1, h=0.1),
+                    zone="paldal",
+                )
+                sent_at[cam] = time.monotonic()
+                pub.send_raw(topic_for(DeviceKind.CCTV, cam), m.to_json(ev))
+                k += 1
+                next_probe += 1.0
+            if time.monotonic() - t_begin > seconds:
+                break
+        achieved = sent / (time.monotonic() - t_begin)
+        pub.flush(60)
+        stopped[0] = time.monotonic()
+        stop.set()
+        poller.join()
+        pub.close()
+        for p in (analytics, ingest):
+            p.send_signal(signal.SIGTERM)
+            p.wait(30)
+    lat = [(seen_at[c] - sent_at[c]) * 1000 for c in sent_at if c in seen_at]
+    missing = sorted(set(sent_at) - set(seen_at))
+    if missing:
+        progress(f"no alert for {missing}")
+    result = {
+        "alert_latency_p50_ms": round(percentile(lat, 50), 1),
+        "alert_latency_p99_ms": round(percentile(lat, 99), 1),
+        "alert_latency_max_ms": round(max(lat), 1) if lat else None,
+        "probes": len(sent_at),
+        "probes_alerted": len(lat),
+        "load_msgs_per_s": round(achieved),
+        "devices": len(city.devices),
+    }
+    progress(
+        f"alert latency p50 {result['alert_latency_p50_ms']} ms, p99 {result['alert_latency_p99_ms']} ms"
+    )
+    return result
