@@ -10,6 +10,7 @@ Missing heartbeats are device health (``device.offline``).
 
 from __future__ import annotations
 
+import statistics
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -35,6 +36,9 @@ class ParkingConfig:
     battery_low_pct: float = 15.0
     almost_full: float = 0.9
     release: float = 0.85  # hysteresis: statuses end below this occupancy
+    baseline_keep: int = 8  # weeks of the same hour of the week remembered per lot
+    baseline_min: int = 3
+    unusual_delta: float = 0.35  # occupancy this far from the lot's usual level for the hour of the week
 
 
 @dataclass
@@ -44,10 +48,17 @@ class _Sensor:
     toggles: deque[datetime] = field(default_factory=deque)
 
 
+def hour_of_week(t: datetime) -> int:
+    local = t + timedelta(hours=9)  # KST
+    return local.weekday() * 24 + local.hour
+
+
 class ParkingRules:
     def __init__(self, capacity: dict[str, int], config: ParkingConfig | None = None) -> None:
         self.cfg = config or ParkingConfig()
         self.capacity = capacity
+        self.usual: dict[tuple[str, int], deque[float]] = {}  # (lot, hour of week) -> occupancy seen
+        self.sampled: dict[str, datetime] = {}  # lot -> the hour last sampled
         self.sensors: dict[str, _Sensor] = {}
         self.lot_of: dict[str, str] = {}
         self.flags: set[str] = set()
@@ -196,4 +207,45 @@ class ParkingRules:
         out: list[AlertEvent] = []
         for sensor, st in self.sensors.items():
             out += self._stuck(sensor, st, now)
+        for lot in {self.lot_of[s] for s in self.sensors}:
+            out += self._against_baseline(lot, now)
         return out
+
+    def _against_baseline(self, lot: str, now: datetime) -> list[AlertEvent]:
+        """Once an hour per lot: occupancy against its usual level for this hour of the week."""
+        hour = now.replace(minute=0, second=0, microsecond=0)
+        if self.sampled.get(lot) == hour:
+            return []
+        self.sampled[lot] = hour
+        occ, cap = self.occupancy(lot)
+        if cap <= 0:
+            return []
+        rate = occ / cap
+        seen = self.usual.setdefault((lot, hour_of_week(now)), deque(maxlen=self.cfg.baseline_keep))
+        usual = statistics.median(seen) if len(seen) >= self.cfg.baseline_min else None
+        seen.append(rate)
+        if usual is None:
+            return []
+        off = abs(rate - usual) >= self.cfg.unusual_delta
+        return self._flag(
+            f"parking.unusual:{lot}",
+            off,
+            Raise(
+                "parking.unusual",
+                lot,
+                "parking",
+                Severity.INFO,
+                f"Unusual occupancy for the hour: {lot}",
+                Explanation(
+                    rule="parking.unusual",
+                    observed=rate,
+                    baseline=usual,
+                    threshold=self.cfg.unusual_delta,
+                    window_end=now,
+                    message=f"{rate:.0%} occupied where {usual:.0%} is usual at this hour of the week",
+                ),
+                rate,
+            ),
+            now,
+            "occupancy back to its usual level",
+        )

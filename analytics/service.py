@@ -452,15 +452,24 @@ class AnalyticsService:
         self._reload_rules()
         safe = now - timedelta(seconds=self.a.lateness_s)
         if self.cursor is None:  # first run: start from the oldest reading there is
-            first = self.conn.execute("SELECT min(time) FROM air_quality").fetchone()
-            if first and first[0]:
-                self.cursor = first[0] - timedelta(microseconds=1)
+            oldest = self.conn.execute("SELECT min(time) FROM air_quality").fetchone()
+            if oldest and oldest[0]:
+                self.cursor = oldest[0] - timedelta(microseconds=1)
         n = 0
+        first = self.cursor
         while self.cursor is not None and self.cursor < safe:  # in slices: a long backfill saves progress
             upto = min(safe, self.cursor + timedelta(hours=6))
             n += self._air_quality(self.cursor, upto, upto if upto < safe else now)
             self.cursor = upto
             self._save_state()
+            if first is not None and safe - first > timedelta(hours=12):  # a backfill: say how far it got
+                done = (upto - first) / (safe - first)
+                log.info(
+                    "evaluated up to %s (%3.0f%%, %d readings)",
+                    upto.isoformat(timespec="minutes"),
+                    100 * done,
+                    n,
+                )
         if (
             self.cursor is not None and self.cursor >= safe
         ):  # the minutes younger than the lateness, if complete

@@ -57,3 +57,20 @@ def test_lot_almost_full_full_and_back_with_hysteresis() -> None:
     assert [e.title for _k, e, _t in back if isinstance(e, Raise)] == ["Parking lot almost full: lot"]
     out = r.on_reading(SpaceReading("s1", "lot", T0 + timedelta(hours=1, minutes=1), False))
     assert [type(e) for _k, e, _t in out] == [Clear]
+
+
+def test_occupancy_far_from_its_hour_of_week_baseline() -> None:
+    r = ParkingRules({"lot": 10}, ParkingConfig(baseline_min=3))
+    out = []
+    for week in range(5):
+        t = T0 + timedelta(weeks=week)
+        full = week == 4  # four ordinary Mondays with 2 of 10 spaces taken, then a full one
+        for i in range(10):
+            r.on_reading(SpaceReading(f"s{i}", "lot", t, i < (10 if full else 2)))
+        out += r.tick(t + timedelta(minutes=5))
+    raised = [
+        (k, e.explanation.baseline)
+        for k, e, _ in out
+        if isinstance(e, Raise) and k.startswith("parking.unusual")
+    ]
+    assert raised == [("parking.unusual:lot", 0.2)]
