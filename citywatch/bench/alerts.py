@@ -14,7 +14,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -22,7 +21,7 @@ from typing import Any
 
 import psycopg
 
-from citywatch.bench.common import metric, percentile, private_servers, progress
+from citywatch.bench.common import Prober, gateway_publisher, metric, percentile, private_servers, progress
 from citywatch.bench.ingest import SCALE, SECRET, _paced
 from citywatch.contracts import messages as m
 from citywatch.contracts.topics import DeviceKind, topic_for
@@ -32,7 +31,6 @@ from citywatch.devices import broker_accounts
 from citywatch.localservices import free_port
 from simulators.city import Device, build_city
 from simulators.provision import register_city
-from simulators.publisher import Publisher
 
 
 def _service(module: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -78,64 +76,50 @@ def run(load_msgs_per_s: float = 3000.0, seconds: float = 30.0) -> dict[str, Any
         analytics = _service("analytics", env)
         time.sleep(2.0)
         progress(f"background load {load_msgs_per_s:.0f} msg/s for {seconds:.0f}s, a fire probe every second")
-        pub = Publisher(
-            host="127.0.0.1", port=s.broker.port, secret=SECRET, mode="gateway", connections=2, inflight=2000
-        )
-        pub.open([])
-        sent_at: dict[str, float] = {}
-        seen_at: dict[str, float] = {}
-        stop = threading.Event()
+        pub = gateway_publisher(s.broker.port, SECRET)
 
-        def poll() -> None:
-            with psycopg.connect(s.pg.url, autocommit=True) as c:
-                while not stop.is_set() or len(seen_at) < len(sent_at):  # only probe cameras count
-                    for (subject,) in c.execute(
-                        "SELECT subject FROM alerts WHERE rule = 'cctv.fire' AND subject LIKE 'cam-probe-%'"
-                    ).fetchall():
-                        seen_at.setdefault(subject, time.monotonic())
-                    if stop.is_set() and time.monotonic() - stopped[0] > 15:
-                        return
-                    time.sleep(0.02)
+        def visible(c: psycopg.Connection[Any], pending: set[Any]) -> list[Any]:
+            rows = c.execute(
+                "SELECT subject FROM alerts WHERE rule = 'cctv.fire' AND subject = ANY(%s)",
+                (sorted(pending),),
+            ).fetchall()
+            return [r[0] for r in rows]
 
-        stopped = [0.0]
-        poller = threading.Thread(target=poll)
-        poller.start()
-        t_begin = time.monotonic()
-        next_probe, k, sent = t_begin + 1.0, 0, 0
-        for o in _paced(city, load_msgs_per_s, seconds, first_seq=0):
-            delay = t_begin + sent / load_msgs_per_s - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-            pub.send(o)
-            sent += 1
-            if time.monotonic() >= next_probe and k < len(probes):
-                cam = probes[k].device_id
-                ev = m.CctvEvent(
-                    device_id=cam,
-                    ts=datetime.now(UTC),
-                    seq=0,
-                    event_id=f"probe-{k:06d}-fire",
-                    event_type=m.CctvEventType.FIRE,
-                    confidence=0.95,
-                    object_class=m.ObjectClass.FIRE,
-                    bbox=m.BoundingBox(x=0.1, y=0.1, w=0.1, h=0.1),
-                    zone="paldal",
-                )
-                sent_at[cam] = time.monotonic()
-                pub.send_raw(topic_for(DeviceKind.CCTV, cam), m.to_json(ev))
-                k += 1
-                next_probe += 1.0
-            if time.monotonic() - t_begin > seconds:
-                break
-        achieved = sent / (time.monotonic() - t_begin)
-        pub.flush(60)
-        stopped[0] = time.monotonic()
-        stop.set()
-        poller.join()
+        with Prober(s.pg.url, visible, interval_s=0.02) as prober:
+            t_begin = time.monotonic()
+            next_probe, k, sent = t_begin + 1.0, 0, 0
+            for o in _paced(city, load_msgs_per_s, seconds, first_seq=0):
+                delay = t_begin + sent / load_msgs_per_s - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+                pub.send(o)
+                sent += 1
+                if time.monotonic() >= next_probe and k < len(probes):
+                    cam = probes[k].device_id
+                    ev = m.CctvEvent(
+                        device_id=cam,
+                        ts=datetime.now(UTC),
+                        seq=0,
+                        event_id=f"probe-{k:06d}-fire",
+                        event_type=m.CctvEventType.FIRE,
+                        confidence=0.95,
+                        object_class=m.ObjectClass.FIRE,
+                        bbox=m.BoundingBox(x=0.1, y=0.1, w=0.1, h=0.1),
+                        zone="paldal",
+                    )
+                    prober.sent_now(cam)
+                    pub.send_raw(topic_for(DeviceKind.CCTV, cam), m.to_json(ev))
+                    k += 1
+                    next_probe += 1.0
+                if time.monotonic() - t_begin > seconds:
+                    break
+            achieved = sent / (time.monotonic() - t_begin)
+            pub.flush(60)
         pub.close()
         for p in (analytics, ingest):
             p.send_signal(signal.SIGTERM)
             p.wait(30)
+    sent_at, seen_at = prober.sent, prober.seen
     lat = [(seen_at[c] - sent_at[c]) * 1000 for c in sent_at if c in seen_at]
     missing = sorted(set(sent_at) - set(seen_at))
     if missing:

@@ -6,11 +6,15 @@ import contextlib
 import shutil
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import psycopg
 
 from citywatch.localservices import MosquittoBroker, PostgresServer, free_port
 
@@ -64,3 +68,60 @@ def percentile(values: list[float], q: float) -> float:
     s = sorted(values)
     k = min(len(s) - 1, max(0, round(q / 100 * (len(s) - 1))))
     return s[k]
+
+
+class Prober:
+    """Publish-to-visible latency: remember when each probe was sent, poll the database in a thread for the
+    probes that became visible (``visible(conn, pending) -> keys``), and give the latencies in ms."""
+
+    def __init__(
+        self,
+        conninfo: str,
+        visible: Callable[[psycopg.Connection[Any], set[Any]], Iterable[Any]],
+        interval_s: float = 0.01,
+        grace_s: float = 15.0,
+    ) -> None:
+        self.conninfo, self.visible, self.interval_s, self.grace_s = conninfo, visible, interval_s, grace_s
+        self.sent: dict[Any, float] = {}
+        self.seen: dict[Any, float] = {}
+        self._stop = threading.Event()
+        self._stopped_at = 0.0
+        self._thread = threading.Thread(target=self._run, name="prober")
+
+    def __enter__(self) -> Prober:
+        self._thread.start()
+        return self
+
+    def sent_now(self, key: Any) -> None:
+        self.sent[key] = time.monotonic()
+
+    def _run(self) -> None:
+        with psycopg.connect(self.conninfo, autocommit=True) as conn:
+            while True:
+                pending = set(self.sent) - set(self.seen)
+                if pending:
+                    now = time.monotonic()
+                    for key in self.visible(conn, pending):
+                        self.seen.setdefault(key, now)
+                if self._stop.is_set() and (
+                    not pending or time.monotonic() - self._stopped_at > self.grace_s
+                ):
+                    return
+                time.sleep(self.interval_s)
+
+    def __exit__(self, *exc: object) -> None:
+        self._stopped_at = time.monotonic()
+        self._stop.set()
+        self._thread.join()
+
+    def latencies_ms(self) -> list[float]:
+        return [(self.seen[k] - self.sent[k]) * 1000 for k in self.sent if k in self.seen]
+
+
+def gateway_publisher(port: int, secret: str) -> Any:
+    """Two simulator-account connections, for load."""
+    from simulators.publisher import Publisher
+
+    pub = Publisher(host="127.0.0.1", port=port, secret=secret, mode="gateway", connections=2, inflight=2000)
+    pub.open([])
+    return pub

@@ -27,7 +27,16 @@ from typing import Any
 
 import psycopg
 
-from citywatch.bench.common import Servers, metric, peak_rss_mb, percentile, private_servers, progress
+from citywatch.bench.common import (
+    Prober,
+    Servers,
+    gateway_publisher,
+    metric,
+    peak_rss_mb,
+    percentile,
+    private_servers,
+    progress,
+)
 from citywatch.contracts import messages as m
 from citywatch.contracts.topics import DeviceKind, topic_for
 from citywatch.db import features
@@ -173,59 +182,38 @@ def run(messages: int = 100_000, live_seconds: float = 15.0) -> dict[str, Any]:
         target = drain_rate * 0.5
         progress(f"latency: {live_seconds:.0f}s at {target:.0f} msg/s with a probe every 100 ms")
         stream = _paced(city, target, live_seconds, first_seq=2_000_000)
-        pub3 = Publisher(
-            host="127.0.0.1", port=s.broker.port, secret=SECRET, mode="gateway", connections=2, inflight=2000
-        )
-        pub3.open([])
-        probes: dict[int, float] = {}
-        seen: dict[int, float] = {}
-        stop = threading.Event()
+        pub3 = gateway_publisher(s.broker.port, SECRET)
 
-        def poll() -> None:
-            with psycopg.connect(s.pg.url, autocommit=True) as c:
-                while not stop.is_set() or len(seen) < len(probes):
-                    row = c.execute(
-                        "SELECT max(seq) FROM air_quality WHERE device_id = %s", (PROBE,)
-                    ).fetchone()
-                    now_ = time.monotonic()
-                    if row and row[0] is not None:
-                        for seq, _t in list(probes.items()):
-                            if seq <= row[0] and seq not in seen:
-                                seen[seq] = now_
-                    if stop.is_set() and time.monotonic() - stop_at[0] > 10:
-                        return
-                    time.sleep(0.005)
+        def visible(c: psycopg.Connection[Any], pending: set[Any]) -> list[Any]:
+            row = c.execute("SELECT max(seq) FROM air_quality WHERE device_id = %s", (PROBE,)).fetchone()
+            top = row[0] if row and row[0] is not None else -1
+            return [k for k in pending if k <= top]
 
-        stop_at = [0.0]
-        poller = threading.Thread(target=poll)
-        poller.start()
-        t_begin = time.monotonic()
-        next_probe = t_begin
-        seq = 0
-        sent3 = 0
-        for o in stream:
-            delay = t_begin + sent3 / target - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-            pub3.send(o)
-            sent3 += 1
-            if time.monotonic() >= next_probe:
-                body = m.to_json(
-                    m.AirQualityReading(device_id=PROBE, ts=datetime.now(UTC), seq=seq, pm25=1.0)
-                )
-                probes[seq] = time.monotonic()
-                pub3.send(
-                    Out(0, PROBE, DeviceKind.AIR_QUALITY, topic_for(DeviceKind.AIR_QUALITY, PROBE), body)
-                )
-                seq += 1
-                next_probe += 0.1
-            if time.monotonic() - t_begin > live_seconds:
-                break
-        pub3.flush(60)
-        stop_at[0] = time.monotonic()
-        stop.set()
-        poller.join()
-        latencies = [(seen[k] - probes[k]) * 1000 for k in probes if k in seen]
+        with Prober(s.pg.url, visible, interval_s=0.005) as prober:
+            t_begin = time.monotonic()
+            next_probe = t_begin
+            seq = sent3 = 0
+            for o in stream:
+                delay = t_begin + sent3 / target - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+                pub3.send(o)
+                sent3 += 1
+                if time.monotonic() >= next_probe:
+                    body = m.to_json(
+                        m.AirQualityReading(device_id=PROBE, ts=datetime.now(UTC), seq=seq, pm25=1.0)
+                    )
+                    prober.sent_now(seq)
+                    pub3.send(
+                        Out(0, PROBE, DeviceKind.AIR_QUALITY, topic_for(DeviceKind.AIR_QUALITY, PROBE), body)
+                    )
+                    seq += 1
+                    next_probe += 0.1
+                if time.monotonic() - t_begin > live_seconds:
+                    break
+            pub3.flush(60)
+        latencies = prober.latencies_ms()
+        probes = prober.sent
 
         sent = pub1.sent["data"] + pub2_holder[0].sent["data"] + pub3.sent["data"]
         _wait_received(conn, sent, "final")
