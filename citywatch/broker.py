@@ -27,6 +27,7 @@ from citywatch.contracts.topics import (
     Stream,
     bus_ack,
     bus_downlink,
+    stop_reply,
     topic_for,
 )
 
@@ -79,6 +80,8 @@ def device_topics(device_id: str, kind: DeviceKind) -> tuple[list[str], list[str
     if kind is DeviceKind.BUS:
         write.append(bus_ack(device_id))
         read.append(bus_downlink(device_id, "#"))
+    if kind is DeviceKind.STOP:
+        read.append(stop_reply(device_id))
     return write, read
 
 

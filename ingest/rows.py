@@ -79,13 +79,19 @@ STATUS = TableSpec(
     ("timestamptz", "text", "text", "text", "timestamptz"),
     ("device_id", "time", "status"),
 )
+ACKS = TableSpec(
+    "driver_acks",
+    (*_HEAD, "stop_id", "request_ids", "received_at"),
+    (*_HEAD_T, "text", "text[]", "timestamptz"),
+    _KEY,
+)
 DEAD_LETTERS = TableSpec(
     "dead_letters",
     ("received_at", "topic", "payload", "reason", "detail", "device_id", "digest"),
     ("timestamptz", "text", "bytea", "text", "text", "text", "bytea"),
     ("digest",),
 )
-STREAM_TABLES = (AIR_QUALITY, PARKING, CCTV, BUS, STOP, STATUS)
+STREAM_TABLES = (AIR_QUALITY, PARKING, CCTV, BUS, STOP, STATUS, ACKS)
 
 
 def _aq(p: m.AirQualityReading, r: datetime) -> Row:
@@ -144,6 +150,10 @@ def _stop(p: m.StopRequest, r: datetime) -> Row:
     )
 
 
+def _ack(p: m.DriverAck, r: datetime) -> Row:
+    return (p.ts, p.device_id, p.seq, p.stop_id, list(p.request_ids), r)
+
+
 def _status(p: m.DeviceStatus, r: datetime) -> Row:
     return (p.ts, p.device_id, p.status, p.reason, r)
 
@@ -155,4 +165,5 @@ ROW_OF: dict[type[Any], tuple[TableSpec, Callable[[Any, datetime], Row]]] = {
     m.BusPosition: (BUS, _bus),
     m.StopRequest: (STOP, _stop),
     m.DeviceStatus: (STATUS, _status),
+    m.DriverAck: (ACKS, _ack),
 }

@@ -98,3 +98,21 @@ def test_revoked_credentials_stop_working_after_reload(platform: Platform) -> No
 def test_outage_absorbed_is_queue_over_rate(rate: float) -> None:
     limits = broker.BrokerLimits(max_queued_messages=1_000_000)
     assert broker.outage_absorbed_s(limits, rate) == pytest.approx(1_000_000 / rate)
+
+
+def test_stop_panel_reads_only_its_own_replies(platform: Platform) -> None:
+    from citywatch.contracts.topics import stop_reply
+
+    panel, got, rc = connect(platform, "stop-0101")
+    assert not rc.is_failure  # type: ignore[attr-defined]
+    panel.subscribe(stop_reply("stop-0101"), qos=1)
+    panel.subscribe(stop_reply("stop-0102"), qos=1)
+    time.sleep(0.3)
+    plat, _, _ = connect(platform, broker.PLATFORM_USER)
+    plat.publish(stop_reply("stop-0102"), b"not yours", qos=1).wait_for_publish(5)
+    plat.publish(stop_reply("stop-0101"), b"yours", qos=1).wait_for_publish(5)
+    assert wait_for(lambda: len(got) >= 1, 5)
+    time.sleep(0.3)
+    assert [m.payload for m in got] == [b"yours"]
+    panel.loop_stop()
+    plat.loop_stop()

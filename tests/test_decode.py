@@ -71,6 +71,12 @@ VALID = [
         orjson.dumps({"v": 1, "device_id": "bus-1", "ts": TS, "status": "offline"}),
         "device_status",
     ),
+    (
+        "driver-ack",
+        "cw/v1/bus/bus-1/ack",
+        make("bus-1", stop_id="st-1", request_ids=["req-12345678"]),
+        "driver_acks",
+    ),
     ("offset-timezone", "cw/v1/aq/aq-1/telemetry", make(ts="2026-11-01T21:00:00+09:00"), "air_quality"),
 ]
 

@@ -49,7 +49,15 @@ def test_every_setting_is_documented(env: str) -> None:
 
 @pytest.mark.parametrize(
     "model",
-    [m.AirQualityReading, m.ParkingSpaceState, m.CctvEvent, m.BusPosition, m.StopRequest, m.DeviceStatus],
+    [
+        m.AirQualityReading,
+        m.ParkingSpaceState,
+        m.CctvEvent,
+        m.BusPosition,
+        m.StopRequest,
+        m.DeviceStatus,
+        m.DriverAck,
+    ],
     ids=lambda c: c.__name__,
 )
 def test_every_payload_field_is_documented(model: type[m._Payload]) -> None:

@@ -14,8 +14,9 @@ from citywatch.contracts.topics import DeviceKind, Stream, Topic, TopicError, pa
         ("cw/v1/bus/bus-0101/position", Topic(DeviceKind.BUS, "bus-0101", Stream.POSITION)),
         ("cw/v1/stop/stop-0101/request", Topic(DeviceKind.STOP, "stop-0101", Stream.REQUEST)),
         ("cw/v1/bus/bus-0101/status", Topic(DeviceKind.BUS, "bus-0101", Stream.STATUS)),
+        ("cw/v1/bus/bus-0101/ack", Topic(DeviceKind.BUS, "bus-0101", Stream.ACK)),
     ],
-    ids=["aq", "parking", "cctv", "bus", "stop", "status"],
+    ids=["aq", "parking", "cctv", "bus", "stop", "status", "bus-ack"],
 )
 def test_parse_valid(topic: str, expected: Topic) -> None:
     assert parse_topic(topic) == expected
@@ -31,11 +32,23 @@ def test_parse_valid(topic: str, expected: Topic) -> None:
         ("cw/v1/tram/t-1/position", "unknown device kind"),
         ("cw/v1/aq/aq-001/bogus", "unknown stream"),
         ("cw/v1/aq/aq-001/position", "kind aq does not publish position"),
+        ("cw/v1/aq/aq-001/ack", "kind aq does not publish ack"),
         ("cw/v1/aq/bad id/telemetry", "invalid device id"),
         ("cw/v1/aq/" + "x" * 65 + "/telemetry", "invalid device id"),
         ("cw/v1/aq//telemetry", "invalid device id"),
     ],
-    ids=["version", "short", "long", "kind", "stream", "wrong-stream", "space", "too-long", "empty"],
+    ids=[
+        "version",
+        "short",
+        "long",
+        "kind",
+        "stream",
+        "wrong-stream",
+        "ack-not-bus",
+        "space",
+        "too-long",
+        "empty",
+    ],
 )
 def test_parse_invalid(topic: str, reason: str) -> None:
     with pytest.raises(TopicError) as e:

@@ -136,6 +136,52 @@ class StopRequest(Telemetry):
     action: Literal["request", "cancel"] = "request"
 
 
+class DriverAck(Telemetry):
+    """A bus terminal's acknowledgement of the boarding-bell alert for ``stop_id`` (uplink ``.../ack``)."""
+
+    stop_id: Id
+    request_ids: Annotated[list[Annotated[str, StringConstraints(max_length=64)]], Field(max_length=100)] = []
+
+
+class StopAlert(BaseModel):
+    """One stop where passengers wait, as the driver terminal shows it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    stop_id: Id
+    name: str
+    passengers: Annotated[int, Field(ge=0)]
+    wheelchair: bool
+    eta_s: Annotated[float, Field(ge=0)] | None
+    distance_m: Annotated[float, Field(ge=0)] | None
+    request_ids: list[str]
+    acknowledged: bool = False
+
+
+class DriverAlert(BaseModel):
+    """Downlink ``cw/v1/bus/{bus}/downlink/stops`` (QoS 1, retained): the terminal's whole current state —
+    the stops ahead where passengers wait, nearest first; an empty list clears the screen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    v: Literal[1] = 1
+    bus_id: Id
+    ts: AwareDatetime
+    route_id: Id | None = None
+    stops: list[StopAlert] = []
+
+
+class RequestReply(BaseModel):
+    """Downlink ``cw/v1/stop/{device}/downlink/reply``: what became of a request."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    v: Literal[1] = 1
+    request_id: str
+    ts: AwareDatetime
+    status: Literal["assigned", "no_bus", "rejected", "cancelled", "fulfilled", "expired", "retargeted"]
+    reason: str | None = None
+    bus_id: Id | None = None
+    eta_s: float | None = None
+
+
 class DeviceStatus(_Payload):
     """Retained ``online`` on connect; ``offline`` as the MQTT Last Will (its
     ``ts`` is the connection time, when the will was registered) or on a clean
@@ -158,6 +204,8 @@ def payload_model(kind: DeviceKind, stream: Stream) -> type[_Payload]:
     """The model a payload on ``cw/v1/{kind}/+/{stream}`` must satisfy."""
     if stream is Stream.STATUS:
         return DeviceStatus
+    if stream is Stream.ACK:
+        return DriverAck
     return _MODELS[kind]
 
 

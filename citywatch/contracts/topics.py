@@ -42,7 +42,11 @@ class Stream(StrEnum):
     POSITION = "position"
     REQUEST = "request"
     STATUS = "status"
+    ACK = "ack"  # a bus terminal acknowledging a boarding-bell alert
 
+
+#: Further uplink streams of some kinds.
+EXTRA_STREAMS: dict[DeviceKind, frozenset[Stream]] = {DeviceKind.BUS: frozenset({Stream.ACK})}
 
 #: The data stream each kind publishes besides ``status``.
 DATA_STREAM: dict[DeviceKind, Stream] = {
@@ -72,7 +76,11 @@ class Topic:
     def __post_init__(self) -> None:
         if not DEVICE_ID_RE.match(self.device_id):
             raise TopicError(self.device_id, "invalid device id")
-        if self.stream is not Stream.STATUS and DATA_STREAM[self.kind] is not self.stream:
+        if (
+            self.stream is not Stream.STATUS
+            and DATA_STREAM[self.kind] is not self.stream
+            and self.stream not in EXTRA_STREAMS.get(self.kind, frozenset())
+        ):
             raise TopicError(str(self), f"kind {self.kind} does not publish {self.stream}")
 
     def __str__(self) -> str:
@@ -111,3 +119,8 @@ def bus_downlink(bus_id: str, channel: str = "stops") -> str:
 
 def bus_ack(bus_id: str) -> str:
     return f"{PREFIX}/bus/{bus_id}/ack"
+
+
+def stop_reply(device_id: str) -> str:
+    """Where a stop panel or the app gateway hears back about its requests."""
+    return f"{PREFIX}/stop/{device_id}/downlink/reply"
