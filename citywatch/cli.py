@@ -139,6 +139,27 @@ def analytics(
 
 
 @app.command()
+def boarding() -> None:
+    """Run the boarding-bell service (stop requests -> the right bus's driver terminal)."""
+    from boarding.__main__ import main as run_boarding
+
+    run_boarding()
+
+
+@app.command()
+def gtfs(
+    out: Annotated[Path, typer.Option(help="where to write the feed (.zip)")] = Path("gtfs.zip"),
+    seed: Seed = 1,
+    scale: ScaleOpt = "small",
+) -> None:
+    """Write the simulated city's bus network as a GTFS static feed."""
+    from simulators.city import build_city
+    from simulators.gtfs import write_feed
+
+    typer.echo(f"wrote {write_feed(build_city(seed, _scale(scale)), out)}")
+
+
+@app.command()
 def simulate(
     seed: Seed = 1,
     scale: ScaleOpt = "small",

@@ -90,6 +90,15 @@ class AnalyticsSettings(BaseSettings):
     webhook_secret: SecretStr | None = Field(None, description="signs webhook bodies (X-Citywatch-Signature)")
 
 
+class BoardingSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CITYWATCH_BOARDING_", extra="ignore")
+
+    gtfs: Path | None = Field(None, description="GTFS feed (zip or directory); default: <data dir>/gtfs.zip")
+    request_ttl_s: float = Field(1800.0, gt=0, description="requests expire after this long")
+    resend_s: float = Field(20.0, gt=0, description="an unacknowledged driver alert is sent again after this")
+    escalate_s: float = Field(60.0, gt=0, description="…and reported to the control centre after this")
+
+
 class Settings(BaseSettings):
     """Settings shared by every citywatch service."""
 
@@ -106,6 +115,7 @@ class Settings(BaseSettings):
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
+    boarding: BoardingSettings = Field(default_factory=BoardingSettings)
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:

@@ -17,6 +17,7 @@ from urllib.parse import urlparse
 
 from alerts.mqtt import AlertPublisher
 from analytics.service import AnalyticsService
+from boarding.service import BoardingService, gtfs_path
 from citywatch import broker
 from citywatch.db import features
 from citywatch.db.migrate import migrate
@@ -25,6 +26,7 @@ from citywatch.localservices import MosquittoBroker, PostgresServer
 from citywatch.settings import Settings
 from ingest.service import IngestService
 from simulators.city import build_city
+from simulators.gtfs import write_feed
 from simulators.provision import register_city
 from simulators.run import SimulateOptions, run_simulation
 
@@ -52,12 +54,18 @@ def up(settings: Settings, sim: SimulateOptions) -> None:
     threads: list[threading.Thread] = []
     ingest: IngestService | None = None
     analytics: AnalyticsService | None = None
+    bell: BoardingService | None = None
     try:
         pg.start()
         log.info("PostgreSQL+TimescaleDB running: %s (data in %s)", settings.db.url, pg.data_dir)
         migrate(settings.db.url)
         features.apply(settings.db.url)
-        register_city(settings.db.url, build_city(sim.seed, sim.scale))
+        city = build_city(sim.seed, sim.scale)
+        register_city(settings.db.url, city)
+        if settings.boarding.gtfs is None:  # the simulated city's own network
+            data.mkdir(parents=True, exist_ok=True)
+            write_feed(city, gtfs_path(settings.model_copy(update={"data_dir": data})))
+            settings = settings.model_copy(update={"data_dir": data})
         mq.write_config(broker_accounts(settings.db.url))
         mq.start()
         log.info(
@@ -75,6 +83,8 @@ def up(settings: Settings, sim: SimulateOptions) -> None:
         threads.append(threading.Thread(target=ingest.run, name="ingest"))
         threads.append(threading.Thread(target=run_simulation, args=(settings, sim, stop), name="simulate"))
         threads.append(threading.Thread(target=analytics.run, name="analytics"))
+        bell = BoardingService(settings)
+        threads.append(threading.Thread(target=bell.run, name="boarding"))
         for t in threads:
             t.start()
         log.info(
@@ -87,6 +97,9 @@ def up(settings: Settings, sim: SimulateOptions) -> None:
                 break
     finally:
         stop.set()
+        if bell is not None:
+            bell.stop()
+            threads[3].join(30)
         if analytics is not None:
             analytics.stop()
         if len(threads) > 2:

@@ -12,7 +12,14 @@ from pydantic_settings import BaseSettings
 from citywatch.cli import app
 from citywatch.contracts import messages as m
 from citywatch.contracts.topics import DeviceKind, Stream
-from citywatch.settings import AnalyticsSettings, DatabaseSettings, IngestSettings, MqttSettings, Settings
+from citywatch.settings import (
+    AnalyticsSettings,
+    BoardingSettings,
+    DatabaseSettings,
+    IngestSettings,
+    MqttSettings,
+    Settings,
+)
 from ingest.decode import Reason
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,6 +38,7 @@ SETTINGS: list[tuple[type[BaseSettings], str]] = [
     (MqttSettings, "CITYWATCH_MQTT_"),
     (IngestSettings, "CITYWATCH_INGEST_"),
     (AnalyticsSettings, "CITYWATCH_ANALYTICS_"),
+    (BoardingSettings, "CITYWATCH_BOARDING_"),
 ]
 
 
@@ -40,7 +48,7 @@ SETTINGS: list[tuple[type[BaseSettings], str]] = [
         f"{prefix}{name.upper()}"
         for cls, prefix in SETTINGS
         for name in cls.model_fields
-        if name not in ("db", "mqtt", "ingest", "analytics")
+        if name not in ("db", "mqtt", "ingest", "analytics", "boarding")
     ],
 )
 def test_every_setting_is_documented(env: str) -> None:

@@ -1,0 +1,211 @@
+"""The boarding-bell service: MQTT in and out, the pure engine in the middle.
+
+It listens to stop requests, bus positions and driver acks (QoS 1, persistent
+session), runs :class:`boarding.engine.Bell` on one thread, publishes each
+driver terminal's whole state retained on ``cw/v1/bus/{bus}/downlink/stops``
+(so a terminal that reconnects gets it at once), answers requesters on
+``cw/v1/stop/{device}/downlink/reply``, records request statuses and passages
+in TimescaleDB, and raises no-stop passes and unacknowledged alerts through
+the alert engine. Open requests survive a restart (reloaded from the table).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as paho
+import psycopg
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
+from pydantic import ValidationError
+
+from alerts import store
+from alerts.model import Explanation, Raise, Severity
+from boarding.engine import (
+    Bell,
+    BellConfig,
+    ControlAlert,
+    DriverState,
+    Effect,
+    PassRecord,
+    Reply,
+    RequestStatus,
+)
+from boarding.gtfs import load
+from citywatch import broker
+from citywatch.contracts import messages as m
+from citywatch.contracts.topics import PREFIX, bus_downlink, stop_reply
+from citywatch.settings import Settings
+
+log = logging.getLogger(__name__)
+TOPICS = (f"{PREFIX}/stop/+/request", f"{PREFIX}/bus/+/position", f"{PREFIX}/bus/+/ack")
+
+
+def gtfs_path(settings: Settings) -> Path:
+    return settings.boarding.gtfs or settings.data_dir / "gtfs.zip"
+
+
+class BoardingService:
+    def __init__(self, settings: Settings, client_id: str = "citywatch-boarding") -> None:
+        self.settings = settings
+        b = settings.boarding
+        self.bell = Bell(
+            load(gtfs_path(settings)),
+            BellConfig(request_ttl_s=b.request_ttl_s, resend_s=b.resend_s, escalate_s=b.escalate_s),
+        )
+        self.conn = psycopg.connect(settings.db.url, autocommit=True, application_name="citywatch-boarding")
+        self.inbox: queue.Queue[tuple[str, bytes]] = queue.Queue()
+        self._stop = threading.Event()
+        self.connected = threading.Event()
+        self.handled = 0
+        secret = settings.device_secret.get_secret_value()
+        self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5)
+        self.client.username_pw_set(
+            broker.PLATFORM_USER, broker.derive_password(secret, broker.PLATFORM_USER)
+        )
+        self.client.reconnect_delay_set(1, 30)
+        self.client.on_connect = self._on_connect
+        self.client.on_message = lambda _c, _u, msg: self.inbox.put((msg.topic, msg.payload))
+        self.client.on_disconnect = lambda *_a: self.connected.clear()
+
+    def _on_connect(self, client: paho.Client, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
+        if rc.is_failure:
+            log.error("broker refused the boarding service: %s", rc)
+            return
+        for t in TOPICS:
+            client.subscribe(t, options=SubscribeOptions(qos=1, retainHandling=1))
+        self.connected.set()
+
+    # -- effects -----------------------------------------------------------------
+    def _execute(self, effects: list[Effect], now: float) -> None:
+        # what people wait for goes out first; the records follow
+        effects = sorted(effects, key=lambda e: 0 if isinstance(e, DriverState | Reply) else 1)
+        for e in effects:
+            if isinstance(e, DriverState):
+                self.client.publish(
+                    bus_downlink(e.bus_id, "stops"),
+                    m.DriverAlert.model_dump_json(e.alert),
+                    qos=1,
+                    retain=True,
+                )
+            elif isinstance(e, Reply):
+                self.client.publish(
+                    stop_reply(e.device_id), e.reply.model_dump_json(exclude_none=True), qos=1
+                )
+            elif isinstance(e, RequestStatus):
+                self.conn.execute(
+                    "UPDATE bell_requests SET status = %s, bus_id = %s, eta_s = %s, reason = %s, updated_at = %s"
+                    " WHERE request_id = %s",
+                    (e.status, e.bus_id, e.eta_s, e.reason, datetime.fromtimestamp(e.at, UTC), e.request_id),
+                )
+            elif isinstance(e, PassRecord):
+                self.conn.execute(
+                    "INSERT INTO bell_passes (time, bus_id, route_id, stop_id, served, request_ids)"
+                    " VALUES (%s, %s, %s, %s, %s, %s)",
+                    (
+                        datetime.fromtimestamp(e.at, UTC),
+                        e.bus_id,
+                        e.route_id,
+                        e.stop_id,
+                        e.served,
+                        list(e.request_ids),
+                    ),
+                )
+            elif isinstance(e, ControlAlert):
+                sev = Severity.WARNING if e.rule == "bus.no_stop_pass" else Severity.CRITICAL
+                store.apply(
+                    self.conn,
+                    Raise(
+                        e.rule,
+                        e.subject,
+                        "bus",
+                        sev,
+                        e.title,
+                        Explanation(rule=e.rule, message=e.message, details=e.details),
+                    ),
+                    datetime.fromtimestamp(e.at, UTC),
+                )
+
+    # -- inputs ------------------------------------------------------------------
+    def _record_request(self, r: m.StopRequest) -> None:
+        if r.action == "request":
+            self.conn.execute(
+                "INSERT INTO bell_requests (request_id, device_id, stop_id, route_id, passengers, wheelchair, status,"
+                " requested_at, updated_at) VALUES (%s, %s, %s, %s, %s, %s, 'pending', %s, now())"
+                " ON CONFLICT (request_id) DO NOTHING",
+                (r.request_id, r.device_id, r.stop_id, r.route_id, r.passengers, r.wheelchair, r.ts),
+            )
+
+    def handle(self, topic: str, payload: bytes, now: float) -> None:
+        stream = topic.rsplit("/", 1)[-1]
+        try:
+            if stream == "request":
+                r = m.StopRequest.model_validate_json(payload)
+                self._record_request(r)
+                self._execute(self.bell.on_request(r, now), now)
+            elif stream == "position":
+                self._execute(self.bell.on_position(m.BusPosition.model_validate_json(payload), now), now)
+            elif stream == "ack":
+                self._execute(self.bell.on_ack(m.DriverAck.model_validate_json(payload), now), now)
+        except ValidationError:
+            pass  # ingest dead-letters it with the reason; nothing for the bell to act on
+        self.handled += 1
+
+    def _restore(self) -> None:
+        """Open requests from before a restart go back into the bell."""
+        rows = self.conn.execute(
+            "SELECT request_id, device_id, stop_id, route_id, passengers, wheelchair, requested_at FROM bell_requests"
+            " WHERE status IN ('pending', 'assigned', 'no_bus') AND requested_at > now() - make_interval(secs => %s)",
+            (self.settings.boarding.request_ttl_s,),
+        ).fetchall()
+        for rid, dev, stop, route, n, wheel, at in rows:
+            r = m.StopRequest(
+                device_id=dev,
+                ts=at,
+                seq=0,
+                request_id=rid,
+                stop_id=stop,
+                route_id=route,
+                passengers=n,
+                source="app",
+                wheelchair=wheel,
+            )
+            self.bell.on_request(r, at.timestamp())
+        if rows:
+            log.info("restored %d open request(s)", len(rows))
+
+    def run(self) -> None:
+        self._restore()
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        props.SessionExpiryInterval = 3600
+        self.client.connect_async(
+            self.settings.mqtt.host, self.settings.mqtt.port, 30, clean_start=False, properties=props
+        )
+        self.client.loop_start()
+        log.info("boarding bell: %d routes, %d stops", len(self.bell.net.routes), len(self.bell.net.stops))
+        last_tick = 0.0
+        try:
+            while not self._stop.is_set():
+                try:
+                    topic, payload = self.inbox.get(timeout=0.2)
+                    self.handle(topic, payload, time.time())
+                except queue.Empty:
+                    pass
+                if time.time() - last_tick >= 1.0:
+                    last_tick = time.time()
+                    self._execute(self.bell.tick(last_tick), last_tick)
+        finally:
+            self.client.disconnect()
+            self.client.loop_stop()
+            self.conn.close()
+
+    def stop(self) -> None:
+        self._stop.set()

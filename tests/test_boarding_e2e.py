@@ -1,0 +1,175 @@
+"""The boarding bell end to end through a real Mosquitto and TimescaleDB: the
+right driver terminal hears of waiting passengers, a pass is caught and the
+next bus is told, a reconnecting terminal gets its state, the requester hears back."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+import paho.mqtt.client as paho
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from boarding.gtfs import load
+from boarding.service import BoardingService
+from citywatch import broker
+from citywatch.contracts import messages as m
+from citywatch.contracts.topics import DeviceKind, bus_downlink, stop_reply, topic_for
+from simulators.gtfs import write_feed
+from simulators.publisher import Publisher
+from tests.conftest import SECRET, Platform, wait_for
+
+
+class Listener:
+    def __init__(self, p: Platform, user: str, topic: str) -> None:
+        self.got: list[dict[str, object]] = []
+        self.c = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"{user}-{uuid.uuid4().hex[:6]}")
+        self.c.username_pw_set(user, broker.derive_password(SECRET, user))
+        self.c.on_message = lambda _c, _u, msg: self.got.append(orjson.loads(msg.payload))
+        ready = threading.Event()
+        self.c.on_subscribe = lambda *_a: ready.set()
+        self.c.on_connect = lambda c, *_a: c.subscribe(topic, qos=1)
+        self.c.connect("127.0.0.1", p.broker.port)
+        self.c.loop_start()
+        assert ready.wait(5)
+
+    def last(self) -> dict[str, object] | None:
+        return self.got[-1] if self.got else None
+
+    def close(self) -> None:
+        self.c.disconnect()
+        self.c.loop_stop()
+
+
+@pytest.fixture
+def bell(platform: Platform, tmp_path: Path):  # type: ignore[no-untyped-def]
+    feed = write_feed(platform.city, tmp_path / "gtfs.zip")
+    settings = platform.settings()
+    settings.boarding.gtfs = feed
+    service = BoardingService(settings, client_id=f"boarding-{uuid.uuid4().hex[:6]}")
+    t = threading.Thread(target=service.run, daemon=True)
+    t.start()
+    assert service.connected.wait(10)
+    time.sleep(0.3)
+    yield service, load(feed)
+    service.stop()
+    t.join(10)
+
+
+def positions(net, route: str, frm: float, to: float, n: int):  # type: ignore[no-untyped-def]
+    """Points along direction 0 of the route between fractions ``frm`` and ``to`` of its length."""
+    rd = net.for_route(route)[0]
+    pts, cum = rd.path.points, rd.path.cumulative
+    out = []
+    for i in range(n):
+        target = (frm + (to - frm) * i / max(1, n - 1)) * rd.path.length_m
+        k = max(j for j in range(len(cum)) if cum[j] <= target) if target > 0 else 0
+        k = min(k, len(pts) - 2)
+        f = (target - cum[k]) / max(1e-9, cum[k + 1] - cum[k])
+        out.append((pts[k][0] + (pts[k + 1][0] - pts[k][0]) * f, pts[k][1] + (pts[k + 1][1] - pts[k][1]) * f))
+    return out
+
+
+def send_positions(
+    pub: Publisher, bus: str, route: str, pts, speed: float = 30.0, door: bool = False
+) -> None:  # type: ignore[no-untyped-def]
+    for i, (lat, lon) in enumerate(pts):
+        msg = m.BusPosition(
+            device_id=bus,
+            ts=datetime.now(UTC),
+            seq=i,
+            route_id=route,
+            lat=lat,
+            lon=lon,
+            speed_kmh=speed,
+            heading_deg=90.0,
+            door_open=door,
+        )
+        pub.send_raw(topic_for(DeviceKind.BUS, bus), m.to_json(msg))
+        time.sleep(0.02)
+
+
+def request(pub: Publisher, device: str, stop: str, route: str, n: int = 2) -> str:
+    rid = f"req-{uuid.uuid4().hex[:12]}"
+    msg = m.StopRequest(
+        device_id=device,
+        ts=datetime.now(UTC),
+        seq=0,
+        request_id=rid,
+        stop_id=stop,
+        route_id=route,
+        passengers=n,
+        source="button",
+    )
+    pub.send_raw(topic_for(DeviceKind.STOP, device), m.to_json(msg))
+    return rid
+
+
+def test_request_reaches_the_right_driver_then_a_pass_is_caught(platform: Platform, bell) -> None:  # type: ignore[no-untyped-def]
+    _service, net = bell
+    route = next(r for r in platform.city.routes if not r.loop)
+    rd = net.for_route(route.route_id)[0]
+    stop = rd.stops[2]  # the third stop of direction 0
+    frac = rd.stop_along[stop] / rd.path.length_m
+    near, far = f"bus-{route.route_id[1:].zfill(2)}01", f"bus-{route.route_id[1:].zfill(2)}02"
+    panel = f"stop-{stop[3:]}"
+    pub = Publisher(host="127.0.0.1", port=platform.broker.port, secret=SECRET, mode="gateway")
+    pub.open([])
+    term_near = Listener(platform, near, bus_downlink(near, "#"))
+    term_far = Listener(platform, far, bus_downlink(far, "#"))
+    replies = Listener(platform, panel, stop_reply(panel))
+    send_positions(pub, near, route.route_id, positions(net, route.route_id, frac - 0.2, frac - 0.15, 4))
+    send_positions(pub, far, route.route_id, positions(net, route.route_id, 0.0, 0.02, 4))
+    time.sleep(0.3)
+    t0 = time.monotonic()
+    rid = request(pub, panel, stop, route.route_id, n=2)
+    assert wait_for(lambda: term_near.last() is not None and term_near.last()["stops"], 5)  # type: ignore[index]
+    latency = time.monotonic() - t0
+    shown = term_near.last()["stops"][0]  # type: ignore[index]
+    assert (shown["stop_id"], shown["passengers"], shown["request_ids"]) == (stop, 2, [rid])
+    assert latency < 1.0
+    assert wait_for(lambda: replies.last() is not None, 5)
+    assert replies.last()["status"] == "assigned" and replies.last()["bus_id"] == near  # type: ignore[index]
+    # the near bus drives past without stopping
+    send_positions(pub, near, route.route_id, positions(net, route.route_id, frac - 0.1, frac + 0.1, 8))
+    assert wait_for(
+        lambda: platform.count("SELECT count(*) FROM alerts WHERE rule = 'bus.no_stop_pass'") == 1, 5
+    )
+    assert wait_for(lambda: term_far.last() is not None and term_far.last()["stops"], 5)  # type: ignore[index]
+    assert term_near.last()["stops"] == []  # type: ignore[index]
+    assert platform.query("SELECT served, request_ids FROM bell_passes WHERE stop_id = %s", stop) == [
+        (False, [rid])
+    ]
+    assert platform.query("SELECT status, bus_id FROM bell_requests WHERE request_id = %s", rid) == [
+        ("assigned", far)
+    ]
+    # a terminal that reconnects gets its current state at once (retained)
+    again = Listener(platform, far, bus_downlink(far, "#"))
+    assert wait_for(lambda: again.last() is not None, 5)
+    assert again.last()["stops"][0]["stop_id"] == stop  # type: ignore[index]
+    for listener in (term_near, term_far, replies, again):
+        listener.close()
+    pub.close()
+
+
+def test_rejected_request_is_answered_with_a_reason(platform: Platform, bell) -> None:  # type: ignore[no-untyped-def]
+    route = platform.city.routes[0]
+    other = next(s for s in platform.city.stops if s not in route.stops)
+    pub = Publisher(host="127.0.0.1", port=platform.broker.port, secret=SECRET, mode="gateway")
+    pub.open([])
+    replies = Listener(platform, "app-gateway", stop_reply("app-gateway"))
+    rid = request(pub, "app-gateway", other, route.route_id)
+    assert wait_for(lambda: replies.last() is not None, 5)
+    assert replies.last()["status"] == "rejected" and "does not serve" in replies.last()["reason"]  # type: ignore[index,operator]
+    assert wait_for(
+        lambda: platform.query("SELECT status FROM bell_requests WHERE request_id = %s", rid)
+        == [("rejected",)],
+        5,
+    )
+    replies.close()
+    pub.close()
