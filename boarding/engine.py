@@ -73,6 +73,8 @@ class BellConfig:
     resend_s: float = 20.0  # an unacknowledged alert is sent again after this
     escalate_s: float = 60.0  # … and reported to the control centre after this
     no_bus_eta_s: float = 1800.0  # beyond this, "no bus expected"
+    switch_gain_s: float = 120.0  # re-assign only to a bus this much sooner than the one already told
+    min_notice_s: float = 8.0  # a moving bus closer than this cannot stop in time: the next one is told
 
 
 @dataclass
@@ -170,9 +172,16 @@ class Bell:
             c
             for c in candidates(stop_id, self._placements(route_id, now, exclude), self._dirs(route_id))
             if c.eta_s <= self.cfg.no_bus_eta_s
-        ]
+            and (
+                not (c.moving and c.eta_s < self.cfg.min_notice_s)
+                or (w.bus is not None and c.bus_id == w.bus.bus_id)
+            )
+        ]  # a moving bus too close to stop in time is skipped, unless it was already told
         best = found[0] if found else None
         before = w.bus.bus_id if w.bus else None
+        current = next((c for c in found if c.bus_id == before), None)
+        if current is not None and best is not None and best.eta_s > current.eta_s - self.cfg.switch_gain_s:
+            best = current  # a driver who was told keeps the stop unless another bus is much sooner
         out: list[Effect] = []
         if best is None:
             w.bus = None
@@ -283,7 +292,7 @@ class Bell:
         bus.fixes.append(Fix(t, (p.lat, p.lon), p.speed_kmh))
         bus.last_seen = now
         dirs = self._dirs(p.route_id)
-        bus.placement = place(p.device_id, list(bus.fixes), dirs)
+        bus.placement = place(p.device_id, list(bus.fixes), dirs, previous=bus.placement)
         out: list[Effect] = []
         if bus.placement is None:
             return out
@@ -303,8 +312,9 @@ class Bell:
     def _passage(self, bus: _Bus, passage: Passage, now: float) -> list[Effect]:
         key = (passage.stop_id, bus.route_id)
         w = self.waiting.get(key)
-        if w is None or not w.demand.waiting:
-            return [PassRecord(bus.bus_id, bus.route_id, passage.stop_id, passage.served, (), passage.at)]
+        if w is None or not w.demand.waiting or w.bus is None or w.bus.bus_id != bus.bus_id:
+            # nobody waiting, or waiting for another bus (the one that was told): nothing was missed here
+            return []
         rids = tuple(w.demand.request_ids)
         out: list[Effect] = [
             PassRecord(bus.bus_id, bus.route_id, passage.stop_id, passage.served, rids, passage.at)

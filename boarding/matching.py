@@ -43,21 +43,30 @@ class Candidate:
     distance_m: float
     eta_s: float
     via_terminal: bool
+    moving: bool = True  # False: standing (e.g. dwelling at a stop)
 
 
 def place(
-    bus_id: str, fixes: list[Fix], directions: list[RouteDirection], terminal_m: float = 60.0
+    bus_id: str,
+    fixes: list[Fix],
+    directions: list[RouteDirection],
+    terminal_m: float = 60.0,
+    previous: Placement | None = None,
+    moving_m: float = 10.0,
 ) -> Placement | None:
-    """Where a bus is on its route, from its recent fixes (oldest first)."""
+    """Where a bus is on its route, from its recent fixes (oldest first). A bus that is not moving
+    (dwelling at a stop: less than ``moving_m`` of progress) keeps its ``previous`` direction."""
     if not fixes or not directions:
         return None
     last = fixes[-1]
     best: tuple[float, RouteDirection, float] | None = None
+    moved = 0.0
     for rd in directions:
         alongs = [rd.path.project(f.pos).along_m for f in fixes[-4:]]
         progress = alongs[-1] - alongs[0]
         if rd.loop and progress < -rd.path.length_m / 2:
             progress += rd.path.length_m  # crossed the loop's start
+        moved = max(moved, abs(progress))
         offset = rd.path.project(last.pos).offset_m
         # the direction it is moving along, then the closest path
         key = (-progress if progress > 1.0 else 0.0) + offset / 1000
@@ -65,6 +74,10 @@ def place(
             best = (key, rd, alongs[-1])
     assert best is not None
     _, rd, along = best
+    if moved < moving_m and previous is not None:
+        kept = next((d for d in directions if d.direction == previous.direction), None)
+        if kept is not None:
+            rd, along = kept, kept.path.project(last.pos, near_m=previous.along_m).along_m
     speeds = [f.speed_kmh / 3.6 for f in fixes[-6:]]
     at_terminal = not rd.loop and (rd.path.length_m - along <= terminal_m)
     return Placement(bus_id, rd.direction, along, statistics.fmean(speeds), at_terminal)
@@ -95,7 +108,7 @@ def candidates(
                     rest = 0.0 if p.at_terminal else max(0.0, length - p.along_m)
                     dist, via = rest + other.stop_along[stop_id], True
         if dist is not None:
-            out.append(Candidate(p.bus_id, dist, dist / max(p.speed_ms, MIN_SPEED_MS), via))
+            out.append(Candidate(p.bus_id, dist, dist / max(p.speed_ms, MIN_SPEED_MS), via, p.speed_ms > 1.5))
     return sorted(out, key=lambda c: c.distance_m)
 
 

@@ -247,5 +247,23 @@ def bench_alerts(
     typer.echo(json.dumps(run(load_msgs_per_s=load, seconds=seconds)))
 
 
+@bench_app.command("boarding")
+def bench_boarding(
+    buses: Annotated[int, typer.Option(help="buses in service")] = 200,
+    rate: Annotated[float, typer.Option(help="stop requests per second")] = 50.0,
+    seconds: Annotated[float, typer.Option(help="how long to measure")] = 60.0,
+    pass_rate: Annotated[
+        float, typer.Option(help="share of requested stops a simulated driver passes anyway")
+    ] = 0.1,
+    speed: Annotated[float, typer.Option(help="simulated seconds per second for the buses")] = 10.0,
+) -> None:
+    """Request -> driver terminal latency and no-stop-pass precision/recall."""
+    from citywatch.bench.boarding import run
+
+    typer.echo(
+        json.dumps(run(buses=buses, requests_per_s=rate, seconds=seconds, pass_rate=pass_rate, speed=speed))
+    )
+
+
 def main() -> None:
     app()

@@ -8,7 +8,7 @@ import random
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from citywatch.contracts import messages as m
 from simulators.city import City, Device, Lot, Route
@@ -221,6 +221,17 @@ class Bus(Behaviour):
     pos_m: float = 0.0
     dwell_left: float = 0.0
     cruise_kmh: float = 28.0
+    stop_ids: list[str] = field(default_factory=list)  # the stop at each point of ``path``
+    desk: Any = None  # a simulators.drivers.DriverDesk when drivers listen to their terminals
+
+    def _arrive(self, t: float) -> None:
+        """At a stop: stop if passengers wait (unless this driver passes anyway), else now and then."""
+        stop = self.stop_ids[self.leg] if self.stop_ids else None
+        if self.desk is not None and stop is not None and self.desk.requested(self.device.device_id, stop):
+            passes = self.desk.decide_pass(self.device.device_id, stop, t)
+            self.dwell_left = 0.0 if passes else self.rng.uniform(15.0, 30.0)
+        elif self.rng.random() < 0.6:
+            self.dwell_left = self.rng.uniform(15.0, 30.0)
 
     def step(self, t: float) -> list[Payload]:
         self.next_t = t + self.interval
@@ -240,9 +251,10 @@ class Bus(Behaviour):
                     self.leg = 0
                     if self.route is not None and not self.route.loop:
                         self.path.reverse()
+                        self.stop_ids.reverse()
                     self.dwell_left = 60.0
-                elif r.random() < 0.6:
-                    self.dwell_left = r.uniform(15.0, 30.0)
+                else:
+                    self._arrive(t)
                 a, b = self.path[self.leg], self.path[self.leg + 1]
                 length = max(1.0, haversine_m(a, b))
         f = min(1.0, self.pos_m / length)
@@ -301,7 +313,9 @@ class StopPanel(Behaviour):
         return out
 
 
-def behaviours(city: City, start: float, seed: int, episodes: list[Episode]) -> list[Behaviour]:
+def behaviours(
+    city: City, start: float, seed: int, episodes: list[Episode], desk: Any = None
+) -> list[Behaviour]:
     """One behaviour per device, each with its own seeded random stream."""
     out: list[Behaviour] = []
     lots = {lot.lot_id: lot for lot in city.lots}
@@ -323,10 +337,12 @@ def behaviours(city: City, start: float, seed: int, episodes: list[Episode]) -> 
         elif kind == "bus":
             rt = routes[str(d.meta["route_id"])]
             path = [(city.stops[s].lat, city.stops[s].lon) for s in rt.stops]
+            ids = list(rt.stops)
             if rt.loop:
                 path.append(path[0])
+                ids.append(ids[0])
             n_bus = int(d.device_id[-2:]) - 1
-            bus = Bus(d, rng, first, path=path, route=rt)
+            bus = Bus(d, rng, first, path=path, route=rt, stop_ids=ids, desk=desk)
             bus.leg = (n_bus * (len(path) - 1) // 3) % (len(path) - 1)
             out.append(bus)
         elif d.meta.get("gateway"):

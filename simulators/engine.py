@@ -130,11 +130,13 @@ def simulate(
     faults: list[Fault] | None = None,
     episodes: list[Episode] | None = None,
     first_seq: int = 0,
+    desk: Any = None,
 ) -> Iterator[Out]:
-    """Every message the city publishes in [start, end), in time order; sequence numbers from ``first_seq``."""
+    """Every message the city publishes in [start, end), in time order; sequence numbers from ``first_seq``.
+    With a ``desk`` (simulators.drivers.DriverDesk), bus drivers stop where their terminal says passengers wait."""
     faults = faults or []
     episodes = episodes if episodes is not None else plan_episodes(seed, start, end)
-    bs = behaviours(city, start, seed, episodes)
+    bs = behaviours(city, start, seed, episodes, desk)
     heap = [(b.next_t, i) for i, b in enumerate(bs)]
     heapq.heapify(heap)
     seqs: dict[str, int] = {}

@@ -1,0 +1,101 @@
+"""Simulated bus drivers: they watch their terminal (the boarding-bell downlink),
+acknowledge new stops after a human delay, and usually stop where passengers
+wait — but sometimes pass anyway (``pass_rate``), which is written down as
+ground truth so the no-stop-pass detection can be scored."""
+
+from __future__ import annotations
+
+import random
+import threading
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+
+from citywatch import broker
+from citywatch.contracts import messages as m
+from citywatch.contracts.topics import PREFIX, bus_ack
+
+
+class DriverDesk:
+    """What every simulated driver currently sees on the terminal, and the passes they chose."""
+
+    def __init__(self, pass_rate: float = 0.05, seed: int = 1) -> None:
+        self.pass_rate = pass_rate
+        self.rng = random.Random(f"{seed}:drivers")
+        self._shown: dict[str, set[str]] = {}
+        self._lock = threading.Lock()
+        self.passes: list[dict[str, Any]] = []  # ground truth
+        self.stops_made: list[dict[str, Any]] = []
+
+    def show(self, bus_id: str, stop_ids: set[str]) -> set[str]:
+        """The terminal now shows ``stop_ids``; returns the stops that are new to the driver."""
+        with self._lock:
+            before = self._shown.get(bus_id, set())
+            self._shown[bus_id] = set(stop_ids)
+            return set(stop_ids) - before
+
+    def requested(self, bus_id: str, stop_id: str) -> bool:
+        with self._lock:
+            return stop_id in self._shown.get(bus_id, ())
+
+    def decide_pass(self, bus_id: str, stop_id: str, t: float) -> bool:
+        with self._lock:
+            passes = self.rng.random() < self.pass_rate
+            (self.passes if passes else self.stops_made).append(
+                {"bus_id": bus_id, "stop_id": stop_id, "t": t}
+            )
+            return passes
+
+
+class DriverAgent:
+    """Listens to every bus terminal (simulator account) and acknowledges like a driver would."""
+
+    def __init__(
+        self,
+        desk: DriverDesk,
+        *,
+        host: str,
+        port: int,
+        secret: str,
+        ack_delay_s: tuple[float, float] = (1, 4),
+    ):
+        self.desk = desk
+        self.ack_delay_s = ack_delay_s
+        self._seq: dict[str, int] = {}
+        self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"sim-drivers-{id(self)}")
+        self.client.username_pw_set(
+            broker.SIMULATOR_USER, broker.derive_password(secret, broker.SIMULATOR_USER)
+        )
+        self.ready = threading.Event()
+        self.client.on_connect = lambda c, *_a: c.subscribe(f"{PREFIX}/bus/+/downlink/stops", qos=1)
+        self.client.on_subscribe = lambda *_a: self.ready.set()
+        self.client.on_message = self._on_message
+        self.client.connect(host, port, 30)
+        self.client.loop_start()
+
+    def _on_message(self, _c: Any, _u: Any, msg: paho.MQTTMessage) -> None:
+        try:
+            state = m.DriverAlert.model_validate_json(msg.payload)
+        except ValueError:
+            return
+        new = self.desk.show(state.bus_id, {s.stop_id for s in state.stops})
+        for stop in new:
+            delay = self.desk.rng.uniform(*self.ack_delay_s)
+            threading.Timer(delay, self._ack, args=(state.bus_id, stop)).start()
+
+    def _ack(self, bus_id: str, stop_id: str) -> None:
+        seq = self._seq.get(bus_id, 0)
+        self._seq[bus_id] = seq + 1
+        ack = m.DriverAck(device_id=bus_id, ts=datetime.now(UTC), seq=seq, stop_id=stop_id)
+        self.client.publish(bus_ack(bus_id), m.to_json(ack), qos=1)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def labels(desk: DriverDesk) -> list[bytes]:
+    return [orjson.dumps({"type": "no_stop_pass", **p}) for p in desk.passes]
