@@ -77,19 +77,38 @@ class StopPassage:
     stops: list[tuple[str, float]]
     radius_m: float = 30.0
     slow_kmh: float = 5.0
+    loop_length_m: float | None = None  # set for a loop route: distance wraps to 0 at its start
+    max_jump_m: float = 500.0  # farther than a bus drives between two fixes: a re-sync, not a drive-by
     last_along: float | None = None
     dwelt: set[str] = field(default_factory=set)
 
-    def update(self, t: float, along: float, speed_kmh: float, door_open: bool) -> list[Passage]:
-        out: list[Passage] = []
+    def _crossed(self, start: float, end: float, t: float) -> list[Passage]:
+        out = []
         for sid, pos in self.stops:
-            if abs(along - pos) <= self.radius_m and speed_kmh <= self.slow_kmh and door_open:
+            if start <= pos + self.radius_m < end:  # it has just left the stop's circle on the far side
+                out.append(Passage(sid, sid in self.dwelt, t))
+                self.dwelt.discard(sid)
+        return out
+
+    def update(self, t: float, along: float, speed_kmh: float, door_open: bool) -> list[Passage]:
+        for sid, pos in self.stops:
+            near = abs(along - pos) <= self.radius_m or (
+                self.loop_length_m is not None and abs(along - pos) >= self.loop_length_m - self.radius_m
+            )
+            if near and speed_kmh <= self.slow_kmh and door_open:
                 self.dwelt.add(sid)
-        if self.last_along is not None and along >= self.last_along:
-            for sid, pos in self.stops:
-                # the bus has just left the stop's circle on the far side
-                if self.last_along <= pos + self.radius_m < along:
-                    out.append(Passage(sid, sid in self.dwelt, t))
-                    self.dwelt.discard(sid)
-        self.last_along = along
+        out: list[Passage] = []
+        last, self.last_along = self.last_along, along
+        if last is None:
+            return out
+        step = along - last
+        if self.loop_length_m is not None and step < -self.loop_length_m / 2:  # round the loop's start
+            step += self.loop_length_m
+            if step <= self.max_jump_m:
+                return self._crossed(last, self.loop_length_m + self.radius_m + 1, t) + self._crossed(
+                    -self.radius_m - 1, along, t
+                )
+            return out
+        if 0 <= step <= self.max_jump_m:
+            out = self._crossed(last, along, t)
         return out

@@ -298,8 +298,21 @@ class Bell:
             return out
         d = bus.placement.direction
         rd = next(r for r in dirs if r.direction == d)
-        sp = bus.passages.setdefault(d, StopPassage(sorted(rd.stop_along.items(), key=lambda kv: kv[1])))
-        if len(bus.passages) > 1:  # a new direction: forget the old one's progress
+        sp = bus.passages.setdefault(
+            d,
+            StopPassage(
+                sorted(rd.stop_along.items(), key=lambda kv: kv[1]),
+                loop_length_m=rd.path.length_m if rd.loop else None,
+            ),
+        )
+        if len(bus.passages) > 1:
+            # a new direction: forget the old one's progress, but not where the bus dwelt (a terminal stop is
+            # where one direction ends and the next begins), and start from where it turned (the previous fix)
+            for other in bus.passages.values():
+                if other is not sp:
+                    sp.dwelt |= other.dwelt
+            if sp.last_along is None and len(bus.fixes) >= 2:
+                sp.last_along = rd.path.project(bus.fixes[-2].pos).along_m
             bus.passages = {d: sp}
         for passage in sp.update(t, bus.placement.along_m, p.speed_kmh, p.door_open):
             out += self._passage(bus, passage, now)

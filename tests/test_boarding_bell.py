@@ -56,3 +56,34 @@ def test_served_or_passed(fixes: list[tuple[float, float, float, bool]], expecte
     for t, along, speed, door in fixes:
         out += sp.update(t, along, speed, door)
     assert out == expected
+
+
+def test_a_jump_along_the_path_is_a_resync_not_a_drive_by() -> None:
+    sp = StopPassage(list(STOPS))
+    assert sp.update(0, 100, 30, False) == []
+    assert (
+        sp.update(5, 1500, 30, False) == []
+    )  # 1.4 km in 5 s: a projection that jumped, not a drive past s1, s2
+
+
+LOOP = [("a", 0.0), ("b", 400.0), ("c", 800.0)]
+
+
+def test_round_the_loop_start() -> None:
+    sp = StopPassage(list(LOOP), loop_length_m=1200.0)
+    out = []
+    for t, along, speed, door in [
+        (0, 1100, 30, False),
+        (5, 1195, 2, True),
+        (10, 5, 0, True),
+        (15, 60, 20, False),
+    ]:
+        out += sp.update(t, along, speed, door)
+    assert out == [
+        Passage("a", True, 15)
+    ]  # dwelt at the start stop (seen at either end of the loop), then left
+    sp2 = StopPassage(list(LOOP), loop_length_m=1200.0)
+    out2 = []
+    for t, along, speed, door in [(0, 1150, 30, False), (5, 40, 30, False)]:
+        out2 += sp2.update(t, along, speed, door)
+    assert out2 == [Passage("a", False, 5)]  # drove through the start without stopping

@@ -164,3 +164,13 @@ def test_requests_expire(bell: Bell) -> None:
         ("a-request", "expired")
     ]
     assert terminal(out, "near") == []
+
+
+def test_a_request_at_the_terminal_is_served_when_the_bus_turns_there() -> None:
+    b = Bell(parse(feed()))
+    drive(b, "t", [3.5, 3.6, 3.7], T0 - 20)  # eastbound towards the terminal s4
+    b.on_request(req("a", stop="s4"), T0)
+    out = drive(b, "t", [3.85, 4.0, 4.0, 4.0, 4.0], T0 + 5, speed=0.0, door=True)  # arrives, dwells at s4
+    out += drive(b, "t", [3.95, 3.9, 3.8, 3.7, 3.6], T0 + 40)  # and leaves westbound
+    assert not [e for e in out if isinstance(e, ControlAlert)]
+    assert ("a", "fulfilled") in replies(out)
