@@ -14,6 +14,7 @@ from pathlib import Path
 from citywatch.contracts.topics import DeviceKind
 from citywatch.settings import Settings
 from simulators.city import Device, Scale, build_city
+from simulators.drivers import DriverAgent, DriverDesk, labels
 from simulators.engine import FAULT_KINDS, Out, plan_episodes, plan_faults, simulate
 from simulators.provision import register_city
 from simulators.publisher import Publisher
@@ -33,6 +34,8 @@ class SimulateOptions:
     mode: str = "device"
     uci: Path | None = None
     register: bool = True
+    drivers: bool = True  # bus drivers watch their terminals (the boarding bell) and stop when asked
+    pass_rate: float = 0.05  # … except this share of the time (written to the labels file)
 
 
 def run_simulation(
@@ -97,6 +100,16 @@ def run_simulation(
         mode=opt.mode,
     )
     pub.open(city.devices, start)
+    desk: DriverDesk | None = None
+    agent: DriverAgent | None = None
+    if opt.drivers and speed != float("inf"):  # live runs only: drivers react to their terminals in real time
+        desk = DriverDesk(opt.pass_rate, opt.seed)
+        agent = DriverAgent(
+            desk,
+            host=settings.mqtt.host,
+            port=settings.mqtt.port,
+            secret=settings.device_secret.get_secret_value(),
+        )
     log.info(
         "simulating %d devices from %s (%s)",
         len(city.devices),
@@ -104,7 +117,7 @@ def run_simulation(
         "backfill" if speed == float("inf") else f"x{speed:g}",
     )
     try:
-        outs = simulate(city, start, end, seed=opt.seed, faults=faults, episodes=episodes)
+        outs = simulate(city, start, end, seed=opt.seed, faults=faults, episodes=episodes, desk=desk)
         if opt.uci is not None:
             from simulators.uci import replay
 
@@ -120,5 +133,15 @@ def run_simulation(
         pub.run(until_stopped(), speed=speed)
     finally:
         pub.close()
+        if agent is not None and desk is not None:
+            agent.close()
+            if opt.labels:
+                with opt.labels.open("ab") as out:
+                    out.write(b"".join(line + b"\n" for line in labels(desk)))
+            log.info(
+                "drivers stopped at %d requested stops and passed %d anyway",
+                len(desk.stops_made),
+                len(desk.passes),
+            )
         log.info("simulator sent %s; %d Last Wills expected", dict(pub.sent), len(pub.wills))
     return pub
