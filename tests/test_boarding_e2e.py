@@ -173,3 +173,46 @@ def test_rejected_request_is_answered_with_a_reason(platform: Platform, bell) ->
     )
     replies.close()
     pub.close()
+
+
+def test_requests_merge_and_a_cancel_updates_the_terminal(platform: Platform, bell) -> None:  # type: ignore[no-untyped-def]
+    _service, net = bell
+    route = next(r for r in platform.city.routes if not r.loop)
+    rd = net.for_route(route.route_id)[0]
+    stop = rd.stops[2]
+    frac = rd.stop_along[stop] / rd.path.length_m
+    bus = f"bus-{route.route_id[1:].zfill(2)}01"
+    pub = Publisher(host="127.0.0.1", port=platform.broker.port, secret=SECRET, mode="gateway")
+    pub.open([])
+    term = Listener(platform, bus, bus_downlink(bus, "#"))
+    send_positions(pub, bus, route.route_id, positions(net, route.route_id, frac - 0.2, frac - 0.15, 4))
+    time.sleep(0.3)
+    first = request(pub, "app-gateway", stop, route.route_id, n=2)
+    second = request(pub, f"stop-{stop[3:]}", stop, route.route_id, n=1)
+
+    def shown() -> tuple[int, list[str]] | None:
+        last = term.last()
+        stops = last["stops"] if last else []  # type: ignore[index]
+        return (stops[0]["passengers"], sorted(stops[0]["request_ids"])) if stops else None  # type: ignore[index]
+
+    assert wait_for(lambda: shown() == (3, sorted([first, second])), 5), shown()
+    cancel = m.StopRequest(
+        device_id="app-gateway",
+        ts=datetime.now(UTC),
+        seq=1,
+        request_id=first,
+        stop_id=stop,
+        route_id=route.route_id,
+        passengers=2,
+        source="app",
+        action="cancel",
+    )
+    pub.send_raw(topic_for(DeviceKind.STOP, "app-gateway"), m.to_json(cancel))
+    assert wait_for(lambda: shown() == (1, [second]), 5), shown()
+    assert wait_for(
+        lambda: platform.query("SELECT status FROM bell_requests WHERE request_id = %s", first)
+        == [("cancelled",)],
+        5,
+    )
+    term.close()
+    pub.close()
