@@ -218,11 +218,14 @@ def up(
 def bench_ingest(
     messages: Annotated[int, typer.Option(help="messages pre-loaded for the drain phase")] = 100_000,
     live_seconds: Annotated[float, typer.Option(help="length of the live phase")] = 15.0,
+    workers: Annotated[
+        int, typer.Option(help="ingest workers (a shared subscription when more than one)")
+    ] = 1,
 ) -> None:
     """Drain rate, live rate, publish->queryable latency, peak RSS, loss and duplication."""
     from citywatch.bench.ingest import run
 
-    result = run(messages=messages, live_seconds=live_seconds)
+    result = run(messages=messages, live_seconds=live_seconds, workers=workers)
     typer.echo(json.dumps(result))
 
 

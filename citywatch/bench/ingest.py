@@ -56,16 +56,18 @@ SCALE = Scale(
 PROBE = "aq-probe"
 
 
-def _ingest(s: Servers, metrics_port: int) -> subprocess.Popen[bytes]:
+def _ingest(s: Servers, metrics_port: int, worker: int = 0, shared: bool = False) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "CITYWATCH_DB_URL": s.pg.url,
         "CITYWATCH_MQTT_PORT": str(s.broker.port),
         "CITYWATCH_DEVICE_SECRET": SECRET,
-        "CITYWATCH_INGEST_CLIENT_ID": "bench-ingest",
+        "CITYWATCH_INGEST_CLIENT_ID": f"bench-ingest-{worker}",
         "CITYWATCH_INGEST_METRICS_PORT": str(metrics_port),
         "CITYWATCH_LOG_LEVEL": "WARNING",
     }
+    if shared:
+        env["CITYWATCH_INGEST_SHARED_GROUP"] = "ingest"
     proc = subprocess.Popen([sys.executable, "-m", "ingest"], env=env)
     deadline = time.monotonic() + 30
     while metric(metrics_port, "citywatch_ingest_broker_connected") != 1.0:
@@ -133,7 +135,18 @@ def _paced(city: Any, rate: float, seconds: float, first_seq: int) -> Iterator[O
     return simulate(city, start, start + seconds * speed, seed=13, first_seq=first_seq)
 
 
-def run(messages: int = 100_000, live_seconds: float = 15.0) -> dict[str, Any]:
+def _start(s: Servers, workers: int) -> list[subprocess.Popen[bytes]]:
+    return [_ingest(s, free_port(), i, shared=workers > 1) for i in range(workers)]
+
+
+def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
+    for p in procs:
+        p.send_signal(signal.SIGTERM)
+    for p in procs:
+        p.wait(30)
+
+
+def run(messages: int = 100_000, live_seconds: float = 15.0, workers: int = 1) -> dict[str, Any]:
     city = build_city(11, SCALE)
     probe = Device(PROBE, DeviceKind.AIR_QUALITY, "latency probe", 37.26, 127.02, "paldal", 0.1)
     with private_servers(SECRET) as s:
@@ -144,11 +157,10 @@ def run(messages: int = 100_000, live_seconds: float = 15.0) -> dict[str, Any]:
         s.broker.write_config(broker_accounts(s.pg.url))
         s.broker.start()
         conn = psycopg.connect(s.pg.url, autocommit=True)
-        mport = free_port()
-        progress(f"city: {len(city.devices)} devices; creating ingest's persistent session")
-        proc = _ingest(s, mport)
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(30)
+        progress(
+            f"city: {len(city.devices)} devices; creating the persistent session of {workers} ingest worker(s)"
+        )
+        _stop(_start(s, workers))
 
         # 1. drain
         now = time.time() - 60
@@ -160,7 +172,7 @@ def run(messages: int = 100_000, live_seconds: float = 15.0) -> dict[str, Any]:
             f"pre-loaded in {time.monotonic() - t0:.1f}s ({len(outs) / (time.monotonic() - t0):.0f} msg/s)"
         )
         base = _received(conn)
-        proc = _ingest(s, mport)
+        procs = _start(s, workers)
         t_start = time.monotonic()
         t_done = _wait_received(conn, base + len(outs), "drain")
         drain_rate = len(outs) / (t_done - t_start)
@@ -218,9 +230,8 @@ def run(messages: int = 100_000, live_seconds: float = 15.0) -> dict[str, Any]:
         sent = pub1.sent["data"] + pub2_holder[0].sent["data"] + pub3.sent["data"]
         _wait_received(conn, sent, "final")
         time.sleep(0.5)
-        rss = peak_rss_mb(proc.pid)
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(30)
+        rss = max(peak_rss_mb(p.pid) for p in procs)
+        _stop(procs)
         stored = sum(_count(conn, f"SELECT count(*) FROM {t}") for t in STREAMS)
         distinct = sum(_count(conn, f"SELECT count(DISTINCT (device_id, seq)) FROM {t}") for t in STREAMS)
         dead = _count(conn, "SELECT count(*) FROM dead_letters")
@@ -240,7 +251,7 @@ def run(messages: int = 100_000, live_seconds: float = 15.0) -> dict[str, Any]:
         "lost": sent - stored - dead,
         "duplicated": stored - distinct,
         "conditions": {
-            "workers": 1,
+            "workers": workers,
             "qos": 1,
             "ack": "after commit",
             "fsync": True,
