@@ -216,3 +216,27 @@ def test_requests_merge_and_a_cancel_updates_the_terminal(platform: Platform, be
     )
     term.close()
     pub.close()
+
+
+def test_a_request_nobody_serves_expires(platform: Platform, tmp_path: Path) -> None:
+    feed = write_feed(platform.city, tmp_path / "gtfs.zip")
+    settings = platform.settings()
+    settings.boarding.gtfs = feed
+    settings.boarding.request_ttl_s = 2.0
+    service = BoardingService(settings, client_id=f"boarding-{uuid.uuid4().hex[:6]}")
+    t = threading.Thread(target=service.run, daemon=True)
+    t.start()
+    assert service.connected.wait(10)
+    time.sleep(0.3)
+    route = platform.city.routes[0]
+    panel = f"stop-{route.stops[1][3:]}"
+    pub = Publisher(host="127.0.0.1", port=platform.broker.port, secret=SECRET, mode="gateway")
+    pub.open([])
+    replies = Listener(platform, panel, stop_reply(panel))
+    rid = request(pub, panel, route.stops[1], route.route_id)
+    assert wait_for(lambda: [r["status"] for r in replies.got] == ["no_bus", "expired"], 10), replies.got
+    assert platform.query("SELECT status FROM bell_requests WHERE request_id = %s", rid) == [("expired",)]
+    replies.close()
+    pub.close()
+    service.stop()
+    t.join(10)
