@@ -21,9 +21,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from alerts.model import Clear, Explanation, Raise, Severity
-
-AlertEvent = tuple[str, Raise | Clear, datetime]
+from alerts.model import Clear, Severity
+from analytics.conditions import AlertEvent, Conditions, alert
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +90,7 @@ class CctvRules:
         self.live: dict[str, tuple[datetime, str]] = {}  # alert key -> (last event, camera)
         self.zone_events: dict[tuple[str, str], deque[tuple[datetime, str]]] = {}
         self.cameras: dict[str, _Camera] = {}
-        self.flags: set[str] = set()  # active noisy/silent/incident keys
+        self.conditions = Conditions()  # noisy and silent cameras
 
     def on_event(self, e: CctvEvent) -> list[AlertEvent]:
         cfg = self.cfg
@@ -99,67 +98,58 @@ class CctvRules:
         cam = self.cameras.setdefault(e.camera, _Camera(e.time, e.time))
         cam.events += 1
         cam.last = max(cam.last, e.time)
-        silent_key = f"cctv.silent:{e.camera}"
-        if silent_key in self.flags:
-            self.flags.discard(silent_key)
-            out.append((silent_key, Clear("events arrive again"), e.time))
+        out += self.conditions.clear(f"cctv.silent:{e.camera}", e.time, "events arrive again")
         if e.confidence < cfg.noisy_confidence:
             cam.low_conf.append(e.time)
             while cam.low_conf and cam.low_conf[0] < e.time - timedelta(hours=1):
                 cam.low_conf.popleft()
-            noisy = f"cctv.noisy:{e.camera}"
-            if len(cam.low_conf) >= cfg.noisy_per_h and noisy not in self.flags:
-                self.flags.add(noisy)
-                out.append(
-                    (
-                        noisy,
-                        Raise(
-                            "cctv.noisy",
-                            e.camera,
-                            "cctv",
-                            Severity.WARNING,
-                            f"Camera floods low-confidence events: {e.camera}",
-                            Explanation(
-                                rule="cctv.noisy",
-                                observed=len(cam.low_conf),
-                                threshold=cfg.noisy_per_h,
-                                window_start=e.time - timedelta(hours=1),
-                                window_end=e.time,
-                                message=f"{len(cam.low_conf)} events below {cfg.noisy_confidence} confidence in 1 h"
-                                " — probable malfunction or false-alarm source",
-                            ),
-                            len(cam.low_conf),
-                        ),
-                        e.time,
-                    )
+            n = len(cam.low_conf)
+            if n >= cfg.noisy_per_h:
+                out += self.conditions.update(
+                    f"cctv.noisy:{e.camera}",
+                    True,
+                    lambda: alert(
+                        "cctv.noisy",
+                        e.camera,
+                        "cctv",
+                        Severity.WARNING,
+                        f"Camera floods low-confidence events: {e.camera}",
+                        n,
+                        observed=n,
+                        threshold=cfg.noisy_per_h,
+                        window_start=e.time - timedelta(hours=1),
+                        window_end=e.time,
+                        message=f"{n} events below {cfg.noisy_confidence} confidence in 1 h"
+                        " — probable malfunction or false-alarm source",
+                    ),
+                    e.time,
+                    "",
                 )
         sev = severity(e, cfg)
         if sev is None:
             return out
         key = f"cctv.{e.event_type}:{e.camera}"
         self.live[key] = (e.time, e.camera)
+        details = {
+            "zone": e.zone,
+            "area": e.area,
+            "object_count": e.object_count,
+            "night": _night(e.time, cfg.utc_offset_h),
+        }
         out.append(
             (
                 key,
-                Raise(
+                alert(
                     f"cctv.{e.event_type}",
                     e.camera,
                     "cctv",
                     sev,
                     f"{e.event_type.replace('_', ' ').capitalize()} at {e.camera}",
-                    Explanation(
-                        rule=f"cctv.{e.event_type}",
-                        observed=e.confidence,
-                        window_end=e.time,
-                        details={
-                            "zone": e.zone,
-                            "area": e.area,
-                            "object_count": e.object_count,
-                            "night": _night(e.time, cfg.utc_offset_h),
-                        },
-                        message=f"{e.event_type} with confidence {e.confidence:.2f} in zone {e.zone}",
-                    ),
                     e.confidence,
+                    observed=e.confidence,
+                    window_end=e.time,
+                    details=details,
+                    message=f"{e.event_type} with confidence {e.confidence:.2f} in zone {e.zone}",
                 ),
                 e.time,
             )
@@ -174,25 +164,23 @@ class CctvRules:
         if len(cams) >= cfg.incident_cameras:
             ikey = f"cctv.incident.{e.event_type}:zone:{e.zone}"
             self.live[ikey] = (e.time, "")
+            title = f"Incident: {e.event_type.replace('_', ' ')} seen by {len(cams)} cameras in {e.zone}"
             out.append(
                 (
                     ikey,
-                    Raise(
+                    alert(
                         f"cctv.incident.{e.event_type}",
                         f"zone:{e.zone}",
                         "cctv",
                         Severity.CRITICAL,
-                        f"Incident: {e.event_type.replace('_', ' ')} seen by {len(cams)} cameras in {e.zone}",
-                        Explanation(
-                            rule="cctv.incident",
-                            observed=len(cams),
-                            threshold=cfg.incident_cameras,
-                            window_start=recent[0][0],
-                            window_end=e.time,
-                            details={"cameras": sorted(cams)},
-                            message=f"{len(cams)} cameras within {cfg.incident_window_s:.0f}s",
-                        ),
+                        title,
                         float(len(cams)),
+                        observed=len(cams),
+                        threshold=cfg.incident_cameras,
+                        window_start=recent[0][0],
+                        window_end=e.time,
+                        details={"cameras": sorted(cams)},
+                        message=f"{len(cams)} cameras within {cfg.incident_window_s:.0f}s",
                     ),
                     e.time,
                 )
@@ -214,40 +202,33 @@ class CctvRules:
                     )
                 )
         for name, cam in self.cameras.items():
-            noisy = f"cctv.noisy:{name}"
-            if noisy in self.flags and (not cam.low_conf or cam.low_conf[-1] < now - timedelta(hours=1)):
-                self.flags.discard(noisy)
+            calm = not cam.low_conf or cam.low_conf[-1] < now - timedelta(hours=1)
+            if calm and f"cctv.noisy:{name}" in self.conditions:
                 cam.low_conf.clear()
-                out.append((noisy, Clear("event rate back to normal"), now))
+                out += self.conditions.clear(f"cctv.noisy:{name}", now, "event rate back to normal")
             span = (cam.last - cam.first).total_seconds()
             if cam.events < cfg.silent_min_events or span < cfg.silent_min_span_s:
                 continue
             rate = cam.events / span  # events per second
             quiet = (now - cam.last).total_seconds()
-            key = f"cctv.silent:{name}"
-            if math.exp(-rate * quiet) < cfg.silent_p and key not in self.flags:
-                self.flags.add(key)
-                out.append(
-                    (
-                        key,
-                        Raise(
-                            "cctv.silent",
-                            name,
-                            "cctv",
-                            Severity.WARNING,
-                            f"Camera silent: {name}",
-                            Explanation(
-                                rule="cctv.silent",
-                                observed=quiet,
-                                baseline=rate * 3600,
-                                window_start=cam.last,
-                                window_end=now,
-                                message=f"no event for {quiet / 60:.0f} min; it usually sends "
-                                f"{rate * 3600:.1f}/h",
-                            ),
-                            quiet,
-                        ),
-                        now,
-                    )
+            if math.exp(-rate * quiet) < cfg.silent_p:
+                out += self.conditions.update(
+                    f"cctv.silent:{name}",
+                    True,
+                    lambda name=name, cam=cam, rate=rate, quiet=quiet: alert(  # type: ignore[misc]
+                        "cctv.silent",
+                        name,
+                        "cctv",
+                        Severity.WARNING,
+                        f"Camera silent: {name}",
+                        quiet,
+                        observed=quiet,
+                        baseline=rate * 3600,
+                        window_start=cam.last,
+                        window_end=now,
+                        message=f"no event for {quiet / 60:.0f} min; it usually sends {rate * 3600:.1f}/h",
+                    ),
+                    now,
+                    "",
                 )
         return out

@@ -15,9 +15,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from alerts.model import Clear, Explanation, Raise, Severity
-
-AlertEvent = tuple[str, Raise | Clear, datetime]
+from alerts.model import Clear, Severity
+from analytics.conditions import AlertEvent, Conditions, alert
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,21 +60,12 @@ class ParkingRules:
         self.sampled: dict[str, datetime] = {}  # lot -> the hour last sampled
         self.sensors: dict[str, _Sensor] = {}
         self.lot_of: dict[str, str] = {}
-        self.flags: set[str] = set()
+        self.conditions = Conditions()
         self.lot_status: dict[str, str] = {}
 
     def occupancy(self, lot: str) -> tuple[int, int]:
         occupied = sum(1 for s, st in self.sensors.items() if self.lot_of[s] == lot and st.occupied)
         return occupied, self.capacity.get(lot, 0)
-
-    def _flag(self, key: str, on: bool, make: Raise, t: datetime, why_off: str) -> list[AlertEvent]:
-        if on and key not in self.flags:
-            self.flags.add(key)
-            return [(key, make, t)]
-        if not on and key in self.flags:
-            self.flags.discard(key)
-            return [(key, Clear(why_off), t)]
-        return []
 
     def on_reading(self, r: SpaceReading) -> list[AlertEvent]:
         cfg = self.cfg
@@ -89,49 +79,43 @@ class ParkingRules:
             st.toggles.append(r.time)
         while st.toggles and st.toggles[0] < r.time - timedelta(hours=1):
             st.toggles.popleft()
-        flapping = len(st.toggles) > cfg.flap_per_h
-        out += self._flag(
+        n = len(st.toggles)
+        out += self.conditions.update(
             f"parking.flapping:{r.sensor}",
-            flapping,
-            Raise(
+            n > cfg.flap_per_h,
+            lambda: alert(
                 "parking.flapping",
                 r.sensor,
                 "parking",
                 Severity.WARNING,
                 f"Parking sensor flapping: {r.sensor}",
-                Explanation(
-                    rule="parking.flapping",
-                    observed=len(st.toggles),
-                    threshold=cfg.flap_per_h,
-                    window_start=r.time - timedelta(hours=1),
-                    window_end=r.time,
-                    message=f"{len(st.toggles)} changes in the last hour",
-                ),
-                float(len(st.toggles)),
+                float(n),
+                observed=n,
+                threshold=cfg.flap_per_h,
+                window_start=r.time - timedelta(hours=1),
+                window_end=r.time,
+                message=f"{n} changes in the last hour",
             ),
             r.time,
             "changes calmed down",
         )
         out += self._stuck(r.sensor, st, r.time)
-        if r.battery_pct is not None:
-            low = r.battery_pct < cfg.battery_low_pct
-            out += self._flag(
+        battery = r.battery_pct
+        if battery is not None:
+            out += self.conditions.update(
                 f"parking.battery:{r.sensor}",
-                low,
-                Raise(
+                battery < cfg.battery_low_pct,
+                lambda: alert(
                     "parking.battery",
                     r.sensor,
                     "parking",
                     Severity.INFO,
                     f"Parking sensor battery low: {r.sensor}",
-                    Explanation(
-                        rule="parking.battery",
-                        observed=r.battery_pct,
-                        threshold=cfg.battery_low_pct,
-                        window_end=r.time,
-                        message=f"battery at {r.battery_pct:.0f} %",
-                    ),
-                    r.battery_pct,
+                    battery,
+                    observed=battery,
+                    threshold=cfg.battery_low_pct,
+                    window_end=r.time,
+                    message=f"battery at {battery:.0f} %",
                 ),
                 r.time,
                 "battery replaced",
@@ -141,24 +125,21 @@ class ParkingRules:
 
     def _stuck(self, sensor: str, st: _Sensor, now: datetime) -> list[AlertEvent]:
         held = (now - st.since).total_seconds()
-        return self._flag(
+        return self.conditions.update(
             f"parking.stuck:{sensor}",
             held >= self.cfg.stuck_s,
-            Raise(
+            lambda: alert(
                 "parking.stuck",
                 sensor,
                 "parking",
                 Severity.WARNING,
                 f"Parking sensor stuck: {sensor}",
-                Explanation(
-                    rule="parking.stuck",
-                    observed=held,
-                    threshold=self.cfg.stuck_s,
-                    window_start=st.since,
-                    window_end=now,
-                    message=f"{'occupied' if st.occupied else 'free'} for {held / 3600:.1f} h",
-                ),
                 held,
+                observed=held,
+                threshold=self.cfg.stuck_s,
+                window_start=st.since,
+                window_end=now,
+                message=f"{'occupied' if st.occupied else 'free'} for {held / 3600:.1f} h",
             ),
             now,
             "state changed",
@@ -180,24 +161,22 @@ class ParkingRules:
         if status == "open":
             return [(key, Clear(f"occupancy down to {rate:.0%}"), t)]
         sev = Severity.WARNING if status == "full" else Severity.INFO
+        title = f"Parking lot {'full' if status == 'full' else 'almost full'}: {lot}"
         return [
             (
                 key,
-                Raise(
+                alert(
                     "parking.lot_full",
                     lot,
                     "parking",
                     sev,
-                    f"Parking lot {'full' if status == 'full' else 'almost full'}: {lot}",
-                    Explanation(
-                        rule="parking.lot_full",
-                        observed=rate,
-                        threshold=self.cfg.almost_full,
-                        window_end=t,
-                        details={"occupied": occ, "capacity": cap},
-                        message=f"{occ}/{cap} spaces occupied",
-                    ),
+                    title,
                     rate,
+                    observed=rate,
+                    threshold=self.cfg.almost_full,
+                    window_end=t,
+                    details={"occupied": occ, "capacity": cap},
+                    message=f"{occ}/{cap} spaces occupied",
                 ),
                 t,
             )
@@ -227,24 +206,21 @@ class ParkingRules:
         if usual is None:
             return []
         off = abs(rate - usual) >= self.cfg.unusual_delta
-        return self._flag(
+        return self.conditions.update(
             f"parking.unusual:{lot}",
             off,
-            Raise(
+            lambda: alert(
                 "parking.unusual",
                 lot,
                 "parking",
                 Severity.INFO,
                 f"Unusual occupancy for the hour: {lot}",
-                Explanation(
-                    rule="parking.unusual",
-                    observed=rate,
-                    baseline=usual,
-                    threshold=self.cfg.unusual_delta,
-                    window_end=now,
-                    message=f"{rate:.0%} occupied where {usual:.0%} is usual at this hour of the week",
-                ),
                 rate,
+                observed=rate,
+                baseline=usual,
+                threshold=self.cfg.unusual_delta,
+                window_end=now,
+                message=f"{rate:.0%} occupied where {usual:.0%} is usual at this hour of the week",
             ),
             now,
             "occupancy back to its usual level",

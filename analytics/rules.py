@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from alerts.model import Clear, Explanation, Raise, Severity
+from alerts.model import Clear, Raise, Severity
 from analytics.airquality.advisory import Event as AdvisoryEvent
 from analytics.airquality.advisory import Level
 from analytics.airquality.quality import Finding
+from analytics.conditions import alert
 
 QUALITY_SEVERITY = {
     "aq.stuck": Severity.WARNING,
@@ -33,8 +34,13 @@ def quality_event(f: Finding) -> tuple[str, Raise | Clear]:
     key = f"{f.rule}:{f.station}"
     if not f.active:
         return key, Clear(f.message or "condition cleared")
-    expl = Explanation(
-        rule=f.rule,
+    return key, alert(
+        f.rule,
+        f.station,
+        "aq",
+        QUALITY_SEVERITY[f.rule],
+        f"{QUALITY_TITLE[f.rule]}: {f.station}",
+        f.score,
         observed=f.observed,
         threshold=f.threshold,
         baseline=f.baseline,
@@ -42,15 +48,6 @@ def quality_event(f: Finding) -> tuple[str, Raise | Clear]:
         window_end=f.time,
         details=f.details,
         message=f.message,
-    )
-    return key, Raise(
-        f.rule,
-        f.station,
-        "aq",
-        QUALITY_SEVERITY[f.rule],
-        f"{QUALITY_TITLE[f.rule]}: {f.station}",
-        expl,
-        f.score,
     )
 
 
@@ -63,99 +60,83 @@ def advisory_event(
         return key, Clear(f"{POLLUTANT_NAMES[pollutant]} advisory lifted at {e.value:g}")
     severity = Severity.WARNING if e.level is Level.ADVISORY else Severity.CRITICAL
     title = f"{POLLUTANT_NAMES[pollutant]} {ADVISORY_NAMES[e.level]}: {subject}"
-    expl = Explanation(
-        rule=rule,
+    return key, alert(
+        rule,
+        subject,
+        "aq",
+        severity,
+        title,
+        e.value,
         observed=e.value,
         window_start=since,
         window_end=e.at,
         details={"level": e.level.name.lower(), "previous": e.previous.name.lower(), "event": e.kind},
         message=f"hourly mean {e.value:g}; {e.kind} {ADVISORY_NAMES[e.level]}",
     )
-    return key, Raise(rule, subject, "aq", severity, title, expl, e.value)
 
 
 def data_event(rule: str, device_id: str, kind: str, info: tuple[int, str] | str) -> Raise:
     if rule == "device.bad_data":
         assert isinstance(info, tuple)
         n, reason = info
-        return Raise(
+        return alert(
             rule,
             device_id,
             kind,
             Severity.WARNING,
             f"Device keeps sending bad data: {device_id}",
-            Explanation(
-                rule=rule,
-                observed=float(n),
-                threshold=5,
-                details={"top_reason": reason},
-                message=f"{n} dead letters in the last hour, mostly {reason}",
-            ),
             float(n),
+            observed=float(n),
+            threshold=5,
+            details={"top_reason": reason},
+            message=f"{n} dead letters in the last hour, mostly {reason}",
         )
-    return Raise(
-        rule,
-        device_id,
-        kind,
-        Severity.WARNING,
-        f"Device clock off: {device_id}",
-        Explanation(rule=rule, message=str(info)),
-    )
+    return alert(rule, device_id, kind, Severity.WARNING, f"Device clock off: {device_id}", message=str(info))
 
 
 def unusual_event(device_id: str, value: float, expected: float | None, z: float, hour: datetime) -> Raise:
-    return Raise(
+    return alert(
         "aq.unusual",
         device_id,
         "aq",
         Severity.INFO,
         f"Unusual PM2.5 for the hour: {device_id}",
-        Explanation(
-            rule="aq.unusual",
-            observed=value,
-            baseline=expected,
-            score=z,
-            window_end=hour,
-            message=f"hourly PM2.5 {value:.0f} where {expected or 0:.0f} is usual at this hour"
-            f" (robust z {z:.1f})",
-        ),
         value,
+        observed=value,
+        baseline=expected,
+        score=z,
+        window_end=hour,
+        message=f"hourly PM2.5 {value:.0f} where {expected or 0:.0f} is usual at this hour (robust z {z:.1f})",
     )
 
 
 def multivariate_event(device_id: str, score: float, features: dict[str, float], hour: datetime) -> Raise:
     what = ", ".join(f"{k} {v:+.1f}σ" for k, v in features.items()) or "an unusual combination"
-    return Raise(
+    return alert(
         "aq.multivariate",
         device_id,
         "aq",
         Severity.INFO,
         f"Unusual pollutant mix: {device_id}",
-        Explanation(
-            rule="aq.multivariate",
-            score=score,
-            window_end=hour,
-            details={"features": features},
-            message=f"isolation-forest score {score:.3f}; {what}",
-        ),
         -score,
+        score=score,
+        window_end=hour,
+        details={"features": features},
+        message=f"isolation-forest score {score:.3f}; {what}",
     )
 
 
 def loss_event(device_id: str, kind: str, new_gaps: int, total_gaps: int) -> Raise:
-    return Raise(
+    return alert(
         "device.loss",
         device_id,
         kind,
         Severity.WARNING,
         f"Messages lost from {device_id}",
-        Explanation(
-            rule="device.loss",
-            observed=float(new_gaps),
-            details={"missing_total": total_gaps},
-            message=f"{new_gaps} message(s) the device sent never arrived (sequence gaps)",
-        ),
         float(new_gaps),
+        observed=float(new_gaps),
+        details={"missing_total": total_gaps},
+        message=f"{new_gaps} message(s) the device sent never arrived (sequence gaps)",
     )
 
 
@@ -163,18 +144,15 @@ def offline_event(
     device_id: str, kind: str, silent_s: float, last_seen: datetime | None, will: bool
 ) -> Raise:
     why = "Last Will received" if will else f"no data for {silent_s / 60:.0f} min"
-    return Raise(
+    return alert(
         "device.offline",
         device_id,
         kind,
         Severity.WARNING,
         f"Device offline: {device_id}",
-        Explanation(
-            rule="device.offline",
-            observed=silent_s,
-            window_start=last_seen,
-            message=why,
-            details={"last_will": will},
-        ),
         silent_s,
+        observed=silent_s,
+        window_start=last_seen,
+        details={"last_will": will},
+        message=why,
     )

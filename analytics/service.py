@@ -70,7 +70,8 @@ class AnalyticsService:
         self.rules_file = RulesFile(self.a.rules_file, self.policy)  # an invalid file stops us here, clearly
         self.rules = self.rules_file.rules
         self.conn = psycopg.connect(settings.db.url, autocommit=True, application_name="citywatch-analytics")
-        self.zone_of: dict[str, str] = {}
+        self.zone_of: dict[str, str] = {}  # air-quality station -> zone
+        self.kind_of: dict[str, str] = {}  # every device -> kind
         self.zones: dict[str, ZoneQuality] = {}
         self.advisories: dict[str, AdvisoryState] = {}
         self.baselines: dict[str, SeasonalBaseline] = {}
@@ -132,11 +133,10 @@ class AnalyticsService:
             (STATE_KEY, Jsonb(s)),
         )
 
-    def _refresh_zones(self) -> None:
-        rows = self.conn.execute(
-            "SELECT device_id, coalesce(zone_id, '') FROM devices WHERE kind = 'aq'"
-        ).fetchall()
-        self.zone_of = dict(rows)
+    def _refresh_registry(self) -> None:
+        rows = self.conn.execute("SELECT device_id, kind, coalesce(zone_id, '') FROM devices").fetchall()
+        self.kind_of = {dev: kind for dev, kind, _zone in rows}
+        self.zone_of = {dev: zone for dev, kind, zone in rows if kind == "aq"}
 
     def _event(self, key: str, event: Raise | Clear, at: datetime) -> None:
         policy = self.rules.policy_for(key.split(":", 1)[0], self.policy)
@@ -173,7 +173,6 @@ class AnalyticsService:
     def _air_quality(self, start: datetime, safe: datetime, now: datetime) -> int:
         """Zone-minutes after ``start``: each is evaluated as soon as every live station of its zone has
         reported for it (low latency), and at the latest once it is older than ``safe`` (lateness)."""
-        self._refresh_zones()
         rows = self.conn.execute(
             "SELECT time, device_id, pm25, pm10, rh FROM air_quality WHERE time >= %s AND time <= %s ORDER BY time",
             (start.replace(second=0, microsecond=0), now),  # from the minute's start: a minute split by the
@@ -360,26 +359,29 @@ class AnalyticsService:
             WHERE d.status = 'active'
             """
         ).fetchall()
-        open_now = {
-            r[0]
-            for r in self.conn.execute(
-                "SELECT subject FROM alerts WHERE rule = 'device.offline' AND state <> 'resolved'"
-            ).fetchall()
-        }
+        offline: dict[str, Raise] = {}
         for dev, kind, interval, last_seen, status, status_at in rows:
             will = status == "offline" and (last_seen is None or status_at >= last_seen)
             silent = (now - last_seen).total_seconds() if last_seen else None
             # event-driven devices (interval 0: cameras, bell panels) are judged by their Last Will only
             limit = offline_after(interval, self.a.offline_factor, self.a.offline_min_s)
-            offline = will or (silent is not None and limit is not None and silent > limit)
-            if offline and dev not in open_now:
-                self._event(
-                    f"device.offline:{dev}",
-                    rules.offline_event(dev, kind, silent or 0.0, last_seen, will),
-                    now,
-                )
-            elif not offline and dev in open_now:
-                self._event(f"device.offline:{dev}", Clear("data arrives again"), now)
+            if will or (silent is not None and limit is not None and silent > limit):
+                offline[dev] = rules.offline_event(dev, kind, silent or 0.0, last_seen, will)
+        self._reconcile("device.offline", offline, now, "data arrives again")
+
+    def _reconcile(self, rule: str, wanted: dict[str, Raise], now: datetime, why_clear: str) -> None:
+        """Raise ``rule`` for the subjects in ``wanted`` that have no live alert; clear the live ones not wanted."""
+        live = {
+            r[0]
+            for r in self.conn.execute(
+                "SELECT subject FROM alerts WHERE rule = %s AND state <> 'resolved'", (rule,)
+            ).fetchall()
+        }
+        for subject, event in wanted.items():
+            if subject not in live:
+                self._event(f"{rule}:{subject}", event, now)
+        for subject in live - set(wanted):
+            self._event(f"{rule}:{subject}", Clear(why_clear), now)
 
     def _loss(self, now: datetime) -> None:
         """Sequence gaps that grow mean messages lost between device and platform (``device.loss``)."""
@@ -389,13 +391,14 @@ class AnalyticsService:
         if self.gaps_seen is None:  # first look after a start: today's figures are the baseline
             self.gaps_seen = rows
             return
-        kinds: dict[str, str] = dict(self.conn.execute("SELECT device_id, kind FROM devices").fetchall())
         for dev, gaps in rows.items():
             new = gaps - self.gaps_seen.get(dev, 0)
             self.gaps_seen[dev] = gaps
             if loss_alarm(new):
                 self.loss_at[dev] = now
-                self._event(f"device.loss:{dev}", rules.loss_event(dev, kinds.get(dev, ""), new, gaps), now)
+                self._event(
+                    f"device.loss:{dev}", rules.loss_event(dev, self.kind_of.get(dev, ""), new, gaps), now
+                )
         for dev, at in list(self.loss_at.items()):
             if now - at >= timedelta(minutes=30):
                 del self.loss_at[dev]
@@ -421,22 +424,17 @@ class AnalyticsService:
                 {"t": now + timedelta(seconds=30)},
             ).fetchall()
         )
-        kinds: dict[str, str] = dict(self.conn.execute("SELECT device_id, kind FROM devices").fetchall())
         bad = {dev: (int(n), str(reason)) for dev, n, reason, _clock in rows if n >= 5}
-        skewed = {dev: f"{int(n)} message(s) rejected for their timestamp" for dev, _n, _r, n in rows if n}
+        skewed: dict[str, str] = {
+            dev: f"{int(n)} message(s) rejected for their timestamp" for dev, _n, _r, n in rows if n
+        }
         skewed |= {dev: f"timestamps {float(s):.0f}s ahead of arrival" for dev, s in ahead.items()}
         for rule, current in (("device.bad_data", bad), ("device.clock_skew", skewed)):
-            live = {
-                r[0]
-                for r in self.conn.execute(
-                    "SELECT subject FROM alerts WHERE rule = %s AND state <> 'resolved'", (rule,)
-                ).fetchall()
+            wanted = {
+                dev: rules.data_event(rule, dev, self.kind_of.get(dev, ""), info)
+                for dev, info in current.items()
             }
-            for dev, info in current.items():
-                if dev not in live:
-                    self._event(f"{rule}:{dev}", rules.data_event(rule, dev, kinds.get(dev, ""), info), now)
-            for dev in live - set(current):
-                self._event(f"{rule}:{dev}", Clear("none in the last hour"), now)
+            self._reconcile(rule, wanted, now, "none in the last hour")
 
     def _escalate(self, now: datetime) -> None:
         ids = self.conn.execute(
@@ -450,6 +448,7 @@ class AnalyticsService:
     def step(self, now: datetime | None = None, health: bool = True) -> int:
         now = now or datetime.now(UTC)
         self._reload_rules()
+        self._refresh_registry()
         safe = now - timedelta(seconds=self.a.lateness_s)
         if self.cursor is None:  # first run: start from the oldest reading there is
             oldest = self.conn.execute("SELECT min(time) FROM air_quality").fetchone()

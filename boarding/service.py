@@ -28,7 +28,8 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 from pydantic import ValidationError
 
 from alerts import store
-from alerts.model import Explanation, Raise, Severity
+from alerts.model import Severity
+from analytics.conditions import alert
 from boarding.engine import (
     Bell,
     BellConfig,
@@ -123,14 +124,7 @@ class BoardingService:
                 sev = Severity.WARNING if e.rule == "bus.no_stop_pass" else Severity.CRITICAL
                 store.apply(
                     self.conn,
-                    Raise(
-                        e.rule,
-                        e.subject,
-                        "bus",
-                        sev,
-                        e.title,
-                        Explanation(rule=e.rule, message=e.message, details=e.details),
-                    ),
+                    alert(e.rule, e.subject, "bus", sev, e.title, message=e.message, details=e.details),
                     datetime.fromtimestamp(e.at, UTC),
                 )
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from types import FrameType
 from urllib.parse import urlparse
 
@@ -51,10 +52,15 @@ def up(settings: Settings, sim: SimulateOptions) -> None:
 
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
-    threads: list[threading.Thread] = []
-    ingest: IngestService | None = None
-    analytics: AnalyticsService | None = None
-    bell: BoardingService | None = None
+    # (thread, how to ask it to stop); started in this order, stopped in the reverse one, so that
+    # ingest goes last and flushes what the others left in flight
+    running: list[tuple[threading.Thread, Callable[[], None]]] = []
+
+    def start(target: Callable[[], None], name: str, stopper: Callable[[], None]) -> None:
+        t = threading.Thread(target=target, name=name)
+        t.start()
+        running.append((t, stopper))
+
     try:
         pg.start()
         log.info("PostgreSQL+TimescaleDB running: %s (data in %s)", settings.db.url, pg.data_dir)
@@ -62,16 +68,17 @@ def up(settings: Settings, sim: SimulateOptions) -> None:
         features.apply(settings.db.url)
         city = build_city(sim.seed, sim.scale)
         register_city(settings.db.url, city)
+        settings = settings.model_copy(update={"data_dir": data})
         if settings.boarding.gtfs is None:  # the simulated city's own network
             data.mkdir(parents=True, exist_ok=True)
-            write_feed(city, gtfs_path(settings.model_copy(update={"data_dir": data})))
-            settings = settings.model_copy(update={"data_dir": data})
+            write_feed(city, gtfs_path(settings))
         mq.write_config(broker_accounts(settings.db.url))
         mq.start()
         log.info(
             "Mosquitto running on %s:%d (accounts from the device registry)", settings.mqtt.host, mq.port
         )
         ingest = IngestService(settings)
+        start(ingest.run, "ingest", ingest.stop)
         sink = AlertPublisher(
             host=settings.mqtt.host,
             port=mq.port,
@@ -80,36 +87,27 @@ def up(settings: Settings, sim: SimulateOptions) -> None:
             client_id="citywatch-analytics",
         )
         analytics = AnalyticsService(settings, sink=sink)
-        threads.append(threading.Thread(target=ingest.run, name="ingest"))
-        threads.append(threading.Thread(target=run_simulation, args=(settings, sim, stop), name="simulate"))
-        threads.append(threading.Thread(target=analytics.run, name="analytics"))
+        start(analytics.run, "analytics", analytics.stop)
         bell = BoardingService(settings)
-        threads.append(threading.Thread(target=bell.run, name="boarding"))
-        for t in threads:
-            t.start()
+        start(bell.run, "boarding", bell.stop)
+
+        def simulate() -> None:
+            run_simulation(settings, sim, stop)
+
+        start(simulate, "simulate", stop.set)
         log.info(
             "citywatch is up. Metrics: http://127.0.0.1:%s/metrics — Ctrl-C to stop.",
             settings.ingest.metrics_port,
         )
         while not stop.wait(1.0):
-            if not all(t.is_alive() for t in threads):
+            if not all(t.is_alive() for t, _ in running):
                 log.error("a service stopped unexpectedly; shutting down")
                 break
     finally:
         stop.set()
-        if bell is not None:
-            bell.stop()
-            threads[3].join(30)
-        if analytics is not None:
-            analytics.stop()
-        if len(threads) > 2:
-            threads[2].join(30)
-        if len(threads) > 1:
-            threads[1].join(30)
-        if ingest is not None:
-            ingest.stop()
-        if threads:
-            threads[0].join(30)
+        for thread, stopper in reversed(running):
+            stopper()
+            thread.join(30)
         mq.stop()
         pg.stop()
         log.info("citywatch stopped")

@@ -38,7 +38,7 @@ class IngestMetrics:
         )
         self.lag_seconds = Histogram(
             "citywatch_ingest_lag_seconds",
-            "receive to commit",
+            "longest receive-to-commit wait in a batch",
             registry=r,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
         )

@@ -104,10 +104,7 @@ def run(
         watcher.loop_start()
         time.sleep(1.5)  # the service is up and subscribed
 
-        city_pub = Publisher(
-            host="127.0.0.1", port=s.broker.port, secret=SECRET, mode="gateway", connections=2
-        )
-        city_pub.open([])
+        city_pub: Publisher = gateway_publisher(s.broker.port, SECRET)
         now = time.time()
         sim_span = seconds * speed
         stop = threading.Event()

@@ -108,16 +108,8 @@ def _messages(city: Any, n: int, end: float, first_seq: int, seed: int, hours: f
     return outs
 
 
-def _publish(s: Servers, outs: list[Out], connections: int = 2) -> Publisher:
-    pub = Publisher(
-        host="127.0.0.1",
-        port=s.broker.port,
-        secret=SECRET,
-        mode="gateway",
-        connections=connections,
-        inflight=2000,
-    )
-    pub.open([])
+def _publish(s: Servers, outs: list[Out]) -> Publisher:
+    pub: Publisher = gateway_publisher(s.broker.port, SECRET)
     for o in outs:
         pub.send(o)
     if not pub.flush(300):
