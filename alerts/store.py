@@ -4,7 +4,9 @@
 recently resolved one, for re-opening), runs the pure transition, writes the
 result, its audit rows and its notifications (outbox) in one transaction.
 Two workers raising the same key concurrently meet at the unique index on live
-keys: the loser retries and updates the winner's alert.
+keys: the loser retries and updates the winner's alert. Notifications are
+added under one advisory lock and announced with ``NOTIFY citywatch_alerts``,
+so the API's live stream sees outbox ids in commit order.
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ from psycopg.types.json import Jsonb
 
 from alerts.lifecycle import transition
 from alerts.model import Alert, Audit, Event, Explanation, Notify, Policy, Raise, Severity, State
+
+#: advisory lock serialising outbox writers (see 0006_api.sql)
+OUTBOX_LOCK = 0x6377_616C  # "cwal"
 
 _COLUMNS = (
     "key",
@@ -170,6 +175,11 @@ def apply(
                         f"UPDATE alerts SET {sets}, updated_at = now() WHERE id = %s",
                         [*_values(after), after.id],
                     )
+                if any(isinstance(e, Notify) for e in effects):
+                    # outbox ids must become visible in order (the live stream resumes from one):
+                    # one writer at a time from here to the commit, which follows at once
+                    cur.execute("SELECT pg_advisory_xact_lock(%s)", (OUTBOX_LOCK,))
+                    cur.execute("NOTIFY citywatch_alerts")
                 for e in effects:
                     if isinstance(e, Audit):
                         cur.execute(

@@ -225,3 +225,12 @@ class ParkingRules:
             now,
             "occupancy back to its usual level",
         )
+
+
+def lot_status(occupied: int, capacity: int, reporting: int, almost_full: float) -> str:
+    """What drivers are told about a lot: ``full``, ``almost_full``, ``open``, or ``unknown`` (no sensor reports)."""
+    if reporting == 0 or capacity <= 0:
+        return "unknown"
+    if occupied >= capacity:
+        return "full"
+    return "almost_full" if occupied / capacity >= almost_full else "open"

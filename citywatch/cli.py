@@ -19,7 +19,9 @@ broker_app = typer.Typer(help="broker accounts and ACL", no_args_is_help=True)
 bench_app = typer.Typer(help="benchmarks; the last line printed is one JSON object", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(broker_app, name="broker")
+user_app = typer.Typer(help="API accounts and keys", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
+app.add_typer(user_app, name="user")
 
 Seed = Annotated[int, typer.Option(help="random seed: the same seed gives the same city and traffic")]
 ScaleOpt = Annotated[str, typer.Option(help="city size: small | medium | large")]
@@ -136,6 +138,59 @@ def analytics(
     from analytics.__main__ import main as run_analytics
 
     run_analytics(start, end)
+
+
+@app.command()
+def api() -> None:
+    """Run the control-centre API (CITYWATCH_API_HOST / _PORT / _WORKERS)."""
+    from api.app import serve
+
+    serve(Settings())
+
+
+@user_app.command("add")
+def user_add(
+    username: str,
+    role: Annotated[str, typer.Option(help="viewer | operator | admin")] = "viewer",
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)] = "",
+    full_name: Annotated[str, typer.Option(help="shown in the console")] = "",
+) -> None:
+    """Create an API account (or reset its password and role)."""
+    import psycopg
+
+    from api.security import Role, hash_password
+
+    Role.of(role)
+    if len(password) < 10:
+        raise typer.BadParameter("use at least 10 characters", param_hint="--password")
+    with psycopg.connect(Settings().db.url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO api_users (username, full_name, password_hash, role) VALUES (%s, %s, %s, %s)"
+            " ON CONFLICT (username) DO UPDATE SET password_hash = excluded.password_hash, role = excluded.role,"
+            " full_name = excluded.full_name, disabled = false, updated_at = now()",
+            (username, full_name, hash_password(password), role),
+        )
+    typer.echo(f"{username}: {role}")
+
+
+@user_app.command("key")
+def user_key(
+    name: str,
+    role: Annotated[str, typer.Option(help="viewer | operator | admin")] = "viewer",
+) -> None:
+    """Create a long-lived API key for a service (Grafana, a neighbouring city); prints it once."""
+    import psycopg
+
+    from api.security import Role, new_api_key
+
+    Role.of(role)
+    k = new_api_key()
+    with psycopg.connect(Settings().db.url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO api_keys (prefix, digest, name, role, created_by) VALUES (%s, %s, %s, %s, 'cli')",
+            (k.prefix, k.digest, name, role),
+        )
+    typer.echo(k.secret)
 
 
 @app.command()

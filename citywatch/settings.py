@@ -12,6 +12,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET = "citywatch-dev-secret-change-me"
+DEV_API_SECRET = "citywatch-dev-api-secret-change-me"
 
 
 class DatabaseSettings(BaseSettings):
@@ -99,6 +100,32 @@ class BoardingSettings(BaseSettings):
     escalate_s: float = Field(60.0, gt=0, description="…and reported to the control centre after this")
 
 
+class ApiSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CITYWATCH_API_", extra="ignore")
+
+    host: str = Field("127.0.0.1", description="address the control-centre API listens on")
+    port: int = Field(8080, description="its port")
+    token_secret: SecretStr = Field(
+        SecretStr(DEV_API_SECRET), description="key that signs operators' access tokens (HS256)"
+    )
+    token_ttl_s: int = Field(8 * 3600, gt=0, description="access tokens last this long (one shift)")
+    login_rate: str = Field(
+        "10/minute",
+        description="failed-and-successful login attempts allowed per user and per client address",
+    )
+    bootstrap_admin_password: SecretStr | None = Field(
+        None, description="when set and no user exists yet, an `admin` account with this password is created"
+    )
+    max_points: int = Field(5000, ge=10, description="most points one time-series request may return")
+    max_range_days: int = Field(400, ge=1, description="longest time range one request may cover")
+    max_export_rows: int = Field(1_000_000, ge=1, description="most rows one CSV export may stream")
+    pool_max: int = Field(16, ge=2, description="database connections the API may hold")
+    workers: int = Field(1, ge=1, description="uvicorn worker processes for `citywatch api`")
+    cors_origins: str = Field(
+        "", description="comma-separated origins allowed to call the API from a browser"
+    )
+
+
 class Settings(BaseSettings):
     """Settings shared by every citywatch service."""
 
@@ -116,9 +143,12 @@ class Settings(BaseSettings):
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
     boarding: BoardingSettings = Field(default_factory=BoardingSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:
         if self.env == "production" and self.device_secret.get_secret_value() == DEV_SECRET:
             raise ValueError("CITYWATCH_DEVICE_SECRET must be set to a real secret in production")
+        if self.env == "production" and self.api.token_secret.get_secret_value() == DEV_API_SECRET:
+            raise ValueError("CITYWATCH_API_TOKEN_SECRET must be set to a real secret in production")
         return self

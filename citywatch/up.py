@@ -16,13 +16,16 @@ from collections.abc import Callable
 from types import FrameType
 from urllib.parse import urlparse
 
+from pydantic import SecretStr
+
 from alerts.mqtt import AlertPublisher
 from analytics.service import AnalyticsService
+from api.app import ApiServer
 from boarding.service import BoardingService, gtfs_path
 from citywatch import broker
 from citywatch.db import features
 from citywatch.db.migrate import migrate
-from citywatch.devices import broker_accounts
+from citywatch.devices import RegistryWatcher, broker_accounts
 from citywatch.localservices import MosquittoBroker, PostgresServer
 from citywatch.settings import Settings
 from ingest.service import IngestService
@@ -32,6 +35,9 @@ from simulators.provision import register_city
 from simulators.run import SimulateOptions, run_simulation
 
 log = logging.getLogger("citywatch.up")
+
+#: the first admin account's password on a development machine (`make up`)
+DEV_ADMIN_PASSWORD = "citywatch-admin"
 
 
 def up(settings: Settings, sim: SimulateOptions) -> None:
@@ -91,12 +97,29 @@ def up(settings: Settings, sim: SimulateOptions) -> None:
         bell = BoardingService(settings)
         start(bell.run, "boarding", bell.stop)
 
+        def accounts_changed() -> None:
+            mq.write_auth(broker_accounts(settings.db.url))
+            mq.reload()
+
+        watcher = RegistryWatcher(settings.db.url, accounts_changed)
+        start(watcher.run, "registry", watcher.stop)
+        if settings.api.bootstrap_admin_password is None and settings.env == "development":
+            settings.api.bootstrap_admin_password = SecretStr(DEV_ADMIN_PASSWORD)
+        api = ApiServer(settings)
+        start(api.run, "api", api.stop)
+
         def simulate() -> None:
             run_simulation(settings, sim, stop)
 
         start(simulate, "simulate", stop.set)
         log.info(
-            "citywatch is up. Metrics: http://127.0.0.1:%s/metrics — Ctrl-C to stop.",
+            "citywatch is up. API: http://%s:%d/docs (first login: admin / %s) — metrics:"
+            " http://127.0.0.1:%s/metrics — Ctrl-C to stop.",
+            settings.api.host,
+            settings.api.port,
+            DEV_ADMIN_PASSWORD
+            if settings.env == "development"
+            else "see CITYWATCH_API_BOOTSTRAP_ADMIN_PASSWORD",
             settings.ingest.metrics_port,
         )
         while not stop.wait(1.0):

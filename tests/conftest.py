@@ -15,15 +15,18 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 
+from api.app import ApiServer
+from api.security import hash_password
 from citywatch import broker
 from citywatch.db import features
 from citywatch.db.migrate import migrate
 from citywatch.devices import broker_accounts
 from citywatch.localservices import MosquittoBroker, PostgresServer, free_port
-from citywatch.settings import DatabaseSettings, IngestSettings, MqttSettings, Settings
+from citywatch.settings import ApiSettings, DatabaseSettings, IngestSettings, MqttSettings, Settings
 from ingest.service import IngestService
 from simulators.city import City, Scale, build_city
 from simulators.provision import register_city
@@ -149,5 +152,66 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 30.0, interval: flo
     return predicate()
 
 
+# -- the control-centre API, served by uvicorn on a free port -------------------------------
+PASSWORDS = {"admin": "admin-password-1", "operator": "operator-password-1", "viewer": "viewer-password-1"}
+
+
+@dataclass
+class Api:
+    url: str
+    platform: Platform
+    settings: Settings
+
+    def token(self, username: str, password: str | None = None) -> str:
+        r = httpx.post(
+            f"{self.url}/api/v1/auth/token",
+            data={"username": username, "password": password or PASSWORDS[username]},
+            timeout=10,
+        )
+        assert r.status_code == 200, r.text
+        return str(r.json()["access_token"])
+
+    def client(self, role: str | None = "admin") -> httpx.Client:
+        """A client logged in as the user named after ``role`` (None: anonymous)."""
+        headers = {"Authorization": f"Bearer {self.token(role)}"} if role else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30)
+
+
+def start_api(platform: Platform, **api: object) -> tuple[ApiServer, Settings]:
+    settings = platform.settings().model_copy(
+        update={"api": ApiSettings(**{"port": free_port(), "login_rate": "1000/minute", **api})}  # type: ignore[arg-type]
+    )
+    server = ApiServer(settings)
+    server.thread = threading.Thread(target=server.run, name="api", daemon=True)
+    server.thread.start()
+    assert wait_for(lambda: server.started, 20), "the API did not start"
+    return server, settings
+
+
+@pytest.fixture
+def api(platform: Platform) -> Iterator[Api]:
+    """The API on the test platform, with one account per role."""
+    with psycopg.connect(platform.db_url, autocommit=True) as conn:
+        for role, pw in PASSWORDS.items():
+            conn.execute(
+                "INSERT INTO api_users (username, password_hash, role) VALUES (%s, %s, %s)",
+                (role, hash_password(pw), role),
+            )
+    server, settings = start_api(platform)
+    yield Api(f"http://127.0.0.1:{settings.api.port}", platform, settings)
+    server.stop()
+    server.thread.join(10)
+
+
 logging.getLogger("paho").setLevel(logging.WARNING)
-__all__ = ["SECRET", "SMALL", "IngestThread", "Platform", "broker", "wait_for"]
+__all__ = [
+    "PASSWORDS",
+    "SECRET",
+    "SMALL",
+    "Api",
+    "IngestThread",
+    "Platform",
+    "broker",
+    "start_api",
+    "wait_for",
+]

@@ -1,0 +1,162 @@
+"""The control-centre API (FastAPI): ``create_app(settings)`` builds it; ``serve`` runs it with uvicorn."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import psycopg
+import uvicorn
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from analytics.config import RulesFile
+from api import problems
+from api.db import Database
+from api.deps import ApiState
+from api.routes import alerts, auth, buses, cctv, devices, ngsi, places, platform, telemetry
+from api.security import LoginLimiter, hash_password
+from api.stream import AlertFeed
+from citywatch.settings import Settings
+
+log = logging.getLogger("citywatch.api")
+
+DESCRIPTION = """
+The citywatch control-centre API: devices, telemetry, air quality, parking,
+CCTV analytics, buses and the boarding bell, alerts (with a live stream), and
+platform health.
+
+**Authentication**: operators log in at `POST /api/v1/auth/token` (OAuth2
+password flow) and send `Authorization: Bearer <token>`; services send an API
+key (`Authorization: Bearer cwk_…` or `X-API-Key`). Roles: *viewer* reads,
+*operator* also works alerts, *admin* also manages users, devices and keys.
+
+**Errors** are RFC 9457 problem documents (`application/problem+json`).
+
+**Neighbouring cities** read parking and air quality as FIWARE Smart Data
+Models (NGSI-LD) under `/ngsi-ld/v1/entities`.
+"""
+
+TAGS = [
+    {"name": "auth", "description": "log in; who am I"},
+    {"name": "admin", "description": "users, API keys, device registration (admin)"},
+    {"name": "devices", "description": "the device registry, online state and loss figures"},
+    {"name": "telemetry", "description": "latest values, downsampled series, CSV export"},
+    {"name": "air quality", "description": "CAI per station, advisories (주의보/경보)"},
+    {"name": "parking", "description": "lots and spaces"},
+    {"name": "cctv", "description": "video-analytics events"},
+    {"name": "buses", "description": "live buses and the boarding bell"},
+    {
+        "name": "alerts",
+        "description": "triage: list, detail, acknowledge, assign, comment, resolve; live stream",
+    },
+    {"name": "platform", "description": "ingest health, dead letters, liveness, readiness"},
+    {"name": "NGSI-LD", "description": "FIWARE Smart Data Models for neighbouring cities"},
+]
+
+
+def bootstrap_admin(db: Database, settings: Settings) -> None:
+    pw = settings.api.bootstrap_admin_password
+    if pw is None:
+        return
+    row = db.one("SELECT count(*) AS n FROM api_users")
+    if row and row["n"] == 0:
+        db.one(
+            "INSERT INTO api_users (username, full_name, password_hash, role) VALUES ('admin', 'Administrator', %s,"
+            " 'admin') ON CONFLICT DO NOTHING RETURNING 1",
+            (hash_password(pw.get_secret_value()),),
+        )
+        log.info("created the first account: admin (password from CITYWATCH_API_BOOTSTRAP_ADMIN_PASSWORD)")
+
+
+def create_app(settings: Settings) -> FastAPI:
+    db = Database(settings.db.url, settings.api.pool_max)
+    feed = AlertFeed(db)
+    rules = RulesFile(settings.analytics.rules_file).rules
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db.open()
+        try:
+            bootstrap_admin(db, settings)
+        except psycopg.Error as e:
+            log.warning("could not check the first account: %s", e)
+        await feed.start()
+        log.info("API ready on the database %s", settings.db.url.rsplit("@", 1)[-1])
+        try:
+            yield
+        finally:
+            await feed.stop()
+            db.close()
+
+    app = FastAPI(
+        title="citywatch control-centre API",
+        version="1.0.0",
+        description=DESCRIPTION,
+        openapi_tags=TAGS,
+        lifespan=lifespan,
+        license_info={"name": "Apache-2.0", "identifier": "Apache-2.0"},
+    )
+    app.state.citywatch = ApiState(settings, db, LoginLimiter(settings.api.login_rate), feed, rules)
+    problems.install(app)
+    if origins := [o.strip() for o in settings.api.cors_origins.split(",") if o.strip()]:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            allow_credentials=False,
+        )
+    for r in (auth, devices, telemetry, places, cctv, buses, alerts, platform):
+        app.include_router(r.router, prefix="/api/v1")
+    app.include_router(platform.health)
+    app.include_router(ngsi.router)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """Factory for uvicorn workers: settings from the environment."""
+    return create_app(Settings())
+
+
+def serve(settings: Settings) -> None:
+    """Run the API (blocking); ``CITYWATCH_API_WORKERS`` > 1 runs several processes on one port."""
+    uvicorn.run(
+        "api.app:app_from_env",
+        factory=True,
+        host=settings.api.host,
+        port=settings.api.port,
+        workers=settings.api.workers,
+        log_level="info",
+        access_log=False,
+        proxy_headers=True,
+    )
+
+
+class ApiServer:
+    """The API in a thread of another process (``citywatch up``, the tests)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.thread: threading.Thread | None = None
+        self.server = uvicorn.Server(
+            uvicorn.Config(
+                create_app(settings),
+                host=settings.api.host,
+                port=settings.api.port,
+                log_level="warning",
+                access_log=False,
+                lifespan="on",
+            )
+        )
+
+    def run(self) -> None:
+        self.server.run()
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+
+    @property
+    def started(self) -> bool:
+        return bool(self.server.started)

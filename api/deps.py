@@ -1,0 +1,96 @@
+"""FastAPI dependencies: the app's state, the caller, role checks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
+
+from analytics.config import Rules
+from api.db import Database
+from api.problems import Problem
+from api.security import InvalidToken, LoginLimiter, Principal, Role, key_digest, looks_like_key, read_token
+from citywatch.settings import Settings
+
+TOKEN_URL = "/api/v1/auth/token"
+_bearer = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False, description="operator token or API key")
+_api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="service API key")
+
+
+@dataclass
+class ApiState:
+    settings: Settings
+    db: Database
+    limiter: LoginLimiter
+    feed: Any  # api.stream.AlertFeed (typed loosely to avoid an import cycle)
+    rules: Rules
+
+
+def state(request: Request) -> ApiState:
+    st: ApiState = request.app.state.citywatch
+    return st
+
+
+State = Annotated[ApiState, Depends(state)]
+
+_UNAUTH = {"WWW-Authenticate": "Bearer"}
+
+
+def _from_key(st: ApiState, key: str) -> Principal:
+    row = st.db.one(
+        "UPDATE api_keys SET last_used_at = now() WHERE digest = %s"
+        " AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')"
+        " RETURNING prefix, role, revoked_at, expires_at",
+        (key_digest(key),),
+    ) or st.db.one(
+        "SELECT prefix, role, revoked_at, expires_at FROM api_keys WHERE digest = %s", (key_digest(key),)
+    )
+    if row is None:
+        raise Problem(401, "unknown API key", headers=_UNAUTH)
+    if row["revoked_at"] is not None:
+        raise Problem(401, f"API key {row['prefix']} was revoked", headers=_UNAUTH)
+    if row["expires_at"] is not None and row["expires_at"] <= datetime.now(UTC):
+        raise Problem(401, f"API key {row['prefix']} has expired", headers=_UNAUTH)
+    return Principal(f"key:{row['prefix']}", Role.of(row["role"]), "key")
+
+
+def _from_token(st: ApiState, token: str) -> Principal:
+    try:
+        claims = read_token(token, st.settings.api.token_secret.get_secret_value())
+    except InvalidToken as e:
+        raise Problem(401, str(e), headers=_UNAUTH) from None
+    # the account is read on every request: disabling it or changing its role applies at once
+    row = st.db.one("SELECT role, disabled FROM api_users WHERE username = %s", (claims["sub"],))
+    if row is None or row["disabled"]:
+        raise Problem(401, "account disabled or removed", headers=_UNAUTH)
+    return Principal(claims["sub"], Role.of(row["role"]), "token")
+
+
+def principal(
+    st: State,
+    bearer: Annotated[str | None, Security(_bearer)],
+    api_key: Annotated[str | None, Security(_api_key)],
+) -> Principal:
+    credential = api_key or bearer
+    if not credential:
+        raise Problem(401, "authentication required: a bearer token or an API key", headers=_UNAUTH)
+    if looks_like_key(credential):
+        return _from_key(st, credential)
+    return _from_token(st, credential)
+
+
+def require(role: Role) -> Any:
+    def check(who: Annotated[Principal, Depends(principal)]) -> Principal:
+        if not who.can(role):
+            raise Problem(403, f"{who.name} is a {who.role.label}; this needs the {role.label} role")
+        return who
+
+    return Depends(check)
+
+
+Viewer = Annotated[Principal, require(Role.VIEWER)]
+Operator = Annotated[Principal, require(Role.OPERATOR)]
+Admin = Annotated[Principal, require(Role.ADMIN)]

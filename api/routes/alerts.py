@@ -1,0 +1,224 @@
+"""Alerts: list, detail with explanation and audit trail, the operator workflow, and the live stream."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Header, Query
+from fastapi.concurrency import run_in_threadpool
+from fastapi.sse import EventSourceResponse, ServerSentEvent
+
+from alerts import store
+from alerts.model import Acknowledge, Assign, Comment, Event, IllegalTransition, Resolve
+from api.common import decode_cursor, encode_cursor, time_range, utc
+from api.deps import Operator, State, Viewer
+from api.problems import Problem, responses
+from api.schemas import Alert, AlertDetail, AlertStats, AssignIn, CommentIn, Page, ResolveIn
+from api.stream import SEVERITY, matches
+
+router = APIRouter(prefix="/alerts", tags=["alerts"])
+
+SEVERITY_LABEL = {v: k for k, v in SEVERITY.items()}
+StateName = Literal["open", "acknowledged", "resolved"]
+SeverityName = Literal["info", "warning", "critical"]
+
+
+def _shape(r: dict[str, Any]) -> dict[str, Any]:
+    return {**r, "severity": SEVERITY_LABEL[r["severity"]]}
+
+
+@router.get(
+    "",
+    response_model=Page[Alert],
+    summary="Alerts, most severe and newest first",
+    responses=responses(401, 422),
+)
+def list_alerts(
+    st: State,
+    _who: Viewer,
+    state: Annotated[list[StateName] | None, Query(description="default: open and acknowledged")] = None,
+    min_severity: SeverityName | None = None,
+    kind: Annotated[list[str] | None, Query()] = None,
+    rule: Annotated[str | None, Query(description="a rule, or a prefix such as `aq.`")] = None,
+    subject: str | None = None,
+    assignee: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    states = state or ["open", "acknowledged"]
+    after: list[Any] = decode_cursor(cursor, 3) if cursor else [None, None, None]
+    rows = st.db.all(
+        "SELECT * FROM alerts WHERE state = ANY(%(states)s) AND severity >= %(sev)s"
+        " AND (%(kind)s::text[] IS NULL OR kind = ANY(%(kind)s))"
+        " AND (%(rule)s::text IS NULL OR rule = %(rule)s OR rule LIKE %(rule)s || '%%')"
+        " AND (%(subject)s::text IS NULL OR subject = %(subject)s)"
+        " AND (%(assignee)s::text IS NULL OR assignee = %(assignee)s)"
+        " AND (%(cs)s::int IS NULL OR (severity, opened_at, id) < (%(cs)s, %(ct)s, %(cid)s))"
+        " ORDER BY severity DESC, opened_at DESC, id DESC LIMIT %(n)s",
+        {
+            "states": states, "sev": SEVERITY[min_severity] if min_severity else 1, "kind": kind, "rule": rule,
+            "subject": subject, "assignee": assignee, "n": limit + 1,
+            "cs": after[0], "ct": utc(datetime.fromisoformat(after[1])) if after[1] else None, "cid": after[2],
+        },
+    )  # fmt: skip
+    more = len(rows) > limit
+    rows = rows[:limit]
+    last = rows[-1] if rows else None
+    return {
+        "items": [_shape(r) for r in rows],
+        "next_cursor": encode_cursor(last["severity"], last["opened_at"], last["id"])
+        if more and last
+        else None,
+    }
+
+
+@router.get(
+    "/stats",
+    response_model=AlertStats,
+    summary="Open alerts by severity; MTTA and MTTR",
+    responses=responses(401, 422),
+)
+def stats(
+    st: State, _who: Viewer, start: datetime | None = None, end: datetime | None = None
+) -> dict[str, Any]:
+    t0, t1 = time_range(start, end, timedelta(days=7), st.settings.api.max_range_days)
+    open_rows = st.db.all("SELECT severity, count(*) AS n FROM alerts WHERE state = 'open' GROUP BY severity")
+    r = st.db.one(
+        "SELECT (SELECT count(*) FROM alerts WHERE state = 'acknowledged') AS acknowledged,"
+        " count(*) AS opened_in_range, count(resolved_at) AS resolved_in_range,"
+        " avg(extract(epoch FROM acknowledged_at - opened_at)) AS mtta_s,"
+        " avg(extract(epoch FROM resolved_at - opened_at)) AS mttr_s"
+        " FROM alerts WHERE opened_at >= %s AND opened_at < %s",
+        (t0, t1),
+    )
+    assert r is not None
+    by = {label: 0 for label in SEVERITY}
+    for o in open_rows:
+        by[SEVERITY_LABEL[o["severity"]]] = o["n"]
+    return {
+        **r,
+        "open_by_severity": by,
+        "mtta_s": float(r["mtta_s"]) if r["mtta_s"] is not None else None,
+        "mttr_s": float(r["mttr_s"]) if r["mttr_s"] is not None else None,
+    }
+
+
+@router.get(
+    "/stream",
+    response_class=EventSourceResponse,
+    summary="Live alert notifications (Server-Sent Events), resumable",
+    description=(
+        "Each event is one notification (`event:` opened, reopened, severity_raised, escalated, acknowledged,"
+        " resolved, auto_resolved) with the alert as JSON; its `id:` is a cursor. Reconnect with the"
+        " `Last-Event-ID` header (browsers do) or `?after=` to receive everything missed in between;"
+        " without either, the stream starts with what comes next (`after=0` replays everything)."
+    ),
+    responses=responses(401, 422),
+)
+async def stream(
+    st: State,
+    _who: Viewer,
+    after: Annotated[int | None, Query(ge=0)] = None,
+    last_event_id: Annotated[str | None, Header()] = None,
+    kind: Annotated[list[str] | None, Query()] = None,
+    subject: Annotated[list[str] | None, Query()] = None,
+    min_severity: SeverityName | None = None,
+) -> AsyncIterator[ServerSentEvent]:
+    feed = st.feed
+    if last_event_id is not None and last_event_id.isdigit():
+        cursor = int(last_event_id)
+    elif after is not None:
+        cursor = after
+    else:
+        cursor = await run_in_threadpool(feed.head)
+    yield ServerSentEvent(comment=f"citywatch alerts after {cursor}", retry=2000)
+    while True:
+        rows = await run_in_threadpool(feed.after, cursor)
+        for r in rows:
+            cursor = r["id"]
+            if matches(r["payload"], kind, min_severity, subject):
+                yield ServerSentEvent(data=r["payload"], event=r["what"], id=str(r["id"]))
+        if len(rows) < 500:
+            await feed.wait()
+
+
+def _detail(st: State, alert_id: int) -> dict[str, Any]:
+    row = st.db.one("SELECT * FROM alerts WHERE id = %s", (alert_id,))
+    if row is None:
+        raise Problem(404, f"alert {alert_id} does not exist")
+    audit = st.db.all(
+        "SELECT at, action, actor, from_state, to_state, detail FROM alert_audit WHERE alert_id = %s ORDER BY id",
+        (alert_id,),
+    )
+    return {**_shape(row), "audit": audit}
+
+
+@router.get(
+    "/{alert_id}",
+    response_model=AlertDetail,
+    summary="One alert with its explanation and audit trail",
+    responses=responses(401, 404),
+)
+def get_alert(st: State, _who: Viewer, alert_id: int) -> dict[str, Any]:
+    return _detail(st, alert_id)
+
+
+def _act(st: State, alert_id: int, event: Event) -> dict[str, Any]:
+    with st.db.pool.connection() as conn:
+        if conn.execute("SELECT 1 FROM alerts WHERE id = %s", (alert_id,)).fetchone() is None:
+            raise Problem(404, f"alert {alert_id} does not exist")
+        try:
+            store.apply(conn, event, datetime.now(UTC), alert_id=alert_id)
+        except IllegalTransition as e:
+            raise Problem(409, str(e)) from None
+    return _detail(st, alert_id)
+
+
+_ACT = responses(401, 403, 404, 409, 422)
+
+
+@router.post(
+    "/{alert_id}/acknowledge", response_model=AlertDetail, summary="Acknowledge (operator)", responses=_ACT
+)
+def acknowledge(st: State, who: Operator, alert_id: int) -> dict[str, Any]:
+    return _act(st, alert_id, Acknowledge(who.name))
+
+
+@router.post(
+    "/{alert_id}/resolve",
+    response_model=AlertDetail,
+    summary="Resolve, with a note (operator)",
+    responses=_ACT,
+)
+def resolve(st: State, who: Operator, alert_id: int, body: ResolveIn | None = None) -> dict[str, Any]:
+    return _act(st, alert_id, Resolve(who.name, body.note if body else ""))
+
+
+@router.post(
+    "/{alert_id}/assign",
+    response_model=AlertDetail,
+    summary="Assign to someone, or nobody (operator)",
+    responses=_ACT,
+)
+def assign(st: State, who: Operator, alert_id: int, body: AssignIn) -> dict[str, Any]:
+    if (
+        body.assignee
+        and st.db.one("SELECT 1 AS x FROM api_users WHERE username = %s", (body.assignee,)) is None
+    ):
+        raise Problem(
+            422, f"no user {body.assignee}", errors=[{"field": "body.assignee", "message": "unknown user"}]
+        )
+    return _act(st, alert_id, Assign(who.name, body.assignee))
+
+
+@router.post(
+    "/{alert_id}/comments",
+    response_model=AlertDetail,
+    status_code=201,
+    summary="Comment (operator)",
+    responses=_ACT,
+)
+def comment(st: State, who: Operator, alert_id: int, body: CommentIn) -> dict[str, Any]:
+    return _act(st, alert_id, Comment(who.name, body.text))

@@ -1,0 +1,153 @@
+"""Logging in, and managing users and API keys (admin)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import psycopg
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.security import OAuth2PasswordRequestForm
+
+from api.common import audit
+from api.deps import TOKEN_URL, Admin, State, Viewer
+from api.problems import Problem, responses
+from api.schemas import ApiKey, ApiKeyIn, Me, NewApiKey, Token, User, UserIn, UserPatch
+from api.security import Role, hash_password, issue_token, needs_rehash, new_api_key, verify_password
+
+router = APIRouter(tags=["auth"])
+
+
+@router.post(
+    TOKEN_URL.removeprefix("/api/v1"),
+    response_model=Token,
+    summary="Log in (OAuth2 password flow)",
+    responses=responses(401, 422, 429),
+)
+def login(st: State, request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> Token:
+    client = request.client.host if request.client else "unknown"
+    wait = st.limiter.hit(form.username, client)
+    if wait is not None:
+        raise Problem(
+            429,
+            f"too many login attempts; try again in {wait:.0f} s",
+            headers={"Retry-After": str(int(wait) + 1)},
+        )
+    row = st.db.one(
+        "SELECT password_hash, role, disabled FROM api_users WHERE username = %s", (form.username,)
+    )
+    if (
+        not verify_password(row["password_hash"] if row else None, form.password)
+        or row is None
+        or row["disabled"]
+    ):
+        raise Problem(
+            401,
+            "wrong user name or password, or the account is disabled",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    if needs_rehash(row["password_hash"]):
+        st.db.one(
+            "UPDATE api_users SET password_hash = %s WHERE username = %s RETURNING 1",
+            (hash_password(form.password), form.username),
+        )
+    st.db.one("UPDATE api_users SET last_login_at = now() WHERE username = %s RETURNING 1", (form.username,))
+    ttl = st.settings.api.token_ttl_s
+    role = Role.of(row["role"])
+    token = issue_token(form.username, role, st.settings.api.token_secret.get_secret_value(), ttl)
+    return Token(access_token=token, expires_in=ttl, role=role.label)  # type: ignore[arg-type]
+
+
+@router.get("/auth/me", response_model=Me, summary="Who am I", responses=responses(401))
+def me(who: Viewer) -> Me:
+    return Me(name=who.name, role=who.role.label, via=who.via)  # type: ignore[arg-type]
+
+
+# -- users -------------------------------------------------------------------------
+_USER_COLS = "username, full_name, role, disabled, created_at, last_login_at"
+
+
+@router.get("/users", response_model=list[User], tags=["admin"], responses=responses(401, 403))
+def list_users(st: State, _who: Admin) -> list[dict[str, Any]]:
+    return st.db.all(f"SELECT {_USER_COLS} FROM api_users ORDER BY username")
+
+
+@router.post(
+    "/users", response_model=User, status_code=201, tags=["admin"], responses=responses(401, 403, 409, 422)
+)
+def create_user(st: State, who: Admin, body: UserIn) -> dict[str, Any]:
+    try:
+        row = st.db.one(
+            f"INSERT INTO api_users (username, full_name, password_hash, role) VALUES (%s, %s, %s, %s)"
+            f" RETURNING {_USER_COLS}",
+            (body.username, body.full_name, hash_password(body.password), body.role),
+        )
+    except psycopg.errors.UniqueViolation:
+        raise Problem(409, f"user {body.username} already exists") from None
+    audit(st.db, who.name, "user.create", body.username, {"role": body.role})
+    assert row is not None
+    return row
+
+
+@router.patch(
+    "/users/{username}", response_model=User, tags=["admin"], responses=responses(401, 403, 404, 422)
+)
+def update_user(st: State, who: Admin, username: str, body: UserPatch) -> dict[str, Any]:
+    sets: list[str] = []
+    params: list[Any] = []
+    if body.password is not None:
+        sets.append("password_hash = %s")
+        params.append(hash_password(body.password))
+    for col in ("role", "full_name", "disabled"):
+        v = getattr(body, col)
+        if v is not None:
+            sets.append(f"{col} = %s")
+            params.append(v)
+    if not sets:
+        raise Problem(422, "nothing to change", errors=[{"field": "body", "message": "no field given"}])
+    row = st.db.one(
+        f"UPDATE api_users SET {', '.join(sets)}, updated_at = now() WHERE username = %s RETURNING {_USER_COLS}",
+        [*params, username],
+    )
+    if row is None:
+        raise Problem(404, f"user {username} does not exist")
+    changed = body.model_dump(exclude_none=True, exclude={"password"})
+    if body.password is not None:
+        changed["password"] = "changed"
+    audit(st.db, who.name, "user.update", username, changed)
+    return row
+
+
+# -- API keys ------------------------------------------------------------------------
+_KEY_COLS = "prefix, name, role, created_by, created_at, expires_at, last_used_at, revoked_at"
+
+
+@router.get("/api-keys", response_model=list[ApiKey], tags=["admin"], responses=responses(401, 403))
+def list_keys(st: State, _who: Admin) -> list[dict[str, Any]]:
+    return st.db.all(f"SELECT {_KEY_COLS} FROM api_keys ORDER BY created_at DESC")
+
+
+@router.post(
+    "/api-keys", response_model=NewApiKey, status_code=201, tags=["admin"], responses=responses(401, 403, 422)
+)
+def create_key(st: State, who: Admin, body: ApiKeyIn) -> dict[str, Any]:
+    k = new_api_key()
+    row = st.db.one(
+        f"INSERT INTO api_keys (prefix, digest, name, role, created_by, expires_at) VALUES (%s, %s, %s, %s, %s, %s)"
+        f" RETURNING {_KEY_COLS}",
+        (k.prefix, k.digest, body.name, body.role, who.name, body.expires_at),
+    )
+    assert row is not None
+    audit(st.db, who.name, "api_key.create", k.prefix, {"name": body.name, "role": body.role})
+    return {**row, "key": k.secret}
+
+
+@router.delete("/api-keys/{prefix}", status_code=204, tags=["admin"], responses=responses(401, 403, 404))
+def revoke_key(st: State, who: Admin, prefix: str) -> Response:
+    row = st.db.one(
+        "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE prefix = %s RETURNING prefix",
+        (prefix,),
+    )
+    if row is None:
+        raise Problem(404, f"API key {prefix} does not exist")
+    audit(st.db, who.name, "api_key.revoke", prefix)
+    return Response(status_code=204)

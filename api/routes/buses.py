@@ -1,0 +1,92 @@
+"""Buses and the boarding bell: live positions, open stop requests, no-stop passes."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from api.common import time_range
+from api.deps import State, Viewer
+from api.problems import responses
+from api.schemas import BellRequest, BusPosition, PassStats
+
+router = APIRouter(tags=["buses"])
+
+
+@router.get(
+    "/buses", response_model=list[BusPosition], summary="Live bus positions (buses heard from recently)",
+    responses=responses(401, 422),
+)  # fmt: skip
+def buses(
+    st: State,
+    _who: Viewer,
+    route: str | None = None,
+    max_age_s: Annotated[float, Query(gt=0, le=86400)] = 300.0,
+) -> list[dict[str, Any]]:
+    return st.db.all(
+        "SELECT d.device_id AS bus_id, p.route_id, p.time, p.lat, p.lon, p.speed_kmh, p.heading_deg, p.door_open,"
+        " extract(epoch FROM now() - p.time)::float8 AS age_s"
+        " FROM devices d CROSS JOIN LATERAL (SELECT * FROM bus_positions b WHERE b.device_id = d.device_id"
+        "   AND b.time > now() - make_interval(secs => %(age)s) ORDER BY b.time DESC LIMIT 1) p"
+        " WHERE d.kind = 'bus' AND d.status = 'active' AND (%(route)s::text IS NULL OR p.route_id = %(route)s)"
+        " ORDER BY p.route_id, d.device_id",
+        {"age": max_age_s, "route": route},
+    )
+
+
+@router.get(
+    "/bell/requests", response_model=list[BellRequest],
+    summary="Stop requests: open ones (waiting, with their assigned bus and ETA) or all in a range",
+    responses=responses(401, 422),
+)  # fmt: skip
+def requests(
+    st: State,
+    _who: Viewer,
+    open: bool = True,
+    route: str | None = None,
+    stop: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+) -> list[dict[str, Any]]:
+    t0, t1 = time_range(start, end, timedelta(hours=24), st.settings.api.max_range_days)
+    return st.db.all(
+        "SELECT request_id, device_id, stop_id, route_id, passengers, wheelchair, status, bus_id, eta_s, reason,"
+        " requested_at, updated_at, extract(epoch FROM coalesce(CASE WHEN status IN ('pending','assigned','no_bus')"
+        "   THEN now() END, updated_at) - requested_at)::float8 AS waiting_s"
+        " FROM bell_requests WHERE (%(route)s::text IS NULL OR route_id = %(route)s)"
+        " AND (%(stop)s::text IS NULL OR stop_id = %(stop)s)"
+        " AND (CASE WHEN %(open)s THEN status IN ('pending', 'assigned', 'no_bus')"
+        "      ELSE requested_at >= %(t0)s AND requested_at < %(t1)s END)"
+        " ORDER BY requested_at DESC LIMIT %(n)s",
+        {"route": route, "stop": stop, "open": open, "t0": t0, "t1": t1, "n": limit},
+    )
+
+
+@router.get(
+    "/bell/passes/stats", response_model=list[PassStats],
+    summary="Passages at stops with a waiting passenger, per route and day (KST): served vs passed",
+    responses=responses(401, 422),
+)  # fmt: skip
+def pass_stats(
+    st: State,
+    _who: Viewer,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    route: str | None = None,
+) -> list[dict[str, Any]]:
+    t0, t1 = time_range(start, end, timedelta(days=7), st.settings.api.max_range_days)
+    rows = st.db.all(
+        "SELECT time_bucket('1 day', time, 'Asia/Seoul') AS day, route_id, count(*) AS passes,"
+        " count(*) FILTER (WHERE served) AS served, count(*) FILTER (WHERE NOT served) AS no_stop_passes,"
+        " coalesce(array_agg(DISTINCT bus_id) FILTER (WHERE NOT served), '{}') AS buses_passing"
+        " FROM bell_passes WHERE time >= %s AND time < %s AND (%s::text IS NULL OR route_id = %s)"
+        " GROUP BY 1, 2 ORDER BY 1, 2",
+        (t0, t1, route, route),
+    )
+    return [
+        {**r, "no_stop_rate": round(r["no_stop_passes"] / r["passes"], 4) if r["passes"] else 0.0}
+        for r in rows
+    ]
