@@ -148,6 +148,7 @@ class ApiServer:
                 log_level="warning",
                 access_log=False,
                 lifespan="on",
+                timeout_graceful_shutdown=2,  # live streams never end by themselves
             )
         )
 

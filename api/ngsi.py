@@ -44,7 +44,7 @@ def rel(target: str) -> dict[str, Any]:
 
 
 def _entity(entity_type: str, ident: str, context: str, attrs: dict[str, Any]) -> dict[str, Any]:
-    body = {"id": urn(entity_type, ident), "type": entity_type}
+    body: dict[str, Any] = {"id": urn(entity_type, ident), "type": entity_type}
     body.update({k: v for k, v in attrs.items() if v is not None})
     body["@context"] = [context, CORE_CONTEXT]
     return body
@@ -72,7 +72,10 @@ def off_street_parking(lot: dict[str, Any]) -> dict[str, Any]:
             "occupancy": prop(round(lot["occupancy"], 4), t),
             "status": prop([LOT_STATUS.get(lot["status"], "unknown")], t),
             "refParkingSpot": (
-                {"type": "Relationship", "object": [urn("ParkingSpot", s) for s in lot["spaces"]]}
+                {
+                    "type": "Relationship",
+                    "object": [urn("ParkingSpot", spot_id(lot["lot_id"], s)) for s in lot["spaces"]],
+                }
                 if lot.get("spaces")
                 else None
             ),
@@ -80,12 +83,17 @@ def off_street_parking(lot: dict[str, Any]) -> dict[str, Any]:
     )
 
 
+def spot_id(lot_id: str, space_id: str) -> str:
+    """Space labels repeat across lots (S001 in every lot): the entity id carries the lot."""
+    return f"{lot_id}:{space_id}"
+
+
 def parking_spot(space: dict[str, Any]) -> dict[str, Any]:
     """``space``: space_id, lot_id, occupied (None if never heard), observed_at, lat, lon (optional)."""
     status = "unknown" if space["occupied"] is None else ("occupied" if space["occupied"] else "free")
     return _entity(
         "ParkingSpot",
-        space["space_id"],
+        spot_id(space["lot_id"], space["space_id"]),
         PARKING_CONTEXT,
         {
             "name": prop(space["space_id"]),

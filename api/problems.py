@@ -13,6 +13,7 @@ import logging
 import uuid
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -119,6 +120,18 @@ def install(app: FastAPI) -> None:
         errors = [{"field": _field(e.get("loc", ())), "message": str(e.get("msg", ""))} for e in exc.errors()]
         summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
         return problem_response(request, 422, f"invalid request: {summary}", errors=errors)
+
+    @app.exception_handler(psycopg.DataError)
+    async def _data(request: Request, exc: psycopg.DataError) -> JSONResponse:
+        # a value the database cannot hold: NUL characters, timestamps beyond its range, …
+        why = getattr(getattr(exc, "diag", None), "message_primary", None) or str(exc)
+        return problem_response(request, 422, f"a value cannot be stored or compared: {why}")
+
+    @app.exception_handler(psycopg.IntegrityError)
+    async def _integrity(request: Request, exc: psycopg.IntegrityError) -> JSONResponse:
+        why = getattr(getattr(exc, "diag", None), "message_primary", None) or str(exc)
+        status = 409 if isinstance(exc, psycopg.errors.UniqueViolation) else 422
+        return problem_response(request, status, f"not accepted: {why}")
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -14,13 +14,13 @@ from enum import StrEnum
 
 
 class Aggregate(StrEnum):
-    avg = "avg"
-    min = "min"
-    max = "max"
-    sum = "sum"
-    count = "count"
-    last = "last"
-    first = "first"
+    AVG = "avg"
+    MIN = "min"
+    MAX = "max"
+    SUM = "sum"
+    COUNT = "count"
+    LAST = "last"
+    FIRST = "first"
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,8 +88,8 @@ def pick_bucket(start: datetime, end: datetime, max_points: int) -> timedelta:
 
 
 def agg_sql(agg: Aggregate, expr: str) -> str:
-    if agg in (Aggregate.last, Aggregate.first):
+    if agg in (Aggregate.LAST, Aggregate.FIRST):
         return f"{agg.value}({expr}, time)"  # TimescaleDB's first()/last()
-    if agg is Aggregate.count:
+    if agg is Aggregate.COUNT:
         return f"count({expr})"
     return f"{agg.value}({expr})::double precision"

@@ -15,6 +15,7 @@ from citywatch.contracts.topics import DeviceKind, Stream
 from citywatch.settings import (
     AnalyticsSettings,
     BoardingSettings,
+    ApiSettings,
     DatabaseSettings,
     IngestSettings,
     MqttSettings,
@@ -39,6 +40,7 @@ SETTINGS: list[tuple[type[BaseSettings], str]] = [
     (IngestSettings, "CITYWATCH_INGEST_"),
     (AnalyticsSettings, "CITYWATCH_ANALYTICS_"),
     (BoardingSettings, "CITYWATCH_BOARDING_"),
+    (ApiSettings, "CITYWATCH_API_"),
 ]
 
 
@@ -48,7 +50,7 @@ SETTINGS: list[tuple[type[BaseSettings], str]] = [
         f"{prefix}{name.upper()}"
         for cls, prefix in SETTINGS
         for name in cls.model_fields
-        if name not in ("db", "mqtt", "ingest", "analytics", "boarding")
+        if name not in ("db", "mqtt", "ingest", "analytics", "boarding", "api")
     ],
 )
 def test_every_setting_is_documented(env: str) -> None:
@@ -109,4 +111,18 @@ def test_the_two_commands_and_ci() -> None:
 def test_production_refuses_the_placeholder_secret() -> None:
     with pytest.raises(ValueError, match="CITYWATCH_DEVICE_SECRET"):
         Settings(env="production")
-    assert Settings(env="production", device_secret="a-real-secret").env == "production"  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="CITYWATCH_API_TOKEN_SECRET"):
+        Settings(env="production", device_secret="a-real-secret")  # type: ignore[arg-type]
+    real = Settings(
+        env="production", device_secret="a-real-secret", api=ApiSettings(token_secret="another-real-secret")
+    )  # type: ignore[arg-type]
+    assert real.env == "production"
+
+
+def test_every_api_route_is_documented() -> None:
+    from api.app import create_app
+
+    text = section("Control-centre API")
+    for path, ops in create_app(Settings()).openapi()["paths"].items():
+        for method in ops:
+            assert f"`{method.upper()} {path}`" in text, f"{method.upper()} {path} is not in README"

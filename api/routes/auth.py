@@ -54,12 +54,12 @@ def login(st: State, request: Request, form: Annotated[OAuth2PasswordRequestForm
     ttl = st.settings.api.token_ttl_s
     role = Role.of(row["role"])
     token = issue_token(form.username, role, st.settings.api.token_secret.get_secret_value(), ttl)
-    return Token(access_token=token, expires_in=ttl, role=role.label)  # type: ignore[arg-type]
+    return Token(access_token=token, expires_in=ttl, role=role.label)
 
 
 @router.get("/auth/me", response_model=Me, summary="Who am I", responses=responses(401))
 def me(who: Viewer) -> Me:
-    return Me(name=who.name, role=who.role.label, via=who.via)  # type: ignore[arg-type]
+    return Me(name=who.name, role=who.role.label, via=who.via)
 
 
 # -- users -------------------------------------------------------------------------

@@ -86,7 +86,7 @@ def series(
     metric: str,
     start: datetime | None = None,
     end: datetime | None = None,
-    agg: Aggregate = Aggregate.avg,
+    agg: Aggregate = Aggregate.AVG,
     max_points: Annotated[int, Query(ge=1)] = 1000,
     format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
 ) -> Any:
@@ -125,7 +125,7 @@ def series(
         bucket_s=bucket.total_seconds(),
         start=t0,
         end=t1,
-        points=[{"t": r["t"], "v": None if r["v"] is None else float(r["v"])} for r in rows],  # type: ignore[misc]
+        points=[{"t": r["t"], "v": None if r["v"] is None else float(r["v"])} for r in rows],
     )
 
 
