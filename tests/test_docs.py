@@ -14,8 +14,8 @@ from citywatch.contracts import messages as m
 from citywatch.contracts.topics import DeviceKind, Stream
 from citywatch.settings import (
     AnalyticsSettings,
-    BoardingSettings,
     ApiSettings,
+    BoardingSettings,
     DatabaseSettings,
     IngestSettings,
     MqttSettings,
