@@ -323,5 +323,18 @@ def bench_boarding(
     )
 
 
+@bench_app.command("api")
+def bench_api(
+    devices: Annotated[int, typer.Option(help="air-quality stations with minute data")] = 500,
+    days: Annotated[int, typer.Option(help="days of history")] = 30,
+    requests: Annotated[int, typer.Option(help="requests per typical query")] = 300,
+    workers: Annotated[int, typer.Option(help="processes loading the history")] = 2,
+) -> None:
+    """Dashboard query latency through the API on a month of minute data."""
+    from citywatch.bench.api import run
+
+    typer.echo(json.dumps(run(devices=devices, days=days, requests=requests, workers=workers)))
+
+
 def main() -> None:
     app()
