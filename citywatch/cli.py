@@ -20,6 +20,8 @@ bench_app = typer.Typer(help="benchmarks; the last line printed is one JSON obje
 app.add_typer(db_app, name="db")
 app.add_typer(broker_app, name="broker")
 user_app = typer.Typer(help="API accounts and keys", no_args_is_help=True)
+grafana_app = typer.Typer(help="Grafana dashboards as code", no_args_is_help=True)
+app.add_typer(grafana_app, name="grafana")
 app.add_typer(bench_app, name="bench")
 app.add_typer(user_app, name="user")
 
@@ -191,6 +193,34 @@ def user_key(
             (k.prefix, k.digest, name, role),
         )
     typer.echo(k.secret)
+
+
+@grafana_app.command("build")
+def grafana_build() -> None:
+    """Write the dashboards' JSON to grafana/dashboards/ (commit the result)."""
+    from grafana.build import write
+
+    for p in write():
+        typer.echo(f"wrote {p}")
+
+
+@grafana_app.command("push")
+def grafana_push(
+    url: Annotated[str, typer.Option(help="Grafana base URL, e.g. http://grafana:3000")],
+    token: Annotated[str, typer.Option(help="service-account token with Editor (datasource: Admin) rights")],
+    db_host: Annotated[
+        str, typer.Option(help="TimescaleDB host:port as Grafana reaches it")
+    ] = "timescaledb:5432",
+    db_name: Annotated[str, typer.Option(help="database")] = "citywatch",
+    db_user: Annotated[str, typer.Option(help="a read-only database role for Grafana")] = "citywatch",
+    db_password: Annotated[
+        str, typer.Option(help="its password", envvar="CITYWATCH_GRAFANA_DB_PASSWORD")
+    ] = "",
+) -> None:
+    """Upsert the datasource, the citywatch folder and every dashboard into a running Grafana (idempotent)."""
+    from grafana.build import datasource, push
+
+    typer.echo(json.dumps(push(url, token, datasource(db_host, db_name, db_user, db_password))))
 
 
 @app.command()
