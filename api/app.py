@@ -6,11 +6,14 @@ import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import psycopg
 import uvicorn
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import FileResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
 
 from analytics.config import RulesFile
 from api import problems
@@ -113,7 +116,30 @@ def create_app(settings: Settings) -> FastAPI:
         app.include_router(r.router, prefix="/api/v1")
     app.include_router(platform.health)
     app.include_router(ngsi.router)
+    pages(app)
     return app
+
+
+WEB = Path(__file__).resolve().parent / "web"
+#: the pages load nothing from elsewhere (control rooms are often offline)
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def pages(app: FastAPI) -> None:
+    """The operator console (``/console``), served with its assets from ``api/web``."""
+    app.mount("/web", StaticFiles(directory=WEB), name="web")
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/console")
+
+    @app.get("/console", include_in_schema=False)
+    def console() -> FileResponse:
+        return FileResponse(WEB / "console.html", headers=PAGE_HEADERS)
 
 
 def app_from_env() -> FastAPI:

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the system packages citywatch needs on Debian bookworm, idempotently:
 # PostgreSQL 15 (+ server headers), Mosquitto, build tools, and TimescaleDB
-# (Apache-2 edition) built from Debian's own `trixie` source package.
+# (Apache-2 edition) built from Debian's own `trixie` source package; Chromium and
+# chromedriver for the browser tests of the operator console.
 # Nothing is downloaded from outside Debian's package archive.
 set -euo pipefail
 
@@ -14,7 +15,7 @@ log() { printf '[install-system] %s\n' "$*"; }
 
 need_pkgs=()
 for p in "postgresql-${PG_MAJOR}" "postgresql-server-dev-${PG_MAJOR}" mosquitto mosquitto-clients \
-         cmake build-essential libssl-dev libkrb5-dev dpkg-dev; do
+         cmake build-essential libssl-dev libkrb5-dev dpkg-dev chromium chromium-driver; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need_pkgs+=("$p")
 done
 if [ "${#need_pkgs[@]}" -gt 0 ]; then

@@ -7,15 +7,15 @@ from __future__ import annotations
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar
 
 from grafana.build import datasource, push
 from grafana.dashboards import DASHBOARDS, FOLDER
 
 
 class FakeGrafana(BaseHTTPRequestHandler):
-    state: dict[str, Any] = {}
-    calls: list[tuple[str, str]] = []
+    state: ClassVar[dict[str, Any]] = {}
+    calls: ClassVar[list[tuple[str, str]]] = []
 
     def _send(self, code: int, body: Any) -> None:
         data = json.dumps(body).encode()
@@ -29,7 +29,7 @@ class FakeGrafana(BaseHTTPRequestHandler):
         n = int(self.headers.get("Content-Length") or 0)
         return json.loads(self.rfile.read(n)) if n else None
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         self.calls.append(("GET", self.path))
         assert self.headers["Authorization"] == "Bearer tok"
         if self.path.startswith("/api/datasources/uid/"):
@@ -40,7 +40,7 @@ class FakeGrafana(BaseHTTPRequestHandler):
             return self._send(200, f) if f else self._send(404, {"message": "not found"})
         self._send(404, {"message": "unknown"})
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self.calls.append(("POST", self.path))
         body = self._body()
         if self.path == "/api/datasources":
@@ -54,7 +54,7 @@ class FakeGrafana(BaseHTTPRequestHandler):
             return self._send(200, {"status": "success", "uid": body["dashboard"]["uid"]})
         self._send(404, {"message": "unknown"})
 
-    def do_PUT(self) -> None:  # noqa: N802
+    def do_PUT(self) -> None:
         self.calls.append(("PUT", self.path))
         self.state["ds"] = self._body()
         self._send(200, {"message": "Datasource updated"})

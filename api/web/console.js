@@ -1,0 +1,269 @@
+// citywatch operator console: plain JavaScript, no external assets (control rooms are often offline).
+"use strict";
+const $ = (sel, root = document) => root.querySelector(sel);
+const el = (tag, attrs = {}, ...kids) => {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "class") e.className = v; else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
+    else if (v !== null && v !== undefined) e.setAttribute(k, v);
+  }
+  for (const k of kids) e.append(k instanceof Node ? k : document.createTextNode(k ?? ""));
+  return e;
+};
+const state = { token: sessionStorage.getItem("cw-token"), me: null, selected: null, lastEventId: null,
+                streamAbort: null, view: "inbox", timers: [] };
+
+async function api(path, opts = {}) {
+  const headers = { ...(opts.headers || {}), Authorization: `Bearer ${state.token}` };
+  if (opts.json !== undefined) { headers["Content-Type"] = "application/json"; opts.body = JSON.stringify(opts.json); }
+  const r = await fetch(path, { ...opts, headers });
+  if (r.status === 401) { logout(); throw new Error("signed out"); }
+  const body = r.headers.get("content-type")?.includes("json") ? await r.json() : await r.text();
+  if (!r.ok) throw new Error(body.detail || r.statusText);
+  return body;
+}
+const fmtTime = (t) => t ? new Date(t).toLocaleString() : "—";
+const canAct = () => state.me && (state.me.role === "operator" || state.me.role === "admin");
+
+// -- sign in -----------------------------------------------------------------------------
+$("#login-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const form = new URLSearchParams({ username: $("#username").value, password: $("#password").value });
+  const r = await fetch("/api/v1/auth/token", { method: "POST", body: form });
+  const body = await r.json();
+  if (!r.ok) { $("#login-error").textContent = body.detail; return; }
+  state.token = body.access_token;
+  sessionStorage.setItem("cw-token", state.token);
+  start();
+});
+
+function logout() {
+  sessionStorage.removeItem("cw-token");
+  state.token = null;
+  state.streamAbort?.abort();
+  state.timers.forEach(clearInterval);
+  location.reload();
+}
+
+async function start() {
+  state.me = await api("/api/v1/auth/me");
+  $("#who").replaceChildren(`${state.me.name} (${state.me.role}) `, el("button", { onclick: logout }, "Sign out"));
+  document.body.dataset.role = state.me.role;
+  $("#login").hidden = true;
+  $("#tabs").hidden = false;
+  show("inbox");
+  await loadAlerts();
+  stream();
+  state.timers.push(setInterval(() => { if (state.view === "map") drawMap(); if (state.view === "boards") drawBoards(); }, 5000));
+}
+
+for (const b of document.querySelectorAll("#tabs button")) b.addEventListener("click", () => show(b.dataset.view));
+function show(view) {
+  state.view = view;
+  for (const s of document.querySelectorAll(".view")) s.hidden = s.id !== view;
+  for (const b of document.querySelectorAll("#tabs button")) b.toggleAttribute("aria-current", b.dataset.view === view);
+  if (view === "map") drawMap();
+  if (view === "boards") drawBoards();
+}
+
+// -- alerts inbox --------------------------------------------------------------------------
+$("#filters").addEventListener("change", () => loadAlerts());
+$("#filters").addEventListener("submit", (e) => { e.preventDefault(); loadAlerts(); });
+
+async function loadAlerts(flashId = null) {
+  const f = new FormData($("#filters"));
+  const q = new URLSearchParams({ limit: "200" });
+  for (const [k, v] of f.entries()) if (v) q.append(k, v);
+  const page = await api(`/api/v1/alerts?${q}`);
+  const rows = page.items.map((a) => {
+    const tr = el("tr", { tabindex: "0", "data-id": a.id, "data-state": a.state, class: a.id === state.selected ? "selected" : "" },
+      el("td", {}, el("span", { class: `sev ${a.severity}` }, a.severity)), el("td", {}, a.state),
+      el("td", {}, a.title), el("td", {}, a.subject), el("td", {}, fmtTime(a.opened_at)), el("td", {}, String(a.count)));
+    tr.addEventListener("click", () => openDetail(a.id));
+    tr.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); openDetail(a.id); } });
+    if (a.id === flashId) tr.classList.add("flash");
+    return tr;
+  });
+  $("#alerts tbody").replaceChildren(...rows);
+  if (!rows.length) $("#alerts tbody").append(el("tr", {}, el("td", { colspan: "6", class: "muted" }, "No alerts.")));
+}
+
+async function openDetail(id) {
+  state.selected = id;
+  for (const tr of document.querySelectorAll("#alerts tbody tr")) tr.classList.toggle("selected", tr.dataset.id == id);
+  const a = await api(`/api/v1/alerts/${id}`);
+  const x = a.explanation || {};
+  const dl = el("dl", {});
+  const add = (k, v) => { if (v !== null && v !== undefined && v !== "") dl.append(el("dt", {}, k), el("dd", {}, String(v))); };
+  add("Rule", a.rule); add("Subject", a.subject); add("Severity", a.severity); add("State", a.state);
+  add("Observed", x.observed); add("Threshold", x.threshold); add("Baseline", x.baseline); add("Score", x.score);
+  add("Window", x.window_start ? `${fmtTime(x.window_start)} – ${fmtTime(x.window_end)}` : null);
+  add("Why", x.message); add("Assignee", a.assignee); add("Opened", fmtTime(a.opened_at)); add("Last seen", fmtTime(a.last_seen));
+  const parts = [el("h3", {}, a.title), dl];
+  const chart = await windowChart(a);
+  if (chart) parts.push(chart);
+  if (canAct() && a.state !== "resolved") parts.push(actions(a));
+  parts.push(el("h4", {}, "Audit trail"),
+    el("ol", { class: "audit" }, ...a.audit.map((e) => el("li", {}, `${fmtTime(e.at)} — ${e.action} by ${e.actor}${e.detail ? `: ${e.detail}` : ""}`))));
+  $("#detail").replaceChildren(...parts);
+}
+
+function actions(a) {
+  const act = async (path, json) => {
+    try { await api(`/api/v1/alerts/${a.id}/${path}`, { method: "POST", json }); }
+    catch (e) { $("#announce").textContent = e.message; alert(e.message); }
+    await loadAlerts(); await openDetail(a.id);
+  };
+  const note = el("input", { "aria-label": "Comment or resolution note", placeholder: "comment / note", id: "note" });
+  const who = el("input", { "aria-label": "Assignee user name", placeholder: "assignee", id: "assignee" });
+  return el("div", { class: "actions", role: "group", "aria-label": "Alert actions" },
+    a.state === "open" ? el("button", { id: "ack", onclick: () => act("acknowledge") }, "Acknowledge") : "",
+    who, el("button", { id: "assign", onclick: () => act("assign", { assignee: who.value || null }) }, "Assign"),
+    note, el("button", { id: "comment", onclick: () => note.value && act("comments", { text: note.value }) }, "Comment"),
+    el("button", { id: "resolve", onclick: () => act("resolve", { note: note.value }) }, "Resolve"));
+}
+
+// a small chart of the data window, when the alert is about a device and says which metric
+async function windowChart(a) {
+  const x = a.explanation || {};
+  const metric = x.details?.metric || x.details?.pollutant;
+  if (!metric || !x.window_start) return null;
+  const t0 = new Date(new Date(x.window_start).getTime() - 3600e3).toISOString();
+  const t1 = new Date(new Date(x.window_end || a.last_seen).getTime() + 3600e3).toISOString();
+  let s;
+  try { s = await api(`/api/v1/devices/${encodeURIComponent(a.subject)}/series?metric=${metric}&start=${t0}&end=${t1}&max_points=120`); }
+  catch { return null; }
+  const pts = s.points.filter((p) => p.v !== null);
+  if (pts.length < 2) return null;
+  const vs = pts.map((p) => p.v), lo = Math.min(...vs), hi = Math.max(...vs) || 1;
+  const W = 320, H = 90, tx = (i) => (i / (pts.length - 1)) * W, ty = (v) => H - ((v - lo) / (hi - lo || 1)) * (H - 10) - 5;
+  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  svg.setAttribute("viewBox", `0 0 ${W} ${H}`); svg.setAttribute("role", "img");
+  svg.setAttribute("aria-label", `${metric} around the alert: ${lo.toFixed(2)} to ${hi.toFixed(2)} ${s.unit}`);
+  const line = document.createElementNS(svg.namespaceURI, "polyline");
+  line.setAttribute("points", pts.map((p, i) => `${tx(i)},${ty(p.v)}`).join(" "));
+  line.setAttribute("fill", "none"); line.setAttribute("stroke", "#58a6ff"); line.setAttribute("stroke-width", "2");
+  svg.append(line);
+  return el("figure", {}, svg, el("figcaption", { class: "muted" }, `${metric} (${s.unit}), window ± 1 h`));
+}
+
+// -- the live stream (SSE read with fetch, so the token travels in a header) ------------------
+async function stream() {
+  const live = $("#live");
+  for (;;) {
+    state.streamAbort = new AbortController();
+    try {
+      const q = state.lastEventId ? `?after=${state.lastEventId}` : "";
+      const r = await fetch(`/api/v1/alerts/stream${q}`, { headers: { Authorization: `Bearer ${state.token}` }, signal: state.streamAbort.signal });
+      if (r.status === 401) return logout();
+      live.classList.add("on"); live.title = "live";
+      const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buf = "";
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buf += value;
+        let i;
+        while ((i = buf.indexOf("\n\n")) >= 0) {
+          const block = buf.slice(0, i); buf = buf.slice(i + 2);
+          const ev = {};
+          for (const line of block.split("\n")) {
+            if (line.startsWith(":")) continue;
+            const k = line.slice(0, line.indexOf(":")), v = line.slice(line.indexOf(":") + 1).replace(/^ /, "");
+            ev[k] = ev[k] ? ev[k] + "\n" + v : v;
+          }
+          if (ev.data) onAlertEvent(ev.event || "message", JSON.parse(ev.data), ev.id);
+        }
+      }
+    } catch (e) { if (state.streamAbort.signal.aborted) return; }
+    live.classList.remove("on"); live.title = "reconnecting…";
+    await new Promise((res) => setTimeout(res, 2000));
+  }
+}
+
+let reloadPending = null;
+function onAlertEvent(what, a, id) {
+  if (id) state.lastEventId = id;
+  if (a.severity === "critical" && (what === "opened" || what === "reopened" || what === "escalated")) {
+    $("#announce").textContent = `Critical alert: ${a.title}`;
+    beep();
+  }
+  clearTimeout(reloadPending);
+  reloadPending = setTimeout(async () => {
+    await loadAlerts(a.alert_id);
+    if (state.selected === a.alert_id) openDetail(a.alert_id);
+  }, 150);
+}
+
+function beep() {
+  try {
+    const ctx = new AudioContext(), o = ctx.createOscillator(), g = ctx.createGain();
+    o.frequency.value = 880; g.gain.value = 0.1; o.connect(g).connect(ctx.destination);
+    o.start(); o.stop(ctx.currentTime + 0.25);
+  } catch { /* no audio device */ }
+}
+
+// -- city map: devices at their coordinates, no tile server ------------------------------------
+async function drawMap() {
+  const [devices, open, buses, requests] = await Promise.all([
+    api("/api/v1/devices?limit=5000"), api("/api/v1/alerts?limit=500"), api("/api/v1/buses"), api("/api/v1/bell/requests"),
+  ]);
+  const alerting = new Set(open.items.map((a) => a.subject));
+  const pts = devices.filter((d) => d.lat !== null && d.lon !== null);
+  const all = [...pts, ...buses];
+  if (!all.length) return;
+  const lats = all.map((d) => d.lat), lons = all.map((d) => d.lon);
+  const [la0, la1, lo0, lo1] = [Math.min(...lats), Math.max(...lats), Math.min(...lons), Math.max(...lons)];
+  // equirectangular, true to shape: one scale for both axes (longitude shrunk by cos(latitude))
+  const k = Math.cos(((la0 + la1) / 2) * Math.PI / 180);
+  const scale = Math.min(940 / (((lo1 - lo0) * k) || 1e-9), 640 / ((la1 - la0) || 1e-9));
+  const X = (lon) => 30 + (lon - lo0) * k * scale, Y = (lat) => 670 - (lat - la0) * scale;
+  const svg = $("#citymap"), ns = svg.namespaceURI, nodes = [];
+  const dot = (x, y, r, cls, label) => {
+    const c = document.createElementNS(ns, "circle");
+    c.setAttribute("cx", x); c.setAttribute("cy", y); c.setAttribute("r", r); c.setAttribute("class", cls);
+    const t = document.createElementNS(ns, "title"); t.textContent = label; c.append(t);
+    nodes.push(c);
+  };
+  const colour = { ok: "#3fb950", alerting: "#ff6b6b", offline: "#8b949e" };
+  for (const d of pts) {
+    const st = alerting.has(d.device_id) ? "alerting" : d.state === "online" ? "ok" : "offline";
+    dot(X(d.lon), Y(d.lat), 5, `dev ${st}`, `${d.device_id} (${d.kind}): ${st}`);
+    nodes[nodes.length - 1].setAttribute("fill", colour[st]);
+  }
+  const stops = new Map(devices.filter((d) => d.kind === "stop").map((d) => [d.device_id, d]));
+  for (const r of requests) {
+    const s = stops.get(r.device_id);
+    if (s && s.lat !== null) { dot(X(s.lon), Y(s.lat), 9, "request", `passenger waiting at ${r.stop_id} (${r.route_id})`); nodes[nodes.length - 1].setAttribute("fill", "none"); nodes[nodes.length - 1].setAttribute("stroke", "#f2cc60"); nodes[nodes.length - 1].setAttribute("stroke-width", "3"); }
+  }
+  for (const b of buses) { dot(X(b.lon), Y(b.lat), 7, "bus", `${b.bus_id} on ${b.route_id}, ${b.speed_kmh.toFixed(0)} km/h`); nodes[nodes.length - 1].setAttribute("fill", "#58a6ff"); }
+  svg.replaceChildren(...nodes);
+}
+
+// -- boards ----------------------------------------------------------------------------------
+const table = (id, head, rows) => $(id).replaceChildren(
+  el("thead", {}, el("tr", {}, ...head.map((h) => el("th", { scope: "col" }, h)))),
+  el("tbody", {}, ...rows.map((r) => el("tr", {}, ...r.map((c) => el("td", {}, c))))));
+
+async function drawBoards() {
+  const [st, adv, lots, cctv, reqs, passes, ingest] = await Promise.all([
+    api("/api/v1/airquality/stations"), api("/api/v1/airquality/advisories"), api("/api/v1/parking/lots"),
+    api("/api/v1/cctv/counts"), api("/api/v1/bell/requests"), api("/api/v1/bell/passes/stats?start=" + new Date(Date.now() - 86400e3).toISOString()),
+    api("/api/v1/platform/ingest"),
+  ]);
+  table("#b-aq", ["Station", "Zone", "CAI", "Dominant"], st.map((s) => [s.name, s.zone_id || "",
+    s.cai === null ? el("span", { class: "muted" }, "—") : el("span", { class: `band ${s.grade}` }, `${s.cai} ${s.grade}`), s.dominant || ""]));
+  $("#b-adv").replaceChildren(...(adv.length ? adv.map((a) => el("li", {}, `${a.title} (since ${fmtTime(a.issued_at)})`)) : [el("li", { class: "muted" }, "none")]));
+  table("#b-parking", ["Lot", "Free", "Capacity", "Status"], lots.map((l) => [l.name, String(l.available), String(l.capacity), el("span", { class: `status ${l.status}` }, l.status.replace("_", " "))]));
+  const zones = {};
+  for (const c of cctv) zones[c.zone] = (zones[c.zone] || 0) + c.events;
+  table("#b-cctv", ["Zone", "Events"], Object.entries(zones).map(([z, n]) => [z, String(n)]));
+  table("#b-bell", ["Stop", "Route", "Bus", "ETA", "Waiting"], reqs.map((r) => [r.stop_id, r.route_id, r.bus_id || "—", r.eta_s === null ? "—" : `${Math.round(r.eta_s)} s`, `${Math.round(r.waiting_s)} s`]));
+  const np = passes.reduce((n, p) => n + p.no_stop_passes, 0);
+  $("#b-passes").textContent = `No-stop passes in 24 h: ${np}`;
+  table("#b-platform", ["Received", "Written", "Duplicates", "Dead letters", "Gaps"],
+    [[ingest.received, ingest.written, ingest.duplicates, ingest.dead_lettered, ingest.gaps].map(String)]);
+}
+
+if (new URLSearchParams(location.search).has("wall")) document.body.classList.add("wall");
+if (state.token) start().catch(() => logout());

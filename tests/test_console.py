@@ -1,0 +1,148 @@
+"""The operator console in a real browser (Debian's headless Chromium driven through Debian's
+chromedriver by Selenium) against the real API, database and broker: sign in, an alert raised by a
+simulated device appears live and is acknowledged by a click, a viewer sees no action buttons.
+Screenshots of every page land in test-artifacts/screenshots/."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.ui import WebDriverWait
+
+from alerts import store
+from alerts.model import Explanation, Raise, Severity
+from analytics.service import AnalyticsService
+from citywatch.contracts import messages as m
+from citywatch.contracts.topics import DeviceKind, topic_for
+from simulators.publisher import Publisher
+from tests.conftest import PASSWORDS, SECRET, Api, wait_for
+
+ARTIFACTS = Path(
+    os.environ.get("CITYWATCH_TEST_ARTIFACTS", Path(__file__).resolve().parent.parent / "test-artifacts")
+)
+
+
+@pytest.fixture
+def browser() -> Iterator[WebDriver]:
+    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    assert chromium and driver, "Debian's chromium and chromium-driver are needed: `make test` installs them"
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = chromium
+    for a in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--window-size=1400,900",
+        "--disable-gpu",
+    ):
+        opts.add_argument(a)
+    b = webdriver.Chrome(service=Service(driver), options=opts)
+    b.implicitly_wait(0)
+    yield b
+    b.quit()
+
+
+def shot(b: WebDriver, name: str) -> None:
+    d = ARTIFACTS / "screenshots"
+    d.mkdir(parents=True, exist_ok=True)
+    b.save_screenshot(str(d / f"{name}.png"))
+
+
+def sign_in(b: WebDriver, api: Api, user: str) -> WebDriverWait[WebDriver]:
+    wait = WebDriverWait(b, 15)
+    b.get(f"{api.url}/console")
+    wait.until(ec.visibility_of_element_located((By.ID, "username"))).send_keys(user)
+    b.find_element(By.ID, "password").send_keys(PASSWORDS[user])
+    b.find_element(By.CSS_SELECTOR, "#login-form button").click()
+    wait.until(ec.text_to_be_present_in_element((By.ID, "who"), f"{user} ({user})"))
+    wait.until(ec.visibility_of_element_located((By.ID, "inbox")))
+    return wait
+
+
+def test_an_alert_from_a_device_appears_live_and_is_acknowledged_by_a_click(
+    api: Api, browser: WebDriver, run_ingest
+) -> None:  # type: ignore[no-untyped-def]
+    p = api.platform
+    wait = sign_in(browser, api, "operator")
+    wait.until(ec.text_to_be_present_in_element((By.ID, "alerts"), "No alerts."))
+    wait.until(
+        lambda b: "on" in b.find_element(By.ID, "live").get_attribute("class")
+    )  # the stream is connected
+    shot(browser, "console-inbox-empty")
+    # a camera sees fire: MQTT -> ingest -> TimescaleDB -> analytics -> alert -> stream -> page
+    cam = next(d for d in p.city.of_kind(DeviceKind.CCTV))
+    t0 = datetime.now(UTC) - timedelta(seconds=30)
+    with run_ingest(p.settings()):
+        pub = Publisher(host="127.0.0.1", port=p.broker.port, secret=SECRET, mode="gateway")
+        pub.open([])
+        ev = m.CctvEvent(
+            device_id=cam.device_id, ts=t0, seq=0, event_id="evt-fire-ui", event_type=m.CctvEventType.FIRE,
+            confidence=0.97, object_class=m.ObjectClass.FIRE, bbox=m.BoundingBox(x=0.1, y=0.1, w=0.2, h=0.2),
+            zone=cam.zone,
+        )  # fmt: skip
+        pub.send_raw(topic_for(DeviceKind.CCTV, cam.device_id), m.to_json(ev))
+        assert pub.flush(10)
+        assert wait_for(lambda: p.count("SELECT count(*) FROM cctv_events") == 1, 20)
+        pub.close()
+    AnalyticsService(p.settings()).step(now=t0 + timedelta(minutes=1), health=False)
+    alert_id = p.scalar("SELECT id FROM alerts WHERE rule = 'cctv.fire'")
+    row = (By.CSS_SELECTOR, f"#alerts tr[data-id='{alert_id}']")
+    wait.until(ec.presence_of_element_located(row))  # appeared without a reload
+    assert browser.execute_script("return performance.getEntriesByType('navigation').length") == 1
+    assert "critical" in browser.find_element(*row).text.lower()
+    assert "Critical alert" in browser.find_element(By.ID, "announce").get_attribute("textContent")
+    shot(browser, "console-inbox-live-alert")
+    browser.find_element(*row).click()
+    wait.until(ec.element_to_be_clickable((By.ID, "ack"))).click()
+    wait.until(ec.text_to_be_present_in_element((By.ID, "detail"), "acknowledged by operator"))
+    shot(browser, "console-alert-detail")
+    with httpx.Client(base_url=api.url, headers={"Authorization": f"Bearer {api.token('viewer')}"}) as c:
+        a = c.get(f"/api/v1/alerts/{alert_id}").json()
+    assert (a["state"], a["acknowledged_by"]) == ("acknowledged", "operator")
+    assert (
+        browser.find_element(By.CSS_SELECTOR, f"#alerts tr[data-id='{alert_id}']").get_attribute("data-state")
+        == "acknowledged"
+    )
+    # the other views
+    browser.find_element(By.CSS_SELECTOR, "#tabs button[data-view='map']").click()
+    wait.until(lambda b: len(b.find_elements(By.CSS_SELECTOR, "#citymap circle")) >= len(p.city.devices) - 1)
+    shot(browser, "console-map")
+    browser.find_element(By.CSS_SELECTOR, "#tabs button[data-view='boards']").click()
+    wait.until(ec.text_to_be_present_in_element((By.ID, "b-parking"), "Capacity"))
+    shot(browser, "console-boards")
+
+
+def test_a_viewer_sees_no_action_buttons(api: Api, browser: WebDriver) -> None:
+    with psycopg.connect(api.platform.db_url, autocommit=True) as conn:
+        a = store.apply(conn, Raise("aq.stuck", "aq-001", "aq", Severity.WARNING, "Air-quality sensor stuck",
+                                    Explanation(rule="aq.stuck", observed=41.0, message="flat for 3 h")), datetime.now(UTC))  # fmt: skip
+    assert a is not None
+    wait = sign_in(browser, api, "viewer")
+    row = (By.CSS_SELECTOR, f"#alerts tr[data-id='{a.id}']")
+    wait.until(ec.presence_of_element_located(row)).click()
+    wait.until(ec.text_to_be_present_in_element((By.ID, "detail"), "flat for 3 h"))
+    for button in ("ack", "resolve", "assign", "comment"):
+        assert browser.find_elements(By.ID, button) == [], f"a viewer sees {button}"
+    shot(browser, "console-viewer-detail")
+
+
+def test_a_wrong_password_is_refused_on_the_page(api: Api, browser: WebDriver) -> None:
+    browser.get(f"{api.url}/console")
+    wait = WebDriverWait(browser, 10)
+    wait.until(ec.visibility_of_element_located((By.ID, "username"))).send_keys("operator")
+    browser.find_element(By.ID, "password").send_keys("not-the-password")
+    browser.find_element(By.CSS_SELECTOR, "#login-form button").click()
+    wait.until(ec.text_to_be_present_in_element((By.ID, "login-error"), "wrong user name or password"))
+    assert browser.find_element(By.ID, "inbox").is_displayed() is False
