@@ -19,9 +19,10 @@ from analytics.config import RulesFile
 from api import problems
 from api.db import Database
 from api.deps import ApiState
-from api.routes import alerts, auth, buses, cctv, devices, ngsi, places, platform, telemetry
+from api.routes import alerts, auth, buses, cctv, devices, driver, ngsi, places, platform, telemetry
 from api.security import LoginLimiter, hash_password
 from api.stream import AlertFeed
+from api.terminal import TerminalRelay
 from citywatch.settings import Settings
 
 log = logging.getLogger("citywatch.api")
@@ -57,6 +58,10 @@ TAGS = [
     },
     {"name": "platform", "description": "ingest health, dead letters, liveness, readiness"},
     {"name": "NGSI-LD", "description": "FIWARE Smart Data Models for neighbouring cities"},
+    {
+        "name": "driver terminal",
+        "description": "a bus's on-board screen: signs in as the bus, sees only its bus",
+    },
 ]
 
 
@@ -78,6 +83,7 @@ def create_app(settings: Settings) -> FastAPI:
     db = Database(settings.db.url, settings.api.pool_max)
     feed = AlertFeed(db)
     rules = RulesFile(settings.analytics.rules_file).rules
+    terminals = TerminalRelay(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -87,10 +93,12 @@ def create_app(settings: Settings) -> FastAPI:
         except psycopg.Error as e:
             log.warning("could not check the first account: %s", e)
         await feed.start()
+        terminals.start()
         log.info("API ready on the database %s", settings.db.url.rsplit("@", 1)[-1])
         try:
             yield
         finally:
+            terminals.stop()
             await feed.stop()
             db.close()
 
@@ -102,7 +110,9 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
         license_info={"name": "Apache-2.0", "identifier": "Apache-2.0"},
     )
-    app.state.citywatch = ApiState(settings, db, LoginLimiter(settings.api.login_rate), feed, rules)
+    app.state.citywatch = ApiState(
+        settings, db, LoginLimiter(settings.api.login_rate), feed, rules, terminals
+    )
     problems.install(app)
     if origins := [o.strip() for o in settings.api.cors_origins.split(",") if o.strip()]:
         app.add_middleware(
@@ -112,7 +122,7 @@ def create_app(settings: Settings) -> FastAPI:
             allow_headers=["*"],
             allow_credentials=False,
         )
-    for r in (auth, devices, telemetry, places, cctv, buses, alerts, platform):
+    for r in (auth, devices, telemetry, places, cctv, buses, alerts, platform, driver):
         app.include_router(r.router, prefix="/api/v1")
     app.include_router(platform.health)
     app.include_router(ngsi.router)
@@ -140,6 +150,10 @@ def pages(app: FastAPI) -> None:
     @app.get("/console", include_in_schema=False)
     def console() -> FileResponse:
         return FileResponse(WEB / "console.html", headers=PAGE_HEADERS)
+
+    @app.get("/driver/{bus}", include_in_schema=False)
+    def terminal(bus: str) -> FileResponse:
+        return FileResponse(WEB / "driver.html", headers=PAGE_HEADERS)
 
 
 def app_from_env() -> FastAPI:

@@ -16,7 +16,9 @@ from api.security import InvalidToken, LoginLimiter, Principal, Role, key_digest
 from citywatch.settings import Settings
 
 TOKEN_URL = "/api/v1/auth/token"
-_bearer = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False, description="operator token or API key")
+bearer_scheme = OAuth2PasswordBearer(
+    tokenUrl=TOKEN_URL, auto_error=False, description="operator token or API key"
+)
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="service API key")
 
 
@@ -27,6 +29,7 @@ class ApiState:
     limiter: LoginLimiter
     feed: Any  # api.stream.AlertFeed (typed loosely to avoid an import cycle)
     rules: Rules
+    terminals: Any  # api.terminal.TerminalRelay
 
 
 def state(request: Request) -> ApiState:
@@ -71,7 +74,7 @@ def _from_token(st: ApiState, token: str) -> Principal:
 
 def principal(
     st: State,
-    bearer: Annotated[str | None, Security(_bearer)],
+    bearer: Annotated[str | None, Security(bearer_scheme)],
     api_key: Annotated[str | None, Security(_api_key)],
 ) -> Principal:
     credential = api_key or bearer

@@ -1,0 +1,136 @@
+"""The bus-driver terminal: a bus signs in with its own credentials and sees only its own bus."""
+
+from __future__ import annotations
+
+import hmac
+import time
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+import jwt
+from fastapi import APIRouter, Depends, Request, Security
+from fastapi.security import OAuth2PasswordRequestForm
+from fastapi.sse import EventSourceResponse, ServerSentEvent
+from pydantic import BaseModel, Field
+
+from api.deps import State, bearer_scheme, principal
+from api.problems import Problem, responses
+from api.security import InvalidToken, Role, read_token
+from citywatch.broker import derive_password
+
+router = APIRouter(prefix="/driver", tags=["driver terminal"])
+
+TERMINAL_SCOPE = "terminal"
+
+
+class TerminalToken(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int
+    bus_id: str
+
+
+class AckIn(BaseModel):
+    stop_id: str = Field(min_length=1, max_length=64)
+    request_ids: list[Annotated[str, Field(max_length=64)]] = Field(default_factory=list, max_length=100)
+
+
+@router.post(
+    "/token",
+    response_model=TerminalToken,
+    summary="A bus terminal signs in",
+    responses=responses(401, 422, 429),
+)
+def terminal_login(
+    st: State, request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()]
+) -> TerminalToken:
+    """``username`` is the bus id, ``password`` the bus's broker password (the one its on-board unit uses)."""
+    client = request.client.host if request.client else "unknown"
+    if (wait := st.limiter.hit(f"bus:{form.username}", client)) is not None:
+        raise Problem(
+            429, f"too many attempts; try again in {wait:.0f} s", headers={"Retry-After": str(int(wait) + 1)}
+        )
+    row = st.db.one(
+        "SELECT credential_version FROM devices WHERE device_id = %s AND kind = 'bus' AND status = 'active'",
+        (form.username,),
+    )
+    secret = st.settings.device_secret.get_secret_value()
+    expected = derive_password(secret, form.username, row["credential_version"] if row else 1)
+    if row is None or not hmac.compare_digest(expected, form.password):
+        raise Problem(401, "unknown bus or wrong password", headers={"WWW-Authenticate": "Bearer"})
+    ttl = 7 * 86400  # a terminal stays signed in for a week of shifts
+    now = int(time.time())
+    token = jwt.encode(
+        {"sub": form.username, "scope": TERMINAL_SCOPE, "iss": "citywatch", "iat": now, "exp": now + ttl,
+         "cv": row["credential_version"]},
+        st.settings.api.token_secret.get_secret_value(), algorithm="HS256",
+    )  # fmt: skip
+    return TerminalToken(access_token=token, expires_in=ttl, bus_id=form.username)
+
+
+def for_bus(st: State, bus: str, bearer: Annotated[str | None, Security(bearer_scheme)]) -> str:
+    """The caller is this bus's terminal (or control-centre staff, who may look at any bus)."""
+    if not bearer:
+        raise Problem(401, "sign in as the bus", headers={"WWW-Authenticate": "Bearer"})
+    try:
+        claims = read_token(bearer, st.settings.api.token_secret.get_secret_value())
+    except InvalidToken as e:
+        raise Problem(401, str(e), headers={"WWW-Authenticate": "Bearer"}) from None
+    if claims.get("scope") == TERMINAL_SCOPE:
+        if claims["sub"] != bus:
+            raise Problem(403, f"this terminal belongs to {claims['sub']}, not {bus}")
+        row = st.db.one(
+            "SELECT credential_version FROM devices WHERE device_id = %s AND status = 'active'", (bus,)
+        )
+        if row is None or row["credential_version"] != claims.get("cv"):
+            raise Problem(
+                401, "the bus's credentials changed; sign in again", headers={"WWW-Authenticate": "Bearer"}
+            )
+        return f"terminal:{bus}"
+    who = principal(st, bearer, None)
+    if not who.can(Role.VIEWER):
+        raise Problem(403, "not allowed")
+    return who.name
+
+
+Caller = Annotated[str, Depends(for_bus)]
+
+
+@router.get("/{bus}/state", summary="What the terminal shows now", responses=responses(401, 403))
+def state(st: State, bus: str, _who: Caller) -> dict[str, Any]:
+    return st.terminals.current(bus)  # type: ignore[no-any-return]
+
+
+@router.get(
+    "/{bus}/stream",
+    response_class=EventSourceResponse,
+    summary="The terminal's state, live (Server-Sent Events): the whole state on connect and on every change",
+    responses=responses(401, 403),
+)
+async def stream(st: State, bus: str, _who: Caller) -> AsyncIterator[ServerSentEvent]:
+    relay = st.terminals
+    seen = relay.version.get(bus, 0)
+    yield ServerSentEvent(data=relay.current(bus), event="state", retry=1000)
+    while True:
+        now = await relay.wait(bus, seen, 15.0)
+        if now != seen:
+            seen = now
+            yield ServerSentEvent(data=relay.current(bus), event="state")
+
+
+@router.post(
+    "/{bus}/ack",
+    status_code=202,
+    summary="The driver acknowledges the stop shown",
+    responses=responses(401, 403, 409, 422),
+)
+def acknowledge(st: State, bus: str, who: Caller, body: AckIn) -> dict[str, Any]:
+    if who != f"terminal:{bus}":
+        raise Problem(403, "only the bus's own terminal acknowledges")
+    shown = {s["stop_id"] for s in st.terminals.current(bus)["stops"]}
+    if body.stop_id not in shown:
+        raise Problem(409, f"{body.stop_id} is not on this terminal any more")
+    row = st.db.one("SELECT coalesce(max(seq), -1) + 1 AS seq FROM driver_acks WHERE device_id = %s", (bus,))
+    seq = int(row["seq"]) if row else 0
+    sent = st.terminals.acknowledge(bus, body.stop_id, body.request_ids, seq)
+    return {"accepted": True, "stop_id": body.stop_id, "seq": sent}
