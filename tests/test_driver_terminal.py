@@ -18,12 +18,12 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
+from api.app import ApiServer
 from boarding.gtfs import load
 from boarding.service import BoardingService
 from citywatch import broker
 from simulators.gtfs import write_feed
 from simulators.publisher import Publisher
-from api.app import ApiServer
 from tests.conftest import SECRET, Api, start_api, wait_for
 from tests.test_boarding_e2e import positions, request, send_positions
 from tests.test_console import browser, shot

@@ -18,6 +18,7 @@ per-query p50/p99.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing as mp
 import os
@@ -25,7 +26,9 @@ import random
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -38,7 +41,7 @@ from citywatch.bench.common import percentile, private_servers, progress
 from citywatch.contracts.topics import DeviceKind
 from citywatch.db import features
 from citywatch.db.migrate import migrate
-from citywatch.localservices import free_port
+from citywatch.localservices import PostgresServer, free_port
 from simulators.city import City, Scale, build_city
 from simulators.engine import simulate
 from simulators.provision import register_city
@@ -127,7 +130,7 @@ def load(url: str, devices: int, days: int, workers: int) -> dict[str, Any]:
         )
         _alerts(conn, city, days)
         conn.execute("VACUUM ANALYZE")
-    return {"rows": rows, "load_s": round(load_s, 1)}
+    return {"rows": rows, "load_s": round(load_s, 1), "end": end}
 
 
 def _alerts(conn: psycopg.Connection[Any], city: City, days: int, n: int = 3000) -> None:
@@ -174,13 +177,40 @@ def _measure(client: httpx.Client, name: str, make: Any, n: int, warmup: int) ->
     return out
 
 
-def run(devices: int = 500, days: int = 30, requests: int = 300, workers: int = 2) -> dict[str, Any]:
+@contextlib.contextmanager
+def _database(data_dir: Path | None) -> Iterator[str]:
+    """A private cluster: in a temporary directory, or kept in ``data_dir`` to be measured again."""
+    if data_dir is None:
+        with private_servers("bench-secret", durable=False) as servers:
+            yield servers.pg.url
+        return
+    pg = PostgresServer(data_dir / "pg", free_port(), durable=False)
+    pg.start()
+    try:
+        yield pg.url
+    finally:
+        pg.stop()
+
+
+def run(
+    devices: int = 500, days: int = 30, requests: int = 300, workers: int = 2, data_dir: Path | None = None
+) -> dict[str, Any]:
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    with private_servers("bench-secret", durable=False) as servers:
-        url = servers.pg.url
+    marker = data_dir / "loaded.json" if data_dir else None
+    with _database(data_dir) as url:
         migrate(url)
         features.apply(url)
-        loaded = load(url, devices, days, workers)
+        previous = orjson.loads(marker.read_bytes()) if marker and marker.exists() else None
+        if previous and (previous["devices"], previous["days"]) == (devices, days):
+            loaded = previous
+            progress(f"reusing the history loaded in {data_dir} ({loaded['rows']:,} rows)")
+            with psycopg.connect(url, autocommit=True) as conn:
+                conn.execute("VACUUM ANALYZE air_quality")
+        else:
+            loaded = load(url, devices, days, workers)
+            loaded.update(devices=devices, days=days, end=time.time())
+            if marker:
+                marker.write_bytes(orjson.dumps(loaded))
         with psycopg.connect(url, autocommit=True) as conn:
             from api.security import new_api_key
 
@@ -212,7 +242,7 @@ def run(devices: int = 500, days: int = 30, requests: int = 300, workers: int = 
                 time.sleep(0.3)
             ids = [d.device_id for d in _city(devices).devices]
             rng = random.Random(1)
-            end = datetime.now(UTC)
+            end = datetime.fromtimestamp(loaded.get("end", time.time()), UTC)
             iso = "%Y-%m-%dT%H:%M:%SZ"
             start, stop = (end - timedelta(days=days)).strftime(iso), end.strftime(iso)
             progress(f"API up (pid {api.pid}); {requests} requests per query, one at a time")
