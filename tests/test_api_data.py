@@ -421,6 +421,18 @@ def test_alert_pages_and_the_operator_workflow(api: Api) -> None:
         assert sorted(i for _, i in seen) == sorted(ids) and len(seen) == 11
         order = {"critical": 3, "warning": 2, "info": 1}
         assert [order[s] for s, _ in seen] == sorted((order[s] for s, _ in seen), reverse=True)
+        assert (
+            v.get("/api/v1/alerts", params={"zone": "jangan"}).json()["items"] == []
+        )  # dev-NN are in no zone
+        with psycopg.connect(api.platform.db_url, autocommit=True) as conn:
+            for subject in ("aq-001", "zone:jangan", "lot-01", "aq-002"):  # jangan, jangan, jangan, gwonseon
+                store.apply(
+                    conn,
+                    Raise("test.zone", subject, "aq", Severity.INFO, subject, Explanation(rule="test.zone")),
+                    _now(),
+                )
+        jangan = v.get("/api/v1/alerts", params={"zone": "jangan"}).json()["items"]
+        assert sorted(a["subject"] for a in jangan) == ["aq-001", "lot-01", "zone:jangan"]
         crit = v.get("/api/v1/alerts", params={"min_severity": "critical"}).json()["items"]
         assert {a["severity"] for a in crit} == {"critical"} and len(crit) == 3
     target = ids[2]
@@ -448,7 +460,7 @@ def test_alert_pages_and_the_operator_workflow(api: Api) -> None:
         assert op.post("/api/v1/alerts/999999/acknowledge").status_code == 404
         stats = op.get("/api/v1/alerts/stats").json()
         assert stats["resolved_in_range"] == 1 and stats["mttr_s"] is not None
-        assert sum(stats["open_by_severity"].values()) == 10
+        assert sum(stats["open_by_severity"].values()) == 14
         mine = op.get("/api/v1/alerts", params={"state": "resolved", "assignee": "viewer"}).json()["items"]
         assert [m["id"] for m in mine] == [target]
 

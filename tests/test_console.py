@@ -103,6 +103,16 @@ def test_an_alert_from_a_device_appears_live_and_is_acknowledged_by_a_click(
     wait.until(ec.presence_of_element_located(row))  # appeared without a reload
     assert browser.execute_script("return window.__sameDocument === true")  # no reload happened
     assert "critical" in browser.find_element(*row).text.lower()
+    # the zone filter keeps it (the camera is in that zone) and another zone hides it
+    from selenium.webdriver.support.ui import Select
+
+    Select(browser.find_element(By.ID, "zone-filter")).select_by_value(cam.zone)
+    wait.until(ec.presence_of_element_located(row))
+    other = next(z for z in {d.zone for d in p.city.devices} if z != cam.zone)
+    Select(browser.find_element(By.ID, "zone-filter")).select_by_value(other)
+    wait.until(ec.invisibility_of_element_located(row))
+    Select(browser.find_element(By.ID, "zone-filter")).select_by_value("")
+    wait.until(ec.presence_of_element_located(row))
     assert "Critical alert" in browser.find_element(By.ID, "announce").get_attribute("textContent")
     shot(browser, "console-inbox-live-alert")
     browser.find_element(*row).click()
@@ -125,15 +135,28 @@ def test_an_alert_from_a_device_appears_live_and_is_acknowledged_by_a_click(
     shot(browser, "console-boards")
 
 
-def test_a_viewer_sees_no_action_buttons(api: Api, browser: WebDriver) -> None:
+def test_a_viewer_sees_the_explanation_and_chart_but_no_action_buttons(api: Api, browser: WebDriver) -> None:
+    now = datetime.now(UTC)
+    api.platform.query(
+        "INSERT INTO air_quality (time, device_id, seq, pm25, received_at)"
+        " SELECT %s - i * interval '1 minute', 'aq-001', i, 41.0, now() FROM generate_series(0, 180) i",
+        now,
+    )
     with psycopg.connect(api.platform.db_url, autocommit=True) as conn:
-        a = store.apply(conn, Raise("aq.stuck", "aq-001", "aq", Severity.WARNING, "Air-quality sensor stuck",
-                                    Explanation(rule="aq.stuck", observed=41.0, message="flat for 3 h")), datetime.now(UTC))  # fmt: skip
+        why = Explanation(rule="aq.stuck", observed=41.0, threshold=60.0, window_end=now,
+                          details={"metric": "pm25"}, message="flat for 3 h")  # fmt: skip
+        a = store.apply(
+            conn, Raise("aq.stuck", "aq-001", "aq", Severity.WARNING, "Air-quality sensor stuck", why), now
+        )
     assert a is not None
     wait = sign_in(browser, api, "viewer")
     row = (By.CSS_SELECTOR, f"#alerts tr[data-id='{a.id}']")
     wait.until(ec.presence_of_element_located(row)).click()
     wait.until(ec.text_to_be_present_in_element((By.ID, "detail"), "flat for 3 h"))
+    wait.until(
+        ec.presence_of_element_located((By.CSS_SELECTOR, "#detail figure svg polyline"))
+    )  # the data window
+    assert "pm25" in browser.find_element(By.CSS_SELECTOR, "#detail figcaption").text
     for button in ("ack", "resolve", "assign", "comment"):
         assert browser.find_elements(By.ID, button) == [], f"a viewer sees {button}"
     shot(browser, "console-viewer-detail")

@@ -43,6 +43,7 @@ def list_alerts(
     kind: Annotated[list[str] | None, Query()] = None,
     rule: Annotated[str | None, Query(description="a rule, or a prefix such as `aq.`")] = None,
     subject: str | None = None,
+    zone: Annotated[str | None, Query(description="alerts about the zone or a device in it")] = None,
     assignee: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: str | None = None,
@@ -55,11 +56,14 @@ def list_alerts(
         " AND (%(rule)s::text IS NULL OR rule = %(rule)s OR rule LIKE %(rule)s || '%%')"
         " AND (%(subject)s::text IS NULL OR subject = %(subject)s)"
         " AND (%(assignee)s::text IS NULL OR assignee = %(assignee)s)"
+        " AND (%(zone)s::text IS NULL OR subject IN (%(zone)s, 'zone:' || %(zone)s)"
+        "      OR subject IN (SELECT device_id FROM devices WHERE zone_id = %(zone)s)"
+        "      OR subject IN (SELECT lot_id FROM parking_lots WHERE zone_id = %(zone)s))"
         " AND (%(cs)s::int IS NULL OR (severity, opened_at, id) < (%(cs)s, %(ct)s, %(cid)s))"
         " ORDER BY severity DESC, opened_at DESC, id DESC LIMIT %(n)s",
         {
             "states": states, "sev": SEVERITY[min_severity] if min_severity else 1, "kind": kind, "rule": rule,
-            "subject": subject, "assignee": assignee, "n": limit + 1,
+            "subject": subject, "assignee": assignee, "zone": zone, "n": limit + 1,
             "cs": after[0], "ct": utc(datetime.fromisoformat(after[1])) if after[1] else None, "cid": after[2],
         },
     )  # fmt: skip

@@ -96,6 +96,15 @@ def for_bus(st: State, bus: str, bearer: Annotated[str | None, Security(bearer_s
 Caller = Annotated[str, Depends(for_bus)]
 
 
+def own_terminal(bus: str, who: Caller) -> str:
+    if who != f"terminal:{bus}":
+        raise Problem(403, "only the bus's own terminal acknowledges")
+    return who
+
+
+Terminal = Annotated[str, Depends(own_terminal)]
+
+
 @router.get("/{bus}/state", summary="What the terminal shows now", responses=responses(401, 403))
 def state(st: State, bus: str, _who: Caller) -> dict[str, Any]:
     return st.terminals.current(bus)  # type: ignore[no-any-return]
@@ -124,9 +133,7 @@ async def stream(st: State, bus: str, _who: Caller) -> AsyncIterator[ServerSentE
     summary="The driver acknowledges the stop shown",
     responses=responses(401, 403, 409, 422),
 )
-def acknowledge(st: State, bus: str, who: Caller, body: AckIn) -> dict[str, Any]:
-    if who != f"terminal:{bus}":
-        raise Problem(403, "only the bus's own terminal acknowledges")
+def acknowledge(st: State, bus: str, _who: Terminal, body: AckIn) -> dict[str, Any]:
     shown = {s["stop_id"] for s in st.terminals.current(bus)["stops"]}
     if body.stop_id not in shown:
         raise Problem(409, f"{body.stop_id} is not on this terminal any more")

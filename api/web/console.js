@@ -52,6 +52,8 @@ async function start() {
   $("#login").hidden = true;
   $("#tabs").hidden = false;
   show("inbox");
+  const zones = [...new Set((await api("/api/v1/devices?limit=5000")).map((d) => d.zone_id).filter(Boolean))].sort();
+  $("#zone-filter").append(...zones.map((z) => el("option", { value: z }, z)));
   await loadAlerts();
   stream();
   state.timers.push(setInterval(() => { if (state.view === "map") drawMap(); if (state.view === "boards") drawBoards(); }, 5000));
@@ -127,9 +129,10 @@ function actions(a) {
 async function windowChart(a) {
   const x = a.explanation || {};
   const metric = x.details?.metric || x.details?.pollutant;
-  if (!metric || !x.window_start) return null;
-  const t0 = new Date(new Date(x.window_start).getTime() - 3600e3).toISOString();
-  const t1 = new Date(new Date(x.window_end || a.last_seen).getTime() + 3600e3).toISOString();
+  if (!metric) return null;
+  const end = new Date(x.window_end || a.last_seen).getTime();
+  const begin = x.window_start ? new Date(x.window_start).getTime() : end - 3 * 3600e3;
+  const t0 = new Date(begin - 3600e3).toISOString(), t1 = new Date(end + 3600e3).toISOString();
   let s;
   try { s = await api(`/api/v1/devices/${encodeURIComponent(a.subject)}/series?metric=${metric}&start=${t0}&end=${t1}&max_points=120`); }
   catch { return null; }
@@ -144,7 +147,7 @@ async function windowChart(a) {
   line.setAttribute("points", pts.map((p, i) => `${tx(i)},${ty(p.v)}`).join(" "));
   line.setAttribute("fill", "none"); line.setAttribute("stroke", "#58a6ff"); line.setAttribute("stroke-width", "2");
   svg.append(line);
-  return el("figure", {}, svg, el("figcaption", { class: "muted" }, `${metric} (${s.unit}), window ± 1 h`));
+  return el("figure", {}, svg, el("figcaption", { class: "muted" }, `${metric} (${s.unit}) around the alert`));
 }
 
 // -- the live stream (SSE read with fetch, so the token travels in a header) ------------------
