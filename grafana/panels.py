@@ -3,6 +3,8 @@ TimescaleDB datasource with one SQL target, sized on a 24-column grid."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from grafana_foundation_sdk.builders import barchart, bargauge, dashboard, geomap, stat, table, timeseries
 from grafana_foundation_sdk.builders import common as cb
 from grafana_foundation_sdk.cog import builder as cogbuilder
@@ -26,41 +28,37 @@ Th = dashboard.ThresholdsConfig | None
 GREEN_RED = thresholds((None, "green"), (1, "red"))
 
 
+def _sql_panel(
+    builder: Any, title: str, sql: str, fmt: Format, *, unit: str | None, w: int, h: int, desc: str, th: Th
+) -> Any:
+    """What every panel has: title, description, the datasource, one SQL target, size, unit, thresholds."""
+    p = (
+        builder.title(title)
+        .description(desc)
+        .datasource(DATASOURCE)
+        .with_target(Sql(sql, fmt))
+        .span(w)
+        .height(h)
+    )
+    if unit:
+        p = p.unit(unit)
+    return p.thresholds(th) if th else p
+
+
 def ts(
     title: str, sql: str, *, unit: str = "short", w: int = 12, h: int = 8, desc: str = "", th: Th = None
 ) -> Panel:
     """A time series: SQL in ``time_series`` format (time, [metric], value...); ``th`` are drawn as bands."""
-    p = (
-        timeseries.Panel()
-        .title(title)
-        .description(desc)
-        .datasource(DATASOURCE)
-        .with_target(Sql(sql, "time_series"))
-        .unit(unit)
-        .span(w)
-        .height(h)
-    )
+    p = _sql_panel(timeseries.Panel(), title, sql, "time_series", unit=unit, w=w, h=h, desc=desc, th=th)
     if th:
-        p = p.thresholds(th).thresholds_style(
-            cb.GraphThresholdsStyleConfig().mode(common.GraphTresholdsStyleMode.AREA)
-        )
-    return p
+        p = p.thresholds_style(cb.GraphThresholdsStyleConfig().mode(common.GraphTresholdsStyleMode.AREA))
+    return p  # type: ignore[no-any-return]
 
 
 def stat_panel(
     title: str, sql: str, *, unit: str = "short", w: int = 6, h: int = 4, th: Th = None, desc: str = ""
 ) -> Panel:
-    p = (
-        stat.Panel()
-        .title(title)
-        .description(desc)
-        .datasource(DATASOURCE)
-        .with_target(Sql(sql, "table"))
-        .unit(unit)
-        .span(w)
-        .height(h)
-    )
-    return p.thresholds(th) if th else p
+    return _sql_panel(stat.Panel(), title, sql, "table", unit=unit, w=w, h=h, desc=desc, th=th)  # type: ignore[no-any-return]
 
 
 def table_panel(
@@ -73,45 +71,23 @@ def table_panel(
     color_columns: str | None = None,
     th: Th = None,
 ) -> Panel:
-    p = table.Panel().title(title).description(desc).datasource(DATASOURCE).with_target(Sql(sql, "table"))
-    p = p.span(w).height(h)
-    if th:
-        p = p.thresholds(th)
+    p = _sql_panel(table.Panel(), title, sql, "table", unit=None, w=w, h=h, desc=desc, th=th)
     if color_columns:
         p = p.override_by_regexp(
             color_columns,
             [dm.DynamicConfigValue(id_val="custom.cellOptions", value={"type": "color-background"})],
         )
-    return p
+    return p  # type: ignore[no-any-return]
 
 
 def bars(title: str, sql: str, *, unit: str = "short", w: int = 12, h: int = 8, desc: str = "") -> Panel:
-    return (
-        barchart.Panel()
-        .title(title)
-        .description(desc)
-        .datasource(DATASOURCE)
-        .with_target(Sql(sql, "table"))
-        .unit(unit)
-        .span(w)
-        .height(h)
-    )
+    return _sql_panel(barchart.Panel(), title, sql, "table", unit=unit, w=w, h=h, desc=desc, th=None)  # type: ignore[no-any-return]
 
 
 def gauges(
     title: str, sql: str, *, unit: str = "short", w: int = 12, h: int = 8, th: Th = None, desc: str = ""
 ) -> Panel:
-    p = (
-        bargauge.Panel()
-        .title(title)
-        .description(desc)
-        .datasource(DATASOURCE)
-        .with_target(Sql(sql, "table"))
-        .unit(unit)
-        .span(w)
-        .height(h)
-    )
-    return p.thresholds(th) if th else p
+    return _sql_panel(bargauge.Panel(), title, sql, "table", unit=unit, w=w, h=h, desc=desc, th=th)  # type: ignore[no-any-return]
 
 
 def device_map(
@@ -139,18 +115,8 @@ def device_map(
             .longitude("longitude")
         )
     )
-    p = (
-        geomap.Panel()
-        .title(title)
-        .description(desc)
-        .datasource(DATASOURCE)
-        .with_target(Sql(sql, "table"))
-        .view(geomap.MapViewConfig().id("coords").lat(37).lon(127).zoom(11))
-        .layers([layer])
-        .span(w)
-        .height(h)
-    )
-    return p.thresholds(th) if th else p
+    p = _sql_panel(geomap.Panel(), title, sql, "table", unit=None, w=w, h=h, desc=desc, th=th)
+    return p.view(geomap.MapViewConfig().id("coords").lat(37).lon(127).zoom(11)).layers([layer])  # type: ignore[no-any-return]
 
 
 def variable(name: str, label: str, sql: str) -> dashboard.QueryVariable:

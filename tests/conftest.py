@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -28,7 +29,7 @@ from citywatch.devices import broker_accounts
 from citywatch.localservices import MosquittoBroker, PostgresServer, free_port
 from citywatch.settings import ApiSettings, DatabaseSettings, IngestSettings, MqttSettings, Settings
 from ingest.service import IngestService
-from simulators.city import City, Scale, build_city
+from simulators.city import City, Device, Scale, build_city
 from simulators.provision import register_city
 
 SECRET = "test-secret"
@@ -150,6 +151,32 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 30.0, interval: flo
             return True
         time.sleep(interval)
     return predicate()
+
+
+def fire_alert_through_mqtt(p: Platform) -> Device:
+    """A camera sees fire: its event goes MQTT -> ingest -> TimescaleDB, then the analytics raise the
+    critical ``cctv.fire`` alert (the whole path a real alert takes). Returns the camera."""
+    from analytics.service import AnalyticsService
+    from citywatch.contracts import messages as m
+    from citywatch.contracts.topics import DeviceKind, topic_for
+    from simulators.publisher import Publisher
+
+    cam = next(d for d in p.city.of_kind(DeviceKind.CCTV))
+    t0 = datetime.now(UTC) - timedelta(seconds=30)
+    with IngestThread(p.settings()):
+        pub = Publisher(host="127.0.0.1", port=p.broker.port, secret=SECRET, mode="gateway")
+        pub.open([])
+        ev = m.CctvEvent(
+            device_id=cam.device_id, ts=t0, seq=0, event_id=f"evt-fire-{cam.device_id}", confidence=0.97,
+            event_type=m.CctvEventType.FIRE, object_class=m.ObjectClass.FIRE,
+            bbox=m.BoundingBox(x=0.1, y=0.1, w=0.2, h=0.2), zone=cam.zone,
+        )  # fmt: skip
+        pub.send_raw(topic_for(DeviceKind.CCTV, cam.device_id), m.to_json(ev))
+        assert pub.flush(10)
+        assert wait_for(lambda: p.count("SELECT count(*) FROM cctv_events") == 1, 20)
+        pub.close()
+    AnalyticsService(p.settings()).step(now=t0 + timedelta(minutes=1), health=False)
+    return cam
 
 
 # -- the control-centre API, served by uvicorn on a free port -------------------------------

@@ -4,7 +4,7 @@ subscriber that reconnects with Last-Event-ID gets exactly what it missed."""
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -13,11 +13,7 @@ import psycopg
 
 from alerts import store
 from alerts.model import Explanation, Raise, Severity
-from analytics.service import AnalyticsService
-from citywatch.contracts import messages as m
-from citywatch.contracts.topics import DeviceKind, topic_for
-from simulators.publisher import Publisher
-from tests.conftest import SECRET, Api, wait_for
+from tests.conftest import Api, fire_alert_through_mqtt, wait_for
 
 
 class Subscriber:
@@ -79,25 +75,11 @@ def _raise(api: Api, subject: str, sev: Severity = Severity.WARNING) -> None:
         )
 
 
-def test_an_alert_raised_through_mqtt_reaches_the_stream(api: Api, run_ingest) -> None:  # type: ignore[no-untyped-def]
+def test_an_alert_raised_through_mqtt_reaches_the_stream(api: Api) -> None:
     p = api.platform
     sub = Subscriber(api, api.token("viewer"), kind="cctv")
     assert wait_for(lambda: bool(sub.comments), 10)  # connected
-    cam = next(d for d in p.city.of_kind(DeviceKind.CCTV))
-    t0 = datetime.now(UTC) - timedelta(seconds=30)
-    with run_ingest(p.settings()):
-        pub = Publisher(host="127.0.0.1", port=p.broker.port, secret=SECRET, mode="gateway")
-        pub.open([])
-        ev = m.CctvEvent(
-            device_id=cam.device_id, ts=t0, seq=0, event_id="evt-fire-1", event_type=m.CctvEventType.FIRE,
-            confidence=0.95, object_class=m.ObjectClass.FIRE, bbox=m.BoundingBox(x=0.1, y=0.1, w=0.2, h=0.2),
-            zone=cam.zone,
-        )  # fmt: skip
-        pub.send_raw(topic_for(DeviceKind.CCTV, cam.device_id), m.to_json(ev))
-        assert pub.flush(10)
-        assert wait_for(lambda: p.count("SELECT count(*) FROM cctv_events") == 1, 20)
-        pub.close()
-    AnalyticsService(p.settings()).step(now=t0 + timedelta(minutes=1), health=False)
+    cam = fire_alert_through_mqtt(p)
     assert wait_for(lambda: any(e[2]["rule"] == "cctv.fire" for e in sub.events), 10), sub.events
     _id, what, data = next(e for e in sub.events if e[2]["rule"] == "cctv.fire")
     assert what == "opened" and data["subject"] == cam.device_id and data["severity"] == "critical"

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -23,11 +23,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from alerts import store
 from alerts.model import Explanation, Raise, Severity
-from analytics.service import AnalyticsService
-from citywatch.contracts import messages as m
-from citywatch.contracts.topics import DeviceKind, topic_for
-from simulators.publisher import Publisher
-from tests.conftest import PASSWORDS, SECRET, Api, wait_for
+from tests.conftest import PASSWORDS, Api, fire_alert_through_mqtt
 
 ARTIFACTS = Path(
     os.environ.get("CITYWATCH_TEST_ARTIFACTS", Path(__file__).resolve().parent.parent / "test-artifacts")
@@ -82,22 +78,7 @@ def test_an_alert_from_a_device_appears_live_and_is_acknowledged_by_a_click(
     )  # the stream is connected
     shot(browser, "console-inbox-empty")
     browser.execute_script("window.__sameDocument = true")  # gone if the page reloads
-    # a camera sees fire: MQTT -> ingest -> TimescaleDB -> analytics -> alert -> stream -> page
-    cam = next(d for d in p.city.of_kind(DeviceKind.CCTV))
-    t0 = datetime.now(UTC) - timedelta(seconds=30)
-    with run_ingest(p.settings()):
-        pub = Publisher(host="127.0.0.1", port=p.broker.port, secret=SECRET, mode="gateway")
-        pub.open([])
-        ev = m.CctvEvent(
-            device_id=cam.device_id, ts=t0, seq=0, event_id="evt-fire-ui", event_type=m.CctvEventType.FIRE,
-            confidence=0.97, object_class=m.ObjectClass.FIRE, bbox=m.BoundingBox(x=0.1, y=0.1, w=0.2, h=0.2),
-            zone=cam.zone,
-        )  # fmt: skip
-        pub.send_raw(topic_for(DeviceKind.CCTV, cam.device_id), m.to_json(ev))
-        assert pub.flush(10)
-        assert wait_for(lambda: p.count("SELECT count(*) FROM cctv_events") == 1, 20)
-        pub.close()
-    AnalyticsService(p.settings()).step(now=t0 + timedelta(minutes=1), health=False)
+    cam = fire_alert_through_mqtt(p)  # MQTT -> ingest -> TimescaleDB -> analytics -> alert -> stream -> page
     alert_id = p.scalar("SELECT id FROM alerts WHERE rule = 'cctv.fire'")
     row = (By.CSS_SELECTOR, f"#alerts tr[data-id='{alert_id}']")
     wait.until(ec.presence_of_element_located(row))  # appeared without a reload

@@ -160,24 +160,7 @@ async function stream() {
       const r = await fetch(`/api/v1/alerts/stream${q}`, { headers: { Authorization: `Bearer ${state.token}` }, signal: state.streamAbort.signal });
       if (r.status === 401) return logout();
       live.classList.add("on"); live.title = "live";
-      const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
-      let buf = "";
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        buf += value;
-        let i;
-        while ((i = buf.indexOf("\n\n")) >= 0) {
-          const block = buf.slice(0, i); buf = buf.slice(i + 2);
-          const ev = {};
-          for (const line of block.split("\n")) {
-            if (line.startsWith(":")) continue;
-            const k = line.slice(0, line.indexOf(":")), v = line.slice(line.indexOf(":") + 1).replace(/^ /, "");
-            ev[k] = ev[k] ? ev[k] + "\n" + v : v;
-          }
-          if (ev.data) onAlertEvent(ev.event || "message", JSON.parse(ev.data), ev.id);
-        }
-      }
+      await readEvents(r, (ev) => onAlertEvent(ev.event, ev.data, ev.id));
     } catch (e) { if (state.streamAbort.signal.aborted) return; }
     live.classList.remove("on"); live.title = "reconnecting…";
     await new Promise((res) => setTimeout(res, 2000));

@@ -62,19 +62,7 @@ async function run() {
       }
       if (!r.ok) throw new Error(r.statusText);
       $("#conn").hidden = true;
-      const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
-      let buf = "";
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        buf += value;
-        let i;
-        while ((i = buf.indexOf("\n\n")) >= 0) {
-          const block = buf.slice(0, i); buf = buf.slice(i + 2);
-          const data = block.split("\n").filter((l) => l.startsWith("data:")).map((l) => l.slice(5).trim()).join("\n");
-          if (data) render(JSON.parse(data));
-        }
-      }
+      await readEvents(r, (ev) => render(ev.data));
     } catch { /* dropped */ }
     $("#conn").hidden = false; // say it plainly, keep showing the last state, try again
     await new Promise((res) => setTimeout(res, 1500));
