@@ -113,14 +113,27 @@ class Platform:
 SMALL = Scale(stations=4, lots=2, spaces_per_lot=5, cameras=4, routes=2, stops_per_route=4, buses_per_route=2)
 
 
-@pytest.fixture
-def platform(db_url: str, mosquitto: MosquittoBroker) -> Platform:
-    """A registered small city, a broker whose accounts come from its registry."""
-    city = build_city(7, SMALL)
+def city_platform(db_url: str, mosquitto: MosquittoBroker, scale: Scale = SMALL, seed: int = 7) -> Platform:
+    """Register a city in the database and start the broker with accounts from its registry."""
+    city = build_city(seed, scale)
     register_city(db_url, city)
     mosquitto.write_config(broker_accounts(db_url))
     mosquitto.start()
     return Platform(db_url, mosquitto, city)
+
+
+def module_platform(pg: PostgresServer, workdir: Path) -> Platform:
+    """The same for a module-scoped fixture: its own database and broker (the caller stops the broker)."""
+    url = pg.create_database(f"m{next(_db_counter)}")
+    migrate(url)
+    features.apply(url)
+    return city_platform(url, MosquittoBroker(workdir / f"mq-{next(_db_counter)}", free_port(), SECRET))
+
+
+@pytest.fixture
+def platform(db_url: str, mosquitto: MosquittoBroker) -> Platform:
+    """A registered small city, a broker whose accounts come from its registry."""
+    return city_platform(db_url, mosquitto)
 
 
 class IngestThread:

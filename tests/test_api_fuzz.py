@@ -14,37 +14,24 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 
 from api.security import hash_password
-from citywatch.db import features
-from citywatch.db.migrate import migrate
-from citywatch.devices import broker_accounts
-from citywatch.localservices import MosquittoBroker, PostgresServer, free_port
-from simulators.city import build_city
-from simulators.provision import register_city
-from tests.conftest import PASSWORDS, SECRET, SMALL, Api, Platform, start_api
+from citywatch.localservices import PostgresServer
+from tests.conftest import PASSWORDS, Api, module_platform, start_api
 
 _n = itertools.count()
 
 
 @pytest.fixture(scope="module")
 def fuzz_api(pg: PostgresServer, workdir: Path) -> Iterator[Api]:
-    url = pg.create_database(f"fuzz{next(_n)}")
-    migrate(url)
-    features.apply(url)
-    city = build_city(7, SMALL)
-    register_city(url, city)
-    mq = MosquittoBroker(workdir / f"mq-fuzz-{next(_n)}", free_port(), SECRET)
-    mq.write_config(broker_accounts(url))
-    mq.start()
-    with psycopg.connect(url, autocommit=True) as conn:
+    p = module_platform(pg, workdir)
+    with psycopg.connect(p.db_url, autocommit=True) as conn:
         conn.execute(
             "INSERT INTO api_users (username, password_hash, role) VALUES ('admin', %s, 'admin')",
             (hash_password(PASSWORDS["admin"]),),
         )
-    p = Platform(url, mq, city)
     server, s = start_api(p)
     yield Api(f"http://127.0.0.1:{s.api.port}", p, s)
     server.stop()
-    mq.stop()
+    p.broker.stop()
 
 
 @pytest.fixture(scope="module")

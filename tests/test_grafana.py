@@ -21,18 +21,13 @@ from alerts import store
 from alerts.model import Acknowledge, Resolve
 from analytics.service import AnalyticsService
 from boarding.service import BoardingService
-from citywatch.db import features
-from citywatch.db.migrate import migrate
-from citywatch.devices import broker_accounts
-from citywatch.localservices import MosquittoBroker, PostgresServer, free_port
+from citywatch.localservices import PostgresServer
 from grafana import macros
 from grafana.build import OUT, render, text
 from grafana.dashboards import DASHBOARDS
-from simulators.city import build_city
 from simulators.gtfs import write_feed
-from simulators.provision import register_city
 from simulators.run import SimulateOptions, run_simulation
-from tests.conftest import SECRET, SMALL, IngestThread, Platform, wait_for
+from tests.conftest import SMALL, IngestThread, module_platform, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 _n = itertools.count()
@@ -102,15 +97,8 @@ def test_macro_expansion() -> None:
 def city_db(pg: PostgresServer, workdir: Path) -> Iterator[str]:
     """Six hours of the small city (with faults and bus drivers) through MQTT, ingest and the bell,
     then the analytics over the range."""
-    url = pg.create_database(f"graf{next(_n)}")
-    migrate(url)
-    features.apply(url)
-    city = build_city(7, SMALL)
-    register_city(url, city)
-    mq = MosquittoBroker(workdir / f"mq-graf-{next(_n)}", free_port(), SECRET)
-    mq.write_config(broker_accounts(url))
-    mq.start()
-    p = Platform(url, mq, city)
+    p = module_platform(pg, workdir)
+    url, mq, city = p.db_url, p.broker, p.city
     settings = p.settings()
     settings.boarding.gtfs = write_feed(city, workdir / f"gtfs-{next(_n)}.zip")
     bell = BoardingService(settings, client_id=f"boarding-{uuid.uuid4().hex[:6]}")
