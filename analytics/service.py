@@ -39,6 +39,7 @@ from analytics.cctv import CctvEvent, CctvRules
 from analytics.config import RulesError, RulesFile
 from analytics.health import loss_alarm, offline_after
 from analytics.parking import ParkingRules, SpaceReading
+from citywatch.db import rollups
 from citywatch.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,7 @@ class AnalyticsService:
     def __init__(self, settings: Settings, sink: outbox.Sink | None = None) -> None:
         self.settings = settings
         self.a = settings.analytics
+        self._rollups_at = float("-inf")
         sinks: dict[str, outbox.Sink] = {"mqtt": sink} if sink is not None else {}
         secret = self.a.webhook_secret.get_secret_value() if self.a.webhook_secret else None
         for url in filter(None, (u.strip() for u in self.a.webhooks.split(","))):
@@ -292,6 +294,15 @@ class AnalyticsService:
                 self._event(key, ev, hour)
 
     # -- cctv and parking ----------------------------------------------------
+    def _refresh_rollups(self, every_s: float = 15.0) -> None:
+        """Keep the chart rollup (Apache edition) within ``every_s`` of the data, late arrivals included."""
+        t = time.monotonic()
+        if t - self._rollups_at < every_s:
+            return
+        self._rollups_at = t
+        while rollups.refresh(self.conn, limit=24) == 24:
+            pass
+
     def _new_rows(self, stream: str, sql: str, safe: datetime, now: datetime, warmup: timedelta) -> list[Any]:
         """Rows of an event stream not yet evaluated, in time order, without waiting for the lateness:
         newer than the time cursor, or received since the last look (late arrivals). On the first look
@@ -475,6 +486,7 @@ class AnalyticsService:
             n += self._air_quality(self.cursor, safe, now)
         self._cctv(safe, now)
         self._parking(safe, now)
+        self._refresh_rollups()
         if health:
             self._health(now)
             self._loss(now)

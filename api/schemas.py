@@ -171,6 +171,7 @@ class Series(BaseModel):
     unit: str
     aggregate: str
     bucket_s: float
+    source: Literal["raw", "rollup_1h"] = Field(description="the readings, or the hourly rollup")
     start: datetime
     end: datetime
     points: list[Point]

@@ -117,6 +117,12 @@ class Store:
                         by_reason[row[3]] += 1
             dead = sum(by_reason.values())
             gaps = self._account_sequences(cur, g, inserted)
+            if by_table.get("air_quality"):
+                # the hours the chart rollup must recompute (citywatch.db.rollups), in this transaction
+                cur.execute(
+                    "INSERT INTO rollup_invalidations (rollup, bucket) SELECT DISTINCT 'air_quality_1h',"
+                    " time_bucket('1 hour', time) FROM _stage_air_quality ON CONFLICT DO NOTHING"
+                )
             duplicates = received - written - dead
             cur.execute(
                 "INSERT INTO ingest_counters AS c (worker, received, written, duplicates, dead_lettered, batches,"

@@ -14,8 +14,10 @@ from api.problems import Problem, responses
 from api.schemas import Latest, Series
 from api.timeseries import METRICS, Aggregate, agg_sql, pick_bucket
 from citywatch.contracts.topics import DeviceKind
+from citywatch.db.rollups import ROLLUP
 
 router = APIRouter(tags=["telemetry"])
+HOUR = timedelta(hours=1)
 
 #: stream table of each kind, and the columns a client sees
 TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -74,7 +76,9 @@ def _device_kind(st: State, device_id: str) -> str:
     summary="One metric of one device over time, downsampled on the server",
     description=(
         "The bucket is the smallest of 1 s … 30 d that keeps the answer within `max_points`; each bucket"
-        " carries the chosen aggregate. Buckets without data are absent. `format=csv` answers in CSV."
+        " carries the chosen aggregate. Buckets of an hour or more cover whole hours; air-quality averages"
+        " over them come from the hourly rollup (`source`). Buckets without data are absent. `format=csv`"
+        " answers in CSV."
     ),
     responses={**responses(401, 404, 422), 200: {"content": {"text/csv": {}}}},
 )
@@ -106,11 +110,25 @@ def series(
         )
     t0, t1 = time_range(start, end, timedelta(hours=24), st.settings.api.max_range_days)
     bucket = pick_bucket(t0, t1, max_points)
-    rows = st.db.all(
-        f"SELECT time_bucket(%(b)s, time, origin => %(origin)s) AS t, {agg_sql(agg, m.expr)} AS v"
-        f" FROM {m.table} WHERE device_id = %(d)s AND time >= %(t0)s AND time < %(t1)s GROUP BY 1 ORDER BY 1",
-        {"b": bucket, "d": device_id, "t0": t0, "t1": t1, "origin": t0},
-    )
+    if bucket >= HOUR:  # buckets of an hour or more cover whole hours
+        t0 = t0.replace(minute=0, second=0, microsecond=0)
+    params = {"b": bucket, "d": device_id, "t0": t0, "t1": t1, "origin": t0}
+    source = "raw"
+    if m.table == "air_quality" and agg is Aggregate.AVG and bucket >= HOUR and bucket % HOUR == timedelta(0):
+        # a week or a month: the hourly rollup (24 rows a day instead of 1,440), weighted by samples
+        source = "rollup_1h"
+        rows = st.db.all(
+            f"SELECT time_bucket(%(b)s, bucket, origin => %(origin)s) AS t,"
+            f" (sum({m.expr} * samples) / nullif(sum(samples) FILTER (WHERE {m.expr} IS NOT NULL), 0))::float8 AS v"
+            f" FROM {ROLLUP} WHERE device_id = %(d)s AND bucket >= %(t0)s AND bucket < %(t1)s GROUP BY 1 ORDER BY 1",
+            params,
+        )
+    else:
+        rows = st.db.all(
+            f"SELECT time_bucket(%(b)s, time, origin => %(origin)s) AS t, {agg_sql(agg, m.expr)} AS v"
+            f" FROM {m.table} WHERE device_id = %(d)s AND time >= %(t0)s AND time < %(t1)s GROUP BY 1 ORDER BY 1",
+            params,
+        )
     if format == "csv" or "text/csv" in request.headers.get("accept", ""):
         return StreamingResponse(
             csv_stream(["time", metric], ((r["t"], r["v"]) for r in rows)),
@@ -123,6 +141,7 @@ def series(
         unit=m.unit,
         aggregate=agg.value,
         bucket_s=bucket.total_seconds(),
+        source=source,
         start=t0,
         end=t1,
         points=[{"t": r["t"], "v": None if r["v"] is None else float(r["v"])} for r in rows],

@@ -39,7 +39,7 @@ from alerts import store
 from alerts.model import Acknowledge, Explanation, Raise, Resolve, Severity
 from citywatch.bench.common import percentile, private_servers, progress
 from citywatch.contracts.topics import DeviceKind
-from citywatch.db import features
+from citywatch.db import features, rollups
 from citywatch.db.migrate import migrate
 from citywatch.localservices import PostgresServer, free_port
 from simulators.city import City, Scale, build_city
@@ -211,7 +211,11 @@ def run(
             loaded.update(devices=devices, days=days, end=time.time())
             if marker:
                 marker.write_bytes(orjson.dumps(loaded))
+        t_roll = time.perf_counter()
+        hours = rollups.refresh_all(url)
+        progress(f"hourly rollup: {hours} hours computed in {time.perf_counter() - t_roll:.0f}s")
         with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("VACUUM ANALYZE air_quality_1h")
             from api.security import new_api_key
 
             key = new_api_key()

@@ -7,7 +7,8 @@ adds compression, retention/compression policies and continuous aggregates.
 
 :func:`apply` gives the same query surface on both: the rollups
 ``air_quality_1m`` / ``air_quality_1h`` and ``bus_activity_1m`` are continuous
-aggregates where available and plain views over the hypertables otherwise.
+aggregates where available; otherwise ``air_quality_1h`` (what long charts read) is a
+table that citywatch keeps itself (:mod:`citywatch.db.rollups`) and the others are views.
 Policies exist only on the TSL edition; on Apache, ``citywatch db retention``
 drops old chunks by hand.
 """
@@ -18,6 +19,8 @@ import logging
 from dataclasses import dataclass, field
 
 import psycopg
+
+from citywatch.db import rollups
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +112,16 @@ def apply(conninfo: str) -> Features:
                         "end_offset => INTERVAL '1 minute', schedule_interval => INTERVAL '1 minute', "
                         "if_not_exists => true)"
                     )
+            elif name == rollups.ROLLUP:
+                # the chart rollup is materialised by citywatch itself (citywatch.db.rollups)
+                if kind == "v":
+                    conn.execute(f"DROP VIEW {name}")
+                    kind = None
+                if kind is None:
+                    conn.execute(rollups.TABLE_DDL)
+                    conn.execute(rollups.INDEX_DDL)
+                    n = rollups.invalidate_all(conn)
+                    f.notes.append(f"{name} is a table kept by citywatch ({n} hours to compute)")
             elif kind is None:
                 conn.execute(f"CREATE VIEW {name} AS {query}")
         if f.compression:
