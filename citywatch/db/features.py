@@ -99,8 +99,8 @@ def apply(conninfo: str) -> Features:
         for name, query in ROLLUPS.items():
             kind = _relkind(conn, name)
             if f.continuous_aggregates:
-                if kind == "v":
-                    conn.execute(f"DROP VIEW {name}")
+                if kind in ("v", "r"):  # a view, or the Apache edition's kept table: TimescaleDB keeps it now
+                    conn.execute(f"DROP {'VIEW' if kind == 'v' else 'TABLE'} {name}")
                     kind = None
                 if kind is None:
                     conn.execute(
