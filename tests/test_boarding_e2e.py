@@ -20,9 +20,10 @@ from boarding.service import BoardingService
 from citywatch import broker
 from citywatch.contracts import messages as m
 from citywatch.contracts.topics import DeviceKind, bus_downlink, stop_reply, topic_for
+from simulators.city import Scale
 from simulators.gtfs import write_feed
 from simulators.publisher import Publisher
-from tests.conftest import SECRET, Platform, wait_for
+from tests.conftest import SECRET, Platform, city_platform, wait_for
 
 
 class Listener:
@@ -46,8 +47,7 @@ class Listener:
         self.c.loop_stop()
 
 
-@pytest.fixture
-def bell(platform: Platform, tmp_path: Path):  # type: ignore[no-untyped-def]
+def start_bell(platform: Platform, tmp_path: Path):  # type: ignore[no-untyped-def]
     feed = write_feed(platform.city, tmp_path / "gtfs.zip")
     settings = platform.settings()
     settings.boarding.gtfs = feed
@@ -56,7 +56,13 @@ def bell(platform: Platform, tmp_path: Path):  # type: ignore[no-untyped-def]
     t.start()
     assert service.connected.wait(10)
     time.sleep(0.3)
-    yield service, load(feed)
+    return service, t, load(feed)
+
+
+@pytest.fixture
+def bell(platform: Platform, tmp_path: Path):  # type: ignore[no-untyped-def]
+    service, t, net = start_bell(platform, tmp_path)
+    yield service, net
     service.stop()
     t.join(10)
 
@@ -240,3 +246,45 @@ def test_a_request_nobody_serves_expires(platform: Platform, tmp_path: Path) -> 
     pub.close()
     service.stop()
     t.join(10)
+
+
+def test_on_a_loop_route_the_bus_just_past_the_stop_is_not_the_one_told(
+    db_url: str, mosquitto, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """On a loop, "upstream" wraps around: a bus that has just left the stop would need a whole lap, so
+    the bus further back on the path (but nearer around the loop) is told."""
+    scale = Scale(
+        stations=1, lots=1, spaces_per_lot=1, cameras=1, routes=3, stops_per_route=5, buses_per_route=2
+    )
+    p = city_platform(db_url, mosquitto, scale)
+    route = next(r for r in p.city.routes if r.loop)
+    service, t, net = start_bell(p, tmp_path)
+    try:
+        rd = net.for_route(route.route_id)[0]
+        assert rd.loop
+        stop = rd.stops[1]
+        frac = rd.stop_along[stop] / rd.path.length_m
+        n = route.route_id[1:].zfill(2)
+        just_past, around = f"bus-{n}01", f"bus-{n}02"
+        pub = Publisher(host="127.0.0.1", port=p.broker.port, secret=SECRET, mode="gateway")
+        pub.open([])
+        term_past = Listener(p, just_past, bus_downlink(just_past, "#"))
+        term_around = Listener(p, around, bus_downlink(around, "#"))
+        send_positions(
+            pub, just_past, route.route_id, positions(net, route.route_id, frac + 0.02, frac + 0.06, 4)
+        )
+        send_positions(pub, around, route.route_id, positions(net, route.route_id, 0.80, 0.84, 4))
+        time.sleep(0.3)
+        rid = request(pub, f"stop-{stop[3:]}", stop, route.route_id, n=1)
+        assert wait_for(lambda: term_around.last() is not None and term_around.last()["stops"], 5)  # type: ignore[index]
+        assert term_around.last()["stops"][0]["request_ids"] == [rid]  # type: ignore[index]
+        assert not (term_past.last() or {}).get("stops")
+        assert p.query("SELECT status, bus_id FROM bell_requests WHERE request_id = %s", rid) == [
+            ("assigned", around)
+        ]
+        for listener in (term_past, term_around):
+            listener.close()
+        pub.close()
+    finally:
+        service.stop()
+        t.join(10)
