@@ -288,3 +288,31 @@ def test_on_a_loop_route_the_bus_just_past_the_stop_is_not_the_one_told(
     finally:
         service.stop()
         t.join(10)
+
+
+def test_a_bus_standing_at_the_terminal_is_told_for_the_way_back(platform: Platform, bell) -> None:  # type: ignore[no-untyped-def]
+    """A bus that reached the end of the line has passed the stops behind it in this direction, but it
+    turns round: for a stop just before the terminal it is the nearest bus (via the terminal)."""
+    _service, net = bell
+    route = next(r for r in platform.city.routes if not r.loop)
+    rd = net.for_route(route.route_id)[0]
+    stop = rd.stops[-2]  # one stop before the terminal of direction 0
+    n = route.route_id[1:].zfill(2)
+    standing, far = f"bus-{n}01", f"bus-{n}02"
+    pub = Publisher(host="127.0.0.1", port=platform.broker.port, secret=SECRET, mode="gateway")
+    pub.open([])
+    term_standing = Listener(platform, standing, bus_downlink(standing, "#"))
+    term_far = Listener(platform, far, bus_downlink(far, "#"))
+    send_positions(pub, standing, route.route_id, positions(net, route.route_id, 0.999, 1.0, 4), speed=0.0)
+    send_positions(pub, far, route.route_id, positions(net, route.route_id, 0.02, 0.05, 4))
+    time.sleep(0.3)
+    rid = request(pub, f"stop-{stop[3:]}", stop, route.route_id, n=1)
+    assert wait_for(lambda: term_standing.last() is not None and term_standing.last()["stops"], 5)  # type: ignore[index]
+    assert term_standing.last()["stops"][0]["request_ids"] == [rid]  # type: ignore[index]
+    assert not (term_far.last() or {}).get("stops")
+    assert platform.query("SELECT status, bus_id FROM bell_requests WHERE request_id = %s", rid) == [
+        ("assigned", standing)
+    ]
+    for listener in (term_standing, term_far):
+        listener.close()
+    pub.close()
