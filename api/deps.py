@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, Request, Security
@@ -40,23 +40,24 @@ def state(request: Request) -> ApiState:
 State = Annotated[ApiState, Depends(state)]
 
 _UNAUTH = {"WWW-Authenticate": "Bearer"}
+KEY_USE_RESOLUTION = timedelta(minutes=1)
 
 
 def _from_key(st: ApiState, key: str) -> Principal:
+    digest = key_digest(key)
     row = st.db.one(
-        "UPDATE api_keys SET last_used_at = now() WHERE digest = %s"
-        " AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')"
-        " RETURNING prefix, role, revoked_at, expires_at",
-        (key_digest(key),),
-    ) or st.db.one(
-        "SELECT prefix, role, revoked_at, expires_at FROM api_keys WHERE digest = %s", (key_digest(key),)
+        "SELECT prefix, role, revoked_at, expires_at, last_used_at FROM api_keys WHERE digest = %s", (digest,)
     )
     if row is None:
         raise Problem(401, "unknown API key", headers=_UNAUTH)
     if row["revoked_at"] is not None:
         raise Problem(401, f"API key {row['prefix']} was revoked", headers=_UNAUTH)
-    if row["expires_at"] is not None and row["expires_at"] <= datetime.now(UTC):
+    now = datetime.now(UTC)
+    if row["expires_at"] is not None and row["expires_at"] <= now:
         raise Problem(401, f"API key {row['prefix']} has expired", headers=_UNAUTH)
+    if row["last_used_at"] is None or now - row["last_used_at"] > KEY_USE_RESOLUTION:
+        # when a key was last used, to the minute: one write a minute per key, not one per request
+        st.db.one("UPDATE api_keys SET last_used_at = now() WHERE digest = %s RETURNING 1", (digest,))
     return Principal(f"key:{row['prefix']}", Role.of(row["role"]), "key")
 
 

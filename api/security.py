@@ -78,17 +78,22 @@ def needs_rehash(stored_hash: str) -> bool:
 ALGORITHM = "HS256"
 
 
-def issue_token(username: str, role: Role, secret: str, ttl_s: int, now: float | None = None) -> str:
+def sign(subject: str, secret: str, ttl_s: int, now: float | None = None, **claims: Any) -> str:
+    """A signed, expiring token for ``subject`` with extra ``claims``."""
     now = time.time() if now is None else now
-    claims = {
-        "sub": username,
-        "role": role.label,
+    body = {
+        "sub": subject,
         "iat": int(now),
         "exp": int(now + ttl_s),
         "jti": secrets.token_hex(8),
         "iss": "citywatch",
     }
-    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+    return jwt.encode({**claims, **body}, secret, algorithm=ALGORITHM)
+
+
+def issue_token(username: str, role: Role, secret: str, ttl_s: int, now: float | None = None) -> str:
+    """An operator's access token."""
+    return sign(username, secret, ttl_s, now, role=role.label)
 
 
 class InvalidToken(Exception):

@@ -17,11 +17,10 @@ from typing import Any
 
 import psycopg
 
+from alerts.model import Severity
 from api.db import Database
 
 log = logging.getLogger("citywatch.api.stream")
-
-SEVERITY = {"info": 1, "warning": 2, "critical": 3}
 
 
 class AlertFeed:
@@ -84,4 +83,7 @@ def matches(
         return False
     if subjects and payload.get("subject") not in subjects:
         return False
-    return not (min_severity and SEVERITY.get(payload.get("severity", ""), 0) < SEVERITY[min_severity])
+    if not min_severity:
+        return True
+    seen = Severity.__members__.get(str(payload.get("severity", "")).upper())
+    return seen is not None and seen >= Severity[min_severity.upper()]

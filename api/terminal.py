@@ -36,7 +36,6 @@ class TerminalRelay:
         self.settings = settings
         self.state: dict[str, dict[str, Any]] = {}  # bus -> the DriverAlert it should show
         self.version: dict[str, int] = {}
-        self.connected = threading.Event()
         self._events: dict[str, asyncio.Event] = {}
         self._next_seq: dict[str, int] = {}
         self._seq_lock = threading.Lock()
@@ -52,7 +51,6 @@ class TerminalRelay:
         )
         self.client.reconnect_delay_set(1, 30)
         self.client.on_connect = self._on_connect
-        self.client.on_disconnect = lambda *_a: self.connected.clear()
         self.client.on_message = self._on_message
 
     def start(self) -> None:
@@ -70,7 +68,6 @@ class TerminalRelay:
             log.error("broker refused the terminal relay: %s", rc)
             return
         client.subscribe(DOWNLINK, qos=1)
-        self.connected.set()
 
     def _on_message(self, _c: paho.Client, _u: Any, msg: paho.MQTTMessage) -> None:
         bus = msg.topic.split("/")[3]

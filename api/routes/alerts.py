@@ -11,22 +11,21 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from alerts import store
-from alerts.model import Acknowledge, Assign, Comment, Event, IllegalTransition, Resolve
+from alerts.model import Acknowledge, Assign, Comment, Event, IllegalTransition, Resolve, Severity
 from api.common import decode_cursor, encode_cursor, time_range, utc
 from api.deps import Operator, State, Viewer
 from api.problems import Problem, responses
 from api.schemas import Alert, AlertDetail, AlertStats, AssignIn, CommentIn, Page, ResolveIn
-from api.stream import SEVERITY, matches
+from api.stream import matches
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
 
-SEVERITY_LABEL = {v: k for k, v in SEVERITY.items()}
 StateName = Literal["open", "acknowledged", "resolved"]
 SeverityName = Literal["info", "warning", "critical"]
 
 
 def _shape(r: dict[str, Any]) -> dict[str, Any]:
-    return {**r, "severity": SEVERITY_LABEL[r["severity"]]}
+    return {**r, "severity": Severity(r["severity"]).label}
 
 
 @router.get(
@@ -62,7 +61,7 @@ def list_alerts(
         " AND (%(cs)s::int IS NULL OR (severity, opened_at, id) < (%(cs)s, %(ct)s, %(cid)s))"
         " ORDER BY severity DESC, opened_at DESC, id DESC LIMIT %(n)s",
         {
-            "states": states, "sev": SEVERITY[min_severity] if min_severity else 1, "kind": kind, "rule": rule,
+            "states": states, "sev": Severity[min_severity.upper()] if min_severity else 1, "kind": kind, "rule": rule,
             "subject": subject, "assignee": assignee, "zone": zone, "n": limit + 1,
             "cs": after[0], "ct": utc(datetime.fromisoformat(after[1])) if after[1] else None, "cid": after[2],
         },
@@ -98,9 +97,9 @@ def stats(
         (t0, t1),
     )
     assert r is not None
-    by = {label: 0 for label in SEVERITY}
+    by = {sev.label: 0 for sev in Severity}
     for o in open_rows:
-        by[SEVERITY_LABEL[o["severity"]]] = o["n"]
+        by[Severity(o["severity"]).label] = o["n"]
     return {
         **r,
         "open_by_severity": by,

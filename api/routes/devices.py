@@ -9,6 +9,7 @@ import psycopg
 from fastapi import APIRouter, Query
 from psycopg.types.json import Jsonb
 
+from analytics.health import offline_after
 from api.common import audit
 from api.deps import Admin, State, Viewer
 from api.problems import Problem, responses
@@ -29,16 +30,17 @@ def device_state(
     factor: float,
     min_s: float,
 ) -> DeviceState:
-    """Online when heard from within ``factor`` expected intervals (and at least ``min_s``), and its
-    last will (an ``offline`` status) is not newer than its last message."""
+    """The analytics' rule (:func:`analytics.health.offline_after`): online when heard from within
+    ``factor`` expected intervals (and at least ``min_s``) and its last will (an ``offline`` status) is
+    not newer than its last message; event-driven devices (no interval) are judged by their last will."""
     if status == "retired":
         return "retired"
     if last_seen is None:
         return "never_seen"
     if lwt == "offline" and lwt_time is not None and lwt_time >= last_seen:
         return "offline"
-    allowed = max(min_s, factor * (expected_interval_s or 60.0))
-    return "online" if (now - last_seen).total_seconds() <= allowed else "offline"
+    allowed = offline_after(expected_interval_s, factor, min_s)
+    return "online" if allowed is None or (now - last_seen).total_seconds() <= allowed else "offline"
 
 
 _LIST_SQL = """

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import hmac
-import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-import jwt
 from fastapi import APIRouter, Depends, Request, Security
 from fastapi.security import OAuth2PasswordRequestForm
 from fastapi.sse import EventSourceResponse, ServerSentEvent
@@ -15,7 +13,7 @@ from pydantic import BaseModel, Field
 
 from api.deps import State, bearer_scheme, principal
 from api.problems import Problem, responses
-from api.security import InvalidToken, Role, read_token
+from api.security import InvalidToken, Role, read_token, sign
 from citywatch.broker import derive_password
 
 router = APIRouter(prefix="/driver", tags=["driver terminal"])
@@ -59,12 +57,8 @@ def terminal_login(
     if row is None or not hmac.compare_digest(expected, form.password):
         raise Problem(401, "unknown bus or wrong password", headers={"WWW-Authenticate": "Bearer"})
     ttl = 7 * 86400  # a terminal stays signed in for a week of shifts
-    now = int(time.time())
-    token = jwt.encode(
-        {"sub": form.username, "scope": TERMINAL_SCOPE, "iss": "citywatch", "iat": now, "exp": now + ttl,
-         "cv": row["credential_version"]},
-        st.settings.api.token_secret.get_secret_value(), algorithm="HS256",
-    )  # fmt: skip
+    secret_key = st.settings.api.token_secret.get_secret_value()
+    token = sign(form.username, secret_key, ttl, scope=TERMINAL_SCOPE, cv=row["credential_version"])
     return TerminalToken(access_token=token, expires_in=ttl, bus_id=form.username)
 
 

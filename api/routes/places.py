@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from alerts.model import Severity
 from analytics.parking import lot_status
 from api.common import time_range
 from api.deps import State, Viewer
@@ -88,7 +89,7 @@ def advisories(
             "pollutant": r["rule"].removeprefix("aq.advisory."),
             "subject": r["subject"],
             "level": (r["explanation"].get("details") or {}).get("level"),
-            "severity": {1: "info", 2: "warning", 3: "critical"}[r["severity"]],
+            "severity": Severity(r["severity"]).label,
             "state": r["state"],
             "title": r["title"],
             "issued_at": r["opened_at"],

@@ -15,20 +15,23 @@ from api.schemas import Latest, Series
 from api.timeseries import METRICS, Aggregate, agg_sql, pick_bucket
 from citywatch.contracts.topics import DeviceKind
 from citywatch.db.rollups import ROLLUP
+from ingest import rows as ingest_rows
 
 router = APIRouter(tags=["telemetry"])
 HOUR = timedelta(hours=1)
 
-#: stream table of each kind, and the columns a client sees
+#: stream table of each kind, and the columns a client sees: ingest's own table specs, without the
+#: columns every row has (time, device, sequence number, receive time)
+_SPECS = {
+    "aq": ingest_rows.AIR_QUALITY,
+    "parking": ingest_rows.PARKING,
+    "cctv": ingest_rows.CCTV,
+    "bus": ingest_rows.BUS,
+    "stop": ingest_rows.STOP,
+}
 TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "aq": ("air_quality", ("pm10", "pm25", "o3", "no2", "co", "so2", "temp_c", "rh")),
-    "parking": ("parking_events", ("lot_id", "space_id", "occupied", "reason", "battery_pct", "rssi_dbm")),
-    "cctv": ("cctv_events", ("event_id", "event_type", "confidence", "object_class", "zone", "object_count")),
-    "bus": ("bus_positions", ("route_id", "lat", "lon", "speed_kmh", "heading_deg", "door_open")),
-    "stop": (
-        "stop_requests",
-        ("request_id", "stop_id", "route_id", "passengers", "source", "wheelchair", "action"),
-    ),
+    kind: (spec.name, tuple(c for c in spec.columns if c not in ("time", "device_id", "seq", "received_at")))
+    for kind, spec in _SPECS.items()
 }
 
 
