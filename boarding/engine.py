@@ -289,6 +289,8 @@ class Bell:
         if bus is None or bus.route_id != p.route_id:
             bus = self.buses[p.device_id] = _Bus(p.device_id, p.route_id)
         t = p.ts.timestamp()
+        if bus.fixes and t <= bus.fixes[-1].t:
+            return []  # a late or repeated fix (redelivery, reordering): the bus is already past it
         bus.fixes.append(Fix(t, (p.lat, p.lon), p.speed_kmh))
         bus.last_seen = now
         dirs = self._dirs(p.route_id)

@@ -7,6 +7,11 @@ driver terminal's whole state retained on ``cw/v1/bus/{bus}/downlink/stops``
 ``cw/v1/stop/{device}/downlink/reply``, records request statuses and passages
 in TimescaleDB, and raises no-stop passes and unacknowledged alerts through
 the alert engine. Open requests survive a restart (reloaded from the table).
+
+The engine's thread only decides and publishes: what a driver or a passenger
+waits for never queues behind a disk flush. Records go to a writer thread that
+commits them in batches, in the order they were decided, and retries through
+a database outage (the bell keeps working meanwhile).
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ from citywatch.contracts.topics import PREFIX, bus_downlink, stop_reply
 from citywatch.settings import Settings
 
 log = logging.getLogger(__name__)
+Record = m.StopRequest | RequestStatus | PassRecord | ControlAlert | None  # None: the writer stops
 TOPICS = (f"{PREFIX}/stop/+/request", f"{PREFIX}/bus/+/position", f"{PREFIX}/bus/+/ack")
 
 
@@ -63,6 +69,9 @@ class BoardingService:
             BellConfig(request_ttl_s=b.request_ttl_s, resend_s=b.resend_s, escalate_s=b.escalate_s),
         )
         self.conn = psycopg.connect(settings.db.url, autocommit=True, application_name="citywatch-boarding")
+        self.records: queue.Queue[Record] = queue.Queue()
+        self.written = 0
+        self._writer = threading.Thread(target=self._write_loop, name="boarding-writer", daemon=True)
         self.inbox: queue.Queue[tuple[str, bytes]] = queue.Queue()
         self._stop = threading.Event()
         self.connected = threading.Event()
@@ -87,8 +96,7 @@ class BoardingService:
 
     # -- effects -----------------------------------------------------------------
     def _execute(self, effects: list[Effect], now: float) -> None:
-        # what people wait for goes out first; the records follow
-        effects = sorted(effects, key=lambda e: 0 if isinstance(e, DriverState | Reply) else 1)
+        """Publish at once; hand the records to the writer (in order)."""
         for e in effects:
             if isinstance(e, DriverState):
                 self.client.publish(
@@ -101,49 +109,119 @@ class BoardingService:
                 self.client.publish(
                     stop_reply(e.device_id), e.reply.model_dump_json(exclude_none=True), qos=1
                 )
-            elif isinstance(e, RequestStatus):
-                self.conn.execute(
-                    "UPDATE bell_requests SET status = %s, bus_id = %s, eta_s = %s, reason = %s, updated_at = %s"
-                    " WHERE request_id = %s",
-                    (e.status, e.bus_id, e.eta_s, e.reason, datetime.fromtimestamp(e.at, UTC), e.request_id),
+            else:
+                self.records.put(e)
+
+    def _write(self, cur: psycopg.Cursor[Any], e: Record) -> None:
+        if isinstance(e, m.StopRequest):
+            if e.action == "request":
+                cur.execute(
+                    "INSERT INTO bell_requests (request_id, device_id, stop_id, route_id, passengers, wheelchair,"
+                    " status, requested_at, updated_at) VALUES (%s, %s, %s, %s, %s, %s, 'pending', %s, now())"
+                    " ON CONFLICT (request_id) DO NOTHING",
+                    (e.request_id, e.device_id, e.stop_id, e.route_id, e.passengers, e.wheelchair, e.ts),
                 )
-            elif isinstance(e, PassRecord):
-                self.conn.execute(
-                    "INSERT INTO bell_passes (time, bus_id, route_id, stop_id, served, request_ids)"
-                    " VALUES (%s, %s, %s, %s, %s, %s)",
-                    (
-                        datetime.fromtimestamp(e.at, UTC),
-                        e.bus_id,
-                        e.route_id,
-                        e.stop_id,
-                        e.served,
-                        list(e.request_ids),
-                    ),
-                )
-            elif isinstance(e, ControlAlert):
-                sev = Severity.WARNING if e.rule == "bus.no_stop_pass" else Severity.CRITICAL
-                store.apply(
-                    self.conn,
-                    alert(e.rule, e.subject, "bus", sev, e.title, message=e.message, details=e.details),
+        elif isinstance(e, RequestStatus):
+            cur.execute(
+                "UPDATE bell_requests SET status = %s, bus_id = %s, eta_s = %s, reason = %s, updated_at = %s"
+                " WHERE request_id = %s",
+                (e.status, e.bus_id, e.eta_s, e.reason, datetime.fromtimestamp(e.at, UTC), e.request_id),
+            )
+        elif isinstance(e, PassRecord):
+            cur.execute(
+                "INSERT INTO bell_passes (time, bus_id, route_id, stop_id, served, request_ids)"
+                " VALUES (%s, %s, %s, %s, %s, %s)",
+                (
                     datetime.fromtimestamp(e.at, UTC),
+                    e.bus_id,
+                    e.route_id,
+                    e.stop_id,
+                    e.served,
+                    list(e.request_ids),
+                ),
+            )
+        elif isinstance(e, ControlAlert):
+            sev = Severity.WARNING if e.rule == "bus.no_stop_pass" else Severity.CRITICAL
+            store.apply(
+                cur.connection,
+                alert(e.rule, e.subject, "bus", sev, e.title, message=e.message, details=e.details),
+                datetime.fromtimestamp(e.at, UTC),
+            )
+
+    def _write_loop(self) -> None:
+        """Commit records in batches, in decision order; hold the batch and retry while the database is away."""
+        batch: list[Record] = []
+        stopping = False
+        delay = 0.5
+        while batch or not stopping:
+            if not batch:
+                batch.append(self.records.get())
+                while len(batch) < 500:
+                    try:
+                        batch.append(self.records.get_nowait())
+                    except queue.Empty:
+                        break
+                stopping = stopping or any(e is None for e in batch)
+            try:
+                self._commit(batch)
+                delay = 0.5
+            except psycopg.OperationalError as exc:
+                log.warning(
+                    "bell records: database unavailable (%s); %d held, retrying in %.1fs",
+                    str(exc).strip(),
+                    len(batch),
+                    delay,
                 )
+                time.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
+    def _done(self, records: list[Record]) -> None:
+        self.written += sum(e is not None for e in records)
+        for _ in records:
+            self.records.task_done()
+
+    def _commit(self, batch: list[Record]) -> None:
+        """Write the batch in one transaction; if the database refuses a record, the others go one by one
+        and the refused one is logged. Written records leave ``batch``; a lost connection raises."""
+        if self.conn.closed:
+            self.conn = psycopg.connect(
+                self.settings.db.url, autocommit=True, application_name="citywatch-boarding"
+            )
+        try:
+            with self.conn.transaction(), self.conn.cursor() as cur:
+                for e in batch:
+                    self._write(cur, e)
+        except psycopg.OperationalError:
+            raise
+        except psycopg.Error:
+            while batch:
+                try:
+                    with self.conn.transaction(), self.conn.cursor() as cur:
+                        self._write(cur, batch[0])
+                except psycopg.OperationalError:
+                    raise
+                except psycopg.Error:
+                    log.exception("bell record refused by the database: %r", batch[0])
+                self._done([batch.pop(0)])
+            return
+        self._done(batch)
+        batch.clear()
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until every record decided so far is committed."""
+        deadline = time.monotonic() + timeout
+        while self.records.unfinished_tasks and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return not self.records.unfinished_tasks
 
     # -- inputs ------------------------------------------------------------------
-    def _record_request(self, r: m.StopRequest) -> None:
-        if r.action == "request":
-            self.conn.execute(
-                "INSERT INTO bell_requests (request_id, device_id, stop_id, route_id, passengers, wheelchair, status,"
-                " requested_at, updated_at) VALUES (%s, %s, %s, %s, %s, %s, 'pending', %s, now())"
-                " ON CONFLICT (request_id) DO NOTHING",
-                (r.request_id, r.device_id, r.stop_id, r.route_id, r.passengers, r.wheelchair, r.ts),
-            )
 
     def handle(self, topic: str, payload: bytes, now: float) -> None:
         stream = topic.rsplit("/", 1)[-1]
         try:
             if stream == "request":
                 r = m.StopRequest.model_validate_json(payload)
-                self._record_request(r)
+                self.records.put(r)
                 self._execute(self.bell.on_request(r, now), now)
             elif stream == "position":
                 self._execute(self.bell.on_position(m.BusPosition.model_validate_json(payload), now), now)
@@ -184,6 +262,7 @@ class BoardingService:
             self.settings.mqtt.host, self.settings.mqtt.port, 30, clean_start=False, properties=props
         )
         self.client.loop_start()
+        self._writer.start()
         log.info("boarding bell: %d routes, %d stops", len(self.bell.net.routes), len(self.bell.net.stops))
         last_tick = 0.0
         try:
@@ -199,6 +278,8 @@ class BoardingService:
         finally:
             self.client.disconnect()
             self.client.loop_stop()
+            self.records.put(None)
+            self._writer.join(30)
             self.conn.close()
 
     def stop(self) -> None:

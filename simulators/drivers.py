@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,17 +26,17 @@ class DriverDesk:
     def __init__(self, pass_rate: float = 0.05, seed: int = 1) -> None:
         self.pass_rate = pass_rate
         self.rng = random.Random(f"{seed}:drivers")
-        self._shown: dict[str, set[str]] = {}
+        self._shown: dict[str, dict[str, tuple[str, ...]]] = {}  # bus -> stop -> request ids shown
         self._lock = threading.Lock()
         self.passes: list[dict[str, Any]] = []  # ground truth
         self.stops_made: list[dict[str, Any]] = []
 
-    def show(self, bus_id: str, stop_ids: set[str]) -> set[str]:
-        """The terminal now shows ``stop_ids``; returns the stops that are new to the driver."""
+    def show(self, bus_id: str, stops: dict[str, tuple[str, ...]]) -> set[str]:
+        """The terminal now shows ``stops`` (stop -> request ids); returns the stops that are new to the driver."""
         with self._lock:
-            before = self._shown.get(bus_id, set())
-            self._shown[bus_id] = set(stop_ids)
-            return set(stop_ids) - before
+            before = self._shown.get(bus_id, {})
+            self._shown[bus_id] = dict(stops)
+            return set(stops) - set(before)
 
     def requested(self, bus_id: str, stop_id: str) -> bool:
         with self._lock:
@@ -44,8 +45,15 @@ class DriverDesk:
     def decide_pass(self, bus_id: str, stop_id: str, t: float) -> bool:
         with self._lock:
             passes = self.rng.random() < self.pass_rate
+            shown = self._shown.get(bus_id, {}).get(stop_id, ())
             (self.passes if passes else self.stops_made).append(
-                {"bus_id": bus_id, "stop_id": stop_id, "t": t}
+                {
+                    "bus_id": bus_id,
+                    "stop_id": stop_id,
+                    "t": t,
+                    "request_ids": list(shown),
+                    "wall": time.time(),
+                }
             )
             return passes
 
@@ -81,7 +89,7 @@ class DriverAgent:
             state = m.DriverAlert.model_validate_json(msg.payload)
         except ValueError:
             return
-        new = self.desk.show(state.bus_id, {s.stop_id for s in state.stops})
+        new = self.desk.show(state.bus_id, {s.stop_id: tuple(s.request_ids) for s in state.stops})
         for stop in new:
             delay = self.desk.rng.uniform(*self.ack_delay_s)
             threading.Timer(delay, self._ack, args=(state.bus_id, stop)).start()

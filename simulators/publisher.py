@@ -17,6 +17,7 @@ import logging
 import socket
 import threading
 import time
+import zlib
 from collections import Counter
 from collections.abc import Iterable
 from typing import Any
@@ -76,7 +77,6 @@ class Publisher:
         self._devices: dict[str, Device] = {}
         self._gateways: list[paho.Client] = []
         self._n_gateways = connections
-        self._rr = 0
 
     # -- connections ----------------------------------------------------
     def _client(
@@ -138,9 +138,10 @@ class Publisher:
             len(self._gateways),
         )
 
-    def _gateway(self) -> paho.Client:
-        self._rr = (self._rr + 1) % len(self._gateways)
-        return self._gateways[self._rr]
+    def _gateway(self, key: str) -> paho.Client:
+        """The connection for ``key`` (a device id, or a topic): always the same one, because MQTT keeps
+        order only within a connection, and a device's messages must arrive in the order it sent them."""
+        return self._gateways[zlib.crc32(key.encode()) % len(self._gateways)]
 
     def _publish(self, c: paho.Client, topic: str, payload: bytes, retain: bool = False) -> None:
         self.acks.sent()
@@ -169,13 +170,13 @@ class Publisher:
         if c is None:
             if self.mode == "device" and o.device_id in self._devices:
                 return  # the device is offline: it would not send
-            c = self._gateway()
+            c = self._gateway(o.device_id)
         self._publish(c, o.topic, o.payload)
         self.sent[o.tag or "data"] += 1
 
     def send_raw(self, topic: str, payload: bytes) -> None:
         """Publish anything through the simulator account (unknown devices, bad topics)."""
-        self._publish(self._gateway(), topic, payload)
+        self._publish(self._gateway(topic), topic, payload)
         self.sent["raw"] += 1
 
     def run(self, outs: Iterable[Out], speed: float = 1.0, progress_every: float = 5.0) -> None:

@@ -141,6 +141,20 @@ def test_no_stop_pass_is_reported_and_the_next_bus_is_told(bell: Bell) -> None:
     assert terminal(out, "near") == []
 
 
+def test_a_late_fix_does_not_move_the_bus_back(bell: Bell) -> None:
+    """MQTT keeps order per connection only; a fix that arrives after a newer one is ignored, so a bus
+    that drove through is still caught, and a late fix from before the stop does not make it pass twice."""
+    bell.on_request(req("a", n=2), T0)
+    out = drive(bell, "near", [2.5, 2.9], T0 + 5)
+    out += bell.on_position(pos("near", 3.2, T0 + 20), T0 + 20)  # through the stop …
+    out += bell.on_position(pos("near", 2.4, T0 + 1), T0 + 21)  # … and an old fix, late
+    assert bell.buses["near"].placement.direction == 0  # type: ignore[union-attr]  # still eastbound
+    out += bell.on_position(pos("near", 3.4, T0 + 25), T0 + 25)
+    passes = [e for e in out if isinstance(e, PassRecord) and e.stop_id == "s3"]
+    assert [p.served for p in passes] == [False]
+    assert [f.t for f in bell.buses["near"].fixes][-3:] == [T0 + 10, T0 + 20, T0 + 25]
+
+
 def test_acknowledged_alert_is_not_resent_or_escalated(bell: Bell) -> None:
     bell.on_request(req("a"), T0)
     out = bell.on_ack(m.DriverAck(device_id="near", ts=ts(T0 + 3), seq=0, stop_id="s3"), T0 + 3)

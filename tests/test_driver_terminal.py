@@ -121,9 +121,11 @@ def test_request_shown_acknowledged_and_cleared_when_served(
         send_positions(pub, bus, route.route_id, positions(net, route.route_id, frac + 0.05, frac + 0.1, 4))
         wait.until(ec.visibility_of_element_located((By.ID, "empty")))
         shot(browser, "driver-cleared")
-        assert p.query("SELECT served, request_ids FROM bell_passes WHERE stop_id = %s", stop) == [
-            (True, [rid])
-        ]
+        assert wait_for(
+            lambda: p.query("SELECT served, request_ids FROM bell_passes WHERE stop_id = %s", stop)
+            == [(True, [rid])],
+            5,
+        )
         pub.close()
 
 

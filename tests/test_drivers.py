@@ -14,9 +14,12 @@ START = 1_790_000_000.0
 
 def test_desk_tracks_what_each_terminal_shows() -> None:
     desk = DriverDesk(pass_rate=0.0)
-    assert desk.show("b1", {"s1", "s2"}) == {"s1", "s2"}
-    assert desk.show("b1", {"s2", "s3"}) == {"s3"}
+    assert desk.show("b1", {"s1": ("r1",), "s2": ("r2",)}) == {"s1", "s2"}
+    assert desk.show("b1", {"s2": ("r2", "r4"), "s3": ("r3",)}) == {"s3"}
     assert desk.requested("b1", "s2") and not desk.requested("b1", "s1") and not desk.requested("b2", "s2")
+    desk.pass_rate = 1.0
+    assert desk.decide_pass("b1", "s2", 100.0)
+    assert desk.passes[0]["request_ids"] == ["r2", "r4"]  # the label says which requests the driver ignored
 
 
 def run(pass_rate: float) -> tuple[DriverDesk, list[dict[str, object]]]:
@@ -28,7 +31,7 @@ def run(pass_rate: float) -> tuple[DriverDesk, list[dict[str, object]]]:
     )
     bus = city.of_kind(DeviceKind.BUS)[0].device_id
     desk = DriverDesk(pass_rate=pass_rate, seed=3)
-    desk.show(bus, set(city.routes[0].stops))  # passengers wait everywhere
+    desk.show(bus, {s: (f"r-{s}",) for s in city.routes[0].stops})  # passengers wait everywhere
     positions = [
         orjson.loads(o.payload)
         for o in simulate(city, START, START + 3600, seed=2, desk=desk)

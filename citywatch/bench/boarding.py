@@ -9,7 +9,9 @@ terminals, acknowledge, stop where passengers wait — and pass anyway at
 * latency: a request's publish -> the terminal of the bus it was given shows it
   (p50, p99), over the requests that had a bus to go to;
 * passes: the service's no-stop passes against the drivers' labelled passes
-  (same bus and stop within 2 minutes): precision and recall.
+  (same bus and stop within 2 minutes): precision and recall. A label whose
+  passengers had all cancelled before the crossing could be seen (a race the
+  bench's stop panels create on purpose) is counted apart as withdrawn.
 """
 
 from __future__ import annotations
@@ -162,6 +164,14 @@ def run(
             statuses: dict[str, int] = dict(
                 conn.execute("SELECT status, count(*) FROM bell_requests GROUP BY 1").fetchall()
             )
+            fate = {
+                rid: (status, bus, float(at))
+                for rid, status, bus, at in conn.execute(
+                    "SELECT request_id, status, bus_id, extract(epoch FROM updated_at) FROM bell_requests"
+                    " WHERE request_id = ANY(%s)",
+                    ([r for lb in desk.passes for r in lb["request_ids"]],),
+                ).fetchall()
+            }
         for p in (service,):
             p.send_signal(signal.SIGTERM)
             p.wait(30)
@@ -179,14 +189,36 @@ def run(
     def same(lb: dict[str, Any], f: tuple[Any, ...]) -> bool:
         return bool(lb["bus_id"] == f[0] and lb["stop_id"] == f[1] and abs(lb["t"] - float(f[2])) <= 120)
 
+    def withdrawn(lb: dict[str, Any]) -> bool:
+        """Every request the driver ignored was cancelled by its passengers before the bus could have been
+        seen crossing the stop (1.5 s of wall time at most): nobody was left waiting, nothing to report."""
+        fates = [fate.get(r) for r in lb["request_ids"]]
+        return bool(fates) and all(
+            f is not None and f[0] == "cancelled" and f[2] <= lb["wall"] + 1.5 for f in fates
+        )
+
     matched_found = {i for i, f in enumerate(found) if any(same(lb, f) for lb in all_labels)}
     matched_labels = {i for i, lb in enumerate(labels) if any(same(lb, f) for f in all_found)}
+    gone = [lb for i, lb in enumerate(labels) if i not in matched_labels and withdrawn(lb)]
+    labels = [lb for i, lb in enumerate(labels) if i in matched_labels or not withdrawn(lb)]
+    matched_labels = {i for i, lb in enumerate(labels) if any(same(lb, f) for f in all_found)}
+    for lb in gone:
+        progress(
+            f"labelled pass withdrawn (its passengers cancelled first): {lb['bus_id']} at {lb['stop_id']}"
+        )
     for i, (b, st, t) in enumerate(found):
         if i not in matched_found:
             progress(f"reported pass with no label: {b} at {st} t={float(t):.0f}")
     for i, lb in enumerate(labels):
         if i not in matched_labels:
-            progress(f"labelled pass not reported: {lb['bus_id']} at {lb['stop_id']} t={lb['t']:.0f}")
+            progress(
+                f"labelled pass not reported: {lb['bus_id']} at {lb['stop_id']} t={lb['t']:.0f}; its requests: "
+                + ", ".join(
+                    f"{r} {fate.get(r, ('unknown', None, 0.0))[0]} bus {fate.get(r, ('', None, 0.0))[1]}"
+                    f" {fate.get(r, ('', None, lb['wall']))[2] - lb['wall']:+.2f}s after the decision"
+                    for r in lb["request_ids"]
+                )
+            )
     precision = len(matched_found) / len(found) if found else 1.0
     recall = len(matched_labels) / len(labels) if labels else 1.0
     result = {
@@ -200,6 +232,7 @@ def run(
         "pass_recall": round(recall, 3),
         "passes_labelled": len(labels),
         "passes_reported": len(found),
+        "passes_withdrawn": len(gone),
         "served_stops": int(served[0]) if served else 0,
         "request_statuses": statuses,
         "pass_rate": pass_rate,
