@@ -82,6 +82,8 @@ def device_topics(device_id: str, kind: DeviceKind) -> tuple[list[str], list[str
         read.append(bus_downlink(device_id, "#"))
     if kind is DeviceKind.STOP:
         read.append(stop_reply(device_id))
+    if kind is DeviceKind.AIR_QUALITY:  # a station may be a gateway; ingest checks whom it speaks for
+        write.append(topic_for(kind, device_id, Stream.PACK))
     return write, read
 
 

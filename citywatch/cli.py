@@ -306,11 +306,21 @@ def bench_ingest(
     workers: Annotated[
         int, typer.Option(help="ingest workers (a shared subscription when more than one)")
     ] = 1,
+    pack_readings: Annotated[
+        int, typer.Option(help="readings sent in gateway packs (batched phase)")
+    ] = 500_000,
+    pack_size: Annotated[int, typer.Option(help="readings per SenML pack")] = 50,
 ) -> None:
-    """Drain rate, live rate, publish->queryable latency, peak RSS, loss and duplication."""
+    """Drain, batched, live rates, publish->queryable latency, peak RSS, the raw ceilings, loss and duplication."""
     from citywatch.bench.ingest import run
 
-    result = run(messages=messages, live_seconds=live_seconds, workers=workers)
+    result = run(
+        messages=messages,
+        live_seconds=live_seconds,
+        workers=workers,
+        pack_readings=pack_readings,
+        pack_size=pack_size,
+    )
     typer.echo(json.dumps(result))
 
 

@@ -1,6 +1,6 @@
 """Batch policy and grouping (pure).
 
-A batch is flushed when it holds ``max_rows`` messages or its oldest message
+A batch is flushed when it holds ``max_rows`` readings or its oldest message
 has waited ``max_wait_s``, whichever comes first. Grouping keeps arrival order,
 which is also the order in which the broker expects acknowledgements.
 """

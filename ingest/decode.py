@@ -13,11 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+import orjson
 from pydantic import ValidationError
 
 from citywatch.contracts.messages import Telemetry, payload_model
-from citywatch.contracts.topics import DeviceKind, Stream, TopicError, parse_topic
-from ingest.rows import ROW_OF, Row, TableSpec
+from citywatch.contracts.senml import PackError, parse_pack
+from citywatch.contracts.topics import DeviceKind, Stream, Topic, TopicError, parse_topic
+from ingest.rows import AIR_QUALITY, ROW_OF, Row, TableSpec, aq_row
 
 
 class Reason(StrEnum):
@@ -40,6 +42,7 @@ class Reason(StrEnum):
 class DeviceInfo:
     kind: DeviceKind
     active: bool = True
+    gateway: str | None = None  # the gateway that may send this device's readings in its packs
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +67,9 @@ class Rejected:
     reason: Reason
     detail: str
     device_id: str | None = None
+    payload: bytes | None = (
+        None  # what the dead letter keeps, when not the whole message (one reading of a pack)
+    )
 
 
 Decoded = Accepted | Rejected
@@ -109,14 +115,12 @@ def decode(
         return Rejected(Reason.BAD_TOPIC, "topic is not UTF-8")
     except TopicError as e:
         return Rejected(Reason.BAD_TOPIC, e.reason)
-    info = registry.get(t.device_id)
-    if info is None:
-        return Rejected(Reason.UNKNOWN_DEVICE, f"{t.device_id} is not in the device registry", t.device_id)
-    if not info.active:
-        return Rejected(Reason.RETIRED_DEVICE, f"{t.device_id} is retired", t.device_id)
-    if info.kind is not t.kind:
+    refused = _device_check(t.device_id, t.kind, registry)
+    if refused:
+        return refused
+    if t.stream is Stream.PACK:
         return Rejected(
-            Reason.WRONG_KIND, f"{t.device_id} is a {info.kind} device, not {t.kind}", t.device_id
+            Reason.BAD_TOPIC, "a pack holds many readings: decode it with decode_all", t.device_id
         )
     model = payload_model(t.kind, t.stream)
     try:
@@ -128,12 +132,93 @@ def decode(
         return Rejected(
             Reason.DEVICE_MISMATCH, f"payload device_id {msg.device_id} on {t.device_id}'s topic", t.device_id
         )
-    if msg.ts - received_at > limits.max_future:
-        return Rejected(Reason.CLOCK_FUTURE, f"ts {msg.ts.isoformat()} is ahead of receive time", t.device_id)
-    if received_at - msg.ts > limits.max_past:
-        return Rejected(
-            Reason.CLOCK_PAST, f"ts {msg.ts.isoformat()} is older than {limits.max_past}", t.device_id
-        )
+    late = _clock_check(msg.ts, received_at, limits, t.device_id)
+    if late:
+        return late
     table, to_row = ROW_OF[model]
     seq = msg.seq if isinstance(msg, Telemetry) else None
     return Accepted(table, to_row(msg, received_at), t.device_id, t.stream, seq, msg.ts)
+
+
+def _device_check(device_id: str, kind: DeviceKind, registry: Mapping[str, DeviceInfo]) -> Rejected | None:
+    info = registry.get(device_id)
+    if info is None:
+        return Rejected(Reason.UNKNOWN_DEVICE, f"{device_id} is not in the device registry", device_id)
+    if not info.active:
+        return Rejected(Reason.RETIRED_DEVICE, f"{device_id} is retired", device_id)
+    if info.kind is not kind:
+        return Rejected(Reason.WRONG_KIND, f"{device_id} is a {info.kind} device, not {kind}", device_id)
+    return None
+
+
+def _clock_check(ts: datetime, received_at: datetime, limits: Limits, device_id: str) -> Rejected | None:
+    if ts - received_at > limits.max_future:
+        return Rejected(Reason.CLOCK_FUTURE, f"ts {ts.isoformat()} is ahead of receive time", device_id)
+    if received_at - ts > limits.max_past:
+        return Rejected(Reason.CLOCK_PAST, f"ts {ts.isoformat()} is older than {limits.max_past}", device_id)
+    return None
+
+
+def decode_all(
+    topic: bytes,
+    payload: bytes,
+    received_at: datetime,
+    registry: Mapping[str, DeviceInfo],
+    limits: Limits,
+) -> list[Decoded]:
+    """Every reading a message carries: one for a device's own message, many for a gateway's SenML pack
+    (each reading accepted or refused on its own; a pack that cannot be read at all is one dead letter)."""
+    if not topic.endswith(b"/pack"):
+        return [decode(topic, payload, received_at, registry, limits)]
+    if len(payload) > limits.max_payload_bytes:
+        return [Rejected(Reason.OVERSIZE, f"{len(payload)} bytes > {limits.max_payload_bytes}")]
+    try:
+        t = parse_topic(topic.decode("utf-8"))
+    except UnicodeDecodeError:
+        return [Rejected(Reason.BAD_TOPIC, "topic is not UTF-8")]
+    except TopicError as e:
+        return [Rejected(Reason.BAD_TOPIC, e.reason)]
+    refused = _device_check(t.device_id, t.kind, registry)
+    if refused:
+        return [refused]
+    return _unpack(t, payload, received_at, registry, limits)
+
+
+def _unpack(
+    t: Topic, payload: bytes, received_at: datetime, registry: Mapping[str, DeviceInfo], limits: Limits
+) -> list[Decoded]:
+    gateway = t.device_id
+    try:
+        readings, bad = parse_pack(payload)
+    except PackError as e:
+        reason = Reason.MALFORMED_JSON if str(e).startswith("not JSON") else Reason.INVALID_PAYLOAD
+        return [Rejected(reason, f"SenML pack: {e}"[:500], gateway)]
+    out: list[Decoded] = [
+        Rejected(
+            Reason.INVALID_PAYLOAD,
+            f"SenML pack: {b.detail}"[:500],
+            b.device_id or gateway,
+            _records(b.records),
+        )
+        for b in bad
+    ]
+    for r in readings:
+        ts = datetime.fromtimestamp(r.time, received_at.tzinfo)
+        refused = _device_check(r.device_id, DeviceKind.AIR_QUALITY, registry) or _clock_check(
+            ts, received_at, limits, r.device_id
+        )
+        if refused is None and r.device_id != gateway and registry[r.device_id].gateway != gateway:
+            refused = Rejected(
+                Reason.DEVICE_MISMATCH, f"{r.device_id} is not behind gateway {gateway}", r.device_id
+            )
+        if refused is not None:
+            body = {"bn": f"{r.device_id}:", "bt": r.time, "seq": r.seq, **r.values}
+            out.append(Rejected(refused.reason, refused.detail, r.device_id, _records([body])))
+            continue
+        row = aq_row(r.device_id, ts, r.seq, r.values, received_at)
+        out.append(Accepted(AIR_QUALITY, row, r.device_id, Stream.TELEMETRY, r.seq, ts))
+    return out
+
+
+def _records(records: list[dict[str, object]]) -> bytes:
+    return orjson.dumps(records)

@@ -9,7 +9,11 @@ class IngestMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
-        self.received = Counter("citywatch_ingest_received", "messages received and committed", registry=r)
+        self.received = Counter(
+            "citywatch_ingest_received",
+            "readings received and committed (one per message, one per reading of a gateway pack)",
+            registry=r,
+        )
         self.written = Counter(
             "citywatch_ingest_written", "rows written to stream tables", ["table"], registry=r
         )

@@ -98,6 +98,14 @@ def _aq(p: m.AirQualityReading, r: datetime) -> Row:
     return (p.ts, p.device_id, p.seq, p.pm10, p.pm25, p.o3, p.no2, p.co, p.so2, p.temp_c, p.rh, r)
 
 
+_AQ_VALUES = AIR_QUALITY.columns[3:-1]  # pm10 … rh
+
+
+def aq_row(device_id: str, ts: datetime, seq: int, values: dict[str, float], r: datetime) -> Row:
+    """The same row as :func:`_aq`, from a gateway pack's reading (citywatch.contracts.senml)."""
+    return (ts, device_id, seq, *[values.get(c) for c in _AQ_VALUES], r)
+
+
 def _parking(p: m.ParkingSpaceState, r: datetime) -> Row:
     return (
         p.ts,

@@ -22,7 +22,7 @@ from citywatch import broker
 from citywatch.contracts.topics import uplink_filter
 from citywatch.settings import Settings
 from ingest.batching import FlushPolicy, group
-from ingest.decode import Decoded, DeviceInfo, Limits, Reason, Rejected, decode
+from ingest.decode import Decoded, DeviceInfo, Limits, Reason, Rejected, decode_all
 from ingest.metrics import IngestMetrics
 from ingest.mqtt import Inbound, Subscriber
 from ingest.store import BatchResult, Store
@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 @dataclass(slots=True)
 class Item:
     msg: Inbound
-    decoded: Decoded
+    decoded: list[Decoded]  # one per reading: a gateway's pack carries many
 
 
 class IngestService:
@@ -74,14 +74,14 @@ class IngestService:
         )
 
     # -- network thread -------------------------------------------------
-    def _decode(self, m: Inbound) -> Decoded:
+    def _decode(self, m: Inbound) -> list[Decoded]:
         try:
-            return decode(
+            return decode_all(
                 m.topic, m.payload, datetime.fromtimestamp(m.received_at, UTC), self.registry, self.limits
             )
         except Exception as e:  # a bug, not bad input: keep the message, say why
             log.exception("decoder failed on %r", m.topic)
-            return Rejected(Reason.INTERNAL_ERROR, f"{type(e).__name__}: {e}"[:500])
+            return [Rejected(Reason.INTERNAL_ERROR, f"{type(e).__name__}: {e}"[:500])]
 
     def _enqueue(self, m: Inbound) -> None:
         self._queue.put(Item(m, self._decode(m)))
@@ -101,17 +101,25 @@ class IngestService:
         self._registry_loaded = now
 
     def _flush(self, items: list[Item]) -> None:
-        if any(isinstance(i.decoded, Rejected) and i.decoded.reason is Reason.UNKNOWN_DEVICE for i in items):
+        def unknown(i: Item) -> bool:
+            return any(isinstance(d, Rejected) and d.reason is Reason.UNKNOWN_DEVICE for d in i.decoded)
+
+        if any(unknown(i) for i in items):
             self._refresh_registry(force=True)  # a device registered since the last reload
             for i in items:
-                if isinstance(i.decoded, Rejected) and i.decoded.reason is Reason.UNKNOWN_DEVICE:
+                if unknown(i):
                     i.decoded = self._decode(i.msg)
-        grouped = group((i.decoded, i.msg.topic, i.msg.payload) for i in items)
+        grouped = group(
+            (d, i.msg.topic, d.payload if isinstance(d, Rejected) and d.payload else i.msg.payload)
+            for i in items
+            for d in i.decoded
+        )
+        readings = sum(len(i.decoded) for i in items)
         started = time.monotonic()
         delay = 0.5
         while True:
             try:
-                result = self.store.write(grouped, len(items), datetime.now(UTC))
+                result = self.store.write(grouped, readings, datetime.now(UTC))
                 break
             except psycopg.Error as e:
                 self.metrics.db_errors.inc()
@@ -172,26 +180,28 @@ class IngestService:
             s.ingest.receive_maximum,
         )
         pending: list[Item] = []
+        units = 0  # readings pending: a batch is sized by rows, and a gateway pack holds many
         oldest = 0.0
         try:
             while not self._stop.is_set():
                 age = time.monotonic() - oldest if pending else 0.0
                 try:
-                    item = self._queue.get(
-                        timeout=min(0.25, max(0.001, self.policy.wait_for(len(pending), age)))
-                    )
+                    item = self._queue.get(timeout=min(0.25, max(0.001, self.policy.wait_for(units, age))))
                     if not pending:
                         oldest = time.monotonic()
                     pending.append(item)
-                    while len(pending) < self.policy.max_rows:
-                        pending.append(self._queue.get_nowait())
+                    units += len(item.decoded)
+                    while units < self.policy.max_rows:
+                        item = self._queue.get_nowait()
+                        pending.append(item)
+                        units += len(item.decoded)
                 except queue.Empty:
                     pass
                 self.metrics.queue_depth.set(self._queue.qsize())
                 self.metrics.connected.set(1 if self.subscriber.wait_connected(0) else 0)
-                if self.policy.due(len(pending), time.monotonic() - oldest if pending else 0.0):
+                if self.policy.due(units, time.monotonic() - oldest if pending else 0.0):
                     self._flush(pending)
-                    pending = []
+                    pending, units = [], 0
                 self._refresh_registry()
             while True:  # clean shutdown: what is already here is committed and acknowledged
                 try:

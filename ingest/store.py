@@ -65,8 +65,8 @@ class Store:
 
     def load_registry(self) -> dict[str, DeviceInfo]:
         with psycopg.connect(self.conninfo, autocommit=True) as conn:
-            rows = conn.execute("SELECT device_id, kind, status FROM devices").fetchall()
-        return {d: DeviceInfo(DeviceKind(k), s == "active") for d, k, s in rows}
+            rows = conn.execute("SELECT device_id, kind, status, meta->>'gateway' FROM devices").fetchall()
+        return {d: DeviceInfo(DeviceKind(k), s == "active", g) for d, k, s, g in rows}
 
     def _stage(self, cur: psycopg.Cursor[Any], spec: TableSpec, rows: list[Row]) -> list[tuple[Any, ...]]:
         stage = f"_stage_{spec.name}"

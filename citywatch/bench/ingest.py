@@ -7,7 +7,12 @@
 3. latency: publishing at 50 % of the drain rate with fresh timestamps, a probe
    device publishes every 100 ms and a poller records when each probe row
    becomes queryable: publish -> queryable latency.
-Then every message is accounted for: sent = stored + dead-lettered, none lost,
+4. batched: a gateway's SenML packs (``pack_size`` readings each) pre-loaded
+   while ingest is down, then drained: readings/s.
+Beside them, the raw ceilings of this machine in the same run
+(citywatch.bench.ceilings): a bare paho subscriber draining the same
+pre-loaded messages, and one bare binary COPY stream of the same rows.
+Then every reading is accounted for: sent = stored + dead-lettered, none lost,
 none stored twice. PostgreSQL runs with fsync on.
 """
 
@@ -27,6 +32,7 @@ from typing import Any
 
 import psycopg
 
+from citywatch.bench.ceilings import BareSubscriber, copy_rate, rows_of
 from citywatch.bench.common import (
     Prober,
     Servers,
@@ -38,11 +44,13 @@ from citywatch.bench.common import (
     progress,
 )
 from citywatch.contracts import messages as m
-from citywatch.contracts.topics import DeviceKind, topic_for
+from citywatch.contracts.senml import to_pack
+from citywatch.contracts.topics import DeviceKind, Stream, topic_for
 from citywatch.db import features
 from citywatch.db.migrate import migrate
 from citywatch.devices import broker_accounts
 from citywatch.localservices import free_port
+from ingest.decode import DeviceInfo
 from simulators.city import Device, Scale, build_city
 from simulators.engine import Out, simulate
 from simulators.provision import register_city
@@ -54,6 +62,35 @@ SCALE = Scale(
     stations=25, lots=10, spaces_per_lot=30, cameras=50, routes=8, stops_per_route=12, buses_per_route=4
 )
 PROBE = "aq-probe"
+GATEWAY = "aq-gateway"
+
+
+def _packs(stations: list[str], readings: int, size: int, end: float) -> Iterator[bytes]:
+    """Packs of ``size`` readings, round the stations, a reading a minute each, ending at ``end``."""
+    rounds = -(-readings // len(stations))
+    start = end - rounds * 60.0
+    batch: list[m.AirQualityReading] = []
+    for k in range(readings):
+        station, minute = stations[k % len(stations)], k // len(stations)
+        t = datetime.fromtimestamp(start + minute * 60.0, UTC)
+        v = 10.0 + (k * 7919 % 400) / 10
+        batch.append(
+            m.AirQualityReading(
+                device_id=station,
+                ts=t,
+                seq=5_000_000 + minute,
+                pm25=v,
+                pm10=v * 1.6,
+                o3=0.03,
+                temp_c=12.0,
+                rh=55.0,
+            )
+        )
+        if len(batch) == size:
+            yield to_pack(batch)
+            batch = []
+    if batch:
+        yield to_pack(batch)
 
 
 def _ingest(s: Servers, metrics_port: int, worker: int = 0, shared: bool = False) -> subprocess.Popen[bytes]:
@@ -138,14 +175,27 @@ def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
         p.wait(30)
 
 
-def run(messages: int = 100_000, live_seconds: float = 15.0, workers: int = 1) -> dict[str, Any]:
+def run(
+    messages: int = 100_000,
+    live_seconds: float = 15.0,
+    workers: int = 1,
+    pack_readings: int = 500_000,
+    pack_size: int = 50,
+) -> dict[str, Any]:
     city = build_city(11, SCALE)
     probe = Device(PROBE, DeviceKind.AIR_QUALITY, "latency probe", 37.26, 127.02, "paldal", 0.1)
+    gateway = Device(GATEWAY, DeviceKind.AIR_QUALITY, "station gateway", 37.27, 127.03, "paldal", 60.0)
+    stations = [d.device_id for d in city.of_kind(DeviceKind.AIR_QUALITY)]
     with private_servers(SECRET) as s:
         migrate(s.pg.url)
         features.apply(s.pg.url)
         register_city(s.pg.url, city)
-        register_city(s.pg.url, replace(city, devices=[probe], lots=[]))
+        register_city(s.pg.url, replace(city, devices=[probe, gateway], lots=[]))
+        with psycopg.connect(s.pg.url, autocommit=True) as c:
+            c.execute(
+                "UPDATE devices SET meta = meta || jsonb_build_object('gateway', %s::text) WHERE device_id = ANY(%s)",
+                (GATEWAY, stations),
+            )
         s.broker.write_config(broker_accounts(s.pg.url))
         s.broker.start()
         conn = psycopg.connect(s.pg.url, autocommit=True)
@@ -153,6 +203,8 @@ def run(messages: int = 100_000, live_seconds: float = 15.0, workers: int = 1) -
             f"city: {len(city.devices)} devices; creating the persistent session of {workers} ingest worker(s)"
         )
         _stop(_start(s, workers))
+        bare = BareSubscriber(s.broker.port, SECRET)
+        bare.create()
 
         # 1. drain
         now = time.time() - 60
@@ -168,7 +220,14 @@ def run(messages: int = 100_000, live_seconds: float = 15.0, workers: int = 1) -
         t_start = time.monotonic()
         t_done = _wait_received(conn, base + len(outs), "drain")
         drain_rate = len(outs) / (t_done - t_start)
-        progress(f"drain: {drain_rate:.0f} msg/s")
+        progress(
+            f"drain: {drain_rate:.0f} msg/s; the bare subscriber now drains its copy of the same messages"
+        )
+        ceiling_recv = bare.drain(len(outs))
+        progress(f"ceiling: a bare paho subscriber (QoS 1, no processing) takes {ceiling_recv:.0f} msg/s")
+        registry = {d.device_id: DeviceInfo(d.kind) for d in city.devices}
+        ceiling_copy, copied = copy_rate(s.pg.url, rows_of(((o.topic, o.payload) for o in outs), registry))
+        progress(f"ceiling: one bare binary COPY stream writes {ceiling_copy:.0f} rows/s ({copied} rows)")
 
         # 2. live: publishers and ingest at the same time
         outs2 = _messages(city, messages, now, first_seq=1_000_000, seed=12)
@@ -224,19 +283,47 @@ def run(messages: int = 100_000, live_seconds: float = 15.0, workers: int = 1) -
         time.sleep(0.5)
         rss = max(peak_rss_mb(p.pid) for p in procs)
         _stop(procs)
+
+        # 4. batched: a gateway's SenML packs, pre-loaded while ingest is down
+        progress(
+            f"batched: pre-loading {pack_readings} readings in packs of {pack_size} while ingest is down"
+        )
+        pub4 = gateway_publisher(s.broker.port, SECRET)
+        topic = topic_for(DeviceKind.AIR_QUALITY, GATEWAY, Stream.PACK)
+        packs = 0
+        for body in _packs(stations, pack_readings, pack_size, time.time() - 60):
+            pub4.send_raw(topic, body)
+            packs += 1
+        if not pub4.flush(300):
+            raise RuntimeError("the broker did not acknowledge every pack")
+        base = _received(conn)
+        procs = _start(s, workers)
+        t_start = time.monotonic()
+        t_done = _wait_received(conn, base + pack_readings, "batched")
+        batched_rate = pack_readings / (t_done - t_start)
+        progress(f"batched: {batched_rate:.0f} readings/s ({packs / (t_done - t_start):.0f} packs/s)")
+        time.sleep(0.5)
+        batched_rss = max(peak_rss_mb(p.pid) for p in procs)
+        _stop(procs)
+        sent += pack_readings
         stored = sum(_count(conn, f"SELECT count(*) FROM {t}") for t in STREAMS)
         distinct = sum(_count(conn, f"SELECT count(DISTINCT (device_id, seq)) FROM {t}") for t in STREAMS)
         dead = _count(conn, "SELECT count(*) FROM dead_letters")
         conn.close()
     return {
         "ingest_drain_msgs_per_s": round(drain_rate),
+        "ingest_batched_readings_per_s": round(batched_rate),
         "ingest_live_msgs_per_s": round(live_rate),
+        "ceiling_mqtt_recv_msgs_per_s": round(ceiling_recv),
+        "ceiling_copy_rows_per_s": round(ceiling_copy),
+        "drain_vs_mqtt_ceiling": round(drain_rate / ceiling_recv, 3),
         "e2e_latency_p50_ms": round(percentile(latencies, 50), 1),
         "e2e_latency_p99_ms": round(percentile(latencies, 99), 1),
         "latency_load_msgs_per_s": round(target),
         "latency_probes": len(probes),
         "latency_probes_seen": len(latencies),
         "ingest_peak_rss_mb": round(rss, 1),
+        "ingest_batched_peak_rss_mb": round(batched_rss, 1),
         "sent": sent,
         "stored": stored,
         "dead_lettered": dead,
@@ -250,6 +337,11 @@ def run(messages: int = 100_000, live_seconds: float = 15.0, workers: int = 1) -
             "devices": len(city.devices) + 1,
             "drain_messages": len(outs),
             "live_messages": len(outs2),
+            "pack_size": pack_size,
+            "packs": packs,
+            "pack_readings": pack_readings,
+            "ceiling_copy": "one stream, binary, same rows as the drain, into empty copies of the hypertables",
+            "ceiling_recv": "one paho client, QoS 1, persistent session, same pre-loaded messages, no processing",
             "cores": os.cpu_count(),
         },
     }

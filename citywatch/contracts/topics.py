@@ -6,7 +6,8 @@ Uplink (device -> platform), one topic per device and stream::
 
     kind    aq | parking | cctv | bus | stop
     stream  telemetry (aq), state (parking), event (cctv), position (bus),
-            request (stop), status (every kind: online/offline, Last Will)
+            request (stop), status (every kind: online/offline, Last Will),
+            pack (aq: a gateway's SenML pack of many stations' readings)
 
 Downlink to a bus terminal and its acknowledgement uplink (boarding bell)::
 
@@ -43,10 +44,14 @@ class Stream(StrEnum):
     REQUEST = "request"
     STATUS = "status"
     ACK = "ack"  # a bus terminal acknowledging a boarding-bell alert
+    PACK = "pack"  # a gateway's SenML pack of many readings (citywatch.contracts.senml)
 
 
 #: Further uplink streams of some kinds.
-EXTRA_STREAMS: dict[DeviceKind, frozenset[Stream]] = {DeviceKind.BUS: frozenset({Stream.ACK})}
+EXTRA_STREAMS: dict[DeviceKind, frozenset[Stream]] = {
+    DeviceKind.BUS: frozenset({Stream.ACK}),
+    DeviceKind.AIR_QUALITY: frozenset({Stream.PACK}),
+}
 
 #: The data stream each kind publishes besides ``status``.
 DATA_STREAM: dict[DeviceKind, Stream] = {
