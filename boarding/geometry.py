@@ -62,9 +62,11 @@ class Path:
     def length_m(self) -> float:
         return self.cumulative[-1]
 
-    def project(self, p: LatLon, near_m: float | None = None) -> Projection:
+    def project(self, p: LatLon, near_m: float | None = None, after_m: float | None = None) -> Projection:
         """The closest point of the path to ``p``. With ``near_m``, prefer the closest point within
-        ±1 km of that distance along the path (a loop or a road that doubles back passes a spot twice)."""
+        ±1 km of that distance along the path (a loop or a road that doubles back passes a spot twice);
+        with ``after_m``, the closest point at or beyond that distance (the next stop of a trip, however
+        far: a stop is never behind the previous one)."""
         px, py = to_xy(p, self.origin)
         xy = self.xy
         cum = self.cumulative
@@ -78,6 +80,8 @@ class Path:
             off = math.hypot(px - cx, py - cy)
             along = cum[i] + t * math.sqrt(seg2)
             key = off + (0.0 if near_m is None or abs(along - near_m) <= 1000 else 10_000.0)
+            if after_m is not None and along < after_m - 1e-6:
+                key += 1_000_000.0
             if key < best_key:
                 best_key, best = key, Projection(along, off, i)
         assert best is not None

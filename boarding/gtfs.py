@@ -150,7 +150,7 @@ def parse(files: dict[str, str]) -> Network:
         along: dict[str, float] = {}
         last = -1.0
         for s in order[:-1] if loop else order:
-            a = path.project((stops[s].lat, stops[s].lon), near_m=last if last >= 0 else None).along_m
+            a = path.project((stops[s].lat, stops[s].lon), after_m=last if last >= 0 else None).along_m
             along[s] = a
             last = a
         directions[(route_id, d)] = RouteDirection(

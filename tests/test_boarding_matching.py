@@ -69,6 +69,8 @@ def test_gtfs_import_orders_stops_and_measures_them() -> None:
 def test_loop_routes_are_recognised() -> None:
     (d,) = parse(feed(loop=True)).for_route("r1")
     assert d.loop and d.stops == ("s0", "s1", "s2", "s3")
+    # each stop where the trip reaches it, however long the leg (s1 -> s2 is 1.1 km): in travel order
+    assert [d.stop_along[s] for s in d.stops] == pytest.approx(d.path.cumulative[:4])
 
 
 BAD = [
