@@ -28,6 +28,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -105,7 +106,24 @@ def _ingest(s: Servers, metrics_port: int, worker: int = 0, shared: bool = False
     }
     if shared:
         env["CITYWATCH_INGEST_SHARED_GROUP"] = "ingest"
-    proc = subprocess.Popen([sys.executable, "-m", "ingest"], env=env)
+    cmd = [sys.executable, "-m", "ingest"]
+    profile_dir = os.environ.get("CITYWATCH_BENCH_PROFILE")
+    if profile_dir:  # sample the worker with py-spy (collapsed stacks; see scripts/profile-top.py)
+        out = Path(profile_dir) / f"ingest-{worker}-{int(time.time())}.txt"
+        cmd = [
+            "py-spy",
+            "record",
+            "--format",
+            "raw",
+            "--rate",
+            "250",
+            "--nonblocking",
+            "-o",
+            str(out),
+            "--",
+            *cmd,
+        ]
+    proc = subprocess.Popen(cmd, env=env)
     deadline = time.monotonic() + 30
     while metric(metrics_port, "citywatch_ingest_broker_connected") != 1.0:
         if time.monotonic() > deadline or proc.poll() is not None:
@@ -168,9 +186,17 @@ def _start(s: Servers, workers: int) -> list[subprocess.Popen[bytes]]:
     return [_ingest(s, free_port(), i, shared=workers > 1) for i in range(workers)]
 
 
+def _worker_pid(p: subprocess.Popen[bytes]) -> int:
+    """The ingest process itself (under py-spy when profiling, it is py-spy's child)."""
+    if not os.environ.get("CITYWATCH_BENCH_PROFILE"):
+        return p.pid
+    children = Path(f"/proc/{p.pid}/task/{p.pid}/children").read_text().split()
+    return int(children[0]) if children else p.pid
+
+
 def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
     for p in procs:
-        p.send_signal(signal.SIGTERM)
+        os.kill(_worker_pid(p), signal.SIGTERM)  # py-spy, when profiling, ends with it and writes its profile
     for p in procs:
         p.wait(30)
 
@@ -281,7 +307,7 @@ def run(
         sent = pub1.sent["data"] + pub2_holder[0].sent["data"] + pub3.sent["data"]
         _wait_received(conn, sent, "final")
         time.sleep(0.5)
-        rss = max(peak_rss_mb(p.pid) for p in procs)
+        rss = max(peak_rss_mb(_worker_pid(p)) for p in procs)
         _stop(procs)
 
         # 4. batched: a gateway's SenML packs, pre-loaded while ingest is down
@@ -303,7 +329,7 @@ def run(
         batched_rate = pack_readings / (t_done - t_start)
         progress(f"batched: {batched_rate:.0f} readings/s ({packs / (t_done - t_start):.0f} packs/s)")
         time.sleep(0.5)
-        batched_rss = max(peak_rss_mb(p.pid) for p in procs)
+        batched_rss = max(peak_rss_mb(_worker_pid(p)) for p in procs)
         _stop(procs)
         sent += pack_readings
         stored = sum(_count(conn, f"SELECT count(*) FROM {t}") for t in STREAMS)
