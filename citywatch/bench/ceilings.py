@@ -4,6 +4,7 @@ bare psycopg binary COPY of the same rows into copies of the same hypertables (s
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
 import time
 from collections.abc import Iterable
@@ -23,26 +24,20 @@ from ingest.rows import Row, TableSpec
 
 
 class BareSubscriber:
-    """A persistent MQTT session that only counts: what paho and the broker manage with no work behind."""
+    """Persistent MQTT sessions that only count: what paho and the broker manage with no work behind.
+    With ``clients`` > 1 they share the subscription, as the ingest workers do (one process each)."""
 
-    def __init__(self, port: int, secret: str, client_id: str = "bench-bare") -> None:
-        self.port, self.client_id = port, client_id
+    def __init__(self, port: int, secret: str, clients: int = 1, client_id: str = "bench-bare") -> None:
+        self.port, self.client_id, self.clients = port, client_id, clients
         self.password = broker.derive_password(secret, broker.INGEST_USER)
-        self.count = 0
-        self.target = 0
-        self.done = threading.Event()
 
-    def _client(self) -> paho.Client:
-        c = paho.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=paho.MQTTv5)
+    def _client(self, k: int) -> paho.Client:
+        c = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"{self.client_id}-{k}", protocol=paho.MQTTv5)
         c.username_pw_set(broker.INGEST_USER, self.password)
-
-        def on_message(_c: Any, _u: Any, _m: paho.MQTTMessage) -> None:
-            self.count += 1
-            if self.count >= self.target:
-                self.done.set()
-
-        c.on_message = on_message
         return c
+
+    def _filter(self) -> str:
+        return f"$share/bare/{uplink_filter()}" if self.clients > 1 else uplink_filter()
 
     def _connect(self, c: paho.Client, expiry: int) -> None:
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
@@ -56,27 +51,57 @@ class BareSubscriber:
             raise RuntimeError("the bare subscriber could not connect")
 
     def create(self) -> None:
-        """Open the session and subscribe, then go away: the broker queues for it from now on."""
-        c = self._client()
-        self._connect(c, 3600)
-        c.subscribe(uplink_filter(), qos=1)[1]
-        time.sleep(0.3)
-        c.disconnect()
-        c.loop_stop()
+        """Open the sessions and subscribe, then go away: the broker queues for them from now on."""
+        for k in range(self.clients):
+            c = self._client(k)
+            self._connect(c, 3600)
+            c.subscribe(self._filter(), qos=1)
+            time.sleep(0.3)
+            c.disconnect()
+            c.loop_stop()
 
     def drain(self, n: int, timeout: float = 600) -> float:
-        """Reconnect and take ``n`` queued messages; messages/s. The session is dropped afterwards."""
-        self.count, self.target = 0, n
-        self.done.clear()
-        c = self._client()
+        """Reconnect and take ``n`` queued messages between them; messages/s. The sessions are dropped after.
+        Each client runs in its own process, like an ingest worker (one GIL each)."""
+        ctx = multiprocessing.get_context("spawn")
+        counts = [ctx.Value("q", 0) for _ in range(self.clients)]
+        go = ctx.Event()
+        procs = [
+            ctx.Process(target=_bare_client, args=(self, k, counts[k], go), daemon=True)
+            for k in range(self.clients)
+        ]
+        for p in procs:
+            p.start()
         t0 = time.monotonic()
-        self._connect(c, 0)  # expires when this connection ends
-        if not self.done.wait(timeout):
-            raise TimeoutError(f"bare subscriber: {self.count} of {n}")
+        go.set()
+        deadline = t0 + timeout
+        while sum(c.value for c in counts) < n:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"bare subscribers: {sum(c.value for c in counts)} of {n}")
+            time.sleep(0.002)
         rate = n / (time.monotonic() - t0)
-        c.disconnect()
-        c.loop_stop()
+        for p in procs:
+            p.terminate()
+            p.join(10)
         return rate
+
+
+def _bare_client(bare: BareSubscriber, k: int, count: Any, go: Any) -> None:
+    n = 0
+
+    def on_message(_c: Any, _u: Any, _m: paho.MQTTMessage) -> None:
+        nonlocal n
+        n += 1
+        if n % 100 == 0:
+            count.value = n
+
+    c = bare._client(k)
+    c.on_message = on_message
+    go.wait()
+    bare._connect(c, 0)  # the session expires when this connection ends
+    while True:
+        time.sleep(0.01)
+        count.value = n
 
 
 def rows_of(

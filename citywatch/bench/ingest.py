@@ -229,7 +229,7 @@ def run(
             f"city: {len(city.devices)} devices; creating the persistent session of {workers} ingest worker(s)"
         )
         _stop(_start(s, workers))
-        bare = BareSubscriber(s.broker.port, SECRET)
+        bare = BareSubscriber(s.broker.port, SECRET, clients=workers)
         bare.create()
 
         # 1. drain
@@ -250,7 +250,9 @@ def run(
             f"drain: {drain_rate:.0f} msg/s; the bare subscriber now drains its copy of the same messages"
         )
         ceiling_recv = bare.drain(len(outs))
-        progress(f"ceiling: a bare paho subscriber (QoS 1, no processing) takes {ceiling_recv:.0f} msg/s")
+        progress(
+            f"ceiling: {workers} bare paho subscriber process(es) (QoS 1, no processing) take {ceiling_recv:.0f} msg/s"
+        )
         registry = {d.device_id: DeviceInfo(d.kind) for d in city.devices}
         ceiling_copy, copied = copy_rate(s.pg.url, rows_of(((o.topic, o.payload) for o in outs), registry))
         progress(f"ceiling: one bare binary COPY stream writes {ceiling_copy:.0f} rows/s ({copied} rows)")
@@ -367,7 +369,8 @@ def run(
             "packs": packs,
             "pack_readings": pack_readings,
             "ceiling_copy": "one stream, binary, same rows as the drain, into empty copies of the hypertables",
-            "ceiling_recv": "one paho client, QoS 1, persistent session, same pre-loaded messages, no processing",
+            "ceiling_recv": "as many paho client processes as workers (shared subscription), QoS 1, persistent"
+            " session, the same pre-loaded messages, no processing",
             "cores": os.cpu_count(),
         },
     }

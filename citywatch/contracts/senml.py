@@ -102,83 +102,123 @@ def parse_pack(payload: bytes) -> tuple[list[PackReading], list[BadReading]]:
     if len(doc) > MAX_RECORDS:
         raise PackError(f"{len(doc)} records > {MAX_RECORDS}")
     bn, bt, bu = "", 0.0, None
-    groups: dict[tuple[str, float], list[dict[str, Any]]] = {}
+    # (device, time) -> [(record index, record, measurement, time)]; a reading's records are kept as sent,
+    # and only a refused reading's are resolved into its dead letter
+    groups: dict[tuple[str, float], list[tuple[int, dict[str, Any], str, float]]] = {}
     problems: dict[tuple[str, float], str] = {}
     loose: list[BadReading] = []
+    devices: dict[str, bool] = {}  # name prefix -> is a device id (names repeat within a pack)
+    known = _KNOWN.issuperset
     for i, rec in enumerate(doc):
-        if not isinstance(rec, dict):
+        if type(rec) is not dict:
             raise PackError(f"record {i} is not an object")
-        extra = rec.keys() - _KNOWN
-        must = sorted(k for k in extra if k.endswith("_"))
-        if must:  # RFC 8428 §4.4: a must-understand field not understood rejects the whole pack
-            raise PackError(f"record {i}: must-understand field {must[0]!r} not supported")
-        if "bver" in rec and rec["bver"] not in (5, 10):
-            raise PackError(f"record {i}: SenML version {rec['bver']!r} not supported")
+        extra: set[str] = set() if known(rec) else rec.keys() - _KNOWN
+        if extra:
+            must = sorted(k for k in extra if k.endswith("_"))
+            if must:  # RFC 8428 §4.4: a must-understand field not understood rejects the whole pack
+                raise PackError(f"record {i}: must-understand field {must[0]!r} not supported")
         if "bn" in rec:
-            if not isinstance(rec["bn"], str):
+            if "bver" in rec and rec["bver"] not in (5, 10):
+                raise PackError(f"record {i}: SenML version {rec['bver']!r} not supported")
+            if type(rec["bn"]) is not str:
                 raise PackError(f"record {i}: bn must be a string")
             bn = rec["bn"]
-        if "bt" in rec:
-            if not _number(rec["bt"]):
-                raise PackError(f"record {i}: bt must be a finite number")
-            bt = float(rec["bt"])
-        if "bu" in rec:
-            bu = rec["bu"]
-        if "n" not in rec and "v" not in rec:
+            if "bt" in rec:
+                if not _number(rec["bt"]):
+                    raise PackError(f"record {i}: bt must be a finite number")
+                bt = float(rec["bt"])
+            if "bu" in rec:
+                bu = rec["bu"]
+        elif "bt" in rec or "bu" in rec or "bver" in rec:
+            if "bver" in rec and rec["bver"] not in (5, 10):
+                raise PackError(f"record {i}: SenML version {rec['bver']!r} not supported")
+            if "bt" in rec:
+                if not _number(rec["bt"]):
+                    raise PackError(f"record {i}: bt must be a finite number")
+                bt = float(rec["bt"])
+            if "bu" in rec:
+                bu = rec["bu"]
+        n = rec.get("n")
+        if n is None and "v" not in rec:
             continue  # a base-only record
-        n = rec.get("n", "")
-        if not isinstance(n, str):
+        if n is None:
+            n = ""
+        elif type(n) is not str:
             loose.append(BadReading(None, None, f"record {i}: n must be a string", [rec]))
             continue
-        name = bn + n
-        t = rec.get("t", 0.0)
-        if not _number(t):
+        t = rec.get("t")
+        if t is None:
+            when = bt
+        elif _number(t):
+            when = bt + float(t)
+        else:
             loose.append(BadReading(None, None, f"record {i}: t must be a finite number", [rec]))
             continue
-        when = bt + float(t)
-        device, _, measurement = name.rpartition(":")
-        resolved = {"n": name, "t": when, **{k: rec[k] for k in ("u", "v") if k in rec}}
-        if not DEVICE_ID_RE.match(device):
+        device, _, measurement = (bn + n).rpartition(":")
+        ok = devices.get(device)
+        if ok is None:
+            ok = devices[device] = DEVICE_ID_RE.match(device) is not None
+        if not ok:
             loose.append(
                 BadReading(
-                    None, when, f"record {i}: name {name!r} is not 'device_id:measurement'", [resolved]
+                    None,
+                    when,
+                    f"record {i}: name {bn + n!r} is not 'device_id:measurement'",
+                    [_resolved(rec, bn + n, when)],
                 )
             )
             continue
         key = (device, when)
-        groups.setdefault(key, []).append(resolved)
+        recs = groups.get(key)
+        if recs is None:
+            recs = groups[key] = []
+        recs.append((i, rec, measurement, when))
+        if key in problems:
+            continue
+        if extra:
+            problems[key] = f"record {i}: unsupported field {sorted(extra)[0]!r}"
+            continue
+        spec = MEASUREMENTS.get(measurement)
+        v = rec.get("v")
         unit = rec.get("u", None if measurement == "seq" else bu)  # a count has no unit: bu is not for seq
-        problem = (
-            f"unsupported field {sorted(extra)[0]!r}"
-            if extra
-            else _check(measurement, unit, rec.get("v"), when)
-        )
-        if problem and key not in problems:
-            problems[key] = f"record {i}: {problem}"
+        if spec is None or (unit is not None and unit != spec[1]) or type(v) not in (float, int):
+            problems[key] = f"record {i}: {_check(measurement, unit, v, when)}"
+            continue
+        lo, hi = BOUNDS[spec[0]]
+        assert isinstance(v, float | int)
+        if not lo <= v <= hi or not _ABSOLUTE <= when < _LAST or (spec[0] == "seq" and v != int(v)):
+            problems[key] = f"record {i}: {_check(measurement, unit, v, when)}"
     if not groups and not loose:
         raise PackError("the pack holds no readings")
     good: list[PackReading] = []
     bad = loose
     for (device, when), recs in groups.items():
         if (device, when) in problems:
-            bad.append(BadReading(device, when, problems[(device, when)], recs))
+            resolved = [_resolved(r, f"{device}:{ms}", w) for _i, r, ms, w in recs]
+            bad.append(BadReading(device, when, problems[(device, when)], resolved))
             continue
         values: dict[str, float] = {}
         dup = None
-        for r in recs:
-            field = MEASUREMENTS[r["n"].rpartition(":")[2]][0]
+        for _i, r, ms, _w in recs:
+            field = MEASUREMENTS[ms][0]
             if field in values:
                 dup = field
             values[field] = float(r["v"])
         if dup:
-            bad.append(BadReading(device, when, f"{dup} given twice for one reading", recs))
+            resolved = [_resolved(r, f"{device}:{ms}", w) for _i, r, ms, w in recs]
+            bad.append(BadReading(device, when, f"{dup} given twice for one reading", resolved))
             continue
         seq = values.pop("seq", None)
         if seq is None:
-            bad.append(BadReading(device, when, "a reading needs a 'seq' record", recs))
+            resolved = [_resolved(r, f"{device}:{ms}", w) for _i, r, ms, w in recs]
+            bad.append(BadReading(device, when, "a reading needs a 'seq' record", resolved))
             continue
         good.append(PackReading(device, when, int(seq), values))
     return good, bad
+
+
+def _resolved(rec: dict[str, Any], name: str, when: float) -> dict[str, Any]:
+    return {"n": name, "t": when, **{k: rec[k] for k in ("u", "v") if k in rec}}
 
 
 def _number(x: object) -> bool:
