@@ -310,6 +310,9 @@ def bench_ingest(
         int, typer.Option(help="readings sent in gateway packs (batched phase)")
     ] = 500_000,
     pack_size: Annotated[int, typer.Option(help="readings per SenML pack")] = 50,
+    latency_rate: Annotated[
+        float | None, typer.Option(help="msg/s for the latency phase (default: half the measured drain rate)")
+    ] = None,
 ) -> None:
     """Drain, batched, live rates, publish->queryable latency, peak RSS, the raw ceilings, loss and duplication."""
     from citywatch.bench.ingest import run
@@ -320,6 +323,7 @@ def bench_ingest(
         workers=workers,
         pack_readings=pack_readings,
         pack_size=pack_size,
+        latency_rate=latency_rate,
     )
     typer.echo(json.dumps(result))
 

@@ -207,6 +207,7 @@ def run(
     workers: int = 1,
     pack_readings: int = 500_000,
     pack_size: int = 50,
+    latency_rate: float | None = None,
 ) -> dict[str, Any]:
     city = build_city(11, SCALE)
     probe = Device(PROBE, DeviceKind.AIR_QUALITY, "latency probe", 37.26, 127.02, "paldal", 0.1)
@@ -270,7 +271,7 @@ def run(
         progress(f"live: {live_rate:.0f} msg/s")
 
         # 3. latency at 50 % of the drain rate
-        target = drain_rate * 0.5
+        target = latency_rate or drain_rate * 0.5
         progress(f"latency: {live_seconds:.0f}s at {target:.0f} msg/s with a probe every 100 ms")
         stream = _paced(city, target, live_seconds, first_seq=2_000_000)
         pub3 = gateway_publisher(s.broker.port, SECRET)
