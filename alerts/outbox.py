@@ -92,6 +92,8 @@ class Dispatcher:
             conn.close()
 
     def start(self) -> None:
+        self._stop.clear()
+        self._threads = []
         for name, sink in self.sinks.items():
             t = threading.Thread(target=self._loop, args=(name, sink), name=f"notify-{name}", daemon=True)
             t.start()

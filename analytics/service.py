@@ -10,6 +10,10 @@ Per step (every ``poll_s``):
 4. escalation of unacknowledged critical alerts;
 5. state (cursor, detector models, advisory states) saved, so a restart resumes.
 Notifications are delivered from the outbox after the commit.
+
+Only one instance works at a time (citywatch.leadership: a PostgreSQL advisory
+lock): a second one started by mistake, or as a standby, waits and takes over
+— from the saved state — the moment the active one's session ends.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from analytics.config import RulesError, RulesFile
 from analytics.health import loss_alarm, offline_after
 from analytics.parking import ParkingRules, SpaceReading
 from citywatch.db import rollups
+from citywatch.leadership import Leadership
 from citywatch.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -88,6 +93,10 @@ class AnalyticsService:
         self.gaps_seen: dict[str, int] | None = None  # device -> missing messages already accounted for
         self.loss_at: dict[str, datetime] = {}  # device -> when it last lost messages
         self._stop = threading.Event()
+        self.leadership = Leadership(settings.db.url, "citywatch-analytics")
+        self.active = False  # this instance holds the leadership and works
+        self._standing_by = False
+        self.steps = 0
         self._load_state()
 
     # -- state -------------------------------------------------------------
@@ -507,17 +516,21 @@ class AnalyticsService:
             self.a.lateness_s,
             ", ".join(self.dispatcher.sinks) or "nobody",
         )
-        self.dispatcher.start()
         listener: psycopg.Connection[Any] | None = None
         while not self._stop.is_set():
             started = time.monotonic()
+            if not self._lead():
+                self._stop.wait(min(1.0, self.a.poll_s))
+                continue
             try:
                 # data as soon as ingest commits it; device health on the poll interval
                 now = datetime.now(UTC)
                 due = self._last_health is None or (now - self._last_health).total_seconds() >= self.a.poll_s
                 if due:
                     self._last_health = now
-                self.step(now, health=due)
+                if self.leadership.hold():  # still ours: nobody else can have started meanwhile
+                    self.step(now, health=due)
+                    self.steps += 1
             except psycopg.Error as e:
                 log.error("analytics step failed (%s); retrying", str(e).strip().splitlines()[0])
                 self._reconnect()
@@ -536,8 +549,29 @@ class AnalyticsService:
                 self._stop.wait(remaining)
         if listener is not None:
             listener.close()
-        self.dispatcher.stop()
+        if self.active:
+            self.dispatcher.stop()
+        self.leadership.close()
         self.conn.close()
+
+    def _lead(self) -> bool:
+        """Hold the leadership, taking over (from the saved state) when it comes free; False: standby."""
+        if self.leadership.hold():
+            if not self.active:
+                log.info("analytics: active (resuming from the saved state)")
+                self._standing_by = False
+                self._load_state()
+                self.dispatcher.start()
+                self.active = True
+            return True
+        if self.active:
+            log.warning("analytics: no longer the active instance; standing by")
+            self.dispatcher.stop()
+            self.active = False
+        elif not self._standing_by:
+            log.info("analytics: another instance is active; standing by to take over")
+        self._standing_by = True
+        return False
 
     def _reconnect(self) -> None:
         try:

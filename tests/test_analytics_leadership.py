@@ -1,0 +1,101 @@
+"""Two analytics instances on one database (a standby, or one started by mistake): only one works at a
+time, alerts are raised and notified once, and when the active one goes — cleanly, or because its
+database session is cut — the other takes over from the saved state."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+
+from analytics.service import AnalyticsService
+from citywatch.contracts import messages as m
+from citywatch.contracts.topics import DeviceKind, topic_for
+from citywatch.leadership import Leadership
+from simulators.publisher import Publisher
+from tests.conftest import SECRET, IngestThread, Platform, wait_for
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.got: list[bytes] = []
+
+    def __call__(self, _kind: str, payload: bytes) -> None:
+        self.got.append(payload)
+
+
+def start(p: Platform, sink: Sink) -> tuple[AnalyticsService, threading.Thread]:
+    settings = p.settings()
+    settings.analytics.poll_s = 0.5
+    svc = AnalyticsService(settings, sink=sink)
+    t = threading.Thread(target=svc.run, daemon=True)
+    t.start()
+    return svc, t
+
+
+def fire(p: Platform, pub: Publisher, cam: str, zone: str, n: int) -> None:
+    ev = m.CctvEvent(
+        device_id=cam, ts=datetime.now(UTC) - timedelta(seconds=5), seq=n, event_id=f"evt-{cam}-{n}",
+        confidence=0.97, event_type=m.CctvEventType.FIRE, object_class=m.ObjectClass.FIRE,
+        bbox=m.BoundingBox(x=0.1, y=0.1, w=0.2, h=0.2), zone=zone,
+    )  # fmt: skip
+    pub.send_raw(topic_for(DeviceKind.CCTV, cam), m.to_json(ev))
+
+
+def fire_alerts(p: Platform) -> list[tuple[object, ...]]:
+    return p.query("SELECT subject, count(*) FROM alerts WHERE rule = 'cctv.fire' GROUP BY 1 ORDER BY 1")
+
+
+def test_one_instance_works_the_other_takes_over(platform: Platform) -> None:
+    p = platform
+    cams = p.city.of_kind(DeviceKind.CCTV)[:3]
+    sink_a, sink_b = Sink(), Sink()
+    with IngestThread(p.settings()):
+        pub = Publisher(host="127.0.0.1", port=p.broker.port, secret=SECRET, mode="gateway")
+        pub.open([])
+        a, ta = start(p, sink_a)
+        assert wait_for(lambda: a.active, 10)
+        b, tb = start(p, sink_b)
+        time.sleep(1.5)
+        assert not b.active and b.steps == 0  # standing by
+        fire(p, pub, cams[0].device_id, cams[0].zone, 0)
+        assert wait_for(lambda: fire_alerts(p) == [(cams[0].device_id, 1)], 15), fire_alerts(p)
+        assert wait_for(lambda: len(sink_a.got) >= 1, 10)
+        assert b.steps == 0 and sink_b.got == []
+
+        # the active instance's database session is cut (a network partition, a killed backend)
+        with psycopg.connect(p.db_url, autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE application_name = 'citywatch-leader:citywatch-analytics' AND datname = current_database()"
+            )
+        assert wait_for(lambda: a.active != b.active and (a.active or b.active), 10)
+        assert not (a.active and b.active)
+        fire(p, pub, cams[1].device_id, cams[1].zone, 1)
+        assert wait_for(lambda: len(fire_alerts(p)) == 2, 15), fire_alerts(p)
+
+        # the active one stops for good: the other carries on from the saved state
+        first, other = (a, b) if a.active else (b, a)
+        first.stop()
+        (ta if first is a else tb).join(15)
+        assert wait_for(lambda: other.active, 10)
+        fire(p, pub, cams[2].device_id, cams[2].zone, 2)
+        assert wait_for(lambda: len(fire_alerts(p)) == 3, 15), fire_alerts(p)
+        other.stop()
+        (tb if other is b else ta).join(15)
+        pub.close()
+    # one alert per camera, and each notified once in all (whichever instance delivered it)
+    assert fire_alerts(p) == sorted((c.device_id, 1) for c in cams)
+    assert len(sink_a.got) + len(sink_b.got) == p.count("SELECT count(*) FROM alert_outbox")
+
+
+def test_the_lock_is_per_name_and_released_with_the_session(db_url: str) -> None:
+    one, two, other = Leadership(db_url, "x"), Leadership(db_url, "x"), Leadership(db_url, "y")
+    assert one.hold() and not two.hold() and other.hold()
+    assert one.hold()  # still held, and checked
+    one.close()
+    assert two.hold() and not one.hold()
+    for lead in (one, two, other):
+        lead.close()
