@@ -7,6 +7,7 @@ import sys
 from datetime import UTC, datetime
 
 from alerts.mqtt import AlertPublisher
+from analytics.partitions import AnalyticsWorker
 from analytics.service import AnalyticsService
 from citywatch import broker, logs
 from citywatch.db import features
@@ -41,9 +42,13 @@ def main(start: str | None = None, end: str | None = None) -> None:
                 file=sys.stderr,
             )
             return
-        signal.signal(signal.SIGINT, lambda *_: service.stop())
-        signal.signal(signal.SIGTERM, lambda *_: service.stop())
-        service.run()
+        runner: AnalyticsService | AnalyticsWorker = service
+        if settings.analytics.partitioned:
+            service.conn.close()
+            runner = AnalyticsWorker(settings, sink=sink)
+        signal.signal(signal.SIGINT, lambda *_: runner.stop())
+        signal.signal(signal.SIGTERM, lambda *_: runner.stop())
+        runner.run()
     finally:
         sink.close()
 

@@ -55,7 +55,7 @@ SELECT device_id,
        avg(pm25) AS pm25_24h, avg(pm10) AS pm10_24h,
        avg(o3) FILTER (WHERE time >= %(h1)s) AS o3, avg(no2) FILTER (WHERE time >= %(h1)s) AS no2,
        avg(co) FILTER (WHERE time >= %(h1)s) AS co, avg(so2) FILTER (WHERE time >= %(h1)s) AS so2
-FROM air_quality WHERE time >= %(h24)s AND time < %(h)s GROUP BY device_id
+FROM air_quality WHERE time >= %(h24)s AND time < %(h)s {stations} GROUP BY device_id
 """
 
 
@@ -64,8 +64,22 @@ def _hour_floor(t: datetime) -> datetime:
 
 
 class AnalyticsService:
-    def __init__(self, settings: Settings, sink: outbox.Sink | None = None) -> None:
+    """The whole city (``partition`` None), or one partition of it for a partitioned worker
+    (analytics.partitions): ``"city"`` (device health, loss, bad data, escalation, rollups) or
+    ``"zone:{zone_id}"`` (air quality, CCTV and parking of one zone). Each partition keeps its own state."""
+
+    def __init__(
+        self, settings: Settings, sink: outbox.Sink | None = None, partition: str | None = None
+    ) -> None:
         self.settings = settings
+        self.partition = partition
+        self.zone: str | None = (
+            partition.removeprefix("zone:") if partition and partition.startswith("zone:") else None
+        )
+        self.citywide = partition in (None, "city")  # health, loss, bad data, escalation, rollups
+        self.zonal = partition is None or self.zone is not None  # air quality, CCTV, parking
+        self.state_key = STATE_KEY if partition is None else f"{STATE_KEY}:{partition}"
+        self.stations: list[str] = []  # this zone's air-quality stations (zone partitions)
         self.a = settings.analytics
         self._rollups_at = float("-inf")
         sinks: dict[str, outbox.Sink] = {"mqtt": sink} if sink is not None else {}
@@ -101,7 +115,15 @@ class AnalyticsService:
 
     # -- state -------------------------------------------------------------
     def _load_state(self) -> None:
-        row = self.conn.execute("SELECT state FROM analytics_state WHERE name = %s", (STATE_KEY,)).fetchone()
+        row = self.conn.execute(
+            "SELECT state FROM analytics_state WHERE name = %s", (self.state_key,)
+        ).fetchone()
+        if (
+            not row and self.partition is not None
+        ):  # a partition's first start: from the whole-city state, if any
+            row = self.conn.execute(
+                "SELECT state FROM analytics_state WHERE name = %s", (STATE_KEY,)
+            ).fetchone()
         if not row:
             return
         s = row[0]
@@ -141,13 +163,21 @@ class AnalyticsService:
         self.conn.execute(
             "INSERT INTO analytics_state (name, state) VALUES (%s, %s) ON CONFLICT (name) DO UPDATE"
             " SET state = excluded.state, updated_at = now()",
-            (STATE_KEY, Jsonb(s)),
+            (self.state_key, Jsonb(s)),
         )
 
     def _refresh_registry(self) -> None:
         rows = self.conn.execute("SELECT device_id, kind, coalesce(zone_id, '') FROM devices").fetchall()
         self.kind_of = {dev: kind for dev, kind, _zone in rows}
         self.zone_of = {dev: zone for dev, kind, zone in rows if kind == "aq"}
+        if self.zone is not None:
+            self.stations = sorted(dev for dev, zone in self.zone_of.items() if zone == self.zone)
+
+    def _only(self, column: str = "device_id") -> tuple[str, dict[str, object]]:
+        """SQL restricting air-quality rows to this zone's stations (nothing for the whole city)."""
+        if self.zone is None:
+            return "", {}
+        return f"AND {column} = ANY(%(stations)s)", {"stations": self.stations}
 
     def _event(self, key: str, event: Raise | Clear, at: datetime) -> None:
         policy = self.rules.policy_for(key.split(":", 1)[0], self.policy)
@@ -184,10 +214,12 @@ class AnalyticsService:
     def _air_quality(self, start: datetime, safe: datetime, now: datetime) -> int:
         """Zone-minutes after ``start``: each is evaluated as soon as every live station of its zone has
         reported for it (low latency), and at the latest once it is older than ``safe`` (lateness)."""
+        only, params = self._only()
         rows = self.conn.execute(
-            "SELECT time, device_id, pm25, pm10, rh FROM air_quality WHERE time >= %s AND time <= %s ORDER BY time",
-            (start.replace(second=0, microsecond=0), now),  # from the minute's start: a minute split by the
-            # previous slice is read whole
+            f"SELECT time, device_id, pm25, pm10, rh FROM air_quality WHERE time >= %(t0)s AND time <= %(t1)s {only}"
+            " ORDER BY time",
+            # from the minute's start: a minute split by the previous slice is read whole
+            {"t0": start.replace(second=0, microsecond=0), "t1": now, **params},
         ).fetchall()
         by_zone: dict[str, dict[datetime, list[Reading]]] = defaultdict(lambda: defaultdict(list))
         for t, dev, pm25, pm10, rh in rows:
@@ -226,8 +258,10 @@ class AnalyticsService:
         return n
 
     def _hourly(self, hour: datetime) -> None:
+        only, params = self._only()
         rows = self.conn.execute(
-            HOURLY_SQL, {"h": hour, "h1": hour - timedelta(hours=1), "h24": hour - timedelta(hours=24)}
+            HOURLY_SQL.format(stations=only),
+            {"h": hour, "h1": hour - timedelta(hours=1), "h24": hour - timedelta(hours=24), **params},
         ).fetchall()
         by_zone: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
         for dev, pm25_1h, pm10_1h, pm25_24h, pm10_24h, o3, no2, co, so2 in rows:
@@ -320,7 +354,7 @@ class AnalyticsService:
             self.stream_cursor[stream] = min(self.cursor or safe, safe) - warmup
         tc, rc = self.stream_cursor[stream], self.received_cursor.get(stream)
         rows = self.conn.execute(
-            sql, {"tc": tc, "rc": rc, "now": now, "late": tc - timedelta(hours=1)}
+            sql, {"tc": tc, "rc": rc, "now": now, "late": tc - timedelta(hours=1), "zone": self.zone}
         ).fetchall()
         if rows:
             self.stream_cursor[stream] = max(tc, max(r[0] for r in rows))
@@ -333,7 +367,8 @@ class AnalyticsService:
             "SELECT e.time, e.device_id, e.event_type, e.confidence, e.zone, coalesce(d.meta->>'area', ''),"
             " e.object_count, e.received_at FROM cctv_events e LEFT JOIN devices d USING (device_id)"
             " WHERE e.time <= %(now)s AND (e.time > %(tc)s OR (e.received_at > %(rc)s AND e.time > %(late)s))"
-            " ORDER BY e.time",
+            + (" AND coalesce(d.zone_id, '') = %(zone)s" if self.zone is not None else "")
+            + " ORDER BY e.time",
             safe,
             now,
             timedelta(hours=6),
@@ -355,7 +390,12 @@ class AnalyticsService:
             "parking",
             "SELECT time, device_id, lot_id, occupied, battery_pct, received_at FROM parking_events"
             " WHERE time <= %(now)s AND (time > %(tc)s OR (received_at > %(rc)s AND time > %(late)s))"
-            " ORDER BY time",
+            + (
+                " AND lot_id IN (SELECT lot_id FROM parking_lots WHERE coalesce(zone_id, '') = %(zone)s)"
+                if self.zone is not None
+                else ""
+            )
+            + " ORDER BY time",
             safe,
             now,
             timedelta(hours=26),
@@ -470,8 +510,11 @@ class AnalyticsService:
         self._reload_rules()
         self._refresh_registry()
         safe = now - timedelta(seconds=self.a.lateness_s)
-        if self.cursor is None:  # first run: start from the oldest reading there is
-            oldest = self.conn.execute("SELECT min(time) FROM air_quality").fetchone()
+        if self.cursor is None and self.zonal:  # first run: start from the oldest reading there is
+            only, params = self._only()
+            oldest = self.conn.execute(
+                f"SELECT min(time) FROM air_quality WHERE true {only}", params
+            ).fetchone()
             if oldest and oldest[0]:
                 self.cursor = oldest[0] - timedelta(microseconds=1)
         n = 0
@@ -493,10 +536,12 @@ class AnalyticsService:
             self.cursor is not None and self.cursor >= safe
         ):  # the minutes younger than the lateness, if complete
             n += self._air_quality(self.cursor, safe, now)
-        self._cctv(safe, now)
-        self._parking(safe, now)
-        self._refresh_rollups()
-        if health:
+        if self.zonal:
+            self._cctv(safe, now)
+            self._parking(safe, now)
+        if self.citywide:
+            self._refresh_rollups()
+        if health and self.citywide:
             self._health(now)
             self._loss(now)
             self._bad_data(now)

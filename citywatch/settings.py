@@ -89,6 +89,11 @@ class AnalyticsSettings(BaseSettings):
         "", description="comma-separated URLs that receive every alert notification (POST JSON)"
     )
     webhook_secret: SecretStr | None = Field(None, description="signs webhook bodies (X-Citywatch-Signature)")
+    partitioned: bool = Field(
+        False,
+        description="run as one of several workers that share the city's zones (leases); off: one active"
+        " instance, others stand by",
+    )
 
 
 class BoardingSettings(BaseSettings):
