@@ -41,7 +41,7 @@ class Grouped:
 
 
 def key_of(spec: TableSpec, row: Row) -> tuple[Any, ...]:
-    return tuple(row[spec.columns.index(c)] for c in spec.key)
+    return tuple([row[i] for i in spec.key_at])
 
 
 def group(items: Iterable[tuple[Decoded, bytes, bytes]]) -> Grouped:

@@ -16,6 +16,10 @@ class TableSpec:
     columns: tuple[str, ...]
     types: tuple[str, ...]  # PostgreSQL types for binary COPY
     key: tuple[str, ...]  # returned by the idempotent insert; identifies a row
+    key_at: tuple[int, ...] = ()  # positions of the key's columns in a row (derived)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key_at", tuple(self.columns.index(c) for c in self.key))
 
 
 Row = tuple[Any, ...]

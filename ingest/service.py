@@ -48,7 +48,9 @@ class IngestService:
         self.store = Store(settings.db.url, s.client_id)
         self.registry: dict[str, DeviceInfo] = {}
         self._registry_loaded = 0.0
-        self._queue: queue.Queue[Item] = queue.Queue(maxsize=s.receive_maximum * 2)
+        # unbounded in type, bounded in fact: the broker never has more than receive_maximum messages
+        # unacknowledged in flight to us, and nothing is acknowledged before it leaves this queue and commits
+        self._queue: queue.SimpleQueue[Item] = queue.SimpleQueue()
         self._stop = threading.Event()
         self.inbound = 0  # messages taken from the broker, committed or not
         self.totals = BatchResult(0, 0, 0, 0, 0)

@@ -92,8 +92,10 @@ class Store:
         )
         return cur.fetchall()
 
-    def _insert(self, cur: psycopg.Cursor[Any], spec: TableSpec, rows: list[Row]) -> list[tuple[Any, ...]]:
-        """The keys of the rows that are new: all of them when the direct COPY goes through."""
+    def _insert(
+        self, cur: psycopg.Cursor[Any], spec: TableSpec, rows: list[Row]
+    ) -> list[tuple[Any, ...]] | None:
+        """The keys of the rows that are new; None when the direct COPY went through (all of them are)."""
         try:
             cols = ", ".join(spec.columns)
             with (
@@ -104,7 +106,7 @@ class Store:
                 for row in rows:
                     copy.write_row(row)
             self.direct += 1
-            return [key_of(spec, row) for row in rows]
+            return None
         except psycopg.errors.UniqueViolation:
             self.fallback += 1
             return self._stage(cur, spec, rows)
@@ -114,12 +116,17 @@ class Store:
         by_table: dict[str, int] = {}
         by_reason: dict[str, int] = defaultdict(int)
         with conn.transaction(), conn.cursor() as cur:
-            inserted: set[tuple[str, tuple[Any, ...]]] = set()
+            inserted: set[tuple[str, tuple[Any, ...]]] = set()  # new rows' keys, for tables that met a clash
+            whole: set[str] = set()  # tables whose rows all went in
             for spec, rows in g.rows.values():
                 keys = self._insert(cur, spec, rows)
-                by_table[spec.name] = len(keys)
-                inserted.update((spec.name, tuple(key)) for key in keys)
-            written = len(inserted)
+                if keys is None:
+                    whole.add(spec.name)
+                    by_table[spec.name] = len(rows)
+                else:
+                    by_table[spec.name] = len(keys)
+                    inserted.update((spec.name, tuple(key)) for key in keys)
+            written = sum(by_table.values())
             if g.rejected:
                 dl_rows: list[Row] = [
                     (
@@ -138,7 +145,7 @@ class Store:
                     if row[-1] in new:
                         by_reason[row[3]] += 1
             dead = sum(by_reason.values())
-            gaps = self._account_sequences(cur, g, inserted)
+            gaps = self._account_sequences(cur, g, inserted, whole)
             if by_table.get("air_quality"):
                 # the hours the chart rollup must recompute (citywatch.db.rollups), in this transaction
                 hours = sorted({int(row[0].timestamp()) // 3600 * 3600 for row in g.rows["air_quality"][1]})
@@ -161,12 +168,18 @@ class Store:
         return BatchResult(received, written, duplicates, dead, gaps, by_table, dict(by_reason))
 
     def _account_sequences(
-        self, cur: psycopg.Cursor[Any], g: Grouped, inserted: set[tuple[str, tuple[Any, ...]]]
+        self,
+        cur: psycopg.Cursor[Any],
+        g: Grouped,
+        inserted: set[tuple[str, tuple[Any, ...]]],
+        whole: set[str],
     ) -> int:
         per_device: dict[tuple[str, str], list[int]] = defaultdict(list)
         last: dict[tuple[str, str], tuple[datetime, datetime]] = {}
         for a in g.accepted:
-            if a.seq is None or (a.table.name, key_of(a.table, a.row)) not in inserted:
+            if a.seq is None or (
+                a.table.name not in whole and (a.table.name, key_of(a.table, a.row)) not in inserted
+            ):
                 continue
             k = (a.device_id, a.stream.value)
             per_device[k].append(a.seq)
