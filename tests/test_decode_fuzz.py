@@ -115,3 +115,55 @@ def test_senml_packs(records: list[object]) -> None:
     except (TypeError, orjson.JSONEncodeError):
         payload = repr(records).encode()
     check(b"cw/v1/aq/aq-1/pack", payload)
+
+
+@st.composite
+def near_valid_packs(draw: st.DrawFn) -> list[dict[str, object]]:
+    """Packs a gateway would send, at the edges of the rules, now and then with one thing wrong."""
+    units = {"pm25": "ug/m3", "pm10": "ug/m3", "o3": "ppm", "co": "ppm", "temp": "Cel", "rh": "%RH"}
+    values = {"pm25": [0, 3.5, 5000], "pm10": [12, 5000.5], "o3": [0.031, 10], "co": [0.4, 1000],
+              "temp": [-60, 12.5, 70], "rh": [0, 55, 100]}  # fmt: skip
+    recs: list[dict[str, object]] = []
+    for i in range(draw(st.integers(1, 4))):
+        wrong = draw(st.integers(0, 7))  # 0-2: one flaw in this reading, else none
+        base: dict[str, object] = {"bn": draw(st.sampled_from(["aq-1:", "aq-2:"])) if wrong else "bad id:"}
+        base["bt"] = 1_793_491_200 + 60 * i if wrong != 1 else 100
+        if draw(st.booleans()):
+            base["bu"] = draw(st.sampled_from(["ug/m3", "ppm"]))
+        recs.append({**base, "n": "seq", "v": 7 + i if wrong != 2 else draw(st.sampled_from([2.5, -1]))})
+        for m in draw(st.lists(st.sampled_from(list(units)), max_size=3, unique=True)):
+            rec: dict[str, object] = {"n": m, "v": draw(st.sampled_from(values[m]))}
+            if draw(st.booleans()):
+                rec["u"] = units[m] if draw(st.integers(0, 9)) else "K"
+            if draw(st.integers(0, 9)) == 0:
+                rec["t"] = draw(st.sampled_from([0, 60, -30]))
+            recs.append(rec)
+    return recs
+
+
+@settings(max_examples=600, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(SENML_RECORD, min_size=1, max_size=12) | near_valid_packs())
+def test_senml_fast_path_agrees_with_the_careful_parser(records: list[object]) -> None:
+    """Whenever the fast path accepts a pack, it reads exactly what the careful parser reads."""
+    from citywatch.contracts.senml import PackError, _parse_carefully, _parse_fast
+
+    try:
+        payload = orjson.dumps(records)
+    except (TypeError, orjson.JSONEncodeError):
+        return
+    fast = _parse_fast(payload)
+    if fast is None:
+        return
+    try:
+        careful = _parse_carefully(payload)
+    except PackError as e:  # pragma: no cover - a disagreement
+        raise AssertionError(f"fast path accepted what the careful parser refuses: {e}") from None
+    assert fast == careful
+
+
+def test_senml_fast_path_takes_well_formed_packs() -> None:
+    """The generator's packs go the fast way (else the fast path would be dead code)."""
+    from citywatch.contracts.senml import _parse_fast
+
+    pack = b'[{"bn":"aq-1:","bt":1793491200,"n":"seq","v":1},{"n":"pm25","u":"ug/m3","v":3.5}]'
+    assert _parse_fast(pack) is not None

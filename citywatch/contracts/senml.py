@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import annotated_types
+import msgspec
 import orjson
 
 from citywatch.contracts.messages import AirQualityReading
@@ -91,8 +92,88 @@ class BadReading:
     records: list[dict[str, Any]]  # the reading's records, names and times resolved
 
 
+class _Record(msgspec.Struct, forbid_unknown_fields=True):
+    """A SenML record of the shape a well-behaved gateway sends (types checked by msgspec, in C)."""
+
+    bn: str | None = None
+    bt: float | None = None
+    bu: str | None = None
+    bver: int | None = None
+    n: str | None = None
+    u: str | None = None
+    v: float | None = None
+    t: float | None = None
+    ut: float | None = None
+    s: float | None = None
+    bs: float | None = None
+
+
+_DECODER = msgspec.json.Decoder(list[_Record])
+
+
 def parse_pack(payload: bytes) -> tuple[list[PackReading], list[BadReading]]:
-    """Readings of a pack, and the readings refused with why; raises :class:`PackError` for the whole pack."""
+    """Readings of a pack, and the readings refused with why; raises :class:`PackError` for the whole pack.
+
+    A pack in which everything is right takes a fast path; anything else is read again by the careful
+    parser, which finds and names each problem (both give the same readings: a property test checks)."""
+    fast = _parse_fast(payload)
+    return fast if fast is not None else _parse_carefully(payload)
+
+
+def _parse_fast(payload: bytes) -> tuple[list[PackReading], list[BadReading]] | None:
+    """The readings of a flawless pack; None at the first thing that is not (the careful parser takes over)."""
+    try:
+        recs = _DECODER.decode(payload)
+    except msgspec.DecodeError:
+        return None
+    if not recs or len(recs) > MAX_RECORDS:
+        return None
+    bn, bt, bu = "", 0.0, None
+    groups: dict[tuple[str, float], dict[str, float]] = {}
+    for r in recs:
+        if r.bver is not None and r.bver not in (5, 10):
+            return None
+        if r.bn is not None:
+            bn = r.bn
+        if r.bt is not None:
+            bt = r.bt
+        if r.bu is not None:
+            bu = r.bu
+        n, v = r.n, r.v
+        if n is None or v is None:
+            if n is None and v is None:
+                continue  # a base-only record
+            return None
+        device, _, measurement = (bn + n).rpartition(":")
+        spec = MEASUREMENTS.get(measurement)
+        if spec is None:
+            return None
+        field, unit = spec
+        u = r.u if r.u is not None else (None if field == "seq" else bu)
+        lo, hi = BOUNDS[field]
+        if (u is not None and u != unit) or not lo <= v <= hi:
+            return None
+        key = (device, bt if r.t is None else bt + r.t)
+        values = groups.get(key)
+        if values is None:
+            values = groups[key] = {}
+        elif field in values:
+            return None
+        values[field] = v
+    out: list[PackReading] = []
+    ok_device: dict[str, bool] = {}
+    for (device, when), values in groups.items():
+        good = ok_device.get(device)
+        if good is None:
+            good = ok_device[device] = DEVICE_ID_RE.match(device) is not None
+        seq = values.pop("seq", None)
+        if not good or seq is None or seq != int(seq) or not _ABSOLUTE <= when < _LAST:
+            return None
+        out.append(PackReading(device, when, int(seq), values))
+    return (out, []) if out else None
+
+
+def _parse_carefully(payload: bytes) -> tuple[list[PackReading], list[BadReading]]:
     try:
         doc = orjson.loads(payload)
     except orjson.JSONDecodeError as e:
