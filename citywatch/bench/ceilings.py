@@ -97,6 +97,7 @@ def _bare_client(bare: BareSubscriber, k: int, count: Any, go: Any) -> None:
 
     c = bare._client(k)
     c.on_message = on_message
+    count.value = 0  # ready
     go.wait()
     bare._connect(c, 0)  # the session expires when this connection ends
     while True:
