@@ -44,9 +44,10 @@ def private_servers(secret: str, durable: bool = True) -> Iterator[Servers]:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def peak_rss_mb(pid: int) -> float:
+def peak_rss_mb(pid: int, field: str = "VmHWM") -> float:
+    """Peak resident memory of a process (``VmRSS`` for the current one)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(field + ":"):
             return int(line.split()[1]) / 1024
     return float("nan")
 

@@ -260,6 +260,9 @@ def run(
         progress(
             f"drain: {drain_rate:.0f} msg/s; the bare subscriber now drains its copy of the same messages"
         )
+        rss_after: dict[str, float] = {
+            "drain": round(sum(peak_rss_mb(_worker_pid(p), "VmRSS") for p in procs), 1)
+        }
         ceiling_recv = bare.drain(len(outs))
         progress(
             f"ceiling: {workers} bare paho subscriber process(es) (QoS 1, no processing) take {ceiling_recv:.0f} msg/s"
@@ -279,6 +282,7 @@ def run(
         th.join()
         live_rate = len(outs2) / (t_done - t_start)
         progress(f"live: {live_rate:.0f} msg/s")
+        rss_after["live"] = round(sum(peak_rss_mb(_worker_pid(p), "VmRSS") for p in procs), 1)
 
         # 3. latency at 50 % of the drain rate
         target = latency_rate or drain_rate * 0.5
@@ -315,6 +319,7 @@ def run(
                     break
             pub3.flush(60)
         latencies = prober.latencies_ms()
+        rss_after["latency"] = round(sum(peak_rss_mb(_worker_pid(p), "VmRSS") for p in procs), 1)
         probes = prober.sent
 
         sent = pub1.sent["data"] + pub2_holder[0].sent["data"] + pub3.sent["data"]
@@ -363,6 +368,7 @@ def run(
         "latency_probes_seen": len(latencies),
         "ingest_peak_rss_mb": round(rss, 1),
         "ingest_batched_peak_rss_mb": round(batched_rss, 1),
+        "ingest_rss_after_mb": rss_after,  # all workers' resident memory after each phase: flat, not growing
         "sent": sent,
         "stored": stored,
         "dead_lettered": dead,
