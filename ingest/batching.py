@@ -57,11 +57,15 @@ def group(items: Iterable[tuple[Decoded, bytes, bytes]]) -> Grouped:
             g.rejected.append((decoded, topic, payload))
             continue
         spec = decoded.table
-        k = (spec.name, key_of(spec, decoded.row))
+        row = decoded.row
+        k = (spec.name, tuple([row[i] for i in spec.key_at]))
         if k in seen:
             g.in_batch_duplicates += 1
             continue
         seen.add(k)
-        g.rows.setdefault(spec.name, (spec, []))[1].append(decoded.row)
+        rows = g.rows.get(spec.name)
+        if rows is None:
+            rows = g.rows[spec.name] = (spec, [])
+        rows[1].append(row)
         g.accepted.append(decoded)
     return g

@@ -52,7 +52,7 @@ class Limits:
     max_past: timedelta = timedelta(days=35)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: made once per reading, and frozen dataclasses are slow to make
 class Accepted:
     table: TableSpec
     row: Row
@@ -202,15 +202,25 @@ def _unpack(
         )
         for b in bad
     ]
+    tz = received_at.tzinfo
+    now = received_at.timestamp()
+    earliest, latest = now - limits.max_past.total_seconds(), now + limits.max_future.total_seconds()
+    checked: dict[
+        str, Rejected | None
+    ] = {}  # device -> why its readings are refused (a pack repeats devices)
     for r in readings:
-        ts = datetime.fromtimestamp(r.time, received_at.tzinfo)
-        refused = _device_check(r.device_id, DeviceKind.AIR_QUALITY, registry) or _clock_check(
-            ts, received_at, limits, r.device_id
-        )
-        if refused is None and r.device_id != gateway and registry[r.device_id].gateway != gateway:
-            refused = Rejected(
-                Reason.DEVICE_MISMATCH, f"{r.device_id} is not behind gateway {gateway}", r.device_id
-            )
+        if r.device_id in checked:
+            refused = checked[r.device_id]
+        else:
+            refused = _device_check(r.device_id, DeviceKind.AIR_QUALITY, registry)
+            if refused is None and r.device_id != gateway and registry[r.device_id].gateway != gateway:
+                refused = Rejected(
+                    Reason.DEVICE_MISMATCH, f"{r.device_id} is not behind gateway {gateway}", r.device_id
+                )
+            checked[r.device_id] = refused
+        ts = datetime.fromtimestamp(r.time, tz)
+        if refused is None and not earliest <= r.time <= latest:
+            refused = _clock_check(ts, received_at, limits, r.device_id)
         if refused is not None:
             body = {"bn": f"{r.device_id}:", "bt": r.time, "seq": r.seq, **r.values}
             out.append(Rejected(refused.reason, refused.detail, r.device_id, _records([body])))

@@ -11,7 +11,7 @@ Given the sequence numbers newly stored for a device, in arrival order, keep:
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,21 +24,31 @@ class SeqState:
 
 
 def advance(state: SeqState | None, seqs: Iterable[int]) -> SeqState | None:
-    for s in seqs:
-        if state is None:
-            state = SeqState(last_seq=s, max_seq=s, received=1)
-        elif s == 0 and state.max_seq > 0:
-            state = replace(
-                state, last_seq=0, max_seq=0, received=state.received + 1, resets=state.resets + 1
-            )
-        elif s > state.max_seq:
-            state = replace(
-                state,
-                last_seq=s,
-                max_seq=s,
-                received=state.received + 1,
-                gaps=state.gaps + (s - state.max_seq - 1),
-            )
+    """The state after ``seqs`` (plain locals in the loop: this runs once per stored reading)."""
+    it = iter(seqs)
+    if state is None:
+        first = next(it, None)
+        if first is None:
+            return None
+        last = mx = first
+        received, gaps, resets = 1, 0, 0
+    else:
+        last, mx, received, gaps, resets = (
+            state.last_seq,
+            state.max_seq,
+            state.received,
+            state.gaps,
+            state.resets,
+        )
+    for s in it:
+        received += 1
+        if s == 0 and mx > 0:  # a restart
+            last = mx = 0
+            resets += 1
+        elif s > mx:
+            gaps += s - mx - 1
+            last = mx = s
         else:  # a late arrival (a duplicate never reaches here: the store filtered it)
-            state = replace(state, last_seq=s, received=state.received + 1, gaps=max(0, state.gaps - 1))
-    return state
+            last = s
+            gaps = max(0, gaps - 1)
+    return SeqState(last, mx, received, gaps, resets)

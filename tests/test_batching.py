@@ -66,3 +66,42 @@ SEQ_CASES = [
 )
 def test_sequence_accounting(before: SeqState | None, seqs: list[int], after: SeqState) -> None:
     assert advance(before, seqs) == after
+
+
+def _reference(state: SeqState | None, seqs: list[int]) -> SeqState | None:
+    """The accounting rules written out one message at a time (what ``advance`` must equal)."""
+    from dataclasses import replace
+
+    for s in seqs:
+        if state is None:
+            state = SeqState(last_seq=s, max_seq=s, received=1)
+        elif s == 0 and state.max_seq > 0:
+            state = replace(
+                state, last_seq=0, max_seq=0, received=state.received + 1, resets=state.resets + 1
+            )
+        elif s > state.max_seq:
+            state = replace(
+                state,
+                last_seq=s,
+                max_seq=s,
+                received=state.received + 1,
+                gaps=state.gaps + s - state.max_seq - 1,
+            )
+        else:
+            state = replace(state, last_seq=s, received=state.received + 1, gaps=max(0, state.gaps - 1))
+    return state
+
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@given(
+    st.none()
+    | st.builds(SeqState, st.integers(0, 50), st.integers(0, 50), st.integers(0, 9), st.integers(0, 9)),
+    st.lists(st.integers(0, 60), max_size=30),
+)
+def test_sequence_accounting_matches_the_rules_message_by_message(
+    before: SeqState | None, seqs: list[int]
+) -> None:
+    assert advance(before, seqs) == _reference(before, seqs)

@@ -76,7 +76,7 @@ class PackError(ValueError):
     """The pack as a whole cannot be read (not JSON, not a SenML array, too many records)."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # made once per reading: not frozen, which is slow to make
 class PackReading:
     device_id: str
     time: float  # epoch seconds
