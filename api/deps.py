@@ -19,7 +19,7 @@ TOKEN_URL = "/api/v1/auth/token"
 bearer_scheme = OAuth2PasswordBearer(
     tokenUrl=TOKEN_URL, auto_error=False, description="operator token or API key"
 )
-_api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="service API key")
+api_key_scheme = APIKeyHeader(name="X-API-Key", auto_error=False, description="service API key")
 
 
 @dataclass
@@ -66,6 +66,8 @@ def _from_token(st: ApiState, token: str) -> Principal:
         claims = read_token(token, st.settings.api.token_secret.get_secret_value())
     except InvalidToken as e:
         raise Problem(401, str(e), headers=_UNAUTH) from None
+    if claims.get("scope") is not None:  # a bus terminal's token names a bus, not an operator account
+        raise Problem(401, "this token is a bus terminal's, not an operator's", headers=_UNAUTH)
     # the account is read on every request: disabling it or changing its role applies at once
     row = st.db.one("SELECT role, disabled FROM api_users WHERE username = %s", (claims["sub"],))
     if row is None or row["disabled"]:
@@ -76,7 +78,7 @@ def _from_token(st: ApiState, token: str) -> Principal:
 def principal(
     st: State,
     bearer: Annotated[str | None, Security(bearer_scheme)],
-    api_key: Annotated[str | None, Security(_api_key)],
+    api_key: Annotated[str | None, Security(api_key_scheme)],
 ) -> Principal:
     credential = api_key or bearer
     if not credential:

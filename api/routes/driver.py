@@ -11,7 +11,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import BaseModel, Field
 
-from api.deps import State, bearer_scheme, principal
+from api.deps import State, api_key_scheme, bearer_scheme, principal
 from api.problems import Problem, responses
 from api.security import InvalidToken, Role, read_token, sign
 from citywatch.broker import derive_password
@@ -62,8 +62,18 @@ def terminal_login(
     return TerminalToken(access_token=token, expires_in=ttl, bus_id=form.username)
 
 
-def for_bus(st: State, bus: str, bearer: Annotated[str | None, Security(bearer_scheme)]) -> str:
-    """The caller is this bus's terminal (or control-centre staff, who may look at any bus)."""
+def for_bus(
+    st: State,
+    bus: str,
+    bearer: Annotated[str | None, Security(bearer_scheme)],
+    api_key: Annotated[str | None, Security(api_key_scheme)],
+) -> str:
+    """The caller is this bus's terminal (or control-centre staff or services, who may look at any bus)."""
+    if api_key:
+        who = principal(st, None, api_key)
+        if not who.can(Role.VIEWER):
+            raise Problem(403, "not allowed")
+        return who.name
     if not bearer:
         raise Problem(401, "sign in as the bus", headers={"WWW-Authenticate": "Bearer"})
     try:
