@@ -43,7 +43,7 @@ from analytics.cctv import CctvEvent, CctvRules
 from analytics.config import RulesError, RulesFile
 from analytics.health import loss_alarm, offline_after
 from analytics.parking import ParkingRules, SpaceReading
-from citywatch.db import rollups
+from citywatch.db import privacy, rollups
 from citywatch.leadership import Leadership
 from citywatch.settings import Settings
 
@@ -82,6 +82,7 @@ class AnalyticsService:
         self.stations: list[str] = []  # this zone's air-quality stations (zone partitions)
         self.a = settings.analytics
         self._rollups_at = float("-inf")
+        self._privacy_at = float("-inf")
         sinks: dict[str, outbox.Sink] = {"mqtt": sink} if sink is not None else {}
         secret = self.a.webhook_secret.get_secret_value() if self.a.webhook_secret else None
         for url in filter(None, (u.strip() for u in self.a.webhooks.split(","))):
@@ -336,6 +337,18 @@ class AnalyticsService:
                 key, ev = rules.advisory_event(pollutant, subject, e, state.since)
                 self._event(key, ev, hour)
 
+    def _privacy(self, every_s: float = 300.0) -> None:
+        """Erase licence plates past their retention (citywatch.db.privacy), every few minutes."""
+        t = time.monotonic()
+        if t - self._privacy_at < every_s:
+            return
+        self._privacy_at = t
+        n = privacy.erase_plates(self.conn, self.settings.privacy.plate_retention_h)
+        if n:
+            log.info(
+                "erased %d licence plate(s) older than %.0f h", n, self.settings.privacy.plate_retention_h
+            )
+
     # -- cctv and parking ----------------------------------------------------
     def _refresh_rollups(self, every_s: float = 15.0) -> None:
         """Keep the chart rollup (Apache edition) within ``every_s`` of the data, late arrivals included."""
@@ -541,6 +554,7 @@ class AnalyticsService:
             self._parking(safe, now)
         if self.citywide:
             self._refresh_rollups()
+            self._privacy()
         if health and self.citywide:
             self._health(now)
             self._loss(now)

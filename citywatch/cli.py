@@ -76,10 +76,11 @@ def db_migrate() -> None:
 
 @db_app.command("retention")
 def db_retention() -> None:
-    """Drop chunks older than each stream's retention (for the Apache edition, from cron)."""
+    """Erase expired licence plates and drop chunks older than each stream's retention (Apache edition: cron)."""
     from citywatch.db import features
 
-    typer.echo(json.dumps(features.drop_expired_chunks(Settings().db.url)))
+    s = Settings()
+    typer.echo(json.dumps(features.drop_expired_chunks(s.db.url, s.privacy)))
 
 
 @broker_app.command("files")

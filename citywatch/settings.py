@@ -96,6 +96,19 @@ class AnalyticsSettings(BaseSettings):
     )
 
 
+class PrivacySettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CITYWATCH_PRIVACY_", extra="ignore")
+
+    plate_retention_h: float = Field(
+        72.0,
+        gt=0,
+        description="licence plates read by CCTV analytics are erased from their events after this",
+    )
+    cctv_retention_days: int = Field(
+        90, ge=1, description="CCTV event metadata (without plates) is dropped after this many days"
+    )
+
+
 class BoardingSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CITYWATCH_BOARDING_", extra="ignore")
 
@@ -149,6 +162,7 @@ class Settings(BaseSettings):
     analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
     boarding: BoardingSettings = Field(default_factory=BoardingSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:

@@ -50,9 +50,10 @@ CCTV = TableSpec(
         "bbox",
         "zone",
         "object_count",
+        "plate",
         "received_at",
     ),
-    (*_HEAD_T, "text", "text", "float4", "text", "float4[]", "text", "int4", "timestamptz"),
+    (*_HEAD_T, "text", "text", "float4", "text", "float4[]", "text", "int4", "text", "timestamptz"),
     _KEY,
 )
 BUS = TableSpec(
@@ -138,6 +139,7 @@ def _cctv(p: m.CctvEvent, r: datetime) -> Row:
         [b.x, b.y, b.w, b.h],
         p.zone,
         p.object_count,
+        p.plate,
         r,
     )
 

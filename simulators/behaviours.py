@@ -176,12 +176,13 @@ class Camera(Behaviour):
             else:
                 self.next_t = t + r.expovariate(self.rate_per_h / 3600)
         x, y = r.uniform(0, 0.8), r.uniform(0, 0.8)
+        event_id = uuid.UUID(int=r.getrandbits(128), version=4)
         return [
             m.CctvEvent(
                 device_id=self.device.device_id,
                 ts=ts(t),
                 seq=0,
-                event_id=str(uuid.UUID(int=r.getrandbits(128), version=4)),
+                event_id=str(event_id),
                 event_type=m.CctvEventType(etype),
                 confidence=round(r.uniform(0.55, 0.99), 3),
                 object_class=m.ObjectClass(_OBJECT.get(etype, "person")),
@@ -193,8 +194,19 @@ class Camera(Behaviour):
                 ),
                 zone=self.device.zone,
                 object_count=r.randint(8, 60) if etype == "crowd" else None,
+                plate=_plate(event_id.int) if etype in _PLATE_READ else None,
             )
         ]
+
+
+_PLATE_READ = ("illegal_parking", "wrong_way")  # ANPR reads the vehicle's plate
+_HANGUL = "가나다라마거너더러머버서어저고노도로모보소오조구누두루무부수우주하허호"
+
+
+def _plate(n: int) -> str:
+    """A Korean-style plate (e.g. 12가3456) derived from the event id, so the simulation's random
+    stream is not disturbed."""
+    return f"{n % 90 + 10}{_HANGUL[n // 90 % len(_HANGUL)]}{n // 9000 % 9000 + 1000}"
 
 
 def haversine_m(a: tuple[float, float], b: tuple[float, float]) -> float:

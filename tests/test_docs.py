@@ -19,6 +19,7 @@ from citywatch.settings import (
     DatabaseSettings,
     IngestSettings,
     MqttSettings,
+    PrivacySettings,
     Settings,
 )
 from ingest.decode import Reason
@@ -41,6 +42,7 @@ SETTINGS: list[tuple[type[BaseSettings], str]] = [
     (AnalyticsSettings, "CITYWATCH_ANALYTICS_"),
     (BoardingSettings, "CITYWATCH_BOARDING_"),
     (ApiSettings, "CITYWATCH_API_"),
+    (PrivacySettings, "CITYWATCH_PRIVACY_"),
 ]
 
 
@@ -50,7 +52,7 @@ SETTINGS: list[tuple[type[BaseSettings], str]] = [
         f"{prefix}{name.upper()}"
         for cls, prefix in SETTINGS
         for name in cls.model_fields
-        if name not in ("db", "mqtt", "ingest", "analytics", "boarding", "api")
+        if name not in ("db", "mqtt", "ingest", "analytics", "boarding", "api", "privacy")
     ],
 )
 def test_every_setting_is_documented(env: str) -> None:

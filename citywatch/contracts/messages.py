@@ -107,6 +107,11 @@ class CctvEvent(Telemetry):
     bbox: BoundingBox
     zone: Label
     object_count: Annotated[int, Field(ge=0, le=100_000)] | None = None
+    # a licence plate read by ANPR (personal data: erased after CITYWATCH_PRIVACY_PLATE_RETENTION_H)
+    plate: (
+        Annotated[str, StringConstraints(min_length=2, max_length=16, pattern=r"^[0-9A-Za-z가-힣 -]+$")]
+        | None
+    ) = None
 
 
 class BusPosition(Telemetry):

@@ -21,10 +21,13 @@ from dataclasses import dataclass, field
 import psycopg
 
 from citywatch.db import rollups
+from citywatch.db.privacy import erase_plates
+from citywatch.settings import PrivacySettings
 
 log = logging.getLogger(__name__)
 
-#: How long raw rows are kept, and after how long chunks are compressed.
+#: How long raw rows are kept (CCTV: CITYWATCH_PRIVACY_CCTV_RETENTION_DAYS), and after how long chunks
+#: are compressed.
 RETENTION: dict[str, str] = {
     "air_quality": "400 days",
     "parking_events": "400 days",
@@ -33,6 +36,14 @@ RETENTION: dict[str, str] = {
     "stop_requests": "400 days",
     "device_status": "400 days",
 }
+
+
+def retention(privacy: PrivacySettings | None = None) -> dict[str, str]:
+    """RETENTION with the CCTV period from the privacy settings."""
+    p = privacy or PrivacySettings()
+    return {**RETENTION, "cctv_events": f"{p.cctv_retention_days} days"}
+
+
 COMPRESS_AFTER: dict[str, tuple[str, str]] = {  # table -> (segment by, after)
     "air_quality": ("device_id", "14 days"),
     "parking_events": ("device_id", "14 days"),
@@ -136,7 +147,10 @@ def apply(conninfo: str) -> Features:
         else:
             f.notes.append("compression off: needs the Timescale License edition")
         if f.policies:
-            for table, keep in RETENTION.items():
+            for table, keep in retention().items():
+                conn.execute(
+                    f"SELECT remove_retention_policy('{table}', if_exists => true)"
+                )  # a changed period
                 conn.execute(
                     f"SELECT add_retention_policy('{table}', INTERVAL '{keep}', if_not_exists => true)"
                 )
@@ -149,11 +163,13 @@ def apply(conninfo: str) -> Features:
     return f
 
 
-def drop_expired_chunks(conninfo: str) -> dict[str, int]:
-    """The Apache-edition substitute for retention policies."""
+def drop_expired_chunks(conninfo: str, privacy: PrivacySettings | None = None) -> dict[str, int]:
+    """The Apache-edition substitute for retention policies (plates are erased, too)."""
+    p = privacy or PrivacySettings()
     dropped: dict[str, int] = {}
     with psycopg.connect(conninfo, autocommit=True) as conn:
-        for table, keep in RETENTION.items():
+        dropped["plates_erased"] = erase_plates(conn, p.plate_retention_h)
+        for table, keep in retention(p).items():
             rows = conn.execute(f"SELECT drop_chunks('{table}', older_than => INTERVAL '{keep}')").fetchall()
             dropped[table] = len(rows)
     return dropped
