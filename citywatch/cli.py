@@ -19,6 +19,8 @@ broker_app = typer.Typer(help="broker accounts and ACL", no_args_is_help=True)
 bench_app = typer.Typer(help="benchmarks; the last line printed is one JSON object", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(broker_app, name="broker")
+tls_app = typer.Typer(help="Certificates for the broker's TLS listener.", no_args_is_help=True)
+app.add_typer(tls_app, name="tls")
 user_app = typer.Typer(help="API accounts and keys", no_args_is_help=True)
 grafana_app = typer.Typer(help="Grafana dashboards as code", no_args_is_help=True)
 app.add_typer(grafana_app, name="grafana")
@@ -81,6 +83,20 @@ def db_retention() -> None:
 
     s = Settings()
     typer.echo(json.dumps(features.drop_expired_chunks(s.db.url, s.privacy)))
+
+
+@tls_app.command("make")
+def tls_make(
+    out: Annotated[Path, typer.Option(help="directory for ca.crt, server.crt and server.key")] = Path(
+        "certs"
+    ),
+    host: Annotated[list[str] | None, typer.Option(help="a name or address of the broker (repeat)")] = None,
+) -> None:
+    """Make a local CA and a server certificate for the broker (kept if already there)."""
+    from citywatch.tls import make_local_ca
+
+    files = make_local_ca(out, tuple(host or ["localhost", "127.0.0.1"]))
+    typer.echo(f"CA {files.ca}; server certificate {files.cert}; key {files.key}")
 
 
 @broker_app.command("files")

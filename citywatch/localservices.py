@@ -24,6 +24,7 @@ from pathlib import Path
 import psycopg
 
 from citywatch import broker
+from citywatch.tls import TlsFiles, make_local_ca
 
 log = logging.getLogger(__name__)
 
@@ -204,12 +205,23 @@ class MosquittoBroker:
     secret: str
     limits: broker.BrokerLimits = field(default_factory=broker.BrokerLimits)
     proc: subprocess.Popen[bytes] | None = None
+    tls_port: int | None = None  # a TLS listener too, with a local CA (citywatch.tls) in data_dir/tls
+    tls: TlsFiles | None = None
 
     def write_config(self, devices: list[broker.DeviceAccount]) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         run_as = "root" if os.geteuid() == 0 else None
+        if self.tls_port is not None and self.tls is None:
+            self.tls = make_local_ca(self.data_dir / "tls")
         (self.data_dir / "mosquitto.conf").write_text(
-            broker.mosquitto_conf(port=self.port, data_dir=self.data_dir, limits=self.limits, run_as=run_as)
+            broker.mosquitto_conf(
+                port=self.port,
+                data_dir=self.data_dir,
+                limits=self.limits,
+                run_as=run_as,
+                tls_port=self.tls_port,
+                tls=self.tls,
+            )
         )
         self.write_auth(devices)
 

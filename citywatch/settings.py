@@ -26,6 +26,10 @@ class MqttSettings(BaseSettings):
 
     host: str = Field("127.0.0.1", description="broker host")
     port: int = Field(51883, description="broker port")
+    tls_port: int | None = Field(
+        58883,
+        description="`make up`'s TLS listener for devices (local CA in .citywatch/mosquitto/tls); unset: none",
+    )
     username: str = Field("citywatch-ingest", description="account of this service on the broker")
     password: SecretStr | None = Field(
         None, description="its password; derived from the device secret when unset"

@@ -49,7 +49,12 @@ def up(settings: Settings, sim: SimulateOptions) -> None:
         database=url.path.lstrip("/") or "citywatch",
         user=url.username or "citywatch",
     )
-    mq = MosquittoBroker(data / "mosquitto", settings.mqtt.port, settings.device_secret.get_secret_value())
+    mq = MosquittoBroker(
+        data / "mosquitto",
+        settings.mqtt.port,
+        settings.device_secret.get_secret_value(),
+        tls_port=settings.mqtt.tls_port,
+    )
     stop = threading.Event()
 
     def _stop(signum: int, _f: FrameType | None) -> None:
@@ -81,7 +86,11 @@ def up(settings: Settings, sim: SimulateOptions) -> None:
         mq.write_config(broker_accounts(settings.db.url))
         mq.start()
         log.info(
-            "Mosquitto running on %s:%d (accounts from the device registry)", settings.mqtt.host, mq.port
+            "Mosquitto running on %s:%d, and with TLS on %s (devices trust %s); accounts from the device registry",
+            settings.mqtt.host,
+            mq.port,
+            mq.tls_port,
+            mq.tls.ca if mq.tls else "-",
         )
         ingest = IngestService(settings)
         start(ingest.run, "ingest", ingest.stop)
