@@ -366,6 +366,18 @@ def bench_alerts(
     typer.echo(json.dumps(run(load_msgs_per_s=load, seconds=seconds)))
 
 
+@bench_app.command("faults")
+def bench_faults(
+    rate: Annotated[float, typer.Option(help="messages per second during each scenario")] = 1500.0,
+    seconds: Annotated[float, typer.Option(help="length of each scenario's load")] = 20.0,
+    outage_s: Annotated[float, typer.Option(help="how long the database is down or locked")] = 10.0,
+) -> None:
+    """Ingest killed, database down, broker restarted, tables locked: every message counted."""
+    from citywatch.bench.faults import run
+
+    typer.echo(json.dumps(run(rate=rate, seconds=seconds, outage_s=outage_s)))
+
+
 @bench_app.command("boarding")
 def bench_boarding(
     buses: Annotated[int, typer.Option(help="buses in service")] = 200,

@@ -1,0 +1,249 @@
+"""`citywatch bench faults`: the faults a control centre will meet, each under load, every message counted.
+
+Private PostgreSQL (fsync on) and Mosquitto (persistence on); one ingest worker as its own process;
+a gateway publisher sends the simulated city's traffic at ``rate`` msg/s for ``seconds`` per scenario
+(QoS 1), and the fault strikes a third of the way in:
+
+* ``ingest_sigkill`` — ingest is killed with SIGKILL three times and restarted each time;
+* ``database_down`` — PostgreSQL is stopped for ``outage_s`` and started again;
+* ``broker_restart`` — Mosquitto is stopped and started again (persistent sessions on disk);
+* ``database_locked`` — the stream tables are locked by another session for ``outage_s``.
+
+Per scenario: sent, stored, dead-lettered, lost (sent − stored − dead-lettered), duplicated (rows
+stored twice), ``recovery_s`` (from the fault's end until everything sent is stored) and the ingest
+worker's peak RSS. Sequence numbers are offset per scenario, so each one is counted on its own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+
+from citywatch.bench.common import Servers, gateway_publisher, metric, peak_rss_mb, private_servers, progress
+from citywatch.db import features
+from citywatch.db.migrate import migrate
+from citywatch.devices import broker_accounts
+from citywatch.localservices import free_port
+from simulators.city import Scale, build_city
+from simulators.engine import simulate
+from simulators.provision import register_city
+
+SECRET = "bench-secret"
+STREAMS = ("air_quality", "parking_events", "cctv_events", "bus_positions", "stop_requests")
+SCALE = Scale(
+    stations=20, lots=6, spaces_per_lot=20, cameras=20, routes=4, stops_per_route=8, buses_per_route=3
+)
+
+
+class Worker:
+    """One ingest process, restartable; keeps the peak RSS over its lives."""
+
+    def __init__(self, s: Servers) -> None:
+        self.s = s
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.peak = 0.0
+        self.metrics_port = free_port()
+
+    def start(self) -> None:
+        env = {
+            **os.environ,
+            "CITYWATCH_DB_URL": self.s.pg.url,
+            "CITYWATCH_MQTT_PORT": str(self.s.broker.port),
+            "CITYWATCH_DEVICE_SECRET": SECRET,
+            "CITYWATCH_INGEST_CLIENT_ID": "faults-ingest",
+            "CITYWATCH_INGEST_METRICS_PORT": str(self.metrics_port),
+            "CITYWATCH_LOG_LEVEL": "ERROR",
+        }
+        self.proc = subprocess.Popen([sys.executable, "-m", "ingest"], env=env)
+        deadline = time.monotonic() + 30
+        while metric(self.metrics_port, "citywatch_ingest_broker_connected") is None:
+            if time.monotonic() > deadline:
+                raise RuntimeError("ingest did not come up")
+            time.sleep(0.05)
+
+    def sample(self) -> None:
+        """The resident memory now (the peak of the current scenario is the largest sample)."""
+        if self.proc and self.proc.poll() is None:
+            with contextlib.suppress(OSError):
+                self.peak = max(self.peak, peak_rss_mb(self.proc.pid, "VmRSS"))
+
+    def kill(self) -> None:
+        if self.proc:
+            self.sample()
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.sample()
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(60)
+
+
+def _count(conn: psycopg.Connection[Any], sql: str, *args: object) -> int:
+    row = conn.execute(sql, args).fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def _stored(conn: psycopg.Connection[Any], first_seq: int) -> tuple[int, int]:
+    """(rows, distinct keys) of this scenario's messages."""
+    rows = distinct = 0
+    for t in STREAMS:
+        rows += _count(
+            conn, f"SELECT count(*) FROM {t} WHERE seq >= %s AND seq < %s", first_seq, first_seq + 1_000_000
+        )
+        distinct += _count(
+            conn,
+            f"SELECT count(DISTINCT (device_id, seq)) FROM {t} WHERE seq >= %s AND seq < %s",
+            first_seq,
+            first_seq + 1_000_000,
+        )
+    return rows, distinct
+
+
+def run(rate: float = 1500.0, seconds: float = 20.0, outage_s: float = 10.0) -> dict[str, Any]:
+    city = build_city(21, SCALE)
+    scenarios: list[dict[str, Any]] = []
+    with private_servers(SECRET) as s:
+        migrate(s.pg.url)
+        features.apply(s.pg.url)
+        register_city(s.pg.url, city)
+        s.broker.write_config(broker_accounts(s.pg.url))
+        s.broker.start()
+        worker = Worker(s)
+        worker.start()
+
+        def kill_three_times() -> None:
+            for _ in range(3):
+                worker.kill()
+                time.sleep(0.5)
+                worker.start()
+                time.sleep(seconds / 10)
+
+        def database_down() -> None:
+            s.pg.stop()
+            time.sleep(outage_s)
+            s.pg.start()
+
+        def broker_restart() -> None:
+            s.broker.stop()
+            time.sleep(2.0)
+            s.broker.start()
+
+        def database_locked() -> None:
+            with psycopg.connect(s.pg.url) as conn:
+                conn.execute(f"LOCK TABLE {', '.join(STREAMS)} IN ACCESS EXCLUSIVE MODE")
+                time.sleep(outage_s)
+                conn.rollback()
+
+        plan: list[tuple[str, Callable[[], None]]] = [
+            ("ingest_sigkill", kill_three_times),
+            ("database_down", database_down),
+            ("broker_restart", broker_restart),
+            ("database_locked", database_locked),
+        ]
+        for k, (name, fault) in enumerate(plan):
+            first_seq = (k + 1) * 10_000_000
+            progress(f"{name}: {rate:g} msg/s for {seconds:g}s, the fault a third of the way in")
+            pub = gateway_publisher(s.broker.port, SECRET)
+            span = 3600.0
+            end = time.time() - 30
+            outs = simulate(city, end - span, end, seed=100 + k, first_seq=first_seq)
+            stop_sampling = threading.Event()
+            worker.peak = 0.0
+
+            def sampler(done: threading.Event = stop_sampling) -> None:
+                while not done.wait(0.25):
+                    worker.sample()
+
+            threading.Thread(target=sampler, daemon=True).start()
+            t0 = time.monotonic()
+            fault_at = t0 + seconds / 3
+            fault_done: list[float] = []
+            fault_thread: threading.Thread | None = None
+            sent = 0
+            for o in outs:
+                now = time.monotonic()
+                if now - t0 > seconds:
+                    break
+                delay = t0 + sent / rate - now
+                if delay > 0:
+                    time.sleep(delay)
+                if fault_thread is None and time.monotonic() >= fault_at:
+
+                    def strike(f: Callable[[], None] = fault, done: list[float] = fault_done) -> None:
+                        f()
+                        done.append(time.monotonic())
+
+                    fault_thread = threading.Thread(target=strike, daemon=True)
+                    fault_thread.start()
+                pub.send(o)
+                sent += 1
+            if fault_thread is not None:
+                fault_thread.join(120)
+            if not pub.flush(120):
+                progress(f"{name}: the broker did not acknowledge every publish in time")
+            sent = pub.sent["data"]
+            pub.close()
+            restored = fault_done[0] if fault_done else time.monotonic()
+            deadline = time.monotonic() + 180
+            stored = distinct = 0
+            while time.monotonic() < deadline:
+                try:
+                    with psycopg.connect(s.pg.url, autocommit=True) as conn:
+                        stored, distinct = _stored(conn, first_seq)
+                except psycopg.Error:
+                    stored = distinct = 0
+                if stored >= sent:
+                    break
+                time.sleep(0.2)
+            recovery = time.monotonic() - restored
+            stop_sampling.set()
+            with psycopg.connect(s.pg.url, autocommit=True) as conn:
+                stored, distinct = _stored(conn, first_seq)
+                dead = _count(
+                    conn,
+                    "SELECT count(*) FROM dead_letters WHERE received_at > now() - make_interval(secs => %s)",
+                    time.monotonic() - t0 + 5,
+                )
+            entry = {
+                "name": name,
+                "sent": sent,
+                "stored": stored,
+                "dead_lettered": dead,
+                "lost": sent - stored - dead,
+                "duplicated": stored - distinct,
+                "recovery_s": round(recovery, 2),
+                "peak_rss_mb": round(worker.peak, 1),
+            }
+            scenarios.append(entry)
+            progress(
+                f"{name}: sent {sent}, stored {stored}, dead-lettered {dead}, lost {entry['lost']}, "
+                f"duplicated {entry['duplicated']}; caught up {recovery:.1f}s after the fault ended"
+            )
+        worker.stop()
+    return {
+        "scenarios": scenarios,
+        "total_lost": sum(x["lost"] for x in scenarios),
+        "total_duplicated": sum(x["duplicated"] for x in scenarios),
+        "conditions": {
+            "rate_msgs_per_s": rate,
+            "seconds_per_scenario": seconds,
+            "outage_s": outage_s,
+            "qos": 1,
+            "fsync": True,
+            "broker_persistence": True,
+            "ingest_workers": 1,
+            "devices": len(city.devices),
+            "cores": os.cpu_count(),
+        },
+    }
