@@ -155,7 +155,7 @@ def run(rate: float = 1500.0, seconds: float = 20.0, outage_s: float = 10.0) -> 
             first_seq = (k + 1) * 10_000_000
             progress(f"{name}: {rate:g} msg/s for {seconds:g}s, the fault a third of the way in")
             pub = gateway_publisher(s.broker.port, SECRET)
-            span = 3600.0
+            span = 48 * 3600.0  # (lazily) far more traffic than one scenario sends
             end = time.time() - 30
             outs = simulate(city, end - span, end, seed=100 + k, first_seq=first_seq)
             stop_sampling = threading.Event()
@@ -171,6 +171,7 @@ def run(rate: float = 1500.0, seconds: float = 20.0, outage_s: float = 10.0) -> 
             fault_done: list[float] = []
             fault_thread: threading.Thread | None = None
             sent = 0
+            during = 0  # sent after the fault struck: the load must still be running then
             for o in outs:
                 now = time.monotonic()
                 if now - t0 > seconds:
@@ -188,6 +189,8 @@ def run(rate: float = 1500.0, seconds: float = 20.0, outage_s: float = 10.0) -> 
                     fault_thread.start()
                 pub.send(o)
                 sent += 1
+                if fault_thread is not None:
+                    during += 1
             if fault_thread is not None:
                 fault_thread.join(120)
             if not pub.flush(120):
@@ -218,6 +221,7 @@ def run(rate: float = 1500.0, seconds: float = 20.0, outage_s: float = 10.0) -> 
             entry = {
                 "name": name,
                 "sent": sent,
+                "sent_after_fault": during,
                 "stored": stored,
                 "dead_lettered": dead,
                 "lost": sent - stored - dead,
