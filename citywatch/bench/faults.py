@@ -110,6 +110,25 @@ def _stored(conn: psycopg.Connection[Any], first_seq: int) -> tuple[int, int]:
     return rows, distinct
 
 
+def recovered_at(
+    conninfo: str, first_seq: int, sent: Callable[[], int], rate: float, fault_done: list[float]
+) -> float | None:
+    """When, after the fault ended, the backlog (sent − stored) fell back under one second of traffic."""
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        try:
+            with psycopg.connect(conninfo, autocommit=True, connect_timeout=2) as conn:
+                while time.monotonic() < deadline:
+                    n = sent()
+                    stored, _ = _stored(conn, first_seq)
+                    if fault_done and n - stored < rate:
+                        return time.monotonic()
+                    time.sleep(0.25)
+        except psycopg.Error:
+            time.sleep(0.25)
+    return None
+
+
 def run(rate: float = 1500.0, seconds: float = 20.0, outage_s: float = 10.0) -> dict[str, Any]:
     city = build_city(21, SCALE)
     scenarios: list[dict[str, Any]] = []
@@ -166,9 +185,17 @@ def run(rate: float = 1500.0, seconds: float = 20.0, outage_s: float = 10.0) -> 
                     worker.sample()
 
             threading.Thread(target=sampler, daemon=True).start()
+            fault_done: list[float] = []
+            caught: list[float | None] = []
+            monitor = threading.Thread(
+                target=lambda p=pub, done=fault_done, out=caught, fs=first_seq: out.append(
+                    recovered_at(s.pg.url, fs, lambda: p.sent["data"], rate, done)
+                ),
+                daemon=True,
+            )
+            monitor.start()
             t0 = time.monotonic()
             fault_at = t0 + seconds / 3
-            fault_done: list[float] = []
             fault_thread: threading.Thread | None = None
             sent = 0
             during = 0  # sent after the fault struck: the load must still be running then
@@ -209,7 +236,8 @@ def run(rate: float = 1500.0, seconds: float = 20.0, outage_s: float = 10.0) -> 
                 if stored >= sent:
                     break
                 time.sleep(0.2)
-            recovery = time.monotonic() - restored
+            monitor.join(200)
+            recovery = ((caught[0] if caught else None) or time.monotonic()) - restored
             stop_sampling.set()
             with psycopg.connect(s.pg.url, autocommit=True) as conn:
                 stored, distinct = _stored(conn, first_seq)
