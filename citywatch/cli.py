@@ -378,6 +378,18 @@ def bench_faults(
     typer.echo(json.dumps(run(rate=rate, seconds=seconds, outage_s=outage_s)))
 
 
+@bench_app.command("soak")
+def bench_soak(
+    rate: Annotated[float, typer.Option(help="messages per second")] = 5000.0,
+    duration: Annotated[float, typer.Option(help="seconds to run")] = 3600.0,
+    sample_s: Annotated[float, typer.Option(help="seconds between memory samples")] = 10.0,
+) -> None:
+    """The platform at a steady load for a long time: accounting, memory growth, errors in the logs."""
+    from citywatch.bench.soak import run
+
+    typer.echo(json.dumps(run(rate=rate, duration_s=duration, sample_s=sample_s)))
+
+
 @bench_app.command("boarding")
 def bench_boarding(
     buses: Annotated[int, typer.Option(help="buses in service")] = 200,

@@ -1,0 +1,180 @@
+"""`citywatch bench soak`: the platform running for a long time at a steady load.
+
+Private PostgreSQL (fsync on) and Mosquitto; ingest, analytics and the API each run as their own
+process, as in production; a gateway publisher sends the simulated city's traffic at ``rate`` msg/s
+for ``duration_s``. Every ``sample_s`` the resident memory of each service is recorded. At the end:
+every message accounted for (sent = stored + dead-lettered, none twice), each service's memory at
+the start and the end of the run (growth = mean of the last quarter of samples − mean of the first
+quarter), and the error lines in the services' logs.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+
+from citywatch.bench.common import gateway_publisher, metric, peak_rss_mb, private_servers, progress
+from citywatch.db import features
+from citywatch.db.migrate import migrate
+from citywatch.devices import broker_accounts
+from citywatch.localservices import free_port
+from simulators.city import Scale, build_city
+from simulators.engine import Out, simulate
+from simulators.provision import register_city
+
+SECRET = "bench-secret"
+STREAMS = ("air_quality", "parking_events", "cctv_events", "bus_positions", "stop_requests")
+SCALE = Scale(
+    stations=25, lots=10, spaces_per_lot=30, cameras=50, routes=8, stops_per_route=12, buses_per_route=4
+)
+
+
+def _mean(xs: list[float]) -> float:
+    return sum(xs) / len(xs) if xs else float("nan")
+
+
+def run(rate: float = 5000.0, duration_s: float = 3600.0, sample_s: float = 10.0) -> dict[str, Any]:
+    city = build_city(31, SCALE)
+    logs = Path(tempfile.mkdtemp(prefix="citywatch-soak-logs-"))
+    with private_servers(SECRET) as s:
+        migrate(s.pg.url)
+        features.apply(s.pg.url)
+        register_city(s.pg.url, city)
+        s.broker.write_config(broker_accounts(s.pg.url))
+        s.broker.start()
+        api_port, metrics_port = free_port(), free_port()
+        env = {
+            **os.environ,
+            "CITYWATCH_DB_URL": s.pg.url,
+            "CITYWATCH_MQTT_PORT": str(s.broker.port),
+            "CITYWATCH_DEVICE_SECRET": SECRET,
+            "CITYWATCH_INGEST_METRICS_PORT": str(metrics_port),
+            "CITYWATCH_API_PORT": str(api_port),
+            "CITYWATCH_LOG_LEVEL": "INFO",
+        }
+        procs: dict[str, subprocess.Popen[bytes]] = {}
+        files = {}
+        for name, cmd in (
+            ("ingest", [sys.executable, "-m", "ingest"]),
+            ("analytics", [sys.executable, "-m", "analytics"]),
+            ("api", [sys.executable, "-m", "citywatch", "api"]),
+        ):
+            files[name] = (logs / f"{name}.log").open("wb")
+            procs[name] = subprocess.Popen(cmd, env=env, stdout=files[name], stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while metric(metrics_port, "citywatch_ingest_broker_connected") != 1.0:
+            if time.monotonic() > deadline:
+                raise RuntimeError("ingest did not come up")
+            time.sleep(0.1)
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{api_port}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("the API did not come up")
+            time.sleep(0.2)
+        progress(f"soak: {rate:g} msg/s for {duration_s:g}s; ingest, analytics and the API as processes")
+        pub = gateway_publisher(s.broker.port, SECRET)
+        end = time.time() - 30
+
+        def traffic() -> Iterator[Out]:
+            """The city's last week, again and again (new seed, new sequence numbers): endless, unique."""
+            for k in itertools.count():
+                yield from simulate(city, end - 7 * 86400, end, seed=31 + k, first_seq=k * 10_000_000)
+
+        outs = traffic()
+        samples: dict[str, list[float]] = {n: [] for n in procs}
+        api_p99: list[float] = []
+        t0 = time.monotonic()
+        next_sample = t0
+        sent = 0
+        for o in outs:
+            now = time.monotonic()
+            if now - t0 >= duration_s:
+                break
+            if now >= next_sample:
+                for n, p in procs.items():
+                    samples[n].append(peak_rss_mb(p.pid, "VmRSS"))
+                started = time.monotonic()
+                httpx.get(f"http://127.0.0.1:{api_port}/healthz", timeout=5)
+                api_p99.append((time.monotonic() - started) * 1000)
+                next_sample += sample_s
+                if len(samples["ingest"]) % 6 == 0:
+                    progress(
+                        f"soak: {now - t0:.0f}s, {sent} sent; RSS "
+                        + ", ".join(f"{n} {v[-1]:.0f} MB" for n, v in samples.items())
+                    )
+            delay = t0 + sent / rate - now
+            if delay > 0:
+                time.sleep(delay)
+            pub.send(o)
+            sent += 1
+        achieved = sent / (time.monotonic() - t0)
+        pub.flush(120)
+        sent = pub.sent["data"]
+        pub.close()
+        deadline = time.monotonic() + 120
+        with psycopg.connect(s.pg.url, autocommit=True) as conn:
+
+            def count(sql: str) -> int:
+                row = conn.execute(sql).fetchone()
+                return int(row[0]) if row and row[0] is not None else 0
+
+            while count("SELECT coalesce(sum(received), 0) FROM ingest_counters") < sent:
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
+            stored = sum(count(f"SELECT count(*) FROM {t}") for t in STREAMS)
+            distinct = sum(count(f"SELECT count(DISTINCT (device_id, seq)) FROM {t}") for t in STREAMS)
+            dead = count("SELECT count(*) FROM dead_letters")
+        for p in procs.values():
+            p.send_signal(signal.SIGTERM)
+        for p in procs.values():
+            p.wait(60)
+        for f in files.values():
+            f.close()
+    errors = {
+        n: sum(
+            1 for line in (logs / f"{n}.log").read_text(errors="replace").splitlines() if " ERROR " in line
+        )
+        for n in procs
+    }
+    quarter = {n: max(1, len(v) // 4) for n, v in samples.items()}
+    memory: dict[str, dict[str, float]] = {
+        n: {
+            "start_mb": round(_mean(v[: quarter[n]]), 1),
+            "end_mb": round(_mean(v[-quarter[n] :]), 1),
+            "growth_mb": round(_mean(v[-quarter[n] :]) - _mean(v[: quarter[n]]), 1),
+            "max_mb": round(max(v), 1) if v else float("nan"),
+        }
+        for n, v in samples.items()
+    }
+    return {
+        "duration_s": duration_s,
+        "rate_msgs_per_s": rate,
+        "achieved_msgs_per_s": round(achieved),
+        "sent": sent,
+        "stored": stored,
+        "dead_lettered": dead,
+        "lost": sent - stored - dead,
+        "duplicated": stored - distinct,
+        "memory": memory,
+        "max_growth_mb": max(m["growth_mb"] for m in memory.values()),
+        "error_lines": errors,
+        "healthz_ms_max": round(max(api_p99), 1) if api_p99 else None,
+        "logs": str(logs),
+        "conditions": {"devices": len(city.devices), "fsync": True, "qos": 1, "cores": os.cpu_count()},
+    }
