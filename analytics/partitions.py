@@ -17,7 +17,6 @@ citywide work) are leased with PostgreSQL session-level advisory locks.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 import threading
@@ -29,8 +28,8 @@ from typing import Any
 import psycopg
 
 from alerts import outbox
-from analytics.service import AnalyticsService
-from citywatch.leadership import lock_key
+from analytics.service import AnalyticsService, IngestPulse, registry_rows
+from citywatch.leadership import LockSession, lock_key
 from citywatch.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -51,29 +50,27 @@ def plan(held: set[str], partitions: list[str], share: int) -> tuple[list[str], 
     return gone, [p for p in partitions if p not in held] if len(mine) < share else []
 
 
-def partitions_of(conn: psycopg.Connection[Any]) -> list[str]:
-    """``city``, then one per zone (and ``zone:`` for devices without a zone)."""
-    zones = [z for (z,) in conn.execute("SELECT zone_id FROM zones ORDER BY zone_id").fetchall()]
-    return ["city", *(f"zone:{z}" for z in zones), "zone:"]
-
-
 class PartitionLeases:
     def __init__(self, conninfo: str, worker_id: str) -> None:
-        self.conninfo, self.worker_id = conninfo, worker_id
-        self._conn: psycopg.Connection[Any] | None = None
+        self.worker_id = worker_id
+        self.session = LockSession(conninfo, f"{APP}:{worker_id}")
         self.held: set[str] = set()
 
     def _connection(self) -> psycopg.Connection[Any]:
-        if self._conn is None or self._conn.closed or self._conn.broken:
+        if not self.session.open:  # a new session holds nothing
             if self.held:
                 log.warning(
                     "worker %s: lease connection lost; its partitions are free for others", self.worker_id
                 )
             self.held = set()
-            self._conn = psycopg.connect(
-                self.conninfo, autocommit=True, application_name=f"{APP}:{self.worker_id}"
-            )
-        return self._conn
+        return self.session.connection()
+
+    def partitions(self) -> list[str]:
+        """``city``, then one per zone (and ``zone:`` for devices without a zone)."""
+        zones = [
+            z for (z,) in self._connection().execute("SELECT zone_id FROM zones ORDER BY zone_id").fetchall()
+        ]
+        return ["city", *(f"zone:{z}" for z in zones), "zone:"]
 
     def live_workers(self) -> int:
         row = (
@@ -87,10 +84,13 @@ class PartitionLeases:
         )
         return int(row[0]) if row else 1
 
-    def rebalance(self, partitions: list[str]) -> set[str]:
-        """Take or release locks towards the fair share; the partitions this worker holds now."""
+    def rebalance(self) -> tuple[set[str], list[tuple[str, str, str]]]:
+        """Take or release locks towards the fair share: the partitions this worker holds now, and the
+        device registry (read once here for all of them)."""
+        devices: list[tuple[str, str, str]] = []
         try:
             conn = self._connection()
+            partitions = self.partitions()
             share = fair_share(len(partitions), self.live_workers())
             release, candidates = plan(self.held, partitions, share)
             for p in release:
@@ -104,28 +104,21 @@ class PartitionLeases:
                 ).fetchone()
                 if row and row[0]:
                     self.held.add(p)
+            devices = registry_rows(conn)
         except psycopg.Error as e:
             log.error("worker %s: leases: %s", self.worker_id, str(e).strip().splitlines()[0])
             self.close()
-        return set(self.held)
+        return set(self.held), devices
 
     def check(self) -> bool:
         """Still ours? (The locks live exactly as long as the lease session.)"""
-        if self._conn is None or self._conn.closed or self._conn.broken:
+        if not self.session.alive():
             self.held = set()
             return False
-        try:
-            self._conn.execute("SELECT 1")
-            return True
-        except psycopg.Error:
-            self.close()
-            return False
+        return True
 
     def close(self) -> None:
-        if self._conn is not None:
-            with contextlib.suppress(psycopg.Error):
-                self._conn.close()
-        self._conn = None
+        self.session.close()
         self.held = set()
 
 
@@ -152,9 +145,7 @@ class AnalyticsWorker:
 
     def round(self, now: datetime | None = None) -> None:
         now = now or datetime.now(UTC)
-        with psycopg.connect(self.settings.db.url, autocommit=True) as conn:
-            partitions = partitions_of(conn)
-        held = self.leases.rebalance(partitions)
+        held, devices = self.leases.rebalance()
         for p in set(self.engines) - held:
             self._drop(p)
         for p in sorted(held - set(self.engines)):
@@ -175,7 +166,7 @@ class AnalyticsWorker:
                     self._drop(q)
                 return
             try:
-                engine.step(now, health=due)
+                engine.step(now, health=due, devices=devices)
             except psycopg.Error as e:
                 log.error(
                     "worker %s: %s failed (%s); retrying", self.worker_id, p, str(e).strip().splitlines()[0]
@@ -185,24 +176,12 @@ class AnalyticsWorker:
 
     def run(self) -> None:
         log.info("analytics worker %s: sharing the city's partitions with the other workers", self.worker_id)
-        listener: psycopg.Connection[Any] | None = None
-        poll = self.settings.analytics.poll_s
+        pulse = IngestPulse(self.settings.db.url, self._stop)
         while not self._stop.is_set():
             started = time.monotonic()
             self.round()
-            remaining = max(0.05, poll - (time.monotonic() - started))
-            try:
-                if listener is None or listener.closed:
-                    listener = psycopg.connect(self.settings.db.url, autocommit=True)
-                    listener.execute("LISTEN citywatch_ingest")
-                for _ in listener.notifies(timeout=remaining, stop_after=1):
-                    pass
-                self._stop.wait(max(0.0, 0.5 - (time.monotonic() - started)))
-            except psycopg.Error:
-                listener = None
-                self._stop.wait(remaining)
-        if listener is not None:
-            listener.close()
+            pulse.wait(started, self.settings.analytics.poll_s)
+        pulse.close()
         for p in list(self.engines):
             self._drop(p)
         self.leases.close()

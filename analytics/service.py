@@ -63,6 +63,37 @@ def _hour_floor(t: datetime) -> datetime:
     return t.replace(minute=0, second=0, microsecond=0)
 
 
+def registry_rows(conn: psycopg.Connection[Any]) -> list[tuple[str, str, str]]:
+    """(device, kind, zone or '') of every registered device."""
+    return conn.execute("SELECT device_id, kind, coalesce(zone_id, '') FROM devices").fetchall()
+
+
+class IngestPulse:
+    """Sleep until ingest commits a batch (its NOTIFY) or the poll interval passes — and, however often
+    ingest commits, wake at most twice a second. Shared by the single service and the partitioned worker."""
+
+    def __init__(self, conninfo: str, stop: threading.Event) -> None:
+        self.conninfo, self.stop = conninfo, stop
+        self._conn: psycopg.Connection[Any] | None = None
+
+    def wait(self, started: float, poll_s: float) -> None:
+        remaining = max(0.05, poll_s - (time.monotonic() - started))
+        try:
+            if self._conn is None or self._conn.closed:
+                self._conn = psycopg.connect(self.conninfo, autocommit=True)
+                self._conn.execute("LISTEN citywatch_ingest")
+            for _ in self._conn.notifies(timeout=remaining, stop_after=1):
+                pass
+            self.stop.wait(max(0.0, 0.5 - (time.monotonic() - started)))
+        except psycopg.Error:
+            self._conn = None
+            self.stop.wait(remaining)
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+
+
 class AnalyticsService:
     """The whole city (``partition`` None), or one partition of it for a partitioned worker
     (analytics.partitions): ``"city"`` (device health, loss, bad data, escalation, rollups) or
@@ -167,8 +198,9 @@ class AnalyticsService:
             (self.state_key, Jsonb(s)),
         )
 
-    def _refresh_registry(self) -> None:
-        rows = self.conn.execute("SELECT device_id, kind, coalesce(zone_id, '') FROM devices").fetchall()
+    def _refresh_registry(self, rows: list[tuple[str, str, str]] | None = None) -> None:
+        """Device kinds and zones (``rows`` from :func:`registry_rows`, when the caller read them already)."""
+        rows = rows if rows is not None else registry_rows(self.conn)
         self.kind_of = {dev: kind for dev, kind, _zone in rows}
         self.zone_of = {dev: zone for dev, kind, zone in rows if kind == "aq"}
         if self.zone is not None:
@@ -518,10 +550,16 @@ class AnalyticsService:
             store.apply(self.conn, Tick(), now, alert_id=alert_id, policy=self.policy)
 
     # -- driving -----------------------------------------------------------
-    def step(self, now: datetime | None = None, health: bool = True) -> int:
+    def step(
+        self,
+        now: datetime | None = None,
+        health: bool = True,
+        devices: list[tuple[str, str, str]] | None = None,
+    ) -> int:
+        """One evaluation; ``devices``: the registry, when a partitioned worker read it once for all its partitions."""
         now = now or datetime.now(UTC)
         self._reload_rules()
-        self._refresh_registry()
+        self._refresh_registry(devices)
         safe = now - timedelta(seconds=self.a.lateness_s)
         if self.cursor is None and self.zonal:  # first run: start from the oldest reading there is
             only, params = self._only()
@@ -575,7 +613,7 @@ class AnalyticsService:
             self.a.lateness_s,
             ", ".join(self.dispatcher.sinks) or "nobody",
         )
-        listener: psycopg.Connection[Any] | None = None
+        pulse = IngestPulse(self.settings.db.url, self._stop)
         while not self._stop.is_set():
             started = time.monotonic()
             if not self._lead():
@@ -587,27 +625,13 @@ class AnalyticsService:
                 due = self._last_health is None or (now - self._last_health).total_seconds() >= self.a.poll_s
                 if due:
                     self._last_health = now
-                if self.leadership.hold():  # still ours: nobody else can have started meanwhile
-                    self.step(now, health=due)
-                    self.steps += 1
+                self.step(now, health=due)  # _lead() has just checked the lock is still ours
+                self.steps += 1
             except psycopg.Error as e:
                 log.error("analytics step failed (%s); retrying", str(e).strip().splitlines()[0])
                 self._reconnect()
-            # sleep until ingest commits a batch (NOTIFY) or the poll interval passes
-            remaining = max(0.05, self.a.poll_s - (time.monotonic() - started))
-            try:
-                if listener is None or listener.closed:
-                    listener = psycopg.connect(self.settings.db.url, autocommit=True)
-                    listener.execute("LISTEN citywatch_ingest")
-                for _ in listener.notifies(timeout=remaining, stop_after=1):
-                    pass
-                # at most two steps a second, however often ingest commits
-                self._stop.wait(max(0.0, 0.5 - (time.monotonic() - started)))
-            except psycopg.Error:
-                listener = None
-                self._stop.wait(remaining)
-        if listener is not None:
-            listener.close()
+            pulse.wait(started, self.a.poll_s)
+        pulse.close()
         if self.active:
             self.dispatcher.stop()
         self.leadership.close()

@@ -61,11 +61,20 @@ def _from_key(st: ApiState, key: str) -> Principal:
     return Principal(f"key:{row['prefix']}", Role.of(row["role"]), "key")
 
 
-def _from_token(st: ApiState, token: str) -> Principal:
+def token_claims(st: ApiState, token: str) -> dict[str, Any]:
+    """The verified claims of a bearer token (401 when it is not one of ours, or expired)."""
     try:
-        claims = read_token(token, st.settings.api.token_secret.get_secret_value())
+        return read_token(token, st.settings.api.token_secret.get_secret_value())
     except InvalidToken as e:
         raise Problem(401, str(e), headers=_UNAUTH) from None
+
+
+def _from_token(st: ApiState, token: str) -> Principal:
+    return from_claims(st, token_claims(st, token))
+
+
+def from_claims(st: ApiState, claims: dict[str, Any]) -> Principal:
+    """The operator account a verified token names."""
     if claims.get("scope") is not None:  # a bus terminal's token names a bus, not an operator account
         raise Problem(401, "this token is a bus terminal's, not an operator's", headers=_UNAUTH)
     # the account is read on every request: disabling it or changing its role applies at once

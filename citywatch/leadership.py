@@ -23,36 +23,66 @@ def lock_key(name: str) -> int:
     return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
 
 
+class LockSession:
+    """A connection whose session holds advisory locks: they live exactly as long as it does. Whoever
+    holds locks through it must forget them whenever :meth:`connection` had to open a new session."""
+
+    def __init__(self, conninfo: str, application_name: str) -> None:
+        self.conninfo, self.application_name = conninfo, application_name
+        self._conn: psycopg.Connection[Any] | None = None
+
+    @property
+    def open(self) -> bool:
+        return self._conn is not None and not self._conn.closed and not self._conn.broken
+
+    def connection(self) -> psycopg.Connection[Any]:
+        if not self.open:
+            self._conn = psycopg.connect(
+                self.conninfo, autocommit=True, application_name=self.application_name
+            )
+        assert self._conn is not None
+        return self._conn
+
+    def alive(self) -> bool:
+        """The session (so every lock it holds) is still there."""
+        if not self.open:
+            return False
+        try:
+            self.connection().execute("SELECT 1")
+            return True
+        except psycopg.Error:
+            self.close()
+            return False
+
+    def close(self) -> None:
+        """End the session, releasing its locks."""
+        if self._conn is not None:
+            with contextlib.suppress(psycopg.Error):
+                self._conn.close()
+        self._conn = None
+
+
 class Leadership:
     def __init__(self, conninfo: str, name: str) -> None:
-        self.conninfo, self.name, self.key = conninfo, name, lock_key(name)
-        self._conn: psycopg.Connection[Any] | None = None
+        self.name, self.key = name, lock_key(name)
+        self.session = LockSession(conninfo, f"citywatch-leader:{name}")
         self.held = False
 
     def hold(self) -> bool:
         """True while this instance holds the lock (taking it when it is free); cheap to call often."""
+        if self.held and self.session.alive():
+            return True
+        if self.held:
+            log.warning("%s: lost the leadership lock (its session ended)", self.name)
         try:
-            if self._conn is None or self._conn.closed or self._conn.broken:
-                self.held = False
-                self._conn = psycopg.connect(
-                    self.conninfo, autocommit=True, application_name=f"citywatch-leader:{self.name}"
-                )
-            if self.held:
-                self._conn.execute("SELECT 1")  # still our session, so still our lock
-            else:
-                row = self._conn.execute("SELECT pg_try_advisory_lock(%s)", (self.key,)).fetchone()
-                self.held = bool(row and row[0])
+            row = self.session.connection().execute("SELECT pg_try_advisory_lock(%s)", (self.key,)).fetchone()
+            self.held = bool(row and row[0])
         except psycopg.Error as e:
-            if self.held:
-                log.warning("%s: lost the leadership lock (%s)", self.name, str(e).strip().splitlines()[0])
-            self.held = False
+            log.warning("%s: leadership lock: %s", self.name, str(e).strip().splitlines()[0])
             self.close()
         return self.held
 
     def close(self) -> None:
         """Give the lock up (by ending the session)."""
-        if self._conn is not None:
-            with contextlib.suppress(psycopg.Error):
-                self._conn.close()
-        self._conn = None
+        self.session.close()
         self.held = False

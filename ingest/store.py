@@ -46,8 +46,6 @@ class Store:
         self.worker = worker
         self._conn: psycopg.Connection[Any] | None = None
         self._staged: set[str] = set()
-        self.direct = 0  # batches (per table) that went in by a direct COPY
-        self.fallback = 0  # … and that met a row already stored and took the idempotent path
 
     def connect(self) -> None:
         self.close()
@@ -105,10 +103,8 @@ class Store:
                 copy.set_types(list(spec.types))
                 for row in rows:
                     copy.write_row(row)
-            self.direct += 1
             return None
-        except psycopg.errors.UniqueViolation:
-            self.fallback += 1
+        except psycopg.errors.UniqueViolation:  # a row already stored: the idempotent path
             return self._stage(cur, spec, rows)
 
     def write(self, g: Grouped, received: int, now: datetime) -> BatchResult:

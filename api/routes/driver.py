@@ -11,9 +11,9 @@ from fastapi.security import OAuth2PasswordRequestForm
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import BaseModel, Field
 
-from api.deps import State, api_key_scheme, bearer_scheme, principal
+from api.deps import State, api_key_scheme, bearer_scheme, from_claims, principal, token_claims
 from api.problems import Problem, responses
-from api.security import InvalidToken, Role, read_token, sign
+from api.security import Role, sign
 from citywatch.broker import derive_password
 
 router = APIRouter(prefix="/driver", tags=["driver terminal"])
@@ -69,18 +69,11 @@ def for_bus(
     api_key: Annotated[str | None, Security(api_key_scheme)],
 ) -> str:
     """The caller is this bus's terminal (or control-centre staff or services, who may look at any bus)."""
-    if api_key:
+    if api_key:  # a service
         who = principal(st, None, api_key)
-        if not who.can(Role.VIEWER):
-            raise Problem(403, "not allowed")
-        return who.name
-    if not bearer:
+    elif not bearer:
         raise Problem(401, "sign in as the bus", headers={"WWW-Authenticate": "Bearer"})
-    try:
-        claims = read_token(bearer, st.settings.api.token_secret.get_secret_value())
-    except InvalidToken as e:
-        raise Problem(401, str(e), headers={"WWW-Authenticate": "Bearer"}) from None
-    if claims.get("scope") == TERMINAL_SCOPE:
+    elif (claims := token_claims(st, bearer)).get("scope") == TERMINAL_SCOPE:
         if claims["sub"] != bus:
             raise Problem(403, f"this terminal belongs to {claims['sub']}, not {bus}")
         row = st.db.one(
@@ -91,7 +84,8 @@ def for_bus(
                 401, "the bus's credentials changed; sign in again", headers={"WWW-Authenticate": "Bearer"}
             )
         return f"terminal:{bus}"
-    who = principal(st, bearer, None)
+    else:  # control-centre staff
+        who = from_claims(st, claims)
     if not who.can(Role.VIEWER):
         raise Problem(403, "not allowed")
     return who.name

@@ -21,16 +21,12 @@ from typing import Any
 
 import psycopg
 
-from citywatch.bench.common import Prober, gateway_publisher, metric, percentile, private_servers, progress
+from citywatch.bench.common import Prober, city_servers, gateway_publisher, metric, percentile, progress
 from citywatch.bench.ingest import SCALE, SECRET, _paced
 from citywatch.contracts import messages as m
 from citywatch.contracts.topics import DeviceKind, topic_for
-from citywatch.db import features
-from citywatch.db.migrate import migrate
-from citywatch.devices import broker_accounts
 from citywatch.localservices import free_port
 from simulators.city import Device, build_city
-from simulators.provision import register_city
 
 
 def _service(module: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -55,13 +51,7 @@ def run(load_msgs_per_s: float = 3000.0, seconds: float = 30.0) -> dict[str, Any
         )
         for i in range(int(seconds) + 5)
     ]
-    with private_servers(SECRET) as s:
-        migrate(s.pg.url)
-        features.apply(s.pg.url)
-        register_city(s.pg.url, city)
-        register_city(s.pg.url, replace(city, devices=probes, lots=[]))
-        s.broker.write_config(broker_accounts(s.pg.url))
-        s.broker.start()
+    with city_servers(SECRET, city, replace(city, devices=probes, lots=[])) as s:
         mport = free_port()
         env = {
             "CITYWATCH_DB_URL": s.pg.url,

@@ -32,17 +32,13 @@ import psycopg
 from paho.mqtt.enums import CallbackAPIVersion
 
 from citywatch import broker
-from citywatch.bench.common import gateway_publisher, percentile, private_servers, progress
+from citywatch.bench.common import city_servers, gateway_publisher, percentile, progress
 from citywatch.contracts import messages as m
 from citywatch.contracts.topics import PREFIX, DeviceKind, topic_for
-from citywatch.db import features
-from citywatch.db.migrate import migrate
-from citywatch.devices import broker_accounts
 from simulators.city import Scale, build_city
 from simulators.drivers import DriverAgent, DriverDesk
 from simulators.engine import simulate
 from simulators.gtfs import write_feed
-from simulators.provision import register_city
 from simulators.publisher import Publisher
 
 SECRET = "bench-secret"
@@ -70,12 +66,7 @@ def run(
     )
     n_buses = len(city.of_kind(DeviceKind.BUS))
     pairs = [(s, r.route_id) for r in city.routes for s in r.stops]
-    with private_servers(SECRET) as s:
-        migrate(s.pg.url)
-        features.apply(s.pg.url)
-        register_city(s.pg.url, city)
-        s.broker.write_config(broker_accounts(s.pg.url))
-        s.broker.start()
+    with city_servers(SECRET, city) as s:
         feed = write_feed(city, s.workdir / "gtfs.zip")
         env = {
             **os.environ,

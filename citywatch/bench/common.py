@@ -1,9 +1,12 @@
-"""Shared pieces of the benchmarks: progress on stderr, private servers, RSS."""
+"""Shared pieces of the benchmarks: progress on stderr, private servers (bare, or with a city on them),
+an ingest worker as its own process, RSS."""
 
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import threading
@@ -16,7 +19,12 @@ from typing import Any
 
 import psycopg
 
+from citywatch.db import features
+from citywatch.db.migrate import migrate
+from citywatch.devices import broker_accounts
 from citywatch.localservices import MosquittoBroker, PostgresServer, free_port
+from simulators.city import City
+from simulators.provision import register_city
 
 
 def progress(msg: str) -> None:
@@ -42,6 +50,52 @@ def private_servers(secret: str, durable: bool = True) -> Iterator[Servers]:
         broker.stop()
         pg.stop()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def city_servers(secret: str, *cities: City, durable: bool = True) -> Iterator[Servers]:
+    """Private servers with the schema, the cities' devices registered and the broker running with
+    their accounts."""
+    with private_servers(secret, durable) as s:
+        migrate(s.pg.url)
+        features.apply(s.pg.url)
+        for city in cities:
+            register_city(s.pg.url, city)
+        s.broker.write_config(broker_accounts(s.pg.url))
+        s.broker.start()
+        yield s
+
+
+def start_ingest(
+    s: Servers,
+    secret: str,
+    client_id: str,
+    metrics_port: int,
+    *,
+    shared_group: str | None = None,
+    log_level: str = "WARNING",
+    wrap: list[str] | None = None,
+) -> subprocess.Popen[bytes]:
+    """An ingest worker as its own process (``wrap``: a command to run it under, e.g. a profiler),
+    returned once it is connected to the broker."""
+    env = {
+        **os.environ,
+        "CITYWATCH_DB_URL": s.pg.url,
+        "CITYWATCH_MQTT_PORT": str(s.broker.port),
+        "CITYWATCH_DEVICE_SECRET": secret,
+        "CITYWATCH_INGEST_CLIENT_ID": client_id,
+        "CITYWATCH_INGEST_METRICS_PORT": str(metrics_port),
+        "CITYWATCH_LOG_LEVEL": log_level,
+    }
+    if shared_group:
+        env["CITYWATCH_INGEST_SHARED_GROUP"] = shared_group
+    proc = subprocess.Popen([*(wrap or []), sys.executable, "-m", "ingest"], env=env)
+    deadline = time.monotonic() + 30
+    while metric(metrics_port, "citywatch_ingest_broker_connected") != 1.0:
+        if time.monotonic() > deadline or proc.poll() is not None:
+            raise RuntimeError("ingest did not come up")
+        time.sleep(0.02)
+    return proc
 
 
 def peak_rss_mb(pid: int, field: str = "VmHWM") -> float:

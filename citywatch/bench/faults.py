@@ -20,7 +20,6 @@ import contextlib
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -28,14 +27,17 @@ from typing import Any
 
 import psycopg
 
-from citywatch.bench.common import Servers, gateway_publisher, metric, peak_rss_mb, private_servers, progress
-from citywatch.db import features
-from citywatch.db.migrate import migrate
-from citywatch.devices import broker_accounts
+from citywatch.bench.common import (
+    Servers,
+    city_servers,
+    gateway_publisher,
+    peak_rss_mb,
+    progress,
+    start_ingest,
+)
 from citywatch.localservices import free_port
 from simulators.city import Scale, build_city
 from simulators.engine import simulate
-from simulators.provision import register_city
 
 SECRET = "bench-secret"
 STREAMS = ("air_quality", "parking_events", "cctv_events", "bus_positions", "stop_requests")
@@ -54,21 +56,7 @@ class Worker:
         self.metrics_port = free_port()
 
     def start(self) -> None:
-        env = {
-            **os.environ,
-            "CITYWATCH_DB_URL": self.s.pg.url,
-            "CITYWATCH_MQTT_PORT": str(self.s.broker.port),
-            "CITYWATCH_DEVICE_SECRET": SECRET,
-            "CITYWATCH_INGEST_CLIENT_ID": "faults-ingest",
-            "CITYWATCH_INGEST_METRICS_PORT": str(self.metrics_port),
-            "CITYWATCH_LOG_LEVEL": "ERROR",
-        }
-        self.proc = subprocess.Popen([sys.executable, "-m", "ingest"], env=env)
-        deadline = time.monotonic() + 30
-        while metric(self.metrics_port, "citywatch_ingest_broker_connected") is None:
-            if time.monotonic() > deadline:
-                raise RuntimeError("ingest did not come up")
-            time.sleep(0.05)
+        self.proc = start_ingest(self.s, SECRET, "faults-ingest", self.metrics_port, log_level="ERROR")
 
     def sample(self) -> None:
         """The resident memory now (the peak of the current scenario is the largest sample)."""
@@ -132,12 +120,7 @@ def recovered_at(
 def run(rate: float = 1500.0, seconds: float = 20.0, outage_s: float = 10.0) -> dict[str, Any]:
     city = build_city(21, SCALE)
     scenarios: list[dict[str, Any]] = []
-    with private_servers(SECRET) as s:
-        migrate(s.pg.url)
-        features.apply(s.pg.url)
-        register_city(s.pg.url, city)
-        s.broker.write_config(broker_accounts(s.pg.url))
-        s.broker.start()
+    with city_servers(SECRET, city) as s:
         worker = Worker(s)
         worker.start()
 

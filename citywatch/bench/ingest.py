@@ -22,7 +22,6 @@ import itertools
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -37,24 +36,20 @@ from citywatch.bench.ceilings import BareSubscriber, copy_rate, rows_of
 from citywatch.bench.common import (
     Prober,
     Servers,
+    city_servers,
     gateway_publisher,
-    metric,
     peak_rss_mb,
     percentile,
-    private_servers,
     progress,
+    start_ingest,
 )
 from citywatch.contracts import messages as m
 from citywatch.contracts.senml import to_pack
 from citywatch.contracts.topics import DeviceKind, Stream, topic_for
-from citywatch.db import features
-from citywatch.db.migrate import migrate
-from citywatch.devices import broker_accounts
 from citywatch.localservices import free_port
 from ingest.decode import DeviceInfo
 from simulators.city import Device, Scale, build_city
 from simulators.engine import Out, simulate
-from simulators.provision import register_city
 from simulators.publisher import Publisher
 
 SECRET = "bench-secret"
@@ -95,41 +90,19 @@ def _packs(stations: list[str], readings: int, size: int, end: float) -> Iterato
 
 
 def _ingest(s: Servers, metrics_port: int, worker: int = 0, shared: bool = False) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "CITYWATCH_DB_URL": s.pg.url,
-        "CITYWATCH_MQTT_PORT": str(s.broker.port),
-        "CITYWATCH_DEVICE_SECRET": SECRET,
-        "CITYWATCH_INGEST_CLIENT_ID": f"bench-ingest-{worker}",
-        "CITYWATCH_INGEST_METRICS_PORT": str(metrics_port),
-        "CITYWATCH_LOG_LEVEL": "WARNING",
-    }
-    if shared:
-        env["CITYWATCH_INGEST_SHARED_GROUP"] = "ingest"
-    cmd = [sys.executable, "-m", "ingest"]
+    wrap = None
     profile_dir = os.environ.get("CITYWATCH_BENCH_PROFILE")
     if profile_dir:  # sample the worker with py-spy (collapsed stacks; see scripts/profile-top.py)
         out = Path(profile_dir) / f"ingest-{worker}-{int(time.time())}.txt"
-        cmd = [
-            "py-spy",
-            "record",
-            "--format",
-            "raw",
-            "--rate",
-            "250",
-            "--nonblocking",
-            "-o",
-            str(out),
-            "--",
-            *cmd,
-        ]
-    proc = subprocess.Popen(cmd, env=env)
-    deadline = time.monotonic() + 30
-    while metric(metrics_port, "citywatch_ingest_broker_connected") != 1.0:
-        if time.monotonic() > deadline or proc.poll() is not None:
-            raise RuntimeError("ingest did not come up")
-        time.sleep(0.02)
-    return proc
+        wrap = ["py-spy", "record", "--format", "raw", "--rate", "250", "--nonblocking", "-o", str(out), "--"]
+    return start_ingest(
+        s,
+        SECRET,
+        f"bench-ingest-{worker}",
+        metrics_port,
+        shared_group="ingest" if shared else None,
+        wrap=wrap,
+    )
 
 
 def _count(conn: psycopg.Connection[Any], sql: str) -> int:
@@ -205,6 +178,11 @@ def _worker_pid(p: subprocess.Popen[bytes]) -> int:
     return int(children[0]) if children else p.pid
 
 
+def _rss_now(procs: list[subprocess.Popen[bytes]]) -> float:
+    """All workers' resident memory now, MB."""
+    return round(sum(peak_rss_mb(_worker_pid(p), "VmRSS") for p in procs), 1)
+
+
 def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
     for p in procs:
         os.kill(_worker_pid(p), signal.SIGTERM)  # py-spy, when profiling, ends with it and writes its profile
@@ -224,18 +202,12 @@ def run(
     probe = Device(PROBE, DeviceKind.AIR_QUALITY, "latency probe", 37.26, 127.02, "paldal", 0.1)
     gateway = Device(GATEWAY, DeviceKind.AIR_QUALITY, "station gateway", 37.27, 127.03, "paldal", 60.0)
     stations = [d.device_id for d in city.of_kind(DeviceKind.AIR_QUALITY)]
-    with private_servers(SECRET) as s:
-        migrate(s.pg.url)
-        features.apply(s.pg.url)
-        register_city(s.pg.url, city)
-        register_city(s.pg.url, replace(city, devices=[probe, gateway], lots=[]))
+    with city_servers(SECRET, city, replace(city, devices=[probe, gateway], lots=[])) as s:
         with psycopg.connect(s.pg.url, autocommit=True) as c:
             c.execute(
                 "UPDATE devices SET meta = meta || jsonb_build_object('gateway', %s::text) WHERE device_id = ANY(%s)",
                 (GATEWAY, stations),
             )
-        s.broker.write_config(broker_accounts(s.pg.url))
-        s.broker.start()
         conn = psycopg.connect(s.pg.url, autocommit=True)
         progress(
             f"city: {len(city.devices)} devices; creating the persistent session of {workers} ingest worker(s)"
@@ -260,9 +232,7 @@ def run(
         progress(
             f"drain: {drain_rate:.0f} msg/s; the bare subscriber now drains its copy of the same messages"
         )
-        rss_after: dict[str, float] = {
-            "drain": round(sum(peak_rss_mb(_worker_pid(p), "VmRSS") for p in procs), 1)
-        }
+        rss_after: dict[str, float] = {"drain": _rss_now(procs)}
         ceiling_recv = bare.drain(len(outs))
         progress(
             f"ceiling: {workers} bare paho subscriber process(es) (QoS 1, no processing) take {ceiling_recv:.0f} msg/s"
@@ -282,7 +252,7 @@ def run(
         th.join()
         live_rate = len(outs2) / (t_done - t_start)
         progress(f"live: {live_rate:.0f} msg/s")
-        rss_after["live"] = round(sum(peak_rss_mb(_worker_pid(p), "VmRSS") for p in procs), 1)
+        rss_after["live"] = _rss_now(procs)
 
         # 3. latency at 50 % of the drain rate
         target = latency_rate or drain_rate * 0.5
@@ -326,7 +296,7 @@ def run(
             probe_pub.flush(60)
         progress(f"latency: the generator reached {achieved:.0f} of {target:.0f} msg/s")
         latencies = prober.latencies_ms()
-        rss_after["latency"] = round(sum(peak_rss_mb(_worker_pid(p), "VmRSS") for p in procs), 1)
+        rss_after["latency"] = _rss_now(procs)
         probes = prober.sent
 
         sent = pub1.sent["data"] + pub2_holder[0].sent["data"] + pub3.sent["data"] + probe_pub.sent["data"]

@@ -188,37 +188,26 @@ def _parse_carefully(payload: bytes) -> tuple[list[PackReading], list[BadReading
     groups: dict[tuple[str, float], list[tuple[int, dict[str, Any], str, float]]] = {}
     problems: dict[tuple[str, float], str] = {}
     loose: list[BadReading] = []
-    devices: dict[str, bool] = {}  # name prefix -> is a device id (names repeat within a pack)
-    known = _KNOWN.issuperset
     for i, rec in enumerate(doc):
         if type(rec) is not dict:
             raise PackError(f"record {i} is not an object")
-        extra: set[str] = set() if known(rec) else rec.keys() - _KNOWN
+        extra = rec.keys() - _KNOWN
         if extra:
             must = sorted(k for k in extra if k.endswith("_"))
             if must:  # RFC 8428 §4.4: a must-understand field not understood rejects the whole pack
                 raise PackError(f"record {i}: must-understand field {must[0]!r} not supported")
+        if "bver" in rec and rec["bver"] not in (5, 10):
+            raise PackError(f"record {i}: SenML version {rec['bver']!r} not supported")
         if "bn" in rec:
-            if "bver" in rec and rec["bver"] not in (5, 10):
-                raise PackError(f"record {i}: SenML version {rec['bver']!r} not supported")
             if type(rec["bn"]) is not str:
                 raise PackError(f"record {i}: bn must be a string")
             bn = rec["bn"]
-            if "bt" in rec:
-                if not _number(rec["bt"]):
-                    raise PackError(f"record {i}: bt must be a finite number")
-                bt = float(rec["bt"])
-            if "bu" in rec:
-                bu = rec["bu"]
-        elif "bt" in rec or "bu" in rec or "bver" in rec:
-            if "bver" in rec and rec["bver"] not in (5, 10):
-                raise PackError(f"record {i}: SenML version {rec['bver']!r} not supported")
-            if "bt" in rec:
-                if not _number(rec["bt"]):
-                    raise PackError(f"record {i}: bt must be a finite number")
-                bt = float(rec["bt"])
-            if "bu" in rec:
-                bu = rec["bu"]
+        if "bt" in rec:
+            if not _number(rec["bt"]):
+                raise PackError(f"record {i}: bt must be a finite number")
+            bt = float(rec["bt"])
+        if "bu" in rec:
+            bu = rec["bu"]
         n = rec.get("n")
         if n is None and "v" not in rec:
             continue  # a base-only record
@@ -236,10 +225,7 @@ def _parse_carefully(payload: bytes) -> tuple[list[PackReading], list[BadReading
             loose.append(BadReading(None, None, f"record {i}: t must be a finite number", [rec]))
             continue
         device, _, measurement = (bn + n).rpartition(":")
-        ok = devices.get(device)
-        if ok is None:
-            ok = devices[device] = DEVICE_ID_RE.match(device) is not None
-        if not ok:
+        if not DEVICE_ID_RE.match(device):
             loose.append(
                 BadReading(
                     None,
@@ -256,45 +242,34 @@ def _parse_carefully(payload: bytes) -> tuple[list[PackReading], list[BadReading
         recs.append((i, rec, measurement, when))
         if key in problems:
             continue
-        if extra:
-            problems[key] = f"record {i}: unsupported field {sorted(extra)[0]!r}"
-            continue
-        spec = MEASUREMENTS.get(measurement)
-        v = rec.get("v")
         unit = rec.get("u", None if measurement == "seq" else bu)  # a count has no unit: bu is not for seq
-        if spec is None or (unit is not None and unit != spec[1]) or type(v) not in (float, int):
-            problems[key] = f"record {i}: {_check(measurement, unit, v, when)}"
-            continue
-        lo, hi = BOUNDS[spec[0]]
-        assert isinstance(v, float | int)
-        if not lo <= v <= hi or not _ABSOLUTE <= when < _LAST or (spec[0] == "seq" and v != int(v)):
-            problems[key] = f"record {i}: {_check(measurement, unit, v, when)}"
+        problem = (
+            f"unsupported field {sorted(extra)[0]!r}"
+            if extra
+            else _check(measurement, unit, rec.get("v"), when)
+        )
+        if problem:
+            problems[key] = f"record {i}: {problem}"
     if not groups and not loose:
         raise PackError("the pack holds no readings")
     good: list[PackReading] = []
     bad = loose
     for (device, when), recs in groups.items():
-        if (device, when) in problems:
-            resolved = [_resolved(r, f"{device}:{ms}", w) for _i, r, ms, w in recs]
-            bad.append(BadReading(device, when, problems[(device, when)], resolved))
-            continue
+        why = problems.get((device, when))
         values: dict[str, float] = {}
-        dup = None
-        for _i, r, ms, _w in recs:
-            field = MEASUREMENTS[ms][0]
-            if field in values:
-                dup = field
-            values[field] = float(r["v"])
-        if dup:
-            resolved = [_resolved(r, f"{device}:{ms}", w) for _i, r, ms, w in recs]
-            bad.append(BadReading(device, when, f"{dup} given twice for one reading", resolved))
-            continue
+        if why is None:
+            for _i, r, ms, _w in recs:
+                field = MEASUREMENTS[ms][0]
+                if field in values:
+                    why = f"{field} given twice for one reading"
+                    break
+                values[field] = float(r["v"])
         seq = values.pop("seq", None)
-        if seq is None:
-            resolved = [_resolved(r, f"{device}:{ms}", w) for _i, r, ms, w in recs]
-            bad.append(BadReading(device, when, "a reading needs a 'seq' record", resolved))
+        if why is None and seq is not None:
+            good.append(PackReading(device, when, int(seq), values))
             continue
-        good.append(PackReading(device, when, int(seq), values))
+        resolved = [_resolved(r, f"{device}:{ms}", w) for _i, r, ms, w in recs]
+        bad.append(BadReading(device, when, why or "a reading needs a 'seq' record", resolved))
     return good, bad
 
 
