@@ -117,6 +117,23 @@ def request(pub: Publisher, device: str, stop: str, route: str, n: int = 2) -> s
     return rid
 
 
+def only_this_one_is_told(  # type: ignore[no-untyped-def]
+    p: Platform, pub: Publisher, stop: str, route: str, told: tuple[str, Listener], other: Listener
+):
+    """A passenger asks at ``stop``: the bus ``told`` hears of it (and the request is assigned to it),
+    the ``other`` bus's terminal stays empty."""
+    bus, term = told
+    rid = request(pub, f"stop-{stop[3:]}", stop, route, n=1)
+    assert wait_for(lambda: term.last() is not None and term.last()["stops"], 5)  # type: ignore[index]
+    assert term.last()["stops"][0]["request_ids"] == [rid]  # type: ignore[index]
+    assert not (other.last() or {}).get("stops")
+    assert wait_for(
+        lambda: p.query("SELECT status, bus_id FROM bell_requests WHERE request_id = %s", rid)
+        == [("assigned", bus)],
+        5,
+    )
+
+
 def test_request_reaches_the_right_driver_then_a_pass_is_caught(platform: Platform, bell) -> None:  # type: ignore[no-untyped-def]
     _service, net = bell
     route = next(r for r in platform.city.routes if not r.loop)
@@ -284,15 +301,7 @@ def test_on_a_loop_route_the_bus_just_past_the_stop_is_not_the_one_told(
         )
         send_positions(pub, around, route.route_id, positions(net, route.route_id, 0.80, 0.84, 4))
         time.sleep(0.3)
-        rid = request(pub, f"stop-{stop[3:]}", stop, route.route_id, n=1)
-        assert wait_for(lambda: term_around.last() is not None and term_around.last()["stops"], 5)  # type: ignore[index]
-        assert term_around.last()["stops"][0]["request_ids"] == [rid]  # type: ignore[index]
-        assert not (term_past.last() or {}).get("stops")
-        assert wait_for(
-            lambda: p.query("SELECT status, bus_id FROM bell_requests WHERE request_id = %s", rid)
-            == [("assigned", around)],
-            5,
-        )
+        only_this_one_is_told(p, pub, stop, route.route_id, (around, term_around), term_past)
         for listener in (term_past, term_around):
             listener.close()
         pub.close()
@@ -317,15 +326,7 @@ def test_a_bus_standing_at_the_terminal_is_told_for_the_way_back(platform: Platf
     send_positions(pub, standing, route.route_id, positions(net, route.route_id, 0.999, 1.0, 4), speed=0.0)
     send_positions(pub, far, route.route_id, positions(net, route.route_id, 0.02, 0.05, 4))
     time.sleep(0.3)
-    rid = request(pub, f"stop-{stop[3:]}", stop, route.route_id, n=1)
-    assert wait_for(lambda: term_standing.last() is not None and term_standing.last()["stops"], 5)  # type: ignore[index]
-    assert term_standing.last()["stops"][0]["request_ids"] == [rid]  # type: ignore[index]
-    assert not (term_far.last() or {}).get("stops")
-    assert wait_for(
-        lambda: platform.query("SELECT status, bus_id FROM bell_requests WHERE request_id = %s", rid)
-        == [("assigned", standing)],
-        5,
-    )
+    only_this_one_is_told(platform, pub, stop, route.route_id, (standing, term_standing), term_far)
     for listener in (term_standing, term_far):
         listener.close()
     pub.close()
