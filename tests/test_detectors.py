@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import json
+import math
 import random
 from collections.abc import Callable
 
 import pytest
 
-from analytics.detectors import Cusum, Detector, Flatline, Novelty, Spike
+from analytics.detectors import Cusum, Detector, Flatline, LevelTransitions, Spike
 
 FACTORIES: dict[str, Callable[[], Detector]] = {
     "flatline": lambda: Flatline(min_run=10),
     "spike": lambda: Spike(),
     "cusum": lambda: Cusum(grace_period=100),
-    "novelty": lambda: Novelty(window=300, history=3000),
+    "transitions": lambda: LevelTransitions(grace_period=500),
 }
-THRESHOLD = {"flatline": 1.0, "spike": 8.0, "cusum": 1.0, "novelty": 0.9996}
+THRESHOLD = {"flatline": 1.0, "spike": 8.0, "cusum": 1.0, "transitions": 1.0}
 
 
 def clean(seed: int, n: int = 2000) -> list[float]:
@@ -37,11 +38,28 @@ def test_deterministic(name: str) -> None:
     assert run(FACTORIES[name](), clean(1)) == run(FACTORIES[name](), clean(1))
 
 
+def smooth(seed: int, n: int = 3000) -> list[float]:
+    """A clean sensor: a daily cycle (one value a minute... squeezed to 288 values a day) with noise."""
+    r = random.Random(seed)
+    return [round(20 + 8 * math.sin(2 * math.pi * i / 288) + r.gauss(0, 0.5), 2) for i in range(n)]
+
+
 @pytest.mark.parametrize("name", FACTORIES)
 def test_quiet_on_clean_data(name: str) -> None:
     for seed in range(5):
-        scores = run(FACTORIES[name](), clean(seed))
+        # LevelTransitions learns shapes, and white noise has none: it is held to a cycling sensor
+        xs = smooth(seed) if name == "transitions" else clean(seed)
+        scores = run(FACTORIES[name](), xs)
         assert max(scores) < THRESHOLD[name], (seed, max(scores))
+
+
+def test_transitions_false_alarm_rate_on_white_noise() -> None:
+    """The known cost of remembering every jump: on white noise a jump between two rare bands
+    that never happened before does happen now and then. Measured: 5 to 9 alarms in 5,500
+    scored values per seed; held here to at most 1 in 500."""
+    for seed in range(6):
+        scores = run(LevelTransitions(grace_period=500), clean(seed, 6000))
+        assert sum(1 for s in scores if s >= 1.0) <= 11, seed
 
 
 @pytest.mark.parametrize("name", FACTORIES)
@@ -84,12 +102,47 @@ def test_cusum_fires_on_slow_drift_not_on_noise() -> None:
     assert 300 < first < 500
 
 
-def test_novelty_fires_on_spikes_and_level_shifts() -> None:
-    xs = clean(9, 3000)
-    xs[2000] = 200.0
-    shifted = xs[:2500] + [x + 40 for x in xs[2500:]]
-    scores = run(Novelty(window=300, history=3000), shifted)
-    assert scores[2000] >= 0.999  # the largest surprise it has seen
-    assert max(scores[2500:2510]) >= 0.998  # the shift: rarer than all but the spike
-    clean_alarms = [i for i, s in enumerate(scores[:2000]) if s >= 0.998]
-    assert len(clean_alarms) <= 3
+def test_transitions_fire_on_a_new_level_once_then_rest() -> None:
+    xs = smooth(9, 3000)
+    shifted = xs[:2000] + [x + 40 for x in xs[2000:]]  # a level never reached before
+    d = LevelTransitions(grace_period=500, rest=100)
+    scores = run(d, shifted)
+    assert max(scores[:2000]) < 1.0
+    assert scores[2000] == 1.0
+    assert max(scores[2001:2100]) == 0.0  # resting: one anomaly, one alarm
+    # the new regime is learned: a full alarm now and then while its own extremes are first met
+    assert sum(1 for s in scores[2100:] if s >= 1.0) <= 2
+
+
+def test_transitions_fire_on_a_broken_shape_within_the_normal_range() -> None:
+    """A square wave whose values stay in range but whose rhythm breaks: a jump never made."""
+    period = [0.0] * 10 + [5.0] * 10 + [10.0] * 10 + [5.0] * 10  # 0 -> 5 -> 10 -> 5 -> 0 ...
+    xs = period * 40
+    xs[1205] = 10.0  # 0 -> 10 directly, inside the range
+    d = LevelTransitions(grace_period=400)
+    scores = run(d, xs)
+    assert scores[1205] == 1.0
+    assert max(scores[:1205]) == 0.0
+    assert (
+        d.explain(0.0)["new_transitions"] == []
+    )  # after the alarm 10 -> 0 ... the explanation names transitions
+    fresh = LevelTransitions(grace_period=400)
+    run(fresh, xs[:1205])
+    why = fresh.explain(10.0)
+    assert why["previous_bands"][-1] == fresh.band(0.0) and why["band"] == fresh.band(10.0)
+    assert [fresh.band(0.0), fresh.band(10.0)] in why["new_transitions"]
+
+
+def test_transitions_ignore_non_finite_values() -> None:
+    d = LevelTransitions(grace_period=50)
+    run(d, clean(10, 100))
+    before = d.state()
+    assert d.score_one(float("nan")) == 0.0 and d.score_one(float("inf")) == 0.0
+    d.learn_one(float("nan"))
+    assert d.state() == before
+
+
+@pytest.mark.parametrize("kw", [{"levels": 1}, {"order": 0}, {"grace_period": 1}])
+def test_transitions_refuse_meaningless_settings(kw: dict[str, int]) -> None:
+    with pytest.raises(ValueError):
+        LevelTransitions(**kw)

@@ -10,7 +10,7 @@ are learned before scores mean anything (the score is 0 until then).
 from analytics.detectors.base import Detector
 from analytics.detectors.cusum import Cusum
 from analytics.detectors.flatline import Flatline
-from analytics.detectors.novelty import Novelty
 from analytics.detectors.spike import Spike
+from analytics.detectors.transitions import LevelTransitions
 
-__all__ = ["Cusum", "Detector", "Flatline", "Novelty", "Spike"]
+__all__ = ["Cusum", "Detector", "Flatline", "LevelTransitions", "Spike"]
