@@ -66,6 +66,13 @@ class IngestSettings(BaseSettings):
         description="device timestamps older than this are rejected (allows a 30-day backfill)",
     )
     registry_refresh_s: float = Field(30.0, gt=0, description="how often the device registry is reloaded")
+    device_rate_per_s: float = Field(
+        10.0,
+        ge=0,
+        description="readings a second one device may send on average, by its own clock; "
+        "beyond it readings are dead-lettered as rate_limited (0: no limit)",
+    )
+    device_burst: int = Field(100, ge=1, description="readings one device may send at once")
     metrics_port: int | None = Field(9108, description="Prometheus metrics port; unset to disable")
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -35,6 +35,7 @@ class Reason(StrEnum):
     DEVICE_MISMATCH = "device_mismatch"
     CLOCK_FUTURE = "clock_future"
     CLOCK_PAST = "clock_past"
+    RATE_LIMITED = "rate_limited"
     INTERNAL_ERROR = "internal_error"
 
 
@@ -74,6 +75,14 @@ class Rejected:
 
 Decoded = Accepted | Rejected
 
+# asked once per reading that passed every other check: may this device send a reading stamped at this
+# time (epoch seconds)? ``None``: no flood control. See :mod:`ingest.ratelimit`.
+Admit = Callable[[str, float], bool]
+
+
+def _flooding(device_id: str) -> Rejected:
+    return Rejected(Reason.RATE_LIMITED, f"{device_id} is sending faster than its rate limit", device_id)
+
 
 def digest(topic: bytes, payload: bytes) -> bytes:
     """Identity of a dead letter: identical bytes on the same topic are one message."""
@@ -106,6 +115,7 @@ def decode(
     received_at: datetime,
     registry: Mapping[str, DeviceInfo],
     limits: Limits,
+    admit: Admit | None = None,
 ) -> Decoded:
     if len(payload) > limits.max_payload_bytes:
         return Rejected(Reason.OVERSIZE, f"{len(payload)} bytes > {limits.max_payload_bytes}")
@@ -135,6 +145,8 @@ def decode(
     late = _clock_check(msg.ts, received_at, limits, t.device_id)
     if late:
         return late
+    if admit is not None and not admit(t.device_id, msg.ts.timestamp()):
+        return _flooding(t.device_id)
     table, to_row = ROW_OF[model]
     seq = msg.seq if isinstance(msg, Telemetry) else None
     return Accepted(table, to_row(msg, received_at), t.device_id, t.stream, seq, msg.ts)
@@ -165,11 +177,12 @@ def decode_all(
     received_at: datetime,
     registry: Mapping[str, DeviceInfo],
     limits: Limits,
+    admit: Admit | None = None,
 ) -> list[Decoded]:
     """Every reading a message carries: one for a device's own message, many for a gateway's SenML pack
     (each reading accepted or refused on its own; a pack that cannot be read at all is one dead letter)."""
     if not topic.endswith(b"/pack"):
-        return [decode(topic, payload, received_at, registry, limits)]
+        return [decode(topic, payload, received_at, registry, limits, admit)]
     if len(payload) > limits.max_payload_bytes:
         return [Rejected(Reason.OVERSIZE, f"{len(payload)} bytes > {limits.max_payload_bytes}")]
     try:
@@ -181,11 +194,16 @@ def decode_all(
     refused = _device_check(t.device_id, t.kind, registry)
     if refused:
         return [refused]
-    return _unpack(t, payload, received_at, registry, limits)
+    return _unpack(t, payload, received_at, registry, limits, admit)
 
 
 def _unpack(
-    t: Topic, payload: bytes, received_at: datetime, registry: Mapping[str, DeviceInfo], limits: Limits
+    t: Topic,
+    payload: bytes,
+    received_at: datetime,
+    registry: Mapping[str, DeviceInfo],
+    limits: Limits,
+    admit: Admit | None,
 ) -> list[Decoded]:
     gateway = t.device_id
     try:
@@ -221,6 +239,8 @@ def _unpack(
         ts = datetime.fromtimestamp(r.time, tz)
         if refused is None and not earliest <= r.time <= latest:
             refused = _clock_check(ts, received_at, limits, r.device_id)
+        if refused is None and admit is not None and not admit(r.device_id, r.time):
+            refused = _flooding(r.device_id)
         if refused is not None:
             body = {"bn": f"{r.device_id}:", "bt": r.time, "seq": r.seq, **r.values}
             out.append(Rejected(refused.reason, refused.detail, r.device_id, _records([body])))

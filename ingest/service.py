@@ -25,6 +25,7 @@ from ingest.batching import FlushPolicy, group
 from ingest.decode import Decoded, DeviceInfo, Limits, Reason, Rejected, decode_all
 from ingest.metrics import IngestMetrics
 from ingest.mqtt import Inbound, Subscriber
+from ingest.ratelimit import DeviceRateLimiter
 from ingest.store import BatchResult, Store
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,10 @@ class IngestService:
             s.max_payload_bytes, timedelta(seconds=s.max_future_s), timedelta(seconds=s.max_past_s)
         )
         self.metrics = IngestMetrics()
+        # asked from the network thread and, for re-decoded messages, the writer: hence the lock
+        self.limiter = DeviceRateLimiter(s.device_rate_per_s, s.device_burst) if s.device_rate_per_s else None
+        self._limiter_lock = threading.Lock()
+        self._refusals_reported = time.monotonic()
         self.store = Store(settings.db.url, s.client_id)
         self.registry: dict[str, DeviceInfo] = {}
         self._registry_loaded = 0.0
@@ -79,11 +84,39 @@ class IngestService:
     def _decode(self, m: Inbound) -> list[Decoded]:
         try:
             return decode_all(
-                m.topic, m.payload, datetime.fromtimestamp(m.received_at, UTC), self.registry, self.limits
+                m.topic,
+                m.payload,
+                datetime.fromtimestamp(m.received_at, UTC),
+                self.registry,
+                self.limits,
+                self._admit if self.limiter is not None else None,
             )
         except Exception as e:  # a bug, not bad input: keep the message, say why
             log.exception("decoder failed on %r", m.topic)
             return [Rejected(Reason.INTERNAL_ERROR, f"{type(e).__name__}: {e}"[:500])]
+
+    def _admit(self, device_id: str, at: float) -> bool:
+        assert self.limiter is not None
+        with self._limiter_lock:
+            return self.limiter.allow(device_id, at)
+
+    def _report_refusals(self) -> None:
+        """Once a minute, name the devices held back by the flood control (one line each, not one a message)."""
+        if self.limiter is None or time.monotonic() - self._refusals_reported < 60.0:
+            return
+        self._refusals_reported = time.monotonic()
+        with self._limiter_lock:
+            refused = self.limiter.take_refusals()
+        for device, n in sorted(refused.items(), key=lambda kv: -kv[1])[:20]:
+            log.warning(
+                "device %s is flooding: %d readings over %.0f/s (burst %d) dead-lettered as rate_limited",
+                device,
+                n,
+                self.limiter.rate,
+                int(self.limiter.burst),
+            )
+        if len(refused) > 20:
+            log.warning("%d more devices were rate-limited in the last minute", len(refused) - 20)
 
     def _enqueue(self, m: Inbound) -> None:
         self._queue.put(Item(m, self._decode(m)))
@@ -98,6 +131,9 @@ class IngestService:
             return
         try:
             self.registry = self.store.load_registry()
+            if self.limiter is not None:
+                with self._limiter_lock:
+                    self.limiter.forget(set(self.registry))
         except psycopg.Error as e:  # keep the registry we have; the batch writer reports the outage
             log.warning("could not reload the device registry: %s", str(e).strip().splitlines()[0])
         self._registry_loaded = now
@@ -205,6 +241,7 @@ class IngestService:
                     self._flush(pending)
                     pending, units = [], 0
                 self._refresh_registry()
+                self._report_refusals()
             while True:  # clean shutdown: what is already here is committed and acknowledged
                 try:
                     pending.append(self._queue.get_nowait())

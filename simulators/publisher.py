@@ -36,20 +36,33 @@ log = logging.getLogger(__name__)
 
 
 class _Acks:
-    def __init__(self) -> None:
+    """QoS 1 messages sent and not yet acknowledged, with back-pressure: past ``limit`` a sender waits
+    until half of them are acknowledged (a publisher that runs ahead of the broker would otherwise
+    queue without bound, and wrap paho's 16-bit message ids onto messages still in flight)."""
+
+    def __init__(self, limit: int = 40_000, stall_s: float = 120.0) -> None:
         self.cond = threading.Condition()
         self.outstanding = 0
         self.acked = 0
+        self.limit = limit
+        self.stall_s = stall_s
 
     def sent(self) -> None:
         with self.cond:
+            if self.outstanding >= self.limit and not self.cond.wait_for(
+                lambda: self.outstanding <= self.limit // 2, self.stall_s
+            ):
+                raise ConnectionError(
+                    f"the broker acknowledged nothing for {self.stall_s:.0f}s "
+                    f"({self.outstanding} messages in flight)"
+                )
             self.outstanding += 1
 
     def on_publish(self, *_a: Any) -> None:
         with self.cond:
             self.outstanding -= 1
             self.acked += 1
-            if self.outstanding <= 0:
+            if self.outstanding <= 0 or self.outstanding == self.limit // 2:
                 self.cond.notify_all()
 
     def wait(self, timeout: float) -> bool:

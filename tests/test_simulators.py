@@ -117,3 +117,29 @@ def test_uci_replay_converts_units_and_skips_outages() -> None:
     )
     co = [orjson.loads(o.payload).get("co") for o in outs]
     assert max(c for c in co if c is not None) < 15  # mg/m³ converted to ppm
+
+
+def test_publisher_back_pressure_waits_for_acknowledgements() -> None:
+    """Past its limit of messages in flight a sender waits until half are acknowledged; if the broker
+    acknowledges nothing it says so instead of queueing forever."""
+    import threading
+
+    from simulators.publisher import _Acks
+
+    acks = _Acks(limit=4, stall_s=5.0)
+    for _ in range(4):
+        acks.sent()
+    blocked = threading.Thread(target=acks.sent)
+    blocked.start()
+    blocked.join(0.2)
+    assert blocked.is_alive()  # the fifth waits
+    acks.on_publish()
+    blocked.join(0.2)
+    assert blocked.is_alive()  # 3 in flight: still above half
+    acks.on_publish()
+    blocked.join(2.0)
+    assert not blocked.is_alive() and acks.outstanding == 3
+    stalled = _Acks(limit=1, stall_s=0.1)
+    stalled.sent()
+    with pytest.raises(ConnectionError, match="acknowledged nothing"):
+        stalled.sent()
