@@ -63,80 +63,86 @@ def run(rate: float = 5000.0, duration_s: float = 3600.0, sample_s: float = 10.0
         ):
             files[name] = (logs / f"{name}.log").open("wb")
             procs[name] = subprocess.Popen(cmd, env=env, stdout=files[name], stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
-        while metric(metrics_port, "citywatch_ingest_broker_connected") != 1.0:
-            if time.monotonic() > deadline:
-                raise RuntimeError("ingest did not come up")
-            time.sleep(0.1)
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{api_port}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("the API did not come up")
-            time.sleep(0.2)
-        progress(f"soak: {rate:g} msg/s for {duration_s:g}s; ingest, analytics and the API as processes")
-        pub = gateway_publisher(s.broker.port, SECRET)
-        end = time.time() - 30
-
-        def traffic() -> Iterator[Out]:
-            """The city's last week, again and again (new seed, new sequence numbers): endless, unique."""
-            for k in itertools.count():
-                yield from simulate(city, end - 7 * 86400, end, seed=31 + k, first_seq=k * 10_000_000)
-
-        outs = traffic()
-        samples: dict[str, list[float]] = {n: [] for n in procs}
-        healthz_ms: list[float] = []
-        t0 = time.monotonic()
-        next_sample = t0
-        sent = 0
-        for o in outs:
-            now = time.monotonic()
-            if now - t0 >= duration_s:
-                break
-            if now >= next_sample:
-                for n, p in procs.items():
-                    samples[n].append(peak_rss_mb(p.pid, "VmRSS"))
-                started = time.monotonic()
-                httpx.get(f"http://127.0.0.1:{api_port}/healthz", timeout=5)
-                healthz_ms.append((time.monotonic() - started) * 1000)
-                next_sample += sample_s
-                if len(samples["ingest"]) % 6 == 0:
-                    progress(
-                        f"soak: {now - t0:.0f}s, {sent} sent; RSS "
-                        + ", ".join(f"{n} {v[-1]:.0f} MB" for n, v in samples.items())
-                    )
-            delay = t0 + sent / rate - now
-            if delay > 0:
-                time.sleep(delay)
-            pub.send(o)
-            sent += 1
-        achieved = sent / (time.monotonic() - t0)
-        pub.flush(120)
-        sent = pub.sent["data"]
-        pub.close()
-        deadline = time.monotonic() + 120
-        with psycopg.connect(s.pg.url, autocommit=True) as conn:
-
-            def count(sql: str) -> int:
-                row = conn.execute(sql).fetchone()
-                return int(row[0]) if row and row[0] is not None else 0
-
-            while count("SELECT coalesce(sum(received), 0) FROM ingest_counters") < sent:
+        try:
+            deadline = time.monotonic() + 60
+            while metric(metrics_port, "citywatch_ingest_broker_connected") != 1.0:
                 if time.monotonic() > deadline:
-                    break
+                    raise RuntimeError("ingest did not come up")
+                time.sleep(0.1)
+            while True:
+                try:
+                    if httpx.get(f"http://127.0.0.1:{api_port}/readyz", timeout=2).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the API did not come up")
                 time.sleep(0.2)
-            stored = sum(count(f"SELECT count(*) FROM {t}") for t in STREAMS)
-            distinct = sum(count(f"SELECT count(DISTINCT (device_id, seq)) FROM {t}") for t in STREAMS)
-            dead = count("SELECT count(*) FROM dead_letters")
-        for p in procs.values():
-            p.send_signal(signal.SIGTERM)
-        for p in procs.values():
-            p.wait(60)
-        for f in files.values():
-            f.close()
+            progress(f"soak: {rate:g} msg/s for {duration_s:g}s; ingest, analytics and the API as processes")
+            pub = gateway_publisher(s.broker.port, SECRET)
+            end = time.time() - 30
+
+            def traffic() -> Iterator[Out]:
+                """The city's last week, again and again (new seed, new sequence numbers): endless, unique."""
+                for k in itertools.count():
+                    yield from simulate(city, end - 7 * 86400, end, seed=31 + k, first_seq=k * 10_000_000)
+
+            outs = traffic()
+            samples: dict[str, list[float]] = {n: [] for n in procs}
+            healthz_ms: list[float] = []
+            t0 = time.monotonic()
+            next_sample = t0
+            sent = 0
+            for o in outs:
+                now = time.monotonic()
+                if now - t0 >= duration_s:
+                    break
+                if now >= next_sample:
+                    for n, p in procs.items():
+                        samples[n].append(peak_rss_mb(p.pid, "VmRSS"))
+                    started = time.monotonic()
+                    httpx.get(f"http://127.0.0.1:{api_port}/healthz", timeout=5)
+                    healthz_ms.append((time.monotonic() - started) * 1000)
+                    next_sample += sample_s
+                    if len(samples["ingest"]) % 6 == 0:
+                        progress(
+                            f"soak: {now - t0:.0f}s, {sent} sent; RSS "
+                            + ", ".join(f"{n} {v[-1]:.0f} MB" for n, v in samples.items())
+                        )
+                delay = t0 + sent / rate - now
+                if delay > 0:
+                    time.sleep(delay)
+                pub.send(o)
+                sent += 1
+            achieved = sent / (time.monotonic() - t0)
+            pub.flush(120)
+            sent = pub.sent["data"]
+            pub.close()
+            deadline = time.monotonic() + 120
+            with psycopg.connect(s.pg.url, autocommit=True) as conn:
+
+                def count(sql: str) -> int:
+                    row = conn.execute(sql).fetchone()
+                    return int(row[0]) if row and row[0] is not None else 0
+
+                while count("SELECT coalesce(sum(received), 0) FROM ingest_counters") < sent:
+                    if time.monotonic() > deadline:
+                        break
+                    time.sleep(0.2)
+                stored = sum(count(f"SELECT count(*) FROM {t}") for t in STREAMS)
+                distinct = sum(count(f"SELECT count(DISTINCT (device_id, seq)) FROM {t}") for t in STREAMS)
+                dead = count("SELECT count(*) FROM dead_letters")
+            for p in procs.values():
+                p.send_signal(signal.SIGTERM)
+            for p in procs.values():
+                p.wait(60)
+        finally:  # a failed run leaves no service behind
+            for p in procs.values():
+                if p.poll() is None:
+                    p.kill()
+                    p.wait(10)
+            for f in files.values():
+                f.close()
     errors = {
         n: sum(
             1 for line in (logs / f"{n}.log").read_text(errors="replace").splitlines() if " ERROR " in line
