@@ -113,3 +113,40 @@ def test_the_local_ca_is_kept_and_names_the_hosts(tmp_path: Path) -> None:
     assert (
         "listener 8883 127.0.0.1" in conf and "tls_version tlsv1.2" in conf and f"keyfile {first.key}" in conf
     )
+
+
+def _tls_connect(b: MosquittoBroker, user: str, password: str) -> Any:
+    assert b.tls is not None and b.tls_port is not None
+    c, st = client(user, password, b.tls.ca)
+    c.connect("localhost", b.tls_port)
+    c.loop_start()
+    assert st["connected"].wait(10)
+    c.disconnect()
+    c.loop_stop()
+    return st["rc"]
+
+
+def test_rotated_and_retired_credentials_stop_working_on_the_tls_listener(
+    tls_broker: MosquittoBroker,
+) -> None:
+    """Both listeners read one password file: a rotation or a retirement applies to TLS devices at the
+    reload, as it does on the internal listener."""
+    import time
+
+    v1 = broker.derive_password(SECRET, "aq-001")
+    assert not _tls_connect(tls_broker, "aq-001", v1).is_failure
+    tls_broker.write_auth(
+        [
+            broker.DeviceAccount("aq-001", DeviceKind.AIR_QUALITY, credential_version=2),
+            broker.DeviceAccount("aq-002", DeviceKind.AIR_QUALITY),
+        ]
+    )
+    tls_broker.reload()
+    time.sleep(0.5)
+    assert _tls_connect(tls_broker, "aq-001", v1).is_failure  # the old password: refused
+    assert not _tls_connect(tls_broker, "aq-001", broker.derive_password(SECRET, "aq-001", 2)).is_failure
+    assert not _tls_connect(tls_broker, "aq-002", broker.derive_password(SECRET, "aq-002")).is_failure
+    tls_broker.write_auth([broker.DeviceAccount("aq-001", DeviceKind.AIR_QUALITY, credential_version=2)])
+    tls_broker.reload()  # aq-002 retired
+    time.sleep(0.5)
+    assert _tls_connect(tls_broker, "aq-002", broker.derive_password(SECRET, "aq-002")).is_failure
