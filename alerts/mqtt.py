@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
+from citywatch import broker
 from citywatch.contracts.topics import PREFIX
 
 
@@ -16,9 +18,19 @@ def alerts_topic(kind: str) -> str:
 
 
 class AlertPublisher:
-    def __init__(self, *, host: str, port: int, username: str, password: str, client_id: str) -> None:
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        username: str,
+        password: str,
+        client_id: str,
+        tls_ca: Path | None = None,
+    ) -> None:
         self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
         self.client.username_pw_set(username, password)
+        broker.use_tls(self.client, tls_ca)
         self.client.reconnect_delay_set(1, 30)
         self._connected = threading.Event()
 

@@ -31,6 +31,7 @@ def main(start: str | None = None, end: str | None = None) -> None:
         username=broker.PLATFORM_USER,
         password=broker.derive_password(settings.device_secret.get_secret_value(), broker.PLATFORM_USER),
         client_id="citywatch-analytics",
+        tls_ca=settings.mqtt.tls_ca,
     )
     service = AnalyticsService(settings, sink=sink)
     try:

@@ -49,6 +49,7 @@ class TerminalRelay:
         self.client.username_pw_set(
             broker.PLATFORM_USER, broker.derive_password(secret, broker.PLATFORM_USER)
         )
+        broker.use_tls(self.client, settings.mqtt.tls_ca)
         self.client.reconnect_delay_set(1, 30)
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message

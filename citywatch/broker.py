@@ -19,6 +19,7 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from citywatch.contracts.topics import (
     DATA_STREAM,
@@ -31,6 +32,9 @@ from citywatch.contracts.topics import (
     topic_for,
 )
 from citywatch.tls import TlsFiles
+
+if TYPE_CHECKING:
+    import paho.mqtt.client as paho
 
 INGEST_USER = "citywatch-ingest"
 PLATFORM_USER = "citywatch-platform"  # analytics, alerts, boarding bell, API
@@ -177,3 +181,15 @@ __all__ = [
     "outage_absorbed_s",
     "password_file",
 ]
+
+
+def use_tls(client: paho.Client, ca: Path | None) -> None:
+    """Make ``client`` connect with TLS 1.2 or later, verifying the broker's certificate and host name
+    against ``ca``; nothing when ``ca`` is None (the internal plain listener)."""
+    if ca is None:
+        return
+    import ssl
+
+    context = ssl.create_default_context(cafile=str(ca))
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    client.tls_set_context(context)

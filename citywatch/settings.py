@@ -35,6 +35,11 @@ class MqttSettings(BaseSettings):
         None, description="its password; derived from the device secret when unset"
     )
     keepalive_s: int = Field(30, description="MQTT keepalive")
+    tls_ca: Path | None = Field(
+        None,
+        description="CA certificate to verify the broker by; when set, the services connect with TLS 1.2+ "
+        "(point host and port at the TLS listener)",
+    )
 
 
 class IngestSettings(BaseSettings):

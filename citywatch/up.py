@@ -100,6 +100,7 @@ def up(settings: Settings, sim: SimulateOptions) -> None:
             username=broker.PLATFORM_USER,
             password=broker.derive_password(settings.device_secret.get_secret_value(), broker.PLATFORM_USER),
             client_id="citywatch-analytics",
+            tls_ca=settings.mqtt.tls_ca,
         )
         analytics = AnalyticsService(settings, sink=sink)
         start(analytics.run, "analytics", analytics.stop)

@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as paho
@@ -23,6 +24,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from citywatch import broker
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +54,7 @@ class Subscriber:
         receive_maximum: int = 20000,
         session_expiry_s: int = 7 * 86400,
         keepalive_s: int = 30,
+        tls_ca: Path | None = None,
     ) -> None:
         self._filter = topic_filter
         self._on_message = on_message
@@ -62,6 +66,7 @@ class Subscriber:
             CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5, manual_ack=True
         )
         self.client.username_pw_set(username, password)
+        broker.use_tls(self.client, tls_ca)
         self.client.reconnect_delay_set(min_delay=1, max_delay=30)
         self.client.max_queued_messages_set(0)
         self._props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]

@@ -78,6 +78,7 @@ class IngestService:
             receive_maximum=s.receive_maximum,
             session_expiry_s=s.session_expiry_s,
             keepalive_s=settings.mqtt.keepalive_s,
+            tls_ca=settings.mqtt.tls_ca,
         )
 
     # -- network thread -------------------------------------------------

@@ -150,3 +150,71 @@ def test_rotated_and_retired_credentials_stop_working_on_the_tls_listener(
     tls_broker.reload()  # aq-002 retired
     time.sleep(0.5)
     assert _tls_connect(tls_broker, "aq-002", broker.derive_password(SECRET, "aq-002")).is_failure
+
+
+def test_the_services_connect_over_tls_when_given_the_ca(tls_broker: MosquittoBroker, tmp_path: Path) -> None:
+    """CITYWATCH_MQTT_TLS_CA: ingest's subscriber and the alert publisher verify the broker by the CA
+    and talk TLS; with another CA they do not connect at all."""
+    import time
+
+    from alerts.mqtt import AlertPublisher, alerts_topic
+    from ingest.mqtt import Inbound, Subscriber
+
+    assert tls_broker.tls is not None and tls_broker.tls_port is not None
+    got: list[Inbound] = []
+    sub = Subscriber(
+        host="127.0.0.1",
+        port=tls_broker.tls_port,
+        client_id="ingest-tls",
+        username=broker.INGEST_USER,
+        password=broker.derive_password(SECRET, broker.INGEST_USER),
+        topic_filter="cw/v1/#",
+        on_message=got.append,
+        tls_ca=tls_broker.tls.ca,
+    )
+    sub.start()
+    try:
+        assert sub.wait_connected(10)
+        time.sleep(0.3)
+        sink = AlertPublisher(
+            host="127.0.0.1",
+            port=tls_broker.tls_port,
+            username=broker.PLATFORM_USER,
+            password=broker.derive_password(SECRET, broker.PLATFORM_USER),
+            client_id="analytics-tls",
+            tls_ca=tls_broker.tls.ca,
+        )
+        sink("device", b'{"rule": "device.offline"}')  # raises unless the broker acknowledged it
+        sink.close()
+        dev, d = client("aq-001", broker.derive_password(SECRET, "aq-001"), tls_broker.tls.ca)
+        dev.connect("127.0.0.1", tls_broker.tls_port)
+        dev.loop_start()
+        assert d["connected"].wait(10)
+        dev.publish(topic_for(DeviceKind.AIR_QUALITY, "aq-001"), b"reading", qos=1).wait_for_publish(5)
+        dev.disconnect()
+        dev.loop_stop()
+        deadline = time.monotonic() + 5
+        while len(got) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert {(m.topic, m.payload) for m in got} >= {
+            (alerts_topic("device").encode(), b'{"rule": "device.offline"}'),
+            (topic_for(DeviceKind.AIR_QUALITY, "aq-001").encode(), b"reading"),
+        }
+    finally:
+        sub.stop()
+    other = make_local_ca(tmp_path / "other")
+    stranger = Subscriber(
+        host="127.0.0.1",
+        port=tls_broker.tls_port,
+        client_id="ingest-wrong-ca",
+        username=broker.INGEST_USER,
+        password=broker.derive_password(SECRET, broker.INGEST_USER),
+        topic_filter="cw/v1/#",
+        on_message=got.append,
+        tls_ca=other.ca,
+    )
+    stranger.start()
+    try:
+        assert not stranger.wait_connected(3)  # the broker's certificate is not from this CA
+    finally:
+        stranger.stop()
