@@ -370,12 +370,18 @@ def bench_alerts(
 def bench_faults(
     rate: Annotated[float, typer.Option(help="messages per second during each scenario")] = 1500.0,
     seconds: Annotated[float, typer.Option(help="length of each scenario's load")] = 20.0,
-    outage_s: Annotated[float, typer.Option(help="how long the database is down or locked")] = 10.0,
+    outage_s: Annotated[
+        float, typer.Option(help="how long the database is down or locked, and the webhook hangs, then fails")
+    ] = 10.0,
+    only: Annotated[
+        list[str] | None, typer.Option(help="run only this scenario (repeatable); default: all of them")
+    ] = None,
 ) -> None:
-    """Ingest killed, database down, broker restarted, tables locked: every message counted."""
+    """Ingest killed, database down, broker restarted, tables locked, analytics killed, a webhook that
+    hangs: every message, alert and notification counted."""
     from citywatch.bench.faults import run
 
-    typer.echo(json.dumps(run(rate=rate, seconds=seconds, outage_s=outage_s)))
+    typer.echo(json.dumps(run(rate=rate, seconds=seconds, outage_s=outage_s, only=only)))
 
 
 @bench_app.command("soak")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import os
 from typing import Any
 
 import psycopg
@@ -65,7 +66,8 @@ class LockSession:
 class Leadership:
     def __init__(self, conninfo: str, name: str) -> None:
         self.name, self.key = name, lock_key(name)
-        self.session = LockSession(conninfo, f"citywatch-leader:{name}")
+        # the holder's process id in its session name: pg_stat_activity tells an operator who leads
+        self.session = LockSession(conninfo, f"citywatch-leader:{name}:{os.getpid()}")
         self.held = False
 
     def hold(self) -> bool:

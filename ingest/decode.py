@@ -76,8 +76,8 @@ class Rejected:
 Decoded = Accepted | Rejected
 
 # asked once per reading that passed every other check: may this device send a reading stamped at this
-# time (epoch seconds)? ``None``: no flood control. See :mod:`ingest.ratelimit`.
-Admit = Callable[[str, float], bool]
+# time, arriving now (both epoch seconds)? ``None``: no flood control. See :mod:`ingest.ratelimit`.
+Admit = Callable[[str, float, float], bool]
 
 
 def _flooding(device_id: str) -> Rejected:
@@ -145,7 +145,7 @@ def decode(
     late = _clock_check(msg.ts, received_at, limits, t.device_id)
     if late:
         return late
-    if admit is not None and not admit(t.device_id, msg.ts.timestamp()):
+    if admit is not None and not admit(t.device_id, msg.ts.timestamp(), received_at.timestamp()):
         return _flooding(t.device_id)
     table, to_row = ROW_OF[model]
     seq = msg.seq if isinstance(msg, Telemetry) else None
@@ -239,7 +239,7 @@ def _unpack(
         ts = datetime.fromtimestamp(r.time, tz)
         if refused is None and not earliest <= r.time <= latest:
             refused = _clock_check(ts, received_at, limits, r.device_id)
-        if refused is None and admit is not None and not admit(r.device_id, r.time):
+        if refused is None and admit is not None and not admit(r.device_id, r.time, now):
             refused = _flooding(r.device_id)
         if refused is not None:
             body = {"bn": f"{r.device_id}:", "bt": r.time, "seq": r.seq, **r.values}

@@ -6,12 +6,16 @@ as dead letters: a runaway device (a camera re-sending one event in a loop, a
 station in a reboot loop) cannot fill the tables, the analytics and the
 operators' alert list, and nothing it sent is silently dropped.
 
-The bucket's clock is the device's own timestamps (already held to the clock
-limits), not the time of arrival: a backlog that arrives all at once after an
-outage of the device, the broker or ingest was sent at the device's normal
-pace and passes; a device stamping many readings with one second, or sending
-faster than its clock moves, is held back. Memory is one small entry per
-device that has sent anything: callers only ask for registered devices.
+The bucket refills by whichever clock moved further forward since the
+device's previous reading: its own timestamps (already held to the clock
+limits) or the time of arrival. So a backlog that arrives all at once after an
+outage of the device, the broker or ingest passes (its timestamps are spread
+at the device's normal pace); a device whose clock steps back carries on from
+there; and a device stamping many readings with one second while sending them
+faster than ``rate`` is held back. This guards against malfunction (a camera
+re-sending one event in a loop, a reboot loop), not against a device forging
+its timestamps. Memory is one small entry per device
+that has sent anything: callers only ask for registered devices.
 
 With several ingest workers on a shared subscription each worker sees about
 ``1/N`` of a device's messages, so the limit a device meets is about ``N``
@@ -26,7 +30,8 @@ from dataclasses import dataclass, field
 @dataclass(slots=True)
 class _Bucket:
     tokens: float
-    at: float  # when ``tokens`` was last brought up to date
+    stamped: float  # the device timestamp of its previous reading
+    arrived: float  # when its last reading arrived
     refused: int = 0  # refused since the last report
 
 
@@ -40,16 +45,17 @@ class DeviceRateLimiter:
         if self.rate <= 0 or self.burst < 1:
             raise ValueError("rate must be > 0 and burst >= 1")
 
-    def allow(self, device_id: str, at: float) -> bool:
-        """Take one token for ``device_id``'s reading stamped ``at`` (epoch seconds); False when it has none.
-        A reading stamped earlier than the last one refills nothing."""
+    def allow(self, device_id: str, stamped: float, arrived: float) -> bool:
+        """Take one token for ``device_id``'s reading stamped ``stamped`` that arrived at ``arrived`` (both
+        epoch seconds); False when it has none."""
         b = self._buckets.get(device_id)
         if b is None:
-            self._buckets[device_id] = _Bucket(self.burst - 1.0, at)
+            self._buckets[device_id] = _Bucket(self.burst - 1.0, stamped, arrived)
             return True
-        if at > b.at:
-            b.tokens = min(self.burst, b.tokens + (at - b.at) * self.rate)
-            b.at = at
+        elapsed = max(stamped - b.stamped, arrived - b.arrived)
+        if elapsed > 0:
+            b.tokens = min(self.burst, b.tokens + elapsed * self.rate)
+        b.stamped, b.arrived = stamped, max(b.arrived, arrived)
         if b.tokens >= 1.0:
             b.tokens -= 1.0
             return True

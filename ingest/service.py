@@ -96,10 +96,10 @@ class IngestService:
             log.exception("decoder failed on %r", m.topic)
             return [Rejected(Reason.INTERNAL_ERROR, f"{type(e).__name__}: {e}"[:500])]
 
-    def _admit(self, device_id: str, at: float) -> bool:
+    def _admit(self, device_id: str, stamped: float, arrived: float) -> bool:
         assert self.limiter is not None
         with self._limiter_lock:
-            return self.limiter.allow(device_id, at)
+            return self.limiter.allow(device_id, stamped, arrived)
 
     def _report_refusals(self) -> None:
         """Once a minute, name the devices held back by the flood control (one line each, not one a message)."""

@@ -69,7 +69,7 @@ def test_one_instance_works_the_other_takes_over(platform: Platform) -> None:
         with psycopg.connect(p.db_url, autocommit=True) as admin:
             admin.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                " WHERE application_name = 'citywatch-leader:citywatch-analytics' AND datname = current_database()"
+                " WHERE application_name LIKE 'citywatch-leader:citywatch-analytics:%' AND datname = current_database()"
             )
         assert wait_for(lambda: a.active != b.active and (a.active or b.active), 10)
         assert not (a.active and b.active)

@@ -7,7 +7,9 @@ a gateway publisher sends the simulated city's traffic at ``rate`` msg/s for ``s
 * ``ingest_sigkill`` — ingest is killed with SIGKILL three times and restarted each time;
 * ``database_down`` — PostgreSQL is stopped for ``outage_s`` and started again;
 * ``broker_restart`` — Mosquitto is stopped and started again (persistent sessions on disk);
-* ``database_locked`` — the stream tables are locked by another session for ``outage_s``.
+* ``database_locked`` — the stream tables are locked by another session for ``outage_s``;
+* ``analytics_sigkill`` and ``webhook_hang`` — the alert engine's faults, with every probe alert and
+  notification counted (:mod:`citywatch.bench.alert_faults`).
 
 Per scenario: sent, stored, dead-lettered, lost (sent − stored − dead-lettered), duplicated (rows
 stored twice), ``recovery_s`` (from the fault's end until everything sent is stored) and the ingest
@@ -23,10 +25,12 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import psycopg
 
+from citywatch.bench import alert_faults
 from citywatch.bench.common import (
     Servers,
     city_servers,
@@ -98,6 +102,16 @@ def _stored(conn: psycopg.Connection[Any], first_seq: int) -> tuple[int, int]:
     return rows, distinct
 
 
+def _dead_letters(conn: psycopg.Connection[Any], window_s: float) -> dict[str, int]:
+    """Dead letters received in the last ``window_s`` seconds, by reason."""
+    rows = conn.execute(
+        "SELECT reason, count(*) FROM dead_letters WHERE received_at > now() - make_interval(secs => %s)"
+        " GROUP BY 1",
+        (window_s,),
+    ).fetchall()
+    return {str(r): int(n) for r, n in rows}
+
+
 def recovered_at(
     conninfo: str, first_seq: int, sent: Callable[[], int], rate: float, fault_done: list[float]
 ) -> float | None:
@@ -117,10 +131,28 @@ def recovered_at(
     return None
 
 
-def run(rate: float = 1500.0, seconds: float = 20.0, outage_s: float = 10.0) -> dict[str, Any]:
+NAMES = (
+    "ingest_sigkill",
+    "database_down",
+    "broker_restart",
+    "database_locked",
+    "analytics_sigkill",
+    "webhook_hang",
+)
+
+
+def run(
+    rate: float = 1500.0, seconds: float = 20.0, outage_s: float = 10.0, only: list[str] | None = None
+) -> dict[str, Any]:
+    """Every scenario of :data:`NAMES` (or ``only`` those)."""
+    unknown = set(only or ()) - set(NAMES)
+    if unknown:
+        raise ValueError(f"no such scenario: {', '.join(sorted(unknown))} (there are: {', '.join(NAMES)})")
+    wanted = set(only or NAMES)
     city = build_city(21, SCALE)
     scenarios: list[dict[str, Any]] = []
-    with city_servers(SECRET, city) as s:
+    probes = alert_faults.probe_cameras(2 * (int(4 * seconds / 0.5) + 5))  # the fault may outlast the load
+    with city_servers(SECRET, city, replace(city, devices=probes, lots=[])) as s:
         worker = Worker(s)
         worker.start()
 
@@ -154,6 +186,8 @@ def run(rate: float = 1500.0, seconds: float = 20.0, outage_s: float = 10.0) -> 
             ("database_locked", database_locked),
         ]
         for k, (name, fault) in enumerate(plan):
+            if name not in wanted:
+                continue
             first_seq = (k + 1) * 10_000_000
             progress(f"{name}: {rate:g} msg/s for {seconds:g}s, the fault a third of the way in")
             pub = gateway_publisher(s.broker.port, SECRET)
@@ -224,17 +258,15 @@ def run(rate: float = 1500.0, seconds: float = 20.0, outage_s: float = 10.0) -> 
             stop_sampling.set()
             with psycopg.connect(s.pg.url, autocommit=True) as conn:
                 stored, distinct = _stored(conn, first_seq)
-                dead = _count(
-                    conn,
-                    "SELECT count(*) FROM dead_letters WHERE received_at > now() - make_interval(secs => %s)",
-                    time.monotonic() - t0 + 5,
-                )
+                dead_by = _dead_letters(conn, time.monotonic() - t0 + 5)
+                dead = sum(dead_by.values())
             entry = {
                 "name": name,
                 "sent": sent,
                 "sent_after_fault": during,
                 "stored": stored,
                 "dead_lettered": dead,
+                "dead_letter_reasons": dead_by,
                 "lost": sent - stored - dead,
                 "duplicated": stored - distinct,
                 "recovery_s": round(recovery, 2),
@@ -245,11 +277,53 @@ def run(rate: float = 1500.0, seconds: float = 20.0, outage_s: float = 10.0) -> 
                 f"{name}: sent {sent}, stored {stored}, dead-lettered {dead}, lost {entry['lost']}, "
                 f"duplicated {entry['duplicated']}; caught up {recovery:.1f}s after the fault ended"
             )
+
+        def count_messages(first_seq: int, window_s: float) -> dict[str, Any]:
+            with psycopg.connect(s.pg.url, autocommit=True) as conn:
+                stored, distinct = _stored(conn, first_seq)
+                dead_by = _dead_letters(conn, window_s)
+            return {
+                "stored": stored,
+                "dead_lettered": sum(dead_by.values()),
+                "duplicated": stored - distinct,
+                "dead_letter_reasons": dead_by,
+            }
+
+        half = len(probes) // 2
+        for k, (name, engine_fault, instances) in enumerate(
+            [
+                ("analytics_sigkill", alert_faults.kill_the_leader(seconds), 2),
+                ("webhook_hang", alert_faults.hang_then_fail(outage_s), 1),
+            ]
+        ):
+            if name not in wanted:
+                continue
+            worker.peak = 0.0
+            scenarios.append(
+                alert_faults.run_scenario(
+                    name,
+                    s,
+                    city,
+                    SECRET,
+                    probes[k * half : (k + 1) * half],
+                    rate=rate,
+                    seconds=seconds,
+                    first_seq=(len(plan) + k + 1) * 10_000_000,
+                    fault=engine_fault,
+                    instances=instances,
+                    count_messages=count_messages,
+                )
+            )
         worker.stop()
+    alerting = [x for x in scenarios if "probes" in x]
     return {
         "scenarios": scenarios,
         "total_lost": sum(x["lost"] for x in scenarios),
         "total_duplicated": sum(x["duplicated"] for x in scenarios),
+        "total_alerts_lost": sum(x["alerts_lost"] for x in alerting),
+        "total_alerts_duplicated": sum(x["alerts_duplicated"] for x in alerting),
+        "total_notifications_lost": sum(sum(x["notifications_lost"].values()) for x in alerting),
+        "total_notifications_duplicated": sum(sum(x["notifications_duplicated"].values()) for x in alerting),
         "conditions": {
             "rate_msgs_per_s": rate,
             "seconds_per_scenario": seconds,
