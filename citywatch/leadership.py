@@ -85,6 +85,10 @@ class Leadership:
         return self.held
 
     def close(self) -> None:
-        """Give the lock up (by ending the session)."""
+        """Give the lock up: unlocked first, so a standby can take it at once (the session's end would
+        release it too, but only once the server has noticed), then the session ended."""
+        if self.held and self.session.open:
+            with contextlib.suppress(psycopg.Error):
+                self.session.connection().execute("SELECT pg_advisory_unlock(%s)", (self.key,))
         self.session.close()
         self.held = False
