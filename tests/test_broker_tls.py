@@ -162,16 +162,21 @@ def test_the_services_connect_over_tls_when_given_the_ca(tls_broker: MosquittoBr
 
     assert tls_broker.tls is not None and tls_broker.tls_port is not None
     got: list[Inbound] = []
-    sub = Subscriber(
-        host="127.0.0.1",
-        port=tls_broker.tls_port,
-        client_id="ingest-tls",
-        username=broker.INGEST_USER,
-        password=broker.derive_password(SECRET, broker.INGEST_USER),
-        topic_filter="cw/v1/#",
-        on_message=got.append,
-        tls_ca=tls_broker.tls.ca,
-    )
+
+    def ingest(client_id: str, ca: Path) -> Subscriber:
+        assert tls_broker.tls_port is not None
+        return Subscriber(
+            host="127.0.0.1",
+            port=tls_broker.tls_port,
+            client_id=client_id,
+            username=broker.INGEST_USER,
+            password=broker.derive_password(SECRET, broker.INGEST_USER),
+            topic_filter="cw/v1/#",
+            on_message=got.append,
+            tls_ca=ca,
+        )
+
+    sub = ingest("ingest-tls", tls_broker.tls.ca)
     sub.start()
     try:
         assert sub.wait_connected(10)
@@ -203,16 +208,7 @@ def test_the_services_connect_over_tls_when_given_the_ca(tls_broker: MosquittoBr
     finally:
         sub.stop()
     other = make_local_ca(tmp_path / "other")
-    stranger = Subscriber(
-        host="127.0.0.1",
-        port=tls_broker.tls_port,
-        client_id="ingest-wrong-ca",
-        username=broker.INGEST_USER,
-        password=broker.derive_password(SECRET, broker.INGEST_USER),
-        topic_filter="cw/v1/#",
-        on_message=got.append,
-        tls_ca=other.ca,
-    )
+    stranger = ingest("ingest-wrong-ca", other.ca)
     stranger.start()
     try:
         assert not stranger.wait_connected(3)  # the broker's certificate is not from this CA

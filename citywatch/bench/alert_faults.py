@@ -49,10 +49,11 @@ from simulators.engine import simulate
 from simulators.publisher import Publisher
 
 
-def probe_cameras(n: int) -> list[Device]:
+def probe_cameras(n: int, prefix: str = "cam-fault") -> list[Device]:
+    """``n`` fire-probe cameras (each probe opens an alert of its own)."""
     return [
         Device(
-            f"cam-fault-{i:03d}",
+            f"{prefix}-{i:03d}",
             DeviceKind.CCTV,
             "probe",
             37.26,

@@ -21,12 +21,13 @@ from typing import Any
 
 import psycopg
 
+from citywatch.bench.alert_faults import probe_cameras
 from citywatch.bench.common import Prober, city_servers, gateway_publisher, metric, percentile, progress
 from citywatch.bench.ingest import SCALE, SECRET, _paced
 from citywatch.contracts import messages as m
 from citywatch.contracts.topics import DeviceKind, topic_for
 from citywatch.localservices import free_port
-from simulators.city import Device, build_city
+from simulators.city import build_city
 
 
 def _service(module: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -38,19 +39,7 @@ def _service(module: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
 
 def run(load_msgs_per_s: float = 3000.0, seconds: float = 30.0) -> dict[str, Any]:
     city = build_city(11, SCALE)
-    probes = [
-        Device(
-            f"cam-probe-{i:03d}",
-            DeviceKind.CCTV,
-            "probe",
-            37.26,
-            127.02,
-            "paldal",
-            0.0,
-            meta={"area": "road"},
-        )
-        for i in range(int(seconds) + 5)
-    ]
+    probes = probe_cameras(int(seconds) + 5, "cam-probe")
     with city_servers(SECRET, city, replace(city, devices=probes, lots=[])) as s:
         mport = free_port()
         env = {
