@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from citywatch.bench.common import metric
 from citywatch.broker import BrokerLimits
 from citywatch.devices import broker_accounts
 from citywatch.localservices import MosquittoBroker, free_port
@@ -19,14 +20,14 @@ from simulators.publisher import Publisher
 from tests.conftest import SECRET, Platform, wait_for
 
 
-def ingest_process(p: Platform, client_id: str) -> subprocess.Popen[bytes]:
+def ingest_process(p: Platform, client_id: str, metrics_port: int | None = None) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "CITYWATCH_DB_URL": p.db_url,
         "CITYWATCH_MQTT_PORT": str(p.broker.port),
         "CITYWATCH_DEVICE_SECRET": SECRET,
         "CITYWATCH_INGEST_CLIENT_ID": client_id,
-        "CITYWATCH_INGEST_METRICS_PORT": str(free_port()),
+        "CITYWATCH_INGEST_METRICS_PORT": str(metrics_port or free_port()),
         "CITYWATCH_INGEST_BATCH_MAX_ROWS": "500",
         "CITYWATCH_INGEST_BATCH_MAX_WAIT_S": "0.05",
     }
@@ -46,20 +47,28 @@ def publish_history(p: Platform, hours: float, speed: float = float("inf")) -> P
 
 @pytest.mark.slow
 def test_kill_9_mid_stream_loses_and_duplicates_nothing(platform: Platform) -> None:
-    proc = ingest_process(platform, "ingest-kill")
+    port = free_port()
+    proc = ingest_process(platform, "ingest-kill", port)
+
+    def consuming() -> bool:  # this process is connected to the broker (its own metric)
+        return metric(port, "citywatch_ingest_broker_connected") == 1.0
+
     try:
-        time.sleep(1.5)  # connected and subscribed
+        assert wait_for(consuming, 30)
+        time.sleep(0.3)  # subscribed
         result: list[Publisher] = []
-        t = threading.Thread(target=lambda: result.append(publish_history(platform, 6.0, speed=3000.0)))
+        t = threading.Thread(target=lambda: result.append(publish_history(platform, 12.0, speed=3000.0)))
         t.start()
         kills = 0
-        for _ in range(3):  # kill it three times while messages flow
-            assert wait_for(lambda: platform.stored() > 0, 30)
+        for _ in range(3):  # kill it three times while messages flow, each time once it is consuming
+            before = platform.stored()
+            assert wait_for(lambda b=before: platform.stored() > b, 30)  # type: ignore[misc]
             time.sleep(0.4)
             proc.send_signal(signal.SIGKILL)
             proc.wait()
             kills += 1
-            proc = ingest_process(platform, "ingest-kill")
+            proc = ingest_process(platform, "ingest-kill", port)
+            assert wait_for(consuming, 30)
         t.join(120)
         pub = result[0]
         sent = pub.sent["data"]
