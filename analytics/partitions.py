@@ -17,7 +17,6 @@ citywide work) are leased with PostgreSQL session-level advisory locks.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 import threading
@@ -119,10 +118,7 @@ class PartitionLeases:
         return True
 
     def close(self) -> None:
-        """Give every lease up at once (so other workers can take them now), then end the session."""
-        if self.held and self.session.open:
-            with contextlib.suppress(psycopg.Error):
-                self.session.connection().execute("SELECT pg_advisory_unlock_all()")
+        """Give every lease up (other workers can take them at once)."""
         self.session.close()
         self.held = set()
 

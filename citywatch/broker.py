@@ -166,6 +166,18 @@ def outage_absorbed_s(limits: BrokerLimits, msgs_per_s: float) -> float:
     return limits.max_queued_messages / msgs_per_s if msgs_per_s > 0 else float("inf")
 
 
+def use_tls(client: paho.Client, ca: Path | None) -> None:
+    """Make ``client`` connect with TLS 1.2 or later, verifying the broker's certificate and host name
+    against ``ca``; nothing when ``ca`` is None (the internal plain listener)."""
+    if ca is None:
+        return
+    import ssl
+
+    context = ssl.create_default_context(cafile=str(ca))
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    client.tls_set_context(context)
+
+
 __all__ = [
     "DATA_STREAM",
     "INGEST_USER",
@@ -180,16 +192,5 @@ __all__ = [
     "mosquitto_conf",
     "outage_absorbed_s",
     "password_file",
+    "use_tls",
 ]
-
-
-def use_tls(client: paho.Client, ca: Path | None) -> None:
-    """Make ``client`` connect with TLS 1.2 or later, verifying the broker's certificate and host name
-    against ``ca``; nothing when ``ca`` is None (the internal plain listener)."""
-    if ca is None:
-        return
-    import ssl
-
-    context = ssl.create_default_context(cafile=str(ca))
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    client.tls_set_context(context)

@@ -56,18 +56,26 @@ class LockSession:
             return False
 
     def close(self) -> None:
-        """End the session, releasing its locks."""
+        """End the session, releasing its locks: unlocked first, so another instance can take them at once
+        (the session's end releases them too, but only once the server has noticed it)."""
+        if self.open:
+            with contextlib.suppress(psycopg.Error):
+                self.connection().execute("SELECT pg_advisory_unlock_all()")
         if self._conn is not None:
             with contextlib.suppress(psycopg.Error):
                 self._conn.close()
         self._conn = None
 
 
+def leader_session_name(name: str, pid: int | str) -> str:
+    """The lock session's name: the holder's process id in it tells an operator (pg_stat_activity) who leads."""
+    return f"citywatch-leader:{name}:{pid}"
+
+
 class Leadership:
     def __init__(self, conninfo: str, name: str) -> None:
         self.name, self.key = name, lock_key(name)
-        # the holder's process id in its session name: pg_stat_activity tells an operator who leads
-        self.session = LockSession(conninfo, f"citywatch-leader:{name}:{os.getpid()}")
+        self.session = LockSession(conninfo, leader_session_name(name, os.getpid()))
         self.held = False
 
     def hold(self) -> bool:
@@ -85,10 +93,6 @@ class Leadership:
         return self.held
 
     def close(self) -> None:
-        """Give the lock up: unlocked first, so a standby can take it at once (the session's end would
-        release it too, but only once the server has noticed), then the session ended."""
-        if self.held and self.session.open:
-            with contextlib.suppress(psycopg.Error):
-                self.session.connection().execute("SELECT pg_advisory_unlock(%s)", (self.key,))
+        """Give the lock up (a standby can take it at once)."""
         self.session.close()
         self.held = False

@@ -44,6 +44,7 @@ from citywatch import broker
 from citywatch.bench.common import Prober, Servers, gateway_publisher, peak_rss_mb, progress
 from citywatch.contracts import messages as m
 from citywatch.contracts.topics import PREFIX, DeviceKind, topic_for
+from citywatch.leadership import leader_session_name
 from simulators.city import City, Device
 from simulators.engine import simulate
 from simulators.publisher import Publisher
@@ -190,7 +191,8 @@ def leader_pid(conninfo: str) -> int | None:
         rows = conn.execute(
             "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
             " WHERE l.locktype = 'advisory' AND l.granted"
-            " AND a.application_name LIKE 'citywatch-leader:citywatch-analytics:%%'"
+            " AND a.application_name LIKE %s",
+            (leader_session_name("citywatch-analytics", "%"),),  # any process
         ).fetchall()
     for (name,) in rows:
         with contextlib.suppress(ValueError, IndexError):
@@ -379,7 +381,7 @@ def _standing_by(conninfo: str, pid: int, timeout: float = 60.0) -> bool:
         while time.monotonic() < deadline:
             if conn.execute(
                 "SELECT 1 FROM pg_stat_activity WHERE application_name = %s",
-                (f"citywatch-leader:citywatch-analytics:{pid}",),
+                (leader_session_name("citywatch-analytics", pid),),
             ).fetchone():
                 return True
             time.sleep(0.1)
