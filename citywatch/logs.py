@@ -12,4 +12,6 @@ def setup(level: str | None = None) -> None:
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
         datefmt="%Y-%m-%dT%H:%M:%S",
     )
-    logging.getLogger("paho").setLevel(logging.WARNING)
+    # Libraries' per-request chatter (every HTTP call of a probe or a webhook) drowns what matters.
+    for noisy in ("paho", "httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -131,7 +131,13 @@ def run(rate: float = 5000.0, duration_s: float = 3600.0, sample_s: float = 10.0
                     time.sleep(0.2)
                 stored = sum(count(f"SELECT count(*) FROM {t}") for t in STREAMS)
                 distinct = sum(count(f"SELECT count(DISTINCT (device_id, seq)) FROM {t}") for t in STREAMS)
-                dead = count("SELECT count(*) FROM dead_letters")
+                dead_by = {
+                    str(r): int(n)
+                    for r, n in conn.execute(
+                        "SELECT reason, count(*) FROM dead_letters GROUP BY 1"
+                    ).fetchall()
+                }
+                dead = sum(dead_by.values())
             for p in procs.values():
                 p.send_signal(signal.SIGTERM)
             for p in procs.values():
@@ -166,6 +172,7 @@ def run(rate: float = 5000.0, duration_s: float = 3600.0, sample_s: float = 10.0
         "sent": sent,
         "stored": stored,
         "dead_lettered": dead,
+        "dead_letter_reasons": dead_by,
         "lost": sent - stored - dead,
         "duplicated": stored - distinct,
         "memory": memory,
