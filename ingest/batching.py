@@ -41,7 +41,7 @@ class Grouped:
 
 
 def key_of(spec: TableSpec, row: Row) -> tuple[Any, ...]:
-    return tuple([row[i] for i in spec.key_at])
+    return spec.key_of(row)
 
 
 def group(items: Iterable[tuple[Decoded, bytes, bytes]]) -> Grouped:
@@ -58,7 +58,7 @@ def group(items: Iterable[tuple[Decoded, bytes, bytes]]) -> Grouped:
             continue
         spec = decoded.table
         row = decoded.row
-        k = (spec.name, tuple([row[i] for i in spec.key_at]))
+        k = (spec.name, spec.key_of(row))
         if k in seen:
             g.in_batch_duplicates += 1
             continue

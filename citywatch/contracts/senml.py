@@ -120,6 +120,32 @@ def parse_pack(payload: bytes) -> tuple[list[PackReading], list[BadReading]]:
     return fast if fast is not None else _parse_carefully(payload)
 
 
+# a record's name, resolved: (device, reading field, unit, lowest, highest); None when the fast path must
+# not take it (an unknown measurement, a malformed device id). Keyed by base name, then name: a gateway
+# repeats the same few hundred names in every pack, so each is worked out once. Bounded: cleared when full.
+_Resolved = tuple[str, str, str | None, float, float]
+_NAMES: dict[str, dict[str, _Resolved | None]] = {}
+_NAMES_MAX = 20_000
+
+
+def _resolve(bn: str, n: str) -> _Resolved | None:
+    device, _, measurement = (bn + n).rpartition(":")
+    spec = MEASUREMENTS.get(measurement)
+    if spec is None or DEVICE_ID_RE.match(device) is None:
+        return None
+    field, unit = spec
+    return (device, field, unit, *BOUNDS[field])
+
+
+def _names(bn: str) -> dict[str, _Resolved | None]:
+    names = _NAMES.get(bn)
+    if names is None:
+        if len(_NAMES) >= _NAMES_MAX:
+            _NAMES.clear()
+        names = _NAMES[bn] = {}
+    return names
+
+
 def _parse_fast(payload: bytes) -> tuple[list[PackReading], list[BadReading]] | None:
     """The readings of a flawless pack; None at the first thing that is not (the careful parser takes over)."""
     try:
@@ -129,12 +155,14 @@ def _parse_fast(payload: bytes) -> tuple[list[PackReading], list[BadReading]] | 
     if not recs or len(recs) > MAX_RECORDS:
         return None
     bn, bt, bu = "", 0.0, None
+    names = _names(bn)
     groups: dict[tuple[str, float], dict[str, float]] = {}
     for r in recs:
         if r.bver is not None and r.bver not in (5, 10):
             return None
-        if r.bn is not None:
+        if r.bn is not None and r.bn != bn:
             bn = r.bn
+            names = _names(bn)
         if r.bt is not None:
             bt = r.bt
         if r.bu is not None:
@@ -144,13 +172,14 @@ def _parse_fast(payload: bytes) -> tuple[list[PackReading], list[BadReading]] | 
             if n is None and v is None:
                 continue  # a base-only record
             return None
-        device, _, measurement = (bn + n).rpartition(":")
-        spec = MEASUREMENTS.get(measurement)
-        if spec is None:
+        if n in names:
+            resolved = names[n]
+        else:
+            resolved = names[n] = _resolve(bn, n)
+        if resolved is None:
             return None
-        field, unit = spec
+        device, field, unit, lo, hi = resolved
         u = r.u if r.u is not None else (None if field == "seq" else bu)
-        lo, hi = BOUNDS[field]
         if (u is not None and u != unit) or not lo <= v <= hi:
             return None
         key = (device, bt if r.t is None else bt + r.t)
@@ -161,13 +190,9 @@ def _parse_fast(payload: bytes) -> tuple[list[PackReading], list[BadReading]] | 
             return None
         values[field] = v
     out: list[PackReading] = []
-    ok_device: dict[str, bool] = {}
     for (device, when), values in groups.items():
-        good = ok_device.get(device)
-        if good is None:
-            good = ok_device[device] = DEVICE_ID_RE.match(device) is not None
         seq = values.pop("seq", None)
-        if not good or seq is None or seq != int(seq) or not _ABSOLUTE <= when < _LAST:
+        if seq is None or seq != int(seq) or not _ABSOLUTE <= when < _LAST:
             return None
         out.append(PackReading(device, when, int(seq), values))
     return (out, []) if out else None
