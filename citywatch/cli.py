@@ -389,11 +389,18 @@ def bench_soak(
     rate: Annotated[float, typer.Option(help="messages per second")] = 5000.0,
     duration: Annotated[float, typer.Option(help="seconds to run")] = 3600.0,
     sample_s: Annotated[float, typer.Option(help="seconds between memory samples")] = 10.0,
+    max_growth_mb: Annotated[
+        float, typer.Option(help="memory growth a service may show (last quarter vs first) and still pass")
+    ] = 25.0,
 ) -> None:
-    """The platform at a steady load for a long time: accounting, memory growth, errors in the logs."""
+    """The platform at a steady load for a long time: accounting, memory growth, errors in the logs.
+    Exits 1 when the soak did not pass."""
     from citywatch.bench.soak import run
 
-    typer.echo(json.dumps(run(rate=rate, duration_s=duration, sample_s=sample_s)))
+    out = run(rate=rate, duration_s=duration, sample_s=sample_s, max_growth_mb=max_growth_mb)
+    typer.echo(json.dumps(out))
+    if not out["passed"]:
+        raise typer.Exit(1)
 
 
 @bench_app.command("boarding")

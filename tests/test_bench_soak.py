@@ -15,3 +15,6 @@ def test_a_short_soak_is_clean() -> None:
     for name in ("ingest", "api"):  # analytics warms up (models, baselines) in the first minutes
         assert out["memory"][name]["growth_mb"] < 20, out["memory"]
     assert all(m["max_mb"] < 300 for m in out["memory"].values()), out["memory"]
+    # the verdict agrees with the figures (its memory bound is for runs past analytics' warm-up)
+    assert out["verdict"]["accounted"] and out["verdict"]["no_errors"], out["verdict"]
+    assert out["verdict"]["memory_within_bound"] == (out["max_growth_mb"] <= out["memory_bound_mb"])

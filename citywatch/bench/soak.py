@@ -40,7 +40,11 @@ def _mean(xs: list[float]) -> float:
     return sum(xs) / len(xs) if xs else float("nan")
 
 
-def run(rate: float = 5000.0, duration_s: float = 3600.0, sample_s: float = 10.0) -> dict[str, Any]:
+def run(
+    rate: float = 5000.0, duration_s: float = 3600.0, sample_s: float = 10.0, max_growth_mb: float = 25.0
+) -> dict[str, Any]:
+    """The figures of one soak, and its verdict: ``passed`` when every message is accounted for, none is
+    stored twice, no service logged an error and none grew by more than ``max_growth_mb``."""
     city = build_city(31, SCALE)
     logs = Path(tempfile.mkdtemp(prefix="citywatch-soak-logs-"))
     with city_servers(SECRET, city) as s:
@@ -165,6 +169,13 @@ def run(rate: float = 5000.0, duration_s: float = 3600.0, sample_s: float = 10.0
         }
         for n, v in samples.items()
     }
+    lost, duplicated = sent - stored - dead, stored - distinct
+    max_growth = max(m["growth_mb"] for m in memory.values())
+    verdict = {
+        "accounted": lost == 0 and duplicated == 0,
+        "memory_within_bound": max_growth <= max_growth_mb,
+        "no_errors": not any(errors.values()),
+    }
     return {
         "duration_s": duration_s,
         "rate_msgs_per_s": rate,
@@ -173,12 +184,15 @@ def run(rate: float = 5000.0, duration_s: float = 3600.0, sample_s: float = 10.0
         "stored": stored,
         "dead_lettered": dead,
         "dead_letter_reasons": dead_by,
-        "lost": sent - stored - dead,
-        "duplicated": stored - distinct,
+        "lost": lost,
+        "duplicated": duplicated,
         "memory": memory,
-        "max_growth_mb": max(m["growth_mb"] for m in memory.values()),
+        "max_growth_mb": max_growth,
+        "memory_bound_mb": max_growth_mb,
         "error_lines": errors,
         "healthz_ms_max": round(max(healthz_ms), 1) if healthz_ms else None,
         "logs": str(logs),
+        "verdict": verdict,
+        "passed": all(verdict.values()),
         "conditions": {"devices": len(city.devices), "fsync": True, "qos": 1, "cores": os.cpu_count()},
     }
