@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 from types import FrameType
 
-from citywatch import logs
+from citywatch import logs, runtime
 from citywatch.db import features
 from citywatch.db.migrate import migrate
 from citywatch.settings import Settings
@@ -18,6 +18,7 @@ def main() -> None:
     migrate(settings.db.url)
     features.apply(settings.db.url)
     service = IngestService(settings)
+    runtime.tune_gc()  # after start-up: what exists now is frozen out of the collector's sight
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
         service.stop()

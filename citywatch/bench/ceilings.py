@@ -17,7 +17,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from citywatch import broker
+from citywatch import broker, runtime
 from citywatch.contracts.topics import uplink_filter
 from ingest.decode import Accepted, DeviceInfo, Limits, decode_all
 from ingest.rows import Row, TableSpec
@@ -97,6 +97,7 @@ def _bare_client(bare: BareSubscriber, k: int, count: Any, go: Any) -> None:
 
     c = bare._client(k)
     c.on_message = on_message
+    runtime.tune_gc()  # the same process settings as an ingest worker: the ratio is the work, not the runtime
     count.value = 0  # ready
     go.wait()
     bare._connect(c, 0)  # the session expires when this connection ends
