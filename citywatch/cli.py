@@ -17,6 +17,20 @@ app = typer.Typer(
 db_app = typer.Typer(help="database schema and maintenance", no_args_is_help=True)
 broker_app = typer.Typer(help="broker accounts and ACL", no_args_is_help=True)
 bench_app = typer.Typer(help="benchmarks; the last line printed is one JSON object", no_args_is_help=True)
+
+
+@bench_app.callback()
+def _bench_stops_cleanly() -> None:
+    """A benchmark stopped with SIGTERM (or SIGINT while SIGINT is ignored, as in a background job) still
+    stops the servers and services it started: the signal unwinds the stack, running their clean-ups."""
+    import signal
+    import sys
+
+    def stop(signum: int, _frame: object) -> None:
+        sys.exit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
 app.add_typer(db_app, name="db")
 app.add_typer(broker_app, name="broker")
 tls_app = typer.Typer(help="Certificates for the broker's TLS listener.", no_args_is_help=True)
