@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import lru_cache
-from typing import cast
+from typing import Any, cast
 
 import orjson
 from pydantic import ValidationError
 
-from citywatch.contracts.messages import Telemetry, payload_model
+from citywatch.contracts.messages import Telemetry, _Payload, payload_model
 from citywatch.contracts.senml import PackError, parse_pack
 from citywatch.contracts.topics import DeviceKind, Stream, Topic, TopicError, parse_topic
 from ingest.rows import AIR_QUALITY, ROW_OF, Row, TableSpec, aq_row
@@ -123,19 +123,19 @@ def decode(
 ) -> Decoded:
     if len(payload) > limits.max_payload_bytes:
         return Rejected(Reason.OVERSIZE, f"{len(payload)} bytes > {limits.max_payload_bytes}")
-    t = _topic(topic)
-    if isinstance(t, Rejected):
-        return t
+    route = _route(topic)
+    if isinstance(route, Rejected):
+        return route
+    t = route.topic
     refused = _device_check(t.device_id, t.kind, registry)
     if refused:
         return refused
-    if t.stream is Stream.PACK:
+    if route.model is None:
         return Rejected(
             Reason.BAD_TOPIC, "a pack holds many readings: decode it with decode_all", t.device_id
         )
-    model = payload_model(t.kind, t.stream)
     try:
-        msg = model.model_validate_json(payload)
+        msg = route.validate(payload)
     except ValidationError as e:
         reason, detail = _describe(e)
         return Rejected(reason, detail, t.device_id)
@@ -143,21 +143,46 @@ def decode(
         return Rejected(
             Reason.DEVICE_MISMATCH, f"payload device_id {msg.device_id} on {t.device_id}'s topic", t.device_id
         )
-    late = _clock_check(msg.ts, received_at, limits, t.device_id)
-    if late:
-        return late
-    if admit is not None and not admit(t.device_id, msg.ts.timestamp(), received_at.timestamp()):
+    stamped, arrived = msg.ts.timestamp(), received_at.timestamp()
+    # in floats first (cheap); the exact check, which also words the refusal, only near or past a limit
+    if not arrived - limits.max_past.total_seconds() < stamped < arrived + limits.max_future.total_seconds():
+        late = _clock_check(msg.ts, received_at, limits, t.device_id)
+        if late:
+            return late
+    if admit is not None and not admit(t.device_id, stamped, arrived):
         return _flooding(t.device_id)
-    table, to_row = ROW_OF[model]
-    seq = cast(Telemetry, msg).seq if model in _SEQUENCED else None  # (isinstance on a model costs µs)
-    return Accepted(table, to_row(msg, received_at), t.device_id, t.stream, seq, msg.ts)
+    seq = cast(Telemetry, msg).seq if route.sequenced else None  # (isinstance on a model costs µs)
+    return Accepted(route.table, route.to_row(msg, received_at), t.device_id, t.stream, seq, msg.ts)
+
+
+@dataclass(frozen=True, slots=True)
+class _Route:
+    """Everything a topic decides about its messages, worked out once per topic."""
+
+    topic: Topic
+    model: type[_Payload] | None = None  # None: a gateway pack (decode_all)
+    table: TableSpec = AIR_QUALITY
+    to_row: Callable[[Any, datetime], Row] = lambda m, r: ()
+    validate: Callable[[bytes], Any] = bytes  # the model's own JSON validator, called directly
+    sequenced: bool = False
 
 
 @lru_cache(maxsize=1 << 16)
+def _route(topic: bytes) -> _Route | Rejected:
+    """How to decode messages on ``topic``, or why it is refused. Remembered: a city's devices publish on
+    a few thousand topics over and over, and working this out costs more than decoding a payload.
+    Bounded, so a flood of random topics only evicts."""
+    t = _topic(topic)
+    if isinstance(t, Rejected) or t.stream is Stream.PACK:
+        return t if isinstance(t, Rejected) else _Route(t)
+    model = payload_model(t.kind, t.stream)
+    table, to_row = ROW_OF[model]
+    validate = model.__pydantic_validator__.validate_json
+    return _Route(t, model, table, to_row, validate, model in _SEQUENCED)
+
+
 def _topic(topic: bytes) -> Topic | Rejected:
-    """The parsed topic, or why it is refused. Remembered: a city's devices publish on a few thousand
-    topics over and over, and parsing one costs more than decoding its payload. Bounded, so a flood
-    of random topics only evicts."""
+    """The parsed topic, or why it is refused."""
     try:
         return parse_topic(topic.decode("utf-8"))
     except UnicodeDecodeError:
@@ -199,9 +224,10 @@ def decode_all(
         return [decode(topic, payload, received_at, registry, limits, admit)]
     if len(payload) > limits.max_payload_bytes:
         return [Rejected(Reason.OVERSIZE, f"{len(payload)} bytes > {limits.max_payload_bytes}")]
-    t = _topic(topic)
-    if isinstance(t, Rejected):
-        return [t]
+    route = _route(topic)
+    if isinstance(route, Rejected):
+        return [route]
+    t = route.topic
     refused = _device_check(t.device_id, t.kind, registry)
     if refused:
         return [refused]

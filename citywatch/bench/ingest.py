@@ -93,6 +93,7 @@ def _ingest(s: Servers, metrics_port: int, worker: int = 0, shared: bool = False
     wrap = None
     profile_dir = os.environ.get("CITYWATCH_BENCH_PROFILE")
     if profile_dir:  # sample the worker with py-spy (collapsed stacks; see scripts/profile-top.py)
+        Path(profile_dir).mkdir(parents=True, exist_ok=True)
         out = Path(profile_dir) / f"ingest-{worker}-{int(time.time())}.txt"
         wrap = ["py-spy", "record", "--format", "raw", "--rate", "250", "--nonblocking", "-o", str(out), "--"]
     return start_ingest(
