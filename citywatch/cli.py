@@ -31,6 +31,8 @@ def _bench_stops_cleanly() -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+
+
 app.add_typer(db_app, name="db")
 app.add_typer(broker_app, name="broker")
 tls_app = typer.Typer(help="Certificates for the broker's TLS listener.", no_args_is_help=True)

@@ -32,6 +32,7 @@ from typing import Any
 
 import psycopg
 
+from citywatch import broker
 from citywatch.bench.ceilings import BareSubscriber, copy_rate, rows_of
 from citywatch.bench.common import (
     Prober,
@@ -43,6 +44,7 @@ from citywatch.bench.common import (
     progress,
     start_ingest,
 )
+from citywatch.bench.rawpub import RawPublisher
 from citywatch.contracts import messages as m
 from citywatch.contracts.senml import to_pack
 from citywatch.contracts.topics import DeviceKind, Stream, topic_for
@@ -50,7 +52,6 @@ from citywatch.localservices import free_port
 from ingest.decode import DeviceInfo
 from simulators.city import Device, Scale, build_city
 from simulators.engine import Out, simulate
-from simulators.publisher import Publisher
 
 SECRET = "bench-secret"
 STREAMS = ("air_quality", "parking_events", "cctv_events", "bus_positions", "stop_requests")
@@ -148,13 +149,22 @@ def _messages(city: Any, n: int, end: float, first_seq: int, seed: int, hours: f
     return outs
 
 
-def _publish(s: Servers, outs: list[Out]) -> Publisher:
-    pub: Publisher = gateway_publisher(s.broker.port, SECRET)
+def _load_publisher(s: Servers, name: str) -> RawPublisher:
+    """A raw socket writer on the simulator account: load at almost no CPU (see citywatch.bench.rawpub)."""
+    password = broker.derive_password(SECRET, broker.SIMULATOR_USER)
+    return RawPublisher("127.0.0.1", s.broker.port, broker.SIMULATOR_USER, password, name)
+
+
+def _publish(s: Servers, outs: list[Out], name: str) -> int:
+    """Publish the city's data messages as fast as the broker takes them; how many were acknowledged."""
+    pub = _load_publisher(s, name)
     for o in outs:
-        pub.send(o)
+        if o.tag is None:  # fault traffic and connection controls are not part of the load
+            pub.send(o.topic, o.payload)
     if not pub.flush(300):
         raise RuntimeError("the broker did not acknowledge every publish")
-    return pub
+    pub.close()
+    return pub.acked
 
 
 def _paced(city: Any, rate: float, seconds: float, first_seq: int) -> Iterator[Out]:
@@ -222,7 +232,7 @@ def run(
         outs = _messages(city, messages, now, first_seq=0, seed=11)
         progress(f"pre-loading the broker with {len(outs)} messages while ingest is down")
         t0 = time.monotonic()
-        pub1 = _publish(s, outs)
+        sent1 = _publish(s, outs, "bench-drain-load")
         progress(
             f"pre-loaded in {time.monotonic() - t0:.1f}s ({len(outs) / (time.monotonic() - t0):.0f} msg/s)"
         )
@@ -246,8 +256,8 @@ def run(
         outs2 = _messages(city, messages, now, first_seq=1_000_000, seed=12)
         base = _received(conn)
         t_start = time.monotonic()
-        pub2_holder: list[Publisher] = []
-        th = threading.Thread(target=lambda: pub2_holder.append(_publish(s, outs2)))
+        sent2: list[int] = []
+        th = threading.Thread(target=lambda: sent2.append(_publish(s, outs2, "bench-live-load")))
         th.start()
         t_done = _wait_received(conn, base + len(outs2), "live")
         th.join()
@@ -260,9 +270,9 @@ def run(
         progress(f"latency: {live_seconds:.0f}s at {target:.0f} msg/s with a probe every 100 ms")
         stream = list(_paced(city, target, live_seconds, first_seq=2_000_000))  # made before: the generator's
         # own simulation would otherwise compete with the platform for the two cores
-        pub3 = gateway_publisher(s.broker.port, SECRET)
-        # probes go on their own connections: queued behind the load in the generator's own client they
-        # would measure the generator, not the platform
+        # the load leaves through a raw socket writer (a paho publisher on these two cores tops out near
+        # half the drain rate, and would measure itself); probes go through paho on their own connection
+        pub3 = _load_publisher(s, "bench-latency-load")
         probe_pub = gateway_publisher(s.broker.port, SECRET)
 
         def visible(c: psycopg.Connection[Any], pending: set[Any]) -> list[Any]:
@@ -275,12 +285,17 @@ def run(
             next_probe = t_begin
             seq = sent3 = 0
             for o in stream:
-                delay = t_begin + sent3 / target - time.monotonic()
-                if delay > 0:
-                    time.sleep(delay)
-                pub3.send(o)
+                if o.tag is not None:  # fault traffic and connection controls: not part of this load
+                    continue
+                pub3.send(o.topic, o.payload)
                 sent3 += 1
-                if time.monotonic() >= next_probe:
+                now = time.monotonic()
+                ahead = t_begin + sent3 / target - now
+                if ahead > 0.001:
+                    pub3.push()
+                    time.sleep(ahead)
+                if now >= next_probe:
+                    pub3.push()
                     body = m.to_json(
                         m.AirQualityReading(device_id=PROBE, ts=datetime.now(UTC), seq=seq, pm25=1.0)
                     )
@@ -290,17 +305,19 @@ def run(
                     )
                     seq += 1
                     next_probe += 0.1
-                if time.monotonic() - t_begin > live_seconds:
+                if now - t_begin > live_seconds:
                     break
             achieved = sent3 / (time.monotonic() - t_begin)
-            pub3.flush(60)
+            if not pub3.flush(60):
+                raise RuntimeError("the broker did not acknowledge the latency load")
             probe_pub.flush(60)
         progress(f"latency: the generator reached {achieved:.0f} of {target:.0f} msg/s")
         latencies = prober.latencies_ms()
         rss_after["latency"] = _rss_now(procs)
         probes = prober.sent
 
-        sent = pub1.sent["data"] + pub2_holder[0].sent["data"] + pub3.sent["data"] + probe_pub.sent["data"]
+        sent = sent1 + sent2[0] + pub3.acked + probe_pub.sent["data"]
+        pub3.close()
         _wait_received(conn, sent, "final")
         time.sleep(0.5)
         rss = max(peak_rss_mb(_worker_pid(p)) for p in procs)
@@ -310,14 +327,15 @@ def run(
         progress(
             f"batched: pre-loading {pack_readings} readings in packs of {pack_size} while ingest is down"
         )
-        pub4 = gateway_publisher(s.broker.port, SECRET)
+        pub4 = _load_publisher(s, "bench-pack-load")
         topic = topic_for(DeviceKind.AIR_QUALITY, GATEWAY, Stream.PACK)
         packs = 0
         for body in _packs(stations, pack_readings, pack_size, time.time() - 60):
-            pub4.send_raw(topic, body)
+            pub4.send(topic, body)
             packs += 1
         if not pub4.flush(300):
             raise RuntimeError("the broker did not acknowledge every pack")
+        pub4.close()
         base = _received(conn)
         procs = _start(s, workers)
         _wait_received(conn, base + pack_readings, "batched")
@@ -367,6 +385,7 @@ def run(
             "ceiling_copy": "one stream, binary, same rows as the drain, into empty copies of the hypertables",
             "ceiling_recv": "as many paho client processes as workers (shared subscription), QoS 1, persistent"
             " session, the same pre-loaded messages, no processing",
+            "load": "raw QoS 1 socket writer (citywatch.bench.rawpub); latency probes through paho",
             "cores": os.cpu_count(),
         },
     }
