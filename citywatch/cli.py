@@ -402,8 +402,13 @@ def bench_faults(
 
 @bench_app.command("soak")
 def bench_soak(
-    rate: Annotated[float, typer.Option(help="messages per second")] = 5000.0,
+    rate: Annotated[
+        float, typer.Option(help="messages per second (default: half of bench ingest's two-worker drain)")
+    ] = 15000.0,
     duration: Annotated[float, typer.Option(help="seconds to run")] = 3600.0,
+    workers: Annotated[
+        int, typer.Option(help="ingest workers (a shared subscription when more than one)")
+    ] = 2,
     sample_s: Annotated[float, typer.Option(help="seconds between memory samples")] = 10.0,
     max_growth_mb: Annotated[
         float, typer.Option(help="memory growth a service may show (last quarter vs first) and still pass")
@@ -413,7 +418,7 @@ def bench_soak(
     Exits 1 when the soak did not pass."""
     from citywatch.bench.soak import run
 
-    out = run(rate=rate, duration_s=duration, sample_s=sample_s, max_growth_mb=max_growth_mb)
+    out = run(rate=rate, duration_s=duration, sample_s=sample_s, max_growth_mb=max_growth_mb, workers=workers)
     typer.echo(json.dumps(out))
     if not out["passed"]:
         raise typer.Exit(1)

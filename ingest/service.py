@@ -164,20 +164,27 @@ class IngestService:
                 break
             except psycopg.Error as e:
                 self.metrics.db_errors.inc()
-                log.error(
+                # lost to another worker's transaction (a deadlock, a serialization failure): at once, and
+                # only a warning; anything else (the database down, a disk full) backs off and is an error
+                contention = isinstance(
+                    e, (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
+                )
+                wait = 0.0 if contention else delay
+                (log.warning if contention else log.error)(
                     "batch of %d not committed (%s); retrying in %.1fs, nothing acknowledged",
                     len(items),
                     e.__class__.__name__ + ": " + str(e).strip().splitlines()[0],
-                    delay,
+                    wait,
                 )
                 self.store.close()
-                if self._stop.is_set() or self._stop.wait(delay):
+                if self._stop.is_set() or (wait and self._stop.wait(wait)):
                     # shutting down: nothing was acknowledged, so the broker keeps these for the next start
                     log.error(
                         "giving up on %d uncommitted messages at shutdown; the broker keeps them", len(items)
                     )
                     return
-                delay = min(delay * 2, 10.0)
+                if not contention:
+                    delay = min(delay * 2, 10.0)
         self.subscriber.ack(i.msg for i in items)
         self._account(items, result, time.monotonic() - started)
 

@@ -114,7 +114,10 @@ class Store:
         with conn.transaction(), conn.cursor() as cur:
             inserted: set[tuple[str, tuple[Any, ...]]] = set()  # new rows' keys, for tables that met a clash
             whole: set[str] = set()  # tables whose rows all went in
-            for spec, rows in g.rows.values():
+            # tables in one fixed order: a COPY that opens a new chunk locks its hypertable until commit,
+            # and two workers taking two hypertables in opposite orders deadlock
+            for name in sorted(g.rows):
+                spec, rows = g.rows[name]
                 keys = self._insert(cur, spec, rows)
                 if keys is None:
                     whole.add(spec.name)

@@ -7,12 +7,16 @@ from citywatch.bench.soak import run
 
 
 def test_a_short_soak_is_clean() -> None:
-    out = run(rate=800.0, duration_s=20.0, sample_s=2.0)
+    out = run(rate=800.0, duration_s=20.0, sample_s=2.0, workers=2)
     assert out["sent"] > 10_000 and out["achieved_msgs_per_s"] >= 700
     assert (out["lost"], out["duplicated"]) == (0, 0)
     assert out["stored"] + out["dead_lettered"] == out["sent"]
-    assert out["error_lines"] == {"ingest": 0, "analytics": 0, "api": 0}
-    for name in ("ingest", "api"):  # analytics warms up (models, baselines) in the first minutes
+    assert out["error_lines"] == {"ingest-0": 0, "ingest-1": 0, "analytics": 0, "api": 0}
+    for name in (
+        "ingest-0",
+        "ingest-1",
+        "api",
+    ):  # analytics warms up (models, baselines) in the first minutes
         assert out["memory"][name]["growth_mb"] < 20, out["memory"]
     assert all(m["max_mb"] < 300 for m in out["memory"].values()), out["memory"]
     # the verdict agrees with the figures (its memory bound is for runs past analytics' warm-up)

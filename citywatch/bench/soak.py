@@ -24,7 +24,9 @@ from typing import Any
 import httpx
 import psycopg
 
-from citywatch.bench.common import city_servers, gateway_publisher, metric, peak_rss_mb, progress
+from citywatch import broker
+from citywatch.bench.common import city_servers, metric, peak_rss_mb, progress
+from citywatch.bench.rawpub import RawPublisher
 from citywatch.localservices import free_port
 from simulators.city import Scale, build_city
 from simulators.engine import Out, simulate
@@ -41,38 +43,57 @@ def _mean(xs: list[float]) -> float:
 
 
 def run(
-    rate: float = 5000.0, duration_s: float = 3600.0, sample_s: float = 10.0, max_growth_mb: float = 25.0
+    rate: float = 15000.0,
+    duration_s: float = 3600.0,
+    sample_s: float = 10.0,
+    max_growth_mb: float = 25.0,
+    workers: int = 2,
 ) -> dict[str, Any]:
     """The figures of one soak, and its verdict: ``passed`` when every message is accounted for, none is
     stored twice, no service logged an error and none grew by more than ``max_growth_mb``."""
     city = build_city(31, SCALE)
     logs = Path(tempfile.mkdtemp(prefix="citywatch-soak-logs-"))
     with city_servers(SECRET, city) as s:
-        api_port, metrics_port = free_port(), free_port()
+        api_port = free_port()
         env = {
             **os.environ,
             "CITYWATCH_DB_URL": s.pg.url,
             "CITYWATCH_MQTT_PORT": str(s.broker.port),
             "CITYWATCH_DEVICE_SECRET": SECRET,
-            "CITYWATCH_INGEST_METRICS_PORT": str(metrics_port),
             "CITYWATCH_API_PORT": str(api_port),
             "CITYWATCH_LOG_LEVEL": "INFO",
         }
         procs: dict[str, subprocess.Popen[bytes]] = {}
         files = {}
-        for name, cmd in (
-            ("ingest", [sys.executable, "-m", "ingest"]),
-            ("analytics", [sys.executable, "-m", "analytics"]),
-            ("api", [sys.executable, "-m", "citywatch", "api"]),
-        ):
+        ingest_ports = {f"ingest-{k}": free_port() for k in range(workers)}
+        services: list[tuple[str, list[str], dict[str, str]]] = [
+            (
+                name,
+                [sys.executable, "-m", "ingest"],
+                {
+                    "CITYWATCH_INGEST_CLIENT_ID": f"soak-{name}",
+                    "CITYWATCH_INGEST_METRICS_PORT": str(port),
+                    **({"CITYWATCH_INGEST_SHARED_GROUP": "ingest"} if workers > 1 else {}),
+                },
+            )
+            for name, port in ingest_ports.items()
+        ]
+        services += [
+            ("analytics", [sys.executable, "-m", "analytics"], {}),
+            ("api", [sys.executable, "-m", "citywatch", "api"], {}),
+        ]
+        for name, cmd, extra in services:
             files[name] = (logs / f"{name}.log").open("wb")
-            procs[name] = subprocess.Popen(cmd, env=env, stdout=files[name], stderr=subprocess.STDOUT)
+            procs[name] = subprocess.Popen(
+                cmd, env={**env, **extra}, stdout=files[name], stderr=subprocess.STDOUT
+            )
         try:
             deadline = time.monotonic() + 60
-            while metric(metrics_port, "citywatch_ingest_broker_connected") != 1.0:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("ingest did not come up")
-                time.sleep(0.1)
+            for port in ingest_ports.values():
+                while metric(port, "citywatch_ingest_broker_connected") != 1.0:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("ingest did not come up")
+                    time.sleep(0.1)
             while True:
                 try:
                     if httpx.get(f"http://127.0.0.1:{api_port}/readyz", timeout=2).status_code == 200:
@@ -82,8 +103,12 @@ def run(
                 if time.monotonic() > deadline:
                     raise RuntimeError("the API did not come up")
                 time.sleep(0.2)
-            progress(f"soak: {rate:g} msg/s for {duration_s:g}s; ingest, analytics and the API as processes")
-            pub = gateway_publisher(s.broker.port, SECRET)
+            progress(
+                f"soak: {rate:g} msg/s for {duration_s:g}s; {workers} ingest worker(s), analytics and the API"
+                " as processes"
+            )
+            password = broker.derive_password(SECRET, broker.SIMULATOR_USER)
+            pub = RawPublisher("127.0.0.1", s.broker.port, broker.SIMULATOR_USER, password, "soak-load")
             end = time.time() - 30
 
             def traffic() -> Iterator[Out]:
@@ -98,6 +123,8 @@ def run(
             next_sample = t0
             sent = 0
             for o in outs:
+                if o.tag is not None:  # fault traffic and connection controls: not part of this load
+                    continue
                 now = time.monotonic()
                 if now - t0 >= duration_s:
                     break
@@ -108,19 +135,21 @@ def run(
                     httpx.get(f"http://127.0.0.1:{api_port}/healthz", timeout=5)
                     healthz_ms.append((time.monotonic() - started) * 1000)
                     next_sample += sample_s
-                    if len(samples["ingest"]) % 6 == 0:
+                    if len(healthz_ms) % 6 == 0:
                         progress(
-                            f"soak: {now - t0:.0f}s, {sent} sent; RSS "
+                            f"soak: {now - t0:.0f}s, {sent} sent, {pub.acked} acknowledged; RSS "
                             + ", ".join(f"{n} {v[-1]:.0f} MB" for n, v in samples.items())
                         )
-                delay = t0 + sent / rate - now
-                if delay > 0:
-                    time.sleep(delay)
-                pub.send(o)
+                pub.send(o.topic, o.payload)
                 sent += 1
+                ahead = t0 + sent / rate - time.monotonic()
+                if ahead > 0.001:
+                    pub.push()
+                    time.sleep(ahead)
             achieved = sent / (time.monotonic() - t0)
-            pub.flush(120)
-            sent = pub.sent["data"]
+            if not pub.flush(120):
+                raise RuntimeError(f"the broker acknowledged {pub.acked} of {pub.sent} messages")
+            sent = pub.acked
             pub.close()
             deadline = time.monotonic() + 120
             with psycopg.connect(s.pg.url, autocommit=True) as conn:
@@ -194,5 +223,12 @@ def run(
         "logs": str(logs),
         "verdict": verdict,
         "passed": all(verdict.values()),
-        "conditions": {"devices": len(city.devices), "fsync": True, "qos": 1, "cores": os.cpu_count()},
+        "conditions": {
+            "devices": len(city.devices),
+            "ingest_workers": workers,
+            "fsync": True,
+            "qos": 1,
+            "load": "raw QoS 1 socket writer (citywatch.bench.rawpub)",
+            "cores": os.cpu_count(),
+        },
     }
