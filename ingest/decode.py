@@ -18,7 +18,7 @@ from typing import Any, cast
 import orjson
 from pydantic import ValidationError
 
-from citywatch.contracts.messages import Telemetry, _Payload, payload_model
+from citywatch.contracts.messages import Telemetry, payload_model
 from citywatch.contracts.senml import PackError, parse_pack
 from citywatch.contracts.topics import DeviceKind, Stream, Topic, TopicError, parse_topic
 from ingest.fastpath import FAST, Fast, decode_fast
@@ -127,30 +127,23 @@ def decode(
     route = _route(topic)
     if isinstance(route, Rejected):
         return route
-    t = route.topic
+    t, codec = route
     refused = _device_check(t.device_id, t.kind, registry)
     if refused:
         return refused
-    if route.model is None:
+    if codec is None:
         return Rejected(
             Reason.BAD_TOPIC, "a pack holds many readings: decode it with decode_all", t.device_id
         )
-    if route.fast is not None:  # most of the traffic: msgspec, in C; anything unusual goes to the model
-        got = decode_fast(route.fast, payload, t.device_id)
-        if got is not None:
-            p, ts = got
-            stamped, arrived = ts.timestamp(), received_at.timestamp()
-            if (
-                arrived - limits.max_past.total_seconds()
-                < stamped
-                < arrived + limits.max_future.total_seconds()
-            ):
-                if admit is not None and not admit(t.device_id, stamped, arrived):
-                    return _flooding(t.device_id)
-                row = route.fast.row(p, ts, received_at)
-                return Accepted(route.fast.table, row, t.device_id, t.stream, p.seq, ts)
+    arrived = received_at.timestamp()
+    if codec.fast is not None:  # most of the traffic: msgspec, in C; anything unusual goes to the model
+        p = decode_fast(codec.fast, payload, t.device_id)
+        if p is not None and _within(stamped := p.ts.timestamp(), arrived, limits):
+            if admit is not None and not admit(t.device_id, stamped, arrived):
+                return _flooding(t.device_id)
+            return Accepted(codec.table, codec.to_row(p, received_at), t.device_id, t.stream, p.seq, p.ts)
     try:
-        msg = route.validate(payload)
+        msg = codec.validate(payload)
     except ValidationError as e:
         reason, detail = _describe(e)
         return Rejected(reason, detail, t.device_id)
@@ -158,43 +151,51 @@ def decode(
         return Rejected(
             Reason.DEVICE_MISMATCH, f"payload device_id {msg.device_id} on {t.device_id}'s topic", t.device_id
         )
-    stamped, arrived = msg.ts.timestamp(), received_at.timestamp()
-    # in floats first (cheap); the exact check, which also words the refusal, only near or past a limit
-    if not arrived - limits.max_past.total_seconds() < stamped < arrived + limits.max_future.total_seconds():
+    stamped = msg.ts.timestamp()
+    if not _within(stamped, arrived, limits):  # the exact check, which also words the refusal
         late = _clock_check(msg.ts, received_at, limits, t.device_id)
         if late:
             return late
     if admit is not None and not admit(t.device_id, stamped, arrived):
         return _flooding(t.device_id)
-    seq = cast(Telemetry, msg).seq if route.sequenced else None  # (isinstance on a model costs µs)
-    return Accepted(route.table, route.to_row(msg, received_at), t.device_id, t.stream, seq, msg.ts)
+    seq = cast(Telemetry, msg).seq if codec.sequenced else None  # (isinstance on a model costs µs)
+    return Accepted(codec.table, codec.to_row(msg, received_at), t.device_id, t.stream, seq, msg.ts)
+
+
+def _within(stamped: float, arrived: float, limits: Limits) -> bool:
+    """Clearly inside the clock limits, in floats (cheap); at or past a limit, :func:`_clock_check` decides."""
+    return arrived - limits.max_past.total_seconds() < stamped < arrived + limits.max_future.total_seconds()
 
 
 @dataclass(frozen=True, slots=True)
-class _Route:
-    """Everything a topic decides about its messages, worked out once per topic."""
+class _Codec:
+    """How a topic's payloads become rows: its model, the model's own JSON validator (called directly),
+    table, row maker, and the msgspec fast path for the models that have one."""
 
-    topic: Topic
-    model: type[_Payload] | None = None  # None: a gateway pack (decode_all)
-    table: TableSpec = AIR_QUALITY
-    to_row: Callable[[Any, datetime], Row] = lambda m, r: ()
-    validate: Callable[[bytes], Any] = bytes  # the model's own JSON validator, called directly
-    sequenced: bool = False
-    fast: Fast | None = None  # the msgspec fast path, for the models that have one
+    validate: Callable[[bytes], Any]
+    table: TableSpec
+    to_row: Callable[[Any, datetime], Row]
+    sequenced: bool
+    fast: Fast | None
+
+
+_Route = tuple[Topic, _Codec | None]  # no codec: a gateway pack (decode_all)
 
 
 @lru_cache(maxsize=1 << 16)
 def _route(topic: bytes) -> _Route | Rejected:
-    """How to decode messages on ``topic``, or why it is refused. Remembered: a city's devices publish on
-    a few thousand topics over and over, and working this out costs more than decoding a payload.
-    Bounded, so a flood of random topics only evicts."""
+    """The parsed topic and its codec, or why it is refused. Remembered: a city's devices publish on a few
+    thousand topics over and over, and working this out costs more than decoding a payload. Bounded,
+    so a flood of random topics only evicts."""
     t = _topic(topic)
-    if isinstance(t, Rejected) or t.stream is Stream.PACK:
-        return t if isinstance(t, Rejected) else _Route(t)
+    if isinstance(t, Rejected):
+        return t
+    if t.stream is Stream.PACK:
+        return t, None
     model = payload_model(t.kind, t.stream)
     table, to_row = ROW_OF[model]
     validate = model.__pydantic_validator__.validate_json
-    return _Route(t, model, table, to_row, validate, model in _SEQUENCED, FAST.get(model))
+    return t, _Codec(validate, table, to_row, model in _SEQUENCED, FAST.get(model))
 
 
 def _topic(topic: bytes) -> Topic | Rejected:
@@ -243,7 +244,7 @@ def decode_all(
     route = _route(topic)
     if isinstance(route, Rejected):
         return [route]
-    t = route.topic
+    t = route[0]
     refused = _device_check(t.device_id, t.kind, registry)
     if refused:
         return [refused]
@@ -275,10 +276,11 @@ def _unpack(
     ]
     tz = received_at.tzinfo
     now = received_at.timestamp()
-    earliest, latest = now - limits.max_past.total_seconds(), now + limits.max_future.total_seconds()
     checked: dict[
         str, Rejected | None
     ] = {}  # device -> why its readings are refused (a pack repeats devices)
+    # _within's bounds, worked out once per pack rather than once per reading
+    earliest, latest = now - limits.max_past.total_seconds(), now + limits.max_future.total_seconds()
     for r in readings:
         if r.device_id in checked:
             refused = checked[r.device_id]
@@ -290,7 +292,7 @@ def _unpack(
                 )
             checked[r.device_id] = refused
         ts = datetime.fromtimestamp(r.time, tz)
-        if refused is None and not earliest <= r.time <= latest:
+        if refused is None and not earliest < r.time < latest:
             refused = _clock_check(ts, received_at, limits, r.device_id)
         if refused is None and admit is not None and not admit(r.device_id, r.time, now):
             refused = _flooding(r.device_id)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from typing import Annotated, Any, Literal
@@ -28,7 +29,6 @@ import msgspec
 from msgspec import Meta
 
 from citywatch.contracts import messages as m
-from ingest.rows import AIR_QUALITY, BUS, PARKING, Row, TableSpec
 
 _ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")  # the models' Id
 # the strict RFC 3339 form devices send; ASCII digits only (``\d`` would take any script's digits)
@@ -55,7 +55,7 @@ def _f(lo: float, hi: float) -> Any:
 
 class _Base(msgspec.Struct, forbid_unknown_fields=True):
     device_id: str  # must equal the topic's, which the topic parser already held to the Id pattern
-    ts: str  # held to _TS below, then read by datetime.fromisoformat
+    ts: str  # held to _TS, then replaced by its datetime.fromisoformat (see decode_fast)
     seq: Annotated[int, Meta(ge=0, le=2**62)]
 
 
@@ -91,18 +91,6 @@ class Bus(_Base, kw_only=True):
     door_open: bool
 
 
-def _aq(p: Aq, t: datetime, r: datetime) -> Row:
-    return (t, p.device_id, p.seq, p.pm10, p.pm25, p.o3, p.no2, p.co, p.so2, p.temp_c, p.rh, r)
-
-
-def _parking(p: Parking, t: datetime, r: datetime) -> Row:
-    return (t, p.device_id, p.seq, p.lot_id, p.space_id, p.occupied, p.reason, p.battery_pct, p.rssi_dbm, r)
-
-
-def _bus(p: Bus, t: datetime, r: datetime) -> Row:
-    return (t, p.device_id, p.seq, p.route_id, p.lat, p.lon, p.speed_kmh, p.heading_deg, p.door_open, r)
-
-
 def _parking_ok(p: Parking) -> bool:
     return _id_ok(p.lot_id) and _label_ok(p.space_id)
 
@@ -111,31 +99,32 @@ def _bus_ok(p: Bus) -> bool:
     return _id_ok(p.route_id)
 
 
-class Fast(msgspec.Struct, frozen=True):
-    """How one model's payloads take the fast path."""
+@dataclass(frozen=True)
+class Fast:
+    """How one model's payloads take the fast path: its mirror, and the string constraints msgspec was
+    not asked to check."""
 
-    decode: Callable[[bytes], Any]
-    table: TableSpec
-    row: Callable[[Any, datetime, datetime], Row]
-    check: Callable[[Any], bool] | None = None  # the string constraints msgspec was not asked to check
+    struct: type[msgspec.Struct]
+    check: Callable[[Any], bool] | None = None
+    decode: Callable[[bytes], Any] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "decode", msgspec.json.Decoder(self.struct).decode)
 
 
 #: contract model -> its fast path (the models without one always take the pydantic path)
 FAST: dict[type[Any], Fast] = {
-    m.AirQualityReading: Fast(msgspec.json.Decoder(Aq).decode, AIR_QUALITY, _aq),
-    m.ParkingSpaceState: Fast(msgspec.json.Decoder(Parking).decode, PARKING, _parking, _parking_ok),
-    m.BusPosition: Fast(msgspec.json.Decoder(Bus).decode, BUS, _bus, _bus_ok),
-}
-MIRRORS: dict[type[Any], type[msgspec.Struct]] = {
-    m.AirQualityReading: Aq,
-    m.ParkingSpaceState: Parking,
-    m.BusPosition: Bus,
+    m.AirQualityReading: Fast(Aq),
+    m.ParkingSpaceState: Fast(Parking, _parking_ok),
+    m.BusPosition: Fast(Bus, _bus_ok),
 }
 
 
-def decode_fast(fast: Fast, payload: bytes, device_id: str) -> tuple[Any, datetime] | None:
-    """The payload and its time, when the fast path takes it; None: ask the model. ``device_id`` is
-    the topic's (already held to the Id pattern by the topic parser); the payload must name it."""
+def decode_fast(fast: Fast, payload: bytes, device_id: str) -> Any | None:
+    """The payload, when the fast path takes it, with ``ts`` read into a datetime so that it reads like
+    the model (and the model's row maker in :mod:`ingest.rows` serves both); None: ask the model.
+    ``device_id`` is the topic's (already held to the Id pattern by the topic parser); the payload
+    must name it."""
     try:
         p = fast.decode(payload)
     except (msgspec.ValidationError, msgspec.DecodeError):
@@ -147,6 +136,7 @@ def decode_fast(fast: Fast, payload: bytes, device_id: str) -> tuple[Any, dateti
     ):
         return None
     try:
-        return p, datetime.fromisoformat(p.ts)
+        p.ts = datetime.fromisoformat(p.ts)
     except ValueError:  # a month 13, an hour 25: the model words it
         return None
+    return p

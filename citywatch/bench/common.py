@@ -15,10 +15,12 @@ import urllib.request
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import psycopg
 
+from citywatch import broker
+from citywatch.bench.rawpub import RawPublisher
 from citywatch.db import features
 from citywatch.db.migrate import migrate
 from citywatch.devices import broker_accounts
@@ -75,9 +77,10 @@ def start_ingest(
     shared_group: str | None = None,
     log_level: str = "WARNING",
     wrap: list[str] | None = None,
+    log: IO[bytes] | None = None,
 ) -> subprocess.Popen[bytes]:
-    """An ingest worker as its own process (``wrap``: a command to run it under, e.g. a profiler),
-    returned once it is connected to the broker."""
+    """An ingest worker as its own process (``wrap``: a command to run it under, e.g. a profiler; ``log``:
+    where its output goes, else this process's), returned once it is connected to the broker."""
     env = {
         **os.environ,
         "CITYWATCH_DB_URL": s.pg.url,
@@ -89,13 +92,26 @@ def start_ingest(
     }
     if shared_group:
         env["CITYWATCH_INGEST_SHARED_GROUP"] = shared_group
-    proc = subprocess.Popen([*(wrap or []), sys.executable, "-m", "ingest"], env=env)
+    proc = subprocess.Popen(
+        [*(wrap or []), sys.executable, "-m", "ingest"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT if log else None,
+    )
     deadline = time.monotonic() + 30
     while metric(metrics_port, "citywatch_ingest_broker_connected") != 1.0:
         if time.monotonic() > deadline or proc.poll() is not None:
+            proc.kill()
+            proc.wait(10)
             raise RuntimeError("ingest did not come up")
         time.sleep(0.02)
     return proc
+
+
+def load_publisher(s: Servers, secret: str, name: str) -> RawPublisher:
+    """A raw socket writer on the simulator account: load at almost no CPU (see citywatch.bench.rawpub)."""
+    password = broker.derive_password(secret, broker.SIMULATOR_USER)
+    return RawPublisher("127.0.0.1", s.broker.port, broker.SIMULATOR_USER, password, name)
 
 
 def peak_rss_mb(pid: int, field: str = "VmHWM") -> float:

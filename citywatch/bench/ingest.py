@@ -32,19 +32,18 @@ from typing import Any
 
 import psycopg
 
-from citywatch import broker
 from citywatch.bench.ceilings import BareSubscriber, copy_rate, rows_of
 from citywatch.bench.common import (
     Prober,
     Servers,
     city_servers,
     gateway_publisher,
+    load_publisher,
     peak_rss_mb,
     percentile,
     progress,
     start_ingest,
 )
-from citywatch.bench.rawpub import RawPublisher
 from citywatch.contracts import messages as m
 from citywatch.contracts.senml import to_pack
 from citywatch.contracts.topics import DeviceKind, Stream, topic_for
@@ -149,15 +148,9 @@ def _messages(city: Any, n: int, end: float, first_seq: int, seed: int, hours: f
     return outs
 
 
-def _load_publisher(s: Servers, name: str) -> RawPublisher:
-    """A raw socket writer on the simulator account: load at almost no CPU (see citywatch.bench.rawpub)."""
-    password = broker.derive_password(SECRET, broker.SIMULATOR_USER)
-    return RawPublisher("127.0.0.1", s.broker.port, broker.SIMULATOR_USER, password, name)
-
-
 def _publish(s: Servers, outs: list[Out], name: str) -> int:
     """Publish the city's data messages as fast as the broker takes them; how many were acknowledged."""
-    pub = _load_publisher(s, name)
+    pub = load_publisher(s, SECRET, name)
     for o in outs:
         if o.tag is None:  # fault traffic and connection controls are not part of the load
             pub.send(o.topic, o.payload)
@@ -272,7 +265,7 @@ def run(
         # own simulation would otherwise compete with the platform for the two cores
         # the load leaves through a raw socket writer (a paho publisher on these two cores tops out near
         # half the drain rate, and would measure itself); probes go through paho on their own connection
-        pub3 = _load_publisher(s, "bench-latency-load")
+        pub3 = load_publisher(s, SECRET, "bench-latency-load")
         probe_pub = gateway_publisher(s.broker.port, SECRET)
 
         def visible(c: psycopg.Connection[Any], pending: set[Any]) -> list[Any]:
@@ -327,7 +320,7 @@ def run(
         progress(
             f"batched: pre-loading {pack_readings} readings in packs of {pack_size} while ingest is down"
         )
-        pub4 = _load_publisher(s, "bench-pack-load")
+        pub4 = load_publisher(s, SECRET, "bench-pack-load")
         topic = topic_for(DeviceKind.AIR_QUALITY, GATEWAY, Stream.PACK)
         packs = 0
         for body in _packs(stations, pack_readings, pack_size, time.time() - 60):

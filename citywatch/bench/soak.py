@@ -19,14 +19,12 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 import psycopg
 
-from citywatch import broker
-from citywatch.bench.common import city_servers, metric, peak_rss_mb, progress
-from citywatch.bench.rawpub import RawPublisher
+from citywatch.bench.common import city_servers, load_publisher, peak_rss_mb, progress, start_ingest
 from citywatch.localservices import free_port
 from simulators.city import Scale, build_city
 from simulators.engine import Out, simulate
@@ -65,35 +63,28 @@ def run(
         }
         procs: dict[str, subprocess.Popen[bytes]] = {}
         files = {}
-        ingest_ports = {f"ingest-{k}": free_port() for k in range(workers)}
-        services: list[tuple[str, list[str], dict[str, str]]] = [
-            (
-                name,
-                [sys.executable, "-m", "ingest"],
-                {
-                    "CITYWATCH_INGEST_CLIENT_ID": f"soak-{name}",
-                    "CITYWATCH_INGEST_METRICS_PORT": str(port),
-                    **({"CITYWATCH_INGEST_SHARED_GROUP": "ingest"} if workers > 1 else {}),
-                },
-            )
-            for name, port in ingest_ports.items()
-        ]
-        services += [
-            ("analytics", [sys.executable, "-m", "analytics"], {}),
-            ("api", [sys.executable, "-m", "citywatch", "api"], {}),
-        ]
-        for name, cmd, extra in services:
+
+        def log_of(name: str) -> IO[bytes]:
             files[name] = (logs / f"{name}.log").open("wb")
-            procs[name] = subprocess.Popen(
-                cmd, env={**env, **extra}, stdout=files[name], stderr=subprocess.STDOUT
-            )
+            return files[name]
+
         try:
+            for k in range(workers):
+                procs[f"ingest-{k}"] = start_ingest(
+                    s,
+                    SECRET,
+                    f"soak-ingest-{k}",
+                    free_port(),
+                    shared_group="ingest" if workers > 1 else None,
+                    log_level="INFO",
+                    log=log_of(f"ingest-{k}"),
+                )
+            for name, cmd in (
+                ("analytics", [sys.executable, "-m", "analytics"]),
+                ("api", [sys.executable, "-m", "citywatch", "api"]),
+            ):
+                procs[name] = subprocess.Popen(cmd, env=env, stdout=log_of(name), stderr=subprocess.STDOUT)
             deadline = time.monotonic() + 60
-            for port in ingest_ports.values():
-                while metric(port, "citywatch_ingest_broker_connected") != 1.0:
-                    if time.monotonic() > deadline:
-                        raise RuntimeError("ingest did not come up")
-                    time.sleep(0.1)
             while True:
                 try:
                     if httpx.get(f"http://127.0.0.1:{api_port}/readyz", timeout=2).status_code == 200:
@@ -107,8 +98,7 @@ def run(
                 f"soak: {rate:g} msg/s for {duration_s:g}s; {workers} ingest worker(s), analytics and the API"
                 " as processes"
             )
-            password = broker.derive_password(SECRET, broker.SIMULATOR_USER)
-            pub = RawPublisher("127.0.0.1", s.broker.port, broker.SIMULATOR_USER, password, "soak-load")
+            pub = load_publisher(s, SECRET, "soak-load")
             end = time.time() - 30
 
             def traffic() -> Iterator[Out]:
