@@ -128,6 +128,20 @@ def score_at(pts: Iterable[Point], n_windows: int, threshold: float, profile: st
     return _normalise(raw, n_windows, tp, fn)
 
 
+def counts_at(pts: Iterable[Point], threshold: float) -> tuple[int, int]:
+    """At ``threshold``: how many windows have a detection, and how many detections fall outside every window."""
+    hit: set[int] = set()
+    false_alarms = 0
+    for p in pts:
+        if p.score < threshold:
+            continue
+        if p.window is None:
+            false_alarms += 1
+        else:
+            hit.add(p.window)
+    return len(hit), false_alarms
+
+
 def sweep(pts: list[Point], n_windows: int, profile: str) -> tuple[float, float]:
     """The best normalised score over every threshold, and that threshold."""
     tp, fn, fp = PROFILES[profile]

@@ -11,6 +11,6 @@ from analytics.detectors.base import Detector
 from analytics.detectors.cusum import Cusum
 from analytics.detectors.flatline import Flatline
 from analytics.detectors.spike import Spike
-from analytics.detectors.transitions import LevelTransitions
+from analytics.detectors.window import WindowNovelty
 
-__all__ = ["Cusum", "Detector", "Flatline", "LevelTransitions", "Spike"]
+__all__ = ["Cusum", "Detector", "Flatline", "Spike", "WindowNovelty"]
