@@ -13,12 +13,12 @@ def test_nab_part() -> None:
     out = nab(NAB)
     assert out["nab_scorer_check_standard"] == pytest.approx(70.101, abs=1e-3)
     assert out["nab_rows"] == 365_558 and out["nab_windows"] == 116
-    # WindowNovelty measured 68.04 / 60.70 / 72.66: held above the detector it replaced
-    # (LevelTransitions: 64.37 / 49.67 / 71.08)
-    assert out["nab_standard"] > 66.0
-    assert out["nab_low_fp"] > 58.0
-    assert out["nab_low_fn"] > 71.0
-    assert out["nab_windows_found"] >= 90 and out["nab_false_alarms"] < 250
+    # WindowNovelty measured 69.28 / 63.00 / 73.48 (95 windows, 151 false alarms): held above the
+    # detector it replaced (LevelTransitions: 64.37 / 49.67 / 71.08; 98 windows, 325 false alarms)
+    assert out["nab_standard"] > 68.0
+    assert out["nab_low_fp"] > 61.0
+    assert out["nab_low_fn"] > 72.0
+    assert out["nab_windows_found"] >= 90 and out["nab_false_alarms"] < 200
     assert 0 < out["cost_us_per_point"] < 1000
 
 

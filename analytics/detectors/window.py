@@ -8,19 +8,23 @@ warm-up's range, so 1.0 is the distance from the smallest to the largest value
 of the warm-up.
 
 The detector keeps a memory of the shapes it has met: a new vector that lies
-within ``vigilance`` of a remembered one (in every segment: the L-infinity
-distance) is familiar; otherwise it is remembered, and after the warm-up it is
-an alarm. This is the vigilance test of adaptive-resonance clustering (the
-family of ARTime on the NAB scoreboard) in its simplest form: fixed
-prototypes, no learning rate, no model to retrain. A value that leaves the
-range of everything seen so far by more than ``margin`` of the warm-up range
-is also an alarm (a new high or low that the segment means would blur).
+within the vigilance radius of a remembered one (in every segment: the
+L-infinity distance) is familiar; otherwise it is remembered, and after the
+warm-up it is an alarm. The radius is ``vigilance`` while the stream stays
+within its warm-up range, and widens by ``(range seen / warm-up range) **
+widen`` once it has swung wider: on a stream that turned out to move four
+times as far as its warm-up, shapes must differ by sqrt(2) times as much to be
+new. This is the vigilance test of adaptive-resonance clustering (the family
+of ARTime on the NAB scoreboard) in its simplest form: fixed prototypes, no
+learning rate, no model to retrain. A value that leaves the range of
+everything seen so far by more than ``margin`` of the warm-up range is also
+an alarm (a new high or low that the segment means would blur).
 
-After an alarm the detector rests for ``rest`` values (extended by every
-alarm inside it), so one event raises one alarm and a stream learning a new
-regime does not raise a stream of them. An alarm scores ``1 / (1 + k)`` above
-0.5, ``k`` being the alarms of the last ``recall`` values: a stream that keeps
-surprising is believed less.
+After an alarm the detector rests for ``rest`` values (extended by every new
+shape met inside it), so one event raises one alarm and a stream learning a
+new regime does not raise a stream of them. An alarm scores ``0.5 + 0.5 / (1
++ k)``, ``k`` being the new shapes met in the last ``recall`` values: a stream
+that keeps surprising is believed less.
 
 Cost: a few microseconds a value and at most ``memory`` remembered shapes (the
 least recently met is forgotten first); ``explain`` says which segments were
@@ -39,7 +43,8 @@ from typing import Any, Self
 class WindowNovelty:
     grace_period: int = 600  # values used to fix the scale and learn before scoring
     segments: tuple[int, ...] = (1, 3, 9, 27)  # segment lengths, newest first
-    vigilance: float = 0.3  # as a fraction of the warm-up range
+    vigilance: float = 0.25  # as a fraction of the warm-up range
+    widen: float = 0.25  # vigilance grows by (range seen / warm-up range) ** widen
     margin: float = 0.05  # a new high or low by this fraction of the warm-up range is an alarm
     rest: int | None = None  # values to stay quiet after an alarm; default grace_period // 10
     recall: int | None = None  # alarms this far back lower the score; default 20 * grace_period
@@ -61,6 +66,8 @@ class WindowNovelty:
     def __post_init__(self) -> None:
         if self.grace_period < 2 or not self.segments or min(self.segments) < 1 or self.vigilance <= 0:
             raise ValueError("grace_period >= 2, segments >= 1 and vigilance > 0 are required")
+        if self.widen < 0:
+            raise ValueError("widen >= 0 is required")
         self.segments = tuple(self.segments)
         if self.rest is None:
             self.rest = max(1, self.grace_period // 10)
@@ -83,9 +90,13 @@ class WindowNovelty:
             raise ValueError("the scale is not fixed before the warm-up ends")
         return [(math.fsum(values[a:b]) / (b - a) - self.low) / self.span for a, b in self._bounds]
 
-    def _nearest(self, v: list[float]) -> tuple[int, float]:
-        """The first remembered shape within vigilance (or the nearest one), and its distance."""
-        rho = self.vigilance
+    def radius(self) -> float:
+        """The vigilance now: wider once the stream has swung wider than in its warm-up."""
+        growth = (self.highest - self.lowest) / self.span if self.highest > self.lowest else 1.0
+        return float(self.vigilance * max(1.0, growth) ** self.widen)
+
+    def _nearest(self, v: list[float], rho: float) -> tuple[int, float]:
+        """The first remembered shape within ``rho`` (or the nearest one), and its distance."""
         best, best_d = -1, math.inf
         for i, p in enumerate(self.shapes):
             d = 0.0
@@ -113,7 +124,10 @@ class WindowNovelty:
         margin = self.margin * self.span
         if x > self.highest + margin or x < self.lowest - margin:
             return True
-        return w is not None and self._nearest(self.features(w))[1] > self.vigilance
+        if w is None:
+            return False
+        rho = self.radius()
+        return self._nearest(self.features(w), rho)[1] > rho
 
     def score_one(self, x: float) -> float:
         if self.low is None or self.count < self.grace_period or not math.isfinite(x):
@@ -136,15 +150,16 @@ class WindowNovelty:
         w = self._with(x)
         if w is not None:
             v = self.features(w)
-            i, d = self._nearest(v)
+            rho = self.radius()
+            i, d = self._nearest(v, rho)
             out["shape"] = dict(zip(self.segments, v, strict=True))
             out["distance"] = d
-            out["vigilance"] = self.vigilance
+            out["vigilance"] = rho
             if i >= 0:
                 p = self.shapes[i]
                 out["nearest"] = dict(zip(self.segments, p, strict=True))
                 out["new_segments"] = [
-                    n for n, a, b in zip(self.segments, p, v, strict=True) if abs(a - b) > self.vigilance
+                    n for n, a, b in zip(self.segments, p, v, strict=True) if abs(a - b) > rho
                 ]
         return out
 
@@ -177,8 +192,9 @@ class WindowNovelty:
         novel = extreme and self.count > 1
         if len(self.window) == self.width:
             v = self.features(list(self.window))
-            i, d = self._nearest(v)
-            if d > self.vigilance:
+            rho = self.radius()
+            i, d = self._nearest(v, rho)
+            if d > rho:
                 self._remember(v)
                 novel = True
             else:
@@ -207,6 +223,7 @@ class WindowNovelty:
                 "grace_period": self.grace_period,
                 "segments": list(self.segments),
                 "vigilance": self.vigilance,
+                "widen": self.widen,
                 "margin": self.margin,
                 "rest": self.rest,
                 "recall": self.recall,

@@ -59,6 +59,14 @@ RULE_OF = {
 GRACE_S = {"stuck": 900, "spike": 300, "drift": 3 * 3600, "dropout": 900, "offline": 1800}
 
 
+def _describe(d: WindowNovelty) -> str:
+    segments = "/".join(map(str, d.segments))
+    return (
+        f"WindowNovelty(segments={segments}, vigilance={d.vigilance}, widen={d.widen}, "
+        f"margin={d.margin}, rest=warm-up/10, recall=20 warm-ups)"
+    )
+
+
 def nab(root: Path) -> dict[str, Any]:
     corpus = load_corpus(root)
     thresholds = json.loads((root / "config" / "thresholds.json").read_text())["numenta"]
@@ -95,7 +103,7 @@ def nab(root: Path) -> dict[str, Any]:
         "nab_windows_found": hit,
         "nab_windows": n,
         "nab_false_alarms": false_alarms,
-        "nab_detector": "WindowNovelty(segments=1/3/9/27, vigilance=0.3, margin=0.05, rest=warm-up/10)",
+        "nab_detector": _describe(WindowNovelty()),
     }
 
 
