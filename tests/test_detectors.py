@@ -114,7 +114,8 @@ def test_window_fires_on_a_new_level_once_then_rests() -> None:
     # the new regime is learned: an alarm now and then while its own shapes are first met
     assert sum(1 for s in scores[2100:] if s > 0.5) <= 2
     why = WindowNovelty.from_state(d.state()).explain(shifted[-1])  # the new level is familiar now
-    assert why["distance"] <= why["vigilance"] and why["new_segments"] == []
+    assert not why["new_extreme"] and [s["new"] for s in why["scales"]] == [False, False]
+    assert all(s["distance"] <= why["vigilance"] and s["new_segments"] == [] for s in why["scales"])
 
 
 def test_window_fires_on_a_broken_shape_within_the_normal_range() -> None:
@@ -125,16 +126,17 @@ def test_window_fires_on_a_broken_shape_within_the_normal_range() -> None:
     scores = run(d, xs[:1205])  # 1200..1204 are 0: the next value should be 0 too
     assert max(scores) == 0.0
     why = d.explain(10.0)  # 0 -> 10 directly, inside the range
-    assert not why["new_extreme"] and why["distance"] > why["vigilance"] >= d.vigilance
-    assert 3 in why["new_segments"]  # the 3 values before it were 0, never before a 10
-    assert why["shape"][1] == pytest.approx(1.0) and why["shape"][3] == pytest.approx(0.0)
+    fast = why["scales"][0]
+    assert not why["new_extreme"] and fast["new"] and fast["distance"] > why["vigilance"] >= d.vigilance
+    assert 3 in fast["new_segments"]  # the 3 values before it were 0, never before a 10
+    assert fast["shape"][0] == pytest.approx(1.0) and fast["shape"][1] == pytest.approx(0.0)
     assert d.score_one(10.0) == 1.0
     assert d.score_one(0.0) == 0.0
 
 
 def test_window_alarm_scores_fall_for_a_stream_that_keeps_surprising() -> None:
-    d = WindowNovelty(grace_period=400, rest=1, recall=10_000)  # a warm-up longer than a cycle
-    assert max(run(d, smooth(11, 800))) == 0.0
+    d = WindowNovelty(grace_period=500, rest=1, recall=10_000)  # the slow scale sees a whole cycle
+    assert max(run(d, smooth(11, 1200))) == 0.0
     alarms = []
     for k in range(1, 6):  # new levels, each far from the last
         x = 100.0 * k
@@ -150,7 +152,7 @@ def test_window_memory_is_bounded() -> None:
     walk = [float(i) for i in range(3000)]  # every shape new
     d = WindowNovelty(grace_period=100, memory=50)
     run(d, walk)
-    assert len(d.shapes) == len(d.used) == 50
+    assert [len(m.shapes) for m in d.memories] == [len(m.used) for m in d.memories] == [50, 50]
     e = WindowNovelty.from_state(json.loads(json.dumps(d.state())))
     assert run(e, walk[:100]) == run(d, walk[:100])
 
@@ -166,7 +168,14 @@ def test_window_ignores_non_finite_values() -> None:
 
 @pytest.mark.parametrize(
     "kw",
-    [{"segments": ()}, {"segments": (1, 0)}, {"vigilance": 0.0}, {"widen": -0.5}, {"grace_period": 1}],
+    [
+        {"scales": ()},
+        {"scales": ((),)},
+        {"scales": ((1, 3), (1, 0))},
+        {"vigilance": 0.0},
+        {"widen": -0.5},
+        {"grace_period": 1},
+    ],
 )
 def test_window_refuses_meaningless_settings(kw: dict[str, Any]) -> None:
     with pytest.raises(ValueError):

@@ -60,9 +60,9 @@ GRACE_S = {"stuck": 900, "spike": 300, "drift": 3 * 3600, "dropout": 900, "offli
 
 
 def _describe(d: WindowNovelty) -> str:
-    segments = "/".join(map(str, d.segments))
+    scales = ", ".join("/".join(map(str, s)) for s in d.scales)
     return (
-        f"WindowNovelty(segments={segments}, vigilance={d.vigilance}, widen={d.widen}, "
+        f"WindowNovelty(scales={scales}, vigilance={d.vigilance}, widen={d.widen}, "
         f"margin={d.margin}, rest=warm-up/10, recall=20 warm-ups)"
     )
 
