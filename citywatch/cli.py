@@ -413,12 +413,22 @@ def bench_soak(
     max_growth_mb: Annotated[
         float, typer.Option(help="memory growth a service may show (last quarter vs first) and still pass")
     ] = 25.0,
+    probe_s: Annotated[
+        float, typer.Option(help="seconds between fire probes that must become alerts")
+    ] = 10.0,
 ) -> None:
-    """The platform at a steady load for a long time: accounting, memory growth, errors in the logs.
-    Exits 1 when the soak did not pass."""
+    """The platform at a steady load for a long time, with the city's air quality live and fire probes:
+    accounting, memory growth, errors in the logs, alert latency. Exits 1 when the soak did not pass."""
     from citywatch.bench.soak import run
 
-    out = run(rate=rate, duration_s=duration, sample_s=sample_s, max_growth_mb=max_growth_mb, workers=workers)
+    out = run(
+        rate=rate,
+        duration_s=duration,
+        sample_s=sample_s,
+        max_growth_mb=max_growth_mb,
+        workers=workers,
+        probe_s=probe_s,
+    )
     typer.echo(json.dumps(out))
     if not out["passed"]:
         raise typer.Exit(1)

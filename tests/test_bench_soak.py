@@ -7,7 +7,7 @@ from citywatch.bench.soak import run
 
 
 def test_a_short_soak_is_clean() -> None:
-    out = run(rate=800.0, duration_s=20.0, sample_s=2.0, workers=2)
+    out = run(rate=800.0, duration_s=20.0, sample_s=2.0, workers=2, probe_s=2.0)
     assert out["sent"] > 10_000 and out["achieved_msgs_per_s"] >= 700
     assert (out["lost"], out["duplicated"]) == (0, 0)
     assert out["stored"] + out["dead_lettered"] == out["sent"]
@@ -22,3 +22,9 @@ def test_a_short_soak_is_clean() -> None:
     # the verdict agrees with the figures (its memory bound is for runs past analytics' warm-up)
     assert out["verdict"]["accounted"] and out["verdict"]["no_errors"], out["verdict"]
     assert out["verdict"]["memory_within_bound"] == (out["max_growth_mb"] <= out["memory_bound_mb"])
+    # the live city: air-quality stations in real time, and every fire probe became an alert
+    live = out["live"]
+    assert live["air_quality_readings"] >= 3  # 25 stations, once a minute each: a third of them in 20 s
+    assert live["probes"] >= 9 and live["probes_alerted"] == live["probes"], live
+    assert out["verdict"]["every_probe_alerted"]
+    assert 0 < live["alert_latency_p50_ms"] <= live["alert_latency_max_ms"] < 5_000, live

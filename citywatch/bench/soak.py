@@ -2,10 +2,19 @@
 
 Private PostgreSQL (fsync on) and Mosquitto; ingest, analytics and the API each run as their own
 process, as in production; a gateway publisher sends the simulated city's traffic at ``rate`` msg/s
-for ``duration_s``. Every ``sample_s`` the resident memory of each service is recorded. At the end:
-every message accounted for (sent = stored + dead-lettered, none twice), each service's memory at
-the start and the end of the run (growth = mean of the last quarter of samples − mean of the first
-quarter), and the error lines in the services' logs.
+for ``duration_s``. Two kinds of traffic share the connection:
+
+- the load: the city's last week replayed, again and again (new seeds, new sequence numbers), at
+  ``rate``; analytics sees it as late data and evaluates little of it;
+- the live city, so that analytics has real-time work all along: the air-quality stations publish
+  their readings in real time (they are left out of the replay), and every ``probe_s`` a fire
+  event from a probe camera must become an alert (publish -> alert committed, as
+  ``bench alerts`` measures it, here under the soak's load).
+
+Every ``sample_s`` the resident memory of each service is recorded. At the end: every message
+accounted for (sent = stored + dead-lettered, none twice), each service's memory at the start and
+the end of the run (growth = mean of the last quarter of samples − mean of the first quarter), the
+error lines in the services' logs, and the probes' alert latency.
 """
 
 from __future__ import annotations
@@ -18,13 +27,26 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
 import httpx
 import psycopg
 
-from citywatch.bench.common import city_servers, load_publisher, peak_rss_mb, progress, start_ingest
+from citywatch.bench.alert_faults import probe_cameras
+from citywatch.bench.common import (
+    Prober,
+    city_servers,
+    load_publisher,
+    peak_rss_mb,
+    percentile,
+    progress,
+    start_ingest,
+)
+from citywatch.contracts import messages as m
+from citywatch.contracts.topics import DeviceKind, topic_for
 from citywatch.localservices import free_port
 from simulators.city import Scale, build_city
 from simulators.engine import Out, simulate
@@ -46,12 +68,16 @@ def run(
     sample_s: float = 10.0,
     max_growth_mb: float = 25.0,
     workers: int = 2,
+    probe_s: float = 10.0,
 ) -> dict[str, Any]:
     """The figures of one soak, and its verdict: ``passed`` when every message is accounted for, none is
-    stored twice, no service logged an error and none grew by more than ``max_growth_mb``."""
+    stored twice, no service logged an error, none grew by more than ``max_growth_mb`` and every
+    probe became an alert."""
     city = build_city(31, SCALE)
+    live_city = replace(city, devices=[d for d in city.devices if d.kind is DeviceKind.AIR_QUALITY])
+    probes = probe_cameras(int(duration_s / probe_s) + 2, "cam-soak-probe")
     logs = Path(tempfile.mkdtemp(prefix="citywatch-soak-logs-"))
-    with city_servers(SECRET, city) as s:
+    with city_servers(SECRET, city, replace(city, devices=probes, lots=[])) as s:
         api_port = free_port()
         env = {
             **os.environ,
@@ -63,6 +89,7 @@ def run(
         }
         procs: dict[str, subprocess.Popen[bytes]] = {}
         files = {}
+        prober: Prober | None = None
 
         def log_of(name: str) -> IO[bytes]:
             files[name] = (logs / f"{name}.log").open("wb")
@@ -102,15 +129,35 @@ def run(
             end = time.time() - 30
 
             def traffic() -> Iterator[Out]:
-                """The city's last week, again and again (new seed, new sequence numbers): endless, unique."""
+                """The city's last week, again and again (new seed, new sequence numbers): endless, unique;
+                without the air-quality stations, which publish live."""
                 for k in itertools.count():
-                    yield from simulate(city, end - 7 * 86400, end, seed=31 + k, first_seq=k * 10_000_000)
+                    for o in simulate(city, end - 7 * 86400, end, seed=31 + k, first_seq=k * 10_000_000):
+                        if o.kind is not DeviceKind.AIR_QUALITY:
+                            yield o
+
+            def visible(c: psycopg.Connection[Any], pending: set[Any]) -> list[Any]:
+                rows = c.execute(
+                    "SELECT subject FROM alerts WHERE rule = 'cctv.fire' AND subject = ANY(%s)",
+                    (sorted(pending),),
+                ).fetchall()
+                return [r[0] for r in rows]
 
             outs = traffic()
+            live_start = time.time()
+            live = (
+                o
+                for o in simulate(live_city, live_start, live_start + duration_s + 60, seed=97)
+                if o.tag is None
+            )
+            next_live = next(live, None)
+            live_sent = 0
             samples: dict[str, list[float]] = {n: [] for n in procs}
             healthz_ms: list[float] = []
+            prober = Prober(s.pg.url, visible, interval_s=0.05, grace_s=30.0).__enter__()
             t0 = time.monotonic()
             next_sample = t0
+            next_probe, probes_sent = t0 + probe_s / 2, 0
             sent = 0
             for o in outs:
                 if o.tag is not None:  # fault traffic and connection controls: not part of this load
@@ -118,6 +165,28 @@ def run(
                 now = time.monotonic()
                 if now - t0 >= duration_s:
                     break
+                while next_live is not None and next_live.t <= time.time():
+                    pub.send(next_live.topic, next_live.payload)
+                    live_sent += 1
+                    next_live = next(live, None)
+                if now >= next_probe and probes_sent < len(probes):
+                    cam = probes[probes_sent].device_id
+                    ev = m.CctvEvent(
+                        device_id=cam,
+                        ts=datetime.now(UTC),
+                        seq=0,
+                        event_id=f"soak-probe-{probes_sent:06d}-fire",
+                        event_type=m.CctvEventType.FIRE,
+                        confidence=0.95,
+                        object_class=m.ObjectClass.FIRE,
+                        bbox=m.BoundingBox(x=0.1, y=0.1, w=0.1, h=0.1),
+                        zone="paldal",
+                    )
+                    pub.send(topic_for(DeviceKind.CCTV, cam), m.to_json(ev))
+                    pub.push()
+                    prober.sent_now(cam)
+                    probes_sent += 1
+                    next_probe += probe_s
                 if now >= next_sample:
                     for n, p in procs.items():
                         samples[n].append(peak_rss_mb(p.pid, "VmRSS"))
@@ -137,6 +206,7 @@ def run(
                     pub.push()
                     time.sleep(ahead)
             achieved = sent / (time.monotonic() - t0)
+            sent += live_sent + probes_sent
             if not pub.flush(120):
                 raise RuntimeError(f"the broker acknowledged {pub.acked} of {pub.sent} messages")
             sent = pub.acked
@@ -161,11 +231,14 @@ def run(
                     ).fetchall()
                 }
                 dead = sum(dead_by.values())
+            prober.__exit__(None, None, None)  # waits (up to its grace) for the last probes' alerts
             for p in procs.values():
                 p.send_signal(signal.SIGTERM)
             for p in procs.values():
                 p.wait(60)
-        finally:  # a failed run leaves no service behind
+        finally:  # a failed run leaves no service (and no prober) behind
+            if prober is not None:  # (a second stop of a stopped prober returns at once)
+                prober.__exit__(None, None, None)
             for p in procs.values():
                 if p.poll() is None:
                     p.kill()
@@ -189,11 +262,13 @@ def run(
         for n, v in samples.items()
     }
     lost, duplicated = sent - stored - dead, stored - distinct
-    max_growth = max(m["growth_mb"] for m in memory.values())
+    max_growth = max(mem["growth_mb"] for mem in memory.values())
+    latency = [(prober.seen[c] - prober.sent[c]) * 1000 for c in prober.sent if c in prober.seen]
     verdict = {
         "accounted": lost == 0 and duplicated == 0,
         "memory_within_bound": max_growth <= max_growth_mb,
         "no_errors": not any(errors.values()),
+        "every_probe_alerted": len(latency) == len(prober.sent),
     }
     return {
         "duration_s": duration_s,
@@ -210,6 +285,14 @@ def run(
         "memory_bound_mb": max_growth_mb,
         "error_lines": errors,
         "healthz_ms_max": round(max(healthz_ms), 1) if healthz_ms else None,
+        "live": {
+            "air_quality_readings": live_sent,
+            "probes": len(prober.sent),
+            "probes_alerted": len(latency),
+            "alert_latency_p50_ms": round(percentile(latency, 50), 1) if latency else None,
+            "alert_latency_p99_ms": round(percentile(latency, 99), 1) if latency else None,
+            "alert_latency_max_ms": round(max(latency), 1) if latency else None,
+        },
         "logs": str(logs),
         "verdict": verdict,
         "passed": all(verdict.values()),
