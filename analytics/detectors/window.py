@@ -118,8 +118,8 @@ class ShapeMemory:
     def state(self) -> dict[str, Any]:
         return {
             "segments": list(self.segments),
-            "shapes": self.shapes,
-            "used": self.used,
+            "shapes": [list(p) for p in self.shapes],
+            "used": list(self.used),
             "met": self.met,
             "last": self.last,
         }

@@ -247,13 +247,7 @@ def run_scenario(
     end = time.time() - 30
     outs = simulate(city, end - 48 * 3600.0, end, seed=first_seq % 997, first_seq=first_seq)
 
-    def visible(c: psycopg.Connection[Any], pending: set[Any]) -> list[Any]:
-        rows = c.execute(
-            "SELECT subject FROM alerts WHERE rule = 'cctv.fire' AND subject = ANY(%s)", (sorted(pending),)
-        ).fetchall()
-        return [r[0] for r in rows]
-
-    prober = Prober(s.pg.url, visible, interval_s=0.05, grace_s=120.0).__enter__()
+    prober = Prober(s.pg.url, fire_alerted, interval_s=0.05, grace_s=120.0).__enter__()
     t0 = time.monotonic()
     fault_at, fault_window = t0 + seconds / 3, [0.0, 0.0]
     fault_thread: threading.Thread | None = None
@@ -364,13 +358,27 @@ def run_scenario(
     return entry
 
 
-def _fire(pub: Publisher, camera: str, seq: int, event_id: str) -> None:
+def fire_probe(camera: str, seq: int, event_id: str) -> tuple[str, bytes]:
+    """A probe camera's fire event, stamped now (fire is always critical: it opens an alert at once),
+    as the topic and payload to publish."""
     ev = m.CctvEvent(
         device_id=camera, ts=datetime.now(UTC), seq=seq, event_id=event_id,
         event_type=m.CctvEventType.FIRE, confidence=0.95, object_class=m.ObjectClass.FIRE,
         bbox=m.BoundingBox(x=0.1, y=0.1, w=0.1, h=0.1), zone="paldal",
     )  # fmt: skip
-    pub.send_raw(topic_for(DeviceKind.CCTV, camera), m.to_json(ev))
+    return topic_for(DeviceKind.CCTV, camera), m.to_json(ev)
+
+
+def fire_alerted(c: psycopg.Connection[Any], cameras: set[Any]) -> list[Any]:
+    """Which of the probe ``cameras`` have a fire alert (a ``Prober``'s ``visible``)."""
+    rows = c.execute(
+        "SELECT subject FROM alerts WHERE rule = 'cctv.fire' AND subject = ANY(%s)", (sorted(cameras),)
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def _fire(pub: Publisher, camera: str, seq: int, event_id: str) -> None:
+    pub.send_raw(*fire_probe(camera, seq, event_id))
 
 
 def _standing_by(conninfo: str, pid: int, timeout: float = 60.0) -> bool:

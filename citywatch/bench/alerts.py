@@ -16,16 +16,11 @@ import subprocess
 import sys
 import time
 from dataclasses import replace
-from datetime import UTC, datetime
 from typing import Any
 
-import psycopg
-
-from citywatch.bench.alert_faults import probe_cameras
+from citywatch.bench.alert_faults import fire_alerted, fire_probe, probe_cameras
 from citywatch.bench.common import Prober, city_servers, gateway_publisher, metric, percentile, progress
 from citywatch.bench.ingest import SCALE, SECRET, _paced
-from citywatch.contracts import messages as m
-from citywatch.contracts.topics import DeviceKind, topic_for
 from citywatch.localservices import free_port
 from simulators.city import build_city
 
@@ -57,14 +52,7 @@ def run(load_msgs_per_s: float = 3000.0, seconds: float = 30.0) -> dict[str, Any
         progress(f"background load {load_msgs_per_s:.0f} msg/s for {seconds:.0f}s, a fire probe every second")
         pub = gateway_publisher(s.broker.port, SECRET)
 
-        def visible(c: psycopg.Connection[Any], pending: set[Any]) -> list[Any]:
-            rows = c.execute(
-                "SELECT subject FROM alerts WHERE rule = 'cctv.fire' AND subject = ANY(%s)",
-                (sorted(pending),),
-            ).fetchall()
-            return [r[0] for r in rows]
-
-        with Prober(s.pg.url, visible, interval_s=0.02) as prober:
+        with Prober(s.pg.url, fire_alerted, interval_s=0.02) as prober:
             t_begin = time.monotonic()
             next_probe, k, sent = t_begin + 1.0, 0, 0
             for o in _paced(city, load_msgs_per_s, seconds, first_seq=0):
@@ -75,19 +63,8 @@ def run(load_msgs_per_s: float = 3000.0, seconds: float = 30.0) -> dict[str, Any
                 sent += 1
                 if time.monotonic() >= next_probe and k < len(probes):
                     cam = probes[k].device_id
-                    ev = m.CctvEvent(
-                        device_id=cam,
-                        ts=datetime.now(UTC),
-                        seq=0,
-                        event_id=f"probe-{k:06d}-fire",
-                        event_type=m.CctvEventType.FIRE,
-                        confidence=0.95,
-                        object_class=m.ObjectClass.FIRE,
-                        bbox=m.BoundingBox(x=0.1, y=0.1, w=0.1, h=0.1),
-                        zone="paldal",
-                    )
                     prober.sent_now(cam)
-                    pub.send_raw(topic_for(DeviceKind.CCTV, cam), m.to_json(ev))
+                    pub.send_raw(*fire_probe(cam, 0, f"probe-{k:06d}-fire"))
                     k += 1
                     next_probe += 1.0
                 if time.monotonic() - t_begin > seconds:

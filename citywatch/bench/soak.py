@@ -28,14 +28,13 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
 import httpx
 import psycopg
 
-from citywatch.bench.alert_faults import probe_cameras
+from citywatch.bench.alert_faults import fire_alerted, fire_probe, probe_cameras
 from citywatch.bench.common import (
     Prober,
     city_servers,
@@ -45,8 +44,7 @@ from citywatch.bench.common import (
     progress,
     start_ingest,
 )
-from citywatch.contracts import messages as m
-from citywatch.contracts.topics import DeviceKind, topic_for
+from citywatch.contracts.topics import DeviceKind
 from citywatch.localservices import free_port
 from simulators.city import Scale, build_city
 from simulators.engine import Out, simulate
@@ -136,13 +134,6 @@ def run(
                         if o.kind is not DeviceKind.AIR_QUALITY:
                             yield o
 
-            def visible(c: psycopg.Connection[Any], pending: set[Any]) -> list[Any]:
-                rows = c.execute(
-                    "SELECT subject FROM alerts WHERE rule = 'cctv.fire' AND subject = ANY(%s)",
-                    (sorted(pending),),
-                ).fetchall()
-                return [r[0] for r in rows]
-
             outs = traffic()
             live_start = time.time()
             live = (
@@ -154,7 +145,7 @@ def run(
             live_sent = 0
             samples: dict[str, list[float]] = {n: [] for n in procs}
             healthz_ms: list[float] = []
-            prober = Prober(s.pg.url, visible, interval_s=0.05, grace_s=30.0).__enter__()
+            prober = Prober(s.pg.url, fire_alerted, interval_s=0.05, grace_s=30.0).__enter__()
             t0 = time.monotonic()
             next_sample = t0
             next_probe, probes_sent = t0 + probe_s / 2, 0
@@ -171,18 +162,7 @@ def run(
                     next_live = next(live, None)
                 if now >= next_probe and probes_sent < len(probes):
                     cam = probes[probes_sent].device_id
-                    ev = m.CctvEvent(
-                        device_id=cam,
-                        ts=datetime.now(UTC),
-                        seq=0,
-                        event_id=f"soak-probe-{probes_sent:06d}-fire",
-                        event_type=m.CctvEventType.FIRE,
-                        confidence=0.95,
-                        object_class=m.ObjectClass.FIRE,
-                        bbox=m.BoundingBox(x=0.1, y=0.1, w=0.1, h=0.1),
-                        zone="paldal",
-                    )
-                    pub.send(topic_for(DeviceKind.CCTV, cam), m.to_json(ev))
+                    pub.send(*fire_probe(cam, 0, f"soak-probe-{probes_sent:06d}-fire"))
                     pub.push()
                     prober.sent_now(cam)
                     probes_sent += 1
