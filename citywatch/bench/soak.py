@@ -87,7 +87,6 @@ def run(
         }
         procs: dict[str, subprocess.Popen[bytes]] = {}
         files = {}
-        prober: Prober | None = None
 
         def log_of(name: str) -> IO[bytes]:
             files[name] = (logs / f"{name}.log").open("wb")
@@ -145,50 +144,51 @@ def run(
             live_sent = 0
             samples: dict[str, list[float]] = {n: [] for n in procs}
             healthz_ms: list[float] = []
-            prober = Prober(s.pg.url, fire_alerted, interval_s=0.05, grace_s=30.0).__enter__()
-            t0 = time.monotonic()
-            next_sample = t0
-            next_probe, probes_sent = t0 + probe_s / 2, 0
-            sent = 0
-            for o in outs:
-                if o.tag is not None:  # fault traffic and connection controls: not part of this load
-                    continue
-                now = time.monotonic()
-                if now - t0 >= duration_s:
-                    break
-                while next_live is not None and next_live.t <= time.time():
-                    pub.send(next_live.topic, next_live.payload)
-                    live_sent += 1
-                    next_live = next(live, None)
-                if now >= next_probe and probes_sent < len(probes):
-                    cam = probes[probes_sent].device_id
-                    pub.send(*fire_probe(cam, 0, f"soak-probe-{probes_sent:06d}-fire"))
-                    pub.push()
-                    prober.sent_now(cam)
-                    probes_sent += 1
-                    next_probe += probe_s
-                if now >= next_sample:
-                    for n, p in procs.items():
-                        samples[n].append(peak_rss_mb(p.pid, "VmRSS"))
-                    started = time.monotonic()
-                    httpx.get(f"http://127.0.0.1:{api_port}/healthz", timeout=5)
-                    healthz_ms.append((time.monotonic() - started) * 1000)
-                    next_sample += sample_s
-                    if len(healthz_ms) % 6 == 0:
-                        progress(
-                            f"soak: {now - t0:.0f}s, {sent} sent, {pub.acked} acknowledged; RSS "
-                            + ", ".join(f"{n} {v[-1]:.0f} MB" for n, v in samples.items())
-                        )
-                pub.send(o.topic, o.payload)
-                sent += 1
-                ahead = t0 + sent / rate - time.monotonic()
-                if ahead > 0.001:
-                    pub.push()
-                    time.sleep(ahead)
-            achieved = sent / (time.monotonic() - t0)
-            sent += live_sent + probes_sent
-            if not pub.flush(120):
-                raise RuntimeError(f"the broker acknowledged {pub.acked} of {pub.sent} messages")
+            # the prober waits (up to its grace) for the last probes' alerts when the block ends
+            with Prober(s.pg.url, fire_alerted, interval_s=0.05, grace_s=30.0) as prober:
+                t0 = time.monotonic()
+                live_due = t0 - live_start  # + a live reading's time: when it is due, on this clock
+                next_sample = t0
+                next_probe, probes_sent = t0 + probe_s / 2, 0
+                sent = 0
+                for o in outs:
+                    if o.tag is not None:  # fault traffic and connection controls: not part of this load
+                        continue
+                    now = time.monotonic()
+                    if now - t0 >= duration_s:
+                        break
+                    while next_live is not None and live_due + next_live.t <= now:
+                        pub.send(next_live.topic, next_live.payload)
+                        live_sent += 1
+                        next_live = next(live, None)
+                    if now >= next_probe and probes_sent < len(probes):
+                        cam = probes[probes_sent].device_id
+                        pub.send(*fire_probe(cam, 0, f"soak-probe-{probes_sent:06d}-fire"))
+                        pub.push()
+                        prober.sent_now(cam)
+                        probes_sent += 1
+                        next_probe += probe_s
+                    if now >= next_sample:
+                        for n, p in procs.items():
+                            samples[n].append(peak_rss_mb(p.pid, "VmRSS"))
+                        started = time.monotonic()
+                        httpx.get(f"http://127.0.0.1:{api_port}/healthz", timeout=5)
+                        healthz_ms.append((time.monotonic() - started) * 1000)
+                        next_sample += sample_s
+                        if len(healthz_ms) % 6 == 0:
+                            progress(
+                                f"soak: {now - t0:.0f}s, {sent} sent, {pub.acked} acknowledged; RSS "
+                                + ", ".join(f"{n} {v[-1]:.0f} MB" for n, v in samples.items())
+                            )
+                    pub.send(o.topic, o.payload)
+                    sent += 1
+                    ahead = t0 + sent / rate - time.monotonic()
+                    if ahead > 0.001:
+                        pub.push()
+                        time.sleep(ahead)
+                achieved = sent / (time.monotonic() - t0)
+                if not pub.flush(120):
+                    raise RuntimeError(f"the broker acknowledged {pub.acked} of {pub.sent} messages")
             sent = pub.acked
             pub.close()
             deadline = time.monotonic() + 120
@@ -211,14 +211,11 @@ def run(
                     ).fetchall()
                 }
                 dead = sum(dead_by.values())
-            prober.__exit__(None, None, None)  # waits (up to its grace) for the last probes' alerts
             for p in procs.values():
                 p.send_signal(signal.SIGTERM)
             for p in procs.values():
                 p.wait(60)
-        finally:  # a failed run leaves no service (and no prober) behind
-            if prober is not None:  # (a second stop of a stopped prober returns at once)
-                prober.__exit__(None, None, None)
+        finally:  # a failed run leaves no service behind
             for p in procs.values():
                 if p.poll() is None:
                     p.kill()
