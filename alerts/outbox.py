@@ -7,6 +7,11 @@ error and the attempt count visible in ``alert_deliveries``. Order is kept per
 sink: a notification waits for the ones before it. Delivery runs in its own
 thread (:class:`Dispatcher`), so a sink that hangs or fails never blocks the
 engine that writes the rows.
+
+Delivery is at least once: a crash after a sink accepted a notification but
+before its delivery was recorded sends it again. Every notification therefore
+carries ``notification_id`` (its outbox id, the same on every attempt and to
+every sink), and a receiver keeps the first of each id.
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ def drain(
         if not due:
             break  # backing off; later notifications wait their turn
         try:
-            sink(kind, orjson.dumps(payload))
+            sink(kind, orjson.dumps({**payload, "notification_id": oid}))
         except Exception as e:
             backoff = min(2.0**attempts, max_backoff_s)
             conn.execute(

@@ -1,7 +1,8 @@
 """HTTP webhook sink: POST each notification as JSON (SMS and e-mail gateways plug in here).
 
 With a secret, the body is signed: ``X-Citywatch-Signature: sha256=<hex HMAC>``.
-A non-2xx answer or a timeout is a failure, retried by the outbox with backoff.
+A non-2xx answer or a timeout is a failure, retried by the outbox with backoff. Delivery is at
+least once: a receiver keeps the first of each ``notification_id`` (see :mod:`alerts.outbox`).
 """
 
 from __future__ import annotations

@@ -101,6 +101,9 @@ def test_retries_with_backoff_then_delivers_in_order_signed(db_url: str, receive
     mac = hmac.new(b"s3cret", orjson.dumps(body), hashlib.sha256).hexdigest()
     assert headers["X-Citywatch-Signature"] == f"sha256={mac}"
     assert body["what"] == "opened" and body["severity"] == "critical"
+    # each notification names itself, the same on every attempt, so a receiver can drop a redelivery
+    ids = [b["notification_id"] for b, _ in receiver.got]
+    assert len(set(ids)) == 2 and ids == sorted(ids)
 
 
 def test_a_hanging_receiver_does_not_block_the_engine(db_url: str) -> None:

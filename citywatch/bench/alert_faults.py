@@ -69,11 +69,14 @@ def probe_cameras(n: int, prefix: str = "cam-fault") -> list[Device]:
 
 class HookReceiver:
     """A webhook receiver whose mood the scenario sets: ``ok``, ``hang`` (never answers while hanging) or
-    ``fail`` (answers 500). Counts the openings it accepted, per alert."""
+    ``fail`` (answers 500). Counts the openings it accepted, per alert, keeping the first of each
+    ``notification_id`` as a receiver must (delivery is at least once); repeats are counted apart."""
 
     def __init__(self) -> None:
         self.mode = "ok"
-        self.accepted: Counter[int] = Counter()  # alert id -> "opened" notifications accepted
+        self.accepted: Counter[int] = Counter()  # alert id -> distinct "opened" notifications accepted
+        self.seen: set[int] = set()  # notification ids
+        self.redelivered = 0
         self.refused = 0
         self._release = threading.Event()
         receiver = self
@@ -94,8 +97,11 @@ class HookReceiver:
                     self.end_headers()
                     return
                 n = orjson.loads(body)
-                if n.get("what") == "opened":
+                if n["notification_id"] in receiver.seen:
+                    receiver.redelivered += 1
+                elif n.get("what") == "opened":
                     receiver.accepted[int(n["alert_id"])] += 1
+                receiver.seen.add(n["notification_id"])
                 self.send_response(204)
                 self.end_headers()
 
@@ -119,10 +125,13 @@ class HookReceiver:
 
 
 class MqttWatch:
-    """Counts the ``opened`` notifications on ``cw/v1/alerts/#``, per alert."""
+    """Counts the ``opened`` notifications on ``cw/v1/alerts/#``, per alert, keeping the first of each
+    ``notification_id`` (delivery is at least once); repeats are counted apart."""
 
     def __init__(self, port: int, secret: str) -> None:
         self.opened: Counter[int] = Counter()
+        self.seen: set[int] = set()
+        self.redelivered = 0
         self.client = paho.Client(
             CallbackAPIVersion.VERSION2, client_id=f"faults-watch-{uuid.uuid4().hex[:6]}"
         )
@@ -136,8 +145,11 @@ class MqttWatch:
 
         def on_message(_c: paho.Client, _u: Any, msg: paho.MQTTMessage) -> None:
             n = orjson.loads(msg.payload)
-            if n.get("what") == "opened":
+            if n["notification_id"] in self.seen:
+                self.redelivered += 1
+            elif n.get("what") == "opened":
                 self.opened[int(n["alert_id"])] += 1
+            self.seen.add(n["notification_id"])
 
         self.client.on_connect = on_connect
         self.client.on_subscribe = lambda *_a: ready.set()
@@ -341,6 +353,7 @@ def run_scenario(
             "mqtt": sum(max(0, watch.opened[i] - 1) for i in ids),
             "webhook": sum(max(0, hook.accepted[i] - 1) for i in ids),
         },
+        "notifications_redelivered": {"mqtt": watch.redelivered, "webhook": hook.redelivered},
         "webhook_failed_attempts": failed_attempts,
         "alert_latency_p50_s": round(sorted(latency.values())[len(latency) // 2], 2) if latency else None,
         "slowest_alert_s": round(max(latency.values()), 2) if latency else None,
