@@ -21,6 +21,8 @@ from alerts.model import Policy
 from analytics.airquality.quality import QualityConfig
 from analytics.cctv import CctvConfig
 from analytics.parking import ParkingConfig
+from analytics.shapes import ShapeConfig
+from analytics.shapes import check as check_shapes
 
 T = TypeVar("T")
 
@@ -60,6 +62,7 @@ class Rules:
     quality: QualityConfig = field(default_factory=QualityConfig)
     cctv: CctvConfig = field(default_factory=CctvConfig)
     parking: ParkingConfig = field(default_factory=ParkingConfig)
+    shapes: ShapeConfig = field(default_factory=ShapeConfig)
     zone_quality: dict[str, QualityConfig] = field(default_factory=dict)
     policies: dict[str, Policy] = field(default_factory=dict)
 
@@ -78,7 +81,7 @@ def parse(text: str, default_policy: Policy | None = None) -> Rules:
         raise RulesError("(file)", f"not valid YAML: {e}") from None
     if not isinstance(doc, dict):
         raise RulesError("(file)", "the top level must be a mapping")
-    known = {"quality", "cctv", "parking", "zones", "policies"}
+    known = {"quality", "cctv", "parking", "shapes", "zones", "policies"}
     if unknown := sorted(set(doc) - known):
         raise RulesError(unknown[0], f"unknown section (known: {', '.join(sorted(known))})")
     quality = _build(QualityConfig, doc.get("quality"), "quality")
@@ -87,6 +90,10 @@ def parse(text: str, default_policy: Policy | None = None) -> Rules:
     parking = _build(ParkingConfig, doc.get("parking"), "parking")
     if not parking.release < parking.almost_full <= 1:
         raise RulesError("parking.release", "needs release < almost_full <= 1")
+    shapes = _build(ShapeConfig, doc.get("shapes"), "shapes")
+    if problem := check_shapes(shapes):
+        where, what = problem.split(": ", 1)
+        raise RulesError(f"shapes.{where}", what)
     zones: dict[str, QualityConfig] = {}
     for zone, section in (doc.get("zones") or {}).items():
         if not isinstance(section, dict) or set(section) - {"quality"}:
@@ -98,7 +105,7 @@ def parse(text: str, default_policy: Policy | None = None) -> Rules:
         str(rule): _build(Policy, {**base, **(p or {})}, f"policies.{rule}")
         for rule, p in (doc.get("policies") or {}).items()
     }
-    return Rules(quality, _build(CctvConfig, doc.get("cctv"), "cctv"), parking, zones, policies)
+    return Rules(quality, _build(CctvConfig, doc.get("cctv"), "cctv"), parking, shapes, zones, policies)
 
 
 def default_text() -> str:

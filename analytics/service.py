@@ -43,6 +43,7 @@ from analytics.cctv import CctvEvent, CctvRules
 from analytics.config import RulesError, RulesFile
 from analytics.health import loss_alarm, offline_after
 from analytics.parking import ParkingRules, SpaceReading
+from analytics.shapes import ShapeWatch
 from citywatch.db import privacy, rollups
 from citywatch.leadership import Leadership
 from citywatch.settings import Settings
@@ -130,6 +131,8 @@ class AnalyticsService:
         self.baselines: dict[str, SeasonalBaseline] = {}
         self.zone_done: dict[str, datetime] = {}  # per zone, the last minute evaluated
         self.models: dict[str, MultivariateModel] = {}
+        self.shapes = ShapeWatch(self.rules.shapes)
+        self._shapes_dirty = False  # hours were learned since the shapes were last saved (their own row)
         self.cursor: datetime | None = None
         self.cctv = CctvRules(self.rules.cctv)
         self.parking = ParkingRules({}, self.rules.parking)
@@ -156,6 +159,7 @@ class AnalyticsService:
             row = self.conn.execute(
                 "SELECT state FROM analytics_state WHERE name = %s", (STATE_KEY,)
             ).fetchone()
+        self._load_shapes()
         if not row:
             return
         s = row[0]
@@ -176,7 +180,26 @@ class AnalyticsService:
         self.zone_done = {k: datetime.fromisoformat(v) for k, v in s.get("zone_done", {}).items()}
         log.info("analytics resumes from %s", self.cursor)
 
+    def _load_shapes(self) -> None:
+        """The shape detectors live in a row of their own, written only when an hour taught them something."""
+        for name in (
+            f"{self.state_key}:shapes",
+            f"{STATE_KEY}:shapes",
+        ):  # a partition's first start: the city's
+            row = self.conn.execute("SELECT state FROM analytics_state WHERE name = %s", (name,)).fetchone()
+            if row:
+                self.shapes = ShapeWatch.from_state(row[0], self.rules.shapes)
+                return
+        self.shapes = ShapeWatch(self.rules.shapes)
+
     def _save_state(self) -> None:
+        if self._shapes_dirty:
+            self.conn.execute(
+                "INSERT INTO analytics_state (name, state) VALUES (%s, %s) ON CONFLICT (name) DO UPDATE"
+                " SET state = excluded.state, updated_at = now()",
+                (f"{self.state_key}:shapes", Jsonb(self.shapes.state())),
+            )
+            self._shapes_dirty = False
         s = {
             "cursor": self.cursor.isoformat() if self.cursor else None,
             "zones": {z: zq.state() for z, zq in self.zones.items()},
@@ -226,6 +249,7 @@ class AnalyticsService:
             return
         self.rules = new
         self.cctv.cfg = new.cctv
+        self.shapes.configure(new.shapes)
         self.parking.cfg = new.parking
         for zone, zq in self.zones.items():
             zq.config = new.quality_for(zone)
@@ -321,6 +345,9 @@ class AnalyticsService:
             )
             hourly = {"pm25": pm25_1h, "pm10": pm10_1h, "o3": o3}
             self._advise(dev, hour, hourly)
+            for key, ev in self.shapes.on_hour(dev, hour, {**hourly, "no2": no2, "co": co, "so2": so2}):
+                self._event(key, ev, hour)
+            self._shapes_dirty = True
             self._learned(
                 dev, hour, pm25_1h, dict(zip(FEATURES, (pm10_24h, pm25_24h, o3, no2, co, so2), strict=True))
             )

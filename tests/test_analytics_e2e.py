@@ -277,8 +277,9 @@ def test_bad_data_and_clock_skew_from_one_device(city_platform: Platform, run_in
     assert ("device.bad_data", "aq-003") not in got
 
 
-def test_learned_baseline_and_pollutant_mix(db_url: str) -> None:
-    """Ten days of one station's history written straight into the table analytics reads."""
+def test_learned_baseline_pollutant_mix_and_unusual_shapes(db_url: str) -> None:
+    """Ten days of one station's history written straight into the table analytics reads: nine habitual days,
+    then three unusual hours."""
     import random
 
     import psycopg
@@ -329,3 +330,21 @@ def test_learned_baseline_and_pollutant_mix(db_url: str) -> None:
         "co" in got["aq.multivariate"][1]["details"]["features"]
         or "pm25" in got["aq.multivariate"][1]["details"]["features"]
     )
+    # aq.shape: quiet through the habitual days, then the unusual hours are patterns never seen
+    shape_sql = "SELECT rule, opened_at, count, explanation FROM alerts WHERE rule LIKE 'aq.shape.%%'"
+    with psycopg.connect(db_url) as conn:
+        shapes = {r: (opened, n, e) for r, opened, n, e in conn.execute(shape_sql)}
+        saved = conn.execute(
+            "SELECT state FROM analytics_state WHERE name = 'analytics:v1:shapes'"
+        ).fetchone()
+    assert "aq.shape.pm25" in shapes and set(shapes) <= {f"aq.shape.{p}" for p in ("pm25", "pm10", "no2", "co")}
+    assert all(opened >= end - timedelta(hours=3) for opened, _n, _e in shapes.values())
+    pm25 = shapes["aq.shape.pm25"][2]
+    assert "new high" in pm25["message"] and pm25["observed"] > 80 and pm25["baseline"] < 40
+    assert saved and "pm25:aq-x" in saved[0]["detectors"]  # the detectors are kept for a restart
+    # a restarted service resumes from the saved detectors, and re-evaluating the range changes nothing
+    again = AnalyticsService(Settings(db=DatabaseSettings(url=db_url)))
+    assert again.shapes.last_hour["pm25:aq-x"] == end
+    again.evaluate_range(start - timedelta(minutes=1), end)
+    with psycopg.connect(db_url) as conn:
+        assert {r: (opened, n, e) for r, opened, n, e in conn.execute(shape_sql)} == shapes

@@ -18,6 +18,7 @@ def test_the_packaged_rules_are_valid() -> None:
     assert rules.policy_for("cctv.fire", Policy()).escalate_after_s == 120
     assert rules.policy_for("cctv.incident.smoke", Policy()).escalate_after_s == 120  # prefix match
     assert rules.policy_for("aq.stuck", Policy(reopen_window_s=5)).reopen_window_s == 5  # no match: default
+    assert rules.shapes.enabled and rules.shapes.warmup_h == 168 and "pm25" in rules.shapes.pollutants
 
 
 BAD = [
@@ -30,6 +31,10 @@ BAD = [
     ("zone-section", "zones: {z1: {cctv: {}}}", "zones.z1"),
     ("zone-key", "zones: {z1: {quality: {spike: 3}}}", "zones.z1.quality.spike"),
     ("policy-key", "policies: {aq.stuck: {auto_close: true}}", "policies.aq.stuck.auto_close"),
+    ("shapes-pollutant", "shapes: {pollutants: [pm25, benzene]}", "shapes.pollutants"),
+    ("shapes-warmup", "shapes: {warmup_h: 12}", "shapes.warmup_h"),
+    ("shapes-vigilance", "shapes: {vigilance: 1.5}", "shapes.vigilance"),
+    ("shapes-key", "shapes: {radius: 0.2}", "shapes.radius"),
     ("not-yaml", "quality: [unclosed", "(file)"),
     ("not-a-mapping", "- 1\n- 2", "(file)"),
 ]

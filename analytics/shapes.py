@@ -1,0 +1,196 @@
+"""Unusual shapes in the city's hourly air-quality series (pure): ``aq.shape.{pollutant}``.
+
+citywatch's general-purpose streaming detector (:class:`WindowNovelty`, the one
+scored on NAB by ``citywatch bench detect``) watches each station's hourly mean
+of each configured pollutant. Read hour by hour, a station's series has shapes
+it keeps meeting (the morning and evening rush, the weekend lull). An hour whose
+recent past has a shape the station has never shown, at either of two time
+scales (the last 40 hours or the last 10 days), raises one info-level alert
+that says which stretch of hours was new and what the closest known shape had
+there. So does a new high or low beyond anything seen.
+
+It complements the rules that know what to look for (advisories, sensor
+quality, the seasonal baseline): it catches what nobody wrote a rule for, a
+broken rhythm inside the normal range included, and stays quiet on a station
+that keeps its habits (on the UCI roadside series: one alert per one to four
+weeks per pollutant). The alert clears after ``clear_after_h`` hours without a
+new shape. The first ``warmup_h`` hours of a station only teach it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Self
+
+from alerts.model import Clear, Raise, Severity
+from analytics.conditions import alert
+from analytics.detectors.window import WindowNovelty
+
+POLLUTANTS = ("pm25", "pm10", "o3", "no2", "co", "so2")
+NAMES = {"pm25": "PM2.5", "pm10": "PM10", "o3": "O3", "no2": "NO2", "co": "CO", "so2": "SO2"}
+UNITS = {"pm25": "µg/m³", "pm10": "µg/m³", "o3": "ppm", "no2": "ppm", "co": "ppm", "so2": "ppm"}
+
+
+@dataclass(frozen=True)
+class ShapeConfig:
+    enabled: bool = True
+    pollutants: tuple[str, ...] = POLLUTANTS  # the hourly series watched, per station
+    warmup_h: int = 168  # hours that fix a station's scale and teach it before it may alert
+    vigilance: float = (
+        0.25  # how far (as a fraction of the warm-up's range) a shape must be from every known one
+    )
+    clear_after_h: int = 6  # the alert clears after this many hours without a new shape
+
+
+def _ago(segments: list[int]) -> list[str]:
+    """Each segment (newest first) as the hours it covers, the hour just evaluated being the last hour."""
+    out, start = [], 1
+    for n in segments:
+        if start == 1:
+            out.append("in the last hour" if n == 1 else f"over the last {n} h")
+        else:
+            out.append(f"{start} h ago" if n == 1 else f"{start}–{start + n - 1} h ago")
+        start += n
+    return out
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.3g}" if abs(x) < 10 else f"{x:.0f}"
+
+
+def check(config: ShapeConfig) -> str | None:
+    """What is wrong with ``config`` (None: nothing)."""
+    unknown = sorted(set(config.pollutants) - set(POLLUTANTS))
+    if unknown:
+        return f"pollutants: unknown {unknown[0]!r} (known: {', '.join(POLLUTANTS)})"
+    if config.warmup_h < 24:
+        return "warmup_h: at least 24 hours are needed to learn a station's day"
+    if not 0 < config.vigilance < 1:
+        return "vigilance: must be between 0 and 1 (a fraction of the warm-up's range)"
+    if config.clear_after_h < 1:
+        return "clear_after_h: must be at least 1"
+    return None
+
+
+@dataclass
+class ShapeWatch:
+    """One :class:`WindowNovelty` per (pollutant, station) and the live ``aq.shape`` alerts."""
+
+    config: ShapeConfig = field(default_factory=ShapeConfig)
+    detectors: dict[str, WindowNovelty] = field(default_factory=dict)  # "pollutant:station"
+    last_hour: dict[str, datetime] = field(default_factory=dict)  # the last hour each detector learned
+    unusual_since: dict[str, datetime] = field(default_factory=dict)  # live alerts: the last new shape
+
+    def on_hour(
+        self, station: str, hour: datetime, values: dict[str, float | None]
+    ) -> list[tuple[str, Raise | Clear]]:
+        """Feed one completed hour of a station; the alert events it causes. Hours already learned are replays
+        (a re-evaluated range) and change nothing."""
+        if not self.config.enabled:
+            return []
+        out: list[tuple[str, Raise | Clear]] = []
+        for p in self.config.pollutants:
+            x = values.get(p)
+            k = f"{p}:{station}"
+            if x is None or not math.isfinite(x) or (k in self.last_hour and hour <= self.last_hour[k]):
+                continue
+            d = self.detectors.get(k)
+            if d is None:
+                d = self.detectors[k] = WindowNovelty(
+                    grace_period=self.config.warmup_h, vigilance=self.config.vigilance
+                )
+            key = f"aq.shape.{p}:{station}"
+            if d.score_one(x) > 0:
+                out.append((key, self._event(p, station, hour, x, d)))
+                self.unusual_since[k] = hour
+            d.learn_one(x)
+            self.last_hour[k] = hour
+            if k in self.unusual_since:
+                if d.alarms and d.alarms[-1] == d.count:
+                    self.unusual_since[k] = hour  # still meeting new shapes
+                elif hour - self.unusual_since[k] >= timedelta(hours=self.config.clear_after_h):
+                    del self.unusual_since[k]
+                    out.append((key, Clear(f"no new {NAMES[p]} pattern for {self.config.clear_after_h} h")))
+        return out
+
+    def _event(self, p: str, station: str, hour: datetime, x: float, d: WindowNovelty) -> Raise:
+        why = d.explain(x)
+        assert d.low is not None
+        low, span, rho = d.low, d.span, why["vigilance"]
+        unit = UNITS[p]
+        details: dict[str, Any] = {"pollutant": p, "vigilance": rho, "new_extreme": why["new_extreme"]}
+        new = [s for s in why["scales"] if s.get("new") and not s["learning"]]
+        baseline: float | None = None
+        width = 1
+        if new:
+            s = new[0]  # the shortest time scale that is new
+            width = sum(s["segments"])
+            shape = [low + v * span for v in s["shape"]]
+            nearest = [low + v * span for v in s.get("nearest", [])]
+            i = max(range(len(shape)), key=lambda j: abs(shape[j] - nearest[j]) if nearest else 0)
+            ago = _ago(s["segments"])
+            baseline = nearest[i] if nearest else None
+            details |= {
+                "scale_h": width,
+                "segments_h": s["segments"],
+                "shape": shape,
+                "nearest": nearest,
+                "new_segments_h": s.get("new_segments", []),
+            }
+            what = f"{ago[i]} it averaged {_fmt(shape[i])} {unit}"
+            if nearest:
+                what += f" where the closest pattern this station has shown had {_fmt(nearest[i])}"
+            message = (
+                f"{NAMES[p]} {_fmt(x)} {unit}: a {width}-hour pattern never seen at this station: {what}"
+            )
+            score = s["distance"] / rho
+        if why["new_extreme"] or not new:  # a new high or low says more than the shape it makes
+            lo, hi = why["range_seen"]
+            message = (
+                f"{NAMES[p]} {_fmt(x)} {unit}: a new {'high' if x > hi else 'low'} "
+                f"beyond everything this station has shown ({_fmt(lo)}–{_fmt(hi)} {unit})"
+            )
+            baseline = hi if x > hi else lo
+            score = abs(x - baseline) / span / rho
+        return alert(
+            f"aq.shape.{p}",
+            station,
+            "aq",
+            Severity.INFO,
+            f"Unusual {NAMES[p]} pattern: {station}",
+            score,
+            observed=x,
+            baseline=baseline,
+            threshold=rho * span,  # how far a stretch must move (in the pollutant's unit) to be new
+            score=score,
+            window_start=hour - timedelta(hours=width),
+            window_end=hour,
+            details=details,
+            message=message,
+        )
+
+    def configure(self, config: ShapeConfig) -> None:
+        """New settings (a reloaded rules file): a new warm-up or vigilance makes every station learn afresh."""
+        if (config.warmup_h, config.vigilance) != (self.config.warmup_h, self.config.vigilance):
+            self.detectors.clear()
+            self.last_hour.clear()
+        self.config = config
+
+    # -- persistence ----------------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        return {
+            "detectors": {k: d.state() for k, d in self.detectors.items()},
+            "last_hour": {k: v.isoformat() for k, v in self.last_hour.items()},
+            "unusual_since": {k: v.isoformat() for k, v in self.unusual_since.items()},
+        }
+
+    @classmethod
+    def from_state(cls, s: dict[str, Any], config: ShapeConfig) -> Self:
+        return cls(
+            config,
+            {k: WindowNovelty.from_state(v) for k, v in s.get("detectors", {}).items()},
+            {k: datetime.fromisoformat(v) for k, v in s.get("last_hour", {}).items()},
+            {k: datetime.fromisoformat(v) for k, v in s.get("unusual_since", {}).items()},
+        )
