@@ -337,7 +337,9 @@ def test_learned_baseline_pollutant_mix_and_unusual_shapes(db_url: str) -> None:
         saved = conn.execute(
             "SELECT state FROM analytics_state WHERE name = 'analytics:v1:shapes'"
         ).fetchone()
-    assert "aq.shape.pm25" in shapes and set(shapes) <= {f"aq.shape.{p}" for p in ("pm25", "pm10", "no2", "co")}
+    assert "aq.shape.pm25" in shapes and set(shapes) <= {
+        f"aq.shape.{p}" for p in ("pm25", "pm10", "no2", "co")
+    }
     assert all(opened >= end - timedelta(hours=3) for opened, _n, _e in shapes.values())
     pm25 = shapes["aq.shape.pm25"][2]
     assert "new high" in pm25["message"] and pm25["observed"] > 80 and pm25["baseline"] < 40

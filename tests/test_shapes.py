@@ -42,7 +42,10 @@ def test_a_broken_rhythm_inside_the_usual_range_raises_one_alert_that_clears() -
         in_break = [i for i in raised if i in BREAK]
         assert len(in_break) == 1, (seed, raised)
         cleared = [i for i, _k, e in events if isinstance(e, Clear) and i > in_break[0]]
-        assert cleared and cleared[0] <= BREAK[-1] + 24, (seed, cleared)  # back to its habits: the alert clears
+        assert cleared and cleared[0] <= BREAK[-1] + 24, (
+            seed,
+            cleared,
+        )  # back to its habits: the alert clears
         assert all(k == "aq.shape.pm25:aq-1" for _i, k, _e in events)
         false_alarms += len(raised) - 1
     # on five seeds of four habitual weeks after the warm-up: 4 measured (new weekday/weekend transitions)
@@ -90,7 +93,9 @@ def test_replayed_hours_and_missing_values_change_nothing() -> None:
     assert w.on_hour("aq-1", last, {"pm25": 500.0}) == []  # an hour already learned (re-evaluated range)
     assert w.on_hour("aq-1", last - timedelta(hours=5), {"pm25": 500.0}) == []
     assert w.on_hour("aq-1", last + timedelta(hours=1), {"pm25": None}) == []
-    assert w.on_hour("aq-1", last + timedelta(hours=2), {"pm25": math.nan, "co": 0.4}) == []  # co: not watched
+    assert (
+        w.on_hour("aq-1", last + timedelta(hours=2), {"pm25": math.nan, "co": 0.4}) == []
+    )  # co: not watched
     assert d.count == count and set(w.detectors) == {"pm25:aq-1"}
 
 
@@ -108,7 +113,9 @@ def test_disabled_and_reconfigured() -> None:
     w, _ = run(1, 24 * 9, broken=False)
     w.configure(ShapeConfig(pollutants=("pm25",), clear_after_h=12))  # a reloaded rules file: no relearning
     assert "pm25:aq-1" in w.detectors and w.config.clear_after_h == 12
-    w.configure(ShapeConfig(pollutants=("pm25",), vigilance=0.3))  # a new vigilance: every station learns afresh
+    w.configure(
+        ShapeConfig(pollutants=("pm25",), vigilance=0.3)
+    )  # a new vigilance: every station learns afresh
     assert w.detectors == {} and w.last_hour == {}
     w.configure(ShapeConfig(enabled=False))
     assert w.on_hour("aq-1", T0 + timedelta(days=30), {"pm25": 1e6}) == []
