@@ -2,7 +2,8 @@
 
 With a secret, the body is signed: ``X-Citywatch-Signature: sha256=<hex HMAC>``.
 A non-2xx answer or a timeout is a failure, retried by the outbox with backoff. Delivery is at
-least once: a receiver keeps the first of each ``notification_id`` (see :mod:`alerts.outbox`).
+least once: a receiver keeps the first of each ``notification_id`` (see :mod:`alerts.outbox`), which
+is also sent as the ``Idempotency-Key`` header, where gateways that drop repeats look for it.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import hashlib
 import hmac
 
 import httpx
+import orjson
 
 
 class Webhook:
@@ -21,6 +23,10 @@ class Webhook:
 
     def __call__(self, kind: str, payload: bytes) -> None:
         headers = {"Content-Type": "application/json", "X-Citywatch-Kind": kind}
+        body = orjson.loads(payload)
+        nid = body.get("notification_id") if isinstance(body, dict) else None
+        if nid is not None:
+            headers["Idempotency-Key"] = str(nid)
         if self.secret:
             mac = hmac.new(self.secret.encode(), payload, hashlib.sha256).hexdigest()
             headers["X-Citywatch-Signature"] = f"sha256={mac}"

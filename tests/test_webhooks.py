@@ -104,6 +104,7 @@ def test_retries_with_backoff_then_delivers_in_order_signed(db_url: str, receive
     # each notification names itself, the same on every attempt, so a receiver can drop a redelivery
     ids = [b["notification_id"] for b, _ in receiver.got]
     assert len(set(ids)) == 2 and ids == sorted(ids)
+    assert [h["Idempotency-Key"] for _, h in receiver.got] == [str(i) for i in ids]  # also as the header
 
 
 def test_a_hanging_receiver_does_not_block_the_engine(db_url: str) -> None:
