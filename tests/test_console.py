@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -141,6 +141,39 @@ def test_a_viewer_sees_the_explanation_and_chart_but_no_action_buttons(api: Api,
     for button in ("ack", "resolve", "assign", "comment"):
         assert browser.find_elements(By.ID, button) == [], f"a viewer sees {button}"
     shot(browser, "console-viewer-detail")
+
+
+def test_an_unusual_pattern_alert_draws_the_new_stretches_against_the_closest_known_pattern(
+    api: Api, browser: WebDriver
+) -> None:
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    api.platform.query(
+        "INSERT INTO air_quality (time, device_id, seq, pm25, received_at)"
+        " SELECT %s - i * interval '10 minutes', 'aq-002', i, 20 + 10 * sin(i / 20.0), now()"
+        " FROM generate_series(0, 300) i",
+        now,
+    )
+    segments, shape, nearest = [1, 3, 9, 27], [48.0, 30.0, 22.0, 21.0], [21.0, 24.0, 22.5, 20.0]
+    with psycopg.connect(api.platform.db_url, autocommit=True) as conn:
+        why = Explanation(rule="aq.shape.pm25", observed=48.0, baseline=21.0, threshold=6.0,
+                          window_start=now - timedelta(hours=40), window_end=now,
+                          details={"pollutant": "pm25", "segments_h": segments, "shape": shape, "nearest": nearest,
+                                   "new_segments_h": [1, 3]},
+                          message="PM2.5 48 µg/m³: a 40-hour pattern never seen at this station")  # fmt: skip
+        a = store.apply(
+            conn,
+            Raise("aq.shape.pm25", "aq-002", "aq", Severity.INFO, "Unusual PM2.5 pattern: aq-002", why),
+            now,
+        )
+    assert a is not None
+    wait = sign_in(browser, api, "viewer")
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, f"#alerts tr[data-id='{a.id}']"))).click()
+    wait.until(ec.text_to_be_present_in_element((By.ID, "detail"), "never seen at this station"))
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#detail figure svg polyline.data")))
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#detail figure svg polyline.known")) == len(segments)
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#detail figure svg polyline.new")) == 2  # the new ones
+    assert "closest pattern" in browser.find_element(By.CSS_SELECTOR, "#detail figcaption").text
+    shot(browser, "console-unusual-pattern")
 
 
 def test_a_wrong_password_is_refused_on_the_page(api: Api, browser: WebDriver) -> None:

@@ -138,16 +138,39 @@ async function windowChart(a) {
   catch { return null; }
   const pts = s.points.filter((p) => p.v !== null);
   if (pts.length < 2) return null;
-  const vs = pts.map((p) => p.v), lo = Math.min(...vs), hi = Math.max(...vs) || 1;
-  const W = 320, H = 90, tx = (i) => (i / (pts.length - 1)) * W, ty = (v) => H - ((v - lo) / (hi - lo || 1)) * (H - 10) - 5;
+  // an unusual-pattern alert (aq.shape) also draws, per stretch of hours, the mean it had (solid) and the
+  // mean the closest pattern this station has shown had there (dashed): what was new, at a glance
+  const steps = [];
+  const segs = x.details?.segments_h, shape = x.details?.shape, near = x.details?.nearest;
+  if (Array.isArray(segs) && Array.isArray(shape) && Array.isArray(near) && near.length === segs.length) {
+    let to = end;
+    const isNew = (h) => !Array.isArray(x.details.new_segments_h) || x.details.new_segments_h.includes(h);
+    segs.forEach((h, i) => { const from = to - h * 3600e3; steps.push({ from, to, now: shape[i], then: near[i], isNew: isNew(h) }); to = from; });
+  }
+  const vs = [...pts.map((p) => p.v), ...steps.flatMap((st) => [st.now, st.then])];
+  const lo = Math.min(...vs), hi = Math.max(...vs) || 1;
+  const a0 = new Date(t0).getTime(), a1 = new Date(t1).getTime();
+  const W = 320, H = 90, tx = (t) => ((t - a0) / (a1 - a0)) * W, ty = (v) => H - ((v - lo) / (hi - lo || 1)) * (H - 10) - 5;
   const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
   svg.setAttribute("viewBox", `0 0 ${W} ${H}`); svg.setAttribute("role", "img");
   svg.setAttribute("aria-label", `${metric} around the alert: ${lo.toFixed(2)} to ${hi.toFixed(2)} ${s.unit}`);
-  const line = document.createElementNS(svg.namespaceURI, "polyline");
-  line.setAttribute("points", pts.map((p, i) => `${tx(i)},${ty(p.v)}`).join(" "));
-  line.setAttribute("fill", "none"); line.setAttribute("stroke", "#58a6ff"); line.setAttribute("stroke-width", "2");
-  svg.append(line);
-  return el("figure", {}, svg, el("figcaption", { class: "muted" }, `${metric} (${s.unit}) around the alert`));
+  const poly = (points, colour, dash, cls) => {
+    const line = document.createElementNS(svg.namespaceURI, "polyline");
+    line.setAttribute("points", points.map(([t, v]) => `${tx(t)},${ty(v)}`).join(" "));
+    line.setAttribute("fill", "none"); line.setAttribute("stroke", colour); line.setAttribute("stroke-width", "2");
+    if (dash) line.setAttribute("stroke-dasharray", "4 3");
+    if (cls) line.setAttribute("class", cls);
+    svg.append(line);
+  };
+  poly(pts.map((p) => [new Date(p.t).getTime(), p.v]), "#58a6ff", false, "data");
+  for (const st of steps) {
+    poly([[st.from, st.then], [st.to, st.then]], "#d29922", true, "known");
+    if (st.isNew) poly([[st.from, st.now], [st.to, st.now]], "#f85149", false, "new");
+  }
+  const caption = steps.length
+    ? `${metric} (${s.unit}) around the alert; red: its means over the stretches that were new, dashed: the closest pattern this station has shown`
+    : `${metric} (${s.unit}) around the alert`;
+  return el("figure", {}, svg, el("figcaption", { class: "muted" }, caption));
 }
 
 // -- the live stream (SSE read with fetch, so the token travels in a header) ------------------
