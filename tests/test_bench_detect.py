@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from citywatch.bench import shapes
 from citywatch.bench.detect import NAB, nab, simulation
 
 
@@ -33,3 +34,20 @@ def test_simulation_part() -> None:
     assert out["sim_f1"]["stuck"] >= 0.95 and out["sim_f1"]["offline"] >= 0.95
     assert out["sim_f1_min"] >= 0.8
     assert out["sim_messages"] > 10_000
+
+
+def test_shapes_part() -> None:
+    out = shapes.ground_truth(stations=10)
+    # measured on 20 stations: 20/20 caught at once (median delay 0 h), 0.2 alerts per habitual station-week
+    assert out["shape_breaks"] == 10 and out["shape_breaks_caught"] == 10
+    assert out["shape_delay_h_median"] is not None and out["shape_delay_h_median"] <= 3
+    assert out["shape_false_alerts_per_station_week"] < 0.4
+
+
+@pytest.mark.skipif(not shapes.UCI.exists(), reason="UCI data set not present in ../shared/data")
+def test_shapes_on_the_uci_series() -> None:
+    out = shapes.uci()
+    # measured: CO 17 alerts in 7,674 h, NO2 33 in 7,718 h (one per 2.7 and 1.4 weeks)
+    assert out["shape_uci_hours"]["co"] > 7000 and out["shape_uci_hours"]["no2"] > 7000
+    for p in ("co", "no2"):
+        assert 1 <= out["shape_uci_alerts"][p] <= 60, out

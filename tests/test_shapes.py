@@ -4,33 +4,19 @@ from __future__ import annotations
 
 import json
 import math
-import random
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from alerts.model import Clear, Raise
 from analytics.shapes import ShapeConfig, ShapeWatch
-
-T0 = datetime(2026, 9, 7, tzinfo=UTC)  # a Monday
-BREAK = range(24 * 35 + 3, 24 * 35 + 15)  # twelve hours of week six
-
-
-def habitual(t: datetime, r: random.Random) -> float:
-    """A roadside station's hourly PM2.5: morning and evening rush (KST), calmer weekends, sensor noise."""
-    local = t + timedelta(hours=9)
-    rush = 25 if local.hour in (8, 9, 18, 19) else 8 if local.hour in (7, 10, 17, 20) else 0
-    return 15 + rush * (0.5 if local.weekday() >= 5 else 1) + r.gauss(0, 1.5)
+from citywatch.bench.shapes import BREAK, T0, station_hours
 
 
 def run(seed: int, hours: int, broken: bool, watch: ShapeWatch | None = None, start: int = 0):  # type: ignore[no-untyped-def]
-    r = random.Random(seed)
     w = watch or ShapeWatch(ShapeConfig(pollutants=("pm25",)))
     events = []
-    for i in range(hours):
-        x = habitual(T0 + timedelta(hours=i), r)
-        if broken and i in BREAK:
-            x = 28 + r.gauss(0, 1.5)  # the rush does not come: a flat middle value, inside the usual range
+    for i, t, x in station_hours(seed, hours, broken):
         if i >= start:
-            events += [(i, key, e) for key, e in w.on_hour("aq-1", T0 + timedelta(hours=i), {"pm25": x})]
+            events += [(i, key, e) for key, e in w.on_hour("aq-1", t, {"pm25": x})]
     return w, events
 
 

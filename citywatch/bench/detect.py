@@ -12,6 +12,10 @@
    the same pure rules the analytics service uses; per fault type precision,
    recall, F1 and detection delay; and any sensor-fault finding on a clean
    station during an episode.
+3. The same detector as the city's ``aq.shape`` rule on hourly series
+   (:mod:`citywatch.bench.shapes`): broken rhythms caught on synthetic
+   stations, alerts per station-week on habitual hours, and on the UCI
+   roadside series.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from analytics.nab import (
     score_at,
     sweep,
 )
+from citywatch.bench import shapes
 from citywatch.bench.common import progress
 from citywatch.contracts.topics import DeviceKind
 from simulators.city import Scale, build_city
@@ -221,4 +226,5 @@ def run(days: float = 7.0) -> dict[str, Any]:
     else:
         progress(f"NAB data not found at {NAB}: skipping the NAB part")
     out.update(simulation(days))
+    out.update(shapes.run())
     return out
