@@ -358,6 +358,9 @@ class AnalyticsService:
                         by_zone[zone][p].append(v)
         for zone, values in by_zone.items():
             self._advise(f"zone:{zone}", hour, {p: statistics.fmean(v) for p, v in values.items()})
+        for key, clear in self.shapes.tick(hour, set(self.stations) if self.zone is not None else None):
+            self._event(key, clear, hour)
+            self._shapes_dirty = True
 
     def _learned(self, dev: str, hour: datetime, pm25: float | None, vector: dict[str, float | None]) -> None:
         """Against what is normal for this station: its seasonal PM2.5 baseline, its pollutant mix."""

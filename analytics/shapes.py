@@ -43,6 +43,7 @@ class ShapeConfig:
         0.25  # how far (as a fraction of the warm-up's range) a shape must be from every known one
     )
     clear_after_h: int = 6  # the alert clears after this many hours without a new shape
+    forget_after_d: int = 30  # a station (or pollutant) silent this long is forgotten: it learns afresh
 
 
 def _ago(segments: list[int]) -> list[str]:
@@ -72,6 +73,8 @@ def check(config: ShapeConfig) -> str | None:
         return "vigilance: must be between 0 and 1 (a fraction of the warm-up's range)"
     if config.clear_after_h < 1:
         return "clear_after_h: must be at least 1"
+    if config.forget_after_d < 1:
+        return "forget_after_d: must be at least 1"
     return None
 
 
@@ -114,6 +117,39 @@ class ShapeWatch:
                 elif hour - self.unusual_since[k] >= timedelta(hours=self.config.clear_after_h):
                     del self.unusual_since[k]
                     out.append((key, Clear(f"no new {NAMES[p]} pattern for {self.config.clear_after_h} h")))
+        return out
+
+    def tick(self, hour: datetime, stations: set[str] | None = None) -> list[tuple[str, Clear]]:
+        """After an hour's ``on_hour`` calls: clear the live alerts that were not fed this hour (the station
+        went quiet, the pollutant is no longer watched, the rule was turned off) once ``clear_after_h`` has
+        passed, and forget what was learned from a station silent for ``forget_after_d`` days. ``stations``:
+        the ones this service evaluates (a zone partition's), None for all."""
+        out: list[tuple[str, Clear]] = []
+        quiet = timedelta(hours=self.config.clear_after_h)
+        for k, since in sorted(self.unusual_since.items()):
+            p, station = k.split(":", 1)
+            if (
+                (stations is None or station in stations)
+                and self.last_hour.get(k) != hour
+                and hour - since >= quiet
+            ):
+                del self.unusual_since[k]
+                why = "the rule is turned off" if not self.config.enabled else "no data since"
+                out.append(
+                    (
+                        f"aq.shape.{p}:{station}",
+                        Clear(f"no new {NAMES[p]} pattern for {self.config.clear_after_h} h ({why})"),
+                    )
+                )
+        forget = timedelta(days=self.config.forget_after_d)
+        for k, last in list(self.last_hour.items()):
+            if (
+                (stations is None or k.split(":", 1)[1] in stations)
+                and hour - last > forget
+                and k not in self.unusual_since
+            ):
+                del self.last_hour[k]
+                self.detectors.pop(k, None)
         return out
 
     def _event(self, p: str, station: str, hour: datetime, x: float, d: WindowNovelty) -> Raise:

@@ -35,6 +35,7 @@ BAD = [
     ("shapes-warmup", "shapes: {warmup_h: 12}", "shapes.warmup_h"),
     ("shapes-vigilance", "shapes: {vigilance: 1.5}", "shapes.vigilance"),
     ("shapes-key", "shapes: {radius: 0.2}", "shapes.radius"),
+    ("shapes-forget", "shapes: {forget_after_d: 0}", "shapes.forget_after_d"),
     ("not-yaml", "quality: [unclosed", "(file)"),
     ("not-a-mapping", "- 1\n- 2", "(file)"),
 ]

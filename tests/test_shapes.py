@@ -105,3 +105,25 @@ def test_disabled_and_reconfigured() -> None:
     assert w.detectors == {} and w.last_hour == {}
     w.configure(ShapeConfig(enabled=False))
     assert w.on_hour("aq-1", T0 + timedelta(days=30), {"pm25": 1e6}) == []
+
+
+def test_a_station_that_goes_quiet_has_its_alert_cleared_and_is_forgotten_after_a_month() -> None:
+    w, events = run(4, BREAK[0] + 1, broken=True)  # the break's first hour raised the alert, then silence
+    assert isinstance(events[-1][2], Raise)
+    last = T0 + timedelta(hours=BREAK[0])
+    assert w.tick(last + timedelta(hours=5)) == []  # not yet clear_after_h (6 h)
+    assert w.tick(last + timedelta(hours=6), stations={"aq-other"}) == []  # another partition's station
+    cleared = w.tick(last + timedelta(hours=6))
+    assert [k for k, _ in cleared] == ["aq.shape.pm25:aq-1"] and "no data since" in cleared[0][1].reason
+    assert w.tick(last + timedelta(hours=7)) == [] and "pm25:aq-1" in w.detectors
+    w.tick(last + timedelta(days=31))
+    assert w.detectors == {} and w.last_hour == {}  # a station silent for a month learns afresh
+
+
+def test_turning_the_rule_off_clears_its_live_alerts() -> None:
+    w, _ = run(4, BREAK[0] + 1, broken=True)
+    w.configure(ShapeConfig(pollutants=("pm25",), enabled=False))
+    last = T0 + timedelta(hours=BREAK[0])
+    assert w.on_hour("aq-1", last + timedelta(hours=6), {"pm25": 30.0}) == []
+    cleared = w.tick(last + timedelta(hours=6))
+    assert len(cleared) == 1 and "turned off" in cleared[0][1].reason
