@@ -4,8 +4,10 @@ into alert events. It also re-evaluates a historical range (backfill).
 Per step (every ``poll_s``):
 1. air quality, minute by minute up to ``now - lateness``: sensor quality per
    zone (stuck, spike, drift, range) -> alert raise/clear;
-2. each completed hour: CAI per station (``aq_hourly``) and the fine-dust /
-   ozone advisories per station and per zone -> one long-lived alert each;
+2. each completed hour: CAI per station (``aq_hourly``), the fine-dust /
+   ozone advisories per station and per zone -> one long-lived alert each,
+   the learned baselines (``aq.unusual``, ``aq.multivariate``) and the
+   unusual-pattern detector on every pollutant's hourly mean (``aq.shape``);
 3. device health: offline by Last Will or silence -> alert, cleared when data returns;
 4. escalation of unacknowledged critical alerts;
 5. state (cursor, detector models, advisory states) saved, so a restart resumes.
