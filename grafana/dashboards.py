@@ -189,6 +189,16 @@ def air_quality() -> dashboard.Dashboard:
             " AND opened_at <= $__timeTo() AND coalesce(resolved_at, now()) >= $__timeFrom() ORDER BY opened_at DESC",
             w=12, h=10,
         ))
+        .with_panel(table_panel(
+            "Unusual for the station (learned) in the range",
+            "SELECT last_seen AS seen, subject AS station, rule, state, explanation->>'message' AS why FROM alerts"
+            " WHERE (rule LIKE 'aq.shape.%' OR rule IN ('aq.unusual', 'aq.multivariate'))"
+            " AND subject IN ($station) AND last_seen >= $__timeFrom() AND opened_at <= $__timeTo()"
+            " ORDER BY last_seen DESC LIMIT 200",
+            w=24, h=8,
+            desc="What each station's own history says is unusual: a pattern it has never shown (aq.shape), an hour"
+            " far from its usual level for that hour (aq.unusual), an unusual pollutant mix (aq.multivariate)",
+        ))
     )  # fmt: skip
 
 
