@@ -12,6 +12,10 @@ Delivery is at least once: a crash after a sink accepted a notification but
 before its delivery was recorded sends it again. Every notification therefore
 carries ``notification_id`` (its outbox id, the same on every attempt and to
 every sink), and a receiver keeps the first of each id.
+
+Notifications written while a maintenance window muted their alert
+(``muted_by``) stay in the outbox for the record and the console's live
+stream; no sink is sent them (see :mod:`alerts.maintenance`).
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ def drain(
         "SELECT o.id, a.kind, o.payload, coalesce(d.attempts, 0), coalesce(d.next_attempt_at <= now(), true)"
         " FROM alert_outbox o JOIN alerts a ON a.id = o.alert_id"
         " LEFT JOIN alert_deliveries d ON d.outbox_id = o.id AND d.sink = %s"
-        " WHERE d.delivered_at IS NULL ORDER BY o.id LIMIT %s",
+        " WHERE d.delivered_at IS NULL AND o.muted_by IS NULL ORDER BY o.id LIMIT %s",
         (name, limit),
     ).fetchall()
     delivered = 0

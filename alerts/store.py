@@ -7,6 +7,11 @@ Two workers raising the same key concurrently meet at the unique index on live
 keys: the loser retries and updates the winner's alert. Notifications are
 added under one advisory lock and announced with ``NOTIFY citywatch_alerts``,
 so the API's live stream sees outbox ids in commit order.
+
+Maintenance (:mod:`alerts.maintenance`): a notification of an alert that a
+window mutes is written with ``muted_by`` (the console's live stream shows it,
+the sinks never get it) and the alert remembers the window; :func:`release`
+notifies the alerts still live once their window has ended.
 """
 
 from __future__ import annotations
@@ -20,8 +25,12 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from alerts.lifecycle import transition
+from alerts.lifecycle import SYSTEM, transition
+from alerts.maintenance import Window, muting_window
 from alerts.model import Alert, Audit, Event, Explanation, Notify, Policy, Raise, Severity, State
+
+#: the notifications that tell of a new (or returning) alert; one held back is made up for by release()
+OPENING = ("opened", "reopened")
 
 #: advisory lock serialising outbox writers (see 0006_api.sql)
 OUTBOX_LOCK = 0x6377_616C  # "cwal"
@@ -175,7 +184,17 @@ def apply(
                         f"UPDATE alerts SET {sets}, updated_at = now() WHERE id = %s",
                         [*_values(after), after.id],
                     )
+                muted: Window | None = None
                 if any(isinstance(e, Notify) for e in effects):
+                    muted = muting_window(conn, after.subject, after.rule, now)
+                    if any(isinstance(e, Notify) and e.what in OPENING for e in effects):
+                        # the alert remembers the window that held back its opening: release() makes up for it
+                        cur.execute(
+                            "UPDATE alerts SET muted_by = %s WHERE id = %s",
+                            (muted.id if muted else None, after.id),
+                        )
+                        if muted is not None:
+                            effects = [*effects, _muted_audit(after, muted)]
                     # outbox ids must become visible in order (the live stream resumes from one):
                     # one writer at a time from here to the commit, which follows at once
                     cur.execute("SELECT pg_advisory_xact_lock(%s)", (OUTBOX_LOCK,))
@@ -196,11 +215,74 @@ def apply(
                             ),
                         )
                     elif isinstance(e, Notify):
+                        payload = notification_payload(after, e.what)
+                        if muted is not None:
+                            payload["muted"] = _muted_json(muted)
                         cur.execute(
-                            "INSERT INTO alert_outbox (alert_id, what, payload) VALUES (%s, %s, %s)",
-                            (after.id, e.what, Jsonb(notification_payload(after, e.what))),
+                            "INSERT INTO alert_outbox (alert_id, what, payload, muted_by) VALUES (%s, %s, %s, %s)",
+                            (after.id, e.what, Jsonb(payload), muted.id if muted else None),
                         )
                 return after
         except psycopg.errors.UniqueViolation:
             continue  # another worker opened the same key first: apply to theirs
     raise RuntimeError(f"could not apply {type(event).__name__} to {key or alert_id} after 5 attempts")
+
+
+def _muted_json(w: Window) -> dict[str, Any]:
+    return {"maintenance_id": w.id, "until": w.until.isoformat(), "reason": w.reason}
+
+
+def _muted_audit(a: Alert, w: Window) -> Audit:
+    return Audit(
+        "muted",
+        SYSTEM,
+        a.state,
+        a.state,
+        f"maintenance #{w.id} until {w.until.isoformat(timespec='minutes')}: {w.reason}",
+    )
+
+
+def release(conn: psycopg.Connection[Any], now: datetime) -> int:
+    """Notify the live alerts whose maintenance window has ended (and that no other window mutes now):
+    their notification goes to the sinks now, as ``opened`` with ``after_maintenance``. Returns how many."""
+    rows = conn.execute(
+        "SELECT a.id, a.subject, a.rule, a.muted_by FROM alerts a WHERE a.muted_by IS NOT NULL AND a.state <> 'resolved'"
+    ).fetchall()
+    released = 0
+    for alert_id, subject, rule, was in rows:
+        still = muting_window(conn, subject, rule, now)
+        with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
+            if still is not None:
+                if still.id != was:  # another window took over: it is the one that will release it
+                    cur.execute("UPDATE alerts SET muted_by = %s WHERE id = %s", (still.id, alert_id))
+                continue
+            cur.execute(
+                "SELECT * FROM alerts WHERE id = %s AND muted_by IS NOT NULL AND state <> 'resolved' FOR UPDATE",
+                (alert_id,),
+            )
+            row = cur.fetchone()
+            if row is None:  # resolved or released meanwhile
+                continue
+            a = row_to_alert(row)
+            cur.execute("UPDATE alerts SET muted_by = NULL, updated_at = now() WHERE id = %s", (alert_id,))
+            cur.execute(
+                "INSERT INTO alert_audit (alert_id, at, action, actor, from_state, to_state, detail)"
+                " VALUES (%s, %s, 'unmuted', %s, %s, %s, %s)",
+                (
+                    alert_id,
+                    now,
+                    SYSTEM,
+                    a.state.value,
+                    a.state.value,
+                    f"maintenance #{was} ended; notified now",
+                ),
+            )
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", (OUTBOX_LOCK,))
+            cur.execute("NOTIFY citywatch_alerts")
+            payload = {**notification_payload(a, "opened"), "after_maintenance": was}
+            cur.execute(
+                "INSERT INTO alert_outbox (alert_id, what, payload) VALUES (%s, 'opened', %s)",
+                (alert_id, Jsonb(payload)),
+            )
+            released += 1
+    return released

@@ -575,7 +575,8 @@ class AnalyticsService:
 
     def _escalate(self, now: datetime) -> None:
         ids = self.conn.execute(
-            "SELECT id FROM alerts WHERE state = 'open' AND severity = 3 AND escalated_at IS NULL AND opened_at <= %s",
+            "SELECT id FROM alerts WHERE state = 'open' AND severity = 3 AND escalated_at IS NULL AND opened_at <= %s"
+            " AND muted_by IS NULL",  # a device under maintenance is not escalated
             (now - timedelta(seconds=self.a.escalate_after_s),),
         ).fetchall()
         for (alert_id,) in ids:
@@ -630,6 +631,8 @@ class AnalyticsService:
             self._loss(now)
             self._bad_data(now)
             self._escalate(now)
+            if released := store.release(self.conn, now):
+                log.info("maintenance ended: %d muted alert(s) notified now", released)
         return n
 
     def evaluate_range(self, start: datetime, end: datetime) -> int:

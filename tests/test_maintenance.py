@@ -1,0 +1,174 @@
+"""Maintenance windows: a device (or zone) being serviced still raises and records its alerts, but its
+notifications are held back from the sinks and its critical alerts are not escalated; when the window ends,
+the alerts still live are notified then. Pure matching, then the store and the outbox on real PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+import psycopg
+import pytest
+
+from alerts import outbox, store
+from alerts.maintenance import Window, muting
+from alerts.model import Clear, Explanation, Raise, Severity
+from analytics.service import AnalyticsService
+from citywatch.settings import DatabaseSettings, Settings
+
+NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+
+
+def window(
+    id: int = 1,
+    subject: str = "aq-1",
+    rule: str | None = None,
+    start_min: int = -10,
+    end_min: int = 60,
+    **kw: Any,
+) -> Window:
+    return Window(
+        id,
+        subject,
+        rule,
+        NOW + timedelta(minutes=start_min),
+        NOW + timedelta(minutes=end_min),
+        "sensor swap",
+        "op",
+        **kw,
+    )
+
+
+@pytest.mark.parametrize(
+    ("w", "subject", "zone", "rule", "at_min", "mutes"),
+    [
+        (window(), "aq-1", "z1", "aq.stuck", 0, True),
+        (window(), "aq-2", "z1", "aq.stuck", 0, False),  # another device
+        (window(), "aq-1", "z1", "aq.stuck", -11, False),  # before it starts
+        (window(), "aq-1", "z1", "aq.stuck", 60, False),  # at its end
+        (window(ended_at=NOW + timedelta(minutes=5)), "aq-1", "z1", "aq.stuck", 6, False),  # ended early
+        (window(subject="zone:z1"), "aq-7", "z1", "device.offline", 0, True),  # every device of the zone
+        (window(subject="zone:z1"), "cam-9", "z2", "cctv.fire", 0, False),
+        (window(subject="zone:z1"), "zone:z1", None, "cctv.incident.fire", 0, True),  # the zone's own alerts
+        (window(rule="device"), "aq-1", "z1", "device.offline", 0, True),  # a rule prefix
+        (window(rule="device"), "aq-1", "z1", "aq.stuck", 0, False),
+        (window(rule="aq"), "aq-1", "z1", "aqx.other", 0, False),  # a prefix is whole name parts
+        (window(rule="aq.stuck"), "aq-1", "z1", "aq.stuck", 0, True),
+    ],
+)
+def test_which_alerts_a_window_mutes(
+    w: Window, subject: str, zone: str | None, rule: str, at_min: int, mutes: bool
+) -> None:
+    assert w.covers(subject, zone, rule, NOW + timedelta(minutes=at_min)) is mutes
+
+
+def test_of_several_windows_the_longest_mutes() -> None:
+    short, long = window(1, end_min=30), window(2, end_min=90)
+    assert muting([short, long], "aq-1", "z1", "aq.stuck", NOW) == long
+    assert muting([short], "aq-1", "z1", "aq.stuck", NOW + timedelta(minutes=31)) is None
+
+
+# -- on real PostgreSQL ---------------------------------------------------------------------
+def raise_(subject: str, rule: str = "aq.stuck", severity: Severity = Severity.WARNING) -> Raise:
+    return Raise(rule, subject, "aq", severity, f"{rule} on {subject}", Explanation(rule))
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.got: list[dict[str, Any]] = []
+
+    def __call__(self, kind: str, payload: bytes) -> None:
+        self.got.append(orjson.loads(payload))
+
+
+@pytest.fixture
+def conn(db_url: str):  # type: ignore[no-untyped-def]
+    with psycopg.connect(db_url, autocommit=True) as c:
+        c.execute("INSERT INTO zones VALUES ('z1', 'Zone 1'), ('z2', 'Zone 2')")
+        c.execute(
+            "INSERT INTO devices (device_id, kind, name, zone_id, expected_interval_s) VALUES"
+            " ('aq-1', 'aq', 'a', 'z1', 60), ('aq-2', 'aq', 'b', 'z1', 60), ('aq-3', 'aq', 'c', 'z2', 60)"
+        )
+        yield c
+
+
+def add_window(c: psycopg.Connection[Any], subject: str, rule: str | None = None, minutes: int = 60) -> int:
+    row = c.execute(
+        "INSERT INTO maintenance (subject, rule_prefix, starts_at, ends_at, reason, created_by)"
+        " VALUES (%s, %s, %s, %s, 'sensor swap', 'op') RETURNING id",
+        (subject, rule, NOW - timedelta(minutes=1), NOW + timedelta(minutes=minutes)),
+    ).fetchone()
+    assert row
+    return int(row[0])
+
+
+def test_a_muted_alert_is_recorded_and_shown_but_not_sent(conn: psycopg.Connection[Any]) -> None:
+    wid = add_window(conn, "aq-1")
+    muted = store.apply(conn, raise_("aq-1"), NOW)
+    heard = store.apply(conn, raise_("aq-2"), NOW)
+    assert muted and heard and muted.id and heard.id
+    assert conn.execute("SELECT muted_by FROM alerts WHERE id = %s", (muted.id,)).fetchone() == (wid,)
+    rows = conn.execute("SELECT alert_id, muted_by, payload FROM alert_outbox ORDER BY id").fetchall()
+    assert [(a, m) for a, m, _ in rows] == [(muted.id, wid), (heard.id, None)]  # both on the live stream
+    assert rows[0][2]["muted"]["maintenance_id"] == wid and rows[0][2]["muted"]["reason"] == "sensor swap"
+    audit = conn.execute(
+        "SELECT action, detail FROM alert_audit WHERE alert_id = %s ORDER BY id", (muted.id,)
+    ).fetchall()
+    assert [a for a, _ in audit] == ["opened", "muted"] and f"maintenance #{wid}" in audit[1][1]
+    sink = Sink()
+    assert outbox.drain(conn, "mqtt", sink) == 1
+    assert [n["subject"] for n in sink.got] == ["aq-2"]  # the sinks never hear of the muted one
+    # still muted: a repeat updates the alert (count) and nothing is sent; nothing to release yet
+    store.apply(conn, raise_("aq-1"), NOW + timedelta(minutes=1))
+    assert store.release(conn, NOW + timedelta(minutes=2)) == 0
+    assert outbox.drain(conn, "mqtt", sink) == 0
+
+
+def test_when_the_window_ends_the_live_alerts_are_notified_then(conn: psycopg.Connection[Any]) -> None:
+    wid = add_window(conn, "zone:z1", minutes=30)
+    live = store.apply(conn, raise_("aq-1"), NOW)
+    gone = store.apply(conn, raise_("aq-2", "aq.spike"), NOW)
+    other_zone = store.apply(conn, raise_("aq-3"), NOW)
+    assert live and gone and other_zone
+    store.apply(conn, Clear("back"), NOW + timedelta(minutes=5), key=gone.key)  # resolved during maintenance
+    sink = Sink()
+    assert [n["subject"] for n in (outbox.drain(conn, "hook", sink), sink.got)[1]] == ["aq-3"]
+    # an operator ends the window early
+    conn.execute(
+        "UPDATE maintenance SET ended_at = %s, ended_by = 'op' WHERE id = %s",
+        (NOW + timedelta(minutes=10), wid),
+    )
+    assert store.release(conn, NOW + timedelta(minutes=11)) == 1
+    assert store.release(conn, NOW + timedelta(minutes=12)) == 0  # once
+    assert outbox.drain(conn, "hook", sink) == 1
+    n = sink.got[-1]
+    assert (n["subject"], n["what"], n["after_maintenance"]) == ("aq-1", "opened", wid)
+    assert conn.execute("SELECT muted_by FROM alerts WHERE id = %s", (live.id,)).fetchone() == (None,)
+    actions = [
+        r[0]
+        for r in conn.execute("SELECT action FROM alert_audit WHERE alert_id = %s ORDER BY id", (live.id,))
+    ]
+    assert actions == ["opened", "muted", "unmuted"]
+
+
+def test_a_longer_window_keeps_the_alert_muted(conn: psycopg.Connection[Any]) -> None:
+    short = add_window(conn, "aq-1", minutes=10)
+    a = store.apply(conn, raise_("aq-1"), NOW)
+    assert a
+    long = add_window(conn, "zone:z1", minutes=120)
+    assert store.release(conn, NOW + timedelta(minutes=11)) == 0  # the zone's window still holds it
+    assert conn.execute("SELECT muted_by FROM alerts WHERE id = %s", (a.id,)).fetchone() == (long,)
+    assert short != long
+    assert store.release(conn, NOW + timedelta(minutes=121)) == 1
+
+
+def test_a_muted_critical_alert_is_not_escalated(conn: psycopg.Connection[Any], db_url: str) -> None:
+    add_window(conn, "aq-1", minutes=600)
+    muted = store.apply(conn, raise_("aq-1", "aq.fire", Severity.CRITICAL), NOW)
+    heard = store.apply(conn, raise_("aq-2", "aq.fire", Severity.CRITICAL), NOW)
+    assert muted and heard
+    service = AnalyticsService(Settings(db=DatabaseSettings(url=db_url)))
+    service._escalate(NOW + timedelta(hours=2))
+    escalated = dict(conn.execute("SELECT subject, escalated_at IS NOT NULL FROM alerts").fetchall())
+    assert escalated == {"aq-1": False, "aq-2": True}
