@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
-from psycopg.rows import dict_row
+from psycopg.rows import dict_row, tuple_row
 from psycopg.types.json import Jsonb
 
 from alerts.lifecycle import SYSTEM, transition
@@ -245,9 +245,10 @@ def _muted_audit(a: Alert, w: Window) -> Audit:
 def release(conn: psycopg.Connection[Any], now: datetime) -> int:
     """Notify the live alerts whose maintenance window has ended (and that no other window mutes now):
     their notification goes to the sinks now, as ``opened`` with ``after_maintenance``. Returns how many."""
-    rows = conn.execute(
-        "SELECT a.id, a.subject, a.rule, a.muted_by FROM alerts a WHERE a.muted_by IS NOT NULL AND a.state <> 'resolved'"
-    ).fetchall()
+    with conn.cursor(row_factory=tuple_row) as c:
+        rows = c.execute(
+            "SELECT id, subject, rule, muted_by FROM alerts WHERE muted_by IS NOT NULL AND state <> 'resolved'"
+        ).fetchall()
     released = 0
     for alert_id, subject, rule, was in rows:
         still = muting_window(conn, subject, rule, now)

@@ -19,7 +19,19 @@ from analytics.config import RulesFile
 from api import problems
 from api.db import Database
 from api.deps import ApiState
-from api.routes import alerts, auth, buses, cctv, devices, driver, ngsi, places, platform, telemetry
+from api.routes import (
+    alerts,
+    auth,
+    buses,
+    cctv,
+    devices,
+    driver,
+    maintenance,
+    ngsi,
+    places,
+    platform,
+    telemetry,
+)
 from api.security import LoginLimiter, hash_password
 from api.stream import AlertFeed
 from api.terminal import TerminalRelay
@@ -54,7 +66,8 @@ TAGS = [
     {"name": "buses", "description": "live buses and the boarding bell"},
     {
         "name": "alerts",
-        "description": "triage: list, detail, acknowledge, assign, comment, resolve; live stream",
+        "description": "triage: list, detail, acknowledge, assign, comment, resolve; live stream;"
+        " maintenance windows that mute a device's or a zone's alerts",
     },
     {"name": "platform", "description": "ingest health, dead letters, liveness, readiness"},
     {"name": "NGSI-LD", "description": "FIWARE Smart Data Models for neighbouring cities"},
@@ -122,7 +135,7 @@ def create_app(settings: Settings) -> FastAPI:
             allow_headers=["*"],
             allow_credentials=False,
         )
-    for r in (auth, devices, telemetry, places, cctv, buses, alerts, platform, driver):
+    for r in (auth, devices, telemetry, places, cctv, buses, alerts, maintenance, platform, driver):
         app.include_router(r.router, prefix="/api/v1")
     app.include_router(platform.health)
     app.include_router(ngsi.router)

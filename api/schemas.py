@@ -343,6 +343,9 @@ class Alert(BaseModel):
     assignee: str | None
     escalated_at: datetime | None
     reopen_count: int
+    muted_by: int | None = Field(
+        None, description="the maintenance window holding back this alert's notifications, if any"
+    )
 
 
 class AuditEntry(BaseModel):
@@ -371,6 +374,39 @@ class AssignIn(BaseModel):
 class CommentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     text: str = Field(min_length=1, max_length=4000)
+
+
+class MaintenanceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    subject: str = Field(
+        min_length=1,
+        max_length=128,
+        description="a device id, or `zone:{zone_id}` for every device of a zone",
+    )
+    rule_prefix: str | None = Field(
+        None,
+        max_length=64,
+        description="only the rules under this prefix (`aq`, `device.offline`); null: all",
+    )
+    starts_at: datetime | None = Field(None, description="default: now")
+    ends_at: datetime | None = Field(None, description="give this or `duration_min`")
+    duration_min: int | None = Field(None, ge=1, description="give this or `ends_at`")
+    reason: str = Field(min_length=1, max_length=500, description="why (shown on every muted alert)")
+
+
+class Maintenance(BaseModel):
+    id: int
+    subject: str
+    rule_prefix: str | None
+    starts_at: datetime
+    ends_at: datetime
+    reason: str
+    created_by: str
+    created_at: datetime
+    ended_at: datetime | None
+    ended_by: str | None
+    active: bool
+    muted_alerts: int = Field(description="live alerts whose notifications it holds back now")
 
 
 class AlertStats(BaseModel):

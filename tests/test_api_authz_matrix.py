@@ -40,6 +40,8 @@ POLICY: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/alerts/{alert_id}/resolve"): "operator",
     ("POST", "/api/v1/alerts/{alert_id}/assign"): "operator",
     ("POST", "/api/v1/alerts/{alert_id}/comments"): "operator",
+    ("POST", "/api/v1/maintenance"): "operator",
+    ("POST", "/api/v1/maintenance/{window_id}/end"): "operator",
     ("GET", "/api/v1/driver/{bus}/state"): "viewer",
     ("GET", "/api/v1/driver/{bus}/stream"): "viewer",
     ("POST", "/api/v1/driver/{bus}/ack"): TERMINAL,
@@ -47,6 +49,7 @@ POLICY: dict[tuple[str, str], str] = {
 VIEWER_PREFIXES = ("/api/v1/", "/ngsi-ld/v1/")  # every other GET: any signed-in role
 PARAMS = {
     "{alert_id}": "1",
+    "{window_id}": "1",
     "{device_id}": "aq-001",
     "{username}": "viewer",
     "{prefix}": "abcd",

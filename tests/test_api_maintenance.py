@@ -1,0 +1,96 @@
+"""The maintenance API against the real API, database and alert store: operators put a device or a zone
+under maintenance and end it early; viewers see the windows; bad requests get clear errors; a muted alert
+says which window holds it back, and is notified once the window has ended."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+
+from alerts import store
+from alerts.model import Explanation, Raise, Severity
+from tests.conftest import Api
+
+
+def test_operators_mute_a_device_and_end_the_window_early(api: Api) -> None:
+    op, viewer = api.client("operator"), api.client("viewer")
+    r = op.post(
+        "/api/v1/maintenance", json={"subject": "aq-001", "duration_min": 90, "reason": "PM sensor swap"}
+    )
+    assert r.status_code == 201, r.text
+    w = r.json()
+    assert (w["subject"], w["created_by"], w["active"], w["muted_alerts"], w["rule_prefix"]) == (
+        "aq-001", "operator", True, 0, None,
+    )  # fmt: skip
+    span = datetime.fromisoformat(w["ends_at"]) - datetime.fromisoformat(w["starts_at"])
+    assert span == timedelta(minutes=90)
+    assert (
+        viewer.post(
+            "/api/v1/maintenance", json={"subject": "aq-001", "duration_min": 5, "reason": "x"}
+        ).status_code
+        == 403
+    )
+    assert [x["id"] for x in viewer.get("/api/v1/maintenance").json()] == [w["id"]]
+
+    now = datetime.now(UTC)
+    with psycopg.connect(api.platform.db_url, autocommit=True) as conn:
+        a = store.apply(
+            conn, Raise("aq.stuck", "aq-001", "aq", Severity.WARNING, "stuck", Explanation("aq.stuck")), now
+        )
+        assert a is not None
+    alert = viewer.get(f"/api/v1/alerts/{a.id}").json()
+    assert alert["muted_by"] == w["id"] and "muted" in [e["action"] for e in alert["audit"]]
+    assert viewer.get("/api/v1/maintenance").json()[0]["muted_alerts"] == 1
+
+    ended = op.post(f"/api/v1/maintenance/{w['id']}/end")
+    assert (
+        ended.status_code == 200
+        and ended.json()["active"] is False
+        and ended.json()["ended_by"] == "operator"
+    )
+    assert op.post(f"/api/v1/maintenance/{w['id']}/end").status_code == 409
+    assert op.post("/api/v1/maintenance/999999/end").status_code == 404
+    assert viewer.get("/api/v1/maintenance").json() == []  # current and coming only
+    assert [x["id"] for x in viewer.get("/api/v1/maintenance", params={"include_past": True}).json()] == [
+        w["id"]
+    ]
+    with psycopg.connect(api.platform.db_url, autocommit=True) as conn:
+        assert store.release(conn, datetime.now(UTC)) == 1  # what the analytics service does every poll
+    alert = viewer.get(f"/api/v1/alerts/{a.id}").json()
+    assert alert["muted_by"] is None and alert["audit"][-1]["action"] == "unmuted"
+
+
+def test_a_zone_and_a_rule_prefix(api: Api) -> None:
+    op = api.client("operator")
+    zone = api.platform.query("SELECT zone_id FROM zones ORDER BY 1 LIMIT 1")[0][0]
+    start = datetime.now(UTC) + timedelta(hours=1)
+    r = op.post(
+        "/api/v1/maintenance",
+        json={"subject": f"zone:{zone}", "rule_prefix": "device", "starts_at": start.isoformat(),
+              "ends_at": (start + timedelta(hours=4)).isoformat(), "reason": "network works in the zone"},
+    )  # fmt: skip
+    assert r.status_code == 201, r.text
+    assert r.json()["active"] is False and r.json()["rule_prefix"] == "device"  # coming, not yet active
+
+
+def test_bad_windows_are_refused_with_the_field_named(api: Api) -> None:
+    op = api.client("operator")
+    now = datetime.now(UTC)
+    cases = [
+        ({"subject": "aq-001", "reason": "x"}, "body.ends_at"),  # neither end nor duration
+        ({"subject": "aq-001", "reason": "x", "duration_min": 5, "ends_at": now.isoformat()}, "body.ends_at"),
+        ({"subject": "nobody-99", "reason": "x", "duration_min": 5}, "body.subject"),
+        ({"subject": "zone:atlantis", "reason": "x", "duration_min": 5}, "body.subject"),
+        (
+            {"subject": "aq-001", "reason": "x", "ends_at": (now - timedelta(hours=1)).isoformat()},
+            "body.ends_at",
+        ),
+        ({"subject": "aq-001", "reason": "x", "duration_min": 31 * 24 * 60}, "body.ends_at"),
+        ({"subject": "aq-001", "reason": "", "duration_min": 5}, "body.reason"),
+        ({"subject": "aq-001", "reason": "x", "duration_min": 5, "silence": True}, "body.silence"),
+    ]
+    for body, field in cases:
+        r = op.post("/api/v1/maintenance", json=body)
+        assert r.status_code == 422, (body, r.text)
+        assert field in [e["field"] for e in r.json()["errors"]], (body, r.json())
