@@ -287,3 +287,39 @@ def release(conn: psycopg.Connection[Any], now: datetime) -> int:
             )
             released += 1
     return released
+
+
+def mute_live(conn: psycopg.Connection[Any], window: Window, now: datetime) -> int:
+    """A window that starts now also mutes the alerts already live on its subject (their notifications from
+    now on, and the release when it ends: 'still live after maintenance'). Returns how many."""
+    if not window.active(now):
+        return 0
+    with conn.cursor(row_factory=tuple_row) as c:
+        rows = c.execute(
+            "SELECT a.id, a.subject, a.rule, d.zone_id, a.state FROM alerts a LEFT JOIN devices d ON d.device_id = a.subject"
+            " WHERE a.state <> 'resolved' AND a.muted_by IS NULL"
+            " AND (a.subject = %(s)s OR d.zone_id = %(z)s)",
+            {
+                "s": window.subject,
+                "z": window.subject.removeprefix("zone:") if window.subject.startswith("zone:") else None,
+            },
+        ).fetchall()
+    n = 0
+    for alert_id, subject, rule, zone, state in rows:
+        if not window.covers(subject, zone, rule, now):
+            continue
+        with conn.transaction():
+            cur = conn.execute(
+                "UPDATE alerts SET muted_by = %s, updated_at = now()"
+                " WHERE id = %s AND muted_by IS NULL AND state <> 'resolved'",
+                (window.id, alert_id),
+            )
+            if cur.rowcount:
+                conn.execute(
+                    "INSERT INTO alert_audit (alert_id, at, action, actor, from_state, to_state, detail)"
+                    " VALUES (%s, %s, 'muted', %s, %s, %s, %s)",
+                    (alert_id, now, window.created_by, state, state,
+                     f"maintenance #{window.id} until {window.until.isoformat(timespec='minutes')}: {window.reason}"),
+                )  # fmt: skip
+                n += 1
+    return n

@@ -32,6 +32,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from alerts import outbox, store
+from alerts.maintenance import muting_window
 from alerts.model import Clear, Policy, Raise, Tick
 from alerts.webhook import Webhook
 from analytics import rules
@@ -574,13 +575,14 @@ class AnalyticsService:
             self._reconcile(rule, wanted, now, "none in the last hour")
 
     def _escalate(self, now: datetime) -> None:
-        ids = self.conn.execute(
-            "SELECT id FROM alerts WHERE state = 'open' AND severity = 3 AND escalated_at IS NULL AND opened_at <= %s"
-            " AND muted_by IS NULL",  # a device under maintenance is not escalated
+        rows = self.conn.execute(
+            "SELECT id, subject, rule FROM alerts WHERE state = 'open' AND severity = 3 AND escalated_at IS NULL"
+            " AND opened_at <= %s AND muted_by IS NULL",
             (now - timedelta(seconds=self.a.escalate_after_s),),
         ).fetchall()
-        for (alert_id,) in ids:
-            store.apply(self.conn, Tick(), now, alert_id=alert_id, policy=self.policy)
+        for alert_id, subject, rule in rows:
+            if muting_window(self.conn, subject, rule, now) is None:  # under maintenance: not escalated
+                store.apply(self.conn, Tick(), now, alert_id=alert_id, policy=self.policy)
 
     # -- driving -----------------------------------------------------------
     def step(

@@ -61,6 +61,24 @@ def test_operators_mute_a_device_and_end_the_window_early(api: Api) -> None:
     assert alert["muted_by"] is None and alert["audit"][-1]["action"] == "unmuted"
 
 
+def test_a_window_mutes_the_alerts_already_live_on_its_subject(api: Api) -> None:
+    with psycopg.connect(api.platform.db_url, autocommit=True) as conn:
+        a = store.apply(
+            conn,
+            Raise("aq.spike", "aq-002", "aq", Severity.INFO, "spike", Explanation("aq.spike")),
+            datetime.now(UTC),
+        )
+        assert a is not None
+    op = api.client("operator")
+    w = op.post(
+        "/api/v1/maintenance", json={"subject": "aq-002", "duration_min": 30, "reason": "cleaning"}
+    ).json()
+    assert w["muted_alerts"] == 1
+    alert = op.get(f"/api/v1/alerts/{a.id}").json()
+    assert alert["muted_by"] == w["id"]
+    assert alert["audit"][-1]["action"] == "muted" and alert["audit"][-1]["actor"] == "operator"
+
+
 def test_a_zone_and_a_rule_prefix(api: Api) -> None:
     op = api.client("operator")
     zone = api.platform.query("SELECT zone_id FROM zones ORDER BY 1 LIMIT 1")[0][0]

@@ -176,6 +176,26 @@ def test_an_unusual_pattern_alert_draws_the_new_stretches_against_the_closest_kn
     shot(browser, "console-unusual-pattern")
 
 
+def test_an_operator_mutes_a_device_from_its_alert(api: Api, browser: WebDriver) -> None:
+    now = datetime.now(UTC)
+    with psycopg.connect(api.platform.db_url, autocommit=True) as conn:
+        why = Explanation(rule="aq.stuck", observed=41.0, message="flat for 3 h")
+        a = store.apply(
+            conn, Raise("aq.stuck", "aq-003", "aq", Severity.WARNING, "Air-quality sensor stuck", why), now
+        )
+    assert a is not None
+    wait = sign_in(browser, api, "operator")
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, f"#alerts tr[data-id='{a.id}']"))).click()
+    wait.until(ec.element_to_be_clickable((By.ID, "note"))).send_keys("technician on site")
+    browser.find_element(By.ID, "mute").click()
+    wait.until(ec.text_to_be_present_in_element((By.ID, "detail"), "by maintenance #"))
+    row = browser.find_element(By.CSS_SELECTOR, f"#alerts tr[data-id='{a.id}']")
+    assert "muted" in row.text and browser.find_elements(By.ID, "mute") == []  # muted once
+    w = api.platform.query("SELECT subject, reason, created_by, ends_at - starts_at FROM maintenance")
+    assert w == [("aq-003", "technician on site", "operator", timedelta(hours=2))]
+    shot(browser, "console-muted")
+
+
 def test_a_wrong_password_is_refused_on_the_page(api: Api, browser: WebDriver) -> None:
     browser.get(f"{api.url}/console")
     wait = WebDriverWait(browser, 10)

@@ -172,3 +172,30 @@ def test_a_muted_critical_alert_is_not_escalated(conn: psycopg.Connection[Any], 
     service._escalate(NOW + timedelta(hours=2))
     escalated = dict(conn.execute("SELECT subject, escalated_at IS NOT NULL FROM alerts").fetchall())
     assert escalated == {"aq-1": False, "aq-2": True}
+
+
+def test_a_window_started_on_a_live_alert_mutes_it_and_stops_its_escalation(
+    conn: psycopg.Connection[Any], db_url: str
+) -> None:
+    from alerts.maintenance import muting_window
+
+    live = store.apply(conn, raise_("aq-1", "aq.fire", Severity.CRITICAL), NOW - timedelta(hours=3))
+    assert live
+    sink = Sink()
+    assert outbox.drain(conn, "hook", sink) == 1  # its opening was heard before the maintenance
+    wid = add_window(conn, "aq-1", minutes=60)
+    service = AnalyticsService(Settings(db=DatabaseSettings(url=db_url)))
+    service._escalate(NOW)  # under maintenance, even before it is marked muted: not escalated
+    assert conn.execute("SELECT escalated_at FROM alerts WHERE id = %s", (live.id,)).fetchone() == (None,)
+    w = muting_window(conn, "aq-1", "aq.fire", NOW)
+    assert w is not None and w.id == wid
+    assert store.mute_live(conn, w, NOW) == 1 and store.mute_live(conn, w, NOW) == 0
+    assert conn.execute("SELECT muted_by FROM alerts WHERE id = %s", (live.id,)).fetchone() == (wid,)
+    assert (
+        store.release(conn, NOW + timedelta(minutes=61)) == 1
+    )  # still live after the maintenance: said again
+    assert outbox.drain(conn, "hook", sink) == 1 and sink.got[-1]["after_maintenance"] == wid
+    service._escalate(NOW + timedelta(minutes=61))  # and escalated again once it is over
+    assert conn.execute(
+        "SELECT escalated_at IS NOT NULL FROM alerts WHERE id = %s", (live.id,)
+    ).fetchone() == (True,)

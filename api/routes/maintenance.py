@@ -8,7 +8,8 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from alerts.maintenance import MAX_DAYS
+from alerts import store
+from alerts.maintenance import MAX_DAYS, window_from_row
 from api.common import utc
 from api.deps import Operator, State, Viewer
 from api.problems import Problem, responses
@@ -80,6 +81,9 @@ def create(st: State, who: Operator, body: MaintenanceIn) -> dict[str, Any]:
         (body.subject, body.rule_prefix or None, start, end, body.reason, who.name),
     )
     assert row is not None
+    with st.db.pool.connection() as conn:  # the alerts already live on it are muted from now on too
+        w = conn.execute("SELECT * FROM maintenance WHERE id = %s", (row["id"],)).fetchone()
+        store.mute_live(conn, window_from_row(w), datetime.now(UTC))
     return _one(st, row["id"])
 
 

@@ -80,7 +80,8 @@ async function loadAlerts(flashId = null) {
   const rows = page.items.map((a) => {
     const tr = el("tr", { tabindex: "0", "data-id": a.id, "data-state": a.state, class: a.id === state.selected ? "selected" : "" },
       el("td", {}, el("span", { class: `sev ${a.severity}` }, a.severity)), el("td", {}, a.state),
-      el("td", {}, a.title), el("td", {}, a.subject), el("td", {}, fmtTime(a.opened_at)), el("td", {}, String(a.count)));
+      el("td", {}, a.title, a.muted_by ? el("span", { class: "muted-tag", title: `maintenance #${a.muted_by}: notifications held back` }, " muted") : ""),
+      el("td", {}, a.subject), el("td", {}, fmtTime(a.opened_at)), el("td", {}, String(a.count)));
     tr.addEventListener("click", () => openDetail(a.id));
     tr.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); openDetail(a.id); } });
     if (a.id === flashId) tr.classList.add("flash");
@@ -100,7 +101,8 @@ async function openDetail(id) {
   add("Rule", a.rule); add("Subject", a.subject); add("Severity", a.severity); add("State", a.state);
   add("Observed", x.observed); add("Threshold", x.threshold); add("Baseline", x.baseline); add("Score", x.score);
   add("Window", x.window_start ? `${fmtTime(x.window_start)} – ${fmtTime(x.window_end)}` : null);
-  add("Why", x.message); add("Assignee", a.assignee); add("Opened", fmtTime(a.opened_at)); add("Last seen", fmtTime(a.last_seen));
+  add("Why", x.message); add("Muted", a.muted_by ? `by maintenance #${a.muted_by}: notifications held back until it ends` : null);
+  add("Assignee", a.assignee); add("Opened", fmtTime(a.opened_at)); add("Last seen", fmtTime(a.last_seen));
   const parts = [el("h3", {}, a.title), dl];
   const chart = await windowChart(a);
   if (chart) parts.push(chart);
@@ -122,7 +124,18 @@ function actions(a) {
     a.state === "open" ? el("button", { id: "ack", onclick: () => act("acknowledge") }, "Acknowledge") : "",
     who, el("button", { id: "assign", onclick: () => act("assign", { assignee: who.value || null }) }, "Assign"),
     note, el("button", { id: "comment", onclick: () => note.value && act("comments", { text: note.value }) }, "Comment"),
-    el("button", { id: "resolve", onclick: () => act("resolve", { note: note.value }) }, "Resolve"));
+    el("button", { id: "resolve", onclick: () => act("resolve", { note: note.value }) }, "Resolve"),
+    a.muted_by ? "" : el("button", { id: "mute", title: `Put ${a.subject} under maintenance for 2 hours: its alerts stop notifying and escalating`,
+      onclick: () => mute(a, note.value) }, "Mute 2 h"));
+}
+
+// put the alert's subject under maintenance for two hours (the reason: the note, if any)
+async function mute(a, note) {
+  try {
+    await api("/api/v1/maintenance", { method: "POST", json: { subject: a.subject, duration_min: 120, reason: note || `muted from the console (alert ${a.id})` } });
+    $("#announce").textContent = `${a.subject} is under maintenance for 2 h`;
+  } catch (e) { $("#announce").textContent = e.message; alert(e.message); }
+  await loadAlerts(); await openDetail(a.id);
 }
 
 // a small chart of the data window, when the alert is about a device and says which metric
@@ -193,7 +206,7 @@ async function stream() {
 let reloadPending = null;
 function onAlertEvent(what, a, id) {
   if (id) state.lastEventId = id;
-  if (a.severity === "critical" && (what === "opened" || what === "reopened" || what === "escalated")) {
+  if (a.severity === "critical" && !a.muted && (what === "opened" || what === "reopened" || what === "escalated")) {
     $("#announce").textContent = `Critical alert: ${a.title}`;
     beep();
   }
