@@ -13,6 +13,10 @@ before its delivery was recorded sends it again. Every notification therefore
 carries ``notification_id`` (its outbox id, the same on every attempt and to
 every sink), and a receiver keeps the first of each id.
 
+A sink's route (:mod:`alerts.routing`) may refuse a notification (an SMS
+gateway takes only critical ones): it is recorded as handled for that sink,
+with the reason, and never sent.
+
 Notifications written while a maintenance window muted their alert
 (``muted_by``) stay in the outbox for the record and the console's live
 stream; no sink is sent them (see :mod:`alerts.maintenance`).
@@ -28,15 +32,23 @@ from typing import Any
 import orjson
 import psycopg
 
+from alerts.routing import Route, route_for
+
 log = logging.getLogger(__name__)
 
 Sink = Callable[[str, bytes], None]  # (kind, payload) -> raises on failure
 
 
 def drain(
-    conn: psycopg.Connection[Any], name: str, sink: Sink, limit: int = 500, max_backoff_s: float = 300.0
+    conn: psycopg.Connection[Any],
+    name: str,
+    sink: Sink,
+    limit: int = 500,
+    max_backoff_s: float = 300.0,
+    route: Route | None = None,
 ) -> int:
-    """Deliver up to ``limit`` notifications that ``name`` has not yet accepted; returns how many it accepted."""
+    """Deliver up to ``limit`` notifications that ``name`` has not yet accepted; returns how many it accepted.
+    Those its ``route`` refuses are recorded as handled for it (``last_error``: why), never sent."""
     rows = conn.execute(
         "SELECT o.id, a.kind, o.payload, coalesce(d.attempts, 0), coalesce(d.next_attempt_at <= now(), true)"
         " FROM alert_outbox o JOIN alerts a ON a.id = o.alert_id"
@@ -48,6 +60,14 @@ def drain(
     for oid, kind, payload, attempts, due in rows:
         if not due:
             break  # backing off; later notifications wait their turn
+        if route is not None and (why := route.refuses(payload)):
+            conn.execute(
+                "INSERT INTO alert_deliveries (outbox_id, sink, delivered_at, attempts, last_error)"
+                " VALUES (%s, %s, now(), 0, %s) ON CONFLICT (outbox_id, sink) DO UPDATE"
+                " SET delivered_at = now(), last_error = excluded.last_error",
+                (oid, name, f"not routed here: {why}"),
+            )
+            continue
         try:
             sink(kind, orjson.dumps({**payload, "notification_id": oid}))
         except Exception as e:
@@ -74,16 +94,26 @@ def drain(
 class Dispatcher:
     """Drains the outbox to every sink, each in its own thread with its own connection."""
 
-    def __init__(self, conninfo: str, sinks: Mapping[str, Sink], interval_s: float = 0.5) -> None:
+    def __init__(
+        self,
+        conninfo: str,
+        sinks: Mapping[str, Sink],
+        interval_s: float = 0.5,
+        routes: Mapping[str, Route] | None = None,
+    ) -> None:
         self.conninfo = conninfo
         self.sinks = dict(sinks)
+        self.routes: Mapping[str, Route] = routes or {}  # replaced whole when the rules file is reloaded
         self.interval_s = interval_s
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
     def drain_once(self) -> int:
         with psycopg.connect(self.conninfo, autocommit=True) as conn:
-            return sum(drain(conn, name, sink) for name, sink in self.sinks.items())
+            return sum(
+                drain(conn, name, sink, route=route_for(name, self.routes))
+                for name, sink in self.sinks.items()
+            )
 
     def _loop(self, name: str, sink: Sink) -> None:
         conn: psycopg.Connection[Any] | None = None
@@ -91,7 +121,7 @@ class Dispatcher:
             try:
                 if conn is None or conn.closed:
                     conn = psycopg.connect(self.conninfo, autocommit=True)
-                while drain(conn, name, sink) and not self._stop.is_set():
+                while drain(conn, name, sink, route=route_for(name, self.routes)) and not self._stop.is_set():
                     pass
             except psycopg.Error as e:
                 log.error("outbox for %s: %s", name, str(e).strip().splitlines()[0])

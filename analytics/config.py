@@ -18,6 +18,8 @@ import yaml
 from pydantic import TypeAdapter, ValidationError
 
 from alerts.model import Policy
+from alerts.routing import Route
+from alerts.routing import check as check_route
 from analytics.airquality.quality import QualityConfig
 from analytics.cctv import CctvConfig
 from analytics.parking import ParkingConfig
@@ -65,6 +67,7 @@ class Rules:
     shapes: ShapeConfig = field(default_factory=ShapeConfig)
     zone_quality: dict[str, QualityConfig] = field(default_factory=dict)
     policies: dict[str, Policy] = field(default_factory=dict)
+    notifications: dict[str, Route] = field(default_factory=dict)  # per sink (alerts.routing)
 
     def quality_for(self, zone: str) -> QualityConfig:
         return self.zone_quality.get(zone, self.quality)
@@ -81,7 +84,7 @@ def parse(text: str, default_policy: Policy | None = None) -> Rules:
         raise RulesError("(file)", f"not valid YAML: {e}") from None
     if not isinstance(doc, dict):
         raise RulesError("(file)", "the top level must be a mapping")
-    known = {"quality", "cctv", "parking", "shapes", "zones", "policies"}
+    known = {"quality", "cctv", "parking", "shapes", "zones", "policies", "notifications"}
     if unknown := sorted(set(doc) - known):
         raise RulesError(unknown[0], f"unknown section (known: {', '.join(sorted(known))})")
     quality = _build(QualityConfig, doc.get("quality"), "quality")
@@ -105,7 +108,19 @@ def parse(text: str, default_policy: Policy | None = None) -> Rules:
         str(rule): _build(Policy, {**base, **(p or {})}, f"policies.{rule}")
         for rule, p in (doc.get("policies") or {}).items()
     }
-    return Rules(quality, _build(CctvConfig, doc.get("cctv"), "cctv"), parking, shapes, zones, policies)
+    notifications: dict[str, Route] = {}
+    for sink, section in (doc.get("notifications") or {}).items():
+        sink = str(sink)
+        if sink != "mqtt" and not sink.startswith("webhook:"):
+            raise RulesError(f"notifications.{sink}", "a sink is 'mqtt', 'webhook:*' or 'webhook:{url}'")
+        route = _build(Route, section, f"notifications.{sink}")
+        if problem := check_route(route):
+            where, what = problem.split(": ", 1)
+            raise RulesError(f"notifications.{sink}.{where}", what)
+        notifications[sink] = route
+    return Rules(
+        quality, _build(CctvConfig, doc.get("cctv"), "cctv"), parking, shapes, zones, policies, notifications
+    )
 
 
 def default_text() -> str:

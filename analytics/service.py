@@ -122,10 +122,10 @@ class AnalyticsService:
         secret = self.a.webhook_secret.get_secret_value() if self.a.webhook_secret else None
         for url in filter(None, (u.strip() for u in self.a.webhooks.split(","))):
             sinks[f"webhook:{url}"] = Webhook(url, secret=secret)
-        self.dispatcher = outbox.Dispatcher(settings.db.url, sinks)
         self.policy = Policy(reopen_window_s=self.a.reopen_window_s, escalate_after_s=self.a.escalate_after_s)
         self.rules_file = RulesFile(self.a.rules_file, self.policy)  # an invalid file stops us here, clearly
         self.rules = self.rules_file.rules
+        self.dispatcher = outbox.Dispatcher(settings.db.url, sinks, routes=self.rules.notifications)
         self.conn = psycopg.connect(settings.db.url, autocommit=True, application_name="citywatch-analytics")
         self.zone_of: dict[str, str] = {}  # air-quality station -> zone
         self.kind_of: dict[str, str] = {}  # every device -> kind
@@ -252,6 +252,7 @@ class AnalyticsService:
             return
         self.rules = new
         self.cctv.cfg = new.cctv
+        self.dispatcher.routes = new.notifications
         self.shapes.configure(new.shapes)
         self.parking.cfg = new.parking
         for zone, zq in self.zones.items():

@@ -102,7 +102,9 @@ class AnalyticsSettings(BaseSettings):
         None, description="YAML rules file (default: the packaged analytics/rules.yaml)"
     )
     webhooks: str = Field(
-        "", description="comma-separated URLs that receive every alert notification (POST JSON)"
+        "",
+        description="comma-separated URLs that receive alert notifications (POST JSON); which ones: the rules"
+        " file's notifications section (by default warning and critical)",
     )
     webhook_secret: SecretStr | None = Field(None, description="signs webhook bodies (X-Citywatch-Signature)")
     partitioned: bool = Field(

@@ -1,0 +1,67 @@
+"""Which notifications each sink is sent (pure).
+
+A sink that pages people (an SMS or e-mail gateway behind a webhook) should not be sent every info-level
+finding; the console and the MQTT topic for live consumers can take everything. A :class:`Route` per sink,
+from the rules file's ``notifications`` section::
+
+    notifications:
+      "webhook:*": {min_severity: warning}                      # every webhook
+      "webhook:https://sms.example/hook": {min_severity: critical, what: [opened, reopened, escalated]}
+      mqtt: {}                                                  # everything (also the default)
+
+The most specific entry wins (the sink's own name, then ``webhook:*``); a sink with no entry is sent every
+notification. A notification a route refuses is recorded as handled for that sink, with the reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from alerts.model import Severity
+
+WHATS = ("opened", "reopened", "severity_raised", "escalated", "acknowledged", "resolved", "auto_resolved")
+SeverityName = Literal["info", "warning", "critical"]
+
+
+@dataclass(frozen=True)
+class Route:
+    min_severity: SeverityName = "info"
+    kinds: tuple[
+        str, ...
+    ] = ()  # device kinds or domains (aq, cctv, parking, bus, stop, platform); empty: all
+    rules: tuple[str, ...] = ()  # rule names or prefixes (``aq.advisory``, ``cctv``); empty: all
+    what: tuple[str, ...] = ()  # which notifications (opened, escalated, ...); empty: all
+
+    def refuses(self, n: Mapping[str, Any]) -> str | None:
+        """Why this route does not take notification ``n`` (a payload), or None if it does."""
+        severity = str(n.get("severity", "info"))
+        if Severity[severity.upper()] < Severity[self.min_severity.upper()]:
+            return f"severity {severity} below {self.min_severity}"
+        if self.kinds and n.get("kind") not in self.kinds:
+            return f"kind {n.get('kind')} not routed"
+        rule = str(n.get("rule", ""))
+        if self.rules and not any(rule == p or rule.startswith(p + ".") for p in self.rules):
+            return f"rule {rule} not routed"
+        if self.what and n.get("what") not in self.what:
+            return f"{n.get('what')} not routed"
+        return None
+
+
+def check(route: Route) -> str | None:
+    """What is wrong with ``route`` (None: nothing)."""
+    unknown = sorted(set(route.what) - set(WHATS))
+    if unknown:
+        return f"what: unknown {unknown[0]!r} (known: {', '.join(WHATS)})"
+    return None
+
+
+def route_for(sink: str, routes: Mapping[str, Route]) -> Route | None:
+    """The route of sink ``sink`` (``mqtt``, ``webhook:{url}``): its own entry, else ``webhook:*`` for a
+    webhook, else None (everything)."""
+    if sink in routes:
+        return routes[sink]
+    if sink.startswith("webhook:") and "webhook:*" in routes:
+        return routes["webhook:*"]
+    return None

@@ -1,0 +1,115 @@
+"""Notification routing: which notifications each sink is sent (pure), the rules file's section, and the
+outbox honouring it on real PostgreSQL (refused ones recorded as handled, with the reason, never sent)."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import psycopg
+import pytest
+
+from alerts import outbox, store
+from alerts.model import Explanation, Raise, Severity
+from alerts.routing import Route, route_for
+from analytics.config import RulesError, default_text, parse
+from analytics.service import AnalyticsService
+from citywatch.settings import AnalyticsSettings, DatabaseSettings, Settings
+
+
+def n(
+    severity: str = "critical", kind: str = "cctv", rule: str = "cctv.fire", what: str = "opened"
+) -> dict[str, Any]:
+    return {"severity": severity, "kind": kind, "rule": rule, "what": what}
+
+
+@pytest.mark.parametrize(
+    ("route", "note", "refused"),
+    [
+        (Route(), n(severity="info"), None),
+        (Route(min_severity="warning"), n(severity="info"), "severity info below warning"),
+        (Route(min_severity="warning"), n(severity="warning"), None),
+        (Route(min_severity="critical"), n(severity="warning"), "severity warning below critical"),
+        (Route(kinds=("aq",)), n(kind="cctv"), "kind cctv not routed"),
+        (Route(kinds=("aq", "cctv")), n(kind="cctv"), None),
+        (Route(rules=("aq.advisory",)), n(rule="aq.advisory.pm25"), None),
+        (Route(rules=("aq.advisory",)), n(rule="aq.advisoryx"), "rule aq.advisoryx not routed"),
+        (Route(rules=("cctv",)), n(rule="cctv.incident.fire"), None),
+        (Route(what=("opened", "escalated")), n(what="acknowledged"), "acknowledged not routed"),
+        (Route(what=("opened", "escalated")), n(what="escalated"), None),
+    ],
+)
+def test_a_route_takes_or_refuses_a_notification(
+    route: Route, note: dict[str, Any], refused: str | None
+) -> None:
+    assert route.refuses(note) == refused
+
+
+def test_the_most_specific_route_wins() -> None:
+    every, sms = Route(min_severity="warning"), Route(min_severity="critical")
+    routes = {"webhook:*": every, "webhook:https://sms.example/hook": sms}
+    assert route_for("webhook:https://sms.example/hook", routes) is sms
+    assert route_for("webhook:https://mail.example/hook", routes) is every
+    assert route_for("mqtt", routes) is None  # not named: everything
+
+
+def test_the_packaged_rules_keep_info_off_the_webhooks() -> None:
+    rules = parse(default_text())
+    assert route_for("webhook:https://x.example", rules.notifications) == Route(min_severity="warning")
+    assert route_for("mqtt", rules.notifications) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("notifications: {sms: {}}", "notifications.sms"),
+        ("notifications: {'webhook:*': {what: [opend]}}", "notifications.webhook:*.what"),
+        ("notifications: {'webhook:*': {min_severity: loud}}", "notifications.webhook:*.min_severity"),
+        ("notifications: {mqtt: {kind: [aq]}}", "notifications.mqtt.kind"),
+    ],
+)
+def test_invalid_routes_name_the_key(text: str, where: str) -> None:
+    with pytest.raises(RulesError) as e:
+        parse(text)
+    assert e.value.where == where
+
+
+def test_the_outbox_sends_a_sink_only_what_its_route_takes(db_url: str) -> None:
+    got: list[dict[str, Any]] = []
+    now = datetime.now(UTC)
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        for subject, severity in (
+            ("aq-1", Severity.INFO),
+            ("cam-1", Severity.CRITICAL),
+            ("aq-2", Severity.WARNING),
+        ):
+            store.apply(conn, Raise("x.rule", subject, "aq", severity, subject, Explanation("x.rule")), now)
+        route = Route(min_severity="warning")
+        assert outbox.drain(conn, "webhook:sms", lambda _k, p: got.append(orjson.loads(p)), route=route) == 2
+        assert outbox.drain(conn, "webhook:sms", lambda _k, p: got.append(orjson.loads(p)), route=route) == 0
+        assert [g["subject"] for g in got] == ["cam-1", "aq-2"]  # in order, the info one left out
+        rows = conn.execute(
+            "SELECT o.payload->>'subject', d.last_error FROM alert_deliveries d JOIN alert_outbox o ON o.id = d.outbox_id"
+            " ORDER BY o.id"
+        ).fetchall()
+    assert rows == [("aq-1", "not routed here: severity info below warning"), ("cam-1", None), ("aq-2", None)]
+
+
+def test_the_service_follows_the_rules_file_and_its_edits(db_url: str, tmp_path: Path) -> None:
+    f = tmp_path / "rules.yaml"
+    f.write_text("notifications: {'webhook:*': {min_severity: critical}}\n")
+    settings = Settings(
+        db=DatabaseSettings(url=db_url),
+        analytics=AnalyticsSettings(rules_file=f, webhooks="http://127.0.0.1:9/hook"),
+    )
+    service = AnalyticsService(settings)
+    assert route_for("webhook:http://127.0.0.1:9/hook", service.dispatcher.routes) == Route(
+        min_severity="critical"
+    )
+    f.write_text("notifications: {}\n")
+    os.utime(f, (f.stat().st_atime + 5, f.stat().st_mtime + 5))
+    service._reload_rules()
+    assert route_for("webhook:http://127.0.0.1:9/hook", service.dispatcher.routes) is None
