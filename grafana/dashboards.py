@@ -365,9 +365,20 @@ def alerts() -> dashboard.Dashboard:
         .with_panel(table_panel(
             "Open alerts",
             f"SELECT id, {SEVERITY_NAME} AS severity, state, kind, rule, subject, title,"
-            " explanation->>'message' AS explanation, opened_at, last_seen, count, assignee FROM alerts"
+            " explanation->>'message' AS explanation, opened_at, last_seen, count, assignee,"
+            " muted_by AS muted_by_maintenance FROM alerts"
             " WHERE state <> 'resolved' AND kind IN ($kind) ORDER BY severity DESC, opened_at DESC",
             h=12,
+        ))
+        .with_panel(table_panel(
+            "Maintenance windows (current and coming)",
+            "SELECT m.id, m.subject, coalesce(m.rule_prefix, 'all rules') AS rules, m.starts_at AS from,"
+            " least(m.ends_at, coalesce(m.ended_at, m.ends_at)) AS until, m.reason, m.created_by AS by,"
+            " (SELECT count(*) FROM alerts a WHERE a.muted_by = m.id AND a.state <> 'resolved') AS muted_alerts"
+            " FROM maintenance m WHERE least(m.ends_at, coalesce(m.ended_at, m.ends_at)) > now()"
+            " ORDER BY m.starts_at",
+            h=6, desc="Devices and zones under maintenance: their alerts are recorded but notify nobody and do not"
+            " escalate until the window ends",
         ))
         .with_panel(ts(
             "Alerts opened",

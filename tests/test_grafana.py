@@ -139,6 +139,7 @@ MAY_BE_EMPTY = {
     "Stuck, flapping and low-battery sensors",  # a stuck sensor needs a day to be stuck
     "Request → driver acknowledgement",  # a full-speed backfill has bell requests and passes but no driver acks
     "Unusual for the station (learned) in the range",  # the learned rules need days of history: the next test
+    "Maintenance windows (current and coming)",  # an operator's act: see the maintenance test below
 }
 
 
@@ -219,3 +220,24 @@ def test_the_learned_anomalies_panel_lists_a_station_s_unusual_pattern(db_url: s
         rows = conn.execute(sql).fetchall()  # type: ignore[arg-type]
     assert [(r[1], r[2], r[3]) for r in rows] == [("aq-7", "aq.shape.no2", "open")]
     assert "never seen" in rows[0][4]
+
+
+def test_the_maintenance_panel_lists_current_windows_with_their_muted_alerts(db_url: str) -> None:
+    from alerts.model import Explanation, Raise, Severity
+
+    now = datetime.now(UTC)
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO maintenance (subject, starts_at, ends_at, reason, created_by) VALUES"
+            " ('aq-7', now() - interval '5 minutes', now() + interval '1 hour', 'sensor swap', 'operator'),"
+            " ('aq-8', now() - interval '2 hours', now() - interval '1 hour', 'done', 'operator')"
+        )
+        store.apply(
+            conn, Raise("aq.stuck", "aq-7", "aq", Severity.WARNING, "stuck", Explanation("aq.stuck")), now
+        )
+        panel = next(p for p in render("alerts")["panels"] if p["title"].startswith("Maintenance windows"))
+        sql = macros.expand(
+            panel["targets"][0]["rawSql"], now - timedelta(hours=1), now, 60, {"kind": ["aq"]}
+        )
+        rows = conn.execute(sql).fetchall()  # type: ignore[arg-type]
+    assert [(r[1], r[2], r[5], r[7]) for r in rows] == [("aq-7", "all rules", "sensor swap", 1)]
