@@ -45,6 +45,7 @@ from analytics.airquality.quality import Reading, ZoneQuality
 from analytics.cctv import CctvEvent, CctvRules
 from analytics.config import RulesError, RulesFile
 from analytics.health import loss_alarm, offline_after
+from analytics.metrics import AnalyticsMetrics
 from analytics.parking import ParkingRules, SpaceReading
 from analytics.shapes import ShapeWatch
 from citywatch.db import privacy, rollups
@@ -126,6 +127,7 @@ class AnalyticsService:
         self.rules_file = RulesFile(self.a.rules_file, self.policy)  # an invalid file stops us here, clearly
         self.rules = self.rules_file.rules
         self.dispatcher = outbox.Dispatcher(settings.db.url, sinks, routes=self.rules.notifications)
+        self.metrics = AnalyticsMetrics(settings.db.url, lambda: list(self.dispatcher.sinks))
         self.conn = psycopg.connect(settings.db.url, autocommit=True, application_name="citywatch-analytics")
         self.zone_of: dict[str, str] = {}  # air-quality station -> zone
         self.kind_of: dict[str, str] = {}  # every device -> kind
@@ -652,21 +654,28 @@ class AnalyticsService:
             ", ".join(self.dispatcher.sinks) or "nobody",
         )
         pulse = IngestPulse(self.settings.db.url, self._stop)
+        self._serve_metrics()
         while not self._stop.is_set():
             started = time.monotonic()
             if not self._lead():
+                self.metrics.active.set(0)
                 self._stop.wait(min(1.0, self.a.poll_s))
                 continue
+            self.metrics.active.set(1)
             try:
                 # data as soon as ingest commits it; device health on the poll interval
                 now = datetime.now(UTC)
                 due = self._last_health is None or (now - self._last_health).total_seconds() >= self.a.poll_s
                 if due:
                     self._last_health = now
-                self.step(now, health=due)  # _lead() has just checked the lock is still ours
+                with self.metrics.step_seconds.time():
+                    self.step(now, health=due)  # _lead() has just checked the lock is still ours
                 self.steps += 1
+                self.metrics.steps.inc()
+                self.metrics.evaluated_up_to(self.cursor)
             except psycopg.Error as e:
                 log.error("analytics step failed (%s); retrying", str(e).strip().splitlines()[0])
+                self.metrics.step_errors.inc()
                 self._reconnect()
             pulse.wait(started, self.a.poll_s)
         pulse.close()
@@ -674,6 +683,20 @@ class AnalyticsService:
             self.dispatcher.stop()
         self.leadership.close()
         self.conn.close()
+
+    def _serve_metrics(self) -> None:
+        port = self.a.metrics_port
+        if not port:
+            return
+        from prometheus_client import start_http_server
+
+        try:
+            start_http_server(port, addr="127.0.0.1", registry=self.metrics.registry)
+            log.info("metrics on http://127.0.0.1:%d/metrics", port)
+        except OSError as e:  # another instance on this host has it (a standby): run without
+            log.warning(
+                "metrics port %d unavailable (%s); this instance runs without metrics", port, e.strerror
+            )
 
     def _lead(self) -> bool:
         """Hold the leadership, taking over (from the saved state) when it comes free; False: standby."""

@@ -112,6 +112,10 @@ class AnalyticsSettings(BaseSettings):
         description="run as one of several workers that share the city's zones (leases); off: one active"
         " instance, others stand by",
     )
+    metrics_port: int | None = Field(
+        9109,
+        description="Prometheus metrics port (an instance that finds it taken runs without); unset to disable",
+    )
 
 
 class PrivacySettings(BaseSettings):

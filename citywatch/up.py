@@ -124,13 +124,14 @@ def up(settings: Settings, sim: SimulateOptions) -> None:
         start(simulate, "simulate", stop.set)
         log.info(
             "citywatch is up. API: http://%s:%d/docs (first login: admin / %s) — metrics:"
-            " http://127.0.0.1:%s/metrics — Ctrl-C to stop.",
+            " http://127.0.0.1:%s/metrics (ingest), http://127.0.0.1:%s/metrics (analytics) — Ctrl-C to stop.",
             settings.api.host,
             settings.api.port,
             DEV_ADMIN_PASSWORD
             if settings.env == "development"
             else "see CITYWATCH_API_BOOTSTRAP_ADMIN_PASSWORD",
             settings.ingest.metrics_port,
+            settings.analytics.metrics_port,
         )
         while not stop.wait(1.0):
             if not all(t.is_alive() for t, _ in running):

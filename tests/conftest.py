@@ -27,7 +27,14 @@ from citywatch.db import features
 from citywatch.db.migrate import migrate
 from citywatch.devices import broker_accounts
 from citywatch.localservices import MosquittoBroker, PostgresServer, free_port
-from citywatch.settings import ApiSettings, DatabaseSettings, IngestSettings, MqttSettings, Settings
+from citywatch.settings import (
+    AnalyticsSettings,
+    ApiSettings,
+    DatabaseSettings,
+    IngestSettings,
+    MqttSettings,
+    Settings,
+)
 from ingest.service import IngestService
 from simulators.city import City, Device, Scale, build_city
 from simulators.provision import register_city
@@ -89,6 +96,7 @@ class Platform:
             db=DatabaseSettings(url=self.db_url),
             mqtt=MqttSettings(port=self.broker.port),
             ingest=IngestSettings(**ing),  # type: ignore[arg-type]
+            analytics=AnalyticsSettings(metrics_port=None),
         )
 
     def query(self, sql: str, *args: object) -> list[tuple[object, ...]]:

@@ -99,3 +99,60 @@ def test_the_lock_is_per_name_and_released_with_the_session(db_url: str) -> None
     assert two.hold() and not one.hold()
     for lead in (one, two, other):
         lead.close()
+
+
+def test_both_instances_serve_metrics_and_tell_the_same_alert_figures(platform: Platform) -> None:
+    import httpx
+
+    from alerts import store
+    from alerts.model import Explanation, Raise, Severity
+    from citywatch.localservices import free_port
+
+    p = platform
+    now = datetime.now(UTC)
+    with psycopg.connect(p.db_url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO maintenance (subject, starts_at, ends_at, reason, created_by)"
+            " VALUES ('aq-001', now() - interval '1 minute', now() + interval '1 hour', 'swap', 'op')"
+        )
+        for subject, sev in (("aq-001", Severity.WARNING), ("cam-x", Severity.CRITICAL)):
+            store.apply(conn, Raise("x.rule", subject, "aq", sev, subject, Explanation("x.rule")), now)
+    services = []
+    for _ in range(2):
+        settings = p.settings()
+        settings.analytics.poll_s = 0.5
+        settings.analytics.metrics_port = free_port()
+        svc = AnalyticsService(settings, sink=Sink())
+        threading.Thread(target=svc.run, daemon=True).start()
+        services.append((svc, settings.analytics.metrics_port))
+    assert wait_for(
+        lambda: sum(s.active for s, _ in services) == 1 and all(s.steps or not s.active for s, _ in services),
+        15,
+    )
+
+    def scrape(port: int) -> dict[str, float]:
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        return {
+            line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line and not line.startswith("#")
+        }
+
+    try:
+        assert wait_for(
+            lambda: any(scrape(port).get("citywatch_analytics_steps_total", 0) >= 1 for _, port in services),
+            10,
+        )
+        figures = [scrape(port) for _, port in services]
+        for f in figures:
+            assert f['citywatch_alerts_live{severity="critical",state="open"}'] == 1
+            assert f['citywatch_alerts_live{severity="warning",state="open"}'] == 1
+            assert f["citywatch_alerts_muted"] == 1 and f["citywatch_maintenance_windows_active"] == 1
+            assert f['citywatch_notifications_undelivered{sink="mqtt"}'] in (
+                0,
+                1,
+            )  # the critical one, until sent
+        assert sorted(f["citywatch_analytics_active"] for f in figures) == [0.0, 1.0]
+    finally:
+        for svc, _ in services:
+            svc.stop()

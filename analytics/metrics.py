@@ -1,0 +1,94 @@
+"""Prometheus metrics of the analytics service (own registry, no globals).
+
+The service's own figures (steps, their time and failures, whether this instance is the active one, how
+far behind the data its evaluation is) are kept as it works; the alert figures (live alerts by severity
+and state, muted ones, active maintenance windows, notifications each sink has not yet accepted) are read
+from the database when Prometheus scrapes, so every instance, active or standing by, tells the same truth.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
+
+import psycopg
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from alerts.model import Severity
+
+log = logging.getLogger(__name__)
+
+
+class AlertFigures(Collector):
+    """Read at scrape time, on a short connection of its own (scrapes come from another thread)."""
+
+    def __init__(self, conninfo: str, sinks: Callable[[], Sequence[str]]) -> None:
+        self.conninfo, self.sinks = conninfo, sinks
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        live = GaugeMetricFamily("citywatch_alerts_live", "alerts not resolved", labels=["severity", "state"])
+        muted = GaugeMetricFamily("citywatch_alerts_muted", "live alerts muted by a maintenance window")
+        windows = GaugeMetricFamily("citywatch_maintenance_windows_active", "maintenance windows in force")
+        pending = GaugeMetricFamily(
+            "citywatch_notifications_undelivered",
+            "notifications a sink has not accepted yet (muted and refused ones excepted)",
+            labels=["sink"],
+        )
+        try:
+            with psycopg.connect(self.conninfo, autocommit=True, connect_timeout=5) as conn:
+                for sev, state, n in conn.execute(
+                    "SELECT severity, state, count(*) FROM alerts WHERE state <> 'resolved' GROUP BY 1, 2"
+                ):
+                    live.add_metric([Severity(sev).label, state], n)
+                row = conn.execute(
+                    "SELECT (SELECT count(*) FROM alerts WHERE muted_by IS NOT NULL AND state <> 'resolved'),"
+                    " (SELECT count(*) FROM maintenance WHERE starts_at <= now()"
+                    "  AND least(ends_at, coalesce(ended_at, ends_at)) > now())"
+                ).fetchone()
+                assert row is not None
+                muted.add_metric([], row[0])
+                windows.add_metric([], row[1])
+                for sink in self.sinks():
+                    r = conn.execute(
+                        "SELECT count(*) FROM alert_outbox o WHERE o.muted_by IS NULL AND NOT EXISTS"
+                        " (SELECT 1 FROM alert_deliveries d WHERE d.outbox_id = o.id AND d.sink = %s"
+                        "  AND d.delivered_at IS NOT NULL)",
+                        (sink,),
+                    ).fetchone()
+                    pending.add_metric([sink], r[0] if r else 0)
+        except psycopg.Error as e:  # the scrape still answers, with the service's own figures
+            log.warning("metrics: alert figures unavailable (%s)", str(e).strip().splitlines()[0])
+            return
+        yield from (live, muted, windows, pending)
+
+
+class AnalyticsMetrics:
+    def __init__(self, conninfo: str, sinks: Callable[[], Sequence[str]]) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.steps = Counter("citywatch_analytics_steps", "evaluation steps done", registry=r)
+        self.step_errors = Counter(
+            "citywatch_analytics_step_errors", "evaluation steps failed (database errors)", registry=r
+        )
+        self.step_seconds = Histogram(
+            "citywatch_analytics_step_seconds",
+            "time of one evaluation step",
+            registry=r,
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+        )
+        self.active = Gauge(
+            "citywatch_analytics_active", "1 if this instance is the active one, 0 standing by", registry=r
+        )
+        self.behind = Gauge(
+            "citywatch_analytics_behind_seconds",
+            "how far the evaluated data is behind now (the lateness allowance included)",
+            registry=r,
+        )
+        r.register(AlertFigures(conninfo, sinks))
+
+    def evaluated_up_to(self, cursor: datetime | None) -> None:
+        if cursor is not None:
+            self.behind.set((datetime.now(UTC) - cursor).total_seconds())
