@@ -26,7 +26,7 @@ from psycopg.rows import dict_row, tuple_row
 from psycopg.types.json import Jsonb
 
 from alerts.lifecycle import SYSTEM, transition
-from alerts.maintenance import Window, muting_window
+from alerts.maintenance import Window, muting_window, window_from_row
 from alerts.model import Alert, Audit, Event, Explanation, Notify, Policy, Raise, Severity, State
 
 #: the notifications that tell of a new (or returning) alert; one held back is made up for by release()
@@ -323,3 +323,15 @@ def mute_live(conn: psycopg.Connection[Any], window: Window, now: datetime) -> i
                 )  # fmt: skip
                 n += 1
     return n
+
+
+def mute_started(conn: psycopg.Connection[Any], now: datetime) -> int:
+    """Every window in force now mutes the alerts already live on its subject, a window planned ahead that has
+    just started included (idempotent: run on every health step). Returns how many were newly muted."""
+    with conn.cursor(row_factory=dict_row) as c:
+        rows = c.execute(
+            "SELECT * FROM maintenance WHERE starts_at <= %(t)s AND ends_at > %(t)s"
+            " AND (ended_at IS NULL OR ended_at > %(t)s)",
+            {"t": now},
+        ).fetchall()
+    return sum(mute_live(conn, window_from_row(r), now) for r in rows)

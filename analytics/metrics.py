@@ -87,8 +87,35 @@ class AnalyticsMetrics:
             "how far the evaluated data is behind now (the lateness allowance included)",
             registry=r,
         )
+        self.partitions = Gauge(
+            "citywatch_analytics_partitions_held",
+            "partitions this worker evaluates (partitioned mode; the whole city counts as one otherwise)",
+            registry=r,
+        )
         r.register(AlertFigures(conninfo, sinks))
 
-    def evaluated_up_to(self, cursor: datetime | None) -> None:
-        if cursor is not None:
-            self.behind.set((datetime.now(UTC) - cursor).total_seconds())
+    def evaluated_up_to(self, *cursors: datetime | None) -> None:
+        """The slowest of the cursors (one per partition held)."""
+        known = [c for c in cursors if c is not None]
+        if known:
+            self.behind.set((datetime.now(UTC) - min(known)).total_seconds())
+
+
+def serve(metrics: AnalyticsMetrics, port: int | None) -> None:
+    """Serve ``metrics`` on ``port`` (None: not at all); a port taken (a standby on this host) is logged."""
+    if not port:
+        return
+    from prometheus_client import start_http_server
+
+    try:
+        start_http_server(port, addr="127.0.0.1", registry=metrics.registry)
+        log.info("metrics on http://127.0.0.1:%d/metrics", port)
+    except OSError as e:
+        log.warning("metrics port %d unavailable (%s); this instance runs without metrics", port, e.strerror)
+
+
+def sink_names(webhooks: str, mqtt: bool) -> list[str]:
+    """The outbox sinks of an instance, by name, as the dispatcher names them."""
+    return (["mqtt"] if mqtt else []) + [
+        f"webhook:{u}" for u in filter(None, (u.strip() for u in webhooks.split(",")))
+    ]

@@ -28,6 +28,7 @@ from typing import Any
 import psycopg
 
 from alerts import outbox
+from analytics.metrics import AnalyticsMetrics, serve, sink_names
 from analytics.service import AnalyticsService, IngestPulse, registry_rows
 from citywatch.leadership import LockSession, lock_key
 from citywatch.settings import Settings
@@ -136,6 +137,8 @@ class AnalyticsWorker:
         self.rounds = 0
         self._stop = threading.Event()
         self._last_health: datetime | None = None
+        names = sink_names(settings.analytics.webhooks, mqtt=sink is not None)
+        self.metrics = AnalyticsMetrics(settings.db.url, lambda: names)
 
     def _drop(self, p: str) -> None:
         engine = self.engines.pop(p)
@@ -167,17 +170,24 @@ class AnalyticsWorker:
                     self._drop(q)
                 return
             try:
-                engine.step(now, health=due, devices=devices)
+                with self.metrics.step_seconds.time():
+                    engine.step(now, health=due, devices=devices)
+                self.metrics.steps.inc()
             except psycopg.Error as e:
                 log.error(
                     "worker %s: %s failed (%s); retrying", self.worker_id, p, str(e).strip().splitlines()[0]
                 )
+                self.metrics.step_errors.inc()
                 engine._reconnect()
         self.rounds += 1
+        self.metrics.partitions.set(len(self.engines))
+        self.metrics.active.set(1 if self.engines else 0)
+        self.metrics.evaluated_up_to(*(e.cursor for e in self.engines.values() if e.zonal))
 
     def run(self) -> None:
         log.info("analytics worker %s: sharing the city's partitions with the other workers", self.worker_id)
         pulse = IngestPulse(self.settings.db.url, self._stop)
+        serve(self.metrics, self.settings.analytics.metrics_port)
         while not self._stop.is_set():
             started = time.monotonic()
             self.round()

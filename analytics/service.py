@@ -45,7 +45,7 @@ from analytics.airquality.quality import Reading, ZoneQuality
 from analytics.cctv import CctvEvent, CctvRules
 from analytics.config import RulesError, RulesFile
 from analytics.health import loss_alarm, offline_after
-from analytics.metrics import AnalyticsMetrics
+from analytics.metrics import AnalyticsMetrics, serve
 from analytics.parking import ParkingRules, SpaceReading
 from analytics.shapes import ShapeWatch
 from citywatch.db import privacy, rollups
@@ -638,6 +638,8 @@ class AnalyticsService:
             self._escalate(now)
             if released := store.release(self.conn, now):
                 log.info("maintenance ended: %d muted alert(s) notified now", released)
+            if muted := store.mute_started(self.conn, now):
+                log.info("maintenance started: %d live alert(s) muted", muted)
         return n
 
     def evaluate_range(self, start: datetime, end: datetime) -> int:
@@ -659,9 +661,11 @@ class AnalyticsService:
             started = time.monotonic()
             if not self._lead():
                 self.metrics.active.set(0)
+                self.metrics.partitions.set(0)
                 self._stop.wait(min(1.0, self.a.poll_s))
                 continue
             self.metrics.active.set(1)
+            self.metrics.partitions.set(1)
             try:
                 # data as soon as ingest commits it; device health on the poll interval
                 now = datetime.now(UTC)
@@ -685,18 +689,7 @@ class AnalyticsService:
         self.conn.close()
 
     def _serve_metrics(self) -> None:
-        port = self.a.metrics_port
-        if not port:
-            return
-        from prometheus_client import start_http_server
-
-        try:
-            start_http_server(port, addr="127.0.0.1", registry=self.metrics.registry)
-            log.info("metrics on http://127.0.0.1:%d/metrics", port)
-        except OSError as e:  # another instance on this host has it (a standby): run without
-            log.warning(
-                "metrics port %d unavailable (%s); this instance runs without metrics", port, e.strerror
-            )
+        serve(self.metrics, self.a.metrics_port)
 
     def _lead(self) -> bool:
         """Hold the leadership, taking over (from the saved state) when it comes free; False: standby."""

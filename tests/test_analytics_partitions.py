@@ -94,3 +94,29 @@ def test_two_workers_split_the_city_and_one_takes_over_from_the_other(platform: 
         "SELECT count(*) FROM alert_deliveries WHERE delivered_at IS NOT NULL AND sink = 'mqtt'"
     )
     assert delivered == len(sink_a.got) + len(sink_b.got)
+
+
+def test_a_worker_serves_its_metrics(platform: Platform) -> None:
+    import httpx
+
+    from citywatch.localservices import free_port
+
+    settings = platform.settings()
+    settings.analytics.poll_s = 0.5
+    settings.analytics.metrics_port = port = free_port()
+    w = AnalyticsWorker(settings, sink=Sink(), worker_id="m")
+    threading.Thread(target=w.run, daemon=True).start()
+    try:
+        assert wait_for(lambda: w.rounds >= 2, 15)
+
+        def figure(name: str) -> float:
+            for line in httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text.splitlines():
+                if line.startswith(name + " "):
+                    return float(line.split()[-1])
+            raise AssertionError(f"{name} not served")
+
+        assert figure("citywatch_analytics_partitions_held") == len(w.engines) >= 2  # alone: the whole city
+        assert figure("citywatch_analytics_active") == 1 and figure("citywatch_analytics_steps_total") >= 2
+        assert figure('citywatch_notifications_undelivered{sink="mqtt"}') >= 0
+    finally:
+        w.stop()

@@ -199,3 +199,19 @@ def test_a_window_started_on_a_live_alert_mutes_it_and_stops_its_escalation(
     assert conn.execute(
         "SELECT escalated_at IS NOT NULL FROM alerts WHERE id = %s", (live.id,)
     ).fetchone() == (True,)
+
+
+def test_a_window_planned_ahead_mutes_the_live_alerts_when_it_starts(conn: psycopg.Connection[Any]) -> None:
+    live = store.apply(conn, raise_("aq-1"), NOW)
+    assert live
+    row = conn.execute(
+        "INSERT INTO maintenance (subject, starts_at, ends_at, reason, created_by)"
+        " VALUES ('aq-1', %s, %s, 'planned works', 'op') RETURNING id",
+        (NOW + timedelta(minutes=10), NOW + timedelta(minutes=40)),
+    ).fetchone()
+    assert row
+    assert store.mute_started(conn, NOW + timedelta(minutes=5)) == 0  # not yet
+    assert store.mute_started(conn, NOW + timedelta(minutes=11)) == 1
+    assert store.mute_started(conn, NOW + timedelta(minutes=12)) == 0  # once
+    assert conn.execute("SELECT muted_by FROM alerts WHERE id = %s", (live.id,)).fetchone() == (row[0],)
+    assert store.release(conn, NOW + timedelta(minutes=41)) == 1
