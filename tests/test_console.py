@@ -15,6 +15,7 @@ import httpx
 import psycopg
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -184,16 +185,32 @@ def test_an_operator_mutes_a_device_from_its_alert(api: Api, browser: WebDriver)
             conn, Raise("aq.stuck", "aq-003", "aq", Severity.WARNING, "Air-quality sensor stuck", why), now
         )
     assert a is not None
-    wait = sign_in(browser, api, "operator")
-    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, f"#alerts tr[data-id='{a.id}']"))).click()
+    sign_in(browser, api, "operator")
+    # the list and the detail re-render on every live event: find, then act, again if what was found went stale
+    wait = WebDriverWait(browser, 10, ignored_exceptions=[StaleElementReferenceException])
+    row = (By.CSS_SELECTOR, f"#alerts tr[data-id='{a.id}']")
+
+    def click(locator: tuple[str, str]) -> bool:
+        browser.find_element(*locator).click()
+        return True
+
+    wait.until(lambda b: click(row))
     wait.until(ec.element_to_be_clickable((By.ID, "note"))).send_keys("technician on site")
-    browser.find_element(By.ID, "mute").click()
+    wait.until(lambda b: click((By.ID, "mute")))
     wait.until(ec.text_to_be_present_in_element((By.ID, "detail"), "by maintenance #"))
-    row = browser.find_element(By.CSS_SELECTOR, f"#alerts tr[data-id='{a.id}']")
-    assert "muted" in row.text and browser.find_elements(By.ID, "mute") == []  # muted once
+    wait.until(lambda b: "muted" in b.find_element(*row).text)
+    assert browser.find_elements(By.ID, "mute") == []  # muted once
     w = api.platform.query("SELECT subject, reason, created_by, ends_at - starts_at FROM maintenance")
     assert w == [("aq-003", "technician on site", "operator", timedelta(hours=2))]
     shot(browser, "console-muted")
+    # the technician is done early: the operator ends the window from the same alert
+    wait.until(lambda b: click((By.ID, "unmute")))
+    wait.until(lambda b: api.platform.scalar("SELECT ended_by FROM maintenance") == "operator")
+    with psycopg.connect(api.platform.db_url, autocommit=True) as conn:
+        assert store.release(conn, datetime.now(UTC)) == 1  # what the analytics service does every poll
+    # its 'opened after maintenance' reaches the page live: the open detail shows it unmuted, mutable again
+    wait.until(ec.element_to_be_clickable((By.ID, "mute")))
+    wait.until(lambda b: "muted" not in b.find_element(*row).text)
 
 
 def test_a_wrong_password_is_refused_on_the_page(api: Api, browser: WebDriver) -> None:

@@ -125,8 +125,11 @@ function actions(a) {
     who, el("button", { id: "assign", onclick: () => act("assign", { assignee: who.value || null }) }, "Assign"),
     note, el("button", { id: "comment", onclick: () => note.value && act("comments", { text: note.value }) }, "Comment"),
     el("button", { id: "resolve", onclick: () => act("resolve", { note: note.value }) }, "Resolve"),
-    a.muted_by ? "" : el("button", { id: "mute", title: `Put ${a.subject} under maintenance for 2 hours: its alerts stop notifying and escalating`,
-      onclick: () => mute(a, note.value) }, "Mute 2 h"));
+    a.muted_by
+      ? el("button", { id: "unmute", title: `End maintenance #${a.muted_by} now: its alerts still live are notified`,
+        onclick: () => endMaintenance(a) }, "End maintenance")
+      : el("button", { id: "mute", title: `Put ${a.subject} under maintenance for 2 hours: its alerts stop notifying and escalating`,
+        onclick: () => mute(a, note.value) }, "Mute 2 h"));
 }
 
 // put the alert's subject under maintenance for two hours (the reason: the note, if any)
@@ -134,6 +137,15 @@ async function mute(a, note) {
   try {
     await api("/api/v1/maintenance", { method: "POST", json: { subject: a.subject, duration_min: 120, reason: note || `muted from the console (alert ${a.id})` } });
     $("#announce").textContent = `${a.subject} is under maintenance for 2 h`;
+  } catch (e) { $("#announce").textContent = e.message; alert(e.message); }
+  await loadAlerts(); await openDetail(a.id);
+}
+
+// end the maintenance window muting this alert (the analytics service notifies its live alerts within a poll)
+async function endMaintenance(a) {
+  try {
+    await api(`/api/v1/maintenance/${a.muted_by}/end`, { method: "POST" });
+    $("#announce").textContent = `maintenance #${a.muted_by} ended`;
   } catch (e) { $("#announce").textContent = e.message; alert(e.message); }
   await loadAlerts(); await openDetail(a.id);
 }
