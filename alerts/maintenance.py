@@ -60,11 +60,12 @@ def muting(
 
 
 # -- SQL at the edge -----------------------------------------------------------------------
+#: a window in force at %(at)s (alias m)
+IN_FORCE = "m.starts_at <= %(at)s AND m.ends_at > %(at)s AND (m.ended_at IS NULL OR m.ended_at > %(at)s)"
 _ZONE = "(SELECT zone_id FROM devices WHERE device_id = %(subject)s)"
 _CANDIDATES = (
     f"SELECT m.*, {_ZONE} AS subject_zone FROM maintenance m"
-    " WHERE m.starts_at <= %(at)s AND m.ends_at > %(at)s AND (m.ended_at IS NULL OR m.ended_at > %(at)s)"
-    f" AND (m.subject = %(subject)s OR m.subject = 'zone:' || {_ZONE})"
+    f" WHERE {IN_FORCE} AND (m.subject = %(subject)s OR m.subject = 'zone:' || {_ZONE})"
 )
 
 
@@ -89,3 +90,10 @@ def muting_window(conn: psycopg.Connection[Any], subject: str, rule: str, at: da
     if not rows:
         return None
     return muting([window_from_row(r) for r in rows], subject, rows[0]["subject_zone"], rule, at)
+
+
+def windows_in_force(conn: psycopg.Connection[Any], at: datetime) -> list[Window]:
+    with conn.cursor(row_factory=dict_row) as c:
+        return [
+            window_from_row(r) for r in c.execute(f"SELECT * FROM maintenance m WHERE {IN_FORCE}", {"at": at})
+        ]

@@ -26,7 +26,7 @@ from psycopg.rows import dict_row, tuple_row
 from psycopg.types.json import Jsonb
 
 from alerts.lifecycle import SYSTEM, transition
-from alerts.maintenance import Window, muting_window, window_from_row
+from alerts.maintenance import Window, muting_window, windows_in_force
 from alerts.model import Alert, Audit, Event, Explanation, Notify, Policy, Raise, Severity, State
 
 #: the notifications that tell of a new (or returning) alert; one held back is made up for by release()
@@ -194,50 +194,65 @@ def apply(
                             (muted.id if muted else None, after.id),
                         )
                         if muted is not None:
-                            effects = [*effects, _muted_audit(after, muted)]
-                    # outbox ids must become visible in order (the live stream resumes from one):
-                    # one writer at a time from here to the commit, which follows at once
-                    cur.execute("SELECT pg_advisory_xact_lock(%s)", (OUTBOX_LOCK,))
-                    cur.execute("NOTIFY citywatch_alerts")
+                            effects = [*effects, _muted_audit(after.state, muted, SYSTEM)]
+                    _lock_outbox(cur)
                 for e in effects:
                     if isinstance(e, Audit):
-                        cur.execute(
-                            "INSERT INTO alert_audit (alert_id, at, action, actor, from_state, to_state, detail)"
-                            " VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                            (
-                                after.id,
-                                now,
-                                e.action,
-                                e.actor,
-                                e.from_state.value if e.from_state else None,
-                                e.to_state.value,
-                                e.detail,
-                            ),
-                        )
+                        _write_audit(cur, after.id, now, e)
                     elif isinstance(e, Notify):
-                        payload = notification_payload(after, e.what)
-                        if muted is not None:
-                            payload["muted"] = _muted_json(muted)
-                        cur.execute(
-                            "INSERT INTO alert_outbox (alert_id, what, payload, muted_by) VALUES (%s, %s, %s, %s)",
-                            (after.id, e.what, Jsonb(payload), muted.id if muted else None),
-                        )
+                        _write_notification(cur, after, e.what, muted)
                 return after
         except psycopg.errors.UniqueViolation:
             continue  # another worker opened the same key first: apply to theirs
     raise RuntimeError(f"could not apply {type(event).__name__} to {key or alert_id} after 5 attempts")
 
 
-def _muted_json(w: Window) -> dict[str, Any]:
-    return {"maintenance_id": w.id, "until": w.until.isoformat(), "reason": w.reason}
+def _lock_outbox(cur: psycopg.Cursor[Any]) -> None:
+    """Outbox ids must become visible in order (the live stream resumes from one): one writer at a time from
+    here to the commit, which follows at once; and the live stream is woken."""
+    cur.execute("SELECT pg_advisory_xact_lock(%s)", (OUTBOX_LOCK,))
+    cur.execute("NOTIFY citywatch_alerts")
 
 
-def _muted_audit(a: Alert, w: Window) -> Audit:
+def _write_audit(cur: psycopg.Cursor[Any], alert_id: int | None, at: datetime, e: Audit) -> None:
+    cur.execute(
+        "INSERT INTO alert_audit (alert_id, at, action, actor, from_state, to_state, detail)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s)",
+        (
+            alert_id,
+            at,
+            e.action,
+            e.actor,
+            e.from_state.value if e.from_state else None,
+            e.to_state.value,
+            e.detail,
+        ),
+    )
+
+
+def _write_notification(
+    cur: psycopg.Cursor[Any], a: Alert, what: str, muted: Window | None = None, **extra: Any
+) -> None:
+    """One outbox row (after :func:`_lock_outbox`); a muted one is kept for the record and the live console."""
+    payload = {**notification_payload(a, what), **extra}
+    if muted is not None:
+        payload["muted"] = {
+            "maintenance_id": muted.id,
+            "until": muted.until.isoformat(),
+            "reason": muted.reason,
+        }
+    cur.execute(
+        "INSERT INTO alert_outbox (alert_id, what, payload, muted_by) VALUES (%s, %s, %s, %s)",
+        (a.id, what, Jsonb(payload), muted.id if muted else None),
+    )
+
+
+def _muted_audit(state: State, w: Window, actor: str) -> Audit:
     return Audit(
         "muted",
-        SYSTEM,
-        a.state,
-        a.state,
+        actor,
+        state,
+        state,
         f"maintenance #{w.id} until {w.until.isoformat(timespec='minutes')}: {w.reason}",
     )
 
@@ -266,25 +281,14 @@ def release(conn: psycopg.Connection[Any], now: datetime) -> int:
                 continue
             a = row_to_alert(row)
             cur.execute("UPDATE alerts SET muted_by = NULL, updated_at = now() WHERE id = %s", (alert_id,))
-            cur.execute(
-                "INSERT INTO alert_audit (alert_id, at, action, actor, from_state, to_state, detail)"
-                " VALUES (%s, %s, 'unmuted', %s, %s, %s, %s)",
-                (
-                    alert_id,
-                    now,
-                    SYSTEM,
-                    a.state.value,
-                    a.state.value,
-                    f"maintenance #{was} ended; notified now",
-                ),
+            _write_audit(
+                cur,
+                alert_id,
+                now,
+                Audit("unmuted", SYSTEM, a.state, a.state, f"maintenance #{was} ended; notified now"),
             )
-            cur.execute("SELECT pg_advisory_xact_lock(%s)", (OUTBOX_LOCK,))
-            cur.execute("NOTIFY citywatch_alerts")
-            payload = {**notification_payload(a, "opened"), "after_maintenance": was}
-            cur.execute(
-                "INSERT INTO alert_outbox (alert_id, what, payload) VALUES (%s, 'opened', %s)",
-                (alert_id, Jsonb(payload)),
-            )
+            _lock_outbox(cur)
+            _write_notification(cur, a, "opened", after_maintenance=was)
             released += 1
     return released
 
@@ -308,19 +312,14 @@ def mute_live(conn: psycopg.Connection[Any], window: Window, now: datetime) -> i
     for alert_id, subject, rule, zone, state in rows:
         if not window.covers(subject, zone, rule, now):
             continue
-        with conn.transaction():
-            cur = conn.execute(
+        with conn.transaction(), conn.cursor() as cur:
+            cur.execute(
                 "UPDATE alerts SET muted_by = %s, updated_at = now()"
                 " WHERE id = %s AND muted_by IS NULL AND state <> 'resolved'",
                 (window.id, alert_id),
             )
             if cur.rowcount:
-                conn.execute(
-                    "INSERT INTO alert_audit (alert_id, at, action, actor, from_state, to_state, detail)"
-                    " VALUES (%s, %s, 'muted', %s, %s, %s, %s)",
-                    (alert_id, now, window.created_by, state, state,
-                     f"maintenance #{window.id} until {window.until.isoformat(timespec='minutes')}: {window.reason}"),
-                )  # fmt: skip
+                _write_audit(cur, alert_id, now, _muted_audit(State(state), window, window.created_by))
                 n += 1
     return n
 
@@ -328,10 +327,4 @@ def mute_live(conn: psycopg.Connection[Any], window: Window, now: datetime) -> i
 def mute_started(conn: psycopg.Connection[Any], now: datetime) -> int:
     """Every window in force now mutes the alerts already live on its subject, a window planned ahead that has
     just started included (idempotent: run on every health step). Returns how many were newly muted."""
-    with conn.cursor(row_factory=dict_row) as c:
-        rows = c.execute(
-            "SELECT * FROM maintenance WHERE starts_at <= %(t)s AND ends_at > %(t)s"
-            " AND (ended_at IS NULL OR ended_at > %(t)s)",
-            {"t": now},
-        ).fetchall()
-    return sum(mute_live(conn, window_from_row(r), now) for r in rows)
+    return sum(mute_live(conn, w, now) for w in windows_in_force(conn, now))

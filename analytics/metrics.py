@@ -114,8 +114,6 @@ def serve(metrics: AnalyticsMetrics, port: int | None) -> None:
         log.warning("metrics port %d unavailable (%s); this instance runs without metrics", port, e.strerror)
 
 
-def sink_names(webhooks: str, mqtt: bool) -> list[str]:
+def sink_names(webhook_urls: list[str], mqtt: bool) -> list[str]:
     """The outbox sinks of an instance, by name, as the dispatcher names them."""
-    return (["mqtt"] if mqtt else []) + [
-        f"webhook:{u}" for u in filter(None, (u.strip() for u in webhooks.split(",")))
-    ]
+    return (["mqtt"] if mqtt else []) + [f"webhook:{u}" for u in webhook_urls]

@@ -137,7 +137,7 @@ class AnalyticsWorker:
         self.rounds = 0
         self._stop = threading.Event()
         self._last_health: datetime | None = None
-        names = sink_names(settings.analytics.webhooks, mqtt=sink is not None)
+        names = sink_names(settings.analytics.webhook_urls, mqtt=sink is not None)
         self.metrics = AnalyticsMetrics(settings.db.url, lambda: names)
 
     def _drop(self, p: str) -> None:

@@ -121,7 +121,7 @@ class AnalyticsService:
         self._privacy_at = float("-inf")
         sinks: dict[str, outbox.Sink] = {"mqtt": sink} if sink is not None else {}
         secret = self.a.webhook_secret.get_secret_value() if self.a.webhook_secret else None
-        for url in filter(None, (u.strip() for u in self.a.webhooks.split(","))):
+        for url in self.a.webhook_urls:
             sinks[f"webhook:{url}"] = Webhook(url, secret=secret)
         self.policy = Policy(reopen_window_s=self.a.reopen_window_s, escalate_after_s=self.a.escalate_after_s)
         self.rules_file = RulesFile(self.a.rules_file, self.policy)  # an invalid file stops us here, clearly
@@ -656,7 +656,7 @@ class AnalyticsService:
             ", ".join(self.dispatcher.sinks) or "nobody",
         )
         pulse = IngestPulse(self.settings.db.url, self._stop)
-        self._serve_metrics()
+        serve(self.metrics, self.a.metrics_port)
         while not self._stop.is_set():
             started = time.monotonic()
             if not self._lead():
@@ -687,9 +687,6 @@ class AnalyticsService:
             self.dispatcher.stop()
         self.leadership.close()
         self.conn.close()
-
-    def _serve_metrics(self) -> None:
-        serve(self.metrics, self.a.metrics_port)
 
     def _lead(self) -> bool:
         """Hold the leadership, taking over (from the saved state) when it comes free; False: standby."""

@@ -112,7 +112,7 @@ class ShapeWatch:
             d.learn_one(x)
             self.last_hour[k] = hour
             if k in self.unusual_since:
-                if d.alarms and d.alarms[-1] == d.count:
+                if d.met_new_shape:
                     self.unusual_since[k] = hour  # still meeting new shapes
                 elif hour - self.unusual_since[k] >= timedelta(hours=self.config.clear_after_h):
                     del self.unusual_since[k]

@@ -107,6 +107,11 @@ class AnalyticsSettings(BaseSettings):
         " file's notifications section (by default warning and critical)",
     )
     webhook_secret: SecretStr | None = Field(None, description="signs webhook bodies (X-Citywatch-Signature)")
+
+    @property
+    def webhook_urls(self) -> list[str]:
+        return [u for u in (u.strip() for u in self.webhooks.split(",")) if u]
+
     partitioned: bool = Field(
         False,
         description="run as one of several workers that share the city's zones (leases); off: one active"

@@ -234,6 +234,11 @@ class WindowNovelty:
             out["scales"].append(scale)
         return out
 
+    @property
+    def met_new_shape(self) -> bool:
+        """The value learned last was new (after the warm-up): the stream is still surprising."""
+        return bool(self.alarms) and self.alarms[-1] == self.count
+
     # -- learning -------------------------------------------------------------------------
     def _fix_scale(self) -> None:
         lo, hi = min(self.warmup), max(self.warmup)

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from alerts import store
-from alerts.maintenance import MAX_DAYS, window_from_row
+from alerts.maintenance import IN_FORCE, MAX_DAYS, window_from_row
 from api.common import utc
 from api.deps import Operator, State, Viewer
 from api.problems import Problem, responses
@@ -18,14 +18,14 @@ from api.schemas import Maintenance, MaintenanceIn
 router = APIRouter(prefix="/maintenance", tags=["alerts"])
 
 _SELECT = (
-    "SELECT m.*, (m.starts_at <= now() AND now() < least(m.ends_at, coalesce(m.ended_at, m.ends_at))) AS active,"
+    f"SELECT m.*, ({IN_FORCE}) AS active,"
     " (SELECT count(*) FROM alerts a WHERE a.muted_by = m.id AND a.state <> 'resolved') AS muted_alerts"
     " FROM maintenance m"
 )
 
 
 def _one(st: State, window_id: int) -> dict[str, Any]:
-    row = st.db.one(f"{_SELECT} WHERE m.id = %s", (window_id,))
+    row = st.db.one(f"{_SELECT} WHERE m.id = %(id)s", {"id": window_id, "at": datetime.now(UTC)})
     if row is None:
         raise Problem(404, f"maintenance window {window_id} does not exist")
     return row
@@ -42,8 +42,10 @@ def _bad(field: str, message: str) -> Problem:
     responses=responses(401, 422),
 )
 def list_windows(st: State, _who: Viewer, include_past: bool = False) -> list[dict[str, Any]]:
-    where = "" if include_past else " WHERE least(m.ends_at, coalesce(m.ended_at, m.ends_at)) > now()"
-    return st.db.all(f"{_SELECT}{where} ORDER BY m.starts_at DESC, m.id DESC LIMIT 500")
+    where = "" if include_past else " WHERE least(m.ends_at, coalesce(m.ended_at, m.ends_at)) > %(at)s"
+    return st.db.all(
+        f"{_SELECT}{where} ORDER BY m.starts_at DESC, m.id DESC LIMIT 500", {"at": datetime.now(UTC)}
+    )
 
 
 @router.post(
@@ -75,15 +77,15 @@ def create(st: State, who: Operator, body: MaintenanceIn) -> dict[str, Any]:
         known = st.db.one("SELECT 1 AS x FROM devices WHERE device_id = %s", (body.subject,))
     if known is None:
         raise _bad("subject", f"no device or zone {body.subject}")
-    row = st.db.one(
-        "INSERT INTO maintenance (subject, rule_prefix, starts_at, ends_at, reason, created_by)"
-        " VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
-        (body.subject, body.rule_prefix or None, start, end, body.reason, who.name),
-    )
-    assert row is not None
-    with st.db.pool.connection() as conn:  # the alerts already live on it are muted from now on too
-        w = conn.execute("SELECT * FROM maintenance WHERE id = %s", (row["id"],)).fetchone()
-        store.mute_live(conn, window_from_row(w), datetime.now(UTC))
+    with st.db.pool.connection() as conn:
+        row = conn.execute(
+            "INSERT INTO maintenance (subject, rule_prefix, starts_at, ends_at, reason, created_by)"
+            " VALUES (%s, %s, %s, %s, %s, %s) RETURNING *",
+            (body.subject, body.rule_prefix or None, start, end, body.reason, who.name),
+        ).fetchone()
+        store.mute_live(
+            conn, window_from_row(row), now
+        )  # the alerts already live on it: muted from now on too
     return _one(st, row["id"])
 
 

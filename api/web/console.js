@@ -112,12 +112,17 @@ async function openDetail(id) {
   $("#detail").replaceChildren(...parts);
 }
 
+// an operator's act on the open alert: the request, then the list and the detail anew
+async function perform(a, path, init, said = "") {
+  try {
+    await api(path, init);
+    if (said) $("#announce").textContent = said;
+  } catch (e) { $("#announce").textContent = e.message; alert(e.message); }
+  await loadAlerts(); await openDetail(a.id);
+}
+
 function actions(a) {
-  const act = async (path, json) => {
-    try { await api(`/api/v1/alerts/${a.id}/${path}`, { method: "POST", json }); }
-    catch (e) { $("#announce").textContent = e.message; alert(e.message); }
-    await loadAlerts(); await openDetail(a.id);
-  };
+  const act = (path, json) => perform(a, `/api/v1/alerts/${a.id}/${path}`, { method: "POST", json });
   const note = el("input", { "aria-label": "Comment or resolution note", placeholder: "comment / note", id: "note" });
   const who = el("input", { "aria-label": "Assignee user name", placeholder: "assignee", id: "assignee" });
   return el("div", { class: "actions", role: "group", "aria-label": "Alert actions" },
@@ -127,27 +132,12 @@ function actions(a) {
     el("button", { id: "resolve", onclick: () => act("resolve", { note: note.value }) }, "Resolve"),
     a.muted_by
       ? el("button", { id: "unmute", title: `End maintenance #${a.muted_by} now: its alerts still live are notified`,
-        onclick: () => endMaintenance(a) }, "End maintenance")
+        onclick: () => perform(a, `/api/v1/maintenance/${a.muted_by}/end`, { method: "POST" }, `maintenance #${a.muted_by} ended`) },
+        "End maintenance")
       : el("button", { id: "mute", title: `Put ${a.subject} under maintenance for 2 hours: its alerts stop notifying and escalating`,
-        onclick: () => mute(a, note.value) }, "Mute 2 h"));
-}
-
-// put the alert's subject under maintenance for two hours (the reason: the note, if any)
-async function mute(a, note) {
-  try {
-    await api("/api/v1/maintenance", { method: "POST", json: { subject: a.subject, duration_min: 120, reason: note || `muted from the console (alert ${a.id})` } });
-    $("#announce").textContent = `${a.subject} is under maintenance for 2 h`;
-  } catch (e) { $("#announce").textContent = e.message; alert(e.message); }
-  await loadAlerts(); await openDetail(a.id);
-}
-
-// end the maintenance window muting this alert (the analytics service notifies its live alerts within a poll)
-async function endMaintenance(a) {
-  try {
-    await api(`/api/v1/maintenance/${a.muted_by}/end`, { method: "POST" });
-    $("#announce").textContent = `maintenance #${a.muted_by} ended`;
-  } catch (e) { $("#announce").textContent = e.message; alert(e.message); }
-  await loadAlerts(); await openDetail(a.id);
+        onclick: () => perform(a, "/api/v1/maintenance", { method: "POST", json: { subject: a.subject, duration_min: 120,
+          reason: note.value || `muted from the console (alert ${a.id})` } }, `${a.subject} is under maintenance for 2 h`) },
+        "Mute 2 h"));
 }
 
 // a small chart of the data window, when the alert is about a device and says which metric
