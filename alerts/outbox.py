@@ -20,6 +20,13 @@ with the reason, and never sent.
 Notifications written while a maintenance window muted their alert
 (``muted_by``) stay in the outbox for the record and the console's live
 stream; no sink is sent them (see :mod:`alerts.maintenance`).
+
+Each sink reads from its cursor (``outbox_cursors``): every notification below
+it is handled for that sink. Outbox ids become visible in commit order, so a
+poll costs the same after a year of notifications as on the first day. A sink
+met for the first time (a webhook added to the configuration) starts with the
+notifications of the last ``catch_up_s`` (10 minutes), not the whole history:
+an SMS gateway added today must not page people for last month's alerts.
 """
 
 from __future__ import annotations
@@ -39,6 +46,48 @@ log = logging.getLogger(__name__)
 Sink = Callable[[str, bytes], None]  # (kind, payload) -> raises on failure
 
 
+CATCH_UP_S = 600.0
+
+
+#: where a sink met for the first time starts: the notifications of the last ``catch_up_s``, else after the newest
+_FIRST_SIGHT = (
+    "coalesce((SELECT min(id) FROM alert_outbox WHERE created_at >= now() - make_interval(secs => %s)),"
+    " (SELECT max(id) + 1 FROM alert_outbox), 1)"
+)
+
+
+def cursor(
+    conn: psycopg.Connection[Any], name: str, catch_up_s: float = CATCH_UP_S, keep: bool = True
+) -> int:
+    """The first outbox id ``name`` may not have handled. A sink met for the first time starts with the
+    notifications of the last ``catch_up_s`` (recorded as its cursor unless ``keep`` is false)."""
+    row = conn.execute("SELECT next_id FROM outbox_cursors WHERE sink = %s", (name,)).fetchone()
+    if row is not None:
+        return int(row[0])
+    if not keep:
+        first = conn.execute(f"SELECT {_FIRST_SIGHT}", (catch_up_s,)).fetchone()
+        assert first is not None
+        return int(first[0])
+    conn.execute(
+        f"INSERT INTO outbox_cursors (sink, next_id) SELECT %s, {_FIRST_SIGHT} ON CONFLICT (sink) DO NOTHING",
+        (name, catch_up_s),
+    )
+    log.info("notifications: new sink %s starts with the last %.0f s of the outbox", name, catch_up_s)
+    return cursor(conn, name, catch_up_s)
+
+
+def pending(conn: psycopg.Connection[Any], name: str) -> tuple[int, float | None]:
+    """How many notifications ``name`` has not accepted yet, and the age in seconds of the oldest."""
+    row = conn.execute(
+        "SELECT count(*), extract(epoch FROM now() - min(o.created_at))::float8 FROM alert_outbox o"
+        " WHERE o.id >= %s AND o.muted_by IS NULL AND NOT EXISTS (SELECT 1 FROM alert_deliveries d"
+        "  WHERE d.outbox_id = o.id AND d.sink = %s AND d.delivered_at IS NOT NULL)",
+        (cursor(conn, name, keep=False), name),
+    ).fetchone()
+    assert row is not None
+    return int(row[0]), row[1]
+
+
 def drain(
     conn: psycopg.Connection[Any],
     name: str,
@@ -49,15 +98,21 @@ def drain(
 ) -> int:
     """Deliver up to ``limit`` notifications that ``name`` has not yet accepted; returns how many it accepted.
     Those its ``route`` refuses are recorded as handled for it (``last_error``: why), never sent."""
+    start = cursor(conn, name)
     rows = conn.execute(
-        "SELECT o.id, a.kind, o.payload, coalesce(d.attempts, 0), coalesce(d.next_attempt_at <= now(), true)"
+        "SELECT o.id, a.kind, o.payload, o.muted_by IS NOT NULL, coalesce(d.attempts, 0),"
+        " coalesce(d.next_attempt_at <= now(), true)"
         " FROM alert_outbox o JOIN alerts a ON a.id = o.alert_id"
         " LEFT JOIN alert_deliveries d ON d.outbox_id = o.id AND d.sink = %s"
-        " WHERE d.delivered_at IS NULL AND o.muted_by IS NULL ORDER BY o.id LIMIT %s",
-        (name, limit),
+        " WHERE o.id >= %s AND d.delivered_at IS NULL ORDER BY o.id LIMIT %s",
+        (name, start, limit),
     ).fetchall()
     delivered = 0
-    for oid, kind, payload, attempts, due in rows:
+    handled = start  # every id below is handled for this sink
+    for oid, kind, payload, muted, attempts, due in rows:
+        if muted:
+            handled = oid + 1  # held back by maintenance: never sent (the alert is notified when it ends)
+            continue
         if not due:
             break  # backing off; later notifications wait their turn
         if route is not None and (why := route.refuses(payload)):
@@ -67,6 +122,7 @@ def drain(
                 " SET delivered_at = now(), last_error = excluded.last_error",
                 (oid, name, f"not routed here: {why}"),
             )
+            handled = oid + 1
             continue
         try:
             sink(kind, orjson.dumps({**payload, "notification_id": oid}))
@@ -87,7 +143,13 @@ def drain(
             " attempts = alert_deliveries.attempts + 1, last_error = NULL",
             (oid, name),
         )
+        handled = oid + 1
         delivered += 1
+    if handled > start:
+        conn.execute(
+            "UPDATE outbox_cursors SET next_id = greatest(next_id, %s), updated_at = now() WHERE sink = %s",
+            (handled, name),
+        )
     return delivered
 
 

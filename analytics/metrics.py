@@ -17,6 +17,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from alerts import outbox
 from alerts.model import Severity
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,11 @@ class AlertFigures(Collector):
             "notifications a sink has not accepted yet (muted and refused ones excepted)",
             labels=["sink"],
         )
+        oldest = GaugeMetricFamily(
+            "citywatch_notifications_oldest_undelivered_seconds",
+            "age of the oldest notification a sink has not accepted yet (0: none waiting)",
+            labels=["sink"],
+        )
         try:
             with psycopg.connect(self.conninfo, autocommit=True, connect_timeout=5) as conn:
                 for sev, state, n in conn.execute(
@@ -52,17 +58,13 @@ class AlertFigures(Collector):
                 muted.add_metric([], row[0])
                 windows.add_metric([], row[1])
                 for sink in self.sinks():
-                    r = conn.execute(
-                        "SELECT count(*) FROM alert_outbox o WHERE o.muted_by IS NULL AND NOT EXISTS"
-                        " (SELECT 1 FROM alert_deliveries d WHERE d.outbox_id = o.id AND d.sink = %s"
-                        "  AND d.delivered_at IS NOT NULL)",
-                        (sink,),
-                    ).fetchone()
-                    pending.add_metric([sink], r[0] if r else 0)
+                    n, age = outbox.pending(conn, sink)
+                    pending.add_metric([sink], n)
+                    oldest.add_metric([sink], age or 0.0)
         except psycopg.Error as e:  # the scrape still answers, with the service's own figures
             log.warning("metrics: alert figures unavailable (%s)", str(e).strip().splitlines()[0])
             return
-        yield from (live, muted, windows, pending)
+        yield from (live, muted, windows, pending, oldest)
 
 
 class AnalyticsMetrics:
