@@ -394,6 +394,13 @@ class MaintenanceIn(BaseModel):
     reason: str = Field(min_length=1, max_length=500, description="why (shown on every muted alert)")
 
 
+class MaintenanceChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ends_at: datetime | None = Field(None, description="the new end; give this or `extend_min`")
+    extend_min: int | None = Field(None, ge=1, description="minutes added to the current end")
+    reason: str | None = Field(None, min_length=1, max_length=500, description="a new reason (optional)")
+
+
 class Maintenance(BaseModel):
     id: int
     subject: str
@@ -405,6 +412,8 @@ class Maintenance(BaseModel):
     created_at: datetime
     ended_at: datetime | None
     ended_by: str | None
+    changed_at: datetime | None = Field(None, description="when its end or reason was last changed")
+    changed_by: str | None = None
     active: bool
     muted_alerts: int = Field(description="live alerts whose notifications it holds back now")
 

@@ -42,6 +42,7 @@ POLICY: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/alerts/{alert_id}/comments"): "operator",
     ("POST", "/api/v1/maintenance"): "operator",
     ("POST", "/api/v1/maintenance/{window_id}/end"): "operator",
+    ("PATCH", "/api/v1/maintenance/{window_id}"): "operator",
     ("GET", "/api/v1/driver/{bus}/state"): "viewer",
     ("GET", "/api/v1/driver/{bus}/stream"): "viewer",
     ("POST", "/api/v1/driver/{bus}/ack"): TERMINAL,

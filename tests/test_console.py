@@ -203,6 +203,13 @@ def test_an_operator_mutes_a_device_from_its_alert(api: Api, browser: WebDriver)
     w = api.platform.query("SELECT subject, reason, created_by, ends_at - starts_at FROM maintenance")
     assert w == [("aq-003", "technician on site", "operator", timedelta(hours=2))]
     shot(browser, "console-muted")
+    # the work takes longer: the operator extends the window by an hour from the alert
+    wait.until(lambda b: click((By.ID, "extend")))
+    wait.until(
+        lambda b: api.platform.scalar("SELECT ends_at - starts_at FROM maintenance") == timedelta(hours=3)
+    )
+    assert api.platform.scalar("SELECT changed_by FROM maintenance") == "operator"
+    wait.until(ec.text_to_be_present_in_element((By.ID, "announce"), "extended by 1 h"))
     # the technician is done early: the operator ends the window from the same alert
     wait.until(lambda b: click((By.ID, "unmute")))
     wait.until(lambda b: api.platform.scalar("SELECT ended_by FROM maintenance") == "operator")

@@ -1,5 +1,6 @@
 """Maintenance windows: put a device (or a zone) under maintenance so its alerts stop notifying and
-escalating while a technician works on it; list them; end one early (see :mod:`alerts.maintenance`)."""
+escalating while a technician works on it; list them; move one's end (extend or shorten it); end one
+early (see :mod:`alerts.maintenance`)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from alerts.maintenance import IN_FORCE, MAX_DAYS, window_from_row
 from api.common import utc
 from api.deps import Operator, State, Viewer
 from api.problems import Problem, responses
-from api.schemas import Maintenance, MaintenanceIn
+from api.schemas import Maintenance, MaintenanceChange, MaintenanceIn
 
 router = APIRouter(prefix="/maintenance", tags=["alerts"])
 
@@ -33,6 +34,17 @@ def _one(st: State, window_id: int) -> dict[str, Any]:
 
 def _bad(field: str, message: str) -> Problem:
     return Problem(422, message, errors=[{"field": f"body.{field}", "message": message}])
+
+
+def _check_length(start: datetime, end: datetime, field: str = "ends_at") -> None:
+    if end - start > timedelta(days=MAX_DAYS):
+        raise _bad(
+            field, f"a window may last {MAX_DAYS} days at most (take the device out of service instead)"
+        )
+
+
+def _ended(w: dict[str, Any], now: datetime) -> bool:
+    return w["ended_at"] is not None or w["ends_at"] <= now
 
 
 @router.get(
@@ -65,10 +77,7 @@ def create(st: State, who: Operator, body: MaintenanceIn) -> dict[str, Any]:
         raise _bad("ends_at", "must be after starts_at")
     if end <= now:
         raise _bad("ends_at", "is already past")
-    if end - start > timedelta(days=MAX_DAYS):
-        raise _bad(
-            "ends_at", f"a window may last {MAX_DAYS} days at most (take the device out of service instead)"
-        )
+    _check_length(start, end)
     if body.subject.startswith("zone:"):
         known = st.db.one(
             "SELECT 1 AS x FROM zones WHERE zone_id = %s", (body.subject.removeprefix("zone:"),)
@@ -98,10 +107,47 @@ def create(st: State, who: Operator, body: MaintenanceIn) -> dict[str, Any]:
 def end(st: State, who: Operator, window_id: int) -> dict[str, Any]:
     w = _one(st, window_id)
     now = datetime.now(UTC)
-    if w["ended_at"] is not None or w["ends_at"] <= now:
+    if _ended(w, now):
         raise Problem(409, f"maintenance window {window_id} has already ended")
     st.db.one(
         "UPDATE maintenance SET ended_at = greatest(%s, starts_at), ended_by = %s WHERE id = %s RETURNING id",
         (now, who.name, window_id),
+    )
+    return _one(st, window_id)
+
+
+@router.patch(
+    "/{window_id}",
+    response_model=Maintenance,
+    summary="Move a maintenance window's end, or change its reason (operator)",
+    description="Extend a window while the work goes on (`extend_min`, or a later `ends_at`) or shorten it "
+    "(an earlier `ends_at`, still in the future: to end it now, use `/end`). The window keeps its id, so "
+    "the alerts it mutes stay muted without a gap. An ended window cannot be changed: create another.",
+    responses=responses(401, 403, 404, 409, 422),
+)
+def change(st: State, who: Operator, window_id: int, body: MaintenanceChange) -> dict[str, Any]:
+    w = _one(st, window_id)
+    now = datetime.now(UTC)
+    if _ended(w, now):
+        raise Problem(409, f"maintenance window {window_id} has already ended; create another")
+    if body.ends_at is not None and body.extend_min is not None:
+        raise _bad("ends_at", "give ends_at or extend_min, not both")
+    if body.ends_at is None and body.extend_min is None and body.reason is None:
+        raise _bad("ends_at", "give ends_at, extend_min or reason")
+    end: datetime = w["ends_at"]
+    field = "ends_at"
+    if body.ends_at is not None:
+        end = utc(body.ends_at)
+    elif body.extend_min is not None:
+        end, field = end + timedelta(minutes=body.extend_min), "extend_min"
+    if end <= now:
+        raise _bad(field, "is already past (to end the window now, POST .../end)")
+    if end <= w["starts_at"]:
+        raise _bad(field, "must be after starts_at")
+    _check_length(w["starts_at"], end, field)
+    st.db.one(
+        "UPDATE maintenance SET ends_at = %s, reason = coalesce(%s, reason), changed_at = %s, changed_by = %s"
+        " WHERE id = %s RETURNING id",
+        (end, body.reason, now, who.name, window_id),
     )
     return _one(st, window_id)

@@ -130,14 +130,18 @@ function actions(a) {
     who, el("button", { id: "assign", onclick: () => act("assign", { assignee: who.value || null }) }, "Assign"),
     note, el("button", { id: "comment", onclick: () => note.value && act("comments", { text: note.value }) }, "Comment"),
     el("button", { id: "resolve", onclick: () => act("resolve", { note: note.value }) }, "Resolve"),
-    a.muted_by
-      ? el("button", { id: "unmute", title: `End maintenance #${a.muted_by} now: its alerts still live are notified`,
-        onclick: () => perform(a, `/api/v1/maintenance/${a.muted_by}/end`, { method: "POST" }, `maintenance #${a.muted_by} ended`) },
-        "End maintenance")
-      : el("button", { id: "mute", title: `Put ${a.subject} under maintenance for 2 hours: its alerts stop notifying and escalating`,
+    ...(a.muted_by
+      ? [el("button", { id: "extend", title: `The work goes on: maintenance #${a.muted_by} ends an hour later`,
+          onclick: () => perform(a, `/api/v1/maintenance/${a.muted_by}`, { method: "PATCH", json: { extend_min: 60 } },
+            `maintenance #${a.muted_by} extended by 1 h`) },
+          "Extend 1 h"),
+        el("button", { id: "unmute", title: `End maintenance #${a.muted_by} now: its alerts still live are notified`,
+          onclick: () => perform(a, `/api/v1/maintenance/${a.muted_by}/end`, { method: "POST" }, `maintenance #${a.muted_by} ended`) },
+          "End maintenance")]
+      : [el("button", { id: "mute", title: `Put ${a.subject} under maintenance for 2 hours: its alerts stop notifying and escalating`,
         onclick: () => perform(a, "/api/v1/maintenance", { method: "POST", json: { subject: a.subject, duration_min: 120,
           reason: note.value || `muted from the console (alert ${a.id})` } }, `${a.subject} is under maintenance for 2 h`) },
-        "Mute 2 h"));
+        "Mute 2 h")]));
 }
 
 // a small chart of the data window, when the alert is about a device and says which metric
