@@ -22,6 +22,8 @@ from alerts.routing import Route
 from alerts.routing import check as check_route
 from analytics.airquality.quality import QualityConfig
 from analytics.cctv import CctvConfig
+from analytics.outage import OutageConfig
+from analytics.outage import check as check_outage
 from analytics.parking import ParkingConfig
 from analytics.shapes import ShapeConfig
 from analytics.shapes import check as check_shapes
@@ -65,6 +67,7 @@ class Rules:
     cctv: CctvConfig = field(default_factory=CctvConfig)
     parking: ParkingConfig = field(default_factory=ParkingConfig)
     shapes: ShapeConfig = field(default_factory=ShapeConfig)
+    outage: OutageConfig = field(default_factory=OutageConfig)
     zone_quality: dict[str, QualityConfig] = field(default_factory=dict)
     policies: dict[str, Policy] = field(default_factory=dict)
     notifications: dict[str, Route] = field(default_factory=dict)  # per sink (alerts.routing)
@@ -84,7 +87,7 @@ def parse(text: str, default_policy: Policy | None = None) -> Rules:
         raise RulesError("(file)", f"not valid YAML: {e}") from None
     if not isinstance(doc, dict):
         raise RulesError("(file)", "the top level must be a mapping")
-    known = {"quality", "cctv", "parking", "shapes", "zones", "policies", "notifications"}
+    known = {"quality", "cctv", "parking", "shapes", "outage", "zones", "policies", "notifications"}
     if unknown := sorted(set(doc) - known):
         raise RulesError(unknown[0], f"unknown section (known: {', '.join(sorted(known))})")
     quality = _build(QualityConfig, doc.get("quality"), "quality")
@@ -97,6 +100,10 @@ def parse(text: str, default_policy: Policy | None = None) -> Rules:
     if problem := check_shapes(shapes):
         where, what = problem.split(": ", 1)
         raise RulesError(f"shapes.{where}", what)
+    outage = _build(OutageConfig, doc.get("outage"), "outage")
+    if problem := check_outage(outage):
+        where, what = problem.split(": ", 1)
+        raise RulesError(f"outage.{where}", what)
     zones: dict[str, QualityConfig] = {}
     for zone, section in (doc.get("zones") or {}).items():
         if not isinstance(section, dict) or set(section) - {"quality"}:
@@ -119,7 +126,14 @@ def parse(text: str, default_policy: Policy | None = None) -> Rules:
             raise RulesError(f"notifications.{sink}.{where}", what)
         notifications[sink] = route
     return Rules(
-        quality, _build(CctvConfig, doc.get("cctv"), "cctv"), parking, shapes, zones, policies, notifications
+        quality,
+        _build(CctvConfig, doc.get("cctv"), "cctv"),
+        parking,
+        shapes,
+        outage,
+        zones,
+        policies,
+        notifications,
     )
 
 

@@ -25,6 +25,7 @@ import statistics
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -33,9 +34,9 @@ from psycopg.types.json import Jsonb
 
 from alerts import outbox, store
 from alerts.maintenance import muting_window
-from alerts.model import Clear, Policy, Raise, Tick
+from alerts.model import Clear, Policy, Raise, Severity, Tick
 from alerts.webhook import Webhook
-from analytics import rules
+from analytics import outage, rules
 from analytics.airquality.advisory import RULES as ADVISORY_RULES
 from analytics.airquality.advisory import Level, advance
 from analytics.airquality.advisory import State as AdvisoryState
@@ -146,6 +147,7 @@ class AnalyticsService:
         self._last_health: datetime | None = None
         self.gaps_seen: dict[str, int] | None = None  # device -> missing messages already accounted for
         self.loss_at: dict[str, datetime] = {}  # device -> when it last lost messages
+        self.outage_seen: dict[str, tuple[str, ...]] = {}  # zone outage -> its devices when last raised
         self._stop = threading.Event()
         self.leadership = Leadership(settings.db.url, "citywatch-analytics")
         self.active = False  # this instance holds the leadership and works
@@ -491,7 +493,8 @@ class AnalyticsService:
     def _health(self, now: datetime) -> None:
         rows = self.conn.execute(
             """
-            SELECT d.device_id, d.kind, d.expected_interval_s, s.last_seen, st.status, st.received_at
+            SELECT d.device_id, d.kind, d.expected_interval_s, s.last_seen, st.status, st.received_at,
+                   coalesce(d.zone_id, '')
             FROM devices d
             LEFT JOIN (SELECT device_id, max(last_received_at) AS last_seen FROM device_streams GROUP BY 1) s
                    USING (device_id)
@@ -501,28 +504,66 @@ class AnalyticsService:
             """
         ).fetchall()
         offline: dict[str, Raise] = {}
-        for dev, kind, interval, last_seen, status, status_at in rows:
+        devices: list[outage.Device] = []
+        for dev, kind, interval, last_seen, status, status_at, zone in rows:
             will = status == "offline" and (last_seen is None or status_at >= last_seen)
             silent = (now - last_seen).total_seconds() if last_seen else None
             # event-driven devices (interval 0: cameras, bell panels) are judged by their Last Will only
             limit = offline_after(interval, self.a.offline_factor, self.a.offline_min_s)
-            if will or (silent is not None and limit is not None and silent > limit):
+            down = will or (silent is not None and limit is not None and silent > limit)
+            if down:
                 offline[dev] = rules.offline_event(dev, kind, silent or 0.0, last_seen, will)
-        self._reconcile("device.offline", offline, now, "data arrives again")
+            since = (status_at if will else last_seen) if down else None
+            devices.append(outage.Device(dev, kind, zone, last_seen is not None or status is not None, since))
+        # a zone whose devices went silent together is one outage, not a fault of each device
+        live_outages = self._live(outage.RULE)
+        found = outage.outages(devices, live_outages, self.rules.outage)
+        severity = Severity[self.rules.outage.severity.upper()]
+        for subject, o in found.items():
+            if self.outage_seen.get(subject) != o.devices:  # new, or its devices changed: the alert says so
+                self.outage_seen[subject] = o.devices
+                self._event(f"{outage.RULE}:{subject}", o.event(severity), now)
+        for subject in live_outages - set(found):
+            self.outage_seen.pop(subject, None)
+            self._event(
+                f"{outage.RULE}:{subject}",
+                Clear(f"fewer than {self.rules.outage.min_devices} of its devices are still offline"),
+                now,
+            )
+        covered = outage.covered(found)
+        self._reconcile(
+            "device.offline",
+            {dev: ev for dev, ev in offline.items() if dev not in covered},
+            now,
+            "data arrives again",
+            {dev: f"explained by the outage of {z} (alert {outage.RULE})" for dev, z in covered.items()},
+        )
 
-    def _reconcile(self, rule: str, wanted: dict[str, Raise], now: datetime, why_clear: str) -> None:
-        """Raise ``rule`` for the subjects in ``wanted`` that have no live alert; clear the live ones not wanted."""
-        live = {
+    def _live(self, rule: str) -> set[str]:
+        """The subjects with a live alert of ``rule``."""
+        return {
             r[0]
             for r in self.conn.execute(
                 "SELECT subject FROM alerts WHERE rule = %s AND state <> 'resolved'", (rule,)
             ).fetchall()
         }
+
+    def _reconcile(
+        self,
+        rule: str,
+        wanted: dict[str, Raise],
+        now: datetime,
+        why_clear: str,
+        why: Mapping[str, str] | None = None,
+    ) -> None:
+        """Raise ``rule`` for the subjects in ``wanted`` that have no live alert; clear the live ones not
+        wanted (saying ``why[subject]`` where given, else ``why_clear``)."""
+        live = self._live(rule)
         for subject, event in wanted.items():
             if subject not in live:
                 self._event(f"{rule}:{subject}", event, now)
         for subject in live - set(wanted):
-            self._event(f"{rule}:{subject}", Clear(why_clear), now)
+            self._event(f"{rule}:{subject}", Clear((why or {}).get(subject, why_clear)), now)
 
     def _loss(self, now: datetime) -> None:
         """Sequence gaps that grow mean messages lost between device and platform (``device.loss``)."""

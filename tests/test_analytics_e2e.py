@@ -167,6 +167,69 @@ def test_offline_by_last_will_then_back_with_live_notification(city_platform: Pl
     assert undelivered == 0
 
 
+@pytest.mark.slow
+def test_a_zone_going_dark_is_one_outage_not_a_page_per_device(city_platform: Platform, run_ingest) -> None:  # type: ignore[no-untyped-def]
+    from simulators.engine import Out
+
+    p = city_platform
+    got: list[dict[str, object]] = []
+    watcher = paho.Client(CallbackAPIVersion.VERSION2, client_id="watch-outage")
+    watcher.username_pw_set(broker.PLATFORM_USER, broker.derive_password(SECRET, broker.PLATFORM_USER))
+    watcher.on_message = lambda _c, _u, m: got.append(orjson.loads(m.payload))
+    watcher.connect("127.0.0.1", p.broker.port)
+    watcher.subscribe("cw/v1/alerts/#", qos=1)
+    watcher.loop_start()
+    sink = AlertPublisher(
+        host="127.0.0.1",
+        port=p.broker.port,
+        username=broker.PLATFORM_USER,
+        password=broker.derive_password(SECRET, broker.PLATFORM_USER),
+        client_id="alerts-outage",
+    )
+    zone = [d for d in p.city.devices if d.zone == "jangan"]  # 4 stations, 3 parking spaces, a camera
+    dark = [d for d in zone if d.kind.value in ("aq", "cctv")]
+    assert len(zone) == 8 and len(dark) == 5
+
+    def status(devs: list, what: str, expect: int) -> None:  # type: ignore[type-arg]
+        for d in devs:
+            pub.send(Out(time.time(), d.device_id, d.kind, "", b"", what))
+        assert wait_for(lambda: p.count("SELECT count(*) FROM device_status") == expect, 10)
+
+    with run_ingest(p.settings()):
+        pub = Publisher(host="127.0.0.1", port=p.broker.port, secret=SECRET, mode="device")
+        pub.open(zone)  # every device of the zone says it is online
+        assert wait_for(lambda: p.count("SELECT count(*) FROM device_status") == 8, 10)
+        service = AnalyticsService(p.settings(), sink=sink)
+        service.step()
+        assert alerts(p) == []
+        status(dark, "offline", 13)  # a power cut: the broker sends five Last Wills within a second
+        service.step()
+        service.dispatcher.drain_once()
+        assert alerts(p) == [
+            ("zone.outage", "zone:jangan", "open", 3)
+        ]  # one critical alert, no device.offline
+        title, details = p.query("SELECT title, explanation->'details' FROM alerts")[0]
+        assert title == "Zone outage: 5 of 8 devices offline in jangan"
+        assert sorted(details["devices"]) == sorted(d.device_id for d in dark)
+        assert details["kinds"] == {"aq": 4, "cctv": 1}
+        assert wait_for(lambda: [n["rule"] for n in got] == ["zone.outage"], 10)  # one page, not five
+        service.step()  # nothing changed: nothing new
+        assert p.count("SELECT count FROM alerts") == 1
+        # power is back for three; two stations do not come back: the outage clears, and those two
+        # were not explained by it, so each gets its own offline alert
+        status(dark[:3], "online", 16)
+        service.step()
+        service.dispatcher.drain_once()
+        assert sorted(alerts(p)) == sorted(
+            [("zone.outage", "zone:jangan", "resolved", 3)]
+            + [("device.offline", d.device_id, "open", 2) for d in dark[3:]]
+        )
+        assert wait_for(lambda: sum(n["what"] == "auto_resolved" for n in got) == 1, 10)
+        pub.close()
+    sink.close()
+    watcher.loop_stop()
+
+
 @pytest.mark.parametrize("auto_resolve", [True, False], ids=["auto-resolve", "operator-resolves"])
 def test_cctv_fire_burst_across_cameras_is_one_incident_and_clears(  # type: ignore[no-untyped-def]
     city_platform: Platform, run_ingest, tmp_path, auto_resolve: bool

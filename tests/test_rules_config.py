@@ -19,6 +19,8 @@ def test_the_packaged_rules_are_valid() -> None:
     assert rules.policy_for("cctv.incident.smoke", Policy()).escalate_after_s == 120  # prefix match
     assert rules.policy_for("aq.stuck", Policy(reopen_window_s=5)).reopen_window_s == 5  # no match: default
     assert rules.shapes.enabled and rules.shapes.warmup_h == 168 and "pm25" in rules.shapes.pollutants
+    assert rules.outage.enabled and rules.outage.min_devices == 3 and rules.outage.severity == "critical"
+    assert rules.policy_for("zone.outage", Policy()).escalate_after_s == 300
 
 
 BAD = [
@@ -36,6 +38,10 @@ BAD = [
     ("shapes-vigilance", "shapes: {vigilance: 1.5}", "shapes.vigilance"),
     ("shapes-key", "shapes: {radius: 0.2}", "shapes.radius"),
     ("shapes-forget", "shapes: {forget_after_d: 0}", "shapes.forget_after_d"),
+    ("outage-min-devices", "outage: {min_devices: 1}", "outage.min_devices"),
+    ("outage-fraction", "outage: {min_fraction: 1.5}", "outage.min_fraction"),
+    ("outage-severity", "outage: {severity: loud}", "outage.severity"),
+    ("outage-spread", "outage: {spread_s: 0}", "outage.spread_s"),
     ("not-yaml", "quality: [unclosed", "(file)"),
     ("not-a-mapping", "- 1\n- 2", "(file)"),
 ]
