@@ -188,14 +188,22 @@ class AnalyticsService:
         log.info("analytics resumes from %s", self.cursor)
 
     def _load_shapes(self) -> None:
-        """The shape detectors live in a row of their own, written only when an hour taught them something."""
+        """The shape detectors live in a row of their own, written only when an hour taught them something.
+        A zone partition's first start takes its stations' from the city's row (and saves only those)."""
         for name in (
             f"{self.state_key}:shapes",
             f"{STATE_KEY}:shapes",
-        ):  # a partition's first start: the city's
+        ):
             row = self.conn.execute("SELECT state FROM analytics_state WHERE name = %s", (name,)).fetchone()
             if row:
                 self.shapes = ShapeWatch.from_state(row[0], self.rules.shapes)
+                if name != f"{self.state_key}:shapes" and self.zone is not None:
+                    mine = self.conn.execute(
+                        "SELECT device_id FROM devices WHERE kind = 'aq' AND coalesce(zone_id, '') = %s",
+                        (self.zone,),
+                    ).fetchall()
+                    self.shapes.only({r[0] for r in mine})
+                    self._shapes_dirty = True
                 return
         self.shapes = ShapeWatch(self.rules.shapes)
 

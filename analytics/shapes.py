@@ -119,6 +119,12 @@ class ShapeWatch:
                     out.append((key, Clear(f"no new {NAMES[p]} pattern for {self.config.clear_after_h} h")))
         return out
 
+    def only(self, stations: set[str]) -> None:
+        """Keep what was learned of ``stations`` only (a zone partition that started from the city's)."""
+        for table in (self.detectors, self.last_hour, self.unusual_since):
+            for k in [k for k in table if k.split(":", 1)[1] not in stations]:
+                del table[k]
+
     def tick(self, hour: datetime, stations: set[str] | None = None) -> list[tuple[str, Clear]]:
         """After an hour's ``on_hour`` calls: clear the live alerts that were not fed this hour (the station
         went quiet, the pollutant is no longer watched, the rule was turned off) once ``clear_after_h`` has

@@ -432,6 +432,16 @@ def platform() -> dashboard.Dashboard:
             w=6, h=8,
         ))
         .with_panel(table_panel(
+            "Zone outages in the range",
+            "SELECT opened_at AS since, subject AS zone, (explanation->>'observed')::float8::int AS devices_offline,"
+            " (explanation->>'baseline')::float8::int AS of_devices, state, resolved_at AS back,"
+            " explanation->>'message' AS explanation FROM alerts"
+            " WHERE rule = 'zone.outage' AND (state <> 'resolved' OR $__timeFilter(opened_at))"
+            " ORDER BY opened_at DESC LIMIT 50",
+            w=24, h=6, desc="Many devices of a zone silent together (a power cut, a broken backhaul): one alert per"
+            " zone instead of one per device",
+        ))
+        .with_panel(table_panel(
             "Sequence gaps per device",
             "SELECT device_id, stream, received, gaps, resets,"
             " round(100.0 * gaps / nullif(received + gaps, 0), 2) AS loss_pct, last_received_at FROM device_streams"

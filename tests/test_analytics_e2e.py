@@ -413,3 +413,22 @@ def test_learned_baseline_pollutant_mix_and_unusual_shapes(db_url: str) -> None:
     again.evaluate_range(start - timedelta(minutes=1), end)
     with psycopg.connect(db_url) as conn:
         assert {r: (opened, n, e) for r, opened, n, e in conn.execute(shape_sql)} == shapes
+    # zone partitions starting for the first time take their own stations' detectors from the city's, only
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO zones VALUES ('w', 'West') ON CONFLICT DO NOTHING")
+        conn.execute(
+            "INSERT INTO devices (device_id, kind, name, zone_id, expected_interval_s)"
+            " VALUES ('aq-y', 'aq', 'y', 'w', 600)"
+        )
+    settings = Settings(db=DatabaseSettings(url=db_url))
+    mine, other = (
+        AnalyticsService(settings, partition="zone:z"),
+        AnalyticsService(settings, partition="zone:w"),
+    )
+    assert "pm25:aq-x" in mine.shapes.detectors and other.shapes.detectors == {}
+    other._save_state()
+    with psycopg.connect(db_url) as conn:
+        row = conn.execute(
+            "SELECT state FROM analytics_state WHERE name = 'analytics:v1:zone:w:shapes'"
+        ).fetchone()
+    assert row is not None and row[0]["detectors"] == {}

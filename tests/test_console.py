@@ -177,6 +177,27 @@ def test_an_unusual_pattern_alert_draws_the_new_stretches_against_the_closest_kn
     shot(browser, "console-unusual-pattern")
 
 
+def test_a_zone_outage_lists_the_devices_it_explains(api: Api, browser: WebDriver) -> None:
+    from analytics.outage import Device, OutageConfig, outages
+
+    now = datetime.now(UTC)
+    devices = [
+        Device(f"aq-00{i}", "aq", "z1", True, now - timedelta(minutes=2) if i < 4 else None) for i in range(6)
+    ]
+    (o,) = outages(devices, set(), OutageConfig()).values()
+    with psycopg.connect(api.platform.db_url, autocommit=True) as conn:
+        a = store.apply(conn, o.event(Severity.CRITICAL), now)
+    assert a is not None
+    wait = sign_in(browser, api, "viewer")
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, f"#alerts tr[data-id='{a.id}']"))).click()
+    wait.until(
+        ec.text_to_be_present_in_element((By.ID, "detail"), "Zone outage: 4 of 6 devices offline in z1")
+    )
+    detail = browser.find_element(By.ID, "detail").text
+    assert "aq-000, aq-001, aq-002, aq-003" in detail and "power or network outage" in detail
+    shot(browser, "console-zone-outage")
+
+
 def test_an_operator_mutes_a_device_from_its_alert(api: Api, browser: WebDriver) -> None:
     now = datetime.now(UTC)
     with psycopg.connect(api.platform.db_url, autocommit=True) as conn:

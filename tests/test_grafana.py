@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from alerts import store
-from alerts.model import Acknowledge, Resolve
+from alerts.model import Acknowledge, Resolve, Severity
 from analytics.service import AnalyticsService
 from boarding.service import BoardingService
 from citywatch.localservices import PostgresServer
@@ -140,6 +140,7 @@ MAY_BE_EMPTY = {
     "Request → driver acknowledgement",  # a full-speed backfill has bell requests and passes but no driver acks
     "Unusual for the station (learned) in the range",  # the learned rules need days of history: the next test
     "Maintenance windows (current and coming)",  # an operator's act: see the maintenance test below
+    "Zone outages in the range",  # a whole zone going dark: see the outage test below
 }
 
 
@@ -241,3 +242,21 @@ def test_the_maintenance_panel_lists_current_windows_with_their_muted_alerts(db_
         )
         rows = conn.execute(sql).fetchall()  # type: ignore[arg-type]
     assert [(r[1], r[2], r[5], r[7]) for r in rows] == [("aq-7", "all rules", "sensor swap", 1)]
+
+
+def test_the_zone_outage_panel_lists_a_zone_that_went_dark(db_url: str) -> None:
+    from analytics.outage import Device, OutageConfig, outages
+
+    now = datetime.now(UTC)
+    devices = [
+        Device(f"aq-{i}", "aq", "jangan", True, now - timedelta(minutes=3) if i < 5 else None)
+        for i in range(8)
+    ]
+    (o,) = outages(devices, set(), OutageConfig()).values()
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        store.apply(conn, o.event(Severity.CRITICAL), now)
+        panel = next(p for p in render("platform")["panels"] if p["title"] == "Zone outages in the range")
+        sql = macros.expand(panel["targets"][0]["rawSql"], now - timedelta(hours=6), now, 60, {})
+        rows = conn.execute(sql).fetchall()  # type: ignore[arg-type]
+    assert [(r[1], r[2], r[3], r[4]) for r in rows] == [("zone:jangan", 5, 8, "open")]
+    assert "power or network outage" in rows[0][6]

@@ -127,3 +127,14 @@ def test_turning_the_rule_off_clears_its_live_alerts() -> None:
     assert w.on_hour("aq-1", last + timedelta(hours=6), {"pm25": 30.0}) == []
     cleared = w.tick(last + timedelta(hours=6))
     assert len(cleared) == 1 and "turned off" in cleared[0][1].reason
+
+
+def test_only_keeps_what_was_learned_of_the_given_stations() -> None:
+    w = ShapeWatch(ShapeConfig(pollutants=("pm25",)))
+    for station in ("aq-1", "aq-2", "aq-3"):
+        for _i, t, x in station_hours(1, 200, broken=False):
+            w.on_hour(station, t, {"pm25": x})
+    w.unusual_since["pm25:aq-2"] = T0
+    w.only({"aq-1", "aq-2"})
+    assert sorted(w.detectors) == sorted(w.last_hour) == ["pm25:aq-1", "pm25:aq-2"]
+    assert list(w.unusual_since) == ["pm25:aq-2"]
