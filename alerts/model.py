@@ -46,6 +46,7 @@ class Policy:
     auto_resolve: bool = True  # resolve by itself when the condition clears
     reopen_window_s: float = 900.0  # a recurrence within this re-opens the old alert
     escalate_after_s: float | None = 600.0  # critical and unacknowledged this long -> escalate
+    runbook: str = ""  # what the operator does (the centre's procedure): on the alert and its notifications
 
 
 @dataclass(frozen=True, slots=True)

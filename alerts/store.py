@@ -170,10 +170,12 @@ def apply(
                 if after is None or (after == before and not effects):
                     return after
                 cols = ", ".join(_COLUMNS)
+                runbook = policy.runbook or None if policy is not None else None  # None: keep the one it has
                 if after.id is None:  # a new alert
                     cur.execute(
-                        f"INSERT INTO alerts ({cols}) VALUES ({', '.join(['%s'] * len(_COLUMNS))}) RETURNING id",
-                        _values(after),
+                        f"INSERT INTO alerts ({cols}, runbook) VALUES ({', '.join(['%s'] * (len(_COLUMNS) + 1))})"
+                        " RETURNING id, runbook",
+                        [*_values(after), runbook],
                     )
                     row = cur.fetchone()
                     assert row is not None
@@ -181,9 +183,13 @@ def apply(
                 else:
                     sets = ", ".join(f"{c} = %s" for c in _COLUMNS)
                     cur.execute(
-                        f"UPDATE alerts SET {sets}, updated_at = now() WHERE id = %s",
-                        [*_values(after), after.id],
+                        f"UPDATE alerts SET {sets}, runbook = coalesce(%s, runbook), updated_at = now()"
+                        " WHERE id = %s RETURNING runbook",
+                        [*_values(after), runbook, after.id],
                     )
+                    row = cur.fetchone()
+                    assert row is not None
+                extra = {"runbook": row["runbook"]} if row["runbook"] else {}
                 muted: Window | None = None
                 if any(isinstance(e, Notify) for e in effects):
                     muted = muting_window(conn, after.subject, after.rule, now)
@@ -200,7 +206,7 @@ def apply(
                     if isinstance(e, Audit):
                         _write_audit(cur, after.id, now, e)
                     elif isinstance(e, Notify):
-                        _write_notification(cur, after, e.what, muted)
+                        _write_notification(cur, after, e.what, muted, **extra)
                 return after
         except psycopg.errors.UniqueViolation:
             continue  # another worker opened the same key first: apply to theirs
@@ -288,7 +294,8 @@ def release(conn: psycopg.Connection[Any], now: datetime) -> int:
                 Audit("unmuted", SYSTEM, a.state, a.state, f"maintenance #{was} ended; notified now"),
             )
             _lock_outbox(cur)
-            _write_notification(cur, a, "opened", after_maintenance=was)
+            extra = {"runbook": row["runbook"]} if row.get("runbook") else {}
+            _write_notification(cur, a, "opened", after_maintenance=was, **extra)
             released += 1
     return released
 

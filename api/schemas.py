@@ -346,6 +346,7 @@ class Alert(BaseModel):
     muted_by: int | None = Field(
         None, description="the maintenance window holding back this alert's notifications, if any"
     )
+    runbook: str | None = Field(None, description="what to do: the centre's procedure for its rule")
 
 
 class AuditEntry(BaseModel):

@@ -90,3 +90,26 @@ def test_lifecycle_round_trip_with_audit_trail(db_url: str) -> None:
 def test_clear_for_unknown_key_is_harmless(db_url: str) -> None:
     with psycopg.connect(db_url, autocommit=True) as conn:
         assert store.apply(conn, Clear(), T0, key="nothing:here") is None
+
+
+def test_the_rules_runbook_is_on_the_alert_and_every_notification_of_it(db_url: str) -> None:
+    from alerts.model import Policy, Tick
+
+    procedure = Policy(escalate_after_s=60, runbook="Put the camera on the wall screen; confirmed: call 119")
+    fire = Raise("cctv.fire", "cam-1", "cctv", Severity.CRITICAL, "Fire", Explanation(rule="cctv.fire"))
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        a = store.apply(conn, fire, T0, policy=procedure)
+        assert a is not None
+        # escalation and the operator's acts come without the rule's policy: the alert keeps its runbook
+        store.apply(
+            conn, Tick(), T0 + timedelta(minutes=2), alert_id=a.id, policy=Policy(escalate_after_s=60)
+        )
+        store.apply(conn, Acknowledge("kim"), T0 + timedelta(minutes=3), alert_id=a.id)
+        runbook = conn.execute("SELECT runbook FROM alerts WHERE id = %s", (a.id,)).fetchone()
+        sent = conn.execute("SELECT what, payload->>'runbook' FROM alert_outbox ORDER BY id").fetchall()
+        # a rule without a procedure has none
+        store.apply(conn, raise_(), T0)
+        none = conn.execute("SELECT runbook FROM alerts WHERE rule = 'flatline'").fetchone()
+    assert runbook == (procedure.runbook,)
+    assert sent == [(w, procedure.runbook) for w in ("opened", "escalated", "acknowledged")]
+    assert none == (None,)

@@ -23,7 +23,7 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
 from alerts import store
-from alerts.model import Explanation, Raise, Severity
+from alerts.model import Explanation, Policy, Raise, Severity
 from tests.conftest import PASSWORDS, Api, fire_alert_through_mqtt
 
 ARTIFACTS = Path(
@@ -186,8 +186,11 @@ def test_a_zone_outage_lists_the_devices_it_explains(api: Api, browser: WebDrive
     ]
     (o,) = outages(devices, set(), OutageConfig()).values()
     with psycopg.connect(api.platform.db_url, autocommit=True) as conn:
-        a = store.apply(conn, o.event(Severity.CRITICAL), now)
+        a = store.apply(
+            conn, o.event(Severity.CRITICAL), now, policy=Policy(runbook="Check the zone's power")
+        )
     assert a is not None
+    assert api.client("viewer").get(f"/api/v1/alerts/{a.id}").json()["runbook"] == "Check the zone's power"
     wait = sign_in(browser, api, "viewer")
     wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, f"#alerts tr[data-id='{a.id}']"))).click()
     wait.until(
@@ -195,6 +198,7 @@ def test_a_zone_outage_lists_the_devices_it_explains(api: Api, browser: WebDrive
     )
     detail = browser.find_element(By.ID, "detail").text
     assert "aq-000, aq-001, aq-002, aq-003" in detail and "power or network outage" in detail
+    assert "What to do\nCheck the zone's power" in detail
     shot(browser, "console-zone-outage")
 
 

@@ -21,6 +21,8 @@ def test_the_packaged_rules_are_valid() -> None:
     assert rules.shapes.enabled and rules.shapes.warmup_h == 168 and "pm25" in rules.shapes.pollutants
     assert rules.outage.enabled and rules.outage.min_devices == 3 and rules.outage.severity == "critical"
     assert rules.policy_for("zone.outage", Policy()).escalate_after_s == 300
+    assert "119" in rules.policy_for("cctv.fire", Policy()).runbook  # the packaged procedures
+    assert rules.policy_for("aq.stuck", Policy()).runbook == ""
 
 
 BAD = [
@@ -42,6 +44,7 @@ BAD = [
     ("outage-fraction", "outage: {min_fraction: 1.5}", "outage.min_fraction"),
     ("outage-severity", "outage: {severity: loud}", "outage.severity"),
     ("outage-spread", "outage: {spread_s: 0}", "outage.spread_s"),
+    ("runbook-type", "policies: {cctv.fire: {runbook: [call, 119]}}", "policies.cctv.fire.runbook"),
     ("not-yaml", "quality: [unclosed", "(file)"),
     ("not-a-mapping", "- 1\n- 2", "(file)"),
 ]

@@ -101,7 +101,7 @@ async function openDetail(id) {
   add("Rule", a.rule); add("Subject", a.subject); add("Severity", a.severity); add("State", a.state);
   add("Observed", x.observed); add("Threshold", x.threshold); add("Baseline", x.baseline); add("Score", x.score);
   add("Window", x.window_start ? `${fmtTime(x.window_start)} – ${fmtTime(x.window_end)}` : null);
-  add("Why", x.message);
+  add("Why", x.message); add("What to do", a.runbook);
   if (Array.isArray(x.details?.devices)) add("Devices", x.details.devices.join(", "));  // e.g. a zone outage
   add("Muted", a.muted_by ? `by maintenance #${a.muted_by}: notifications held back until it ends` : null);
   add("Assignee", a.assignee); add("Opened", fmtTime(a.opened_at)); add("Last seen", fmtTime(a.last_seen));
