@@ -5,10 +5,11 @@ once per device (23 ``device.offline`` alerts) buries the one thing to know: *th
 devices of a zone that went offline within ``spread_s`` of each other are grouped; when the group is at
 least ``min_devices`` devices and ``min_fraction`` of the zone's devices, it is one ``zone.outage`` alert
 on ``zone:{zone_id}``, and those devices raise no ``device.offline`` alert of their own (one already
-live is resolved, saying which outage covers it). The outage stays while ``min_devices`` of its devices
-are still offline (no fraction needed to stay: a zone coming back device by device does not flap), and
-clears when fewer are. A device still offline then gets its own ``device.offline`` alert: the outage
-did not explain it.
+live is resolved, saying which outage covers it). A device's own alert by Last Will waits ``hold_s``
+(60 s) so the outage is recognised before its first devices page one by one. The outage stays while
+``min_devices`` of its devices are still offline (no fraction needed to stay: a zone coming back device
+by device does not flap), and clears when fewer are. A device still offline then gets its own
+``device.offline`` alert: the outage did not explain it.
 
 "Offline since" is when the broker announced its Last Will, or else its last data. Mobile devices
 (buses) are not tied to a zone's power or network and are left out; so are devices never heard from.
@@ -35,6 +36,8 @@ class OutageConfig:
     min_fraction: float = 0.5  # ... and at least this share of the zone's devices (to raise)
     spread_s: float = 900.0  # "together": went offline within this many seconds of each other
     severity: Literal["warning", "critical"] = "critical"
+    hold_s: float = 60.0  # a device's own offline alert by Last Will waits this long: the broker announces
+    # a dark zone's devices over about 1.5 keepalives, and the zone's outage must be seen before any pages
 
 
 def check(config: OutageConfig) -> str | None:
@@ -45,6 +48,8 @@ def check(config: OutageConfig) -> str | None:
         return "min_fraction: must be above 0 and at most 1"
     if config.spread_s <= 0:
         return "spread_s: must be above 0"
+    if config.hold_s > config.spread_s:
+        return "hold_s: must not exceed spread_s"
     return None
 
 

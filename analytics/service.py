@@ -513,15 +513,19 @@ class AnalyticsService:
         ).fetchall()
         offline: dict[str, Raise] = {}
         devices: list[outage.Device] = []
+        hold_s = self.rules.outage.hold_s
         for dev, kind, interval, last_seen, status, status_at, zone in rows:
             will = status == "offline" and (last_seen is None or status_at >= last_seen)
-            silent = (now - last_seen).total_seconds() if last_seen else None
+            # a device back online (after a power cut, say) is alive from then, though its data may lag
+            alive = max(last_seen, status_at) if last_seen and status == "online" else last_seen
+            silent = (now - alive).total_seconds() if alive else None
             # event-driven devices (interval 0: cameras, bell panels) are judged by their Last Will only
             limit = offline_after(interval, self.a.offline_factor, self.a.offline_min_s)
             down = will or (silent is not None and limit is not None and silent > limit)
-            if down:
-                offline[dev] = rules.offline_event(dev, kind, silent or 0.0, last_seen, will)
             since = (status_at if will else last_seen) if down else None
+            held = will and self.rules.outage.enabled and (now - status_at).total_seconds() < hold_s
+            if down and not held:  # a Last Will waits a moment: it may be the first of a zone going dark
+                offline[dev] = rules.offline_event(dev, kind, silent or 0.0, last_seen, will)
             devices.append(outage.Device(dev, kind, zone, last_seen is not None or status is not None, since))
         # a zone whose devices went silent together is one outage, not a fault of each device
         live_outages = self._live(outage.RULE)

@@ -18,7 +18,9 @@ from citywatch.contracts.topics import DeviceKind, Stream, topic_for
 from simulators.behaviours import Episode, behaviours, ts
 from simulators.city import ZONES, City
 
-FAULT_KINDS = ("stuck", "spike", "drift", "dropout", "offline", "malformed", "duplicate")
+FAULT_KINDS = ("stuck", "spike", "drift", "dropout", "offline", "malformed", "duplicate", "outage")
+#: the broker announces a dead connection after 1.5 keepalives (30 s): a zone losing power is heard over this
+OUTAGE_STAGGER_S = 45.0
 MALFORMED: tuple[Callable[[bytes, bytes, int], bytes], ...] = (  # (device id, ISO time, n) -> bytes
     lambda d, t, n: b"{not json %d" % n,
     lambda d, t, n: b'{"v": 1, "device_id": "%s", "ts": "2020-13-45T99:00:00Z", "seq": %d}' % (d, n),
@@ -75,10 +77,13 @@ def plan_faults(
         d.device_id for d in city.devices if d.kind in (DeviceKind.PARKING, DeviceKind.CCTV, DeviceKind.BUS)
     ]
     kinds_of = {d.device_id: d.kind for d in city.devices}
+    zones = sorted({f"zone:{d.zone}" for d in city.devices if d.zone and d.kind is not DeviceKind.BUS})
     faults: list[Fault] = []
     span = end - start
     for kind in kinds:
-        if kind in ("stuck", "spike", "drift"):
+        if kind == "outage":  # a zone loses power: every device in it (buses drive on)
+            pool = zones
+        elif kind in ("stuck", "spike", "drift"):
             pool = stations
         elif kind == "dropout":  # loss shows only on devices that report periodically
             pool = stations + [d for d in others if kinds_of[d] in (DeviceKind.PARKING, DeviceKind.BUS)]
@@ -94,6 +99,7 @@ def plan_faults(
                 "dropout": 0.03,
                 "offline": 0.05,
                 "duplicate": 0.02,
+                "outage": 0.02,
             }.get(kind, 0.0) * span
             dur = max(dur, 61.0) if kind == "spike" else dur
             params = {"factor": rng.uniform(5, 10)} if kind == "spike" else {}
@@ -101,6 +107,23 @@ def plan_faults(
                 params = {"per_hour": rng.uniform(3, 8)}
             faults.append(Fault(kind, dev, round(t0, 3), round(min(end, t0 + dur), 3), params))
     return faults
+
+
+def expand_outages(city: City, faults: list[Fault], seed: int) -> list[Fault]:
+    """Each zone outage as what its devices do: every device of the zone but buses goes offline within
+    ``OUTAGE_STAGGER_S`` of its start (the broker's Last Wills) and comes back as it ends."""
+    out: list[Fault] = []
+    for f in faults:
+        if f.kind != "outage":
+            out.append(f)
+            continue
+        zone = f.device_id.removeprefix("zone:")
+        for d in city.devices:
+            if d.zone == zone and d.kind is not DeviceKind.BUS:
+                rng = random.Random(f"{seed}:outage:{f.start}:{d.device_id}")
+                a, b = f.start + rng.uniform(0, OUTAGE_STAGGER_S), f.end + rng.uniform(0, OUTAGE_STAGGER_S)
+                out.append(Fault("offline", d.device_id, round(a, 3), round(b, 3), {"outage": 1.0}))
+    return out
 
 
 def _apply(f: Fault, p: m.Telemetry, t: float, state: dict[str, Any]) -> m.Telemetry:
@@ -134,7 +157,7 @@ def simulate(
 ) -> Iterator[Out]:
     """Every message the city publishes in [start, end), in time order; sequence numbers from ``first_seq``.
     With a ``desk`` (simulators.drivers.DriverDesk), bus drivers stop where their terminal says passengers wait."""
-    faults = faults or []
+    faults = expand_outages(city, faults or [], seed)
     episodes = episodes if episodes is not None else plan_episodes(seed, start, end)
     bs = behaviours(city, start, seed, episodes, desk)
     heap = [(b.next_t, i) for i, b in enumerate(bs)]

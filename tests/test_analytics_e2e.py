@@ -137,6 +137,9 @@ def test_offline_by_last_will_then_back_with_live_notification(city_platform: Pl
             lambda: p.count("SELECT count(*) FROM device_status WHERE device_id = 'cam-001'") == 2, 10
         )
         service.step()
+        assert alerts(p) == []  # a Last Will waits a minute: it may be the first of a zone going dark
+        later = timedelta(seconds=61)
+        service.step(datetime.now(UTC) + later)
         service.dispatcher.drain_once()
         assert alerts(p) == [("device.offline", "cam-001", "open", 2)]
         assert wait_for(lambda: any(n["what"] == "opened" and n["subject"] == "cam-001" for n in got), 10)
@@ -151,7 +154,7 @@ def test_offline_by_last_will_then_back_with_live_notification(city_platform: Pl
             or p.count("SELECT count(*) FROM device_status WHERE device_id = 'cam-001'") >= 3,
             10,
         )
-        service.step()
+        service.step(datetime.now(UTC) + later)
         service.dispatcher.drain_once()
         assert [a for a in alerts(p) if a[0] == "device.offline"] == [
             ("device.offline", "cam-001", "resolved", 2)
@@ -219,6 +222,8 @@ def test_a_zone_going_dark_is_one_outage_not_a_page_per_device(city_platform: Pl
         # were not explained by it, so each gets its own offline alert
         status(dark[:3], "online", 16)
         service.step()
+        assert alerts(p) == [("zone.outage", "zone:jangan", "resolved", 3)]
+        service.step(datetime.now(UTC) + timedelta(seconds=61))  # their Last Wills are over a minute old
         service.dispatcher.drain_once()
         assert sorted(alerts(p)) == sorted(
             [("zone.outage", "zone:jangan", "resolved", 3)]
@@ -432,3 +437,40 @@ def test_learned_baseline_pollutant_mix_and_unusual_shapes(db_url: str) -> None:
             "SELECT state FROM analytics_state WHERE name = 'analytics:v1:zone:w:shapes'"
         ).fetchone()
     assert row is not None and row[0]["detectors"] == {}
+
+
+def test_a_device_back_online_is_alive_from_then_though_its_data_lags(db_url: str) -> None:
+    """After a power cut the devices reconnect before their next reading: that is a sign of life, so no
+    offline alert for the minutes until their data comes; one that never says it is back stays offline."""
+    import psycopg
+
+    from citywatch.settings import DatabaseSettings, Settings
+
+    now = datetime.now(UTC)
+    hour_ago = now - timedelta(hours=1)
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO zones VALUES ('z', 'Zone') ON CONFLICT DO NOTHING")
+        for dev in ("aq-back", "aq-gone"):
+            conn.execute(
+                "INSERT INTO devices (device_id, kind, name, zone_id, expected_interval_s)"
+                " VALUES (%s, 'aq', %s, 'z', 60)",
+                (dev, dev),
+            )
+            conn.execute(
+                "INSERT INTO device_streams (device_id, stream, last_seq, max_seq, last_time, last_received_at)"
+                " VALUES (%s, 'aq', 1, 1, %s, %s)",
+                (dev, hour_ago, hour_ago),
+            )
+        conn.execute(
+            "INSERT INTO device_status (time, device_id, status, received_at) VALUES (%s, 'aq-back', 'online', %s)",
+            (now - timedelta(seconds=20), now - timedelta(seconds=20)),
+        )
+    service = AnalyticsService(Settings(db=DatabaseSettings(url=db_url)))
+    service.step(now)
+    with psycopg.connect(db_url) as conn:
+        rows = conn.execute("SELECT rule, subject FROM alerts ORDER BY subject").fetchall()
+    assert rows == [("device.offline", "aq-gone")]
+    service.step(now + timedelta(minutes=6))  # still no reading five minutes after saying it is back: offline
+    with psycopg.connect(db_url) as conn:
+        rows = conn.execute("SELECT rule, subject FROM alerts ORDER BY subject").fetchall()
+    assert rows == [("device.offline", "aq-back"), ("device.offline", "aq-gone")]

@@ -26,12 +26,18 @@ def test_nab_part() -> None:
 
 def test_simulation_part() -> None:
     out = simulation(days=1.0)
-    assert set(out["sim_f1"]) == {"stuck", "spike", "drift", "dropout", "offline"}
+    assert set(out["sim_f1"]) == {"stuck", "spike", "drift", "dropout", "offline", "outage"}
     assert out["sim_f1_min"] == min(out["sim_f1"].values())
     assert out["sim_false_fault_on_episodes"] == 0
     # a week gives F1 1.0 for every type (README); one day is short for the baselines (measured:
     # stuck 1.0, spike 0.857, drift 0.889, dropout 1.0, offline 1.0)
     assert out["sim_f1"]["stuck"] >= 0.95 and out["sim_f1"]["offline"] >= 0.95
+    # zones going dark (measured: 4 zones, 52 devices) are one outage alert each, and page no device
+    assert (
+        out["sim_f1"]["outage"] == 1.0
+        and out["sim_outage_devices"] >= 3 * out["sim_detail"]["outage"]["faults"]
+    )
+    assert out["sim_offline_pages_in_outages"] == 0
     assert out["sim_f1_min"] >= 0.8
     assert out["sim_messages"] > 10_000
 

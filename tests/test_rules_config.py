@@ -44,6 +44,7 @@ BAD = [
     ("outage-fraction", "outage: {min_fraction: 1.5}", "outage.min_fraction"),
     ("outage-severity", "outage: {severity: loud}", "outage.severity"),
     ("outage-spread", "outage: {spread_s: 0}", "outage.spread_s"),
+    ("outage-hold", "outage: {hold_s: 1000}", "outage.hold_s"),
     ("runbook-type", "policies: {cctv.fire: {runbook: [call, 119]}}", "policies.cctv.fire.runbook"),
     ("not-yaml", "quality: [unclosed", "(file)"),
     ("not-a-mapping", "- 1\n- 2", "(file)"),

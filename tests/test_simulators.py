@@ -79,6 +79,15 @@ def test_faults_are_labelled_and_visible_in_the_data() -> None:
     assert not [
         o for o in outs if o.device_id == off.device_id and off.start <= o.t < off.end and o.tag is None
     ]
+    # a zone outage: every device of the zone but buses goes dark within 45 s, and comes back
+    dark = by["outage"]
+    zone = dark.device_id.removeprefix("zone:")
+    members = {d.device_id for d in city.devices if d.zone == zone and d.kind is not DeviceKind.BUS}
+    wills = {o.device_id: o.t for o in outs if o.tag == "offline" and dark.start <= o.t < dark.start + 60}
+    assert len(members) >= 3 and set(wills) >= members
+    assert max(wills[d] for d in members) - dark.start < 45
+    back = {o.device_id for o in outs if o.tag == "online" and dark.end <= o.t < dark.end + 60}
+    assert back >= members
 
 
 def test_episodes_are_shared_by_the_stations_of_their_zones() -> None:

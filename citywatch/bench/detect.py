@@ -8,7 +8,7 @@
    one figure NAB hands every detector; it is not given NAB's whole-series
    minimum and maximum (HTM and CAD OSE were): it sees values in order only.
 2. The simulator's ground truth: a week of a city with labelled faults (stuck,
-   spike, drift, dropout, offline) and shared pollution episodes, run through
+   spike, drift, dropout, offline, a zone outage) and shared pollution episodes, run through
    the same pure rules the analytics service uses; per fault type precision,
    recall, F1 and detection delay; and any sensor-fault finding on a clean
    station during an episode.
@@ -44,11 +44,12 @@ from analytics.nab import (
     score_at,
     sweep,
 )
+from analytics.outage import Device, OutageConfig, outages
 from citywatch.bench import shapes
 from citywatch.bench.common import progress
 from citywatch.contracts.topics import DeviceKind
 from simulators.city import Scale, build_city
-from simulators.engine import Fault, plan_episodes, plan_faults, simulate
+from simulators.engine import Fault, expand_outages, plan_episodes, plan_faults, simulate
 
 NAB = Path(__file__).resolve().parents[3] / "shared" / "data" / "NAB"
 SIM_SCALE = Scale(
@@ -60,8 +61,9 @@ RULE_OF = {
     "drift": "aq.drift",
     "dropout": "device.loss",
     "offline": "device.offline",
+    "outage": "zone.outage",
 }
-GRACE_S = {"stuck": 900, "spike": 300, "drift": 3 * 3600, "dropout": 900, "offline": 1800}
+GRACE_S = {"stuck": 900, "spike": 300, "drift": 3 * 3600, "dropout": 900, "offline": 1800, "outage": 600}
 
 
 def _describe(d: WindowNovelty) -> str:
@@ -140,13 +142,82 @@ def _score(kind: str, faults: list[Fault], found: list[tuple[str, datetime]]) ->
     }
 
 
+class Health:
+    """Device health by Last Will as the analytics service judges it (:mod:`analytics.outage`): a zone
+    whose devices go dark together is one outage; a device's own Last Will waits ``hold_s`` and raises an
+    offline alert only if no outage explains it by then."""
+
+    def __init__(self, city: Any, config: OutageConfig | None = None) -> None:
+        self.config = config or OutageConfig()
+        self.devices = {d.device_id: d for d in city.devices}
+        self.down: dict[str, float] = {}  # device -> since
+        self.held: list[tuple[float, str, float]] = []  # (due, device, since)
+        self.live: dict[str, tuple[float, tuple[str, ...]]] = {}  # outage subject -> (since, devices)
+        self.past: list[tuple[str, float, float, tuple[str, ...]]] = []  # ended outages
+
+    def _zone(self, zone: str, t: float) -> list[tuple[str, float]]:
+        members = [d for d in self.devices.values() if d.zone == zone]
+        found = outages(
+            [
+                Device(
+                    d.device_id,
+                    d.kind.value,
+                    zone,
+                    True,
+                    datetime.fromtimestamp(self.down[d.device_id], UTC) if d.device_id in self.down else None,
+                )
+                for d in members
+            ],
+            set(self.live),
+            self.config,
+        )
+        subject, raised = f"zone:{zone}", []
+        if subject in found and subject not in self.live:
+            raised.append((subject, t))
+        if subject in found:  # every device it explained, while it lasted
+            since, devs = self.live.get(subject, (t, ()))
+            self.live[subject] = (since, tuple(sorted({*devs, *found[subject].devices})))
+        elif subject in self.live:
+            since, devs = self.live.pop(subject)
+            self.past.append((subject, since, t, devs))
+        return raised
+
+    def status(self, dev: str, t: float, offline: bool) -> list[tuple[str, float]]:
+        """A Last Will (or the device back); returns the outages raised by it."""
+        if offline:
+            self.down[dev] = t
+            self.held.append((t + self.config.hold_s, dev, t))
+        else:
+            self.down.pop(dev, None)
+        zone = self.devices[dev].zone
+        return self._zone(zone, t) if zone else []
+
+    def explained(self, dev: str, t: float) -> bool:
+        """An outage covered ``dev`` at ``t``."""
+        if any(dev in devs and since <= t for since, devs in self.live.values()):
+            return True
+        return any(dev in devs and a <= t <= b for _s, a, b, devs in self.past)
+
+    def due(self, now: float) -> list[tuple[str, float]]:
+        """The held Last Wills whose minute is up, still offline and not explained: offline alerts then."""
+        out, keep = [], []
+        for due, dev, since in self.held:
+            if due > now:
+                keep.append((due, dev, since))
+            elif self.down.get(dev) == since and not self.explained(dev, due):
+                out.append((dev, due))
+        self.held = keep
+        return out
+
+
 def simulation(days: float = 7.0, seed: int = 21, faults_per_kind: int = 4) -> dict[str, Any]:
     city = build_city(seed, SIM_SCALE)
     city = replace(city, devices=[d for d in city.devices if not d.meta.get("gateway")])
     start = 1_790_000_000.0
     end = start + days * 86400
-    kinds = ("stuck", "spike", "drift", "dropout", "offline")
+    kinds = ("stuck", "spike", "drift", "dropout", "offline", "outage")
     faults = plan_faults(city, seed, start, end, faults_per_kind, kinds)
+    health = Health(city)
     dropouts = defaultdict(list)
     for f in faults:
         if f.kind == "dropout":
@@ -166,10 +237,15 @@ def simulation(days: float = 7.0, seed: int = 21, faults_per_kind: int = 4) -> d
     for o in simulate(city, start, end, seed=seed, faults=faults, episodes=episodes):
         n += 1
         dev = o.device_id
-        if o.tag == "offline":  # the broker publishes the device's Last Will: the service sees it at once
-            found["offline"].append((dev, datetime.fromtimestamp(o.t, UTC)))
+        for dev_held, at in health.due(o.t):  # Last Wills held a minute, not explained by an outage since
+            found["offline"].append((dev_held, datetime.fromtimestamp(at, UTC)))
+        if o.tag in ("offline", "online"):  # the broker publishes the device's Last Will (or its return)
+            for subject, at in health.status(dev, o.t, o.tag == "offline"):
+                found["outage"].append((subject, datetime.fromtimestamp(at, UTC)))
+            if o.tag == "online" and dev in last_seen:
+                last_seen[dev] = o.t  # back: alive from now, though its data may lag
             continue
-        if o.tag in ("online", "malformed", "duplicate"):
+        if o.tag in ("malformed", "duplicate"):
             continue
         d = orjson.loads(o.payload)
         # device health, as the service sees it: silence beyond the device's limit, gaps in its sequence
@@ -178,7 +254,8 @@ def simulation(days: float = 7.0, seed: int = 21, faults_per_kind: int = 4) -> d
             at = last_seen[dev] + limit
             # silence while messages are being lost on the way is the data loss showing, not a second fault
             lost = any(a <= at <= b for a, b in dropouts.get(dev, ()))
-            found["dropout" if lost else "offline"].append((dev, datetime.fromtimestamp(at, UTC)))
+            if not health.explained(dev, at):  # a zone outage explains it: no alert of its own
+                found["dropout" if lost else "offline"].append((dev, datetime.fromtimestamp(at, UTC)))
         if dev in last_seq and d["seq"] > last_seq[dev] + 1:
             found["dropout"].append((dev, datetime.fromtimestamp(o.t, UTC)))
         last_seen[dev], last_seq[dev] = o.t, d["seq"]
@@ -191,9 +268,20 @@ def simulation(days: float = 7.0, seed: int = 21, faults_per_kind: int = 4) -> d
         zq = ZoneQuality()
         for m in sorted(by_minute):
             findings += zq.tick(by_minute[m])
+    for dev_held, at in health.due(end + 3600):
+        found["offline"].append((dev_held, datetime.fromtimestamp(at, UTC)))
     for kind in ("stuck", "spike", "drift"):
         found[kind] = [(f.station, f.time) for f in findings if f.active and f.rule == RULE_OF[kind]]
     scored = {k: _score(k, faults, found[k]) for k in kinds}
+    # the pages a zone outage would have cost without grouping, and those it still cost
+    in_outage = [f for f in expand_outages(city, faults, seed) if f.params.get("outage")]
+    paged = [
+        (dev, t)
+        for dev, t in found["offline"]
+        if any(
+            f.device_id == dev and f.start <= t.timestamp() <= f.end + GRACE_S["offline"] for f in in_outage
+        )
+    ]
     faulty = {f.device_id for f in faults}
     on_episodes = [
         f
@@ -202,6 +290,10 @@ def simulation(days: float = 7.0, seed: int = 21, faults_per_kind: int = 4) -> d
         and f.station not in faulty
         and any(e.start <= f.time.timestamp() <= e.end and zone[f.station] in e.zones for e in episodes)
     ]
+    progress(
+        f"sim outages: {scored['outage']['faults']} zones went dark ({len(in_outage)} devices): "
+        f"{scored['outage']['findings']} outage alerts, {len(paged)} device offline pages"
+    )
     for k, v in scored.items():
         progress(
             f"sim {k}: precision {v['precision']}, recall {v['recall']}, F1 {v['f1']}, "
@@ -212,6 +304,8 @@ def simulation(days: float = 7.0, seed: int = 21, faults_per_kind: int = 4) -> d
         "sim_f1_min": min(v["f1"] for v in scored.values()),
         "sim_f1_min_stuck_spike_offline": min(scored[k]["f1"] for k in ("stuck", "spike", "offline")),
         "sim_false_fault_on_episodes": len(on_episodes),
+        "sim_outage_devices": len(in_outage),
+        "sim_offline_pages_in_outages": len(paged),
         "sim_detail": scored,
         "sim_messages": n,
         "sim_days": days,
