@@ -53,4 +53,4 @@ def test_simulate_backfill_through_ingest(platform: Platform, run_ingest, tmp_pa
     dups = int(platform.scalar("SELECT sum(duplicates) FROM ingest_counters"))  # type: ignore[call-overload]
     assert rows + dead + dups == sent
     kinds = {json.loads(line)["kind"] for line in labels.read_text().splitlines() if '"fault"' in line}
-    assert {"stuck", "spike", "drift", "dropout", "offline", "malformed", "duplicate"} == kinds
+    assert {"stuck", "spike", "drift", "dropout", "offline", "malformed", "duplicate", "outage"} == kinds
