@@ -89,7 +89,7 @@ class Outage:
             float(n),
             observed=float(n),
             baseline=float(self.watched),
-            score=n / self.watched,
+            score=round(n / self.watched, 3),
             window_start=self.first,
             window_end=self.last,
             details={"zone": self.zone, "devices": list(self.devices), "kinds": dict(self.kinds)},

@@ -367,6 +367,20 @@ class ResolveIn(BaseModel):
     note: str = Field("", max_length=2000)
 
 
+class BulkIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ids: list[int] = Field(min_length=1, max_length=500, description="the alerts, as selected in the console")
+    action: Literal["acknowledge", "resolve"]
+    note: str = Field("", max_length=2000, description="the resolution note (resolve)")
+
+
+class BulkResult(BaseModel):
+    id: int
+    ok: bool
+    state: Literal["open", "acknowledged", "resolved"] | None = Field(description="its state now")
+    error: str | None = Field(None, description="why this one was not done (the others still were)")
+
+
 class AssignIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     assignee: str | None = Field(max_length=64, description="user name, or null to unassign")

@@ -37,6 +37,7 @@ POLICY: dict[tuple[str, str], str] = {
     ("DELETE", "/api/v1/devices/{device_id}"): "admin",
     ("POST", "/api/v1/devices/{device_id}/credentials"): "admin",
     ("POST", "/api/v1/alerts/{alert_id}/acknowledge"): "operator",
+    ("POST", "/api/v1/alerts/bulk"): "operator",
     ("POST", "/api/v1/alerts/{alert_id}/resolve"): "operator",
     ("POST", "/api/v1/alerts/{alert_id}/assign"): "operator",
     ("POST", "/api/v1/alerts/{alert_id}/comments"): "operator",

@@ -486,6 +486,35 @@ def test_alert_pages_and_the_operator_workflow(api: Api) -> None:
         assert [m["id"] for m in mine] == [target]
 
 
+def test_operators_acknowledge_or_resolve_many_alerts_at_once(api: Api) -> None:
+    ids = _raise(api, 4)
+    with api.client("operator") as op, api.client("viewer") as v:
+        assert op.post(f"/api/v1/alerts/{ids[0]}/acknowledge").status_code == 200
+        r = op.post("/api/v1/alerts/bulk", json={"ids": [*ids, ids[1], 999999], "action": "acknowledge"})
+        assert r.status_code == 200, r.text
+        got = r.json()
+        # each once, in order; the one already acknowledged and the unknown one say why, the rest are done
+        assert [(x["id"], x["ok"], x["state"]) for x in got] == [
+            (ids[0], False, "acknowledged"),
+            (ids[1], True, "acknowledged"),
+            (ids[2], True, "acknowledged"),
+            (ids[3], True, "acknowledged"),
+            (999999, False, None),
+        ]
+        assert "does not exist" in got[-1]["error"] and got[0]["error"]
+        r = op.post("/api/v1/alerts/bulk", json={"ids": ids[:2], "action": "resolve", "note": "storm over"})
+        assert [x["state"] for x in r.json()] == ["resolved", "resolved"]
+        trail = v.get(f"/api/v1/alerts/{ids[1]}").json()["audit"]
+        assert [(e["action"], e["detail"]) for e in trail][-1] == ("resolved", "storm over")
+        assert v.post("/api/v1/alerts/bulk", json={"ids": ids, "action": "acknowledge"}).status_code == 403
+        for bad in (
+            {"ids": [], "action": "acknowledge"},
+            {"ids": ids, "action": "delete"},
+            {"ids": list(range(501)), "action": "resolve"},
+        ):
+            assert op.post("/api/v1/alerts/bulk", json=bad).status_code == 422, bad
+
+
 def test_buses_and_boarding_bell(api: Api) -> None:
     now = _now()
     p = api.platform

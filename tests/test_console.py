@@ -141,6 +141,8 @@ def test_a_viewer_sees_the_explanation_and_chart_but_no_action_buttons(api: Api,
     assert "pm25" in browser.find_element(By.CSS_SELECTOR, "#detail figcaption").text
     for button in ("ack", "resolve", "assign", "comment"):
         assert browser.find_elements(By.ID, button) == [], f"a viewer sees {button}"
+    assert not browser.find_element(By.ID, "bulk-ack").is_displayed()  # nor acts on many
+    assert not any(b.is_displayed() for b in browser.find_elements(By.CSS_SELECTOR, "#alerts .pick"))
     shot(browser, "console-viewer-detail")
 
 
@@ -200,6 +202,39 @@ def test_a_zone_outage_lists_the_devices_it_explains(api: Api, browser: WebDrive
     assert "aq-000, aq-001, aq-002, aq-003" in detail and "power or network outage" in detail
     assert "What to do\nCheck the zone's power" in detail
     shot(browser, "console-zone-outage")
+
+
+def test_an_operator_acknowledges_a_storm_of_alerts_at_once(api: Api, browser: WebDriver) -> None:
+    now = datetime.now(UTC)
+    with psycopg.connect(api.platform.db_url, autocommit=True) as conn:
+        ids = []
+        for i in range(4):
+            a = store.apply(
+                conn,
+                Raise("cctv.loitering", f"cam-00{i}", "cctv", Severity.WARNING, f"Loitering {i}",
+                      Explanation("cctv.loitering")),
+                now,
+            )  # fmt: skip
+            assert a is not None
+            ids.append(a.id)
+    sign_in(browser, api, "operator")
+    wait = WebDriverWait(browser, 10, ignored_exceptions=[StaleElementReferenceException])
+
+    def click(locator: tuple[str, str]) -> bool:
+        browser.find_element(*locator).click()
+        return True
+
+    for i in ids[:3]:  # three of the four
+        wait.until(lambda b, i=i: click((By.CSS_SELECTOR, f"#alerts tr[data-id='{i}'] .pick")))
+    wait.until(ec.text_to_be_present_in_element((By.ID, "bulk-count"), "3 selected"))
+    shot(browser, "console-bulk-selected")
+    wait.until(lambda b: click((By.ID, "bulk-ack")))
+    wait.until(lambda b: api.platform.scalar("SELECT count(*) FROM alerts WHERE state = 'acknowledged'") == 3)
+    assert api.platform.scalar(f"SELECT state FROM alerts WHERE id = {ids[3]}") == "open"
+    wait.until(ec.text_to_be_present_in_element((By.ID, "announce"), "3 alert(s) acknowledged"))
+    # select every alert shown: the header box
+    wait.until(lambda b: click((By.ID, "select-all")))
+    wait.until(ec.text_to_be_present_in_element((By.ID, "bulk-count"), "4 selected"))
 
 
 def test_an_operator_mutes_a_device_from_its_alert(api: Api, browser: WebDriver) -> None:

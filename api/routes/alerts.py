@@ -15,7 +15,17 @@ from alerts.model import Acknowledge, Assign, Comment, Event, IllegalTransition,
 from api.common import decode_cursor, encode_cursor, time_range, utc
 from api.deps import Operator, State, Viewer
 from api.problems import Problem, responses
-from api.schemas import Alert, AlertDetail, AlertStats, AssignIn, CommentIn, Page, ResolveIn
+from api.schemas import (
+    Alert,
+    AlertDetail,
+    AlertStats,
+    AssignIn,
+    BulkIn,
+    BulkResult,
+    CommentIn,
+    Page,
+    ResolveIn,
+)
 from api.stream import matches
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
@@ -225,3 +235,34 @@ def assign(st: State, who: Operator, alert_id: int, body: AssignIn) -> dict[str,
 )
 def comment(st: State, who: Operator, alert_id: int, body: CommentIn) -> dict[str, Any]:
     return _act(st, alert_id, Comment(who.name, body.text))
+
+
+@router.post(
+    "/bulk",
+    response_model=list[BulkResult],
+    summary="Acknowledge or resolve many alerts at once (operator)",
+    description="For a storm: each alert is done on its own (its own audit entry and notification); one that "
+    "cannot be (already acknowledged, resolved meanwhile, unknown) says why, and the others are still done.",
+    responses=responses(401, 403, 422),
+)
+def bulk(st: State, who: Operator, body: BulkIn) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    with st.db.pool.connection() as conn:
+        for alert_id in dict.fromkeys(body.ids):  # each once, in the order given
+            event: Event = (
+                Acknowledge(who.name) if body.action == "acknowledge" else Resolve(who.name, body.note)
+            )
+            try:
+                a = store.apply(conn, event, datetime.now(UTC), alert_id=alert_id)
+            except IllegalTransition as e:
+                row = conn.execute("SELECT state FROM alerts WHERE id = %s", (alert_id,)).fetchone()
+                why = str(e) if row else f"alert {alert_id} does not exist"
+                out.append({"id": alert_id, "ok": False, "state": row["state"] if row else None, "error": why})
+                continue
+            if a is None:
+                out.append(
+                    {"id": alert_id, "ok": False, "state": None, "error": f"alert {alert_id} does not exist"}
+                )
+            else:
+                out.append({"id": alert_id, "ok": True, "state": a.state.value, "error": None})
+    return out

@@ -11,7 +11,7 @@ const el = (tag, attrs = {}, ...kids) => {
   return e;
 };
 const state = { token: sessionStorage.getItem("cw-token"), me: null, selected: null, lastEventId: null,
-                streamAbort: null, view: "inbox", timers: [] };
+                streamAbort: null, view: "inbox", timers: [], checked: new Set() };
 
 async function api(path, opts = {}) {
   const headers = { ...(opts.headers || {}), Authorization: `Bearer ${state.token}` };
@@ -77,8 +77,15 @@ async function loadAlerts(flashId = null) {
   const q = new URLSearchParams({ limit: "200" });
   for (const [k, v] of f.entries()) if (v) q.append(k, v);
   const page = await api(`/api/v1/alerts?${q}`);
+  state.shown = page.items.map((a) => a.id);
+  for (const id of [...state.checked]) if (!state.shown.includes(id)) state.checked.delete(id);
   const rows = page.items.map((a) => {
+    const box = el("input", { type: "checkbox", class: "pick", "aria-label": `Select alert ${a.id}: ${a.title}` });
+    box.checked = state.checked.has(a.id);
+    box.addEventListener("click", (e) => e.stopPropagation());
+    box.addEventListener("change", () => { box.checked ? state.checked.add(a.id) : state.checked.delete(a.id); bulkBar(); });
     const tr = el("tr", { tabindex: "0", "data-id": a.id, "data-state": a.state, class: a.id === state.selected ? "selected" : "" },
+      el("td", { class: "operator-only" }, box),
       el("td", {}, el("span", { class: `sev ${a.severity}` }, a.severity)), el("td", {}, a.state),
       el("td", {}, a.title, a.muted_by ? el("span", { class: "muted-tag", title: `maintenance #${a.muted_by}: notifications held back` }, " muted") : ""),
       el("td", {}, a.subject), el("td", {}, fmtTime(a.opened_at)), el("td", {}, String(a.count)));
@@ -88,8 +95,39 @@ async function loadAlerts(flashId = null) {
     return tr;
   });
   $("#alerts tbody").replaceChildren(...rows);
-  if (!rows.length) $("#alerts tbody").append(el("tr", {}, el("td", { colspan: "6", class: "muted" }, "No alerts.")));
+  if (!rows.length) $("#alerts tbody").append(el("tr", {}, el("td", { colspan: "7", class: "muted" }, "No alerts.")));
+  bulkBar();
 }
+
+// -- many alerts at once (a storm): select, then acknowledge or resolve them all ---------------
+function bulkBar() {
+  const n = state.checked.size;
+  $("#bulk-count").textContent = n ? `${n} selected` : "";
+  $("#bulk-ack").disabled = $("#bulk-resolve").disabled = n === 0;
+  $("#select-all").checked = n > 0 && n === (state.shown || []).length;
+}
+$("#select-all").addEventListener("change", (e) => {
+  state.checked = new Set(e.target.checked ? state.shown : []);
+  for (const box of document.querySelectorAll("#alerts .pick")) box.checked = e.target.checked;
+  bulkBar();
+});
+async function bulk(action) {
+  const ids = [...state.checked];
+  const note = action === "resolve" ? (prompt(`Resolution note for ${ids.length} alert(s)`, "") ?? null) : "";
+  if (note === null) return;
+  try {
+    const res = await api("/api/v1/alerts/bulk", { method: "POST", json: { ids, action, note } });
+    const done = res.filter((r) => r.ok).length, not = res.filter((r) => !r.ok);
+    $("#announce").textContent = `${done} alert(s) ${action === "resolve" ? "resolved" : "acknowledged"}` +
+      (not.length ? `; ${not.length} not: ${not.map((r) => `#${r.id} ${r.error}`).join("; ")}` : "");
+    if (not.length) alert($("#announce").textContent);
+    state.checked.clear();
+  } catch (e) { $("#announce").textContent = e.message; alert(e.message); }
+  await loadAlerts();
+  if (state.selected) await openDetail(state.selected);
+}
+$("#bulk-ack").addEventListener("click", () => bulk("acknowledge"));
+$("#bulk-resolve").addEventListener("click", () => bulk("resolve"));
 
 async function openDetail(id) {
   state.selected = id;
