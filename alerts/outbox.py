@@ -27,6 +27,11 @@ poll costs the same after a year of notifications as on the first day. A sink
 met for the first time (a webhook added to the configuration) starts with the
 notifications of the last ``catch_up_s`` (10 minutes), not the whole history:
 an SMS gateway added today must not page people for last month's alerts.
+
+A sink whose route has ``max_per_hour`` is sent at most that many notifications in any hour. Past it,
+each is recorded for that sink as held back (never sent) and counted; once the sink may be sent again,
+one digest goes first (``what: digest``: how many, of which severities, since when; its
+``notification_id`` is ``digest:{since}``).
 """
 
 from __future__ import annotations
@@ -99,6 +104,10 @@ def drain(
     """Deliver up to ``limit`` notifications that ``name`` has not yet accepted; returns how many it accepted.
     Those its ``route`` refuses are recorded as handled for it (``last_error``: why), never sent."""
     start = cursor(conn, name)
+    limit_h = route.max_per_hour if route is not None else None
+    sent_h = _sent_last_hour(conn, name) if limit_h else 0
+    if limit_h and sent_h < limit_h and not _digest(conn, name, sink, max_backoff_s):
+        return 0  # the digest of what was held back goes first; it failed: later
     rows = conn.execute(
         "SELECT o.id, a.kind, o.payload, o.muted_by IS NOT NULL, coalesce(d.attempts, 0),"
         " coalesce(d.next_attempt_at <= now(), true)"
@@ -124,6 +133,10 @@ def drain(
             )
             handled = oid + 1
             continue
+        if limit_h and sent_h >= limit_h:  # the sink has had its hour's worth: counted for the digest
+            _hold(conn, oid, name, limit_h, str(payload.get("severity", "info")))
+            handled = oid + 1
+            continue
         try:
             sink(kind, orjson.dumps({**payload, "notification_id": oid}))
         except Exception as e:
@@ -145,12 +158,84 @@ def drain(
         )
         handled = oid + 1
         delivered += 1
+        sent_h += 1
     if handled > start:
         conn.execute(
             "UPDATE outbox_cursors SET next_id = greatest(next_id, %s), updated_at = now() WHERE sink = %s",
             (handled, name),
         )
     return delivered
+
+
+def _sent_last_hour(conn: psycopg.Connection[Any], name: str) -> int:
+    row = conn.execute(
+        "SELECT count(*) FROM alert_deliveries WHERE sink = %s AND last_error IS NULL"
+        " AND delivered_at > now() - interval '1 hour'",
+        (name,),
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _hold(conn: psycopg.Connection[Any], oid: int, name: str, limit_h: int, severity: str) -> None:
+    """Over the sink's hourly cap: recorded as handled for it (never sent) and counted for the digest."""
+    conn.execute(
+        "INSERT INTO alert_deliveries (outbox_id, sink, delivered_at, attempts, last_error)"
+        " VALUES (%s, %s, now(), 0, %s) ON CONFLICT (outbox_id, sink) DO UPDATE"
+        " SET delivered_at = now(), last_error = excluded.last_error",
+        (oid, name, f"held back: over {limit_h} an hour for this sink (counted in its next digest)"),
+    )
+    conn.execute(
+        "UPDATE outbox_cursors SET held = held + 1, held_since = coalesce(held_since, now()),"
+        " held_counts = jsonb_set(held_counts, ARRAY[%s], to_jsonb(coalesce((held_counts->>%s)::int, 0) + 1))"
+        " WHERE sink = %s",
+        (severity, severity, name),
+    )
+
+
+def _digest(conn: psycopg.Connection[Any], name: str, sink: Sink, max_backoff_s: float) -> bool:
+    """Send the digest of what the cap held back, if one is owed and due. False: the sink failed it (retried
+    with backoff), so nothing else is sent to it yet."""
+    row = conn.execute(
+        "SELECT held, held_since, held_counts, digest_attempts, coalesce(digest_next_at <= now(), true)"
+        " FROM outbox_cursors WHERE sink = %s",
+        (name,),
+    ).fetchone()
+    if row is None or not row[0]:
+        return True
+    held, since, counts, attempts, due = row
+    if not due:
+        return False
+    worst = next((s for s in ("critical", "warning", "info") if counts.get(s)), "info")
+    digest = {
+        "what": "digest",
+        "kind": "platform",
+        "severity": worst,
+        "held": held,
+        "by_severity": counts,
+        "since": since.isoformat(),
+        "title": f"{held} notification(s) held back",
+        "message": f"{held} notification(s) were not sent here since {since.isoformat(timespec='seconds')}: "
+        "more than this sink takes in an hour. The console has them all.",
+        "notification_id": f"digest:{since.isoformat()}",
+    }
+    try:
+        sink("platform", orjson.dumps(digest))
+    except Exception as e:
+        backoff = min(2.0**attempts, max_backoff_s)
+        conn.execute(
+            "UPDATE outbox_cursors SET digest_attempts = digest_attempts + 1,"
+            " digest_next_at = now() + make_interval(secs => %s) WHERE sink = %s",
+            (backoff, name),
+        )
+        log.warning("digest not delivered to %s (%s); retry in %.0fs", name, e, backoff)
+        return False
+    conn.execute(
+        "UPDATE outbox_cursors SET held = 0, held_since = NULL, held_counts = '{}', digest_attempts = 0,"
+        " digest_next_at = NULL WHERE sink = %s",
+        (name,),
+    )
+    log.info("digest sent to %s: %d notification(s) held back since %s", name, held, since.isoformat())
+    return True
 
 
 class Dispatcher:

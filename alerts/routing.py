@@ -11,6 +11,11 @@ from the rules file's ``notifications`` section::
 
 The most specific entry wins (the sink's own name, then ``webhook:*``); a sink with no entry is sent every
 notification. A notification a route refuses is recorded as handled for that sink, with the reason.
+
+``max_per_hour`` caps what a sink is sent in any hour (a misbehaving rule at 3 a.m. must not send 500
+text messages): past it, notifications are held back — recorded for that sink, with the reason — and
+counted, and once the sink may be sent again, one digest says how many were held, of which severities
+(see :mod:`alerts.outbox`).
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ class Route:
     ] = ()  # device kinds or domains (aq, cctv, parking, bus, stop, platform); empty: all
     rules: tuple[str, ...] = ()  # rule names or prefixes (``aq.advisory``, ``cctv``); empty: all
     what: tuple[str, ...] = ()  # which notifications (opened, escalated, ...); empty: all
+    max_per_hour: int | None = None  # at most this many sent in any hour; the rest held back, then one digest
 
     def refuses(self, n: Mapping[str, Any]) -> str | None:
         """Why this route does not take notification ``n`` (a payload), or None if it does."""
@@ -54,6 +60,8 @@ def check(route: Route) -> str | None:
     unknown = sorted(set(route.what) - set(WHATS))
     if unknown:
         return f"what: unknown {unknown[0]!r} (known: {', '.join(WHATS)})"
+    if route.max_per_hour is not None and route.max_per_hour < 1:
+        return "max_per_hour: at least 1 (or leave it out: no limit)"
     return None
 
 

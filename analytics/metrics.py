@@ -38,6 +38,11 @@ class AlertFigures(Collector):
             "notifications a sink has not accepted yet (muted and refused ones excepted)",
             labels=["sink"],
         )
+        held = GaugeMetricFamily(
+            "citywatch_notifications_held_back",
+            "notifications held back by a sink's max_per_hour, to be counted in its next digest",
+            labels=["sink"],
+        )
         oldest = GaugeMetricFamily(
             "citywatch_notifications_oldest_undelivered_seconds",
             "age of the oldest notification a sink has not accepted yet (0: none waiting)",
@@ -57,14 +62,18 @@ class AlertFigures(Collector):
                 assert row is not None
                 muted.add_metric([], row[0])
                 windows.add_metric([], row[1])
+                held_back: dict[str, int] = dict(
+                    conn.execute("SELECT sink, held FROM outbox_cursors").fetchall()
+                )
                 for sink in self.sinks():
                     n, age = outbox.pending(conn, sink)
                     pending.add_metric([sink], n)
                     oldest.add_metric([sink], age or 0.0)
+                    held.add_metric([sink], held_back.get(sink, 0))
         except psycopg.Error as e:  # the scrape still answers, with the service's own figures
             log.warning("metrics: alert figures unavailable (%s)", str(e).strip().splitlines()[0])
             return
-        yield from (live, muted, windows, pending, oldest)
+        yield from (live, muted, windows, pending, oldest, held)
 
 
 class AnalyticsMetrics:

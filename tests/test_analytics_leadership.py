@@ -153,6 +153,7 @@ def test_both_instances_serve_metrics_and_tell_the_same_alert_figures(platform: 
                 1,
             )  # the critical one, until sent
             assert 0 <= f['citywatch_notifications_oldest_undelivered_seconds{sink="mqtt"}'] < 60
+            assert f['citywatch_notifications_held_back{sink="mqtt"}'] == 0
         assert sorted(f["citywatch_analytics_active"] for f in figures) == [0.0, 1.0]
     finally:
         for svc, _ in services:

@@ -69,6 +69,7 @@ def test_the_packaged_rules_keep_info_off_the_webhooks() -> None:
         ("notifications: {'webhook:*': {what: [opend]}}", "notifications.webhook:*.what"),
         ("notifications: {'webhook:*': {min_severity: loud}}", "notifications.webhook:*.min_severity"),
         ("notifications: {mqtt: {kind: [aq]}}", "notifications.mqtt.kind"),
+        ("notifications: {'webhook:*': {max_per_hour: 0}}", "notifications.webhook:*.max_per_hour"),
     ],
 )
 def test_invalid_routes_name_the_key(text: str, where: str) -> None:
@@ -96,6 +97,55 @@ def test_the_outbox_sends_a_sink_only_what_its_route_takes(db_url: str) -> None:
             " ORDER BY o.id"
         ).fetchall()
     assert rows == [("aq-1", "not routed here: severity info below warning"), ("cam-1", None), ("aq-2", None)]
+
+
+def test_a_sink_capped_per_hour_is_sent_a_digest_of_what_it_was_spared(db_url: str) -> None:
+    got: list[dict[str, Any]] = []
+    fail = [False]
+
+    def sms(_kind: str, payload: bytes) -> None:
+        if fail[0]:
+            raise ConnectionError("gateway down")
+        got.append(orjson.loads(payload))
+
+    route = Route(max_per_hour=2)
+    now = datetime.now(UTC)
+    with psycopg.connect(db_url, autocommit=True) as conn:
+
+        def storm(n: int, severity: Severity, prefix: str) -> None:
+            for i in range(n):
+                store.apply(
+                    conn, Raise("x.rule", f"{prefix}-{i}", "cctv", severity, "x", Explanation("x.rule")), now
+                )
+
+        storm(4, Severity.CRITICAL, "cam")
+        storm(1, Severity.WARNING, "aq")
+        assert outbox.drain(conn, "webhook:sms", sms, route=route) == 2  # its hour's worth
+        assert [g["subject"] for g in got] == ["cam-0", "cam-1"]
+        held = conn.execute(
+            "SELECT count(*) FROM alert_deliveries WHERE sink = 'webhook:sms' AND last_error LIKE 'held back%%'"
+        ).fetchone()
+        assert held == (3,)
+        assert outbox.drain(conn, "webhook:sms", sms, route=route) == 0  # still within the hour: nothing
+        assert len(got) == 2 and outbox.pending(conn, "webhook:sms")[0] == 0  # held ones are handled
+        # an hour later the gateway is down: the digest waits, with backoff, and nothing overtakes it
+        conn.execute("UPDATE alert_deliveries SET delivered_at = delivered_at - interval '61 minutes'")
+        storm(1, Severity.CRITICAL, "fire")
+        fail[0] = True
+        assert outbox.drain(conn, "webhook:sms", sms, route=route) == 0
+        row = conn.execute(
+            "SELECT digest_attempts, digest_next_at > now() FROM outbox_cursors WHERE sink = 'webhook:sms'"
+        ).fetchone()
+        assert row == (1, True)
+        assert outbox.drain(conn, "webhook:sms", sms, route=route) == 0  # backing off
+        conn.execute("UPDATE outbox_cursors SET digest_next_at = now()")
+        fail[0] = False
+        assert outbox.drain(conn, "webhook:sms", sms, route=route) == 1
+    digest, fire = got[2], got[3]
+    assert digest["what"] == "digest" and digest["held"] == 3
+    assert digest["by_severity"] == {"critical": 2, "warning": 1} and digest["severity"] == "critical"
+    assert str(digest["notification_id"]).startswith("digest:") and "held back" in digest["title"]
+    assert fire["subject"] == "fire-0"  # after the digest, in order
 
 
 def test_the_service_follows_the_rules_file_and_its_edits(db_url: str, tmp_path: Path) -> None:

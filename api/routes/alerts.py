@@ -257,7 +257,9 @@ def bulk(st: State, who: Operator, body: BulkIn) -> list[dict[str, Any]]:
             except IllegalTransition as e:
                 row = conn.execute("SELECT state FROM alerts WHERE id = %s", (alert_id,)).fetchone()
                 why = str(e) if row else f"alert {alert_id} does not exist"
-                out.append({"id": alert_id, "ok": False, "state": row["state"] if row else None, "error": why})
+                out.append(
+                    {"id": alert_id, "ok": False, "state": row["state"] if row else None, "error": why}
+                )
                 continue
             if a is None:
                 out.append(
