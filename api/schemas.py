@@ -349,6 +349,73 @@ class Alert(BaseModel):
     runbook: str | None = Field(None, description="what to do: the centre's procedure for its rule")
 
 
+class ReportRule(BaseModel):
+    rule: str
+    opened: int
+    worst: Literal["info", "warning", "critical"]
+    still_open: int
+
+
+class ReportOpen(BaseModel):
+    id: int
+    severity: Literal["info", "warning", "critical"]
+    state: Literal["open", "acknowledged"]
+    rule: str
+    subject: str
+    title: str
+    opened_at: datetime
+    assignee: str | None
+
+
+class ReportOperator(BaseModel):
+    actor: str
+    acknowledged: int
+    resolved: int
+    commented: int
+
+
+class ReportEpisode(BaseModel):
+    rule: str
+    subject: str
+    title: str
+    severity: Literal["info", "warning", "critical"]
+    since: datetime
+    until: datetime | None = Field(description="null: still on at the end of the range")
+    peak: float | None
+
+
+class ReportWindow(BaseModel):
+    id: int
+    subject: str
+    reason: str
+    starts_at: datetime
+    until: datetime
+    created_by: str
+
+
+class ReportSink(BaseModel):
+    sink: str
+    sent: int
+    held_back: int = Field(description="by the sink's max_per_hour (counted in a digest)")
+    not_routed: int
+
+
+class ShiftReport(BaseModel):
+    start: datetime
+    end: datetime
+    opened: int
+    escalated: int
+    opened_by_severity: dict[str, int]
+    mtta_s: float | None
+    mttr_s: float | None
+    by_rule: list[ReportRule] = Field(description="alerts opened in the range, by rule (worst first)")
+    still_open: list[ReportOpen] = Field(description="what the next shift inherits (most severe first)")
+    operators: list[ReportOperator] = Field(description="who acknowledged, resolved, commented how many")
+    episodes: list[ReportEpisode] = Field(description="zone outages and air-quality advisories in the range")
+    maintenance: list[ReportWindow]
+    notifications: list[ReportSink]
+
+
 class AuditEntry(BaseModel):
     at: datetime
     action: str

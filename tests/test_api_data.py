@@ -16,7 +16,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from psycopg.types.json import Jsonb
 
 from alerts import store
-from alerts.model import Explanation, Raise, Severity
+from alerts.model import Clear, Explanation, Raise, Severity
 from api.timeseries import pick_bucket
 from citywatch.db import rollups
 from citywatch.devices import RegistryWatcher, broker_accounts
@@ -513,6 +513,60 @@ def test_operators_acknowledge_or_resolve_many_alerts_at_once(api: Api) -> None:
             {"ids": list(range(501)), "action": "resolve"},
         ):
             assert op.post("/api/v1/alerts/bulk", json=bad).status_code == 422, bad
+
+
+def test_the_shift_report_hands_over_what_happened(api: Api) -> None:
+    ids = _raise(api, 6)  # info, warning, critical, info, warning, critical; opened 6..1 minutes ago
+    now = _now()
+    with psycopg.connect(api.platform.db_url, autocommit=True) as conn:
+        store.apply(
+            conn,
+            Raise("zone.outage", "zone:jangan", "platform", Severity.CRITICAL, "Zone outage: 5 of 8 devices offline",
+                  Explanation("zone.outage")),
+            now - timedelta(hours=2),
+        )  # fmt: skip
+        store.apply(conn, Clear("back"), now - timedelta(hours=1), key="zone.outage:zone:jangan")
+        store.apply(
+            conn,
+            Raise("zone.outage", "zone:old", "platform", Severity.CRITICAL, "Long ago", Explanation("zone.outage")),
+            now - timedelta(days=3),
+        )  # fmt: skip
+        store.apply(
+            conn, Clear("back"), now - timedelta(days=3) + timedelta(hours=1), key="zone.outage:zone:old"
+        )
+        conn.execute(
+            "INSERT INTO maintenance (subject, starts_at, ends_at, reason, created_by)"
+            " VALUES ('aq-001', now() - interval '1 hour', now() + interval '1 hour', 'sensor swap', 'operator')"
+        )
+    with api.client("operator") as op:
+        op.post("/api/v1/alerts/bulk", json={"ids": ids[:3], "action": "acknowledge"})
+        op.post(f"/api/v1/alerts/{ids[2]}/resolve", json={"note": "done"})
+        op.post(f"/api/v1/alerts/{ids[4]}/comments", json={"text": "crew on the way"})
+    with api.client("viewer") as v:
+        r = v.get("/api/v1/alerts/report").json()  # the last 12 hours
+        assert r["opened"] == 7 and r["opened_by_severity"] == {"info": 2, "warning": 2, "critical": 3}
+        assert r["mtta_s"] is not None and r["mttr_s"] is not None
+        assert {(x["rule"], x["opened"], x["worst"], x["still_open"]) for x in r["by_rule"]} == {
+            ("test.rule", 6, "critical", 5),
+            ("zone.outage", 1, "critical", 0),
+        }
+        assert r["by_rule"][0]["worst"] == "critical"
+        open_ids = [a["id"] for a in r["still_open"]]
+        assert set(open_ids) == set(ids) - {ids[2]} and r["still_open"][0]["severity"] == "critical"
+        assert r["operators"] == [{"actor": "operator", "acknowledged": 3, "resolved": 1, "commented": 1}]
+        assert [(e["subject"], e["until"] is not None) for e in r["episodes"]] == [("zone:jangan", True)]
+        assert [m["reason"] for m in r["maintenance"]] == ["sensor swap"]
+        md = v.get("/api/v1/alerts/report", params={"format": "markdown"})
+        assert md.status_code == 200 and md.headers["content-type"].startswith("text/markdown")
+        text = md.text
+        assert text.startswith("# Shift report") and "(KST)" in text
+        assert "**7 alerts opened** — critical 3, warning 2, info 2" in text
+        assert "Zone outage: 5 of 8 devices offline" in text and "sensor swap" in text
+        assert "- operator: acknowledged 3, resolved 1, commented 1" in text
+        # a range of its own
+        week = v.get("/api/v1/alerts/report", params={"start": (now - timedelta(days=4)).isoformat()}).json()
+        assert week["opened"] == 8 and len(week["episodes"]) == 2
+        assert v.get("/api/v1/alerts/report", params={"format": "pdf"}).status_code == 422
 
 
 def test_buses_and_boarding_bell(api: Api) -> None:

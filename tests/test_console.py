@@ -235,6 +235,12 @@ def test_an_operator_acknowledges_a_storm_of_alerts_at_once(api: Api, browser: W
     # select every alert shown: the header box
     wait.until(lambda b: click((By.ID, "select-all")))
     wait.until(ec.text_to_be_present_in_element((By.ID, "bulk-count"), "4 selected"))
+    # the hand-over: the shift report says what was done and what the next shift inherits
+    wait.until(lambda b: click((By.ID, "report")))
+    wait.until(ec.text_to_be_present_in_element((By.ID, "report-text"), "4 alerts opened"))
+    text = browser.find_element(By.ID, "report-text").text
+    assert "Still open (4)" in text and "operator: acknowledged 3" in text
+    shot(browser, "console-shift-report")
 
 
 def test_an_operator_mutes_a_device_from_its_alert(api: Api, browser: WebDriver) -> None:

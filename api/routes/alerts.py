@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import PlainTextResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from alerts import store
@@ -15,6 +16,7 @@ from alerts.model import Acknowledge, Assign, Comment, Event, IllegalTransition,
 from api.common import decode_cursor, encode_cursor, time_range, utc
 from api.deps import Operator, State, Viewer
 from api.problems import Problem, responses
+from api.report import report_markdown
 from api.schemas import (
     Alert,
     AlertDetail,
@@ -25,6 +27,7 @@ from api.schemas import (
     CommentIn,
     Page,
     ResolveIn,
+    ShiftReport,
 )
 from api.stream import matches
 
@@ -116,6 +119,97 @@ def stats(
         "mtta_s": float(r["mtta_s"]) if r["mtta_s"] is not None else None,
         "mttr_s": float(r["mttr_s"]) if r["mttr_s"] is not None else None,
     }
+
+
+@router.get(
+    "/report",
+    response_model=ShiftReport,
+    summary="The shift report: what happened in a range (default: the last 12 hours)",
+    description="For the hand-over between shifts: alerts opened by severity and rule, what is still open, "
+    "response times, who acknowledged and resolved how many, zone outages, advisories, maintenance windows "
+    "and notifications. `format=markdown` gives the same as text for the shift log.",
+    responses=responses(401, 422),
+)
+def report(
+    st: State,
+    _who: Viewer,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    format: Literal["json", "markdown"] = "json",
+) -> Any:
+    t0, t1 = time_range(start, end, timedelta(hours=12), st.settings.api.max_range_days)
+    rng = {"t0": t0, "t1": t1}
+    head = st.db.one(
+        "SELECT count(*) AS opened, count(*) FILTER (WHERE escalated_at IS NOT NULL) AS escalated,"
+        " avg(extract(epoch FROM acknowledged_at - opened_at)) AS mtta_s,"
+        " avg(extract(epoch FROM resolved_at - opened_at)) AS mttr_s"
+        " FROM alerts WHERE opened_at >= %(t0)s AND opened_at < %(t1)s",
+        rng,
+    )
+    assert head is not None
+    by_sev = {sev.label: 0 for sev in Severity}
+    for r in st.db.all(
+        "SELECT severity, count(*) AS n FROM alerts WHERE opened_at >= %(t0)s AND opened_at < %(t1)s"
+        " GROUP BY 1",
+        rng,
+    ):
+        by_sev[Severity(r["severity"]).label] = r["n"]
+    by_rule = st.db.all(
+        "SELECT rule, count(*) AS opened, max(severity) AS worst, count(*) FILTER (WHERE state <> 'resolved')"
+        " AS still_open FROM alerts WHERE opened_at >= %(t0)s AND opened_at < %(t1)s"
+        " GROUP BY rule ORDER BY max(severity) DESC, count(*) DESC, rule LIMIT 30",
+        rng,
+    )
+    still_open = st.db.all(
+        "SELECT id, severity, state, rule, subject, title, opened_at, assignee FROM alerts"
+        " WHERE state <> 'resolved' AND opened_at < %(t1)s ORDER BY severity DESC, opened_at LIMIT 100",
+        rng,
+    )
+    people = st.db.all(
+        "SELECT actor, count(*) FILTER (WHERE action = 'acknowledged') AS acknowledged,"
+        " count(*) FILTER (WHERE action = 'resolved') AS resolved,"
+        " count(*) FILTER (WHERE action = 'commented') AS commented FROM alert_audit"
+        " WHERE at >= %(t0)s AND at < %(t1)s AND actor <> 'system'"
+        " AND action IN ('acknowledged', 'resolved', 'commented') GROUP BY actor ORDER BY actor",
+        rng,
+    )
+    episodes = st.db.all(
+        "SELECT rule, subject, title, severity, opened_at AS since, resolved_at AS until, peak FROM alerts"
+        " WHERE (rule = 'zone.outage' OR rule LIKE 'aq.advisory.%%')"
+        " AND opened_at < %(t1)s AND (resolved_at IS NULL OR resolved_at >= %(t0)s) ORDER BY opened_at",
+        rng,
+    )
+    windows = st.db.all(
+        "SELECT id, subject, reason, starts_at, least(ends_at, coalesce(ended_at, ends_at)) AS until, created_by"
+        " FROM maintenance WHERE starts_at < %(t1)s AND least(ends_at, coalesce(ended_at, ends_at)) > %(t0)s"
+        " ORDER BY starts_at",
+        rng,
+    )
+    sent = st.db.all(
+        "SELECT sink, count(*) FILTER (WHERE last_error IS NULL) AS sent,"
+        " count(*) FILTER (WHERE last_error LIKE 'held back%%') AS held_back,"
+        " count(*) FILTER (WHERE last_error LIKE 'not routed%%') AS not_routed FROM alert_deliveries"
+        " WHERE delivered_at >= %(t0)s AND delivered_at < %(t1)s GROUP BY sink ORDER BY sink",
+        rng,
+    )
+    out = {
+        "start": t0,
+        "end": t1,
+        "opened": head["opened"],
+        "escalated": head["escalated"],
+        "opened_by_severity": by_sev,
+        "mtta_s": float(head["mtta_s"]) if head["mtta_s"] is not None else None,
+        "mttr_s": float(head["mttr_s"]) if head["mttr_s"] is not None else None,
+        "by_rule": [{**r, "worst": Severity(r["worst"]).label} for r in by_rule],
+        "still_open": [{**r, "severity": Severity(r["severity"]).label} for r in still_open],
+        "operators": people,
+        "episodes": [{**r, "severity": Severity(r["severity"]).label} for r in episodes],
+        "maintenance": windows,
+        "notifications": sent,
+    }
+    if format == "markdown":
+        return PlainTextResponse(report_markdown(out), media_type="text/markdown; charset=utf-8")
+    return out
 
 
 @router.get(

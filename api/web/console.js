@@ -126,6 +126,12 @@ async function bulk(action) {
   await loadAlerts();
   if (state.selected) await openDetail(state.selected);
 }
+// -- the shift report: what the outgoing shift hands over (the last 12 hours), as text for the shift log
+$("#report").addEventListener("click", async () => {
+  state.selected = null;
+  const text = await api("/api/v1/alerts/report?format=markdown");
+  $("#detail").replaceChildren(el("h3", {}, "Shift report (last 12 h)"), el("pre", { id: "report-text", class: "report" }, text));
+});
 $("#bulk-ack").addEventListener("click", () => bulk("acknowledge"));
 $("#bulk-resolve").addEventListener("click", () => bulk("resolve"));
 
