@@ -102,10 +102,10 @@ def test_stuck_sensor_and_pollution_episode(city_platform: Platform, run_ingest)
     assert p.query("SELECT id, count, state FROM alerts ORDER BY id") == before
 
 
-def test_offline_by_last_will_then_back_with_live_notification(city_platform: Platform, run_ingest) -> None:  # type: ignore[no-untyped-def]
-    p = city_platform
+def watch_alerts(p: Platform, name: str) -> tuple[list[dict[str, object]], paho.Client, AlertPublisher]:
+    """What a live consumer of the alert topic hears (``got``), and the analytics' MQTT sink."""
     got: list[dict[str, object]] = []
-    watcher = paho.Client(CallbackAPIVersion.VERSION2, client_id="watch")
+    watcher = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"watch-{name}")
     watcher.username_pw_set(broker.PLATFORM_USER, broker.derive_password(SECRET, broker.PLATFORM_USER))
     watcher.on_message = lambda _c, _u, m: got.append(orjson.loads(m.payload))
     watcher.connect("127.0.0.1", p.broker.port)
@@ -116,8 +116,14 @@ def test_offline_by_last_will_then_back_with_live_notification(city_platform: Pl
         port=p.broker.port,
         username=broker.PLATFORM_USER,
         password=broker.derive_password(SECRET, broker.PLATFORM_USER),
-        client_id="alerts-test",
+        client_id=f"alerts-{name}",
     )
+    return got, watcher, sink
+
+
+def test_offline_by_last_will_then_back_with_live_notification(city_platform: Platform, run_ingest) -> None:  # type: ignore[no-untyped-def]
+    p = city_platform
+    got, watcher, sink = watch_alerts(p, "lwt")
     cam = next(d for d in p.city.devices if d.device_id == "cam-001")
     with run_ingest(p.settings()):
         pub = Publisher(host="127.0.0.1", port=p.broker.port, secret=SECRET, mode="device")
@@ -175,20 +181,7 @@ def test_a_zone_going_dark_is_one_outage_not_a_page_per_device(city_platform: Pl
     from simulators.engine import Out
 
     p = city_platform
-    got: list[dict[str, object]] = []
-    watcher = paho.Client(CallbackAPIVersion.VERSION2, client_id="watch-outage")
-    watcher.username_pw_set(broker.PLATFORM_USER, broker.derive_password(SECRET, broker.PLATFORM_USER))
-    watcher.on_message = lambda _c, _u, m: got.append(orjson.loads(m.payload))
-    watcher.connect("127.0.0.1", p.broker.port)
-    watcher.subscribe("cw/v1/alerts/#", qos=1)
-    watcher.loop_start()
-    sink = AlertPublisher(
-        host="127.0.0.1",
-        port=p.broker.port,
-        username=broker.PLATFORM_USER,
-        password=broker.derive_password(SECRET, broker.PLATFORM_USER),
-        client_id="alerts-outage",
-    )
+    got, watcher, sink = watch_alerts(p, "outage")
     zone = [d for d in p.city.devices if d.zone == "jangan"]  # 4 stations, 3 parking spaces, a camera
     dark = [d for d in zone if d.kind.value in ("aq", "cctv")]
     assert len(zone) == 8 and len(dark) == 5
