@@ -631,14 +631,18 @@ class AnalyticsService:
             self._reconcile(rule, wanted, now, "none in the last hour")
 
     def _escalate(self, now: datetime) -> None:
+        """Critical alerts unacknowledged past their rule's ``escalate_after_s`` (the rules file's policy for
+        the rule, else the service's default; ``null``: never) are escalated, unless under maintenance."""
         rows = self.conn.execute(
-            "SELECT id, subject, rule FROM alerts WHERE state = 'open' AND severity = 3 AND escalated_at IS NULL"
-            " AND opened_at <= %s AND muted_by IS NULL",
-            (now - timedelta(seconds=self.a.escalate_after_s),),
+            "SELECT id, subject, rule, opened_at FROM alerts WHERE state = 'open' AND severity = 3"
+            " AND escalated_at IS NULL AND muted_by IS NULL"
         ).fetchall()
-        for alert_id, subject, rule in rows:
+        for alert_id, subject, rule, opened_at in rows:
+            policy = self.rules.policy_for(rule, self.policy)
+            if policy.escalate_after_s is None or now - opened_at < timedelta(seconds=policy.escalate_after_s):
+                continue
             if muting_window(self.conn, subject, rule, now) is None:  # under maintenance: not escalated
-                store.apply(self.conn, Tick(), now, alert_id=alert_id, policy=self.policy)
+                store.apply(self.conn, Tick(), now, alert_id=alert_id, policy=policy)
 
     # -- driving -----------------------------------------------------------
     def step(

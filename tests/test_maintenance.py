@@ -5,6 +5,7 @@ the alerts still live are notified then. Pure matching, then the store and the o
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -15,7 +16,7 @@ from alerts import outbox, store
 from alerts.maintenance import Window, muting
 from alerts.model import Clear, Explanation, Raise, Severity
 from analytics.service import AnalyticsService
-from citywatch.settings import DatabaseSettings, Settings
+from citywatch.settings import AnalyticsSettings, DatabaseSettings, Settings
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
@@ -215,3 +216,35 @@ def test_a_window_planned_ahead_mutes_the_live_alerts_when_it_starts(conn: psyco
     assert store.mute_started(conn, NOW + timedelta(minutes=12)) == 0  # once
     assert conn.execute("SELECT muted_by FROM alerts WHERE id = %s", (live.id,)).fetchone() == (row[0],)
     assert store.release(conn, NOW + timedelta(minutes=41)) == 1
+
+
+def test_each_rule_escalates_after_its_own_time(
+    conn: psycopg.Connection[Any], db_url: str, tmp_path: Path
+) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        "policies:\n"
+        "  cctv.fire: {escalate_after_s: 120}\n"
+        "  cctv.test: {escalate_after_s: null}\n"  # a drill: never escalates
+    )
+    for subject, rule in (("cam-1", "cctv.fire"), ("cam-2", "cctv.test"), ("aq-1", "aq.other")):
+        assert store.apply(conn, raise_(subject, rule, Severity.CRITICAL), NOW)
+    settings = Settings(db=DatabaseSettings(url=db_url), analytics=AnalyticsSettings(rules_file=rules))
+    service = AnalyticsService(settings)  # the service's default: 600 s
+
+    def escalated() -> set[str]:
+        return {r[0] for r in conn.execute("SELECT subject FROM alerts WHERE escalated_at IS NOT NULL")}
+
+    service._escalate(NOW + timedelta(seconds=60))
+    assert escalated() == set()
+    service._escalate(NOW + timedelta(seconds=130))
+    assert escalated() == {"cam-1"}  # the fire's own 2 minutes
+    service._escalate(NOW + timedelta(seconds=610))
+    assert escalated() == {"cam-1", "aq-1"}  # the default 10 minutes
+    service._escalate(NOW + timedelta(days=1))
+    assert escalated() == {"cam-1", "aq-1"}  # the drill never
+    audit = conn.execute(
+        "SELECT detail FROM alert_audit a JOIN alerts l ON l.id = a.alert_id"
+        " WHERE l.subject = 'cam-1' AND action = 'escalated'"
+    ).fetchone()
+    assert audit == ("unacknowledged for 120s",)
