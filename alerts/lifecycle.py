@@ -12,6 +12,8 @@ A persisting condition updates one alert (count, last seen, peak, severity).
 Raise and Clear events timed at or before what the alert has already seen are
 replays (re-evaluating a range) and change nothing.
 Critical alerts left open past ``escalate_after_s`` are escalated once on Tick.
+An acknowledged alert whose condition is still active ``remind_after_s`` after it was acknowledged goes
+back to open on Tick (``reminded``): acknowledging is not forgetting.
 Every change yields an Audit effect; what live consumers must hear yields a
 Notify effect. Adapters execute effects only after the commit.
 """
@@ -186,6 +188,33 @@ def transition(
                         f"unacknowledged for {policy.escalate_after_s:.0f}s",
                     ),
                     Notify("escalated"),
+                ]
+            if (
+                alert is not None
+                and alert.state is State.ACKNOWLEDGED
+                and alert.condition_active
+                and policy.remind_after_s is not None
+                and alert.acknowledged_at is not None
+                and (now - alert.acknowledged_at).total_seconds() >= policy.remind_after_s
+            ):
+                by = alert.acknowledged_by
+                # the reminder is the notification its escalation would be: it does not escalate at once after
+                again = replace(
+                    alert,
+                    state=State.OPEN,
+                    acknowledged_at=None,
+                    acknowledged_by=None,
+                    escalated_at=alert.escalated_at or now,
+                )
+                return again, [
+                    Audit(
+                        "reminded",
+                        SYSTEM,
+                        State.ACKNOWLEDGED,
+                        State.OPEN,
+                        f"still active {policy.remind_after_s / 60:.0f} min after {by} acknowledged it",
+                    ),
+                    Notify("reminded"),
                 ]
             return alert, []
     raise TypeError(f"unknown event {event!r}")  # pragma: no cover

@@ -47,6 +47,7 @@ class Policy:
     reopen_window_s: float = 900.0  # a recurrence within this re-opens the old alert
     escalate_after_s: float | None = 600.0  # critical and unacknowledged this long -> escalate
     runbook: str = ""  # what the operator does (the centre's procedure): on the alert and its notifications
+    remind_after_s: float | None = None  # acknowledged, yet still active this long: open again, notified
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +143,7 @@ class Audit:
 
 @dataclass(frozen=True, slots=True)
 class Notify:
-    what: str  # opened | reopened | severity_raised | escalated | acknowledged | resolved | auto_resolved
+    what: str  # opened | reopened | severity_raised | escalated | reminded | acknowledged | resolved | auto_resolved
 
 
 Effect = Audit | Notify

@@ -26,7 +26,17 @@ from typing import Any, Literal
 
 from alerts.model import Severity
 
-WHATS = ("opened", "reopened", "severity_raised", "escalated", "acknowledged", "resolved", "auto_resolved")
+WHATS = (
+    "opened",
+    "reopened",
+    "severity_raised",
+    "escalated",
+    "reminded",
+    "acknowledged",
+    "resolved",
+    "auto_resolved",
+    "digest",
+)
 SeverityName = Literal["info", "warning", "critical"]
 
 

@@ -639,9 +639,27 @@ class AnalyticsService:
         ).fetchall()
         for alert_id, subject, rule, opened_at in rows:
             policy = self.rules.policy_for(rule, self.policy)
-            if policy.escalate_after_s is None or now - opened_at < timedelta(seconds=policy.escalate_after_s):
+            if policy.escalate_after_s is None or now - opened_at < timedelta(
+                seconds=policy.escalate_after_s
+            ):
                 continue
             if muting_window(self.conn, subject, rule, now) is None:  # under maintenance: not escalated
+                store.apply(self.conn, Tick(), now, alert_id=alert_id, policy=policy)
+
+    def _remind(self, now: datetime) -> None:
+        """Acknowledged alerts still active past their rule's ``remind_after_s`` go back to open, notified
+        (``reminded``): an acknowledged alert nobody resolves is not forgotten. Not under maintenance."""
+        rows = self.conn.execute(
+            "SELECT id, subject, rule, acknowledged_at FROM alerts WHERE state = 'acknowledged'"
+            " AND condition_active AND muted_by IS NULL"
+        ).fetchall()
+        for alert_id, subject, rule, acked_at in rows:
+            policy = self.rules.policy_for(rule, self.policy)
+            if policy.remind_after_s is None or acked_at is None:
+                continue
+            if now - acked_at >= timedelta(seconds=policy.remind_after_s) and (
+                muting_window(self.conn, subject, rule, now) is None
+            ):
                 store.apply(self.conn, Tick(), now, alert_id=alert_id, policy=policy)
 
     # -- driving -----------------------------------------------------------
@@ -693,6 +711,7 @@ class AnalyticsService:
             self._loss(now)
             self._bad_data(now)
             self._escalate(now)
+            self._remind(now)
             if released := store.release(self.conn, now):
                 log.info("maintenance ended: %d muted alert(s) notified now", released)
             if muted := store.mute_started(self.conn, now):

@@ -208,3 +208,26 @@ def test_replayed_events_change_nothing() -> None:
     r, _ = transition(a, Clear(), at(90))
     assert r is not None and r.state is State.RESOLVED
     assert transition(r, raise_(), at(60)) == (r, [])  # the old raise, replayed: no re-open
+
+
+def test_an_acknowledged_alert_still_active_is_reminded_once_then_again_after_each_acknowledgement() -> None:
+    policy = Policy(escalate_after_s=600, remind_after_s=3600)
+    a, _ = transition(opened(Severity.CRITICAL), Acknowledge("kim"), at(60))
+    assert transition(a, Tick(), at(60 + 3599), policy) == (a, [])
+    b, fx = transition(a, Tick(), at(60 + 3600), policy)
+    assert b is not None and b.state is State.OPEN and b.acknowledged_by is None
+    assert notifies(fx) == ["reminded"]
+    assert [e.detail for e in fx if isinstance(e, Audit)] == ["still active 60 min after kim acknowledged it"]
+    # the reminder stood for its escalation: nothing more until someone acknowledges it again
+    assert transition(b, Tick(), at(60 + 7200), policy) == (b, [])
+    c, _ = transition(b, Acknowledge("lee"), at(5000))
+    d, fx = transition(c, Tick(), at(5000 + 3600), policy)
+    assert d is not None and d.state is State.OPEN and notifies(fx) == ["reminded"]
+
+
+def test_no_reminder_when_the_condition_cleared_or_the_rule_has_none() -> None:
+    a, _ = transition(opened(), Acknowledge("kim"), at(5))
+    assert transition(a, Tick(), at(100_000)) == (a, [])  # no remind_after_s: never
+    cleared, _ = transition(a, Clear(), at(10), Policy(auto_resolve=False))
+    assert cleared is not None and cleared.state is State.ACKNOWLEDGED and not cleared.condition_active
+    assert transition(cleared, Tick(), at(100_000), Policy(remind_after_s=60)) == (cleared, [])

@@ -248,3 +248,33 @@ def test_each_rule_escalates_after_its_own_time(
         " WHERE l.subject = 'cam-1' AND action = 'escalated'"
     ).fetchone()
     assert audit == ("unacknowledged for 120s",)
+
+
+def test_an_acknowledged_alert_still_active_comes_back(
+    conn: psycopg.Connection[Any], db_url: str, tmp_path: Path
+) -> None:
+    from alerts.model import Acknowledge
+
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("policies:\n  cctv.fire: {remind_after_s: 1800}\n")
+    ids = {}
+    for subject in ("cam-1", "cam-2"):
+        a = store.apply(conn, raise_(subject, "cctv.fire", Severity.CRITICAL), NOW)
+        assert a is not None and a.id is not None
+        store.apply(conn, Acknowledge("kim"), NOW + timedelta(minutes=1), alert_id=a.id)
+        ids[subject] = a.id
+    add_window(conn, "cam-2", minutes=600)  # cam-2 is being serviced: no reminder
+    service = AnalyticsService(
+        Settings(db=DatabaseSettings(url=db_url), analytics=AnalyticsSettings(rules_file=rules))
+    )
+    service._remind(NOW + timedelta(minutes=30))
+    assert conn.execute("SELECT count(*) FROM alerts WHERE state = 'open'").fetchone() == (0,)
+    service._remind(NOW + timedelta(minutes=31))
+    states = dict(conn.execute("SELECT subject, state FROM alerts").fetchall())
+    assert states == {"cam-1": "open", "cam-2": "acknowledged"}
+    sent = conn.execute(
+        "SELECT what FROM alert_outbox WHERE alert_id = %s ORDER BY id", (ids["cam-1"],)
+    ).fetchall()
+    assert [w for (w,) in sent] == ["opened", "acknowledged", "reminded"]
+    service._escalate(NOW + timedelta(minutes=32))  # the reminder stood for its escalation
+    assert conn.execute("SELECT count(*) FROM alert_outbox WHERE what = 'escalated'").fetchone() == (0,)

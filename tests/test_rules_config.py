@@ -23,6 +23,8 @@ def test_the_packaged_rules_are_valid() -> None:
     assert rules.policy_for("zone.outage", Policy()).escalate_after_s == 300
     assert "119" in rules.policy_for("cctv.fire", Policy()).runbook  # the packaged procedures
     assert rules.policy_for("aq.stuck", Policy()).runbook == ""
+    assert rules.policy_for("cctv.fire", Policy()).remind_after_s == 1800
+    assert rules.policy_for("aq.stuck", Policy()).remind_after_s is None
 
 
 BAD = [

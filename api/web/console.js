@@ -258,7 +258,7 @@ async function stream() {
 let reloadPending = null;
 function onAlertEvent(what, a, id) {
   if (id) state.lastEventId = id;
-  if (a.severity === "critical" && !a.muted && (what === "opened" || what === "reopened" || what === "escalated")) {
+  if (a.severity === "critical" && !a.muted && (what === "opened" || what === "reopened" || what === "escalated" || what === "reminded")) {
     $("#announce").textContent = `Critical alert: ${a.title}`;
     beep();
   }
