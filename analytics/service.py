@@ -633,9 +633,13 @@ class AnalyticsService:
     def _escalate(self, now: datetime) -> None:
         """Critical alerts unacknowledged past their rule's ``escalate_after_s`` (the rules file's policy for
         the rule, else the service's default; ``null``: never) are escalated, unless under maintenance."""
+        soonest = self._soonest("escalate_after_s")
+        if soonest is None:
+            return
         rows = self.conn.execute(
             "SELECT id, subject, rule, opened_at FROM alerts WHERE state = 'open' AND severity = 3"
-            " AND escalated_at IS NULL AND muted_by IS NULL"
+            " AND escalated_at IS NULL AND muted_by IS NULL AND opened_at <= %s",
+            (now - timedelta(seconds=soonest),),
         ).fetchall()
         for alert_id, subject, rule, opened_at in rows:
             policy = self.rules.policy_for(rule, self.policy)
@@ -646,12 +650,22 @@ class AnalyticsService:
             if muting_window(self.conn, subject, rule, now) is None:  # under maintenance: not escalated
                 store.apply(self.conn, Tick(), now, alert_id=alert_id, policy=policy)
 
+    def _soonest(self, field: str) -> float | None:
+        """The shortest of a policy time (``escalate_after_s``, ``remind_after_s``) over every rule's policy
+        and the default: no alert is due before it (None: no rule has one)."""
+        times = [getattr(p, field) for p in (self.policy, *self.rules.policies.values())]
+        return min((t for t in times if t is not None), default=None)
+
     def _remind(self, now: datetime) -> None:
         """Acknowledged alerts still active past their rule's ``remind_after_s`` go back to open, notified
         (``reminded``): an acknowledged alert nobody resolves is not forgotten. Not under maintenance."""
+        soonest = self._soonest("remind_after_s")
+        if soonest is None:
+            return
         rows = self.conn.execute(
             "SELECT id, subject, rule, acknowledged_at FROM alerts WHERE state = 'acknowledged'"
-            " AND condition_active AND muted_by IS NULL"
+            " AND condition_active AND muted_by IS NULL AND acknowledged_at <= %s",
+            (now - timedelta(seconds=soonest),),
         ).fetchall()
         for alert_id, subject, rule, acked_at in rows:
             policy = self.rules.policy_for(rule, self.policy)
