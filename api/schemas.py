@@ -425,8 +425,21 @@ class AuditEntry(BaseModel):
     detail: str
 
 
+class EarlierAlert(BaseModel):
+    id: int
+    opened_at: datetime
+    resolved_at: datetime | None
+    resolved_by: str | None
+    count: int
+    note: str | None = Field(description="the note it was resolved with, if an operator resolved it")
+
+
 class AlertDetail(Alert):
     audit: list[AuditEntry]
+    earlier: list[EarlierAlert] = Field(
+        default_factory=list,
+        description="the same rule on the same subject before (newest first, 10 at most)",
+    )
 
 
 class ResolveIn(BaseModel):

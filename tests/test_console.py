@@ -23,7 +23,7 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
 from alerts import store
-from alerts.model import Explanation, Policy, Raise, Severity
+from alerts.model import Explanation, Policy, Raise, Resolve, Severity
 from tests.conftest import PASSWORDS, Api, fire_alert_through_mqtt
 
 ARTIFACTS = Path(
@@ -127,9 +127,16 @@ def test_a_viewer_sees_the_explanation_and_chart_but_no_action_buttons(api: Api,
     with psycopg.connect(api.platform.db_url, autocommit=True) as conn:
         why = Explanation(rule="aq.stuck", observed=41.0, threshold=60.0, window_end=now,
                           details={"metric": "pm25"}, message="flat for 3 h")  # fmt: skip
-        a = store.apply(
-            conn, Raise("aq.stuck", "aq-001", "aq", Severity.WARNING, "Air-quality sensor stuck", why), now
+        stuck = Raise("aq.stuck", "aq-001", "aq", Severity.WARNING, "Air-quality sensor stuck", why)
+        before = store.apply(conn, stuck, now - timedelta(days=2))  # it happened before, and was fixed
+        assert before is not None
+        store.apply(
+            conn,
+            Resolve("kim", "fan cleaned"),
+            now - timedelta(days=2) + timedelta(hours=1),
+            alert_id=before.id,
         )
+        a = store.apply(conn, stuck, now)
     assert a is not None
     wait = sign_in(browser, api, "viewer")
     row = (By.CSS_SELECTOR, f"#alerts tr[data-id='{a.id}']")
@@ -139,6 +146,8 @@ def test_a_viewer_sees_the_explanation_and_chart_but_no_action_buttons(api: Api,
         ec.presence_of_element_located((By.CSS_SELECTOR, "#detail figure svg polyline"))
     )  # the data window
     assert "pm25" in browser.find_element(By.CSS_SELECTOR, "#detail figcaption").text
+    assert "Earlier on aq-001 (1)" in browser.find_element(By.ID, "detail").text
+    assert "resolved by kim: fan cleaned" in browser.find_element(By.ID, "detail").text
     for button in ("ack", "resolve", "assign", "comment"):
         assert browser.find_elements(By.ID, button) == [], f"a viewer sees {button}"
     assert not browser.find_element(By.ID, "bulk-ack").is_displayed()  # nor acts on many

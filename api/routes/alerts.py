@@ -259,7 +259,16 @@ def _detail(st: State, alert_id: int) -> dict[str, Any]:
         "SELECT at, action, actor, from_state, to_state, detail FROM alert_audit WHERE alert_id = %s ORDER BY id",
         (alert_id,),
     )
-    return {**_shape(row), "audit": audit}
+    # the same rule on the same subject before: does it keep coming back, and what was done last time?
+    earlier = st.db.all(
+        "SELECT a.id, a.opened_at, a.resolved_at, a.resolved_by, a.count,"
+        " (SELECT detail FROM alert_audit u WHERE u.alert_id = a.id AND u.action = 'resolved'"
+        "  ORDER BY u.id DESC LIMIT 1) AS note"
+        " FROM alerts a WHERE a.key = %s AND a.id <> %s AND a.opened_at < %s"
+        " ORDER BY a.opened_at DESC LIMIT 10",
+        (row["key"], alert_id, row["opened_at"]),
+    )
+    return {**_shape(row), "audit": audit, "earlier": earlier}
 
 
 @router.get(

@@ -153,6 +153,12 @@ async function openDetail(id) {
   const chart = await windowChart(a);
   if (chart) parts.push(chart);
   if (canAct() && a.state !== "resolved") parts.push(actions(a));
+  if (a.earlier?.length) {  // does it keep coming back, and what was done last time?
+    parts.push(el("h4", {}, `Earlier on ${a.subject} (${a.earlier.length})`),
+      el("ul", { class: "earlier" }, ...a.earlier.map((e) => el("li", {},
+        `${fmtTime(e.opened_at)}${e.count > 1 ? ` ×${e.count}` : ""} — ` +
+        (e.resolved_at ? `resolved by ${e.resolved_by}${e.note ? `: ${e.note}` : ""}` : "not resolved")))));
+  }
   parts.push(el("h4", {}, "Audit trail"),
     el("ol", { class: "audit" }, ...a.audit.map((e) => el("li", {}, `${fmtTime(e.at)} — ${e.action} by ${e.actor}${e.detail ? `: ${e.detail}` : ""}`))));
   $("#detail").replaceChildren(...parts);
