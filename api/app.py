@@ -32,6 +32,7 @@ from api.routes import (
     platform,
     telemetry,
 )
+from api.routes import rules as rules_view
 from api.security import LoginLimiter, hash_password
 from api.stream import AlertFeed
 from api.terminal import TerminalRelay
@@ -135,7 +136,19 @@ def create_app(settings: Settings) -> FastAPI:
             allow_headers=["*"],
             allow_credentials=False,
         )
-    for r in (auth, devices, telemetry, places, cctv, buses, alerts, maintenance, platform, driver):
+    for r in (
+        auth,
+        devices,
+        telemetry,
+        places,
+        cctv,
+        buses,
+        alerts,
+        maintenance,
+        rules_view,
+        platform,
+        driver,
+    ):
         app.include_router(r.router, prefix="/api/v1")
     app.include_router(platform.health)
     app.include_router(ngsi.router)

@@ -425,6 +425,27 @@ class AuditEntry(BaseModel):
     detail: str
 
 
+class PolicyView(BaseModel):
+    auto_resolve: bool
+    reopen_window_s: float
+    escalate_after_s: float | None
+    runbook: str
+    remind_after_s: float | None
+
+
+class RulesView(BaseModel):
+    source: str = Field(description="the rules file in force")
+    thresholds: dict[str, dict[str, Any]] = Field(
+        description="per domain: quality, cctv, parking, shapes, outage"
+    )
+    zones: dict[str, dict[str, Any]] = Field(description="air-quality thresholds overridden per zone")
+    default_policy: PolicyView = Field(description="for rules the file names no policy for")
+    policies: dict[str, PolicyView] = Field(description="by rule name or prefix (the longest match wins)")
+    notifications: dict[str, dict[str, Any]] = Field(
+        description="what each sink takes (webhook URLs shown without path and query)"
+    )
+
+
 class EarlierAlert(BaseModel):
     id: int
     opened_at: datetime

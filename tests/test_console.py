@@ -250,6 +250,14 @@ def test_an_operator_acknowledges_a_storm_of_alerts_at_once(api: Api, browser: W
     text = browser.find_element(By.ID, "report-text").text
     assert "Still open (4)" in text and "operator: acknowledged 3" in text
     shot(browser, "console-shift-report")
+    # the rules in force: what each rule's procedure is, and when it escalates and reminds
+    wait.until(lambda b: click((By.CSS_SELECTOR, "#tabs button[data-view='rules']")))
+    wait.until(ec.text_to_be_present_in_element((By.ID, "r-policies"), "cctv.fire"))
+    policies = browser.find_element(By.ID, "r-policies").text
+    assert "call 119" in policies and "2 min" in policies and "30 min" in policies
+    assert "min_devices" in browser.find_element(By.ID, "r-thresholds").text
+    assert "webhook:*" in browser.find_element(By.ID, "r-routes").text
+    shot(browser, "console-rules")
 
 
 def test_an_operator_mutes_a_device_from_its_alert(api: Api, browser: WebDriver) -> None:

@@ -66,6 +66,26 @@ function show(view) {
   for (const b of document.querySelectorAll("#tabs button")) b.toggleAttribute("aria-current", b.dataset.view === view);
   if (view === "map") drawMap();
   if (view === "boards") drawBoards();
+  if (view === "rules") drawRules();
+}
+
+// -- the rules in force (read-only): per rule its procedure and timings; thresholds; notification routes
+async function drawRules() {
+  const r = await api("/api/v1/rules");
+  const secs = (s) => (s === null || s === undefined ? "never" : s < 5400 ? `${Math.round(s / 60)} min` : `${(s / 3600).toFixed(1)} h`);
+  $("#rules-source").textContent = `From ${r.source}; the analytics service re-reads it when it changes.`;
+  const row = (name, p) => el("tr", {}, el("th", { scope: "row" }, name), el("td", {}, secs(p.escalate_after_s)),
+    el("td", {}, secs(p.remind_after_s)), el("td", {}, p.auto_resolve ? "yes" : "no"), el("td", {}, p.runbook || "—"));
+  $("#r-policies").replaceChildren(
+    el("tr", {}, ...["rule", "escalates after (critical, unacknowledged)", "reminds after (acknowledged, still active)", "resolves itself", "what to do"].map((h) => el("th", { scope: "col" }, h))),
+    ...Object.entries(r.policies).map(([name, p]) => row(name, p)), row("(any other rule)", r.default_policy));
+  $("#r-thresholds").replaceChildren(...Object.entries(r.thresholds).map(([domain, t]) => el("article", {}, el("h4", {}, domain),
+    el("dl", {}, ...Object.entries(t).flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, Array.isArray(v) ? v.join(", ") : String(v))])))));
+  $("#r-routes").replaceChildren(
+    el("tr", {}, ...["sink", "from severity", "kinds", "rules", "notifications", "at most per hour"].map((h) => el("th", { scope: "col" }, h))),
+    ...Object.entries(r.notifications).map(([sink, x]) => el("tr", {}, el("th", { scope: "row" }, sink), el("td", {}, x.min_severity),
+      el("td", {}, x.kinds.join(", ") || "all"), el("td", {}, x.rules.join(", ") || "all"), el("td", {}, x.what.join(", ") || "all"),
+      el("td", {}, x.max_per_hour ?? "no cap"))));
 }
 
 // -- alerts inbox --------------------------------------------------------------------------

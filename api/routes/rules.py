@@ -1,0 +1,56 @@
+"""The analytics rules in force, read-only: thresholds, per-zone overrides, each rule's policy (when it
+escalates and reminds, its runbook) and which notifications each sink takes — so a supervisor can see
+why the platform behaves as it does without reading the YAML on the server."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter
+
+from alerts.model import Policy
+from analytics.config import RulesError, RulesFile
+from api.deps import State, Viewer
+from api.problems import Problem, responses
+from api.schemas import RulesView
+
+router = APIRouter(tags=["alerts"])
+
+
+def redact_sink(sink: str) -> str:
+    """``webhook:{url}`` without its path and query (where gateways put their tokens)."""
+    if not sink.startswith("webhook:") or sink == "webhook:*":
+        return sink
+    u = urlsplit(sink.removeprefix("webhook:"))
+    tail = "/…" if (u.path not in ("", "/") or u.query) else ""
+    return f"webhook:{u.scheme}://{u.hostname or ''}{f':{u.port}' if u.port else ''}{tail}"
+
+
+@router.get(
+    "/rules",
+    response_model=RulesView,
+    summary="The analytics rules in force (thresholds, policies with runbooks, notification routes)",
+    responses=responses(401, 503),
+)
+def rules(st: State, _who: Viewer) -> dict[str, Any]:
+    a = st.settings.analytics
+    default = Policy(reopen_window_s=a.reopen_window_s, escalate_after_s=a.escalate_after_s)
+    try:
+        r = RulesFile(a.rules_file, default).rules
+    except RulesError as e:
+        raise Problem(503, f"the rules file is not valid: {e}") from None
+    return {
+        "source": str(a.rules_file) if a.rules_file else "packaged (analytics/rules.yaml)",
+        "thresholds": {
+            name: dataclasses.asdict(getattr(r, name))
+            for name in ("quality", "cctv", "parking", "shapes", "outage")
+        },
+        "zones": {z: dataclasses.asdict(q) for z, q in sorted(r.zone_quality.items())},
+        "default_policy": dataclasses.asdict(default),
+        "policies": {rule: dataclasses.asdict(p) for rule, p in sorted(r.policies.items())},
+        "notifications": {
+            redact_sink(s): dataclasses.asdict(route) for s, route in sorted(r.notifications.items())
+        },
+    }

@@ -1,0 +1,38 @@
+"""The rules in force, read-only through the API (and the console's Rules view): thresholds, each rule's
+policy with its runbook, and the notification routes with webhook tokens kept out of sight."""
+
+from __future__ import annotations
+
+import pytest
+
+from api.routes.rules import redact_sink
+from tests.conftest import Api
+
+
+def test_the_rules_in_force_are_readable_by_viewers(api: Api) -> None:
+    with api.client("viewer") as v:
+        r = v.get("/api/v1/rules")
+        assert r.status_code == 200, r.text
+        rules = r.json()
+    assert rules["source"].startswith("packaged")
+    fire = rules["policies"]["cctv.fire"]
+    assert (fire["escalate_after_s"], fire["remind_after_s"]) == (120, 1800) and "119" in fire["runbook"]
+    assert rules["default_policy"]["escalate_after_s"] == 600 and rules["default_policy"]["runbook"] == ""
+    assert rules["thresholds"]["outage"]["min_devices"] == 3
+    assert rules["thresholds"]["shapes"]["pollutants"] == ["pm25", "pm10", "o3", "no2", "co", "so2"]
+    assert rules["notifications"]["webhook:*"]["min_severity"] == "warning"
+    assert api.client(None).get("/api/v1/rules").status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("sink", "shown"),
+    [
+        ("mqtt", "mqtt"),
+        ("webhook:*", "webhook:*"),
+        ("webhook:https://sms.example/hook?token=s3cret", "webhook:https://sms.example/…"),
+        ("webhook:https://user:pw@sms.example:8443/t/abc", "webhook:https://sms.example:8443/…"),
+        ("webhook:http://127.0.0.1:9000", "webhook:http://127.0.0.1:9000"),
+    ],
+)
+def test_webhook_urls_are_shown_without_their_secrets(sink: str, shown: str) -> None:
+    assert redact_sink(sink) == shown
