@@ -260,6 +260,43 @@ def test_an_operator_acknowledges_a_storm_of_alerts_at_once(api: Api, browser: W
     shot(browser, "console-rules")
 
 
+def test_an_operator_plans_extends_and_ends_maintenance(api: Api, browser: WebDriver) -> None:
+    sign_in(browser, api, "operator")
+    wait = WebDriverWait(browser, 10, ignored_exceptions=[StaleElementReferenceException])
+
+    def click(locator: tuple[str, str]) -> bool:
+        browser.find_element(*locator).click()
+        return True
+
+    wait.until(lambda b: click((By.CSS_SELECTOR, "#tabs button[data-view='maintenance']")))
+    wait.until(
+        ec.text_to_be_present_in_element((By.ID, "m-windows"), "No device or zone is under maintenance")
+    )
+    # a device that does not exist: the API's reason, said plainly
+    browser.find_element(By.ID, "m-subject").send_keys("nope-1")
+    browser.find_element(By.ID, "m-reason").send_keys("filter change")
+    browser.find_element(By.ID, "m-create").click()
+    wait.until(ec.alert_is_present())
+    assert "no device or zone nope-1" in browser.switch_to.alert.text
+    browser.switch_to.alert.accept()
+    subject = browser.find_element(By.ID, "m-subject")
+    subject.clear()
+    subject.send_keys("aq-002")
+    browser.find_element(By.ID, "m-create").click()
+    wait.until(ec.text_to_be_present_in_element((By.ID, "m-windows"), "filter change"))
+    assert api.platform.scalar("SELECT ends_at - starts_at FROM maintenance") == timedelta(hours=2)
+    shot(browser, "console-maintenance")
+    wait.until(lambda b: click((By.CSS_SELECTOR, "#m-windows .m-extend")))
+    wait.until(
+        lambda b: api.platform.scalar("SELECT ends_at - starts_at FROM maintenance") == timedelta(hours=3)
+    )
+    wait.until(lambda b: click((By.CSS_SELECTOR, "#m-windows .m-end")))
+    wait.until(lambda b: api.platform.scalar("SELECT ended_by FROM maintenance") == "operator")
+    wait.until(
+        ec.text_to_be_present_in_element((By.ID, "m-windows"), "No device or zone is under maintenance")
+    )
+
+
 def test_an_operator_mutes_a_device_from_its_alert(api: Api, browser: WebDriver) -> None:
     now = datetime.now(UTC)
     with psycopg.connect(api.platform.db_url, autocommit=True) as conn:

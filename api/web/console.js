@@ -67,7 +67,39 @@ function show(view) {
   if (view === "map") drawMap();
   if (view === "boards") drawBoards();
   if (view === "rules") drawRules();
+  if (view === "maintenance") drawMaintenance();
 }
+
+// -- maintenance windows: current and coming, planned ahead, extended, ended ------------------
+async function drawMaintenance() {
+  const ws = await api("/api/v1/maintenance");
+  const act = async (path, init, said) => {
+    try { await api(path, init); $("#announce").textContent = said; } catch (e) { alert(e.message); }
+    await drawMaintenance();
+  };
+  $("#m-windows").replaceChildren(
+    el("tr", {}, ...["#", "device or zone", "rules", "from", "until", "reason", "by", "alerts muted", ""].map((h) => el("th", { scope: "col" }, h))),
+    ...ws.map((w) => el("tr", { "data-window": w.id }, el("td", {}, String(w.id)), el("td", {}, w.subject), el("td", {}, w.rule_prefix || "all"),
+      el("td", {}, fmtTime(w.starts_at)), el("td", {}, fmtTime(w.ended_at || w.ends_at)), el("td", {}, w.reason), el("td", {}, w.created_by),
+      el("td", {}, String(w.muted_alerts)),
+      el("td", { class: "operator-only" },
+        el("button", { class: "m-extend", onclick: () => act(`/api/v1/maintenance/${w.id}`, { method: "PATCH", json: { extend_min: 60 } }, `maintenance #${w.id} extended by 1 h`) }, "Extend 1 h"),
+        el("button", { class: "m-end", onclick: () => act(`/api/v1/maintenance/${w.id}/end`, { method: "POST" }, `maintenance #${w.id} ended`) }, "End")))));
+  if (!ws.length) $("#m-windows").append(el("tr", {}, el("td", { colspan: "9", class: "muted" }, "No device or zone is under maintenance, and none is planned.")));
+}
+$("#m-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const f = new FormData($("#m-form"));
+  const body = { subject: f.get("subject").trim(), reason: f.get("reason").trim(), duration_min: Math.round(Number(f.get("hours")) * 60) };
+  if (f.get("rule_prefix")) body.rule_prefix = f.get("rule_prefix").trim();
+  if (f.get("starts_at")) body.starts_at = new Date(f.get("starts_at")).toISOString();
+  try {
+    const w = await api("/api/v1/maintenance", { method: "POST", json: body });
+    $("#announce").textContent = `${w.subject} is under maintenance (#${w.id})`;
+    $("#m-form").reset();
+  } catch (e) { alert(e.message); }
+  await drawMaintenance();
+});
 
 // -- the rules in force (read-only): per rule its procedure and timings; thresholds; notification routes
 async function drawRules() {
