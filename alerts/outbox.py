@@ -26,7 +26,9 @@ it is handled for that sink. Outbox ids become visible in commit order, so a
 poll costs the same after a year of notifications as on the first day. A sink
 met for the first time (a webhook added to the configuration) starts with the
 notifications of the last ``catch_up_s`` (10 minutes), not the whole history:
-an SMS gateway added today must not page people for last month's alerts.
+an SMS gateway added today must not page people for last month's alerts. The same holds for a sink
+back after a day unserved (taken out of the configuration, then put back); a sink that is configured
+but failing keeps its place, and its backlog.
 
 A sink whose route has ``max_per_hour`` is sent at most that many notifications in any hour. Past it,
 each is recorded for that sink as held back (never sent) and counted; once the sink may be sent again,
@@ -52,6 +54,7 @@ Sink = Callable[[str, bytes], None]  # (kind, payload) -> raises on failure
 
 
 CATCH_UP_S = 600.0
+AWAY_S = 86400.0  # a sink not served this long (no longer configured) is met afresh when it comes back
 
 
 #: where a sink met for the first time starts: the notifications of the last ``catch_up_s``, else after the newest
@@ -64,15 +67,39 @@ _FIRST_SIGHT = (
 def cursor(
     conn: psycopg.Connection[Any], name: str, catch_up_s: float = CATCH_UP_S, keep: bool = True
 ) -> int:
-    """The first outbox id ``name`` may not have handled. A sink met for the first time starts with the
-    notifications of the last ``catch_up_s`` (recorded as its cursor unless ``keep`` is false)."""
-    row = conn.execute("SELECT next_id FROM outbox_cursors WHERE sink = %s", (name,)).fetchone()
-    if row is not None:
+    """The first outbox id ``name`` may not have handled. A sink met for the first time, or back after
+    ``AWAY_S`` unserved (removed from the configuration, then added again), starts with the notifications
+    of the last ``catch_up_s`` (recorded as its cursor unless ``keep`` is false)."""
+    row = conn.execute(
+        "SELECT next_id, updated_at < now() - make_interval(secs => %s) FROM outbox_cursors WHERE sink = %s",
+        (AWAY_S, name),
+    ).fetchone()
+    if row is not None and not (row[1] and keep):
         return int(row[0])
     if not keep:
         first = conn.execute(f"SELECT {_FIRST_SIGHT}", (catch_up_s,)).fetchone()
         assert first is not None
         return int(first[0])
+    if row is not None:  # back after a long absence: the notifications in between are not its to send now
+        moved = conn.execute(
+            f"UPDATE outbox_cursors SET next_id = greatest(next_id, {_FIRST_SIGHT}), updated_at = now()"
+            " WHERE sink = %s RETURNING next_id",
+            (catch_up_s, name),
+        ).fetchone()
+        assert moved is not None
+        skipped = conn.execute(
+            "SELECT count(*) FROM alert_outbox WHERE id >= %s AND id < %s AND muted_by IS NULL",
+            (row[0], moved[0]),
+        ).fetchone()
+        log.warning(
+            "notifications: sink %s was not served for over %.0f h; it starts with the last %.0f s of the outbox"
+            " (%d older notifications are not sent to it)",
+            name,
+            AWAY_S / 3600,
+            catch_up_s,
+            skipped[0] if skipped else 0,
+        )
+        return int(moved[0])
     conn.execute(
         f"INSERT INTO outbox_cursors (sink, next_id) SELECT %s, {_FIRST_SIGHT} ON CONFLICT (sink) DO NOTHING",
         (name, catch_up_s),
@@ -104,6 +131,10 @@ def drain(
     """Deliver up to ``limit`` notifications that ``name`` has not yet accepted; returns how many it accepted.
     Those its ``route`` refuses are recorded as handled for it (``last_error``: why), never sent."""
     start = cursor(conn, name)
+    conn.execute(  # served now, though nothing may move (idle, or failing): this sink's, not away
+        "UPDATE outbox_cursors SET updated_at = now() WHERE sink = %s AND updated_at < now() - interval '1 minute'",
+        (name,),
+    )
     limit_h = route.max_per_hour if route is not None else None
     sent_h = _sent_last_hour(conn, name) if limit_h else 0
     if limit_h and sent_h < limit_h and not _digest(conn, name, sink, max_backoff_s):

@@ -160,3 +160,32 @@ def test_an_upgraded_database_resumes_each_sink_where_it_stood(db_url: str) -> N
         hook = Sink()
         assert outbox.drain(conn, "hook", hook) == 2
         assert [n["subject"] for n in hook.got] == ["cam-2", "cam-3"]
+
+
+def test_a_sink_back_after_a_day_away_does_not_replay_what_it_missed(db_url: str) -> None:
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        raise_alert(conn, "cam-0")
+        hook = Sink()
+        assert outbox.drain(conn, "hook", hook) == 1
+        # taken out of the configuration for two days, during which three alerts were raised
+        conn.execute("UPDATE outbox_cursors SET updated_at = now() - interval '2 days'")
+        for i in (1, 2, 3):
+            raise_alert(conn, f"cam-{i}")
+        conn.execute("UPDATE alert_outbox SET created_at = now() - interval '1 day'")
+        raise_alert(conn, "cam-4")
+        assert outbox.drain(conn, "hook", hook) == 1  # back: the last ten minutes only
+        assert [n["subject"] for n in hook.got] == ["cam-0", "cam-4"]
+
+
+def test_a_failing_sink_is_not_away_however_long_it_fails(db_url: str) -> None:
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        raise_alert(conn, "cam-1")
+        outbox.cursor(conn, "hook")
+        conn.execute("UPDATE outbox_cursors SET updated_at = now() - interval '23 hours'")
+        assert outbox.drain(conn, "hook", Sink(fail=True)) == 0  # served, and failing: its place is kept
+        fresh = conn.execute("SELECT updated_at > now() - interval '1 minute' FROM outbox_cursors").fetchone()
+        assert fresh == (True,)
+        conn.execute("UPDATE alert_outbox SET created_at = now() - interval '2 days'")
+        conn.execute("UPDATE alert_deliveries SET next_attempt_at = now()")
+        up = Sink()
+        assert outbox.drain(conn, "hook", up) == 1 and up.got[0]["subject"] == "cam-1"  # the backlog, kept
