@@ -87,13 +87,19 @@ class _Camera:
 class CctvRules:
     def __init__(self, config: CctvConfig | None = None) -> None:
         self.cfg = config or CctvConfig()
+        self.overrides: dict[str, CctvConfig] = {}  # per camera, from the rules file's ``devices``
         self.live: dict[str, tuple[datetime, str]] = {}  # alert key -> (last event, camera)
         self.zone_events: dict[tuple[str, str], deque[tuple[datetime, str]]] = {}
         self.cameras: dict[str, _Camera] = {}
         self.conditions = Conditions()  # noisy and silent cameras
 
+    def cfg_for(self, camera: str) -> CctvConfig:
+        """The camera's own thresholds, if the rules file gives it some; else the city's (incidents across
+        the cameras of a zone always use the city's)."""
+        return self.overrides.get(camera, self.cfg)
+
     def on_event(self, e: CctvEvent) -> list[AlertEvent]:
-        cfg = self.cfg
+        cfg = self.cfg_for(e.camera)
         out: list[AlertEvent] = []
         cam = self.cameras.setdefault(e.camera, _Camera(e.time, e.time))
         cam.events += 1
@@ -154,14 +160,15 @@ class CctvRules:
                 e.time,
             )
         )
-        # incident: several cameras of the zone, same type, inside the window
+        # incident: several cameras of the zone, same type, inside the window (the city's thresholds)
+        city = self.cfg
         zk = (e.zone, e.event_type)
         recent = self.zone_events.setdefault(zk, deque())
         recent.append((e.time, e.camera))
-        while recent and recent[0][0] < e.time - timedelta(seconds=cfg.incident_window_s):
+        while recent and recent[0][0] < e.time - timedelta(seconds=city.incident_window_s):
             recent.popleft()
         cams = {c for _, c in recent}
-        if len(cams) >= cfg.incident_cameras:
+        if len(cams) >= city.incident_cameras:
             ikey = f"cctv.incident.{e.event_type}:zone:{e.zone}"
             self.live[ikey] = (e.time, "")
             title = f"Incident: {e.event_type.replace('_', ' ')} seen by {len(cams)} cameras in {e.zone}"
@@ -176,11 +183,11 @@ class CctvRules:
                         title,
                         float(len(cams)),
                         observed=len(cams),
-                        threshold=cfg.incident_cameras,
+                        threshold=city.incident_cameras,
                         window_start=recent[0][0],
                         window_end=e.time,
                         details={"cameras": sorted(cams)},
-                        message=f"{len(cams)} cameras within {cfg.incident_window_s:.0f}s",
+                        message=f"{len(cams)} cameras within {city.incident_window_s:.0f}s",
                     ),
                     e.time,
                 )
@@ -189,19 +196,20 @@ class CctvRules:
 
     def tick(self, now: datetime) -> list[AlertEvent]:
         """Time passes: quiet alerts clear, silent cameras are flagged."""
-        cfg = self.cfg
         out: list[AlertEvent] = []
-        for key, (last, _cam) in list(self.live.items()):
-            if (now - last).total_seconds() >= cfg.quiet_s:
+        for key, (last, cam_id) in list(self.live.items()):
+            quiet_s = self.cfg_for(cam_id).quiet_s
+            if (now - last).total_seconds() >= quiet_s:
                 del self.live[key]
                 out.append(
                     (
                         key,
-                        Clear(f"no recurrence for {cfg.quiet_s:.0f}s"),
-                        last + timedelta(seconds=cfg.quiet_s),
+                        Clear(f"no recurrence for {quiet_s:.0f}s"),
+                        last + timedelta(seconds=quiet_s),
                     )
                 )
         for name, cam in self.cameras.items():
+            cfg = self.cfg_for(name)
             calm = not cam.low_conf or cam.low_conf[-1] < now - timedelta(hours=1)
             if calm and f"cctv.noisy:{name}" in self.conditions:
                 cam.low_conf.clear()

@@ -71,9 +71,17 @@ class Rules:
     zone_quality: dict[str, QualityConfig] = field(default_factory=dict)
     policies: dict[str, Policy] = field(default_factory=dict)
     notifications: dict[str, Route] = field(default_factory=dict)  # per sink (alerts.routing)
+    device_quality: dict[str, dict[str, Any]] = field(default_factory=dict)  # station -> its own settings
+    device_parking: dict[str, ParkingConfig] = field(default_factory=dict)  # sensor -> its thresholds
+    device_cctv: dict[str, CctvConfig] = field(default_factory=dict)  # camera -> its thresholds
 
     def quality_for(self, zone: str) -> QualityConfig:
         return self.zone_quality.get(zone, self.quality)
+
+    def quality_for_station(self, station: str, zone: str) -> QualityConfig:
+        """A station's quality thresholds: its own settings over its zone's (over the city's)."""
+        own = self.device_quality.get(station)
+        return dataclasses.replace(self.quality_for(zone), **own) if own else self.quality_for(zone)
 
     def policy_for(self, rule: str, default: Policy) -> Policy:
         matches = [p for p in self.policies if rule == p or rule.startswith(p + ".")]
@@ -87,7 +95,17 @@ def parse(text: str, default_policy: Policy | None = None) -> Rules:
         raise RulesError("(file)", f"not valid YAML: {e}") from None
     if not isinstance(doc, dict):
         raise RulesError("(file)", "the top level must be a mapping")
-    known = {"quality", "cctv", "parking", "shapes", "outage", "zones", "policies", "notifications"}
+    known = {
+        "quality",
+        "cctv",
+        "parking",
+        "shapes",
+        "outage",
+        "zones",
+        "devices",
+        "policies",
+        "notifications",
+    }
     if unknown := sorted(set(doc) - known):
         raise RulesError(unknown[0], f"unknown section (known: {', '.join(sorted(known))})")
     quality = _build(QualityConfig, doc.get("quality"), "quality")
@@ -110,6 +128,34 @@ def parse(text: str, default_policy: Policy | None = None) -> Rules:
             raise RulesError(f"zones.{zone}", "only a 'quality' section can be overridden per zone")
         merged = {**dataclasses.asdict(quality), **(section.get("quality") or {})}
         zones[str(zone)] = _build(QualityConfig, merged, f"zones.{zone}.quality")
+    cctv = _build(CctvConfig, doc.get("cctv"), "cctv")
+    device_quality: dict[str, dict[str, Any]] = {}
+    device_parking: dict[str, ParkingConfig] = {}
+    device_cctv: dict[str, CctvConfig] = {}
+    for dev, section in (doc.get("devices") or {}).items():
+        dev = str(dev)
+        if not isinstance(section, dict) or not section or set(section) - {"quality", "parking", "cctv"}:
+            raise RulesError(f"devices.{dev}", "a device overrides 'quality' (a station), 'parking' (a sensor)"
+                             " or 'cctv' (a camera)")  # fmt: skip
+        if "quality" in section:
+            own = section["quality"] or {}
+            station = _build(QualityConfig, {**dataclasses.asdict(quality), **own}, f"devices.{dev}.quality")
+            if station.drift_off >= station.drift_on:
+                raise RulesError(f"devices.{dev}.quality.drift_off", "must be below drift_on (hysteresis)")
+            device_quality[dev] = {k: getattr(station, k) for k in own}  # validated values, over the zone's
+        if "parking" in section:
+            sensor = _build(
+                ParkingConfig,
+                {**dataclasses.asdict(parking), **(section["parking"] or {})},
+                f"devices.{dev}.parking",
+            )
+            if not sensor.release < sensor.almost_full <= 1:
+                raise RulesError(f"devices.{dev}.parking.release", "needs release < almost_full <= 1")
+            device_parking[dev] = sensor
+        if "cctv" in section:
+            device_cctv[dev] = _build(
+                CctvConfig, {**dataclasses.asdict(cctv), **(section["cctv"] or {})}, f"devices.{dev}.cctv"
+            )
     base = dataclasses.asdict(default_policy or Policy())
     policies = {
         str(rule): _build(Policy, {**base, **(p or {})}, f"policies.{rule}")
@@ -127,13 +173,16 @@ def parse(text: str, default_policy: Policy | None = None) -> Rules:
         notifications[sink] = route
     return Rules(
         quality,
-        _build(CctvConfig, doc.get("cctv"), "cctv"),
+        cctv,
         parking,
         shapes,
         outage,
         zones,
         policies,
         notifications,
+        device_quality,
+        device_parking,
+        device_cctv,
     )
 
 

@@ -55,6 +55,7 @@ def hour_of_week(t: datetime) -> int:
 class ParkingRules:
     def __init__(self, capacity: dict[str, int], config: ParkingConfig | None = None) -> None:
         self.cfg = config or ParkingConfig()
+        self.overrides: dict[str, ParkingConfig] = {}  # per sensor, from the rules file's ``devices``
         self.capacity = capacity
         self.usual: dict[tuple[str, int], deque[float]] = {}  # (lot, hour of week) -> occupancy seen
         self.sampled: dict[str, datetime] = {}  # lot -> the hour last sampled
@@ -67,8 +68,12 @@ class ParkingRules:
         occupied = sum(1 for s, st in self.sensors.items() if self.lot_of[s] == lot and st.occupied)
         return occupied, self.capacity.get(lot, 0)
 
+    def cfg_for(self, sensor: str) -> ParkingConfig:
+        """The sensor's own thresholds, if the rules file gives it some; else the city's."""
+        return self.overrides.get(sensor, self.cfg)
+
     def on_reading(self, r: SpaceReading) -> list[AlertEvent]:
-        cfg = self.cfg
+        cfg = self.cfg_for(r.sensor)
         out: list[AlertEvent] = []
         self.lot_of[r.sensor] = r.lot
         st = self.sensors.get(r.sensor)
@@ -127,7 +132,7 @@ class ParkingRules:
         held = (now - st.since).total_seconds()
         return self.conditions.update(
             f"parking.stuck:{sensor}",
-            held >= self.cfg.stuck_s,
+            held >= self.cfg_for(sensor).stuck_s,
             lambda: alert(
                 "parking.stuck",
                 sensor,
@@ -136,7 +141,7 @@ class ParkingRules:
                 f"Parking sensor stuck: {sensor}",
                 held,
                 observed=held,
-                threshold=self.cfg.stuck_s,
+                threshold=self.cfg_for(sensor).stuck_s,
                 window_start=st.since,
                 window_end=now,
                 message=f"{'occupied' if st.occupied else 'free'} for {held / 3600:.1f} h",

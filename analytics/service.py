@@ -141,7 +141,9 @@ class AnalyticsService:
         self._shapes_dirty = False  # hours were learned since the shapes were last saved (their own row)
         self.cursor: datetime | None = None
         self.cctv = CctvRules(self.rules.cctv)
+        self.cctv.overrides = self.rules.device_cctv
         self.parking = ParkingRules({}, self.rules.parking)
+        self.parking.overrides = self.rules.device_parking
         self.stream_cursor: dict[str, datetime] = {}
         self.received_cursor: dict[str, datetime] = {}
         self._last_health: datetime | None = None
@@ -263,10 +265,10 @@ class AnalyticsService:
         if new is None:
             return
         self.rules = new
-        self.cctv.cfg = new.cctv
+        self.cctv.cfg, self.cctv.overrides = new.cctv, new.device_cctv
         self.dispatcher.routes = new.notifications
         self.shapes.configure(new.shapes)
-        self.parking.cfg = new.parking
+        self.parking.cfg, self.parking.overrides = new.parking, new.device_parking
         for zone, zq in self.zones.items():
             zq.config = new.quality_for(zone)
         log.info("rules reloaded from %s", self.rules_file.path)
@@ -309,6 +311,11 @@ class AnalyticsService:
             zq = self.zones.get(zone) or self.zones.setdefault(
                 zone, ZoneQuality(self.rules.quality_for(zone))
             )
+            zq.overrides = {  # stations with thresholds of their own (the rules file's ``devices``)
+                sid: self.rules.quality_for_station(sid, zone)
+                for sid in self.rules.device_quality
+                if self.zone_of.get(sid) == zone
+            }
             done = self.zone_done.get(zone)
             for minute in sorted(minutes):
                 if done is not None and minute <= done:

@@ -94,11 +94,16 @@ def _log_ratio(x: float, ref: float) -> float:
 class ZoneQuality:
     def __init__(self, config: QualityConfig | None = None) -> None:
         self.config = config or QualityConfig()
+        self.overrides: dict[str, QualityConfig] = {}  # per station, from the rules file's ``devices``
         self.stations: dict[str, _Station] = {}
+
+    def cfg(self, sid: str) -> QualityConfig:
+        """The station's own thresholds, if the rules file gives it some; else its zone's."""
+        return self.overrides.get(sid, self.config)
 
     def _station(self, sid: str) -> _Station:
         if sid not in self.stations:
-            c = self.config
+            c = self.cfg(sid)
             self.stations[sid] = _Station(
                 Flatline(min_run=c.stuck_run),
                 Spike(),
@@ -141,10 +146,9 @@ class ZoneQuality:
             )
         return zq
 
-    def _learn_pairs(self, st: _Station, x: float, peers: dict[str, float]) -> None:
+    def _learn_pairs(self, st: _Station, c: QualityConfig, x: float, peers: dict[str, float]) -> None:
         if st.active.get("aq.drift"):
             return  # do not learn a drift as the new normal
-        c = self.config
         for j, v in peers.items():
             lr = _log_ratio(x, v)
             n = st.pair_n.get(j, 0) + 1
@@ -165,7 +169,6 @@ class ZoneQuality:
 
     def tick(self, readings: list[Reading]) -> list[Finding]:
         """Process one minute of the zone's readings; returns the findings that changed."""
-        c = self.config
         out: list[Finding] = []
         # a station already known to be faulty is no reference for its peers
         valid = {
@@ -177,6 +180,7 @@ class ZoneQuality:
         residuals: dict[str, float] = {}
         for r in readings:
             st = self._station(r.station)
+            c = self.cfg(r.station)
             humid = r.rh is not None and r.rh > c.humid_rh
             extra = {"humidity_flag": True, "rh": r.rh} if humid else {}
             # stuck
@@ -237,7 +241,7 @@ class ZoneQuality:
                 for j in peer_ids
                 if st.pair_n.get(j, 0) >= c.pair_warmup
             ]
-            self._learn_pairs(st, r.pm25, {j: valid[j] for j in peer_ids})
+            self._learn_pairs(st, c, r.pm25, {j: valid[j] for j in peer_ids})
             if len(corrected) < 2:
                 continue
             res = statistics.median(corrected)
@@ -271,7 +275,7 @@ class ZoneQuality:
         if drift_scores:
             worst = max(drift_scores, key=lambda s: drift_scores[s])
             for sid, d in drift_scores.items():
-                st = self.stations[sid]
+                st, c = self.stations[sid], self.cfg(sid)
                 active = st.active.get("aq.drift", False)
                 now_active = d >= c.drift_off if active else (d >= c.drift_on and sid == worst)
                 r = next(x for x in readings if x.station == sid)

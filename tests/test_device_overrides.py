@@ -1,0 +1,117 @@
+"""Thresholds per device (the rules file's ``devices``): a station, a parking sensor or a camera with settings
+of its own, over its zone's and the city's; the others keep theirs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from alerts.model import Raise
+from analytics.airquality.quality import QualityConfig, Reading, ZoneQuality
+from analytics.cctv import CctvConfig, CctvRules
+from analytics.config import RulesError, parse
+from analytics.parking import ParkingRules, SpaceReading
+from tests.test_cctv_rules import NOON_KST, ev
+
+T0 = datetime(2026, 6, 1, 0, 0, tzinfo=UTC)
+RULES = """
+zones: {industrial: {quality: {spike_min_jump: 30}}}
+devices:
+  aq-017: {quality: {stuck_run: 30}}
+  pk-01-001: {parking: {stuck_s: 3600}}
+  cam-9: {cctv: {min_confidence: 0.9, quiet_s: 60}}
+"""
+
+
+def test_a_device_s_own_settings_lie_over_its_zone_s() -> None:
+    r = parse(RULES)
+    mine = r.quality_for_station("aq-017", "industrial")
+    assert (mine.stuck_run, mine.spike_min_jump) == (30, 30.0)  # its own, and its zone's
+    assert r.quality_for_station("aq-018", "industrial") == r.quality_for("industrial")
+    assert r.device_parking["pk-01-001"].stuck_s == 3600 and r.device_parking["pk-01-001"].flap_per_h == 12
+    assert r.device_cctv["cam-9"].min_confidence == 0.9
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("devices: {aq-1: {quality: {stuck_rum: 3}}}", "devices.aq-1.quality.stuck_rum"),
+        ("devices: {aq-1: {quality: {drift_off: 5}}}", "devices.aq-1.quality.drift_off"),
+        ("devices: {aq-1: {shapes: {}}}", "devices.aq-1"),
+        ("devices: {aq-1: {}}", "devices.aq-1"),
+        ("devices: {pk-1: {parking: {release: 0.95}}}", "devices.pk-1.parking.release"),
+        ("devices: {cam-1: {cctv: {quiet_s: -1}}}", "devices.cam-1.cctv.quiet_s"),
+    ],
+)
+def test_invalid_device_settings_name_the_key(text: str, where: str) -> None:
+    with pytest.raises(RulesError) as e:
+        parse(text)
+    assert e.value.where == where
+
+
+def test_a_station_with_its_own_stuck_run() -> None:
+    zq = ZoneQuality(QualityConfig(stuck_run=10))
+    zq.overrides = {"aq-2": QualityConfig(stuck_run=30)}
+    stuck: dict[str, int] = {}
+    for i in range(25):  # both read the same value for 25 minutes
+        t = T0 + timedelta(minutes=i)
+        for f in zq.tick([Reading("aq-1", t, 20.0, 30.0, 50.0), Reading("aq-2", t, 20.0, 30.0, 50.0)]):
+            if f.rule == "aq.stuck" and f.active:
+                stuck.setdefault(f.station, i)
+    assert stuck == {"aq-1": 9}  # aq-2 would need 30
+
+
+def test_a_parking_sensor_with_its_own_stuck_time() -> None:
+    r = ParkingRules({"lot": 10})
+    r.overrides = parse(RULES).device_parking
+    r.on_reading(SpaceReading("pk-01-001", "lot", T0, True))
+    r.on_reading(SpaceReading("pk-01-002", "lot", T0, True))
+    raised = [k for k, e, _ in r.tick(T0 + timedelta(hours=2)) if isinstance(e, Raise)]
+    assert raised == ["parking.stuck:pk-01-001"]  # an hour for this one; a day for the others
+
+
+def test_a_camera_with_its_own_confidence_and_quiet_time() -> None:
+    r = CctvRules(CctvConfig())
+    r.overrides = parse(RULES).device_cctv
+    assert r.on_event(ev(NOON_KST, "fight", cam="cam-9", conf=0.8)) == []  # below its 0.9
+    assert [k for k, _e, _t in r.on_event(ev(NOON_KST, "fight", cam="cam-1", conf=0.8))] == [
+        "cctv.fight:cam-1"
+    ]
+    assert [k for k, _e, _t in r.on_event(ev(NOON_KST, "fire", cam="cam-9", conf=0.95))] == [
+        "cctv.fire:cam-9"
+    ]
+    cleared = [k for k, _e, _t in r.tick(NOON_KST + timedelta(seconds=120))]
+    assert cleared == ["cctv.fire:cam-9"]  # its own 60 s of quiet; cam-1's fight waits the city's 600
+
+
+def test_the_rules_view_lists_what_each_device_has_of_its_own() -> None:
+    from api.routes.rules import _devices
+
+    assert _devices(parse(RULES)) == {
+        "aq-017": {"quality": {"stuck_run": 30}},
+        "cam-9": {"cctv": {"min_confidence": 0.9, "quiet_s": 60.0}},
+        "pk-01-001": {"parking": {"stuck_s": 3600.0}},
+    }
+
+
+def test_the_service_follows_device_settings_and_their_edits(db_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import time
+
+    from analytics.service import AnalyticsService
+    from citywatch.settings import AnalyticsSettings, DatabaseSettings, Settings
+
+    f = tmp_path / "rules.yaml"
+    f.write_text(RULES)
+    service = AnalyticsService(
+        Settings(db=DatabaseSettings(url=db_url), analytics=AnalyticsSettings(rules_file=f))
+    )
+    assert (
+        service.parking.cfg_for("pk-01-001").stuck_s == 3600 and service.cctv.cfg_for("cam-9").quiet_s == 60
+    )
+    f.write_text(RULES.replace("stuck_s: 3600", "stuck_s: 7200"))
+    later = time.time() + 5
+    os.utime(f, (later, later))
+    service.step()
+    assert service.parking.cfg_for("pk-01-001").stuck_s == 7200
