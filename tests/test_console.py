@@ -257,6 +257,7 @@ def test_an_operator_acknowledges_a_storm_of_alerts_at_once(api: Api, browser: W
     assert "call 119" in policies and "2 min" in policies and "30 min" in policies
     assert "min_devices" in browser.find_element(By.ID, "r-thresholds").text
     assert "webhook:*" in browser.find_element(By.ID, "r-routes").text
+    assert "every device has its zone's" in browser.find_element(By.ID, "r-devices").text
     shot(browser, "console-rules")
 
 

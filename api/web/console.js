@@ -113,6 +113,12 @@ async function drawRules() {
     ...Object.entries(r.policies).map(([name, p]) => row(name, p)), row("(any other rule)", r.default_policy));
   $("#r-thresholds").replaceChildren(...Object.entries(r.thresholds).map(([domain, t]) => el("article", {}, el("h4", {}, domain),
     el("dl", {}, ...Object.entries(t).flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, Array.isArray(v) ? v.join(", ") : String(v))])))));
+  const devs = Object.entries(r.devices);
+  $("#r-devices").replaceChildren(...(devs.length
+    ? devs.flatMap(([dev, sections]) => Object.entries(sections).map(([section, kv]) => el("tr", {},
+        el("th", { scope: "row" }, dev), el("td", {}, section),
+        el("td", {}, Object.entries(kv).map(([k, v]) => `${k} ${v}`).join(", ")))))
+    : [el("tr", {}, el("td", { class: "muted" }, "None: every device has its zone's and the city's."))]));
   $("#r-routes").replaceChildren(
     el("tr", {}, ...["sink", "from severity", "kinds", "rules", "notifications", "at most per hour"].map((h) => el("th", { scope: "col" }, h))),
     ...Object.entries(r.notifications).map(([sink, x]) => el("tr", {}, el("th", { scope: "row" }, sink), el("td", {}, x.min_severity),
