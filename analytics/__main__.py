@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from alerts.mqtt import AlertPublisher
@@ -18,6 +19,31 @@ from citywatch.settings import Settings
 def _parse(t: str) -> datetime:
     d = datetime.fromisoformat(t)
     return d if d.tzinfo else d.replace(tzinfo=UTC)
+
+
+def _with_progress_bar(service: AnalyticsService, work: Callable[[], int]) -> int:
+    """Run a re-evaluation with a progress bar on a terminal (the log says how far it got otherwise)."""
+    if not sys.stderr.isatty():
+        return work()
+    try:
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+    except ImportError:  # pragma: no cover - rich comes with typer
+        return work()
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+    ) as bar:
+        task = bar.add_task("re-evaluating", total=100)
+        service.progress = lambda upto, done, n: bar.update(
+            task, completed=100 * done, description=f"evaluated up to {upto:%Y-%m-%d %H:%M} ({n:,} readings)"
+        )
+        n = work()
+        bar.update(task, completed=100)
+        return n
 
 
 def main(start: str | None = None, end: str | None = None) -> None:
@@ -37,7 +63,7 @@ def main(start: str | None = None, end: str | None = None) -> None:
     try:
         if start is not None:
             t0, t1 = _parse(start), _parse(end) if end else datetime.now(UTC)
-            n = service.evaluate_range(t0, t1)
+            n = _with_progress_bar(service, lambda: service.evaluate_range(t0, t1))
             print(
                 f"re-evaluated {n} air-quality readings from {t0.isoformat()} to {t1.isoformat()}",
                 file=sys.stderr,

@@ -25,7 +25,7 @@ import statistics
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -150,6 +150,8 @@ class AnalyticsService:
         self.gaps_seen: dict[str, int] | None = None  # device -> missing messages already accounted for
         self.loss_at: dict[str, datetime] = {}  # device -> when it last lost messages
         self.outage_seen: dict[str, tuple[str, ...]] = {}  # zone outage -> its devices when last raised
+        #: a long re-evaluation reports (evaluated up to, fraction done, readings) here instead of the log
+        self.progress: Callable[[datetime, float, int], None] | None = None
         self._stop = threading.Event()
         self.leadership = Leadership(settings.db.url, "citywatch-analytics")
         self.active = False  # this instance holds the leadership and works
@@ -711,12 +713,15 @@ class AnalyticsService:
             self._save_state()
             if first is not None and safe - first > timedelta(hours=12):  # a backfill: say how far it got
                 done = (upto - first) / (safe - first)
-                log.info(
-                    "evaluated up to %s (%3.0f%%, %d readings)",
-                    upto.isoformat(timespec="minutes"),
-                    100 * done,
-                    n,
-                )
+                if self.progress is not None:  # a progress bar on a terminal (citywatch analytics --from)
+                    self.progress(upto, done, n)
+                else:
+                    log.info(
+                        "evaluated up to %s (%3.0f%%, %d readings)",
+                        upto.isoformat(timespec="minutes"),
+                        100 * done,
+                        n,
+                    )
         if (
             self.cursor is not None and self.cursor >= safe
         ):  # the minutes younger than the lateness, if complete

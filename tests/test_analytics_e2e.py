@@ -376,7 +376,11 @@ def test_learned_baseline_pollutant_mix_and_unusual_shapes(db_url: str) -> None:
                 rows,
             )
     service = AnalyticsService(Settings(db=DatabaseSettings(url=db_url)))
+    steps: list[tuple[datetime, float, int]] = []
+    service.progress = lambda upto, done, n: steps.append((upto, done, n))  # the CLI's progress bar
     service.evaluate_range(start - timedelta(minutes=1), end)
+    assert len(steps) >= 30 and steps[-1][1] == 1.0  # ten days in six-hour slices, to the end
+    assert [d for _u, d, _n in steps] == sorted(d for _u, d, _n in steps) and steps[-1][2] == len(rows)
     with psycopg.connect(db_url) as conn:
         got = {
             r: (st, e)
@@ -467,3 +471,28 @@ def test_a_device_back_online_is_alive_from_then_though_its_data_lags(db_url: st
     with psycopg.connect(db_url) as conn:
         rows = conn.execute("SELECT rule, subject FROM alerts ORDER BY subject").fetchall()
     assert rows == [("device.offline", "aq-back"), ("device.offline", "aq-gone")]
+
+
+def test_a_re_evaluation_on_a_terminal_shows_a_progress_bar(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sys
+    from types import SimpleNamespace
+
+    from analytics.__main__ import _with_progress_bar
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    fake = SimpleNamespace(progress=None)
+
+    def work() -> int:
+        for i in range(1, 5):
+            fake.progress(
+                datetime(2026, 10, 1, 6 * i, tzinfo=UTC) if i < 4 else datetime(2026, 10, 2, tzinfo=UTC),
+                i / 4,
+                100 * i,
+            )
+        return 400
+
+    assert _with_progress_bar(fake, work) == 400  # type: ignore[arg-type]
+    err = capsys.readouterr().err
+    assert "evaluated up to 2026-10-02 00:00 (400 readings)" in err and "100%" in err
