@@ -61,6 +61,11 @@ def _build(cls: type[T], data: Any, where: str) -> T:
     return value
 
 
+#: the domains whose settings a zone or a device may override (over the city's)
+LAYERED: dict[str, type[Any]] = {"quality": QualityConfig, "parking": ParkingConfig, "cctv": CctvConfig}
+Own = dict[str, dict[str, Any]]  # domain -> the settings given (validated values)
+
+
 @dataclass(frozen=True)
 class Rules:
     quality: QualityConfig = field(default_factory=QualityConfig)
@@ -68,24 +73,60 @@ class Rules:
     parking: ParkingConfig = field(default_factory=ParkingConfig)
     shapes: ShapeConfig = field(default_factory=ShapeConfig)
     outage: OutageConfig = field(default_factory=OutageConfig)
-    zone_quality: dict[str, QualityConfig] = field(default_factory=dict)
+    zone_own: dict[str, Own] = field(default_factory=dict)  # zone -> its own settings, per domain
     policies: dict[str, Policy] = field(default_factory=dict)
     notifications: dict[str, Route] = field(default_factory=dict)  # per sink (alerts.routing)
-    device_quality: dict[str, dict[str, Any]] = field(default_factory=dict)  # station -> its own settings
-    device_parking: dict[str, ParkingConfig] = field(default_factory=dict)  # sensor -> its thresholds
-    device_cctv: dict[str, CctvConfig] = field(default_factory=dict)  # camera -> its thresholds
+    device_own: dict[str, Own] = field(default_factory=dict)  # device -> its own settings, per domain
+
+    def settings_for(self, domain: str, zone: str = "", device: str | None = None) -> Any:
+        """A domain's settings (``quality``, ``parking``, ``cctv``) for a device of a zone: the device's own
+        over its zone's over the city's."""
+        city = getattr(self, domain)
+        own = {**self.zone_own.get(zone, {}).get(domain, {})}
+        if device is not None:
+            own |= self.device_own.get(device, {}).get(domain, {})
+        return dataclasses.replace(city, **own) if own else city
+
+    def has_own(self, domain: str, zone: str, device: str) -> bool:
+        """The device, or its zone, has settings of its own for ``domain``."""
+        return domain in self.device_own.get(device, {}) or domain in self.zone_own.get(zone, {})
 
     def quality_for(self, zone: str) -> QualityConfig:
-        return self.zone_quality.get(zone, self.quality)
+        q: QualityConfig = self.settings_for("quality", zone)
+        return q
 
     def quality_for_station(self, station: str, zone: str) -> QualityConfig:
         """A station's quality thresholds: its own settings over its zone's (over the city's)."""
-        own = self.device_quality.get(station)
-        return dataclasses.replace(self.quality_for(zone), **own) if own else self.quality_for(zone)
+        q: QualityConfig = self.settings_for("quality", zone, station)
+        return q
 
     def policy_for(self, rule: str, default: Policy) -> Policy:
         matches = [p for p in self.policies if rule == p or rule.startswith(p + ".")]
         return self.policies[max(matches, key=len)] if matches else default
+
+
+def _own(domain: str, city: Any, given: Any, where: str) -> dict[str, Any]:
+    """The settings a zone or a device gives for ``domain``, validated (merged over the city's, with the
+    same cross checks); only the keys given."""
+    if not isinstance(given, dict):
+        raise RulesError(where, f"expected a mapping, got {type(given).__name__}")
+    cfg = _build(LAYERED[domain], {**dataclasses.asdict(city), **given}, where)
+    if domain == "quality" and cfg.drift_off >= cfg.drift_on:
+        raise RulesError(f"{where}.drift_off", "must be below drift_on (hysteresis)")
+    if domain == "parking" and not cfg.release < cfg.almost_full <= 1:
+        raise RulesError(f"{where}.release", "needs release < almost_full <= 1")
+    return {k: getattr(cfg, k) for k in given}
+
+
+def _layer(doc: Any, section: str, city: dict[str, Any], what: str) -> dict[str, Own]:
+    """The ``zones`` or ``devices`` section: per zone or device, its own settings per domain."""
+    out: dict[str, Own] = {}
+    for name, given in (doc.get(section) or {}).items():
+        name = str(name)
+        if not isinstance(given, dict) or not given or set(given) - set(LAYERED):
+            raise RulesError(f"{section}.{name}", f"{what} overrides {', '.join(map(repr, LAYERED))}")
+        out[name] = {d: _own(d, city[d], given[d] or {}, f"{section}.{name}.{d}") for d in given}
+    return out
 
 
 def parse(text: str, default_policy: Policy | None = None) -> Rules:
@@ -122,40 +163,10 @@ def parse(text: str, default_policy: Policy | None = None) -> Rules:
     if problem := check_outage(outage):
         where, what = problem.split(": ", 1)
         raise RulesError(f"outage.{where}", what)
-    zones: dict[str, QualityConfig] = {}
-    for zone, section in (doc.get("zones") or {}).items():
-        if not isinstance(section, dict) or set(section) - {"quality"}:
-            raise RulesError(f"zones.{zone}", "only a 'quality' section can be overridden per zone")
-        merged = {**dataclasses.asdict(quality), **(section.get("quality") or {})}
-        zones[str(zone)] = _build(QualityConfig, merged, f"zones.{zone}.quality")
     cctv = _build(CctvConfig, doc.get("cctv"), "cctv")
-    device_quality: dict[str, dict[str, Any]] = {}
-    device_parking: dict[str, ParkingConfig] = {}
-    device_cctv: dict[str, CctvConfig] = {}
-    for dev, section in (doc.get("devices") or {}).items():
-        dev = str(dev)
-        if not isinstance(section, dict) or not section or set(section) - {"quality", "parking", "cctv"}:
-            raise RulesError(f"devices.{dev}", "a device overrides 'quality' (a station), 'parking' (a sensor)"
-                             " or 'cctv' (a camera)")  # fmt: skip
-        if "quality" in section:
-            own = section["quality"] or {}
-            station = _build(QualityConfig, {**dataclasses.asdict(quality), **own}, f"devices.{dev}.quality")
-            if station.drift_off >= station.drift_on:
-                raise RulesError(f"devices.{dev}.quality.drift_off", "must be below drift_on (hysteresis)")
-            device_quality[dev] = {k: getattr(station, k) for k in own}  # validated values, over the zone's
-        if "parking" in section:
-            sensor = _build(
-                ParkingConfig,
-                {**dataclasses.asdict(parking), **(section["parking"] or {})},
-                f"devices.{dev}.parking",
-            )
-            if not sensor.release < sensor.almost_full <= 1:
-                raise RulesError(f"devices.{dev}.parking.release", "needs release < almost_full <= 1")
-            device_parking[dev] = sensor
-        if "cctv" in section:
-            device_cctv[dev] = _build(
-                CctvConfig, {**dataclasses.asdict(cctv), **(section["cctv"] or {})}, f"devices.{dev}.cctv"
-            )
+    city = {"quality": quality, "parking": parking, "cctv": cctv}
+    zones = _layer(doc, "zones", city, "a zone")
+    devices = _layer(doc, "devices", city, "a device (quality: a station, parking: a sensor, cctv: a camera)")
     base = dataclasses.asdict(default_policy or Policy())
     policies = {
         str(rule): _build(Policy, {**base, **(p or {})}, f"policies.{rule}")
@@ -171,19 +182,7 @@ def parse(text: str, default_policy: Policy | None = None) -> Rules:
             where, what = problem.split(": ", 1)
             raise RulesError(f"notifications.{sink}.{where}", what)
         notifications[sink] = route
-    return Rules(
-        quality,
-        cctv,
-        parking,
-        shapes,
-        outage,
-        zones,
-        policies,
-        notifications,
-        device_quality,
-        device_parking,
-        device_cctv,
-    )
+    return Rules(quality, cctv, parking, shapes, outage, zones, policies, notifications, devices)
 
 
 def default_text() -> str:

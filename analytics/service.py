@@ -141,9 +141,8 @@ class AnalyticsService:
         self._shapes_dirty = False  # hours were learned since the shapes were last saved (their own row)
         self.cursor: datetime | None = None
         self.cctv = CctvRules(self.rules.cctv)
-        self.cctv.overrides = self.rules.device_cctv
         self.parking = ParkingRules({}, self.rules.parking)
-        self.parking.overrides = self.rules.device_parking
+        self.device_zone: dict[str, tuple[str, str]] = {}  # device -> (kind, zone)
         self.stream_cursor: dict[str, datetime] = {}
         self.received_cursor: dict[str, datetime] = {}
         self._last_health: datetime | None = None
@@ -245,8 +244,20 @@ class AnalyticsService:
         rows = rows if rows is not None else registry_rows(self.conn)
         self.kind_of = {dev: kind for dev, kind, _zone in rows}
         self.zone_of = {dev: zone for dev, kind, zone in rows if kind == "aq"}
+        self.device_zone = {dev: (kind, zone) for dev, kind, zone in rows}
+        self._own_settings()
         if self.zone is not None:
             self.stations = sorted(dev for dev, zone in self.zone_of.items() if zone == self.zone)
+
+    def _own_settings(self) -> None:
+        """Cameras and parking sensors with settings of their own, or of their zone's (the rules file's
+        ``devices`` and ``zones``): what the CCTV and parking rules use instead of the city's."""
+        for rules_of, domain, kind in ((self.cctv, "cctv", "cctv"), (self.parking, "parking", "parking")):
+            rules_of.overrides = {
+                dev: self.rules.settings_for(domain, zone, dev)
+                for dev, (k, zone) in self.device_zone.items()
+                if k == kind and self.rules.has_own(domain, zone, dev)
+            }
 
     def _only(self, column: str = "device_id") -> tuple[str, dict[str, object]]:
         """SQL restricting air-quality rows to this zone's stations (nothing for the whole city)."""
@@ -267,10 +278,11 @@ class AnalyticsService:
         if new is None:
             return
         self.rules = new
-        self.cctv.cfg, self.cctv.overrides = new.cctv, new.device_cctv
+        self.cctv.cfg = new.cctv
         self.dispatcher.routes = new.notifications
         self.shapes.configure(new.shapes)
-        self.parking.cfg, self.parking.overrides = new.parking, new.device_parking
+        self.parking.cfg = new.parking
+        self._own_settings()
         for zone, zq in self.zones.items():
             zq.config = new.quality_for(zone)
         log.info("rules reloaded from %s", self.rules_file.path)
@@ -315,8 +327,8 @@ class AnalyticsService:
             )
             zq.overrides = {  # stations with thresholds of their own (the rules file's ``devices``)
                 sid: self.rules.quality_for_station(sid, zone)
-                for sid in self.rules.device_quality
-                if self.zone_of.get(sid) == zone
+                for sid, own in self.rules.device_own.items()
+                if "quality" in own and self.zone_of.get(sid) == zone
             }
             done = self.zone_done.get(zone)
             for minute in sorted(minutes):

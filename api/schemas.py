@@ -438,10 +438,12 @@ class RulesView(BaseModel):
     thresholds: dict[str, dict[str, Any]] = Field(
         description="per domain: quality, cctv, parking, shapes, outage"
     )
-    zones: dict[str, dict[str, Any]] = Field(description="air-quality thresholds overridden per zone")
+    zones: dict[str, dict[str, dict[str, Any]]] = Field(
+        description="per zone, the settings of its own (quality, parking, cctv) over the city's"
+    )
     devices: dict[str, dict[str, dict[str, Any]]] = Field(
         description="per device, the settings of its own (quality for a station, parking for a sensor, cctv for"
-        " a camera) that differ from the city's"
+        " a camera) over its zone's"
     )
     default_policy: PolicyView = Field(description="for rules the file names no policy for")
     policies: dict[str, PolicyView] = Field(description="by rule name or prefix (the longest match wins)")

@@ -16,7 +16,9 @@ from tests.test_cctv_rules import NOON_KST, ev
 
 T0 = datetime(2026, 6, 1, 0, 0, tzinfo=UTC)
 RULES = """
-zones: {industrial: {quality: {spike_min_jump: 30}}}
+zones:
+  industrial: {quality: {spike_min_jump: 30}}
+  school: {cctv: {min_confidence: 0.3, quiet_s: 1200}}
 devices:
   aq-017: {quality: {stuck_run: 30}}
   pk-01-001: {parking: {stuck_s: 3600}}
@@ -29,8 +31,14 @@ def test_a_device_s_own_settings_lie_over_its_zone_s() -> None:
     mine = r.quality_for_station("aq-017", "industrial")
     assert (mine.stuck_run, mine.spike_min_jump) == (30, 30.0)  # its own, and its zone's
     assert r.quality_for_station("aq-018", "industrial") == r.quality_for("industrial")
-    assert r.device_parking["pk-01-001"].stuck_s == 3600 and r.device_parking["pk-01-001"].flap_per_h == 12
-    assert r.device_cctv["cam-9"].min_confidence == 0.9
+    sensor = r.settings_for("parking", "", "pk-01-001")
+    assert (sensor.stuck_s, sensor.flap_per_h) == (3600, 12)
+    assert r.settings_for("cctv", "", "cam-9").min_confidence == 0.9
+    # a zone's own cctv settings, and a camera's own over them
+    assert r.settings_for("cctv", "school", "cam-1").min_confidence == 0.3
+    mine = r.settings_for("cctv", "school", "cam-9")
+    assert (mine.min_confidence, mine.quiet_s) == (0.9, 60)
+    assert r.has_own("cctv", "school", "cam-1") and not r.has_own("cctv", "", "cam-1")
 
 
 @pytest.mark.parametrize(
@@ -64,7 +72,7 @@ def test_a_station_with_its_own_stuck_run() -> None:
 
 def test_a_parking_sensor_with_its_own_stuck_time() -> None:
     r = ParkingRules({"lot": 10})
-    r.overrides = parse(RULES).device_parking
+    r.overrides = {"pk-01-001": parse(RULES).settings_for("parking", "", "pk-01-001")}
     r.on_reading(SpaceReading("pk-01-001", "lot", T0, True))
     r.on_reading(SpaceReading("pk-01-002", "lot", T0, True))
     raised = [k for k, e, _ in r.tick(T0 + timedelta(hours=2)) if isinstance(e, Raise)]
@@ -73,7 +81,7 @@ def test_a_parking_sensor_with_its_own_stuck_time() -> None:
 
 def test_a_camera_with_its_own_confidence_and_quiet_time() -> None:
     r = CctvRules(CctvConfig())
-    r.overrides = parse(RULES).device_cctv
+    r.overrides = {"cam-9": parse(RULES).settings_for("cctv", "", "cam-9")}
     assert r.on_event(ev(NOON_KST, "fight", cam="cam-9", conf=0.8)) == []  # below its 0.9
     assert [k for k, _e, _t in r.on_event(ev(NOON_KST, "fight", cam="cam-1", conf=0.8))] == [
         "cctv.fight:cam-1"
@@ -85,10 +93,10 @@ def test_a_camera_with_its_own_confidence_and_quiet_time() -> None:
     assert cleared == ["cctv.fire:cam-9"]  # its own 60 s of quiet; cam-1's fight waits the city's 600
 
 
-def test_the_rules_view_lists_what_each_device_has_of_its_own() -> None:
-    from api.routes.rules import _devices
-
-    assert _devices(parse(RULES)) == {
+def test_the_rules_view_lists_what_each_device_and_zone_has_of_its_own() -> None:
+    r = parse(RULES)
+    assert r.zone_own["school"] == {"cctv": {"min_confidence": 0.3, "quiet_s": 1200.0}}
+    assert r.device_own == {
         "aq-017": {"quality": {"stuck_run": 30}},
         "cam-9": {"cctv": {"min_confidence": 0.9, "quiet_s": 60.0}},
         "pk-01-001": {"parking": {"stuck_s": 3600.0}},
@@ -99,17 +107,32 @@ def test_the_service_follows_device_settings_and_their_edits(db_url: str, tmp_pa
     import os
     import time
 
+    import psycopg
+
     from analytics.service import AnalyticsService
     from citywatch.settings import AnalyticsSettings, DatabaseSettings, Settings
 
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO zones VALUES ('school', 'School') ON CONFLICT DO NOTHING")
+        for dev, kind, zone in (
+            ("pk-01-001", "parking", None),
+            ("cam-9", "cctv", None),
+            ("cam-1", "cctv", "school"),
+        ):
+            conn.execute(
+                "INSERT INTO devices (device_id, kind, name, zone_id) VALUES (%s, %s, %s, %s)",
+                (dev, kind, dev, zone),
+            )
     f = tmp_path / "rules.yaml"
     f.write_text(RULES)
     service = AnalyticsService(
         Settings(db=DatabaseSettings(url=db_url), analytics=AnalyticsSettings(rules_file=f))
     )
+    service.step()
     assert (
         service.parking.cfg_for("pk-01-001").stuck_s == 3600 and service.cctv.cfg_for("cam-9").quiet_s == 60
     )
+    assert service.cctv.cfg_for("cam-1").min_confidence == 0.3  # its zone's
     f.write_text(RULES.replace("stuck_s: 3600", "stuck_s: 7200"))
     later = time.time() + 5
     os.utime(f, (later, later))

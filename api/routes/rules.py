@@ -28,18 +28,6 @@ def redact_sink(sink: str) -> str:
     return f"webhook:{u.scheme}://{u.hostname or ''}{f':{u.port}' if u.port else ''}{tail}"
 
 
-def _devices(r: Any) -> dict[str, dict[str, dict[str, Any]]]:
-    """Per device, the settings that differ from the city's (what the rules file's ``devices`` gives it)."""
-    out: dict[str, dict[str, dict[str, Any]]] = {}
-    for dev, own in r.device_quality.items():
-        out.setdefault(dev, {})["quality"] = dict(own)
-    for section, table, city in (("parking", r.device_parking, r.parking), ("cctv", r.device_cctv, r.cctv)):
-        for dev, cfg in table.items():
-            mine, base = dataclasses.asdict(cfg), dataclasses.asdict(city)
-            out.setdefault(dev, {})[section] = {k: v for k, v in mine.items() if base[k] != v}
-    return dict(sorted(out.items()))
-
-
 @router.get(
     "/rules",
     response_model=RulesView,
@@ -59,8 +47,8 @@ def rules(st: State, _who: Viewer) -> dict[str, Any]:
             name: dataclasses.asdict(getattr(r, name))
             for name in ("quality", "cctv", "parking", "shapes", "outage")
         },
-        "zones": {z: dataclasses.asdict(q) for z, q in sorted(r.zone_quality.items())},
-        "devices": _devices(r),
+        "zones": dict(sorted(r.zone_own.items())),
+        "devices": dict(sorted(r.device_own.items())),
         "default_policy": dataclasses.asdict(default),
         "policies": {rule: dataclasses.asdict(p) for rule, p in sorted(r.policies.items())},
         "notifications": {
