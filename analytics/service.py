@@ -654,47 +654,35 @@ class AnalyticsService:
     def _escalate(self, now: datetime) -> None:
         """Critical alerts unacknowledged past their rule's ``escalate_after_s`` (the rules file's policy for
         the rule, else the service's default; ``null``: never) are escalated, unless under maintenance."""
-        soonest = self._soonest("escalate_after_s")
-        if soonest is None:
-            return
-        rows = self.conn.execute(
-            "SELECT id, subject, rule, opened_at FROM alerts WHERE state = 'open' AND severity = 3"
-            " AND escalated_at IS NULL AND muted_by IS NULL AND opened_at <= %s",
-            (now - timedelta(seconds=soonest),),
-        ).fetchall()
-        for alert_id, subject, rule, opened_at in rows:
-            policy = self.rules.policy_for(rule, self.policy)
-            if policy.escalate_after_s is None or now - opened_at < timedelta(
-                seconds=policy.escalate_after_s
-            ):
-                continue
-            if muting_window(self.conn, subject, rule, now) is None:  # under maintenance: not escalated
-                store.apply(self.conn, Tick(), now, alert_id=alert_id, policy=policy)
-
-    def _soonest(self, field: str) -> float | None:
-        """The shortest of a policy time (``escalate_after_s``, ``remind_after_s``) over every rule's policy
-        and the default: no alert is due before it (None: no rule has one)."""
-        times = [getattr(p, field) for p in (self.policy, *self.rules.policies.values())]
-        return min((t for t in times if t is not None), default=None)
+        self._tick_due(
+            "escalate_after_s", "opened_at", "state = 'open' AND severity = 3 AND escalated_at IS NULL", now
+        )
 
     def _remind(self, now: datetime) -> None:
         """Acknowledged alerts still active past their rule's ``remind_after_s`` go back to open, notified
         (``reminded``): an acknowledged alert nobody resolves is not forgotten. Not under maintenance."""
-        soonest = self._soonest("remind_after_s")
+        self._tick_due(
+            "remind_after_s", "acknowledged_at", "state = 'acknowledged' AND condition_active", now
+        )
+
+    def _tick_due(self, field: str, since: str, where: str, now: datetime) -> None:
+        """Tick the alerts (``where``) whose rule's policy ``field`` has passed since ``since``, unless under
+        maintenance. Only alerts older than the shortest such time any policy sets are read (none at all when
+        no policy sets one)."""
+        times = [getattr(p, field) for p in (self.policy, *self.rules.policies.values())]
+        soonest = min((t for t in times if t is not None), default=None)
         if soonest is None:
             return
         rows = self.conn.execute(
-            "SELECT id, subject, rule, acknowledged_at FROM alerts WHERE state = 'acknowledged'"
-            " AND condition_active AND muted_by IS NULL AND acknowledged_at <= %s",
+            f"SELECT id, subject, rule, {since} FROM alerts WHERE {where} AND muted_by IS NULL AND {since} <= %s",
             (now - timedelta(seconds=soonest),),
         ).fetchall()
-        for alert_id, subject, rule, acked_at in rows:
+        for alert_id, subject, rule, at in rows:
             policy = self.rules.policy_for(rule, self.policy)
-            if policy.remind_after_s is None or acked_at is None:
+            wait = getattr(policy, field)
+            if wait is None or at is None or now - at < timedelta(seconds=wait):
                 continue
-            if now - acked_at >= timedelta(seconds=policy.remind_after_s) and (
-                muting_window(self.conn, subject, rule, now) is None
-            ):
+            if muting_window(self.conn, subject, rule, now) is None:
                 store.apply(self.conn, Tick(), now, alert_id=alert_id, policy=policy)
 
     # -- driving -----------------------------------------------------------
