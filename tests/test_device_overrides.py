@@ -5,12 +5,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from alerts.model import Raise
 from analytics.airquality.quality import QualityConfig, Reading, ZoneQuality
 from analytics.cctv import CctvConfig, CctvRules
-from analytics.config import RulesError, parse
+from analytics.config import parse
 from analytics.parking import ParkingRules, SpaceReading
 from tests.test_cctv_rules import NOON_KST, ev
 
@@ -39,23 +37,6 @@ def test_a_device_s_own_settings_lie_over_its_zone_s() -> None:
     mine = r.settings_for("cctv", "school", "cam-9")
     assert (mine.min_confidence, mine.quiet_s) == (0.9, 60)
     assert r.has_own("cctv", "school", "cam-1") and not r.has_own("cctv", "", "cam-1")
-
-
-@pytest.mark.parametrize(
-    ("text", "where"),
-    [
-        ("devices: {aq-1: {quality: {stuck_rum: 3}}}", "devices.aq-1.quality.stuck_rum"),
-        ("devices: {aq-1: {quality: {drift_off: 5}}}", "devices.aq-1.quality.drift_off"),
-        ("devices: {aq-1: {shapes: {}}}", "devices.aq-1"),
-        ("devices: {aq-1: {}}", "devices.aq-1"),
-        ("devices: {pk-1: {parking: {release: 0.95}}}", "devices.pk-1.parking.release"),
-        ("devices: {cam-1: {cctv: {quiet_s: -1}}}", "devices.cam-1.cctv.quiet_s"),
-    ],
-)
-def test_invalid_device_settings_name_the_key(text: str, where: str) -> None:
-    with pytest.raises(RulesError) as e:
-        parse(text)
-    assert e.value.where == where
 
 
 def test_a_station_with_its_own_stuck_run() -> None:

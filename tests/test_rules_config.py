@@ -49,6 +49,12 @@ BAD = [
     ("outage-spread", "outage: {spread_s: 0}", "outage.spread_s"),
     ("outage-hold", "outage: {hold_s: 1000}", "outage.hold_s"),
     ("runbook-type", "policies: {cctv.fire: {runbook: [call, 119]}}", "policies.cctv.fire.runbook"),
+    ("device-key", "devices: {aq-1: {quality: {stuck_rum: 3}}}", "devices.aq-1.quality.stuck_rum"),
+    ("device-hysteresis", "devices: {aq-1: {quality: {drift_off: 5}}}", "devices.aq-1.quality.drift_off"),
+    ("device-section", "devices: {aq-1: {shapes: {}}}", "devices.aq-1"),
+    ("device-empty", "devices: {aq-1: {}}", "devices.aq-1"),
+    ("device-release", "devices: {pk-1: {parking: {release: 0.95}}}", "devices.pk-1.parking.release"),
+    ("device-negative", "devices: {cam-1: {cctv: {quiet_s: -1}}}", "devices.cam-1.cctv.quiet_s"),
     ("not-yaml", "quality: [unclosed", "(file)"),
     ("not-a-mapping", "- 1\n- 2", "(file)"),
 ]
