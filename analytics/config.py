@@ -9,6 +9,7 @@ the running one and logs why the edit was refused.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -189,6 +190,15 @@ def default_text() -> str:
     return resources.files("analytics").joinpath("rules.yaml").read_text()
 
 
+#: the analytics_state row where the analytics service says which rules text it runs
+IN_FORCE = "analytics:v1:rules"
+
+
+def digest(text: str) -> str:
+    """A short fingerprint of a rules text: which version is in force where."""
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 class RulesFile:
     """The rules file on disk, re-read when it changes."""
 
@@ -196,7 +206,9 @@ class RulesFile:
         self.path = path
         self.default_policy = default_policy
         self.mtime: float | None = None
-        self.rules = parse(self._read(), default_policy)  # invalid at start: the error stops the service
+        text = self._read()
+        self.rules = parse(text, default_policy)  # invalid at start: the error stops the service
+        self.digest = digest(text)  # of the text in force
         self.mtime = self._mtime()
 
     def _read(self) -> str:
@@ -211,5 +223,7 @@ class RulesFile:
         if m == self.mtime:
             return None
         self.mtime = m
-        self.rules = parse(self._read(), self.default_policy)
+        text = self._read()
+        self.rules = parse(text, self.default_policy)
+        self.digest = digest(text)
         return self.rules

@@ -44,7 +44,7 @@ from analytics.airquality.baseline import FEATURES, MultivariateModel, SeasonalB
 from analytics.airquality.cai import cai
 from analytics.airquality.quality import Reading, ZoneQuality
 from analytics.cctv import CctvEvent, CctvRules
-from analytics.config import RulesError, RulesFile
+from analytics.config import IN_FORCE, RulesError, RulesFile
 from analytics.health import loss_alarm, offline_after
 from analytics.metrics import AnalyticsMetrics, serve
 from analytics.parking import ParkingRules, SpaceReading
@@ -157,6 +157,7 @@ class AnalyticsService:
         self._standing_by = False
         self.steps = 0
         self._load_state()
+        self._report_rules()
 
     # -- state -------------------------------------------------------------
     def _load_state(self) -> None:
@@ -269,14 +270,36 @@ class AnalyticsService:
         policy = self.rules.policy_for(key.split(":", 1)[0], self.policy)
         store.apply(self.conn, event, at, key=key, policy=policy)
 
+    def _report_rules(self, refused: str | None = None) -> None:
+        """Say which rules text is in force here (and why an edit was refused), for the API's rules view."""
+        if not self.citywide:
+            return
+        self.conn.execute(
+            "INSERT INTO analytics_state (name, state) VALUES (%s, %s) ON CONFLICT (name) DO UPDATE"
+            " SET state = excluded.state, updated_at = now()",
+            (
+                IN_FORCE,
+                Jsonb(
+                    {
+                        "digest": self.rules_file.digest,
+                        "path": str(self.rules_file.path) if self.rules_file.path else None,
+                        "refused": refused,
+                        "at": datetime.now(UTC).isoformat(),
+                    }
+                ),
+            ),
+        )
+
     def _reload_rules(self) -> None:
         try:
             new = self.rules_file.reload_if_changed()
         except RulesError as e:
             log.error("%s — edit refused, the rules in force stay", e)
+            self._report_rules(refused=str(e))
             return
         if new is None:
             return
+        self._report_rules()
         self.rules = new
         self.cctv.cfg = new.cctv
         self.dispatcher.routes = new.notifications

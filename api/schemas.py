@@ -433,8 +433,19 @@ class PolicyView(BaseModel):
     remind_after_s: float | None
 
 
+class RulesInForce(BaseModel):
+    digest: str = Field(description="the fingerprint of the rules text the analytics service runs")
+    same_as_file: bool = Field(description="false: it has not taken the file's latest edit (or refused it)")
+    refused: str | None = Field(description="why it refused the file's latest edit, if it did")
+    reported_at: datetime
+
+
 class RulesView(BaseModel):
     source: str = Field(description="the rules file in force")
+    digest: str = Field(description="the fingerprint of the file as it reads now")
+    analytics: RulesInForce | None = Field(
+        description="what the analytics service runs (null: not reported yet)"
+    )
     thresholds: dict[str, dict[str, Any]] = Field(
         description="per domain: quality, cctv, parking, shapes, outage"
     )

@@ -22,6 +22,15 @@ def test_the_rules_in_force_are_readable_by_viewers(api: Api) -> None:
     assert rules["thresholds"]["shapes"]["pollutants"] == ["pm25", "pm10", "o3", "no2", "co", "so2"]
     assert rules["notifications"]["webhook:*"]["min_severity"] == "warning"
     assert api.client(None).get("/api/v1/rules").status_code == 401
+    assert rules["analytics"] is None  # no analytics service has said which version it runs
+    # an analytics service on the same database says so when it starts: the same version as the file
+    from analytics.service import AnalyticsService
+
+    AnalyticsService(api.platform.settings()).conn.close()
+    with api.client("viewer") as v:
+        said = v.get("/api/v1/rules").json()
+    assert said["analytics"]["same_as_file"] is True and said["analytics"]["digest"] == said["digest"]
+    assert said["analytics"]["refused"] is None
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter
 
 from alerts.model import Policy
-from analytics.config import RulesError, RulesFile
+from analytics.config import IN_FORCE, RulesError, RulesFile
 from api.deps import State, Viewer
 from api.problems import Problem, responses
 from api.schemas import RulesView
@@ -38,10 +38,23 @@ def rules(st: State, _who: Viewer) -> dict[str, Any]:
     a = st.settings.analytics
     default = Policy(reopen_window_s=a.reopen_window_s, escalate_after_s=a.escalate_after_s)
     try:
-        r = RulesFile(a.rules_file, default).rules
+        f = RulesFile(a.rules_file, default)
     except RulesError as e:
         raise Problem(503, f"the rules file is not valid: {e}") from None
+    r = f.rules
+    row = st.db.one("SELECT state, updated_at FROM analytics_state WHERE name = %s", (IN_FORCE,))
+    analytics = None
+    if row is not None:
+        s = row["state"]
+        analytics = {
+            "digest": s["digest"],
+            "same_as_file": s["digest"] == f.digest,
+            "refused": s.get("refused"),
+            "reported_at": row["updated_at"],
+        }
     return {
+        "digest": f.digest,
+        "analytics": analytics,
         "source": str(a.rules_file) if a.rules_file else "packaged (analytics/rules.yaml)",
         "thresholds": {
             name: dataclasses.asdict(getattr(r, name))

@@ -105,7 +105,13 @@ $("#m-form").addEventListener("submit", async (ev) => {
 async function drawRules() {
   const r = await api("/api/v1/rules");
   const secs = (s) => (s === null || s === undefined ? "never" : s < 5400 ? `${Math.round(s / 60)} min` : `${(s / 3600).toFixed(1)} h`);
-  $("#rules-source").textContent = `From ${r.source}; the analytics service re-reads it when it changes.`;
+  const a = r.analytics;
+  $("#rules-source").textContent = `From ${r.source} (version ${r.digest}); the analytics service re-reads it when it changes. ` +
+    (!a ? "The analytics service has not said yet which version it runs."
+      : a.same_as_file ? `The analytics service runs this version (said ${fmtTime(a.reported_at)}).`
+      : a.refused ? `The analytics service still runs version ${a.digest}: it refused the latest edit — ${a.refused}`
+      : `The analytics service still runs version ${a.digest}: it has not taken the latest edit yet.`);
+  $("#rules-source").classList.toggle("error", Boolean(a && !a.same_as_file));
   const row = (name, p) => el("tr", {}, el("th", { scope: "row" }, name), el("td", {}, secs(p.escalate_after_s)),
     el("td", {}, secs(p.remind_after_s)), el("td", {}, p.auto_resolve ? "yes" : "no"), el("td", {}, p.runbook || "—"));
   $("#r-policies").replaceChildren(
