@@ -156,12 +156,7 @@ def drain(
         if not due:
             break  # backing off; later notifications wait their turn
         if route is not None and (why := route.refuses(payload)):
-            conn.execute(
-                "INSERT INTO alert_deliveries (outbox_id, sink, delivered_at, attempts, last_error)"
-                " VALUES (%s, %s, now(), 0, %s) ON CONFLICT (outbox_id, sink) DO UPDATE"
-                " SET delivered_at = now(), last_error = excluded.last_error",
-                (oid, name, f"not routed here: {why}"),
-            )
+            _handled(conn, oid, name, f"not routed here: {why}")
             handled = oid + 1
             continue
         if limit_h and sent_h >= limit_h:  # the sink has had its hour's worth: counted for the digest
@@ -207,14 +202,19 @@ def _sent_last_hour(conn: psycopg.Connection[Any], name: str) -> int:
     return int(row[0]) if row else 0
 
 
-def _hold(conn: psycopg.Connection[Any], oid: int, name: str, limit_h: int, severity: str) -> None:
-    """Over the sink's hourly cap: recorded as handled for it (never sent) and counted for the digest."""
+def _handled(conn: psycopg.Connection[Any], oid: int, name: str, why: str) -> None:
+    """Recorded as handled for sink ``name`` without being sent, and why."""
     conn.execute(
         "INSERT INTO alert_deliveries (outbox_id, sink, delivered_at, attempts, last_error)"
         " VALUES (%s, %s, now(), 0, %s) ON CONFLICT (outbox_id, sink) DO UPDATE"
         " SET delivered_at = now(), last_error = excluded.last_error",
-        (oid, name, f"held back: over {limit_h} an hour for this sink (counted in its next digest)"),
+        (oid, name, why),
     )
+
+
+def _hold(conn: psycopg.Connection[Any], oid: int, name: str, limit_h: int, severity: str) -> None:
+    """Over the sink's hourly cap: recorded as handled for it (never sent) and counted for the digest."""
+    _handled(conn, oid, name, f"held back: over {limit_h} an hour for this sink (counted in its next digest)")
     conn.execute(
         "UPDATE outbox_cursors SET held = held + 1, held_since = coalesce(held_since, now()),"
         " held_counts = jsonb_set(held_counts, ARRAY[%s], to_jsonb(coalesce((held_counts->>%s)::int, 0) + 1))"

@@ -170,11 +170,13 @@ def apply(
                 if after is None or (after == before and not effects):
                     return after
                 cols = ", ".join(_COLUMNS)
-                runbook = policy.runbook or None if policy is not None else None  # None: keep the one it has
+                runbook = (
+                    (policy.runbook or None) if policy is not None else None
+                )  # None: keep the one it has
                 if after.id is None:  # a new alert
                     cur.execute(
                         f"INSERT INTO alerts ({cols}, runbook) VALUES ({', '.join(['%s'] * (len(_COLUMNS) + 1))})"
-                        " RETURNING id, runbook",
+                        " RETURNING id",
                         [*_values(after), runbook],
                     )
                     row = cur.fetchone()
@@ -183,13 +185,9 @@ def apply(
                 else:
                     sets = ", ".join(f"{c} = %s" for c in _COLUMNS)
                     cur.execute(
-                        f"UPDATE alerts SET {sets}, runbook = coalesce(%s, runbook), updated_at = now()"
-                        " WHERE id = %s RETURNING runbook",
+                        f"UPDATE alerts SET {sets}, runbook = coalesce(%s, runbook), updated_at = now() WHERE id = %s",
                         [*_values(after), runbook, after.id],
                     )
-                    row = cur.fetchone()
-                    assert row is not None
-                extra = {"runbook": row["runbook"]} if row["runbook"] else {}
                 muted: Window | None = None
                 if any(isinstance(e, Notify) for e in effects):
                     muted = muting_window(conn, after.subject, after.rule, now)
@@ -206,7 +204,7 @@ def apply(
                     if isinstance(e, Audit):
                         _write_audit(cur, after.id, now, e)
                     elif isinstance(e, Notify):
-                        _write_notification(cur, after, e.what, muted, **extra)
+                        _write_notification(cur, after, e.what, muted)
                 return after
         except psycopg.errors.UniqueViolation:
             continue  # another worker opened the same key first: apply to theirs
@@ -239,7 +237,8 @@ def _write_audit(cur: psycopg.Cursor[Any], alert_id: int | None, at: datetime, e
 def _write_notification(
     cur: psycopg.Cursor[Any], a: Alert, what: str, muted: Window | None = None, **extra: Any
 ) -> None:
-    """One outbox row (after :func:`_lock_outbox`); a muted one is kept for the record and the live console."""
+    """One outbox row (after :func:`_lock_outbox`); a muted one is kept for the record and the live console.
+    It carries the alert's runbook, if its rule has one (kept on the alert row)."""
     payload = {**notification_payload(a, what), **extra}
     if muted is not None:
         payload["muted"] = {
@@ -248,8 +247,10 @@ def _write_notification(
             "reason": muted.reason,
         }
     cur.execute(
-        "INSERT INTO alert_outbox (alert_id, what, payload, muted_by) VALUES (%s, %s, %s, %s)",
-        (a.id, what, Jsonb(payload), muted.id if muted else None),
+        "INSERT INTO alert_outbox (alert_id, what, payload, muted_by)"
+        " SELECT id, %s, %s::jsonb || CASE WHEN runbook IS NULL THEN '{}' ELSE jsonb_build_object('runbook', runbook) END,"
+        " %s FROM alerts WHERE id = %s",
+        (what, Jsonb(payload), muted.id if muted else None, a.id),
     )
 
 
@@ -294,8 +295,7 @@ def release(conn: psycopg.Connection[Any], now: datetime) -> int:
                 Audit("unmuted", SYSTEM, a.state, a.state, f"maintenance #{was} ended; notified now"),
             )
             _lock_outbox(cur)
-            extra = {"runbook": row["runbook"]} if row.get("runbook") else {}
-            _write_notification(cur, a, "opened", after_maintenance=was, **extra)
+            _write_notification(cur, a, "opened", after_maintenance=was)
             released += 1
     return released
 
