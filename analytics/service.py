@@ -245,20 +245,35 @@ class AnalyticsService:
         rows = rows if rows is not None else registry_rows(self.conn)
         self.kind_of = {dev: kind for dev, kind, _zone in rows}
         self.zone_of = {dev: zone for dev, kind, zone in rows if kind == "aq"}
-        self.device_zone = {dev: (kind, zone) for dev, kind, zone in rows}
-        self._own_settings()
+        device_zone = {dev: (kind, zone) for dev, kind, zone in rows}
+        if device_zone != self.device_zone:  # the registry changed: who has settings of their own may too
+            self.device_zone = device_zone
+            self._own_settings()
         if self.zone is not None:
             self.stations = sorted(dev for dev, zone in self.zone_of.items() if zone == self.zone)
 
     def _own_settings(self) -> None:
-        """Cameras and parking sensors with settings of their own, or of their zone's (the rules file's
-        ``devices`` and ``zones``): what the CCTV and parking rules use instead of the city's."""
+        """Zones, stations, cameras and parking sensors with settings of their own (the rules file's ``zones``
+        and ``devices``): what the quality, CCTV and parking rules use instead of the city's. Run when the
+        registry or the rules change, not on every step."""
         for rules_of, domain, kind in ((self.cctv, "cctv", "cctv"), (self.parking, "parking", "parking")):
             rules_of.overrides = {
                 dev: self.rules.settings_for(domain, zone, dev)
                 for dev, (k, zone) in self.device_zone.items()
                 if k == kind and self.rules.has_own(domain, zone, dev)
             }
+        for zone, zq in self.zones.items():
+            self._zone_settings(zone, zq)
+
+    def _zone_settings(self, zone: str, zq: ZoneQuality) -> ZoneQuality:
+        """A zone's quality settings, and those of its stations with settings of their own."""
+        zq.config = self.rules.quality_for(zone)
+        zq.overrides = {
+            sid: self.rules.quality_for_station(sid, zone)
+            for sid, own in self.rules.device_own.items()
+            if "quality" in own and self.zone_of.get(sid) == zone
+        }
+        return zq
 
     def _only(self, column: str = "device_id") -> tuple[str, dict[str, object]]:
         """SQL restricting air-quality rows to this zone's stations (nothing for the whole city)."""
@@ -306,8 +321,6 @@ class AnalyticsService:
         self.shapes.configure(new.shapes)
         self.parking.cfg = new.parking
         self._own_settings()
-        for zone, zq in self.zones.items():
-            zq.config = new.quality_for(zone)
         log.info("rules reloaded from %s", self.rules_file.path)
 
     # -- air quality -------------------------------------------------------
@@ -345,14 +358,7 @@ class AnalyticsService:
         )
         n = 0
         for zone, minutes in by_zone.items():
-            zq = self.zones.get(zone) or self.zones.setdefault(
-                zone, ZoneQuality(self.rules.quality_for(zone))
-            )
-            zq.overrides = {  # stations with thresholds of their own (the rules file's ``devices``)
-                sid: self.rules.quality_for_station(sid, zone)
-                for sid, own in self.rules.device_own.items()
-                if "quality" in own and self.zone_of.get(sid) == zone
-            }
+            zq = self.zones.get(zone) or self._zone_settings(zone, self.zones.setdefault(zone, ZoneQuality()))
             done = self.zone_done.get(zone)
             for minute in sorted(minutes):
                 if done is not None and minute <= done:
