@@ -139,21 +139,16 @@ def report(
 ) -> Any:
     t0, t1 = time_range(start, end, timedelta(hours=12), st.settings.api.max_range_days)
     rng = {"t0": t0, "t1": t1}
+    per_severity = ", ".join(f"count(*) FILTER (WHERE severity = {s.value}) AS {s.label}" for s in Severity)
     head = st.db.one(
         "SELECT count(*) AS opened, count(*) FILTER (WHERE escalated_at IS NOT NULL) AS escalated,"
         " avg(extract(epoch FROM acknowledged_at - opened_at)) AS mtta_s,"
-        " avg(extract(epoch FROM resolved_at - opened_at)) AS mttr_s"
+        f" avg(extract(epoch FROM resolved_at - opened_at)) AS mttr_s, {per_severity}"
         " FROM alerts WHERE opened_at >= %(t0)s AND opened_at < %(t1)s",
         rng,
     )
     assert head is not None
-    by_sev = {sev.label: 0 for sev in Severity}
-    for r in st.db.all(
-        "SELECT severity, count(*) AS n FROM alerts WHERE opened_at >= %(t0)s AND opened_at < %(t1)s"
-        " GROUP BY 1",
-        rng,
-    ):
-        by_sev[Severity(r["severity"]).label] = r["n"]
+    by_sev = {s.label: head[s.label] for s in Severity}
     by_rule = st.db.all(
         "SELECT rule, count(*) AS opened, max(severity) AS worst, count(*) FILTER (WHERE state <> 'resolved')"
         " AS still_open FROM alerts WHERE opened_at >= %(t0)s AND opened_at < %(t1)s"
