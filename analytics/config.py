@@ -28,6 +28,7 @@ from analytics.outage import check as check_outage
 from analytics.parking import ParkingConfig
 from analytics.shapes import ShapeConfig
 from analytics.shapes import check as check_shapes
+from citywatch.settings import AnalyticsSettings
 
 T = TypeVar("T")
 
@@ -188,6 +189,11 @@ def parse(text: str, default_policy: Policy | None = None) -> Rules:
 
 def default_text() -> str:
     return resources.files("analytics").joinpath("rules.yaml").read_text()
+
+
+def default_policy(a: AnalyticsSettings) -> Policy:
+    """The policy of a rule the rules file names none for: the service's settings."""
+    return Policy(reopen_window_s=a.reopen_window_s, escalate_after_s=a.escalate_after_s)
 
 
 #: the analytics_state row where the analytics service says which rules text it runs

@@ -34,7 +34,7 @@ from psycopg.types.json import Jsonb
 
 from alerts import outbox, store
 from alerts.maintenance import muting_window
-from alerts.model import Clear, Policy, Raise, Severity, Tick
+from alerts.model import Clear, Raise, Severity, Tick
 from alerts.webhook import Webhook
 from analytics import outage, rules
 from analytics.airquality.advisory import RULES as ADVISORY_RULES
@@ -44,7 +44,7 @@ from analytics.airquality.baseline import FEATURES, MultivariateModel, SeasonalB
 from analytics.airquality.cai import cai
 from analytics.airquality.quality import Reading, ZoneQuality
 from analytics.cctv import CctvEvent, CctvRules
-from analytics.config import IN_FORCE, RulesError, RulesFile
+from analytics.config import IN_FORCE, RulesError, RulesFile, default_policy
 from analytics.health import loss_alarm, offline_after
 from analytics.metrics import AnalyticsMetrics, serve
 from analytics.parking import ParkingRules, SpaceReading
@@ -124,7 +124,7 @@ class AnalyticsService:
         secret = self.a.webhook_secret.get_secret_value() if self.a.webhook_secret else None
         for url in self.a.webhook_urls:
             sinks[f"webhook:{url}"] = Webhook(url, secret=secret)
-        self.policy = Policy(reopen_window_s=self.a.reopen_window_s, escalate_after_s=self.a.escalate_after_s)
+        self.policy = default_policy(self.a)
         self.rules_file = RulesFile(self.a.rules_file, self.policy)  # an invalid file stops us here, clearly
         self.rules = self.rules_file.rules
         self.dispatcher = outbox.Dispatcher(settings.db.url, sinks, routes=self.rules.notifications)

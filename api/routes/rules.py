@@ -10,8 +10,7 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter
 
-from alerts.model import Policy
-from analytics.config import IN_FORCE, RulesError, RulesFile
+from analytics.config import IN_FORCE, RulesError, RulesFile, default_policy
 from api.deps import State, Viewer
 from api.problems import Problem, responses
 from api.schemas import RulesView
@@ -36,7 +35,7 @@ def redact_sink(sink: str) -> str:
 )
 def rules(st: State, _who: Viewer) -> dict[str, Any]:
     a = st.settings.analytics
-    default = Policy(reopen_window_s=a.reopen_window_s, escalate_after_s=a.escalate_after_s)
+    default = default_policy(a)
     try:
         f = RulesFile(a.rules_file, default)
     except RulesError as e:
