@@ -18,6 +18,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from alerts import outbox
+from alerts.maintenance import IN_FORCE
 from alerts.model import Severity
 
 log = logging.getLogger(__name__)
@@ -56,8 +57,8 @@ class AlertFigures(Collector):
                     live.add_metric([Severity(sev).label, state], n)
                 row = conn.execute(
                     "SELECT (SELECT count(*) FROM alerts WHERE muted_by IS NOT NULL AND state <> 'resolved'),"
-                    " (SELECT count(*) FROM maintenance WHERE starts_at <= now()"
-                    "  AND least(ends_at, coalesce(ended_at, ends_at)) > now())"
+                    f" (SELECT count(*) FROM maintenance m WHERE {IN_FORCE})",
+                    {"at": datetime.now(UTC)},
                 ).fetchone()
                 assert row is not None
                 muted.add_metric([], row[0])
