@@ -60,6 +60,8 @@ def muting(
 
 
 # -- SQL at the edge -----------------------------------------------------------------------
+#: when a window ends or ended (alias m): its planned end, or earlier if an operator ended it
+UNTIL = "least(m.ends_at, coalesce(m.ended_at, m.ends_at))"
 #: a window in force at %(at)s (alias m)
 IN_FORCE = "m.starts_at <= %(at)s AND m.ends_at > %(at)s AND (m.ended_at IS NULL OR m.ended_at > %(at)s)"
 _ZONE = "(SELECT zone_id FROM devices WHERE device_id = %(subject)s)"

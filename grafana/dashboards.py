@@ -15,6 +15,7 @@ from collections.abc import Callable
 from grafana_foundation_sdk.builders import dashboard
 from grafana_foundation_sdk.models import dashboard as dm
 
+from alerts.maintenance import UNTIL
 from grafana.panels import (
     GREEN_RED,
     bars,
@@ -373,9 +374,9 @@ def alerts() -> dashboard.Dashboard:
         .with_panel(table_panel(
             "Maintenance windows (current and coming)",
             "SELECT m.id, m.subject, coalesce(m.rule_prefix, 'all rules') AS rules, m.starts_at AS from,"
-            " least(m.ends_at, coalesce(m.ended_at, m.ends_at)) AS until, m.reason, m.created_by AS by,"
+            f" {UNTIL} AS until, m.reason, m.created_by AS by,"
             " (SELECT count(*) FROM alerts a WHERE a.muted_by = m.id AND a.state <> 'resolved') AS muted_alerts"
-            " FROM maintenance m WHERE least(m.ends_at, coalesce(m.ended_at, m.ends_at)) > now()"
+            f" FROM maintenance m WHERE {UNTIL} > now()"
             " ORDER BY m.starts_at",
             h=6, desc="Devices and zones under maintenance: their alerts are recorded but notify nobody and do not"
             " escalate until the window ends",

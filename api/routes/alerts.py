@@ -12,6 +12,7 @@ from fastapi.responses import PlainTextResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from alerts import store
+from alerts.maintenance import UNTIL
 from alerts.model import Acknowledge, Assign, Comment, Event, IllegalTransition, Resolve, Severity
 from api.common import decode_cursor, encode_cursor, time_range, utc
 from api.deps import Operator, State, Viewer
@@ -175,8 +176,8 @@ def report(
         rng,
     )
     windows = st.db.all(
-        "SELECT id, subject, reason, starts_at, least(ends_at, coalesce(ended_at, ends_at)) AS until, created_by"
-        " FROM maintenance WHERE starts_at < %(t1)s AND least(ends_at, coalesce(ended_at, ends_at)) > %(t0)s"
+        f"SELECT m.id, m.subject, m.reason, m.starts_at, {UNTIL} AS until, m.created_by"
+        f" FROM maintenance m WHERE m.starts_at < %(t1)s AND {UNTIL} > %(t0)s"
         " ORDER BY starts_at",
         rng,
     )

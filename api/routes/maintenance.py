@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from alerts import store
-from alerts.maintenance import IN_FORCE, MAX_DAYS, window_from_row
+from alerts.maintenance import IN_FORCE, MAX_DAYS, UNTIL, window_from_row
 from api.common import utc
 from api.deps import Operator, State, Viewer
 from api.problems import Problem, responses
@@ -54,7 +54,7 @@ def _ended(w: dict[str, Any], now: datetime) -> bool:
     responses=responses(401, 422),
 )
 def list_windows(st: State, _who: Viewer, include_past: bool = False) -> list[dict[str, Any]]:
-    where = "" if include_past else " WHERE least(m.ends_at, coalesce(m.ended_at, m.ends_at)) > %(at)s"
+    where = "" if include_past else f" WHERE {UNTIL} > %(at)s"
     return st.db.all(
         f"{_SELECT}{where} ORDER BY m.starts_at DESC, m.id DESC LIMIT 500", {"at": datetime.now(UTC)}
     )
