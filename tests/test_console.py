@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -213,6 +213,17 @@ def test_a_zone_outage_lists_the_devices_it_explains(api: Api, browser: WebDrive
     shot(browser, "console-zone-outage")
 
 
+def clicker(browser: WebDriver) -> Callable[[tuple[str, str]], bool]:
+    """Click what ``locator`` finds, for ``WebDriverWait.until``: the live stream re-renders the page, so a
+    stale element is found again on the next try."""
+
+    def click(locator: tuple[str, str]) -> bool:
+        browser.find_element(*locator).click()
+        return True
+
+    return click
+
+
 def test_an_operator_acknowledges_a_storm_of_alerts_at_once(api: Api, browser: WebDriver) -> None:
     now = datetime.now(UTC)
     with psycopg.connect(api.platform.db_url, autocommit=True) as conn:
@@ -228,10 +239,7 @@ def test_an_operator_acknowledges_a_storm_of_alerts_at_once(api: Api, browser: W
             ids.append(a.id)
     sign_in(browser, api, "operator")
     wait = WebDriverWait(browser, 10, ignored_exceptions=[StaleElementReferenceException])
-
-    def click(locator: tuple[str, str]) -> bool:
-        browser.find_element(*locator).click()
-        return True
+    click = clicker(browser)
 
     for i in ids[:3]:  # three of the four
         wait.until(lambda b, i=i: click((By.CSS_SELECTOR, f"#alerts tr[data-id='{i}'] .pick")))
@@ -264,10 +272,7 @@ def test_an_operator_acknowledges_a_storm_of_alerts_at_once(api: Api, browser: W
 def test_an_operator_plans_extends_and_ends_maintenance(api: Api, browser: WebDriver) -> None:
     sign_in(browser, api, "operator")
     wait = WebDriverWait(browser, 10, ignored_exceptions=[StaleElementReferenceException])
-
-    def click(locator: tuple[str, str]) -> bool:
-        browser.find_element(*locator).click()
-        return True
+    click = clicker(browser)
 
     wait.until(lambda b: click((By.CSS_SELECTOR, "#tabs button[data-view='maintenance']")))
     wait.until(
@@ -309,11 +314,8 @@ def test_an_operator_mutes_a_device_from_its_alert(api: Api, browser: WebDriver)
     sign_in(browser, api, "operator")
     # the list and the detail re-render on every live event: find, then act, again if what was found went stale
     wait = WebDriverWait(browser, 10, ignored_exceptions=[StaleElementReferenceException])
+    click = clicker(browser)
     row = (By.CSS_SELECTOR, f"#alerts tr[data-id='{a.id}']")
-
-    def click(locator: tuple[str, str]) -> bool:
-        browser.find_element(*locator).click()
-        return True
 
     wait.until(lambda b: click(row))
     wait.until(ec.element_to_be_clickable((By.ID, "note"))).send_keys("technician on site")
