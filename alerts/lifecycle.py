@@ -11,9 +11,12 @@
 A persisting condition updates one alert (count, last seen, peak, severity).
 Raise and Clear events timed at or before what the alert has already seen are
 replays (re-evaluating a range) and change nothing.
-Critical alerts left open past ``escalate_after_s`` are escalated once on Tick.
+Critical alerts left open past ``escalate_after_s`` are escalated on Tick (level 1); still
+unacknowledged ``escalate_again_after_s[k]`` after level k+1, they go up to the next level, to the end
+of the chain (see :func:`next_escalation`).
 An acknowledged alert whose condition is still active ``remind_after_s`` after it was acknowledged goes
-back to open on Tick (``reminded``): acknowledging is not forgetting.
+back to open on Tick (``reminded``): acknowledging is not forgetting. The reminder stands for an
+escalation (at least level 1), and the chain goes on from it if nobody acknowledges it again.
 Every change yields an Audit effect; what live consumers must hear yields a
 Notify effect. Adapters execute effects only after the commit.
 """
@@ -21,7 +24,7 @@ Notify effect. Adapters execute effects only after the commit.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from alerts.model import (
     Acknowledge,
@@ -43,6 +46,22 @@ from alerts.model import (
 )
 
 SYSTEM = "system"
+
+
+def next_escalation(
+    opened_at: datetime, escalated_at: datetime | None, level: int, policy: Policy
+) -> tuple[int, datetime] | None:
+    """The escalation level an open, unacknowledged critical alert reaches next, and when; None: never.
+
+    Level 1 comes ``escalate_after_s`` after it opened; level k+1 comes ``escalate_again_after_s[k-1]``
+    after level k was reached (or after the reminder that stood for it), to the end of the chain."""
+    if level == 0 or escalated_at is None:
+        if policy.escalate_after_s is None or level > 0:
+            return None
+        return 1, opened_at + timedelta(seconds=policy.escalate_after_s)
+    if level > len(policy.escalate_again_after_s):
+        return None  # the end of the chain
+    return level + 1, escalated_at + timedelta(seconds=policy.escalate_again_after_s[level - 1])
 
 
 def _new(ev: Raise, now: datetime) -> tuple[Alert, list[Effect]]:
@@ -100,6 +119,7 @@ def transition(
                     acknowledged_at=None,
                     acknowledged_by=None,
                     escalated_at=None,
+                    escalation_level=0,
                     reopen_count=alert.reopen_count + 1,
                 )
                 return reopened, [
@@ -171,22 +191,20 @@ def transition(
                 raise IllegalTransition(state, event)
             return alert, [Audit("commented", event.actor, alert.state, alert.state, event.text)]
         case Tick():
-            if (
-                alert is not None
-                and alert.state is State.OPEN
-                and alert.severity is Severity.CRITICAL
-                and alert.escalated_at is None
-                and policy.escalate_after_s is not None
-                and (now - alert.opened_at).total_seconds() >= policy.escalate_after_s
-            ):
-                return replace(alert, escalated_at=now), [
-                    Audit(
-                        "escalated",
-                        SYSTEM,
-                        State.OPEN,
-                        State.OPEN,
-                        f"unacknowledged for {policy.escalate_after_s:.0f}s",
-                    ),
+            due = (
+                next_escalation(alert.opened_at, alert.escalated_at, alert.escalation_level, policy)
+                if alert is not None and alert.state is State.OPEN and alert.severity is Severity.CRITICAL
+                else None
+            )
+            if alert is not None and due is not None and now >= due[1]:
+                level = due[0]
+                why = (
+                    f"unacknowledged for {policy.escalate_after_s:.0f}s"
+                    if level == 1
+                    else f"unacknowledged {policy.escalate_again_after_s[level - 2]:.0f}s after level {level - 1}"
+                )
+                return replace(alert, escalated_at=now, escalation_level=level), [
+                    Audit("escalated", SYSTEM, State.OPEN, State.OPEN, f"level {level}: {why}"),
                     Notify("escalated"),
                 ]
             if (
@@ -198,13 +216,15 @@ def transition(
                 and (now - alert.acknowledged_at).total_seconds() >= policy.remind_after_s
             ):
                 by = alert.acknowledged_by
-                # the reminder is the notification its escalation would be: it does not escalate at once after
+                # the reminder is the notification its escalation would be: it does not escalate at once after,
+                # and the chain goes on from it (the next level after its interval, if nobody acknowledges)
                 again = replace(
                     alert,
                     state=State.OPEN,
                     acknowledged_at=None,
                     acknowledged_by=None,
-                    escalated_at=alert.escalated_at or now,
+                    escalated_at=now,
+                    escalation_level=max(1, alert.escalation_level),
                 )
                 return again, [
                     Audit(

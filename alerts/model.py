@@ -45,7 +45,10 @@ class Policy:
 
     auto_resolve: bool = True  # resolve by itself when the condition clears
     reopen_window_s: float = 900.0  # a recurrence within this re-opens the old alert
-    escalate_after_s: float | None = 600.0  # critical and unacknowledged this long -> escalate
+    escalate_after_s: float | None = 600.0  # critical and unacknowledged this long -> escalate (level 1)
+    # still unacknowledged this long after each escalation -> the next level (2, 3, ...): the chain of who is
+    # told next (duty supervisor, centre manager, the city's disaster office); empty: level 1 only
+    escalate_again_after_s: tuple[float, ...] = ()
     runbook: str = ""  # what the operator does (the centre's procedure): on the alert and its notifications
     remind_after_s: float | None = None  # acknowledged, yet still active this long: open again, notified
 
@@ -70,8 +73,9 @@ class Alert:
     resolved_at: datetime | None = None
     resolved_by: str | None = None
     assignee: str | None = None
-    escalated_at: datetime | None = None
+    escalated_at: datetime | None = None  # when it was last escalated (or reminded)
     reopen_count: int = 0
+    escalation_level: int = 0  # 0: not escalated; n: escalated n times (the reminder stands for level 1)
     id: int | None = None  # assigned by the store
 
 

@@ -9,6 +9,11 @@ from the rules file's ``notifications`` section::
       "webhook:https://sms.example/hook": {min_severity: critical, what: [opened, reopened, escalated]}
       mqtt: {}                                                  # everything (also the default)
 
+``min_escalation_level`` makes a sink one step of an escalation chain: it hears of an alert only once the
+alert has been escalated that far (``escalated`` at that level, and what follows: reminders, resolution)::
+
+      "webhook:https://sms.example/manager": {min_severity: critical, min_escalation_level: 2}
+
 The most specific entry wins (the sink's own name, then ``webhook:*``); a sink with no entry is sent every
 notification. A notification a route refuses is recorded as handled for that sink, with the reason.
 
@@ -49,6 +54,7 @@ class Route:
     rules: tuple[str, ...] = ()  # rule names or prefixes (``aq.advisory``, ``cctv``); empty: all
     what: tuple[str, ...] = ()  # which notifications (opened, escalated, ...); empty: all
     max_per_hour: int | None = None  # at most this many sent in any hour; the rest held back, then one digest
+    min_escalation_level: int = 0  # only alerts escalated at least this far (a later step of the chain)
 
     def refuses(self, n: Mapping[str, Any]) -> str | None:
         """Why this route does not take notification ``n`` (a payload), or None if it does."""
@@ -62,6 +68,9 @@ class Route:
             return f"rule {rule} not routed"
         if self.what and n.get("what") not in self.what:
             return f"{n.get('what')} not routed"
+        level = int(n.get("escalation_level") or 0)
+        if level < self.min_escalation_level and n.get("what") != "digest":
+            return f"escalation level {level} below {self.min_escalation_level}"
         return None
 
 
@@ -72,6 +81,8 @@ def check(route: Route) -> str | None:
         return f"what: unknown {unknown[0]!r} (known: {', '.join(WHATS)})"
     if route.max_per_hour is not None and route.max_per_hour < 1:
         return "max_per_hour: at least 1 (or leave it out: no limit)"
+    if route.min_escalation_level < 0:
+        return "min_escalation_level: 0 or more"
     return None
 
 

@@ -56,6 +56,7 @@ _COLUMNS = (
     "assignee",
     "escalated_at",
     "reopen_count",
+    "escalation_level",
 )
 
 
@@ -98,6 +99,7 @@ def row_to_alert(r: dict[str, Any]) -> Alert:
         assignee=r["assignee"],
         escalated_at=r["escalated_at"],
         reopen_count=r["reopen_count"],
+        escalation_level=r["escalation_level"],
     )
 
 
@@ -128,6 +130,7 @@ def notification_payload(a: Alert, what: str) -> dict[str, Any]:
         "state": a.state.value,
         "title": a.title,
         "count": a.count,
+        "escalation_level": a.escalation_level,
         "opened_at": a.opened_at.isoformat(),
         "last_seen": a.last_seen.isoformat(),
         "explanation": _explanation_json(a.explanation),

@@ -63,6 +63,17 @@ def _build(cls: type[T], data: Any, where: str) -> T:
     return value
 
 
+def _policy(p: Policy, where: str) -> Policy:
+    """A rule's policy, with the checks across its settings."""
+    if any(t <= 0 for t in p.escalate_again_after_s):
+        raise RulesError(f"{where}.escalate_again_after_s", "every step must be more than 0 seconds")
+    if p.escalate_again_after_s and p.escalate_after_s is None:
+        raise RulesError(
+            f"{where}.escalate_again_after_s", "a chain needs its first step: escalate_after_s is null"
+        )
+    return p
+
+
 #: the domains whose settings a zone or a device may override (over the city's)
 LAYERED: dict[str, type[Any]] = {"quality": QualityConfig, "parking": ParkingConfig, "cctv": CctvConfig}
 Own = dict[str, dict[str, Any]]  # domain -> the settings given (validated values)
@@ -171,7 +182,7 @@ def parse(text: str, default_policy: Policy | None = None) -> Rules:
     devices = _layer(doc, "devices", city, "a device (quality: a station, parking: a sensor, cctv: a camera)")
     base = dataclasses.asdict(default_policy or Policy())
     policies = {
-        str(rule): _build(Policy, {**base, **(p or {})}, f"policies.{rule}")
+        str(rule): _policy(_build(Policy, {**base, **(p or {})}, f"policies.{rule}"), f"policies.{rule}")
         for rule, p in (doc.get("policies") or {}).items()
     }
     notifications: dict[str, Route] = {}

@@ -33,6 +33,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from alerts import outbox, store
+from alerts.lifecycle import next_escalation
 from alerts.maintenance import muting_window
 from alerts.model import Clear, Raise, Severity, Tick
 from alerts.webhook import Webhook
@@ -682,10 +683,33 @@ class AnalyticsService:
 
     def _escalate(self, now: datetime) -> None:
         """Critical alerts unacknowledged past their rule's ``escalate_after_s`` (the rules file's policy for
-        the rule, else the service's default; ``null``: never) are escalated, unless under maintenance."""
-        self._tick_due(
-            "escalate_after_s", "opened_at", "state = 'open' AND severity = 3 AND escalated_at IS NULL", now
-        )
+        the rule, else the service's default; ``null``: never) are escalated, and up the rule's chain
+        (``escalate_again_after_s``) while nobody acknowledges them; unless under maintenance. Only alerts
+        that may be due are read (older than the shortest time any policy sets for their level)."""
+        policies = (self.policy, *self.rules.policies.values())
+        first = min((p.escalate_after_s for p in policies if p.escalate_after_s is not None), default=None)
+        again = min((t for p in policies for t in p.escalate_again_after_s), default=None)
+        if first is None and again is None:
+            return
+        due_if, bounds = [], []  # by level: not yet escalated (since it opened), or escalated (since then)
+        if first is not None:
+            due_if.append("(escalation_level = 0 AND opened_at <= %s)")
+            bounds.append(now - timedelta(seconds=first))
+        if again is not None:
+            due_if.append("(escalation_level > 0 AND escalated_at <= %s)")
+            bounds.append(now - timedelta(seconds=again))
+        rows = self.conn.execute(
+            "SELECT id, subject, rule, opened_at, escalated_at, escalation_level FROM alerts"
+            f" WHERE state = 'open' AND severity = 3 AND muted_by IS NULL AND ({' OR '.join(due_if)})",
+            bounds,
+        ).fetchall()
+        for alert_id, subject, rule, opened_at, escalated_at, level in rows:
+            policy = self.rules.policy_for(rule, self.policy)
+            due = next_escalation(opened_at, escalated_at, level, policy)
+            if due is None or now < due[1]:
+                continue
+            if muting_window(self.conn, subject, rule, now) is None:
+                store.apply(self.conn, Tick(), now, alert_id=alert_id, policy=policy)
 
     def _remind(self, now: datetime) -> None:
         """Acknowledged alerts still active past their rule's ``remind_after_s`` go back to open, notified

@@ -26,7 +26,9 @@ def report_markdown(r: dict[str, Any]) -> str:
         f"# Shift report {_t(r['start'])} – {_t(r['end'])} (KST)",
         "",
         f"**{r['opened']} alerts opened** — critical {sev['critical']}, warning {sev['warning']}, "
-        f"info {sev['info']}; {r['escalated']} escalated. Mean time to acknowledge {_dur(r['mtta_s'])}, "
+        f"info {sev['info']}; {r['escalated']} escalated"
+        + (f" ({r['escalated_further']} beyond level 1)" if r.get("escalated_further") else "")
+        + f". Mean time to acknowledge {_dur(r['mtta_s'])}, "
         f"to resolve {_dur(r['mttr_s'])}.",
         "",
         f"## Still open ({len(r['still_open'])})",
@@ -40,7 +42,7 @@ def report_markdown(r: dict[str, Any]) -> str:
         ]
     else:
         lines.append("Nothing: the next shift starts clean.")
-    lines += ["", "## Outages and advisories"]
+    lines += ["", "## Outages, advisories and incidents"]
     if r["episodes"]:
         lines += [
             f"- {e['title']} ({e['severity']}): {_t(e['since'])} – {_t(e['until']) if e['until'] else 'still on'}"

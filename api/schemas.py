@@ -341,7 +341,10 @@ class Alert(BaseModel):
     resolved_at: datetime | None
     resolved_by: str | None
     assignee: str | None
-    escalated_at: datetime | None
+    escalated_at: datetime | None = Field(description="when it last went up a level (or was reminded)")
+    escalation_level: int = Field(
+        0, description="0: not escalated; n: escalated n times (its rule's chain: supervisor, manager, ...)"
+    )
     reopen_count: int
     muted_by: int | None = Field(
         None, description="the maintenance window holding back this alert's notifications, if any"
@@ -405,13 +408,16 @@ class ShiftReport(BaseModel):
     end: datetime
     opened: int
     escalated: int
+    escalated_further: int = Field(description="of those escalated, how many went up to level 2 or beyond")
     opened_by_severity: dict[str, int]
     mtta_s: float | None
     mttr_s: float | None
     by_rule: list[ReportRule] = Field(description="alerts opened in the range, by rule (worst first)")
     still_open: list[ReportOpen] = Field(description="what the next shift inherits (most severe first)")
     operators: list[ReportOperator] = Field(description="who acknowledged, resolved, commented how many")
-    episodes: list[ReportEpisode] = Field(description="zone outages and air-quality advisories in the range")
+    episodes: list[ReportEpisode] = Field(
+        description="zone outages, air-quality advisories and multi-camera incidents in the range"
+    )
     maintenance: list[ReportWindow]
     notifications: list[ReportSink]
 
@@ -429,6 +435,9 @@ class PolicyView(BaseModel):
     auto_resolve: bool
     reopen_window_s: float
     escalate_after_s: float | None
+    escalate_again_after_s: list[float] = Field(
+        description="still unacknowledged this long after each level: the next level (2, 3, ...)"
+    )
     runbook: str
     remind_after_s: float | None
 

@@ -16,7 +16,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from psycopg.types.json import Jsonb
 
 from alerts import store
-from alerts.model import Clear, Explanation, Raise, Severity
+from alerts.model import Clear, Explanation, Policy, Raise, Severity, Tick
 from api.timeseries import pick_bucket
 from citywatch.db import rollups
 from citywatch.devices import RegistryWatcher, broker_accounts
@@ -526,6 +526,19 @@ def test_the_shift_report_hands_over_what_happened(api: Api) -> None:
             now - timedelta(hours=2),
         )  # fmt: skip
         store.apply(conn, Clear("back"), now - timedelta(hours=1), key="zone.outage:zone:jangan")
+        chain = Policy(escalate_after_s=60, escalate_again_after_s=(60,))
+        fight = store.apply(
+            conn,
+            Raise("cctv.incident.fight", "zone:jangan", "cctv", Severity.CRITICAL, "Fight seen by 3 cameras",
+                  Explanation("cctv.incident")),
+            now - timedelta(hours=3),
+        )  # fmt: skip
+        assert fight is not None
+        for m in (2, 4):  # unanswered: level 1, then level 2
+            store.apply(
+                conn, Tick(), now - timedelta(hours=3) + timedelta(minutes=m), alert_id=fight.id, policy=chain
+            )
+        store.apply(conn, Clear("quiet"), now - timedelta(hours=2), key="cctv.incident.fight:zone:jangan")
         store.apply(
             conn,
             Raise("zone.outage", "zone:old", "platform", Severity.CRITICAL, "Long ago", Explanation("zone.outage")),
@@ -544,28 +557,34 @@ def test_the_shift_report_hands_over_what_happened(api: Api) -> None:
         op.post(f"/api/v1/alerts/{ids[4]}/comments", json={"text": "crew on the way"})
     with api.client("viewer") as v:
         r = v.get("/api/v1/alerts/report").json()  # the last 12 hours
-        assert r["opened"] == 7 and r["opened_by_severity"] == {"info": 2, "warning": 2, "critical": 3}
+        assert r["opened"] == 8 and r["opened_by_severity"] == {"info": 2, "warning": 2, "critical": 4}
+        assert (r["escalated"], r["escalated_further"]) == (1, 1)
         assert r["mtta_s"] is not None and r["mttr_s"] is not None
         assert {(x["rule"], x["opened"], x["worst"], x["still_open"]) for x in r["by_rule"]} == {
             ("test.rule", 6, "critical", 5),
             ("zone.outage", 1, "critical", 0),
+            ("cctv.incident.fight", 1, "critical", 0),
         }
         assert r["by_rule"][0]["worst"] == "critical"
         open_ids = [a["id"] for a in r["still_open"]]
         assert set(open_ids) == set(ids) - {ids[2]} and r["still_open"][0]["severity"] == "critical"
         assert r["operators"] == [{"actor": "operator", "acknowledged": 3, "resolved": 1, "commented": 1}]
-        assert [(e["subject"], e["until"] is not None) for e in r["episodes"]] == [("zone:jangan", True)]
+        assert [(e["rule"], e["until"] is not None) for e in r["episodes"]] == [
+            ("cctv.incident.fight", True),
+            ("zone.outage", True),
+        ]
         assert [m["reason"] for m in r["maintenance"]] == ["sensor swap"]
         md = v.get("/api/v1/alerts/report", params={"format": "markdown"})
         assert md.status_code == 200 and md.headers["content-type"].startswith("text/markdown")
         text = md.text
         assert text.startswith("# Shift report") and "(KST)" in text
-        assert "**7 alerts opened** — critical 3, warning 2, info 2" in text
+        assert "**8 alerts opened** — critical 4, warning 2, info 2; 1 escalated (1 beyond level 1)" in text
         assert "Zone outage: 5 of 8 devices offline" in text and "sensor swap" in text
+        assert "- Fight seen by 3 cameras (critical)" in text
         assert "- operator: acknowledged 3, resolved 1, commented 1" in text
         # a range of its own
         week = v.get("/api/v1/alerts/report", params={"start": (now - timedelta(days=4)).isoformat()}).json()
-        assert week["opened"] == 8 and len(week["episodes"]) == 2
+        assert week["opened"] == 9 and len(week["episodes"]) == 3
         assert v.get("/api/v1/alerts/report", params={"format": "pdf"}).status_code == 422
 
 

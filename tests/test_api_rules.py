@@ -17,10 +17,12 @@ def test_the_rules_in_force_are_readable_by_viewers(api: Api) -> None:
     assert rules["source"].startswith("packaged")
     fire = rules["policies"]["cctv.fire"]
     assert (fire["escalate_after_s"], fire["remind_after_s"]) == (120, 1800) and "119" in fire["runbook"]
+    assert fire["escalate_again_after_s"] == [480]  # the chain: level 2 eight minutes after level 1
     assert rules["default_policy"]["escalate_after_s"] == 600 and rules["default_policy"]["runbook"] == ""
     assert rules["thresholds"]["outage"]["min_devices"] == 3
     assert rules["thresholds"]["shapes"]["pollutants"] == ["pm25", "pm10", "o3", "no2", "co", "so2"]
     assert rules["notifications"]["webhook:*"]["min_severity"] == "warning"
+    assert rules["notifications"]["webhook:*"]["min_escalation_level"] == 0
     assert api.client(None).get("/api/v1/rules").status_code == 401
     assert rules["analytics"] is None  # no analytics service has said which version it runs
     # an analytics service on the same database says so when it starts: the same version as the file

@@ -23,7 +23,7 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
 from alerts import store
-from alerts.model import Explanation, Policy, Raise, Resolve, Severity
+from alerts.model import Explanation, Policy, Raise, Resolve, Severity, Tick
 from tests.conftest import PASSWORDS, Api, fire_alert_through_mqtt
 
 ARTIFACTS = Path(
@@ -197,10 +197,11 @@ def test_a_zone_outage_lists_the_devices_it_explains(api: Api, browser: WebDrive
     ]
     (o,) = outages(devices, set(), OutageConfig()).values()
     with psycopg.connect(api.platform.db_url, autocommit=True) as conn:
-        a = store.apply(
-            conn, o.event(Severity.CRITICAL), now, policy=Policy(runbook="Check the zone's power")
-        )
-    assert a is not None
+        chain = Policy(runbook="Check the zone's power", escalate_after_s=60, escalate_again_after_s=(60,))
+        a = store.apply(conn, o.event(Severity.CRITICAL), now, policy=chain)
+        assert a is not None
+        for s in (61, 122):  # nobody answers: level 1, then level 2
+            store.apply(conn, Tick(), now + timedelta(seconds=s), alert_id=a.id, policy=chain)
     assert api.client("viewer").get(f"/api/v1/alerts/{a.id}").json()["runbook"] == "Check the zone's power"
     wait = sign_in(browser, api, "viewer")
     wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, f"#alerts tr[data-id='{a.id}']"))).click()
@@ -210,6 +211,7 @@ def test_a_zone_outage_lists_the_devices_it_explains(api: Api, browser: WebDrive
     detail = browser.find_element(By.ID, "detail").text
     assert "aq-000, aq-001, aq-002, aq-003" in detail and "power or network outage" in detail
     assert "What to do\nCheck the zone's power" in detail
+    assert "Escalated\nlevel 2" in detail and "level 2: unacknowledged 60s after level 1" in detail
     shot(browser, "console-zone-outage")
 
 
@@ -262,7 +264,7 @@ def test_an_operator_acknowledges_a_storm_of_alerts_at_once(api: Api, browser: W
     wait.until(lambda b: click((By.CSS_SELECTOR, "#tabs button[data-view='rules']")))
     wait.until(ec.text_to_be_present_in_element((By.ID, "r-policies"), "cctv.fire"))
     policies = browser.find_element(By.ID, "r-policies").text
-    assert "call 119" in policies and "2 min" in policies and "30 min" in policies
+    assert "call 119" in policies and "2 min, then 8 min" in policies and "30 min" in policies
     assert "min_devices" in browser.find_element(By.ID, "r-thresholds").text
     assert "webhook:*" in browser.find_element(By.ID, "r-routes").text
     assert "every device has its zone's" in browser.find_element(By.ID, "r-devices").text

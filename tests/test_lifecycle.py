@@ -145,6 +145,43 @@ def test_escalation_of_unacknowledged_critical_once() -> None:
     assert transition(b, Tick(), at(1200), policy) == (b, [])
 
 
+def test_an_unanswered_critical_alert_goes_up_its_chain_level_by_level_to_the_end() -> None:
+    policy = Policy(escalate_after_s=120, escalate_again_after_s=(480, 1200))
+    a = opened(Severity.CRITICAL)
+    b, fx = transition(a, Tick(), at(120), policy)
+    assert b is not None and b.escalation_level == 1 and notifies(fx) == ["escalated"]
+    assert transition(b, Tick(), at(120 + 479), policy) == (b, [])  # level 2 counts from level 1
+    c, fx = transition(b, Tick(), at(120 + 480), policy)
+    assert c is not None and c.escalation_level == 2 and c.escalated_at == at(600)
+    assert [e.detail for e in fx if isinstance(e, Audit)] == ["level 2: unacknowledged 480s after level 1"]
+    assert transition(c, Tick(), at(600 + 1199), policy) == (c, [])
+    d, fx = transition(c, Tick(), at(600 + 1200), policy)
+    assert d is not None and d.escalation_level == 3 and notifies(fx) == ["escalated"]
+    assert transition(d, Tick(), at(100_000), policy) == (d, [])  # the end of the chain
+
+
+def test_acknowledging_stops_the_chain_and_a_reopened_alert_starts_it_afresh() -> None:
+    policy = Policy(escalate_after_s=120, escalate_again_after_s=(480,), reopen_window_s=900)
+    b, _ = transition(opened(Severity.CRITICAL), Tick(), at(120), policy)
+    acked, _ = transition(b, Acknowledge("kim"), at(130))
+    assert acked is not None and acked.escalation_level == 1  # what happened stays on the alert
+    assert transition(acked, Tick(), at(10_000), policy) == (acked, [])
+    done, _ = transition(acked, Resolve("kim"), at(200))
+    again, fx = transition(done, raise_(Severity.CRITICAL), at(300), policy)
+    assert again is not None and notifies(fx) == ["reopened"]
+    assert again.escalation_level == 0 and again.escalated_at is None
+
+
+def test_a_reminder_stands_for_the_first_level_and_the_chain_goes_on_from_it() -> None:
+    policy = Policy(escalate_after_s=600, escalate_again_after_s=(900,), remind_after_s=3600)
+    a, _ = transition(opened(Severity.CRITICAL), Acknowledge("kim"), at(60))  # answered before level 1
+    b, fx = transition(a, Tick(), at(3660), policy)
+    assert b is not None and notifies(fx) == ["reminded"] and b.escalation_level == 1
+    assert transition(b, Tick(), at(3660 + 899), policy) == (b, [])  # no level 2 at once after the reminder
+    c, fx = transition(b, Tick(), at(3660 + 900), policy)  # nobody answers the reminder: level 2
+    assert c is not None and c.escalation_level == 2 and notifies(fx) == ["escalated"]
+
+
 @pytest.mark.parametrize("sev", [Severity.INFO, Severity.WARNING])
 def test_no_escalation_below_critical(sev: Severity) -> None:
     a = opened(sev)

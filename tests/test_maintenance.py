@@ -247,7 +247,72 @@ def test_each_rule_escalates_after_its_own_time(
         "SELECT detail FROM alert_audit a JOIN alerts l ON l.id = a.alert_id"
         " WHERE l.subject = 'cam-1' AND action = 'escalated'"
     ).fetchone()
-    assert audit == ("unacknowledged for 120s",)
+    assert audit == ("level 1: unacknowledged for 120s",)
+
+
+def test_an_unanswered_alert_goes_up_its_rules_chain_and_each_level_reaches_its_own_sink(
+    conn: psycopg.Connection[Any], db_url: str, tmp_path: Path
+) -> None:
+    """Level 1 pages the duty supervisor's gateway, level 2 the centre manager's: each sink hears of the
+    alert from the level its route takes; acknowledging stops the chain."""
+    from alerts.model import Acknowledge, Resolve
+    from alerts.routing import route_for
+    from analytics.config import parse
+
+    text = (
+        "policies:\n"
+        "  cctv.fire: {escalate_after_s: 120, escalate_again_after_s: [480]}\n"
+        "notifications:\n"
+        "  webhook:*: {min_severity: critical, what: [escalated, resolved]}\n"
+        "  webhook:https://sms.example/manager: {min_severity: critical, min_escalation_level: 2}\n"
+    )
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(text)
+    fire = store.apply(conn, raise_("cam-1", "cctv.fire", Severity.CRITICAL), NOW)
+    other = store.apply(conn, raise_("cam-2", "cctv.fire", Severity.CRITICAL), NOW)
+    assert fire is not None and fire.id is not None and other is not None and other.id is not None
+    service = AnalyticsService(
+        Settings(db=DatabaseSettings(url=db_url), analytics=AnalyticsSettings(rules_file=rules))
+    )
+
+    def levels() -> dict[str, int]:
+        return dict(conn.execute("SELECT subject, escalation_level FROM alerts").fetchall())
+
+    service._escalate(NOW + timedelta(seconds=130))
+    assert levels() == {"cam-1": 1, "cam-2": 1}
+    store.apply(conn, Acknowledge("kim"), NOW + timedelta(seconds=200), alert_id=other.id)
+    service._escalate(NOW + timedelta(seconds=130 + 479))
+    assert levels() == {"cam-1": 1, "cam-2": 1}  # level 2 counts from level 1
+    service._escalate(NOW + timedelta(seconds=130 + 480))
+    assert levels() == {"cam-1": 2, "cam-2": 1}  # cam-2 was answered: its chain stopped
+    service._escalate(NOW + timedelta(days=1))
+    assert levels() == {"cam-1": 2, "cam-2": 1}  # the end of the chain
+    details = [
+        d
+        for (d,) in conn.execute(
+            "SELECT detail FROM alert_audit WHERE alert_id = %s AND action = 'escalated' ORDER BY id",
+            (fire.id,),
+        )
+    ]
+    assert details == ["level 1: unacknowledged for 120s", "level 2: unacknowledged 480s after level 1"]
+    store.apply(conn, Resolve("kim"), NOW + timedelta(days=1), alert_id=fire.id)
+
+    routes = parse(text).notifications
+    supervisor, manager = Sink(), Sink()
+    for name, sink in (
+        ("webhook:https://sms.example/duty", supervisor),
+        ("webhook:https://sms.example/manager", manager),
+    ):
+        while outbox.drain(conn, name, sink, route=route_for(name, routes)):
+            pass
+    got = lambda s: [(n["subject"], n["what"], n["escalation_level"]) for n in s.got]  # noqa: E731
+    assert got(supervisor) == [
+        ("cam-1", "escalated", 1),
+        ("cam-2", "escalated", 1),
+        ("cam-1", "escalated", 2),
+        ("cam-1", "resolved", 2),
+    ]
+    assert got(manager) == [("cam-1", "escalated", 2), ("cam-1", "resolved", 2)]
 
 
 def test_an_acknowledged_alert_still_active_comes_back(

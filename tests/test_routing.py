@@ -40,6 +40,14 @@ def n(
         (Route(rules=("cctv",)), n(rule="cctv.incident.fire"), None),
         (Route(what=("opened", "escalated")), n(what="acknowledged"), "acknowledged not routed"),
         (Route(what=("opened", "escalated")), n(what="escalated"), None),
+        (Route(min_escalation_level=2), n(what="opened"), "escalation level 0 below 2"),
+        (
+            Route(min_escalation_level=2),
+            {**n(what="escalated"), "escalation_level": 1},
+            "escalation level 1 below 2",
+        ),
+        (Route(min_escalation_level=2), {**n(what="escalated"), "escalation_level": 2}, None),
+        (Route(min_escalation_level=2), {**n(what="resolved"), "escalation_level": 3}, None),
     ],
 )
 def test_a_route_takes_or_refuses_a_notification(

@@ -25,6 +25,8 @@ def test_the_packaged_rules_are_valid() -> None:
     assert rules.policy_for("aq.stuck", Policy()).runbook == ""
     assert rules.policy_for("cctv.fire", Policy()).remind_after_s == 1800
     assert rules.policy_for("aq.stuck", Policy()).remind_after_s is None
+    assert rules.policy_for("cctv.fire", Policy()).escalate_again_after_s == (480,)  # the chain's level 2
+    assert rules.policy_for("aq.stuck", Policy()).escalate_again_after_s == ()
 
 
 BAD = [
@@ -55,6 +57,26 @@ BAD = [
     ("device-empty", "devices: {aq-1: {}}", "devices.aq-1"),
     ("device-release", "devices: {pk-1: {parking: {release: 0.95}}}", "devices.pk-1.parking.release"),
     ("device-negative", "devices: {cam-1: {cctv: {quiet_s: -1}}}", "devices.cam-1.cctv.quiet_s"),
+    (
+        "chain-step",
+        "policies: {cctv.fire: {escalate_again_after_s: [600, 0]}}",
+        "policies.cctv.fire.escalate_again_after_s",
+    ),
+    (
+        "chain-type",
+        "policies: {cctv.fire: {escalate_again_after_s: soon}}",
+        "policies.cctv.fire.escalate_again_after_s",
+    ),
+    (
+        "chain-no-start",
+        "policies: {x: {escalate_after_s: null, escalate_again_after_s: [60]}}",
+        "policies.x.escalate_again_after_s",
+    ),
+    (
+        "route-level",
+        "notifications: {mqtt: {min_escalation_level: -1}}",
+        "notifications.mqtt.min_escalation_level",
+    ),
     ("not-yaml", "quality: [unclosed", "(file)"),
     ("not-a-mapping", "- 1\n- 2", "(file)"),
 ]

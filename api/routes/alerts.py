@@ -143,6 +143,7 @@ def report(
     per_severity = ", ".join(f"count(*) FILTER (WHERE severity = {s.value}) AS {s.label}" for s in Severity)
     head = st.db.one(
         "SELECT count(*) AS opened, count(*) FILTER (WHERE escalated_at IS NOT NULL) AS escalated,"
+        " count(*) FILTER (WHERE escalation_level >= 2) AS escalated_further,"
         " avg(extract(epoch FROM acknowledged_at - opened_at)) AS mtta_s,"
         f" avg(extract(epoch FROM resolved_at - opened_at)) AS mttr_s, {per_severity}"
         " FROM alerts WHERE opened_at >= %(t0)s AND opened_at < %(t1)s",
@@ -171,7 +172,7 @@ def report(
     )
     episodes = st.db.all(
         "SELECT rule, subject, title, severity, opened_at AS since, resolved_at AS until, peak FROM alerts"
-        " WHERE (rule = 'zone.outage' OR rule LIKE 'aq.advisory.%%')"
+        " WHERE (rule = 'zone.outage' OR rule LIKE 'aq.advisory.%%' OR rule LIKE 'cctv.incident.%%')"
         " AND opened_at < %(t1)s AND (resolved_at IS NULL OR resolved_at >= %(t0)s) ORDER BY opened_at",
         rng,
     )
@@ -193,6 +194,7 @@ def report(
         "end": t1,
         "opened": head["opened"],
         "escalated": head["escalated"],
+        "escalated_further": head["escalated_further"],
         "opened_by_severity": by_sev,
         "mtta_s": float(head["mtta_s"]) if head["mtta_s"] is not None else None,
         "mttr_s": float(head["mttr_s"]) if head["mttr_s"] is not None else None,

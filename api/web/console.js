@@ -112,10 +112,10 @@ async function drawRules() {
       : a.refused ? `The analytics service still runs version ${a.digest}: it refused the latest edit — ${a.refused}`
       : `The analytics service still runs version ${a.digest}: it has not taken the latest edit yet.`);
   $("#rules-source").classList.toggle("error", Boolean(a && !a.same_as_file));
-  const row = (name, p) => el("tr", {}, el("th", { scope: "row" }, name), el("td", {}, secs(p.escalate_after_s)),
+  const row = (name, p) => el("tr", {}, el("th", { scope: "row" }, name), el("td", {}, [p.escalate_after_s, ...p.escalate_again_after_s].map(secs).join(", then ")),
     el("td", {}, secs(p.remind_after_s)), el("td", {}, p.auto_resolve ? "yes" : "no"), el("td", {}, p.runbook || "—"));
   $("#r-policies").replaceChildren(
-    el("tr", {}, ...["rule", "escalates after (critical, unacknowledged)", "reminds after (acknowledged, still active)", "resolves itself", "what to do"].map((h) => el("th", { scope: "col" }, h))),
+    el("tr", {}, ...["rule", "escalates after (critical, unacknowledged; then each next level after)", "reminds after (acknowledged, still active)", "resolves itself", "what to do"].map((h) => el("th", { scope: "col" }, h))),
     ...Object.entries(r.policies).map(([name, p]) => row(name, p)), row("(any other rule)", r.default_policy));
   $("#r-thresholds").replaceChildren(...Object.entries(r.thresholds).map(([domain, t]) => el("article", {}, el("h4", {}, domain),
     el("dl", {}, ...Object.entries(t).flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, Array.isArray(v) ? v.join(", ") : String(v))])))));
@@ -126,10 +126,10 @@ async function drawRules() {
         el("td", {}, Object.entries(kv).map(([k, v]) => `${k} ${v}`).join(", ")))))
     : [el("tr", {}, el("td", { class: "muted" }, "None: every device has its zone's and the city's."))]));
   $("#r-routes").replaceChildren(
-    el("tr", {}, ...["sink", "from severity", "kinds", "rules", "notifications", "at most per hour"].map((h) => el("th", { scope: "col" }, h))),
+    el("tr", {}, ...["sink", "from severity", "kinds", "rules", "notifications", "at most per hour", "from escalation level"].map((h) => el("th", { scope: "col" }, h))),
     ...Object.entries(r.notifications).map(([sink, x]) => el("tr", {}, el("th", { scope: "row" }, sink), el("td", {}, x.min_severity),
       el("td", {}, x.kinds.join(", ") || "all"), el("td", {}, x.rules.join(", ") || "all"), el("td", {}, x.what.join(", ") || "all"),
-      el("td", {}, x.max_per_hour ?? "no cap"))));
+      el("td", {}, x.max_per_hour ?? "no cap"), el("td", {}, x.min_escalation_level || "any"))));
 }
 
 // -- alerts inbox --------------------------------------------------------------------------
@@ -211,6 +211,7 @@ async function openDetail(id) {
   add("Window", x.window_start ? `${fmtTime(x.window_start)} – ${fmtTime(x.window_end)}` : null);
   add("Why", x.message); add("What to do", a.runbook);
   if (Array.isArray(x.details?.devices)) add("Devices", x.details.devices.join(", "));  // e.g. a zone outage
+  add("Escalated", a.escalation_level ? `level ${a.escalation_level}, ${fmtTime(a.escalated_at)}` : null);
   add("Muted", a.muted_by ? `by maintenance #${a.muted_by}: notifications held back until it ends` : null);
   add("Assignee", a.assignee); add("Opened", fmtTime(a.opened_at)); add("Last seen", fmtTime(a.last_seen));
   const parts = [el("h3", {}, a.title), dl];
