@@ -289,6 +289,9 @@ def simulate(
         float, typer.Option(help="publish this many days of history as fast as possible")
     ] = 0,
     faults: Annotated[int, typer.Option(help="inject this many faults of each kind")] = 0,
+    fault_every_h: Annotated[
+        float, typer.Option(help="also one fault of each kind in every this many simulated hours; 0: none")
+    ] = 0.0,
     labels: Annotated[Path | None, typer.Option(help="write ground-truth labels (JSONL) here")] = None,
     mode: Annotated[str, typer.Option(help="device (a connection per device) | gateway")] = "device",
     uci: Annotated[
@@ -311,6 +314,7 @@ def simulate(
         duration_s=duration,
         backfill_days=backfill_days,
         faults_per_kind=faults,
+        fault_every_h=fault_every_h,
         labels=labels,
         mode=mode,
         uci=uci,
@@ -324,12 +328,22 @@ def up(
     seed: Seed = 1,
     scale: ScaleOpt = "small",
     speed: Annotated[float, typer.Option(help="simulation speed")] = 1.0,
+    fault_every_h: Annotated[
+        float,
+        typer.Option(
+            help="one fault of each kind (a stuck or spiking sensor, a device offline, a zone outage, bad"
+            " data, ...) in every this many simulated hours, so the console has something to show; 0: none"
+        ),
+    ] = 3.0,
 ) -> None:
     """Start the whole platform locally (database, broker, ingest, simulators) until Ctrl-C."""
     from citywatch.up import up as run_up
     from simulators.run import SimulateOptions
 
-    run_up(Settings(), SimulateOptions(seed=seed, scale=_scale(scale), speed=speed))
+    run_up(
+        Settings(),
+        SimulateOptions(seed=seed, scale=_scale(scale), speed=speed, fault_every_h=fault_every_h),
+    )
 
 
 @bench_app.command("ingest")

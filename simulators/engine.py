@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import heapq
 import random
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -68,10 +69,16 @@ def plan_episodes(seed: int, start: float, end: float) -> list[Episode]:
 
 
 def plan_faults(
-    city: City, seed: int, start: float, end: float, count: int, kinds: tuple[str, ...] = FAULT_KINDS
+    city: City,
+    seed: int,
+    start: float,
+    end: float,
+    count: int,
+    kinds: tuple[str, ...] = FAULT_KINDS,
+    salt: str = "",
 ) -> list[Fault]:
     """``count`` non-overlapping faults per kind on random devices (stuck/spike/drift on AQ stations)."""
-    rng = random.Random(f"{seed}:faults")
+    rng = random.Random(f"{seed}:faults{salt}")
     stations = [d.device_id for d in city.of_kind(DeviceKind.AIR_QUALITY)]
     others = [
         d.device_id for d in city.devices if d.kind in (DeviceKind.PARKING, DeviceKind.CCTV, DeviceKind.BUS)
@@ -107,6 +114,21 @@ def plan_faults(
                 params = {"per_hour": rng.uniform(3, 8)}
             faults.append(Fault(kind, dev, round(t0, 3), round(min(end, t0 + dur), 3), params))
     return faults
+
+
+def plan_recurring_faults(
+    city: City, seed: int, start: float, end: float, every_s: float, kinds: tuple[str, ...] = FAULT_KINDS
+) -> list[Fault]:
+    """One fault of each kind in every ``every_s`` of [start, end) (each lasting its kind's share of that
+    block): a demonstration city where something goes wrong every little while, indefinitely."""
+    if every_s <= 0:
+        raise ValueError("every_s must be positive")
+    out: list[Fault] = []
+    k, t = 0, start
+    while t < end:
+        out += plan_faults(city, seed, t, min(end, t + every_s), 1, kinds, salt=f":{k}")
+        k, t = k + 1, t + every_s
+    return out
 
 
 def expand_outages(city: City, faults: list[Fault], seed: int) -> list[Fault]:
@@ -145,6 +167,21 @@ def _apply(f: Fault, p: m.Telemetry, t: float, state: dict[str, Any]) -> m.Telem
     return p
 
 
+def _active(planned: deque[tuple[int, Fault]] | None, t: float) -> list[Fault]:
+    """The faults of a device in force at ``t`` (in their planned order); drops the ones over at its head."""
+    if not planned:
+        return []
+    while planned and planned[0][1].end <= t:
+        planned.popleft()
+    now: list[tuple[int, Fault]] = []
+    for n, f in planned:
+        if f.start > t:
+            break
+        if t < f.end:
+            now.append((n, f))
+    return [f for _, f in sorted(now, key=lambda nf: nf[0])]
+
+
 def simulate(
     city: City,
     start: float,
@@ -163,9 +200,11 @@ def simulate(
     heap = [(b.next_t, i) for i, b in enumerate(bs)]
     heapq.heapify(heap)
     seqs: dict[str, int] = {}
-    by_dev: dict[str, list[Fault]] = {}
-    for f in faults:
-        by_dev.setdefault(f.device_id, []).append(f)
+    # per device, its faults in order of start (with their planned order, in which they distort a reading);
+    # ended ones are dropped as time passes, so a long plan costs no more per message than a short one
+    by_dev: dict[str, deque[tuple[int, Fault]]] = {}
+    for n, f in sorted(enumerate(faults), key=lambda nf: nf[1].start):
+        by_dev.setdefault(f.device_id, deque()).append((n, f))
     state: dict[int, dict[str, Any]] = {}
     controls = sorted(
         [(f.start, f.device_id, "offline") for f in faults if f.kind == "offline"]
@@ -189,7 +228,7 @@ def simulate(
                 yield Out(ct, dev, kind, topic_for(kind, dev, Stream.STATUS), b"", what)
         b = bs[i]
         dev = b.device.device_id
-        active = [f for f in by_dev.get(dev, ()) if f.start <= t < f.end]
+        active = _active(by_dev.get(dev), t)
         payloads = b.step(t)
         heapq.heappush(heap, (b.next_t, i))
         if any(f.kind == "offline" for f in active):

@@ -15,7 +15,7 @@ from citywatch.contracts.topics import DeviceKind
 from citywatch.settings import Settings
 from simulators.city import Device, Scale, build_city
 from simulators.drivers import DriverAgent, DriverDesk, labels
-from simulators.engine import FAULT_KINDS, Out, plan_episodes, plan_faults, simulate
+from simulators.engine import FAULT_KINDS, Out, plan_episodes, plan_faults, plan_recurring_faults, simulate
 from simulators.provision import register_city
 from simulators.publisher import Publisher
 
@@ -30,6 +30,9 @@ class SimulateOptions:
     duration_s: float | None = None  # simulated time to cover (None: until stopped)
     backfill_days: float = 0.0  # start this many days ago and catch up as fast as possible
     faults_per_kind: int = 0
+    fault_every_h: float = (
+        0.0  # > 0: also one fault of each kind in every this many hours, for as long as it runs
+    )
     labels: Path | None = None
     mode: str = "device"
     uci: Path | None = None
@@ -75,6 +78,13 @@ def run_simulation(
         if opt.faults_per_kind
         else []
     )
+    if opt.fault_every_h > 0:
+        faults += plan_recurring_faults(city, opt.seed, start, end, opt.fault_every_h * 3600)
+        log.info(
+            "a fault of each kind (%s) every %g h of simulated time",
+            ", ".join(FAULT_KINDS),
+            opt.fault_every_h,
+        )
     if opt.labels:
         with opt.labels.open("w") as f:
             for e in episodes:

@@ -13,7 +13,7 @@ import pytest
 from citywatch.contracts.topics import DeviceKind, parse_topic
 from ingest.decode import Accepted, DeviceInfo, Limits, decode
 from simulators.city import Scale, build_city
-from simulators.engine import FAULT_KINDS, plan_episodes, plan_faults, simulate
+from simulators.engine import FAULT_KINDS, plan_episodes, plan_faults, plan_recurring_faults, simulate
 
 START = 1_790_000_000.0
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "uci_air_quality" / "AirQualityUCI.csv"
@@ -88,6 +88,32 @@ def test_faults_are_labelled_and_visible_in_the_data() -> None:
     assert max(wills[d] for d in members) - dark.start < 45
     back = {o.device_id for o in outs if o.tag == "online" and dark.end <= o.t < dark.end + 60}
     assert back >= members
+
+
+def test_a_demonstration_city_has_a_fault_of_each_kind_in_every_block_for_as_long_as_it_runs() -> None:
+    city = build_city(5)
+    block = 3 * 3600.0
+    end = START + 3 * block
+    faults = plan_recurring_faults(city, 5, START, end, block)
+    assert faults == plan_recurring_faults(city, 5, START, end, block)  # seeded
+    assert Counter(f.kind for f in faults) == dict.fromkeys(FAULT_KINDS, 3)
+    for k in range(3):  # one of each kind inside each block, not the same block three times over
+        inside = [f for f in faults if START + k * block <= f.start and f.end <= START + (k + 1) * block]
+        assert sorted(f.kind for f in inside) == sorted(FAULT_KINDS)
+    assert len({(f.device_id, f.start) for f in faults if f.kind == "stuck"}) == 3
+    # the last block's stuck sensor repeats itself while stuck, and only then: long plans are applied in time
+    stuck = max((f for f in faults if f.kind == "stuck"), key=lambda f: f.start)
+    vals = {
+        o.t: orjson.loads(o.payload)["pm25"]
+        for o in simulate(city, START, end, seed=5, faults=faults)
+        if o.device_id == stuck.device_id and o.tag is None
+    }
+    during = [v for t, v in vals.items() if stuck.start <= t < stuck.end]
+    before = [v for t, v in vals.items() if stuck.start - 3600 <= t < stuck.start]
+    assert len(during) >= 10 and len(set(during)) == 1
+    assert len(set(before)) > 10
+    with pytest.raises(ValueError, match="every_s"):
+        plan_recurring_faults(city, 5, START, end, 0)
 
 
 def test_episodes_are_shared_by_the_stations_of_their_zones() -> None:
