@@ -23,6 +23,8 @@ from alerts.routing import Route
 from alerts.routing import check as check_route
 from analytics.airquality.quality import QualityConfig
 from analytics.cctv import CctvConfig
+from analytics.delivery import DeliveryConfig
+from analytics.delivery import check as check_delivery
 from analytics.outage import OutageConfig
 from analytics.outage import check as check_outage
 from analytics.parking import ParkingConfig
@@ -90,6 +92,7 @@ class Rules:
     policies: dict[str, Policy] = field(default_factory=dict)
     notifications: dict[str, Route] = field(default_factory=dict)  # per sink (alerts.routing)
     device_own: dict[str, Own] = field(default_factory=dict)  # device -> its own settings, per domain
+    delivery: DeliveryConfig = field(default_factory=DeliveryConfig)  # sinks not getting notifications out
 
     def settings_for(self, domain: str, zone: str = "", device: str | None = None) -> Any:
         """A domain's settings (``quality``, ``parking``, ``cctv``) for a device of a zone: the device's own
@@ -155,6 +158,7 @@ def parse(text: str, default_policy: Policy | None = None) -> Rules:
         "parking",
         "shapes",
         "outage",
+        "delivery",
         "zones",
         "devices",
         "policies",
@@ -176,6 +180,10 @@ def parse(text: str, default_policy: Policy | None = None) -> Rules:
     if problem := check_outage(outage):
         where, what = problem.split(": ", 1)
         raise RulesError(f"outage.{where}", what)
+    delivery = _build(DeliveryConfig, doc.get("delivery"), "delivery")
+    if problem := check_delivery(delivery):
+        where, what = problem.split(": ", 1)
+        raise RulesError(f"delivery.{where}", what)
     cctv = _build(CctvConfig, doc.get("cctv"), "cctv")
     city = {"quality": quality, "parking": parking, "cctv": cctv}
     zones = _layer(doc, "zones", city, "a zone")
@@ -195,7 +203,7 @@ def parse(text: str, default_policy: Policy | None = None) -> Rules:
             where, what = problem.split(": ", 1)
             raise RulesError(f"notifications.{sink}.{where}", what)
         notifications[sink] = route
-    return Rules(quality, cctv, parking, shapes, outage, zones, policies, notifications, devices)
+    return Rules(quality, cctv, parking, shapes, outage, zones, policies, notifications, devices, delivery)
 
 
 def default_text() -> str:

@@ -37,7 +37,7 @@ from alerts.lifecycle import next_escalation
 from alerts.maintenance import muting_window
 from alerts.model import Clear, Raise, Severity, Tick
 from alerts.webhook import Webhook
-from analytics import outage, rules
+from analytics import delivery, outage, rules
 from analytics.airquality.advisory import RULES as ADVISORY_RULES
 from analytics.airquality.advisory import Level, advance
 from analytics.airquality.advisory import State as AdvisoryState
@@ -681,6 +681,33 @@ class AnalyticsService:
             }
             self._reconcile(rule, wanted, now, "none in the last hour")
 
+    def _delivery(self, now: datetime) -> None:
+        """Sinks not getting notifications out (``platform.notifications``): one failing or hanging for
+        ``delivery.late_s``, or held back by its cap for ``delivery.held_s`` (see analytics.delivery)."""
+        held = {
+            sink: (n, since)
+            for sink, n, since in self.conn.execute(
+                "SELECT sink, held, held_since FROM outbox_cursors WHERE held > 0"
+            ).fetchall()
+        }
+        states = []
+        for sink in self.dispatcher.sinks:
+            waiting, oldest = outbox.pending(self.conn, sink)
+            error, attempts = None, 0
+            if waiting and oldest is not None and oldest >= self.rules.delivery.late_s:
+                row = self.conn.execute(
+                    "SELECT last_error, attempts FROM alert_deliveries WHERE sink = %s AND delivered_at IS NULL"
+                    " ORDER BY outbox_id LIMIT 1",
+                    (sink,),
+                ).fetchone()
+                if row is not None:
+                    error, attempts = row
+            n, since = held.get(sink, (0, None))
+            states.append(delivery.SinkState(sink, waiting, oldest, error, attempts, n, since))
+        self._reconcile(
+            delivery.RULE, delivery.troubled(states, self.rules.delivery, now), now, "delivering again"
+        )
+
     def _escalate(self, now: datetime) -> None:
         """Critical alerts unacknowledged past their rule's ``escalate_after_s`` (the rules file's policy for
         the rule, else the service's default; ``null``: never) are escalated, and up the rule's chain
@@ -789,6 +816,7 @@ class AnalyticsService:
             self._health(now)
             self._loss(now)
             self._bad_data(now)
+            self._delivery(now)
             self._escalate(now)
             self._remind(now)
             if released := store.release(self.conn, now):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from api.routes.rules import redact_sink
+from analytics.delivery import shown as redact_sink
 from tests.conftest import Api
 
 

@@ -6,25 +6,16 @@ from __future__ import annotations
 
 import dataclasses
 from typing import Any
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter
 
 from analytics.config import IN_FORCE, RulesError, RulesFile, default_policy
+from analytics.delivery import shown
 from api.deps import State, Viewer
 from api.problems import Problem, responses
 from api.schemas import RulesView
 
 router = APIRouter(tags=["alerts"])
-
-
-def redact_sink(sink: str) -> str:
-    """``webhook:{url}`` without its path and query (where gateways put their tokens)."""
-    if not sink.startswith("webhook:") or sink == "webhook:*":
-        return sink
-    u = urlsplit(sink.removeprefix("webhook:"))
-    tail = "/…" if (u.path not in ("", "/") or u.query) else ""
-    return f"webhook:{u.scheme}://{u.hostname or ''}{f':{u.port}' if u.port else ''}{tail}"
 
 
 @router.get(
@@ -57,13 +48,13 @@ def rules(st: State, _who: Viewer) -> dict[str, Any]:
         "source": str(a.rules_file) if a.rules_file else "packaged (analytics/rules.yaml)",
         "thresholds": {
             name: dataclasses.asdict(getattr(r, name))
-            for name in ("quality", "cctv", "parking", "shapes", "outage")
+            for name in ("quality", "cctv", "parking", "shapes", "outage", "delivery")
         },
         "zones": dict(sorted(r.zone_own.items())),
         "devices": dict(sorted(r.device_own.items())),
         "default_policy": dataclasses.asdict(default),
         "policies": {rule: dataclasses.asdict(p) for rule, p in sorted(r.policies.items())},
         "notifications": {
-            redact_sink(s): dataclasses.asdict(route) for s, route in sorted(r.notifications.items())
+            shown(s): dataclasses.asdict(route) for s, route in sorted(r.notifications.items())
         },
     }
