@@ -51,6 +51,12 @@ LOT_SPACES = """
                        ORDER BY e.time DESC LIMIT 1) p ON true
     GROUP BY l.lot_id, l.name, l.capacity, l.zone_id, l.lat, l.lon
 """
+#: a sink's name as shown: webhook URLs without path and query (where gateways put their tokens)
+SINK_SHOWN = (
+    "CASE WHEN c.sink LIKE 'webhook:%://%' THEN 'webhook:' || substring(c.sink from '^webhook:([a-z]+://)')"
+    " || coalesce(substring(c.sink from '^webhook:[a-z]+://(?:[^/?#@]*@)?([^/?#@]+)'), '')"
+    " || CASE WHEN c.sink ~ '^webhook:[a-z]+://[^/?#]+(/.+|[?#].*)$' THEN '/…' ELSE '' END ELSE c.sink END"
+)
 #: every stream table with the time ingest received each row
 STREAMS = ("air_quality", "parking_events", "cctv_events", "bus_positions", "stop_requests", "driver_acks")
 
@@ -441,6 +447,20 @@ def platform() -> dashboard.Dashboard:
             " ORDER BY opened_at DESC LIMIT 50",
             w=24, h=6, desc="Many devices of a zone silent together (a power cut, a broken backhaul): one alert per"
             " zone instead of one per device",
+        ))
+        .with_panel(table_panel(
+            "Notification sinks",
+            f"SELECT {SINK_SHOWN} AS sink, w.waiting, w.oldest_waiting_s, c.held AS held_back, c.held_since,"
+            " (SELECT d.last_error FROM alert_deliveries d WHERE d.sink = c.sink AND d.delivered_at IS NULL"
+            "  ORDER BY d.outbox_id LIMIT 1) AS last_error, c.updated_at AS served_at"
+            " FROM outbox_cursors c CROSS JOIN LATERAL (SELECT count(*) AS waiting,"
+            "  extract(epoch FROM now() - min(o.created_at)) AS oldest_waiting_s FROM alert_outbox o"
+            "  WHERE o.id >= c.next_id AND o.muted_by IS NULL AND NOT EXISTS (SELECT 1 FROM alert_deliveries d"
+            "   WHERE d.outbox_id = o.id AND d.sink = c.sink AND d.delivered_at IS NOT NULL)) w"
+            " ORDER BY w.oldest_waiting_s DESC NULLS LAST, 1",
+            w=24, h=6, desc="Where alert notifications go (the MQTT topic, each SMS/e-mail gateway webhook): what each"
+            " has not taken yet and since when, its last error, what its hourly cap holds back. One not taking"
+            " notifications for 5 min is a platform.notifications alert",
         ))
         .with_panel(table_panel(
             "Sequence gaps per device",

@@ -141,6 +141,7 @@ MAY_BE_EMPTY = {
     "Unusual for the station (learned) in the range",  # the learned rules need days of history: the next test
     "Maintenance windows (current and coming)",  # an operator's act: see the maintenance test below
     "Zone outages in the range",  # a whole zone going dark: see the outage test below
+    "Notification sinks",  # a dispatcher serving sinks: see the sinks test below
 }
 
 
@@ -260,3 +261,40 @@ def test_the_zone_outage_panel_lists_a_zone_that_went_dark(db_url: str) -> None:
         rows = conn.execute(sql).fetchall()  # type: ignore[arg-type]
     assert [(r[1], r[2], r[3], r[4]) for r in rows] == [("zone:jangan", 5, 8, "open")]
     assert "power or network outage" in rows[0][6]
+
+
+def test_the_sinks_panel_shows_what_each_sink_has_not_taken_without_the_tokens(db_url: str) -> None:
+    from alerts import outbox
+    from alerts.model import Explanation, Raise, Severity
+    from analytics.delivery import shown
+
+    names = [
+        "mqtt",
+        "webhook:https://sms.example/hook?token=s3cret",
+        "webhook:https://user:pa55@mail.example:8443/send",
+        "webhook:http://gw.example:8080/",
+    ]
+    now = datetime.now(UTC)
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        for n in names:
+            outbox.cursor(conn, n)  # each sink met: it starts with the last 10 minutes
+        store.apply(
+            conn,
+            Raise("cctv.fire", "cam-1", "cctv", Severity.CRITICAL, "Fire", Explanation("cctv.fire")),
+            now,
+        )
+
+        def refuse(kind: str, body: bytes) -> None:
+            raise ConnectionRefusedError("gateway down")
+
+        outbox.drain(conn, names[1], refuse)  # the SMS gateway fails it
+        outbox.drain(conn, "mqtt", lambda kind, body: None)  # the broker takes it
+        panel = next(p for p in render("platform")["panels"] if p["title"] == "Notification sinks")
+        sql = macros.expand(panel["targets"][0]["rawSql"], now - timedelta(hours=6), now, 60, {})
+        rows = {r[0]: r for r in conn.execute(sql).fetchall()}  # type: ignore[arg-type]
+    assert set(rows) == {shown(n) for n in names}  # the same names as the alerts and the rules view show
+    assert not any("s3cret" in n or "pa55" in n for n in rows)
+    sms = rows["webhook:https://sms.example/…"]
+    assert sms[1] == 1 and sms[2] is not None and "gateway down" in sms[5]
+    assert rows["mqtt"][1] == 0 and rows["mqtt"][5] is None
+    assert rows["webhook:http://gw.example:8080"][1] == 1  # not served yet: waiting
