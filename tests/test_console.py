@@ -204,7 +204,9 @@ def test_a_zone_outage_lists_the_devices_it_explains(api: Api, browser: WebDrive
             store.apply(conn, Tick(), now + timedelta(seconds=s), alert_id=a.id, policy=chain)
     assert api.client("viewer").get(f"/api/v1/alerts/{a.id}").json()["runbook"] == "Check the zone's power"
     wait = sign_in(browser, api, "viewer")
-    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, f"#alerts tr[data-id='{a.id}']"))).click()
+    row = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, f"#alerts tr[data-id='{a.id}']")))
+    assert row.find_element(By.CSS_SELECTOR, ".escalated-tag").text == "▲2"  # unanswered: up its chain
+    row.click()
     wait.until(
         ec.text_to_be_present_in_element((By.ID, "detail"), "Zone outage: 4 of 6 devices offline in z1")
     )

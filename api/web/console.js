@@ -151,7 +151,8 @@ async function loadAlerts(flashId = null) {
     const tr = el("tr", { tabindex: "0", "data-id": a.id, "data-state": a.state, class: a.id === state.selected ? "selected" : "" },
       el("td", { class: "operator-only" }, box),
       el("td", {}, el("span", { class: `sev ${a.severity}` }, a.severity)), el("td", {}, a.state),
-      el("td", {}, a.title, a.muted_by ? el("span", { class: "muted-tag", title: `maintenance #${a.muted_by}: notifications held back` }, " muted") : ""),
+      el("td", {}, a.title, a.muted_by ? el("span", { class: "muted-tag", title: `maintenance #${a.muted_by}: notifications held back` }, " muted") : "",
+        a.escalation_level && a.state === "open" ? el("span", { class: "escalated-tag", title: `unanswered: escalated to level ${a.escalation_level}` }, ` ▲${a.escalation_level}`) : ""),
       el("td", {}, a.subject), el("td", {}, fmtTime(a.opened_at)), el("td", {}, String(a.count)));
     tr.addEventListener("click", () => openDetail(a.id));
     tr.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); openDetail(a.id); } });
