@@ -49,16 +49,17 @@ SYSTEM = "system"
 
 
 def next_escalation(
-    opened_at: datetime, escalated_at: datetime | None, level: int, policy: Policy
+    open_since: datetime, escalated_at: datetime | None, level: int, policy: Policy
 ) -> tuple[int, datetime] | None:
     """The escalation level an open, unacknowledged critical alert reaches next, and when; None: never.
 
-    Level 1 comes ``escalate_after_s`` after it opened; level k+1 comes ``escalate_again_after_s[k-1]``
+    Level 1 comes ``escalate_after_s`` after it opened (or was re-opened, or raised to a worse severity:
+    ``open_since``); level k+1 comes ``escalate_again_after_s[k-1]``
     after level k was reached (or after the reminder that stood for it), to the end of the chain."""
     if level == 0 or escalated_at is None:
         if policy.escalate_after_s is None or level > 0:
             return None
-        return 1, opened_at + timedelta(seconds=policy.escalate_after_s)
+        return 1, open_since + timedelta(seconds=policy.escalate_after_s)
     if level > len(policy.escalate_again_after_s):
         return None  # the end of the chain
     return level + 1, escalated_at + timedelta(seconds=policy.escalate_again_after_s[level - 1])
@@ -120,6 +121,7 @@ def transition(
                     acknowledged_by=None,
                     escalated_at=None,
                     escalation_level=0,
+                    open_since=now,  # unanswered from now: its escalation counts from here
                     reopen_count=alert.reopen_count + 1,
                 )
                 return reopened, [
@@ -138,7 +140,9 @@ def transition(
             )
             if event.severity > alert.severity:
                 # a worse condition needs fresh attention
-                updated = replace(updated, state=State.OPEN, acknowledged_at=None, acknowledged_by=None)
+                updated = replace(
+                    updated, state=State.OPEN, acknowledged_at=None, acknowledged_by=None, open_since=now
+                )
                 return updated, [
                     Audit(
                         "severity_raised",
@@ -192,7 +196,9 @@ def transition(
             return alert, [Audit("commented", event.actor, alert.state, alert.state, event.text)]
         case Tick():
             due = (
-                next_escalation(alert.opened_at, alert.escalated_at, alert.escalation_level, policy)
+                next_escalation(
+                    alert.open_since or alert.opened_at, alert.escalated_at, alert.escalation_level, policy
+                )
                 if alert is not None and alert.state is State.OPEN and alert.severity is Severity.CRITICAL
                 else None
             )

@@ -76,6 +76,7 @@ class Alert:
     escalated_at: datetime | None = None  # when it was last escalated (or reminded)
     reopen_count: int = 0
     escalation_level: int = 0  # 0: not escalated; n: escalated n times (the reminder stands for level 1)
+    open_since: datetime | None = None  # re-opened or raised to a worse severity then (None: since opened_at)
     id: int | None = None  # assigned by the store
 
 

@@ -57,6 +57,7 @@ _COLUMNS = (
     "escalated_at",
     "reopen_count",
     "escalation_level",
+    "open_since",
 )
 
 
@@ -100,6 +101,7 @@ def row_to_alert(r: dict[str, Any]) -> Alert:
         escalated_at=r["escalated_at"],
         reopen_count=r["reopen_count"],
         escalation_level=r["escalation_level"],
+        open_since=r["open_since"],
     )
 
 

@@ -720,19 +720,19 @@ class AnalyticsService:
             return
         due_if, bounds = [], []  # by level: not yet escalated (since it opened), or escalated (since then)
         if first is not None:
-            due_if.append("(escalation_level = 0 AND opened_at <= %s)")
+            due_if.append("(escalation_level = 0 AND coalesce(open_since, opened_at) <= %s)")
             bounds.append(now - timedelta(seconds=first))
         if again is not None:
             due_if.append("(escalation_level > 0 AND escalated_at <= %s)")
             bounds.append(now - timedelta(seconds=again))
         rows = self.conn.execute(
-            "SELECT id, subject, rule, opened_at, escalated_at, escalation_level FROM alerts"
+            "SELECT id, subject, rule, coalesce(open_since, opened_at), escalated_at, escalation_level FROM alerts"
             f" WHERE state = 'open' AND severity = 3 AND muted_by IS NULL AND ({' OR '.join(due_if)})",
             bounds,
         ).fetchall()
-        for alert_id, subject, rule, opened_at, escalated_at, level in rows:
+        for alert_id, subject, rule, since, escalated_at, level in rows:
             policy = self.rules.policy_for(rule, self.policy)
-            due = next_escalation(opened_at, escalated_at, level, policy)
+            due = next_escalation(since, escalated_at, level, policy)
             if due is None or now < due[1]:
                 continue
             if muting_window(self.conn, subject, rule, now) is None:

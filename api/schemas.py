@@ -346,6 +346,9 @@ class Alert(BaseModel):
         0, description="0: not escalated; n: escalated n times (its rule's chain: supervisor, manager, ...)"
     )
     reopen_count: int
+    open_since: datetime | None = Field(
+        None, description="re-opened or raised to a worse severity then (null: open since opened_at)"
+    )
     muted_by: int | None = Field(
         None, description="the maintenance window holding back this alert's notifications, if any"
     )

@@ -172,6 +172,20 @@ def test_acknowledging_stops_the_chain_and_a_reopened_alert_starts_it_afresh() -
     assert again.escalation_level == 0 and again.escalated_at is None
 
 
+def test_a_reopened_or_worsened_alert_escalates_counting_from_then_not_from_when_it_first_opened() -> None:
+    policy = Policy(escalate_after_s=600, reopen_window_s=3600)
+    done, _ = transition(opened(Severity.CRITICAL), Resolve("kim"), at(60))
+    again, _ = transition(done, raise_(Severity.CRITICAL), at(1200), policy)  # 20 min after it first opened
+    assert again is not None and again.open_since == at(1200)
+    assert transition(again, Tick(), at(1201), policy) == (again, [])  # not at once
+    up, fx = transition(again, Tick(), at(1800), policy)
+    assert up is not None and up.escalation_level == 1 and notifies(fx) == ["escalated"]
+    worse, fx = transition(opened(Severity.WARNING), raise_(Severity.CRITICAL), at(3000), policy)
+    assert worse is not None and notifies(fx) == ["severity_raised"]
+    assert transition(worse, Tick(), at(3001), policy) == (worse, [])  # critical only just now
+    assert transition(worse, Tick(), at(3600), policy)[0].escalation_level == 1  # type: ignore[union-attr]
+
+
 def test_a_reminder_stands_for_the_first_level_and_the_chain_goes_on_from_it() -> None:
     policy = Policy(escalate_after_s=600, escalate_again_after_s=(900,), remind_after_s=3600)
     a, _ = transition(opened(Severity.CRITICAL), Acknowledge("kim"), at(60))  # answered before level 1
