@@ -69,7 +69,7 @@ class Route:
         if self.what and n.get("what") not in self.what:
             return f"{n.get('what')} not routed"
         level = int(n.get("escalation_level") or 0)
-        if level < self.min_escalation_level and n.get("what") != "digest":
+        if level < self.min_escalation_level:
             return f"escalation level {level} below {self.min_escalation_level}"
         return None
 
