@@ -579,7 +579,7 @@ class AnalyticsService:
                 offline[dev] = rules.offline_event(dev, kind, silent or 0.0, last_seen, will)
             devices.append(outage.Device(dev, kind, zone, last_seen is not None or status is not None, since))
         # a zone whose devices went silent together is one outage, not a fault of each device
-        live_outages = self._live(outage.RULE)
+        live_outages = set(self._live(outage.RULE))
         found = outage.outages(devices, live_outages, self.rules.outage)
         severity = Severity[self.rules.outage.severity.upper()]
         for subject, o in found.items():
@@ -602,12 +602,12 @@ class AnalyticsService:
             {dev: f"explained by the outage of {z} (alert {outage.RULE})" for dev, z in covered.items()},
         )
 
-    def _live(self, rule: str) -> set[str]:
-        """The subjects with a live alert of ``rule``."""
+    def _live(self, rule: str) -> dict[str, Severity]:
+        """The subjects with a live alert of ``rule``, and its severity."""
         return {
-            r[0]
-            for r in self.conn.execute(
-                "SELECT subject FROM alerts WHERE rule = %s AND state <> 'resolved'", (rule,)
+            subject: Severity(severity)
+            for subject, severity in self.conn.execute(
+                "SELECT subject, severity FROM alerts WHERE rule = %s AND state <> 'resolved'", (rule,)
             ).fetchall()
         }
 
@@ -619,13 +619,14 @@ class AnalyticsService:
         why_clear: str,
         why: Mapping[str, str] | None = None,
     ) -> None:
-        """Raise ``rule`` for the subjects in ``wanted`` that have no live alert; clear the live ones not
-        wanted (saying ``why[subject]`` where given, else ``why_clear``)."""
+        """Raise ``rule`` for the subjects in ``wanted`` that have no live alert, or whose live alert is less
+        severe than it has become (a capped sink that now fails); clear the live ones not wanted (saying
+        ``why[subject]`` where given, else ``why_clear``)."""
         live = self._live(rule)
         for subject, event in wanted.items():
-            if subject not in live:
+            if subject not in live or event.severity > live[subject]:
                 self._event(f"{rule}:{subject}", event, now)
-        for subject in live - set(wanted):
+        for subject in live.keys() - wanted.keys():
             self._event(f"{rule}:{subject}", Clear((why or {}).get(subject, why_clear)), now)
 
     def _loss(self, now: datetime) -> None:

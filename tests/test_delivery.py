@@ -119,3 +119,53 @@ def test_the_service_raises_it_for_a_real_webhook_that_refuses_and_clears_it_onc
             "resolved",
             "system",
         )
+
+
+def test_a_capped_sink_that_then_fails_is_the_same_alert_raised_to_critical(
+    db_url: str, tmp_path: Path
+) -> None:
+    url = f"http://127.0.0.1:{_closed_port()}/sms"
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("delivery: {late_s: 60, held_s: 60}\n")
+    service = AnalyticsService(
+        Settings(db=DatabaseSettings(url=db_url), analytics=AnalyticsSettings(rules_file=rules, webhooks=url))
+    )
+    name = f"webhook:{url}"
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("DELETE FROM alerts WHERE rule = %s", (RULE,))
+        conn.execute(
+            "INSERT INTO outbox_cursors (sink, next_id, held, held_since) VALUES (%s, 0, 7, now() - interval '5 minutes')"
+            " ON CONFLICT (sink) DO UPDATE SET held = 7, held_since = excluded.held_since",
+            (name,),
+        )
+        now = datetime.now(UTC)
+        service._delivery(now)
+        first: Any = conn.execute(
+            "SELECT id, severity FROM alerts WHERE rule = %s AND state = 'open'", (RULE,)
+        ).fetchall()
+        assert [r[1] for r in first] == [2]  # held back by its cap: a warning
+        service._delivery(now + timedelta(seconds=30))  # unchanged: nothing new
+        assert conn.execute(
+            "SELECT count(*) FROM alert_audit WHERE alert_id = %s", (first[0][0],)
+        ).fetchone() == (1,)
+        # now it also refuses what it is sent, for longer than late_s: the same alert, critical
+        store.apply(
+            conn,
+            Raise("cctv.fire", "cam-9", "cctv", Severity.CRITICAL, "Fire", Explanation("cctv.fire")),
+            NOW,
+        )
+        outbox.drain(conn, name, service.dispatcher.sinks[name])
+        conn.execute("UPDATE alert_outbox SET created_at = now() - interval '2 minutes'")
+        service._delivery(now + timedelta(minutes=1))
+        rows: Any = conn.execute(
+            "SELECT id, severity, title FROM alerts WHERE rule = %s AND state <> 'resolved'", (RULE,)
+        ).fetchall()
+        assert [(r[0], r[1]) for r in rows] == [(first[0][0], 3)]
+        assert rows[0][2].startswith("Notifications not getting through")
+        actions = [
+            a
+            for (a,) in conn.execute(
+                "SELECT action FROM alert_audit WHERE alert_id = %s ORDER BY id", (first[0][0],)
+            )
+        ]
+        assert "severity_raised" in actions
