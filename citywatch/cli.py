@@ -389,11 +389,14 @@ def bench_detect(
 def bench_alerts(
     load: Annotated[float, typer.Option(help="background load, messages per second")] = 3000.0,
     seconds: Annotated[float, typer.Option(help="how long to measure")] = 30.0,
+    workers: Annotated[
+        int, typer.Option(help="ingest workers (a shared subscription when more than one)")
+    ] = 1,
 ) -> None:
     """Latency from a rule-breaking reading's publish to its alert, under background load."""
     from citywatch.bench.alerts import run
 
-    typer.echo(json.dumps(run(load_msgs_per_s=load, seconds=seconds)))
+    typer.echo(json.dumps(run(load_msgs_per_s=load, seconds=seconds, workers=workers)))
 
 
 @bench_app.command("faults")

@@ -390,6 +390,14 @@ def fire_alerted(c: psycopg.Connection[Any], cameras: set[Any]) -> list[Any]:
     return [r[0] for r in rows]
 
 
+def fire_stored(c: psycopg.Connection[Any], cameras: set[Any]) -> list[Any]:
+    """Which of the probe ``cameras`` have their fire event stored by ingest (a ``Prober``'s ``visible``)."""
+    rows = c.execute(
+        "SELECT DISTINCT device_id FROM cctv_events WHERE device_id = ANY(%s)", (sorted(cameras),)
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
 def _fire(pub: Publisher, camera: str, seq: int, event_id: str) -> None:
     pub.send_raw(*fire_probe(camera, seq, event_id))
 
