@@ -50,6 +50,8 @@ def report_markdown(r: dict[str, Any]) -> str:
         ]
     else:
         lines.append("None.")
+    if (load := r.get("load")) is not None:
+        lines += ["", "## Alarm load (ISA-18.2 / EEMUA 191)", *load_markdown(load)]
     lines += ["", "## Alerts by rule", "| rule | opened | worst | still open |", "|---|---|---|---|"]
     lines += [f"| {x['rule']} | {x['opened']} | {x['worst']} | {x['still_open']} |" for x in r["by_rule"]]
     lines += ["", "## Maintenance"]
@@ -68,3 +70,31 @@ def report_markdown(r: dict[str, Any]) -> str:
         for n in r["notifications"]
     ] or ["None sent."]
     return "\n".join(lines) + "\n"
+
+
+def load_markdown(x: dict[str, Any]) -> list[str]:
+    """The alarm-load figures (:func:`alerts.load.alarm_load`) as lines of text."""
+    mix = x["severity_mix"]
+    lines = [
+        f"**{x['annunciations']} annunciations**, {x['per_10min']:.2f} per 10 min ({x['rating']};"
+        f" about 1 is acceptable, 2 the most manageable); peak {x['peak_10min']['annunciations']} in the 10 min"
+        f" from {_t(x['peak_10min']['start'])}; {100 * x['time_in_flood']:.1f} % of the time in flood.",
+        f"Severity mix: info {100 * mix['info']:.0f} %, warning {100 * mix['warning']:.0f} %, critical"
+        f" {100 * mix['critical']:.0f} % (guideline 80 / 15 / 5). Live for over 24 h: {x['stale']}.",
+    ]
+    lines += [
+        f"- flood {_t(f['start'])} – {_t(f['end'])}: {f['annunciations']} (peak {f['peak_per_10min']} in 10 min)"
+        for f in x["floods"]
+    ]
+    lines += [
+        f"- chattering: {c['rule']} on {c['subject']}, {c['most_in_60s']} times within 60 s from {_t(c['at'])}"
+        for c in x["chattering"]
+    ]
+    if x["top"]:
+        lines += ["", "Most frequent (tune these first):", "| rule | subject | annunciations | share |",
+                  "|---|---|---|---|"]  # fmt: skip
+        lines += [
+            f"| {t['rule']} | {t['subject']} | {t['annunciations']} | {100 * t['share']:.0f} % |"
+            for t in x["top"][:5]
+        ]
+    return lines

@@ -406,6 +406,56 @@ class ReportSink(BaseModel):
     not_routed: int
 
 
+class LoadPeak(BaseModel):
+    annunciations: int
+    start: datetime
+
+
+class LoadFlood(BaseModel):
+    start: datetime
+    end: datetime
+    annunciations: int
+    peak_per_10min: int
+
+
+class LoadActor(BaseModel):
+    rule: str
+    subject: str
+    annunciations: int
+    share: float = Field(description="of all annunciations in the range")
+
+
+class LoadChatter(BaseModel):
+    rule: str
+    subject: str
+    most_in_60s: int
+    at: datetime = Field(description="when the busiest 60 s began")
+
+
+class AlarmLoad(BaseModel):
+    """Alarm-management performance (ANSI/ISA-18.2, EEMUA 191) of what reached the operators: an
+    annunciation is an alert opening or re-opening, not muted by maintenance."""
+
+    start: datetime
+    end: datetime
+    annunciations: int
+    per_10min: float = Field(
+        description="mean; about 1 is very likely acceptable, about 2 the most manageable"
+    )
+    per_hour: float
+    per_day: float
+    rating: Literal["very likely acceptable", "manageable", "over-demanding"]
+    peak_10min: LoadPeak
+    floods: list[LoadFlood] = Field(description="more than 10 in 10 minutes, lasting while at least 5")
+    time_in_flood: float = Field(description="share of the range (aim: under 0.01)")
+    top: list[LoadActor] = Field(description="the 10 most frequent alerts (rule + subject): tune these first")
+    top_share: float = Field(description="their share of all annunciations")
+    chattering: list[LoadChatter] = Field(description="3 or more annunciations within 60 s")
+    severity_mix: dict[str, float] = Field(description="share of info, warning, critical")
+    severity_guide: dict[str, float] = Field(description="the guideline mix: 0.80 / 0.15 / 0.05")
+    stale: int = Field(description="alerts live for more than 24 h at the end of the range")
+
+
 class ShiftReport(BaseModel):
     start: datetime
     end: datetime
@@ -423,6 +473,7 @@ class ShiftReport(BaseModel):
     )
     maintenance: list[ReportWindow]
     notifications: list[ReportSink]
+    load: AlarmLoad = Field(description="the alarm load of the range (ISA-18.2 / EEMUA 191)")
 
 
 class AuditEntry(BaseModel):

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from grafana_foundation_sdk.builders import dashboard
 from grafana_foundation_sdk.models import dashboard as dm
 
+from alerts.load import ANNUNCIATION
 from alerts.maintenance import UNTIL
 from grafana.panels import (
     GREEN_RED,
@@ -392,6 +393,26 @@ def alerts() -> dashboard.Dashboard:
             f"SELECT $__timeGroupAlias(opened_at, $__interval), {SEVERITY_NAME} AS metric, count(*) AS alerts"
             " FROM alerts WHERE $__timeFilter(opened_at) AND kind IN ($kind) GROUP BY 1, 2 ORDER BY 1",
             w=24,
+        ))
+        .with_panel(ts(
+            "Alarm load: annunciations per 10 minutes",
+            f"SELECT $__timeGroupAlias(a.at, '10m'), count(*) AS annunciations FROM alert_audit a"
+            f" JOIN alerts al ON al.id = a.alert_id WHERE $__timeFilter(a.at) AND {ANNUNCIATION}"
+            " AND al.kind IN ($kind) GROUP BY 1 ORDER BY 1",
+            w=16, th=thresholds((None, "green"), (2, "yellow"), (11, "red")),
+            desc="Alerts opening or re-opening, not muted by maintenance: what made an operator look. ISA-18.2 /"
+            " EEMUA 191: about 1 per 10 minutes is very likely acceptable, 2 the most manageable (yellow above);"
+            " more than 10 is a flood (red). The same figures, with floods and chattering alerts: GET"
+            " /api/v1/alerts/load and the shift report",
+        ))
+        .with_panel(table_panel(
+            "Most frequent alerts (tune these first)",
+            "SELECT al.rule, al.subject, count(*) AS annunciations,"
+            " round(100.0 * count(*) / sum(count(*)) OVER (), 1) AS share_pct FROM alert_audit a"
+            f" JOIN alerts al ON al.id = a.alert_id WHERE $__timeFilter(a.at) AND {ANNUNCIATION}"
+            " AND al.kind IN ($kind) GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2 LIMIT 10",
+            w=8, h=8, desc="The 10 rule + subject pairs that reached the operators most often in the range (ISA-18.2"
+            " aims for the top 10 under 1-5 % of the whole): a chattering sensor or a threshold set too tight",
         ))
     )  # fmt: skip
 

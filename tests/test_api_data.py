@@ -16,6 +16,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from psycopg.types.json import Jsonb
 
 from alerts import store
+from alerts.load import interval_start
 from alerts.model import Clear, Explanation, Policy, Raise, Severity, Tick
 from api.timeseries import pick_bucket
 from citywatch.db import rollups
@@ -586,6 +587,69 @@ def test_the_shift_report_hands_over_what_happened(api: Api) -> None:
         week = v.get("/api/v1/alerts/report", params={"start": (now - timedelta(days=4)).isoformat()}).json()
         assert week["opened"] == 9 and len(week["episodes"]) == 3
         assert v.get("/api/v1/alerts/report", params={"format": "pdf"}).status_code == 422
+
+
+def test_the_alarm_load_shows_what_spams_the_operators(api: Api) -> None:
+    now = _now()
+    flap = Raise(
+        "parking.flapping", "sp-07", "parking", Severity.WARNING, "Flapping", Explanation("parking.flapping")
+    )
+    with psycopg.connect(api.platform.db_url, autocommit=True) as conn:
+        t = interval_start(now - timedelta(hours=1)) + timedelta(minutes=1)  # one clock 10 minutes
+        # opens, clears and comes back four times in 45 s: one alert, re-opened, chattering
+        for k in range(4):
+            store.apply(conn, flap, t + timedelta(seconds=15 * k))
+            store.apply(conn, Clear("calm"), t + timedelta(seconds=15 * k + 5), key="parking.flapping:sp-07")
+        for i in range(3):
+            store.apply(
+                conn,
+                Raise("aq.spike", f"aq-{i}", "aq", Severity.INFO, "Spike", Explanation("aq.spike")),
+                now - timedelta(minutes=30 - i),
+            )
+        conn.execute(  # under maintenance: its opening reaches nobody, and is not counted
+            "INSERT INTO maintenance (subject, starts_at, ends_at, reason, created_by)"
+            " VALUES ('aq-9', now() - interval '1 hour', now() + interval '1 hour', 'sensor swap', 'operator')"
+        )
+        store.apply(
+            conn, Raise("aq.spike", "aq-9", "aq", Severity.INFO, "Spike", Explanation("aq.spike")), now
+        )
+        store.apply(  # live for two days: stale
+            conn,
+            Raise(
+                "device.offline", "cam-3", "cctv", Severity.WARNING, "Offline", Explanation("device.offline")
+            ),
+            now - timedelta(days=2),
+        )
+    with api.client("viewer") as v:
+        x = v.get("/api/v1/alerts/load").json()  # the last 24 hours
+        assert x["annunciations"] == 7  # 4 flapping (1 opened, 3 re-opened) + 3 spikes; not the muted one
+        assert x["per_10min"] == pytest.approx(7 / 144, abs=1e-3) and x["rating"] == "very likely acceptable"
+        assert x["top"][0] == {
+            "rule": "parking.flapping",
+            "subject": "sp-07",
+            "annunciations": 4,
+            "share": 0.5714,
+        }
+        assert [(c["rule"], c["subject"], c["most_in_60s"]) for c in x["chattering"]] == [
+            ("parking.flapping", "sp-07", 4)
+        ]
+        assert x["peak_10min"]["annunciations"] == 4 and x["floods"] == []
+        assert x["severity_mix"] == {"info": 0.4286, "warning": 0.5714, "critical": 0.0}
+        assert x["stale"] == 1
+        week = v.get("/api/v1/alerts/load", params={"start": (now - timedelta(days=3)).isoformat()}).json()
+        assert week["annunciations"] == 8  # the offline camera opened within it
+        bad = v.get(
+            "/api/v1/alerts/load",
+            params={"start": now.isoformat(), "end": (now - timedelta(hours=1)).isoformat()},
+        )
+        assert bad.status_code == 422
+        # the shift report carries it, and says it in its text
+        r = v.get("/api/v1/alerts/report").json()
+        assert r["load"]["annunciations"] == 7 and r["load"]["chattering"][0]["subject"] == "sp-07"
+        text = v.get("/api/v1/alerts/report", params={"format": "markdown"}).text
+        assert "## Alarm load (ISA-18.2 / EEMUA 191)" in text and "**7 annunciations**" in text
+        assert "- chattering: parking.flapping on sp-07, 4 times within 60 s" in text
+        assert "| parking.flapping | sp-07 | 4 | 57 % |" in text
 
 
 def test_buses_and_boarding_bell(api: Api) -> None:

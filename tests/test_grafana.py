@@ -298,3 +298,46 @@ def test_the_sinks_panel_shows_what_each_sink_has_not_taken_without_the_tokens(d
     assert sms[1] == 1 and sms[2] is not None and "gateway down" in sms[5]
     assert rows["mqtt"][1] == 0 and rows["mqtt"][5] is None
     assert rows["webhook:http://gw.example:8080"][1] == 1  # not served yet: waiting
+
+
+def test_the_alarm_load_panels_count_what_reached_the_operators(db_url: str) -> None:
+    from alerts.model import Clear, Explanation, Raise, Severity
+
+    now = datetime.now(UTC)
+    flap = Raise("parking.flapping", "sp-07", "parking", Severity.WARNING, "Flapping", Explanation("p"))
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        for k in range(4):  # one alert, opened and re-opened three times
+            store.apply(conn, flap, now - timedelta(minutes=30, seconds=-15 * k))
+            store.apply(
+                conn,
+                Clear("calm"),
+                now - timedelta(minutes=30, seconds=-15 * k - 5),
+                key="parking.flapping:sp-07",
+            )
+        store.apply(conn, Raise("aq.spike", "aq-1", "aq", Severity.INFO, "Spike", Explanation("s")), now)
+        conn.execute(
+            "INSERT INTO maintenance (subject, starts_at, ends_at, reason, created_by)"
+            " VALUES ('aq-9', now() - interval '1 hour', now() + interval '1 hour', 'swap', 'op')"
+        )
+        store.apply(
+            conn, Raise("aq.spike", "aq-9", "aq", Severity.INFO, "Spike", Explanation("s")), now
+        )  # muted
+        panels = {p["title"]: p for p in render("alerts")["panels"]}
+        kinds = {"kind": ["parking", "aq", "cctv"]}
+
+        def run(title: str) -> list[Any]:
+            sql = macros.expand(
+                panels[title]["targets"][0]["rawSql"],
+                now - timedelta(hours=6),
+                now + timedelta(minutes=1),
+                60,
+                kinds,
+            )
+            return conn.execute(sql).fetchall()  # type: ignore[arg-type]
+
+        series = run("Alarm load: annunciations per 10 minutes")
+        top = run("Most frequent alerts (tune these first)")
+    assert sum(r[1] for r in series) == 5 and max(r[1] for r in series) == 4
+    assert all(r[0].minute % 10 == 0 and r[0].second == 0 for r in series)  # 10-minute buckets
+    assert [(r[0], r[1], r[2]) for r in top] == [("parking.flapping", "sp-07", 4), ("aq.spike", "aq-1", 1)]
+    assert float(top[0][3]) == 80.0

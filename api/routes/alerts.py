@@ -12,6 +12,7 @@ from fastapi.responses import PlainTextResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from alerts import store
+from alerts.load import ANNUNCIATION, Annunciation, alarm_load
 from alerts.maintenance import UNTIL
 from alerts.model import Acknowledge, Assign, Comment, Event, IllegalTransition, Resolve, Severity
 from api.common import decode_cursor, encode_cursor, time_range, utc
@@ -19,6 +20,7 @@ from api.deps import Operator, State, Viewer
 from api.problems import Problem, responses
 from api.report import report_markdown
 from api.schemas import (
+    AlarmLoad,
     Alert,
     AlertDetail,
     AlertStats,
@@ -122,6 +124,42 @@ def stats(
     }
 
 
+def _alarm_load(st: Any, t0: datetime, t1: datetime) -> dict[str, Any]:
+    """Annunciations (openings and re-openings not muted by maintenance) in [t0, t1), and the alerts live at
+    t1, through :func:`alerts.load.alarm_load`."""
+    rows = st.db.all(
+        "SELECT a.at, a.alert_id, al.rule, al.subject, al.severity FROM alert_audit a"
+        " JOIN alerts al ON al.id = a.alert_id"
+        f" WHERE a.at >= %(t0)s AND a.at < %(t1)s AND {ANNUNCIATION}",
+        {"t0": t0, "t1": t1},
+    )
+    live = st.db.all(
+        "SELECT coalesce(open_since, opened_at) AS since FROM alerts"
+        " WHERE opened_at < %(t1)s AND (resolved_at IS NULL OR resolved_at >= %(t1)s)",
+        {"t1": t1},
+    )
+    items = [
+        Annunciation(r["at"], r["alert_id"], r["rule"], r["subject"], Severity(r["severity"])) for r in rows
+    ]
+    return alarm_load(items, t0, t1, [r["since"] for r in live])
+
+
+@router.get(
+    "/load",
+    response_model=AlarmLoad,
+    summary="Alarm load: is the control room being spammed? (ISA-18.2 / EEMUA 191; default: the last 24 h)",
+    description="What reached the operators in a range: annunciations per 10 minutes against the guideline "
+    "(about 1 very likely acceptable, about 2 the most manageable), the peak, floods (more than 10 in 10 "
+    "minutes), the most frequent alerts to tune first, chattering alerts (3 or more in 60 s), the severity "
+    "mix against 80/15/5 % and alerts live for over 24 h. An annunciation is an alert opening or re-opening "
+    "while not muted by maintenance.",
+    responses=responses(401, 422),
+)
+def load(st: State, _who: Viewer, start: datetime | None = None, end: datetime | None = None) -> Any:
+    t0, t1 = time_range(start, end, timedelta(hours=24), st.settings.api.max_range_days)
+    return _alarm_load(st, t0, t1)
+
+
 @router.get(
     "/report",
     response_model=ShiftReport,
@@ -204,6 +242,7 @@ def report(
         "episodes": [{**r, "severity": Severity(r["severity"]).label} for r in episodes],
         "maintenance": windows,
         "notifications": sent,
+        "load": _alarm_load(st, t0, t1),
     }
     if format == "markdown":
         return PlainTextResponse(report_markdown(out), media_type="text/markdown; charset=utf-8")
