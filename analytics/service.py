@@ -56,6 +56,7 @@ from citywatch.settings import Settings
 
 log = logging.getLogger(__name__)
 STATE_KEY = "analytics:v1"
+PARKING_TICK = timedelta(minutes=5)  # within a batch of parking events, the rules look at the clock this often
 HOURLY_SQL = """
 SELECT device_id,
        avg(pm25) FILTER (WHERE time >= %(h1)s) AS pm25_1h, avg(pm10) FILTER (WHERE time >= %(h1)s) AS pm10_1h,
@@ -542,7 +543,12 @@ class AnalyticsService:
             now,
             timedelta(hours=26),
         )
+        ticked = rows[0][0] if rows else now
         for t, dev, lot, occupied, battery, _r in rows:
+            if t - ticked >= PARKING_TICK:  # a backfill's hours pass in event time: stuck sensors, off-delays
+                for key, ev, at in self.parking.tick(t):
+                    self._event(key, ev, at)
+                ticked = t
             for key, ev, at in self.parking.on_reading(SpaceReading(dev, lot, t, occupied, battery)):
                 self._event(key, ev, at)
         for key, ev, at in self.parking.tick(now):
@@ -827,9 +833,14 @@ class AnalyticsService:
         return n
 
     def evaluate_range(self, start: datetime, end: datetime) -> int:
-        """Backfill / re-evaluation of [start, end] (device health is live-only)."""
+        """Backfill / re-evaluation of [start, end] (device health is live-only): the air quality, and the
+        CCTV and parking events of the whole range (each stream from ``start`` unless it is already
+        further back)."""
         if self.cursor is None or self.cursor > start:
             self.cursor = start
+        for stream in ("cctv", "parking"):
+            if stream not in self.stream_cursor or self.stream_cursor[stream] > start:
+                self.stream_cursor[stream] = start
         return self.step(end + timedelta(seconds=self.a.lateness_s), health=False)
 
     def run(self) -> None:
