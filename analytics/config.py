@@ -131,6 +131,8 @@ def _own(domain: str, city: Any, given: Any, where: str) -> dict[str, Any]:
         raise RulesError(f"{where}.drift_off", "must be below drift_on (hysteresis)")
     if domain == "parking" and not cfg.release < cfg.almost_full <= 1:
         raise RulesError(f"{where}.release", "needs release < almost_full <= 1")
+    if domain == "parking" and cfg.release_after_s < 0:
+        raise RulesError(f"{where}.release_after_s", "must be >= 0 (0: a status ends as soon as it drops)")
     return {k: getattr(cfg, k) for k in given}
 
 
@@ -172,6 +174,8 @@ def parse(text: str, default_policy: Policy | None = None) -> Rules:
     parking = _build(ParkingConfig, doc.get("parking"), "parking")
     if not parking.release < parking.almost_full <= 1:
         raise RulesError("parking.release", "needs release < almost_full <= 1")
+    if parking.release_after_s < 0:
+        raise RulesError("parking.release_after_s", "must be >= 0 (0: a status ends as soon as it drops)")
     shapes = _build(ShapeConfig, doc.get("shapes"), "shapes")
     if problem := check_shapes(shapes):
         where, what = problem.split(": ", 1)

@@ -34,7 +34,9 @@ class ParkingConfig:
     flap_per_h: int = 12
     battery_low_pct: float = 15.0
     almost_full: float = 0.9
-    release: float = 0.85  # hysteresis: statuses end below this occupancy
+    release: float = 0.85  # hysteresis: statuses end below this occupancy...
+    release_after_s: float = 900.0  # ...once it has stayed below it this long (an off-delay: one car
+    # coming and going at the threshold must not re-announce the lot every few minutes)
     baseline_keep: int = 8  # weeks of the same hour of the week remembered per lot
     baseline_min: int = 3
     unusual_delta: float = 0.35  # occupancy this far from the lot's usual level for the hour of the week
@@ -63,6 +65,7 @@ class ParkingRules:
         self.lot_of: dict[str, str] = {}
         self.conditions = Conditions()
         self.lot_status: dict[str, str] = {}
+        self.below_since: dict[str, datetime] = {}  # lot -> since when under ``release`` (while not open)
 
     def occupancy(self, lot: str) -> tuple[int, int]:
         occupied = sum(1 for s, st in self.sensors.items() if self.lot_of[s] == lot and st.occupied)
@@ -158,13 +161,20 @@ class ParkingRules:
         prev = self.lot_status.get(lot, "open")
         status = "full" if occ >= cap else "almost_full" if rate >= self.cfg.almost_full else prev
         if prev != "open" and rate < self.cfg.release:
-            status = "open"
+            since = self.below_since.setdefault(lot, t)
+            if (t - since).total_seconds() >= self.cfg.release_after_s:
+                status = "open"
+        else:
+            self.below_since.pop(lot, None)
         if status == prev:
             return []
         self.lot_status[lot] = status
+        if status == "open":
+            self.below_since.pop(lot, None)
         key = f"parking.lot_full:{lot}"
         if status == "open":
-            return [(key, Clear(f"occupancy down to {rate:.0%}"), t)]
+            return [(key, Clear(f"occupancy below {self.cfg.release:.0%} for {self.cfg.release_after_s / 60:.0f} min"
+                                f" (now {rate:.0%})"), t)]  # fmt: skip
         sev = Severity.WARNING if status == "full" else Severity.INFO
         title = f"Parking lot {'full' if status == 'full' else 'almost full'}: {lot}"
         return [
@@ -193,6 +203,8 @@ class ParkingRules:
             out += self._stuck(sensor, st, now)
         for lot in {self.lot_of[s] for s in self.sensors}:
             out += self._against_baseline(lot, now)
+        for lot in list(self.below_since):  # a lot emptying may send no reading while its off-delay runs
+            out += self._lot(lot, now)
         return out
 
     def _against_baseline(self, lot: str, now: datetime) -> list[AlertEvent]:

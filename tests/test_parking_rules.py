@@ -52,11 +52,39 @@ def test_lot_almost_full_full_and_back_with_hysteresis() -> None:
         ("parking.lot_full:lot", "Parking lot full: lot"),
     ]
     assert r.occupancy("lot") == (10, 10)
-    # one leaves: 90 %, almost full again (not open: above the release threshold); two leave: 80 % -> open
+    # one leaves: 90 %, almost full again (not open: above the release threshold); two leave: 80 %, and
+    # once it has stayed below 85 % for the off-delay (15 min), open
     back = r.on_reading(SpaceReading("s0", "lot", T0 + timedelta(hours=1), False))
     assert [e.title for _k, e, _t in back if isinstance(e, Raise)] == ["Parking lot almost full: lot"]
-    out = r.on_reading(SpaceReading("s1", "lot", T0 + timedelta(hours=1, minutes=1), False))
+    below = T0 + timedelta(hours=1, minutes=1)
+    assert r.on_reading(SpaceReading("s1", "lot", below, False)) == []
+    assert r.tick(below + timedelta(minutes=14)) == []
+    out = r.tick(below + timedelta(minutes=15))
     assert [type(e) for _k, e, _t in out] == [Clear]
+    assert "below 85% for 15 min" in out[0][1].reason  # type: ignore[union-attr]
+    assert r.tick(below + timedelta(minutes=16)) == []  # said once
+
+
+def test_one_car_coming_and_going_at_the_threshold_is_one_alert_not_a_stream() -> None:
+    """ISA-18.2's remedy for a chattering alarm, an off-delay: 9 and 8 of 10 spaces in turn every 2 minutes
+    for an hour (90 % and 80 %, across both thresholds) raise the lot once; it opens 15 min after it settles
+    below 85 %. Without the off-delay the same hour opens and clears it 15 times."""
+    for delay, raises, clears in ((900.0, 1, 0), (0.0, 15, 15)):
+        r = ParkingRules({"lot": 10}, ParkingConfig(release_after_s=delay))
+        events = []
+        for i in range(8):
+            events += r.on_reading(SpaceReading(f"s{i}", "lot", T0, True))
+        for k in range(30):  # s8 arrives and leaves in turn
+            events += r.on_reading(SpaceReading("s8", "lot", T0 + timedelta(minutes=2 * k + 1), k % 2 == 0))
+            events += r.tick(T0 + timedelta(minutes=2 * k + 2))
+        assert kinds(events).count(("parking.lot_full:lot", "raise")) == raises, delay
+        assert kinds(events).count(("parking.lot_full:lot", "clear")) == clears, delay
+    settled = ParkingRules({"lot": 10})  # 90 %, then 80 % from minute 5: open at minute 20, on a tick
+    for i in range(9):
+        settled.on_reading(SpaceReading(f"s{i}", "lot", T0, True))
+    settled.on_reading(SpaceReading("s8", "lot", T0 + timedelta(minutes=5), False))
+    assert settled.tick(T0 + timedelta(minutes=19)) == []
+    assert kinds(settled.tick(T0 + timedelta(minutes=20))) == [("parking.lot_full:lot", "clear")]
 
 
 def test_occupancy_far_from_its_hour_of_week_baseline() -> None:

@@ -36,6 +36,7 @@ BAD = [
     ("negative", "parking: {stuck_s: -5}", "parking.stuck_s"),
     ("hysteresis", "quality: {drift_on: 1.0, drift_off: 2.0}", "quality.drift_off"),
     ("release", "parking: {almost_full: 0.8, release: 0.9}", "parking.release"),
+    ("release-after", "parking: {release_after_s: -1}", "parking.release_after_s"),
     ("zone-section", "zones: {z1: {shapes: {}}}", "zones.z1"),
     ("zone-cctv-key", "zones: {z1: {cctv: {quiet: 3}}}", "zones.z1.cctv.quiet"),
     ("zone-key", "zones: {z1: {quality: {spike: 3}}}", "zones.z1.quality.spike"),
@@ -56,6 +57,11 @@ BAD = [
     ("device-section", "devices: {aq-1: {shapes: {}}}", "devices.aq-1"),
     ("device-empty", "devices: {aq-1: {}}", "devices.aq-1"),
     ("device-release", "devices: {pk-1: {parking: {release: 0.95}}}", "devices.pk-1.parking.release"),
+    (
+        "zone-release-after",
+        "zones: {paldal: {parking: {release_after_s: -5}}}",
+        "zones.paldal.parking.release_after_s",
+    ),
     ("device-negative", "devices: {cam-1: {cctv: {quiet_s: -1}}}", "devices.cam-1.cctv.quiet_s"),
     (
         "chain-step",
