@@ -56,7 +56,8 @@ from citywatch.settings import Settings
 
 log = logging.getLogger(__name__)
 STATE_KEY = "analytics:v1"
-PARKING_TICK = timedelta(minutes=5)  # within a batch of parking events, the rules look at the clock this often
+# within a batch of parking events, the rules look at the clock this often
+PARKING_TICK = timedelta(minutes=5)
 HOURLY_SQL = """
 SELECT device_id,
        avg(pm25) FILTER (WHERE time >= %(h1)s) AS pm25_1h, avg(pm10) FILTER (WHERE time >= %(h1)s) AS pm10_1h,
