@@ -5,7 +5,11 @@
   critical, by day a warning; ...). Events below ``min_confidence`` are noise.
 * A burst of the same type from one camera is one alert (``cctv.{type}:{camera}``)
   whose count grows; it clears itself when the event does not recur within
-  ``quiet_s``.
+  ``quiet_s``. An event that keeps coming back — ``recurring_n`` episodes within
+  ``recurring_window_s`` (a crowd at a bus stop every half hour) — is *recurring*:
+  its alert stays open until ``recurring_quiet_s`` without it, instead of
+  announcing itself again every time (ISA-18.2's off-delay for a chattering
+  alarm); the alert says so.
 * The same type from ``incident_cameras`` cameras of one zone within
   ``incident_window_s`` is one incident (``cctv.incident.{type}:zone:{zone}``, critical).
 * A camera flooding low-confidence events (``noisy_per_h`` in an hour) is a
@@ -40,6 +44,9 @@ class CctvEvent:
 class CctvConfig:
     min_confidence: float = 0.5
     quiet_s: float = 600.0
+    recurring_n: int = 3  # episodes within recurring_window_s that make an event recurring (0: never)
+    recurring_window_s: float = 7200.0
+    recurring_quiet_s: float = 3600.0  # a recurring event's alert clears after this long without it
     incident_window_s: float = 300.0
     incident_cameras: int = 2
     noisy_per_h: int = 60
@@ -89,6 +96,8 @@ class CctvRules:
         self.cfg = config or CctvConfig()
         self.overrides: dict[str, CctvConfig] = {}  # per camera, from the rules file's ``devices``
         self.live: dict[str, tuple[datetime, str]] = {}  # alert key -> (last event, camera)
+        self.episodes: dict[str, deque[datetime]] = {}  # alert key -> when its recent episodes began
+        self.recurring: dict[str, int] = {}  # live alert keys that are recurring -> episodes that made it so
         self.zone_events: dict[tuple[str, str], deque[tuple[datetime, str]]] = {}
         self.cameras: dict[str, _Camera] = {}
         self.conditions = Conditions()  # noisy and silent cameras
@@ -135,12 +144,14 @@ class CctvRules:
         if sev is None:
             return out
         key = f"cctv.{e.event_type}:{e.camera}"
+        recurring = self._episode(key, e.time, cfg)
         self.live[key] = (e.time, e.camera)
         details = {
             "zone": e.zone,
             "area": e.area,
             "object_count": e.object_count,
             "night": _night(e.time, cfg.utc_offset_h),
+            "recurring": recurring,
         }
         out.append(
             (
@@ -155,7 +166,8 @@ class CctvRules:
                     observed=e.confidence,
                     window_end=e.time,
                     details=details,
-                    message=f"{e.event_type} with confidence {e.confidence:.2f} in zone {e.zone}",
+                    message=f"{e.event_type} with confidence {e.confidence:.2f} in zone {e.zone}"
+                    + self._recurring_note(recurring, cfg),
                 ),
                 e.time,
             )
@@ -170,6 +182,7 @@ class CctvRules:
         cams = {c for _, c in recent}
         if len(cams) >= city.incident_cameras:
             ikey = f"cctv.incident.{e.event_type}:zone:{e.zone}"
+            irecurring = self._episode(ikey, e.time, city)
             self.live[ikey] = (e.time, "")
             title = f"Incident: {e.event_type.replace('_', ' ')} seen by {len(cams)} cameras in {e.zone}"
             out.append(
@@ -186,25 +199,54 @@ class CctvRules:
                         threshold=city.incident_cameras,
                         window_start=recent[0][0],
                         window_end=e.time,
-                        details={"cameras": sorted(cams)},
-                        message=f"{len(cams)} cameras within {city.incident_window_s:.0f}s",
+                        details={"cameras": sorted(cams), "recurring": irecurring},
+                        message=f"{len(cams)} cameras within {city.incident_window_s:.0f}s"
+                        + self._recurring_note(irecurring, city),
                     ),
                     e.time,
                 )
             )
         return out
 
+    def _episode(self, key: str, t: datetime, cfg: CctvConfig) -> int:
+        """Note a new episode of ``key`` if it is not live. Returns, if ``key`` is recurring (it became so
+        with this episode or an earlier one while live), how many episodes made it so; else 0."""
+        seen = self.episodes.setdefault(key, deque())
+        if key not in self.live:
+            seen.append(t)
+        while seen and seen[0] < t - timedelta(seconds=cfg.recurring_window_s):
+            seen.popleft()
+        if cfg.recurring_n and len(seen) >= cfg.recurring_n:
+            self.recurring[key] = max(self.recurring.get(key, 0), len(seen))
+        return self.recurring.get(key, 0)
+
+    @staticmethod
+    def _recurring_note(n: int, cfg: CctvConfig) -> str:
+        if not n:
+            return ""
+        return (
+            f" — recurring: {n} times in {cfg.recurring_window_s / 3600:g} h; the alert stays open until"
+            f" {cfg.recurring_quiet_s / 60:.0f} min without it"
+        )
+
+    def _quiet_s(self, key: str, cfg: CctvConfig) -> float:
+        return cfg.recurring_quiet_s if key in self.recurring else cfg.quiet_s
+
     def tick(self, now: datetime) -> list[AlertEvent]:
         """Time passes: quiet alerts clear, silent cameras are flagged."""
         out: list[AlertEvent] = []
         for key, (last, cam_id) in list(self.live.items()):
-            quiet_s = self.cfg_for(cam_id).quiet_s
+            quiet_s = self._quiet_s(key, self.cfg_for(cam_id) if cam_id else self.cfg)
             if (now - last).total_seconds() >= quiet_s:
                 del self.live[key]
+                self.recurring.pop(key, None)
+                seen = self.episodes.get(key)
+                if seen and seen[-1] < now - timedelta(seconds=self.cfg.recurring_window_s):
+                    del self.episodes[key]  # nothing left to count: forget it
                 out.append(
                     (
                         key,
-                        Clear(f"no recurrence for {quiet_s:.0f}s"),
+                        Clear(f"no recurrence for {quiet_s / 60:.0f} min"),
                         last + timedelta(seconds=quiet_s),
                     )
                 )

@@ -121,6 +121,15 @@ class Rules:
         return self.policies[max(matches, key=len)] if matches else default
 
 
+def _check_cctv(cfg: CctvConfig, where: str) -> None:
+    if cfg.recurring_quiet_s < cfg.quiet_s:
+        raise RulesError(
+            f"{where}.recurring_quiet_s", "must be at least quiet_s (a recurring event waits longer)"
+        )
+    if cfg.recurring_n == 1:
+        raise RulesError(f"{where}.recurring_n", "at least 2 (0: never): one episode does not recur")
+
+
 def _own(domain: str, city: Any, given: Any, where: str) -> dict[str, Any]:
     """The settings a zone or a device gives for ``domain``, validated (merged over the city's, with the
     same cross checks); only the keys given."""
@@ -131,6 +140,8 @@ def _own(domain: str, city: Any, given: Any, where: str) -> dict[str, Any]:
         raise RulesError(f"{where}.drift_off", "must be below drift_on (hysteresis)")
     if domain == "parking" and not cfg.release < cfg.almost_full <= 1:
         raise RulesError(f"{where}.release", "needs release < almost_full <= 1")
+    if domain == "cctv":
+        _check_cctv(cfg, where)
     if domain == "parking" and cfg.release_after_s < 0:
         raise RulesError(f"{where}.release_after_s", "must be >= 0 (0: a status ends as soon as it drops)")
     return {k: getattr(cfg, k) for k in given}
@@ -189,6 +200,7 @@ def parse(text: str, default_policy: Policy | None = None) -> Rules:
         where, what = problem.split(": ", 1)
         raise RulesError(f"delivery.{where}", what)
     cctv = _build(CctvConfig, doc.get("cctv"), "cctv")
+    _check_cctv(cctv, "cctv")
     city = {"quality": quality, "parking": parking, "cctv": cctv}
     zones = _layer(doc, "zones", city, "a zone")
     devices = _layer(doc, "devices", city, "a device (quality: a station, parking: a sensor, cctv: a camera)")

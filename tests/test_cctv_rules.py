@@ -57,6 +57,58 @@ def test_burst_is_one_key_and_clears_when_quiet() -> None:
     assert [(k, type(e)) for k, e, _ in cleared] == [("cctv.fight:cam-1", Clear)]
 
 
+def _episodes(
+    r: CctvRules, minutes: list[int], etype: str = "crowd", end_min: int | None = None
+) -> list[tuple[int, str]]:
+    """One event at each minute (each after the quiet period: a new episode), the rules ticking every
+    minute; (minute, "raise" or "clear") of what they said."""
+    out: list[tuple[int, str]] = []
+    for m in range(0, (end_min or max(minutes) + 120) + 1):
+        events = r.tick(NOON_KST + timedelta(minutes=m))
+        if m in minutes:
+            events += r.on_event(ev(NOON_KST + timedelta(minutes=m), etype))
+        out += [(m, "raise" if isinstance(e, Raise) else "clear") for _k, e, _t in events]
+    return out
+
+
+def test_an_event_that_keeps_coming_back_is_one_alert_that_stays_open() -> None:
+    """A crowd every 30 minutes: the first two episodes each open and clear (10 min quiet); from the
+    third (3 within 2 h) it is recurring, and its alert stays open until an hour without it."""
+    r = CctvRules(CctvConfig(quiet_s=600, recurring_n=3, recurring_window_s=7200, recurring_quiet_s=3600))
+    said = _episodes(r, [0, 30, 60, 90, 120, 150])
+    assert said == [
+        (0, "raise"), (10, "clear"),
+        (30, "raise"), (40, "clear"),
+        (60, "raise"), (90, "raise"), (120, "raise"), (150, "raise"),  # one alert: its count grows
+        (210, "clear"),  # an hour after the last
+    ]  # fmt: skip
+    r2 = CctvRules(CctvConfig(quiet_s=600, recurring_n=0))  # off: every episode announces itself
+    assert [m for m, what in _episodes(r2, [0, 30, 60, 90, 120, 150]) if what == "raise"] == [
+        0,
+        30,
+        60,
+        90,
+        120,
+        150,
+    ]
+    assert len([w for _m, w in _episodes(r2, [0, 30, 60, 90, 120, 150], end_min=300) if w == "clear"]) == 6
+
+
+def test_a_recurring_alert_says_so_and_episodes_far_apart_are_not_recurring() -> None:
+    r = CctvRules(CctvConfig())
+    for m in (0, 30):
+        r.on_event(ev(NOON_KST + timedelta(minutes=m), "crowd"))
+        r.tick(NOON_KST + timedelta(minutes=m + 15))
+    (_k, third, _t), *_ = r.on_event(ev(NOON_KST + timedelta(minutes=60), "crowd"))
+    assert isinstance(third, Raise) and third.explanation.details["recurring"] == 3
+    assert (
+        "recurring: 3 times in 2 h; the alert stays open until 60 min without it" in third.explanation.message
+    )
+    far = CctvRules(CctvConfig())  # three episodes, but 3 h apart: each is its own
+    assert [w for _m, w in _episodes(far, [0, 180, 360])].count("raise") == 3
+    assert [w for _m, w in _episodes(far, [0, 180, 360])].count("clear") == 3
+
+
 def test_same_type_from_two_cameras_of_a_zone_is_an_incident() -> None:
     r = CctvRules()
     r.on_event(ev(NOON_KST, "smoke", cam="cam-1"))

@@ -37,6 +37,13 @@ BAD = [
     ("hysteresis", "quality: {drift_on: 1.0, drift_off: 2.0}", "quality.drift_off"),
     ("release", "parking: {almost_full: 0.8, release: 0.9}", "parking.release"),
     ("release-after", "parking: {release_after_s: -1}", "parking.release_after_s"),
+    ("recurring-quiet", "cctv: {quiet_s: 900, recurring_quiet_s: 600}", "cctv.recurring_quiet_s"),
+    ("recurring-one", "cctv: {recurring_n: 1}", "cctv.recurring_n"),
+    (
+        "device-recurring",
+        "devices: {cam-1: {cctv: {recurring_quiet_s: 60}}}",
+        "devices.cam-1.cctv.recurring_quiet_s",
+    ),
     ("zone-section", "zones: {z1: {shapes: {}}}", "zones.z1"),
     ("zone-cctv-key", "zones: {z1: {cctv: {quiet: 3}}}", "zones.z1.cctv.quiet"),
     ("zone-key", "zones: {z1: {quality: {spike: 3}}}", "zones.z1.quality.spike"),
