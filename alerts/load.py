@@ -3,7 +3,8 @@
 
 An *annunciation* is an alert opening or re-opening while not muted by maintenance: what makes an
 operator look. Escalations, reminders and severity changes re-notify an alert already shown, and are not
-counted again. Figures, for the whole control centre (divide by the operators on shift):
+counted again. Figures, per operator (``operators`` sharing the load: 1 by default; a desk — a kind of
+device, a zone — is chosen by what is passed in):
 
 - the rate: mean annunciations per 10 minutes (and per hour, per day); EEMUA 191 and ISA-18.2 call about
   1 per 10 minutes *very likely acceptable*, about 2 the most that is *manageable*, more *over-demanding*;
@@ -118,22 +119,33 @@ def chattering(items: Iterable[Annunciation]) -> list[dict[str, Any]]:
 
 
 def alarm_load(
-    items: Iterable[Annunciation], start: datetime, end: datetime, live_since: Iterable[datetime] = ()
+    items: Iterable[Annunciation],
+    start: datetime,
+    end: datetime,
+    live_since: Iterable[datetime] = (),
+    operators: int = 1,
 ) -> dict[str, Any]:
     """The alarm-load figures of the annunciations in [``start``, ``end``); ``live_since``: when each alert
-    still live at ``end`` opened (for the stale count)."""
+    still live at ``end`` opened (for the stale count). The guidelines are per operator: with ``operators``
+    sharing the load, the rates, the peak and the flood thresholds are per operator."""
     if end <= start:
         raise ValueError("end must be after start")
+    if operators < 1:
+        raise ValueError("operators must be at least 1")
     got = sorted((a for a in items if start <= a.at < end), key=lambda a: a.at)
     origin = interval_start(start)
     n_intervals = max(1, -(-(end - origin) // INTERVAL))  # the first and last may be partial
-    counts = [0] * n_intervals
+    total = [0] * n_intervals
     for a in got:
-        counts[(a.at - origin) // INTERVAL] += 1
+        total[(a.at - origin) // INTERVAL] += 1
+    counts = [-(-n // operators) for n in total]  # per operator (rounded up: a share is a whole alert)
     span = (end - start) / INTERVAL
-    per_interval = len(got) / span
-    peak = max(range(n_intervals), key=counts.__getitem__)
-    flooded = floods(counts, origin)
+    per_interval = len(got) / span / operators
+    peak = max(range(n_intervals), key=total.__getitem__)
+    flooded = floods(counts, origin)  # per operator; what they held, for the whole centre
+    for f in flooded:
+        i, j = (f["start"] - origin) // INTERVAL, (f["end"] - origin) // INTERVAL
+        f["annunciations"], f["peak_per_10min"] = sum(total[i:j]), max(total[i:j])
     in_flood = sum((min(f["end"], end) - max(f["start"], start) for f in flooded), timedelta()) / INTERVAL
     per_key = Counter((a.rule, a.subject) for a in got)
     top: list[dict[str, Any]] = [
@@ -145,11 +157,12 @@ def alarm_load(
         "start": start,
         "end": end,
         "annunciations": len(got),
+        "operators": operators,
         "per_10min": round(per_interval, 3),
         "per_hour": round(per_interval * 6, 2),
         "per_day": round(per_interval * 144, 1),
         "rating": rating(per_interval),
-        "peak_10min": {"annunciations": counts[peak], "start": origin + peak * INTERVAL},
+        "peak_10min": {"annunciations": total[peak], "start": origin + peak * INTERVAL},
         "floods": flooded,
         "time_in_flood": round(min(1.0, in_flood / span), 4),
         "top": top,

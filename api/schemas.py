@@ -439,8 +439,9 @@ class AlarmLoad(BaseModel):
     start: datetime
     end: datetime
     annunciations: int
+    operators: int = Field(description="sharing the load: the rates, ratings and floods are per operator")
     per_10min: float = Field(
-        description="mean; about 1 is very likely acceptable, about 2 the most manageable"
+        description="mean per operator; about 1 is very likely acceptable, about 2 the most manageable"
     )
     per_hour: float
     per_day: float

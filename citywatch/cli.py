@@ -399,6 +399,17 @@ def bench_alerts(
     typer.echo(json.dumps(run(load_msgs_per_s=load, seconds=seconds, workers=workers)))
 
 
+@bench_app.command("alarmload")
+def bench_alarmload(
+    days: Annotated[float, typer.Option(help="simulated days")] = 2.0,
+    faults: Annotated[int, typer.Option(help="labelled faults of each kind")] = 2,
+) -> None:
+    """Does citywatch spam its operators? The alarm load (ISA-18.2 / EEMUA 191) of simulated days."""
+    from citywatch.bench.alarmload import run
+
+    typer.echo(json.dumps(run(days=days, faults_per_kind=faults)))
+
+
 @bench_app.command("faults")
 def bench_faults(
     rate: Annotated[float, typer.Option(help="messages per second during each scenario")] = 1500.0,

@@ -105,3 +105,17 @@ def test_intervals_line_up_with_the_clock_whatever_the_range() -> None:
     assert x["peak_10min"] == {"annunciations": 12, "start": T0}
     assert [(f["start"], f["end"]) for f in x["floods"]] == [(T0, T0 + timedelta(minutes=20))]
     assert x["time_in_flood"] == pytest.approx(13 / 30, abs=1e-4)  # 00:07–00:20 of the 30 minutes
+
+
+def test_the_guidelines_are_per_operator() -> None:
+    """30 in 10 minutes is a flood for one operator; shared by four (8 each) it is not, and the mean rate
+    each carries is a quarter."""
+    items = [_a(60 + k * 0.3, subject=f"d{k}", i=k) for k in range(30)]
+    one = alarm_load(items, T0, T0 + timedelta(hours=2))
+    four = alarm_load(items, T0, T0 + timedelta(hours=2), operators=4)
+    assert len(one["floods"]) == 1 and one["floods"][0]["annunciations"] == 30
+    assert four["floods"] == [] and four["time_in_flood"] == 0.0
+    assert four["per_10min"] == pytest.approx(one["per_10min"] / 4, abs=1e-3) and four["operators"] == 4
+    assert four["peak_10min"]["annunciations"] == 30  # the centre's busiest 10 minutes, whoever took them
+    with pytest.raises(ValueError, match="operators"):
+        alarm_load(items, T0, T0 + timedelta(hours=1), operators=0)

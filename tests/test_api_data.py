@@ -638,6 +638,12 @@ def test_the_alarm_load_shows_what_spams_the_operators(api: Api) -> None:
         assert x["stale"] == 1
         week = v.get("/api/v1/alerts/load", params={"start": (now - timedelta(days=3)).isoformat()}).json()
         assert week["annunciations"] == 8  # the offline camera opened within it
+        # a desk: the parking desk has the flapping sensor only; the CCTV desk, nothing; two operators
+        parking = v.get("/api/v1/alerts/load", params={"kind": "parking", "operators": 2}).json()
+        assert parking["annunciations"] == 4 and parking["operators"] == 2
+        assert parking["per_10min"] == pytest.approx(4 / 144 / 2, abs=1e-3)
+        assert v.get("/api/v1/alerts/load", params={"kind": "cctv"}).json()["annunciations"] == 0
+        assert v.get("/api/v1/alerts/load", params={"operators": 0}).status_code == 422
         bad = v.get(
             "/api/v1/alerts/load",
             params={"start": now.isoformat(), "end": (now - timedelta(hours=1)).isoformat()},
@@ -650,6 +656,23 @@ def test_the_alarm_load_shows_what_spams_the_operators(api: Api) -> None:
         assert "## Alarm load (ISA-18.2 / EEMUA 191)" in text and "**7 annunciations**" in text
         assert "- chattering: parking.flapping on sp-07, 4 times within 60 s" in text
         assert "| parking.flapping | sp-07 | 4 | 57 % |" in text
+
+    with psycopg.connect(api.platform.db_url, autocommit=True) as conn:  # a district's desk
+        store.apply(
+            conn,
+            Raise(
+                "zone.outage",
+                "zone:paldal",
+                "platform",
+                Severity.CRITICAL,
+                "Outage",
+                Explanation("zone.outage"),
+            ),
+            now,
+        )
+    with api.client("viewer") as v:
+        paldal = v.get("/api/v1/alerts/load", params={"zone": "paldal"}).json()
+        assert paldal["annunciations"] == 1 and paldal["top"][0]["subject"] == "zone:paldal"
 
 
 def test_buses_and_boarding_bell(api: Api) -> None:

@@ -124,24 +124,41 @@ def stats(
     }
 
 
-def _alarm_load(st: Any, t0: datetime, t1: datetime) -> dict[str, Any]:
-    """Annunciations (openings and re-openings not muted by maintenance) in [t0, t1), and the alerts live at
-    t1, through :func:`alerts.load.alarm_load`."""
+# alerts about a zone: the zone itself, or a device or a parking lot in it
+_IN_ZONE = (
+    "(%(zone)s::text IS NULL OR al.subject IN (%(zone)s, 'zone:' || %(zone)s)"
+    " OR al.subject IN (SELECT device_id FROM devices WHERE zone_id = %(zone)s)"
+    " OR al.subject IN (SELECT lot_id FROM parking_lots WHERE zone_id = %(zone)s))"
+)
+
+
+def _alarm_load(
+    st: Any,
+    t0: datetime,
+    t1: datetime,
+    kind: list[str] | None = None,
+    zone: str | None = None,
+    operators: int = 1,
+) -> dict[str, Any]:
+    """Annunciations (openings and re-openings not muted by maintenance) in [t0, t1) of a desk (``kind``,
+    ``zone``; default everything), and its alerts live at t1, through :func:`alerts.load.alarm_load`."""
+    desk = f"(%(kind)s::text[] IS NULL OR al.kind = ANY(%(kind)s)) AND {_IN_ZONE}"
+    rng = {"t0": t0, "t1": t1, "kind": kind, "zone": zone}
     rows = st.db.all(
         "SELECT a.at, a.alert_id, al.rule, al.subject, al.severity FROM alert_audit a"
         " JOIN alerts al ON al.id = a.alert_id"
-        f" WHERE a.at >= %(t0)s AND a.at < %(t1)s AND {ANNUNCIATION}",
-        {"t0": t0, "t1": t1},
+        f" WHERE a.at >= %(t0)s AND a.at < %(t1)s AND {ANNUNCIATION} AND {desk}",
+        rng,
     )
     live = st.db.all(
-        "SELECT coalesce(open_since, opened_at) AS since FROM alerts"
-        " WHERE opened_at < %(t1)s AND (resolved_at IS NULL OR resolved_at >= %(t1)s)",
-        {"t1": t1},
+        "SELECT coalesce(open_since, opened_at) AS since FROM alerts al"
+        f" WHERE opened_at < %(t1)s AND (resolved_at IS NULL OR resolved_at >= %(t1)s) AND {desk}",
+        rng,
     )
     items = [
         Annunciation(r["at"], r["alert_id"], r["rule"], r["subject"], Severity(r["severity"])) for r in rows
     ]
-    return alarm_load(items, t0, t1, [r["since"] for r in live])
+    return alarm_load(items, t0, t1, [r["since"] for r in live], operators)
 
 
 @router.get(
@@ -152,12 +169,21 @@ def _alarm_load(st: Any, t0: datetime, t1: datetime) -> dict[str, Any]:
     "(about 1 very likely acceptable, about 2 the most manageable), the peak, floods (more than 10 in 10 "
     "minutes), the most frequent alerts to tune first, chattering alerts (3 or more in 60 s), the severity "
     "mix against 80/15/5 % and alerts live for over 24 h. An annunciation is an alert opening or re-opening "
-    "while not muted by maintenance.",
+    "while not muted by maintenance. The guidelines are per operator: `operators` share the load; `kind` "
+    "and `zone` choose a desk (the CCTV desk, a district).",
     responses=responses(401, 422),
 )
-def load(st: State, _who: Viewer, start: datetime | None = None, end: datetime | None = None) -> Any:
+def load(
+    st: State,
+    _who: Viewer,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    kind: Annotated[list[str] | None, Query(description="device kinds of the desk (aq, cctv, …)")] = None,
+    zone: Annotated[str | None, Query(description="alerts about the zone or a device in it")] = None,
+    operators: Annotated[int, Query(ge=1, le=200, description="operators sharing this load")] = 1,
+) -> Any:
     t0, t1 = time_range(start, end, timedelta(hours=24), st.settings.api.max_range_days)
-    return _alarm_load(st, t0, t1)
+    return _alarm_load(st, t0, t1, kind, zone, operators)
 
 
 @router.get(
