@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from alerts.model import Clear, Raise, Severity
 from analytics.airquality.advisory import Event as AdvisoryEvent
@@ -123,6 +124,44 @@ def multivariate_event(device_id: str, score: float, features: dict[str, float],
         window_end=hour,
         details={"features": features},
         message=f"isolation-forest score {score:.3f}; {what}",
+    )
+
+
+# a zone whose stations find their pollutant mix unusual together is breathing the same air, not
+# failing station by station: one alert for the zone (as a zone outage is one alert, not a page per device)
+MIX_ZONE_MIN_STATIONS = 3
+MIX_ZONE_MIN_FRACTION = 0.5
+
+
+def shared_mix(unusual: dict[str, Any], evaluated: int) -> bool:
+    """``unusual`` stations of a zone (of ``evaluated`` with an hour of data) share one unusual hour."""
+    return len(unusual) >= MIX_ZONE_MIN_STATIONS and len(unusual) >= MIX_ZONE_MIN_FRACTION * evaluated
+
+
+def multivariate_zone_event(zone: str, unusual: dict[str, Any], evaluated: int, hour: datetime) -> Raise:
+    """One alert for a zone whose stations' pollutant mix is unusual together; ``unusual``: station ->
+    its :class:`analytics.airquality.baseline.Unusual`."""
+    worst = min(u.score for u in unusual.values())
+    pollutants: dict[str, int] = {}
+    for u in unusual.values():
+        for k in u.features:
+            pollutants[k] = pollutants.get(k, 0) + 1
+    common = ", ".join(f"{k} ({n})" for k, n in sorted(pollutants.items(), key=lambda x: (-x[1], x[0]))[:4])
+    return alert(
+        "aq.multivariate",
+        f"zone:{zone}",
+        "aq",
+        Severity.INFO,
+        f"Unusual pollutant mix across zone {zone}: {len(unusual)} of {evaluated} stations",
+        -worst,
+        score=worst,
+        window_end=hour,
+        details={
+            "stations": {d: {"score": u.score, "features": u.features} for d, u in sorted(unusual.items())},
+            "evaluated": evaluated,
+        },
+        message=f"{len(unusual)} of {evaluated} stations unusual in the same hour (shared air, not a station"
+        f" fault); most named: {common or 'an unusual combination'}",
     )
 
 

@@ -41,7 +41,7 @@ from analytics import delivery, outage, rules
 from analytics.airquality.advisory import RULES as ADVISORY_RULES
 from analytics.airquality.advisory import Level, advance
 from analytics.airquality.advisory import State as AdvisoryState
-from analytics.airquality.baseline import FEATURES, MultivariateModel, SeasonalBaseline
+from analytics.airquality.baseline import FEATURES, MultivariateModel, SeasonalBaseline, Unusual
 from analytics.airquality.cai import cai
 from analytics.airquality.quality import Reading, ZoneQuality
 from analytics.cctv import CctvEvent, CctvRules
@@ -390,6 +390,8 @@ class AnalyticsService:
             {"h": hour, "h1": hour - timedelta(hours=1), "h24": hour - timedelta(hours=24), **params},
         ).fetchall()
         by_zone: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+        mixes: dict[str, dict[str, Unusual]] = defaultdict(dict)  # zone -> station -> its unusual mix
+        evaluated: dict[str, int] = defaultdict(int)  # zone -> stations with an hour of data
         for dev, pm25_1h, pm10_1h, pm25_24h, pm10_24h, o3, no2, co, so2 in rows:
             c = cai({"pm25": pm25_24h, "pm10": pm10_24h, "o3": o3, "no2": no2, "co": co, "so2": so2})
             self.conn.execute(
@@ -417,22 +419,51 @@ class AnalyticsService:
             for key, ev in self.shapes.on_hour(dev, hour, {**hourly, "no2": no2, "co": co, "so2": so2}):
                 self._event(key, ev, hour)
             self._shapes_dirty = True
-            self._learned(
+            unusual = self._learned(
                 dev, hour, pm25_1h, dict(zip(FEATURES, (pm10_24h, pm25_24h, o3, no2, co, so2), strict=True))
             )
             zone = self.zone_of.get(dev)
+            if unusual is not None:
+                mixes[zone or ""][dev] = unusual
             if zone:
+                evaluated[zone] += 1
                 for p, v in hourly.items():
                     if v is not None:
                         by_zone[zone][p].append(v)
         for zone, values in by_zone.items():
             self._advise(f"zone:{zone}", hour, {p: statistics.fmean(v) for p, v in values.items()})
+        self._mixes(hour, mixes, evaluated)
         for key, clear in self.shapes.tick(hour, set(self.stations) if self.zone is not None else None):
             self._event(key, clear, hour)
             self._shapes_dirty = True
 
-    def _learned(self, dev: str, hour: datetime, pm25: float | None, vector: dict[str, float | None]) -> None:
-        """Against what is normal for this station: its seasonal PM2.5 baseline, its pollutant mix."""
+    def _mixes(self, hour: datetime, mixes: dict[str, dict[str, Unusual]], evaluated: dict[str, int]) -> None:
+        """The hour's unusual pollutant mixes (``aq.multivariate``): a zone where most stations (at least 3)
+        are unusual together is one alert for the zone, its stations' own alerts cleared; otherwise each
+        station's own. A zone's alert clears in an hour it is not shared."""
+        key_of = "aq.multivariate:{}".format
+        for zone, unusual in mixes.items():
+            if zone and rules.shared_mix(unusual, evaluated[zone]):
+                self._event(
+                    key_of(f"zone:{zone}"),
+                    rules.multivariate_zone_event(zone, unusual, evaluated[zone], hour),
+                    hour,
+                )
+                for dev in unusual:
+                    self._event(key_of(dev), Clear(f"part of zone {zone}'s unusual hour (zone:{zone})"), hour)
+                continue
+            for dev, u in unusual.items():
+                self._event(key_of(dev), rules.multivariate_event(dev, u.score, u.features, hour), hour)
+        for zone in evaluated:
+            if not (zone in mixes and rules.shared_mix(mixes[zone], evaluated[zone])):
+                self._event(key_of(f"zone:{zone}"), Clear("no longer shared by most of its stations"), hour)
+
+    def _learned(
+        self, dev: str, hour: datetime, pm25: float | None, vector: dict[str, float | None]
+    ) -> Unusual | None:
+        """Against what is normal for this station: its seasonal PM2.5 baseline (alerted here), and its
+        pollutant mix (returned when unusual: :meth:`_mixes` decides whether it is the station's or its
+        zone's; cleared here when usual)."""
         if pm25 is not None:
             b = self.baselines.setdefault(dev, SeasonalBaseline())
             z, expected = b.score(hour, pm25), b.expected(hour)
@@ -451,11 +482,9 @@ class AnalyticsService:
             ).fetchall()
             model.fit([dict(zip(FEATURES, r, strict=True)) for r in rows], hour)
         unusual = model.check(vector)
-        key = f"aq.multivariate:{dev}"
-        if unusual is not None:
-            self._event(key, rules.multivariate_event(dev, unusual.score, unusual.features, hour), hour)
-        elif model.trained_at is not None:
-            self._event(key, Clear("pollutant mix usual again"), hour)
+        if unusual is None and model.trained_at is not None:
+            self._event(f"aq.multivariate:{dev}", Clear("pollutant mix usual again"), hour)
+        return unusual
 
     def _advise(self, subject: str, hour: datetime, hourly: dict[str, float | None]) -> None:
         for pollutant, rule in ADVISORY_RULES.items():

@@ -496,3 +496,68 @@ def test_a_re_evaluation_on_a_terminal_shows_a_progress_bar(
     assert _with_progress_bar(fake, work) == 400  # type: ignore[arg-type]
     err = capsys.readouterr().err
     assert "evaluated up to 2026-10-02 00:00 (400 readings)" in err and "100%" in err
+
+
+def test_an_unusual_mix_shared_by_a_zone_is_one_alert_for_the_zone(db_url: str) -> None:
+    """Ten habitual days of six stations in two zones, then three unusual hours: in zone z1 at three of
+    its four stations (shared air: one alert for the zone, none per station), in zone z2 at one of two
+    stations (its own alert)."""
+    import random
+
+    import psycopg
+
+    from citywatch.settings import DatabaseSettings, Settings
+
+    r = random.Random(5)
+    end = datetime(2026, 10, 20, tzinfo=UTC)
+    start = end - timedelta(days=10)
+    stations = {"a1": "z1", "a2": "z1", "a3": "z1", "a4": "z1", "b1": "z2", "b2": "z2"}
+    odd = {"a1", "a2", "a3", "b1"}
+    rows = []
+    for dev in stations:
+        t, seq = start, 0
+        while t < end:
+            local_h = (t.hour + 9) % 24
+            traffic = 1.0 if local_h in (8, 9, 18, 19) else 0.3
+            pm25 = 12 + 20 * traffic + r.gauss(0, 1.5)
+            no2, co = 0.01 + 0.03 * traffic + r.gauss(0, 0.002), 0.3 + 0.8 * traffic + r.gauss(0, 0.04)
+            if dev in odd and t >= end - timedelta(hours=3):
+                pm25, no2, co = 90.0, 0.05, 0.2
+            rows.append((t, dev, seq, pm25 * 1.6, pm25, 0.03, no2, co, 0.003, t))
+            t += timedelta(minutes=10)
+            seq += 1
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO zones VALUES ('z1', 'Zone 1'), ('z2', 'Zone 2') ON CONFLICT DO NOTHING")
+        for dev, zone in stations.items():
+            conn.execute(
+                "INSERT INTO devices (device_id, kind, name, zone_id, expected_interval_s)"
+                " VALUES (%s, 'aq', %s, %s, 600)",
+                (dev, dev, zone),
+            )
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO air_quality (time, device_id, seq, pm10, pm25, o3, no2, co, so2, received_at)"
+                " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
+                rows,
+            )
+    AnalyticsService(Settings(db=DatabaseSettings(url=db_url))).evaluate_range(
+        start - timedelta(minutes=1), end
+    )
+    with psycopg.connect(db_url) as conn:
+        mv = {
+            s: (st, e)
+            for s, st, e in conn.execute(
+                "SELECT subject, state, explanation FROM alerts WHERE rule = 'aq.multivariate'"
+                " AND opened_at >= %s",
+                (end - timedelta(hours=4),),
+            )
+        }
+    assert "zone:z1" in mv, mv.keys()
+    zone_alert = mv["zone:z1"][1]
+    assert (
+        set(zone_alert["details"]["stations"]) >= {"a1", "a2", "a3"}
+        and zone_alert["details"]["evaluated"] == 4
+    )
+    assert "stations unusual in the same hour" in zone_alert["message"]
+    assert not any(s in mv and mv[s][0] != "resolved" for s in ("a1", "a2", "a3")), mv.keys()
+    assert "b1" in mv and "zone:z2" not in mv  # one of two in z2: the station's own

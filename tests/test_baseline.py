@@ -3,6 +3,8 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from analytics.airquality.baseline import MultivariateModel, SeasonalBaseline, slot
 
 T0 = datetime(2026, 3, 2, 0, tzinfo=UTC)  # a Monday, 09:00 in Seoul
@@ -73,3 +75,20 @@ def test_isolation_forest_catches_an_unusual_combination_within_the_ranges() -> 
     # each value is ordinary on its own, the pair is not: high NO2 with low CO
     odd = m.check({"pm10": 30.0, "pm25": 15.0, "o3": 0.03, "no2": 0.048, "co": 0.32, "so2": 0.003})
     assert odd is not None and odd.score < 0
+
+
+@pytest.mark.parametrize(
+    ("unusual", "evaluated", "shared"),
+    [(3, 4, True), (3, 6, True), (3, 7, False), (2, 2, False), (5, 12, False), (6, 12, True)],
+)
+def test_a_mix_is_the_zone_s_when_most_of_at_least_three_stations_share_it(
+    unusual: int, evaluated: int, shared: bool
+) -> None:
+    from analytics.airquality.baseline import Unusual
+    from analytics.rules import multivariate_zone_event, shared_mix
+
+    got = {f"aq-{i}": Unusual(-0.1 - i / 100, {"pm25": 9.0, "no2": 4.0}) for i in range(unusual)}
+    assert shared_mix(got, evaluated) is shared
+    ev = multivariate_zone_event("jangan", got, evaluated, datetime(2026, 12, 3, tzinfo=UTC))
+    assert ev.subject == "zone:jangan" and ev.title.endswith(f"{unusual} of {evaluated} stations")
+    assert f"most named: no2 ({unusual}), pm25 ({unusual})" in ev.explanation.message
