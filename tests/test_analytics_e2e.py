@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import orjson
 import paho.mqtt.client as paho
@@ -338,6 +339,26 @@ def test_bad_data_and_clock_skew_from_one_device(city_platform: Platform, run_in
     assert ("device.bad_data", "aq-003") not in got
 
 
+def _station_days(
+    dev: str, start: datetime, end: datetime, r: Any, unusual_from: datetime | None = None
+) -> list[tuple[Any, ...]]:
+    """Air-quality rows every 10 minutes of a roadside station with rush hours in KST; from ``unusual_from``
+    an unusual mix (PM2.5 far above its slot, NO2 high with CO low)."""
+    rows = []
+    t, seq = start, 0
+    while t < end:
+        local_h = (t.hour + 9) % 24
+        traffic = 1.0 if local_h in (8, 9, 18, 19) else 0.3
+        pm25 = 12 + 20 * traffic + r.gauss(0, 1.5)
+        no2, co = 0.01 + 0.03 * traffic + r.gauss(0, 0.002), 0.3 + 0.8 * traffic + r.gauss(0, 0.04)
+        if unusual_from is not None and t >= unusual_from:
+            pm25, no2, co = 90.0, 0.05, 0.2
+        rows.append((t, dev, seq, pm25 * 1.6, pm25, 0.03, no2, co, 0.003, t))
+        t += timedelta(minutes=10)
+        seq += 1
+    return rows
+
+
 def test_learned_baseline_pollutant_mix_and_unusual_shapes(db_url: str) -> None:
     """Ten days of one station's history written straight into the table analytics reads: nine habitual days,
     then three unusual hours."""
@@ -350,19 +371,7 @@ def test_learned_baseline_pollutant_mix_and_unusual_shapes(db_url: str) -> None:
     r = random.Random(3)
     end = datetime(2026, 10, 20, tzinfo=UTC)
     start = end - timedelta(days=10)
-    rows = []
-    t, seq = start, 0
-    while t < end:
-        local_h = (t.hour + 9) % 24
-        traffic = 1.0 if local_h in (8, 9, 18, 19) else 0.3
-        pm25 = 12 + 20 * traffic + r.gauss(0, 1.5)
-        no2, co = 0.01 + 0.03 * traffic + r.gauss(0, 0.002), 0.3 + 0.8 * traffic + r.gauss(0, 0.04)
-        last_day = t >= end - timedelta(hours=6)
-        if last_day and t >= end - timedelta(hours=3):
-            pm25, no2, co = 90.0, 0.05, 0.2  # an unusual hour: PM2.5 far above its slot, NO2 high with CO low
-        rows.append((t, "aq-x", seq, pm25 * 1.6, pm25, 0.03, no2, co, 0.003, t))
-        t += timedelta(minutes=10)
-        seq += 1
+    rows = _station_days("aq-x", start, end, r, unusual_from=end - timedelta(hours=3))
     with psycopg.connect(db_url, autocommit=True) as conn:
         conn.execute("INSERT INTO zones VALUES ('z', 'Zone') ON CONFLICT DO NOTHING")
         conn.execute(
@@ -513,19 +522,13 @@ def test_an_unusual_mix_shared_by_a_zone_is_one_alert_for_the_zone(db_url: str) 
     start = end - timedelta(days=10)
     stations = {"a1": "z1", "a2": "z1", "a3": "z1", "a4": "z1", "b1": "z2", "b2": "z2"}
     odd = {"a1", "a2", "a3", "b1"}
-    rows = []
-    for dev in stations:
-        t, seq = start, 0
-        while t < end:
-            local_h = (t.hour + 9) % 24
-            traffic = 1.0 if local_h in (8, 9, 18, 19) else 0.3
-            pm25 = 12 + 20 * traffic + r.gauss(0, 1.5)
-            no2, co = 0.01 + 0.03 * traffic + r.gauss(0, 0.002), 0.3 + 0.8 * traffic + r.gauss(0, 0.04)
-            if dev in odd and t >= end - timedelta(hours=3):
-                pm25, no2, co = 90.0, 0.05, 0.2
-            rows.append((t, dev, seq, pm25 * 1.6, pm25, 0.03, no2, co, 0.003, t))
-            t += timedelta(minutes=10)
-            seq += 1
+    rows = [
+        row
+        for dev in stations
+        for row in _station_days(
+            dev, start, end, r, unusual_from=end - timedelta(hours=3) if dev in odd else None
+        )
+    ]
     with psycopg.connect(db_url, autocommit=True) as conn:
         conn.execute("INSERT INTO zones VALUES ('z1', 'Zone 1'), ('z2', 'Zone 2') ON CONFLICT DO NOTHING")
         for dev, zone in stations.items():
