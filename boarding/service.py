@@ -84,8 +84,12 @@ class BoardingService:
         broker.use_tls(self.client, settings.mqtt.tls_ca)
         self.client.reconnect_delay_set(1, 30)
         self.client.on_connect = self._on_connect
-        self.client.on_message = lambda _c, _u, msg: self.inbox.put((msg.topic, msg.payload))
+        self.client.on_message = self._on_message
         self.client.on_disconnect = lambda *_a: self.connected.clear()
+
+    def _on_message(self, client: paho.Client, _u: Any, msg: paho.MQTTMessage) -> None:
+        broker.traffic_answers_ping(client)  # a backlog after a restart must not drop the connection
+        self.inbox.put((msg.topic, msg.payload))
 
     def _on_connect(self, client: paho.Client, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
         if rc.is_failure:

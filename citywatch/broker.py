@@ -178,6 +178,17 @@ def use_tls(client: paho.Client, ca: Path | None) -> None:
     client.tls_set_context(context)
 
 
+def traffic_answers_ping(client: paho.Client) -> None:
+    """Call on paho's network thread for every message from the broker: it proves the connection alive as
+    well as a PINGRESP does. paho waits for the PINGRESP itself and drops the connection after
+    ``keepalive`` without it; while a backlog drains, the PINGRESP queues behind the messages in flight
+    (read at the speed the callback takes them) and arrives late, so a healthy connection was dropped
+    every keepalive. The outstanding ping is answered by the message instead; paho still pings every
+    keepalive, and a broker that goes silent is still detected (``tests/test_ingest_keepalive.py``)."""
+    if getattr(client, "_ping_t", 0):
+        client._ping_t = 0
+
+
 __all__ = [
     "DATA_STREAM",
     "INGEST_USER",
@@ -192,5 +203,6 @@ __all__ = [
     "mosquitto_conf",
     "outage_absorbed_s",
     "password_file",
+    "traffic_answers_ping",
     "use_tls",
 ]

@@ -158,14 +158,9 @@ class Subscriber:
             log.info("disconnected from broker")
 
     def _handle_message(self, c: paho.Client, _u: Any, msg: paho.MQTTMessage) -> None:
-        # A message from the broker proves the connection alive as well as a PINGRESP does. paho waits for
-        # the PINGRESP itself and drops the connection after ``keepalive`` without it; while a backlog
-        # drains, the PINGRESP queues behind thousands of messages and arrives late, so a healthy
-        # connection was dropped every minute (and up to receive-maximum messages redelivered). Here the
-        # outstanding ping is answered by the message (paho's network thread: no race); paho still pings
-        # every keepalive, and a broker that goes silent is still detected.
-        if getattr(c, "_ping_t", 0):
-            c._ping_t = 0
+        # while a backlog drains the PINGRESP arrives late; the message answers the ping (up to
+        # receive-maximum messages were redelivered after each needless reconnect)
+        broker.traffic_answers_ping(c)
         try:
             self._on_message(
                 Inbound(msg._topic, msg.payload, msg.mid, msg.qos, self._generation, time.time())
