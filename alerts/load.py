@@ -4,7 +4,7 @@
 An *annunciation* is an alert opening or re-opening while not muted by maintenance: what makes an
 operator look. Escalations, reminders and severity changes re-notify an alert already shown, and are not
 counted again. Figures, per operator (``operators`` sharing the load: 1 by default; a desk — a kind of
-device, a zone — is chosen by what is passed in):
+device, a zone — is chosen by what is passed in; :func:`alerts.store.annunciations` reads them):
 
 - the rate: mean annunciations per 10 minutes (and per hour, per day); EEMUA 191 and ISA-18.2 call about
   1 per 10 minutes *very likely acceptable*, about 2 the most that is *manageable*, more *over-demanding*;
@@ -40,13 +40,6 @@ STALE_AFTER = timedelta(hours=24)
 TOP_N = 10
 SEVERITY_GUIDE = {"info": 0.80, "warning": 0.15, "critical": 0.05}
 
-# in SQL, over the audit trail (``alert_audit a``): the rows that are annunciations (an opening with a
-# ``muted`` row at the same instant was muted by maintenance, and reached nobody)
-ANNUNCIATION = (
-    "a.action IN ('opened', 'reopened') AND NOT EXISTS (SELECT 1 FROM alert_audit m WHERE m.alert_id ="
-    " a.alert_id AND m.action = 'muted' AND m.at = a.at)"
-)
-
 
 @dataclass(frozen=True, slots=True)
 class Annunciation:
@@ -55,6 +48,7 @@ class Annunciation:
     rule: str
     subject: str
     severity: Severity
+    kind: str = ""  # of the device or area the alert is about: a desk
 
 
 def rating(per_interval: float) -> str:

@@ -26,11 +26,26 @@ from psycopg.rows import dict_row, tuple_row
 from psycopg.types.json import Jsonb
 
 from alerts.lifecycle import SYSTEM, transition
+from alerts.load import Annunciation
 from alerts.maintenance import Window, muting_window, windows_in_force
 from alerts.model import Alert, Audit, Event, Explanation, Notify, Policy, Raise, Severity, State
 
 #: the notifications that tell of a new (or returning) alert; one held back is made up for by release()
 OPENING = ("opened", "reopened")
+
+#: over the audit trail (``alert_audit a``): the rows that are annunciations (alerts.load): an opening not
+#: muted by maintenance (a muted one has a ``muted`` row at the same instant, and reached nobody)
+ANNUNCIATION = (
+    f"a.action IN ({', '.join(repr(w) for w in OPENING)}) AND NOT EXISTS (SELECT 1 FROM alert_audit m"
+    " WHERE m.alert_id = a.alert_id AND m.action = 'muted' AND m.at = a.at)"
+)
+
+#: alerts about zone ``%(zone)s`` (NULL: any): the zone itself, or a device or a parking lot in it
+ABOUT_ZONE = (
+    "(%(zone)s::text IS NULL OR subject IN (%(zone)s, 'zone:' || %(zone)s)"
+    " OR subject IN (SELECT device_id FROM devices WHERE zone_id = %(zone)s)"
+    " OR subject IN (SELECT lot_id FROM parking_lots WHERE zone_id = %(zone)s))"
+)
 
 #: advisory lock serialising outbox writers (see 0006_api.sql)
 OUTBOX_LOCK = 0x6377_616C  # "cwal"
@@ -340,3 +355,30 @@ def mute_started(conn: psycopg.Connection[Any], now: datetime) -> int:
     """Every window in force now mutes the alerts already live on its subject, a window planned ahead that has
     just started included (idempotent: run on every health step). Returns how many were newly muted."""
     return sum(mute_live(conn, w, now) for w in windows_in_force(conn, now))
+
+
+def annunciations(
+    conn: psycopg.Connection[Any],
+    start: datetime,
+    end: datetime,
+    kind: list[str] | None = None,
+    zone: str | None = None,
+) -> tuple[list[Annunciation], list[datetime]]:
+    """What reached the operators of a desk (``kind``, ``zone``; None: all) in [start, end), and when each
+    of its alerts still live at ``end`` opened: the input of :func:`alerts.load.alarm_load`."""
+    desk = f"(%(kind)s::text[] IS NULL OR kind = ANY(%(kind)s)) AND {ABOUT_ZONE}"
+    p = {"t0": start, "t1": end, "kind": kind, "zone": zone}
+    with conn.cursor(row_factory=tuple_row) as cur:
+        rows = cur.execute(
+            "SELECT a.at, a.alert_id, al.rule, al.subject, al.severity, al.kind FROM alert_audit a"
+            f" JOIN alerts al ON al.id = a.alert_id WHERE a.at >= %(t0)s AND a.at < %(t1)s AND {ANNUNCIATION}"
+            f" AND {desk}",
+            p,
+        ).fetchall()
+        live = cur.execute(
+            "SELECT coalesce(open_since, opened_at) FROM alerts WHERE opened_at < %(t1)s"
+            f" AND (resolved_at IS NULL OR resolved_at >= %(t1)s) AND {desk}",
+            p,
+        ).fetchall()
+    items = [Annunciation(at, i, rule, subject, Severity(sev), k) for at, i, rule, subject, sev, k in rows]
+    return items, [r[0] for r in live]

@@ -121,13 +121,22 @@ class Rules:
         return self.policies[max(matches, key=len)] if matches else default
 
 
-def _check_cctv(cfg: CctvConfig, where: str) -> None:
-    if cfg.recurring_quiet_s < cfg.quiet_s:
-        raise RulesError(
-            f"{where}.recurring_quiet_s", "must be at least quiet_s (a recurring event waits longer)"
-        )
-    if cfg.recurring_n == 1:
-        raise RulesError(f"{where}.recurring_n", "at least 2 (0: never): one episode does not recur")
+def _cross_check(domain: str, cfg: Any, where: str) -> None:
+    """What the types alone do not say about a layered domain's settings (the city's, a zone's, a
+    device's merged over its zone's): hysteresis, thresholds in order."""
+    problem: tuple[str, str] | None = None
+    if domain == "quality" and cfg.drift_off >= cfg.drift_on:
+        problem = "drift_off", "must be below drift_on (hysteresis)"
+    elif domain == "parking" and not cfg.release < cfg.almost_full <= 1:
+        problem = "release", "needs release < almost_full <= 1"
+    elif domain == "parking" and cfg.release_after_s < 0:
+        problem = "release_after_s", "must be >= 0 (0: a status ends as soon as it drops)"
+    elif domain == "cctv" and cfg.recurring_quiet_s < cfg.quiet_s:
+        problem = "recurring_quiet_s", "must be at least quiet_s (a recurring event waits longer)"
+    elif domain == "cctv" and cfg.recurring_n == 1:
+        problem = "recurring_n", "at least 2 (0: never): one episode does not recur"
+    if problem:
+        raise RulesError(f"{where}.{problem[0]}", problem[1])
 
 
 def _own(domain: str, city: Any, given: Any, where: str) -> dict[str, Any]:
@@ -136,14 +145,7 @@ def _own(domain: str, city: Any, given: Any, where: str) -> dict[str, Any]:
     if not isinstance(given, dict):
         raise RulesError(where, f"expected a mapping, got {type(given).__name__}")
     cfg = _build(LAYERED[domain], {**dataclasses.asdict(city), **given}, where)
-    if domain == "quality" and cfg.drift_off >= cfg.drift_on:
-        raise RulesError(f"{where}.drift_off", "must be below drift_on (hysteresis)")
-    if domain == "parking" and not cfg.release < cfg.almost_full <= 1:
-        raise RulesError(f"{where}.release", "needs release < almost_full <= 1")
-    if domain == "cctv":
-        _check_cctv(cfg, where)
-    if domain == "parking" and cfg.release_after_s < 0:
-        raise RulesError(f"{where}.release_after_s", "must be >= 0 (0: a status ends as soon as it drops)")
+    _cross_check(domain, cfg, where)
     return {k: getattr(cfg, k) for k in given}
 
 
@@ -179,14 +181,10 @@ def parse(text: str, default_policy: Policy | None = None) -> Rules:
     }
     if unknown := sorted(set(doc) - known):
         raise RulesError(unknown[0], f"unknown section (known: {', '.join(sorted(known))})")
-    quality = _build(QualityConfig, doc.get("quality"), "quality")
-    if quality.drift_off >= quality.drift_on:
-        raise RulesError("quality.drift_off", "must be below drift_on (hysteresis)")
-    parking = _build(ParkingConfig, doc.get("parking"), "parking")
-    if not parking.release < parking.almost_full <= 1:
-        raise RulesError("parking.release", "needs release < almost_full <= 1")
-    if parking.release_after_s < 0:
-        raise RulesError("parking.release_after_s", "must be >= 0 (0: a status ends as soon as it drops)")
+    city = {d: _build(cls, doc.get(d), d) for d, cls in LAYERED.items()}
+    for domain, cfg in city.items():
+        _cross_check(domain, cfg, domain)
+    quality, parking, cctv = city["quality"], city["parking"], city["cctv"]
     shapes = _build(ShapeConfig, doc.get("shapes"), "shapes")
     if problem := check_shapes(shapes):
         where, what = problem.split(": ", 1)
@@ -199,9 +197,6 @@ def parse(text: str, default_policy: Policy | None = None) -> Rules:
     if problem := check_delivery(delivery):
         where, what = problem.split(": ", 1)
         raise RulesError(f"delivery.{where}", what)
-    cctv = _build(CctvConfig, doc.get("cctv"), "cctv")
-    _check_cctv(cctv, "cctv")
-    city = {"quality": quality, "parking": parking, "cctv": cctv}
     zones = _layer(doc, "zones", city, "a zone")
     devices = _layer(doc, "devices", city, "a device (quality: a station, parking: a sensor, cctv: a camera)")
     base = dataclasses.asdict(default_policy or Policy())

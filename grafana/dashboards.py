@@ -15,8 +15,8 @@ from collections.abc import Callable
 from grafana_foundation_sdk.builders import dashboard
 from grafana_foundation_sdk.models import dashboard as dm
 
-from alerts.load import ANNUNCIATION
 from alerts.maintenance import UNTIL
+from alerts.store import ANNUNCIATION
 from grafana.panels import (
     GREEN_RED,
     bars,

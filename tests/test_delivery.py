@@ -79,14 +79,24 @@ def _closed_port() -> int:
         return int(s.getsockname()[1])  # nothing listens there once closed: connections are refused
 
 
+def _service_with_down_webhook(
+    db_url: str, tmp_path: Path, path: str, rules_text: str
+) -> tuple[AnalyticsService, str]:
+    """The analytics service with these rules and one webhook, at ``path`` on a port nobody listens on."""
+    url = f"http://127.0.0.1:{_closed_port()}{path}"
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(rules_text)
+    service = AnalyticsService(
+        Settings(db=DatabaseSettings(url=db_url), analytics=AnalyticsSettings(rules_file=rules, webhooks=url))
+    )
+    return service, url
+
+
 def test_the_service_raises_it_for_a_real_webhook_that_refuses_and_clears_it_once_it_delivers(
     db_url: str, tmp_path: Path
 ) -> None:
-    url = f"http://127.0.0.1:{_closed_port()}/hook?token=s3cret"
-    rules = tmp_path / "rules.yaml"
-    rules.write_text("delivery: {late_s: 60}\n")
-    service = AnalyticsService(
-        Settings(db=DatabaseSettings(url=db_url), analytics=AnalyticsSettings(rules_file=rules, webhooks=url))
+    service, url = _service_with_down_webhook(
+        db_url, tmp_path, "/hook?token=s3cret", "delivery: {late_s: 60}\n"
     )
     name = f"webhook:{url}"
     with psycopg.connect(db_url, autocommit=True) as conn:
@@ -124,11 +134,8 @@ def test_the_service_raises_it_for_a_real_webhook_that_refuses_and_clears_it_onc
 def test_a_capped_sink_that_then_fails_is_the_same_alert_raised_to_critical(
     db_url: str, tmp_path: Path
 ) -> None:
-    url = f"http://127.0.0.1:{_closed_port()}/sms"
-    rules = tmp_path / "rules.yaml"
-    rules.write_text("delivery: {late_s: 60, held_s: 60}\n")
-    service = AnalyticsService(
-        Settings(db=DatabaseSettings(url=db_url), analytics=AnalyticsSettings(rules_file=rules, webhooks=url))
+    service, url = _service_with_down_webhook(
+        db_url, tmp_path, "/sms", "delivery: {late_s: 60, held_s: 60}\n"
     )
     name = f"webhook:{url}"
     with psycopg.connect(db_url, autocommit=True) as conn:

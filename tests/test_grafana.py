@@ -301,19 +301,16 @@ def test_the_sinks_panel_shows_what_each_sink_has_not_taken_without_the_tokens(d
 
 
 def test_the_alarm_load_panels_count_what_reached_the_operators(db_url: str) -> None:
+    from alerts.load import interval_start
     from alerts.model import Clear, Explanation, Raise, Severity
 
     now = datetime.now(UTC)
     flap = Raise("parking.flapping", "sp-07", "parking", Severity.WARNING, "Flapping", Explanation("p"))
     with psycopg.connect(db_url, autocommit=True) as conn:
+        t = interval_start(now - timedelta(minutes=30)) + timedelta(minutes=1)  # within one clock 10 minutes
         for k in range(4):  # one alert, opened and re-opened three times
-            store.apply(conn, flap, now - timedelta(minutes=30, seconds=-15 * k))
-            store.apply(
-                conn,
-                Clear("calm"),
-                now - timedelta(minutes=30, seconds=-15 * k - 5),
-                key="parking.flapping:sp-07",
-            )
+            store.apply(conn, flap, t + timedelta(seconds=15 * k))
+            store.apply(conn, Clear("calm"), t + timedelta(seconds=15 * k + 5), key="parking.flapping:sp-07")
         store.apply(conn, Raise("aq.spike", "aq-1", "aq", Severity.INFO, "Spike", Explanation("s")), now)
         conn.execute(
             "INSERT INTO maintenance (subject, starts_at, ends_at, reason, created_by)"

@@ -12,7 +12,7 @@ from fastapi.responses import PlainTextResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from alerts import store
-from alerts.load import ANNUNCIATION, Annunciation, alarm_load
+from alerts.load import alarm_load
 from alerts.maintenance import UNTIL
 from alerts.model import Acknowledge, Assign, Comment, Event, IllegalTransition, Resolve, Severity
 from api.common import decode_cursor, encode_cursor, time_range, utc
@@ -71,9 +71,7 @@ def list_alerts(
         " AND (%(rule)s::text IS NULL OR rule = %(rule)s OR rule LIKE %(rule)s || '%%')"
         " AND (%(subject)s::text IS NULL OR subject = %(subject)s)"
         " AND (%(assignee)s::text IS NULL OR assignee = %(assignee)s)"
-        " AND (%(zone)s::text IS NULL OR subject IN (%(zone)s, 'zone:' || %(zone)s)"
-        "      OR subject IN (SELECT device_id FROM devices WHERE zone_id = %(zone)s)"
-        "      OR subject IN (SELECT lot_id FROM parking_lots WHERE zone_id = %(zone)s))"
+        f" AND {store.ABOUT_ZONE}"
         " AND (%(cs)s::int IS NULL OR (severity, opened_at, id) < (%(cs)s, %(ct)s, %(cid)s))"
         " ORDER BY severity DESC, opened_at DESC, id DESC LIMIT %(n)s",
         {
@@ -124,14 +122,6 @@ def stats(
     }
 
 
-# alerts about a zone: the zone itself, or a device or a parking lot in it
-_IN_ZONE = (
-    "(%(zone)s::text IS NULL OR al.subject IN (%(zone)s, 'zone:' || %(zone)s)"
-    " OR al.subject IN (SELECT device_id FROM devices WHERE zone_id = %(zone)s)"
-    " OR al.subject IN (SELECT lot_id FROM parking_lots WHERE zone_id = %(zone)s))"
-)
-
-
 def _alarm_load(
     st: Any,
     t0: datetime,
@@ -140,25 +130,10 @@ def _alarm_load(
     zone: str | None = None,
     operators: int = 1,
 ) -> dict[str, Any]:
-    """Annunciations (openings and re-openings not muted by maintenance) in [t0, t1) of a desk (``kind``,
-    ``zone``; default everything), and its alerts live at t1, through :func:`alerts.load.alarm_load`."""
-    desk = f"(%(kind)s::text[] IS NULL OR al.kind = ANY(%(kind)s)) AND {_IN_ZONE}"
-    rng = {"t0": t0, "t1": t1, "kind": kind, "zone": zone}
-    rows = st.db.all(
-        "SELECT a.at, a.alert_id, al.rule, al.subject, al.severity FROM alert_audit a"
-        " JOIN alerts al ON al.id = a.alert_id"
-        f" WHERE a.at >= %(t0)s AND a.at < %(t1)s AND {ANNUNCIATION} AND {desk}",
-        rng,
-    )
-    live = st.db.all(
-        "SELECT coalesce(open_since, opened_at) AS since FROM alerts al"
-        f" WHERE opened_at < %(t1)s AND (resolved_at IS NULL OR resolved_at >= %(t1)s) AND {desk}",
-        rng,
-    )
-    items = [
-        Annunciation(r["at"], r["alert_id"], r["rule"], r["subject"], Severity(r["severity"])) for r in rows
-    ]
-    return alarm_load(items, t0, t1, [r["since"] for r in live], operators)
+    """The alarm load of a desk (``kind``, ``zone``; default everything) in [t0, t1)."""
+    with st.db.pool.connection() as conn:
+        items, live_since = store.annunciations(conn, t0, t1, kind, zone)
+    return alarm_load(items, t0, t1, live_since, operators)
 
 
 @router.get(

@@ -22,21 +22,18 @@ from typing import Any
 
 import psycopg
 
-from alerts.load import ANNUNCIATION, Annunciation, alarm_load
+from alerts import store
+from alerts.load import alarm_load
 from alerts.model import Severity
 from citywatch.bench.common import city_servers, load_publisher, progress, start_ingest
 from citywatch.bench.detect import SIM_SCALE
+from citywatch.bench.ingest import _wait_received
 from citywatch.localservices import free_port
 from simulators.city import build_city
 from simulators.engine import plan_episodes, plan_faults, simulate
 
 SECRET = "bench-alarmload-secret"
 KINDS = ("stuck", "spike", "drift", "dropout", "malformed", "duplicate")
-
-
-def _received(conn: psycopg.Connection[Any]) -> int:
-    row = conn.execute("SELECT coalesce(sum(received), 0) FROM ingest_counters").fetchone()
-    return int(row[0]) if row else 0
 
 
 def run(days: float = 2.0, seed: int = 21, faults_per_kind: int = 2) -> dict[str, Any]:
@@ -68,10 +65,7 @@ def run(days: float = 2.0, seed: int = 21, faults_per_kind: int = 2) -> dict[str
             raise RuntimeError("the broker did not acknowledge every message")
         pub.close()
         with psycopg.connect(s.pg.url, autocommit=True) as conn:
-            while (got := _received(conn)) < len(stream):
-                if time.monotonic() - t0 > 900:
-                    raise RuntimeError(f"ingest took {got} of {len(stream)} messages")
-                time.sleep(0.5)
+            _wait_received(conn, len(stream), "ingest", timeout=900)
         ingest.terminate()
         ingest.wait(30)
         progress(
@@ -103,31 +97,20 @@ def run(days: float = 2.0, seed: int = 21, faults_per_kind: int = 2) -> dict[str
             check=True,
         )
         progress(f"analytics over {days:g} days took {time.monotonic() - t1:.0f} s")
+        # the service evaluates up to --to plus its lateness allowance (90 s): what it raised then counts too
+        t_end = t_to + timedelta(minutes=2)
         with psycopg.connect(s.pg.url, autocommit=True) as conn:
-            rows = conn.execute(
-                "SELECT a.at, a.alert_id, al.rule, al.subject, al.severity, al.kind FROM alert_audit a"
-                f" JOIN alerts al ON al.id = a.alert_id WHERE {ANNUNCIATION}"
-            ).fetchall()
-            live = [
-                r[0]
-                for r in conn.execute(
-                    "SELECT coalesce(open_since, opened_at) FROM alerts WHERE state <> 'resolved'"
-                )
-            ]
+            items, live = store.annunciations(conn, t_from, t_end)
             alerts = conn.execute("SELECT count(*) FROM alerts").fetchone()
             by_rule: dict[str, int] = dict(
                 conn.execute("SELECT rule, count(*) FROM alerts GROUP BY 1 ORDER BY 2 DESC").fetchall()
             )
-    items = [Annunciation(at, i, rule, subject, Severity(sev)) for at, i, rule, subject, sev, _k in rows]
-    # the service evaluates up to --to plus its lateness allowance (90 s): what it raised then counts too
-    t_end = t_to + timedelta(minutes=2)
     x = alarm_load(items, t_from, t_end, live)
     by_desk: dict[str, dict[str, Any]] = {}  # a desk per kind of device, as a centre would staff it
-    for kind in sorted({r[5] for r in rows}):
-        d = alarm_load([a for a, r in zip(items, rows, strict=True) if r[5] == kind], t_from, t_end)
-        by_desk[kind] = {k: d[k] for k in ("annunciations", "per_10min", "rating", "peak_10min")}
-        by_desk[kind]["peak_10min"] = d["peak_10min"]["annunciations"]
-        by_desk[kind]["floods"] = len(d["floods"])
+    for kind in sorted({a.kind for a in items}):
+        d = alarm_load([a for a in items if a.kind == kind], t_from, t_end)
+        by_desk[kind] = {k: d[k] for k in ("annunciations", "per_10min", "rating")}
+        by_desk[kind] |= {"peak_10min": d["peak_10min"]["annunciations"], "floods": len(d["floods"])}
         progress(
             f"  desk {kind}: {d['annunciations']} annunciations, {d['per_10min']:.2f} per 10 min ({d['rating']})"
         )
