@@ -11,7 +11,13 @@
   announcing itself again every time (ISA-18.2's off-delay for a chattering
   alarm); the alert says so.
 * The same type from ``incident_cameras`` cameras of one zone within
-  ``incident_window_s`` is one incident (``cctv.incident.{type}:zone:{zone}``, critical).
+  ``incident_window_s`` is one incident (``cctv.incident.{type}:zone:{zone}``), one step more severe
+  than the most severe of its events (a warning becomes critical; fire is critical either way). While it
+  is live it *groups* the zone's events of its type: a camera without a live alert of that type joins
+  the incident (its camera list grows) instead of opening an alert of its own, so the operator is told
+  once about the scene, not once per camera (ISA-18.2's alarm grouping). The alert that was already open
+  before the incident formed stays as it is. The incident clears when no camera of the zone has seen
+  the type for ``quiet_s``.
 * A camera flooding low-confidence events (``noisy_per_h`` in an hour) is a
   probable malfunction or false-alarm source (``cctv.noisy:{camera}``).
 * A camera silent for far longer than its learned event rate makes likely
@@ -91,6 +97,15 @@ class _Camera:
     low_conf: deque[datetime] = field(default_factory=deque)
 
 
+@dataclass
+class _Incident:
+    since: datetime  # the first event of the window that formed it
+    first: str  # the camera that saw it first
+    cameras: set[str]
+    events: int
+    worst: Severity  # the most severe of its events
+
+
 class CctvRules:
     def __init__(self, config: CctvConfig | None = None) -> None:
         self.cfg = config or CctvConfig()
@@ -98,7 +113,8 @@ class CctvRules:
         self.live: dict[str, tuple[datetime, str]] = {}  # alert key -> (last event, camera)
         self.episodes: dict[str, deque[datetime]] = {}  # alert key -> when its recent episodes began
         self.recurring: dict[str, int] = {}  # live alert keys that are recurring -> episodes that made it so
-        self.zone_events: dict[tuple[str, str], deque[tuple[datetime, str]]] = {}
+        self.zone_events: dict[tuple[str, str], deque[tuple[datetime, str, Severity]]] = {}
+        self.incidents: dict[str, _Incident] = {}  # live incident keys -> what they grouped
         self.cameras: dict[str, _Camera] = {}
         self.conditions = Conditions()  # noisy and silent cameras
 
@@ -143,7 +159,23 @@ class CctvRules:
         sev = severity(e, cfg)
         if sev is None:
             return out
+        # incident: several cameras of the zone, same type, inside the window (the city's thresholds)
+        city = self.cfg
+        ikey = f"cctv.incident.{e.event_type}:zone:{e.zone}"
+        recent = self.zone_events.setdefault((e.zone, e.event_type), deque())
+        recent.append((e.time, e.camera, sev))
+        while recent and recent[0][0] < e.time - timedelta(seconds=city.incident_window_s):
+            recent.popleft()
+        in_window = {c for _, c, _s in recent}
+        grouping = ikey in self.live or len(in_window) >= city.incident_cameras
         key = f"cctv.{e.event_type}:{e.camera}"
+        if key in self.live or not grouping:  # the camera's own alert: opened, or one open already
+            out.append(self._camera_alert(key, e, sev, cfg))
+        if grouping:
+            out.append(self._incident_alert(ikey, e, sev, recent))
+        return out
+
+    def _camera_alert(self, key: str, e: CctvEvent, sev: Severity, cfg: CctvConfig) -> AlertEvent:
         recurring = self._episode(key, e.time, cfg)
         self.live[key] = (e.time, e.camera)
         details = {
@@ -153,60 +185,73 @@ class CctvRules:
             "night": _night(e.time, cfg.utc_offset_h),
             "recurring": recurring,
         }
-        out.append(
-            (
-                key,
-                alert(
-                    f"cctv.{e.event_type}",
-                    e.camera,
-                    "cctv",
-                    sev,
-                    f"{e.event_type.replace('_', ' ').capitalize()} at {e.camera}",
-                    e.confidence,
-                    observed=e.confidence,
-                    window_end=e.time,
-                    details=details,
-                    message=f"{e.event_type} with confidence {e.confidence:.2f} in zone {e.zone}"
-                    + self._recurring_note(recurring, cfg),
-                ),
-                e.time,
-            )
+        return (
+            key,
+            alert(
+                f"cctv.{e.event_type}",
+                e.camera,
+                "cctv",
+                sev,
+                f"{e.event_type.replace('_', ' ').capitalize()} at {e.camera}",
+                e.confidence,
+                observed=e.confidence,
+                window_end=e.time,
+                details=details,
+                message=f"{e.event_type} with confidence {e.confidence:.2f} in zone {e.zone}"
+                + self._recurring_note(recurring, cfg),
+            ),
+            e.time,
         )
-        # incident: several cameras of the zone, same type, inside the window (the city's thresholds)
+
+    def _incident_alert(
+        self, ikey: str, e: CctvEvent, sev: Severity, recent: deque[tuple[datetime, str, Severity]]
+    ) -> AlertEvent:
+        """The zone's incident of ``e``'s type, formed by ``recent`` (the zone's events of the type inside
+        the window, ``e`` the last) or grown by ``e``: its cameras are every camera that has seen it while
+        it is live; it is one step more severe than the most severe of its events."""
         city = self.cfg
-        zk = (e.zone, e.event_type)
-        recent = self.zone_events.setdefault(zk, deque())
-        recent.append((e.time, e.camera))
-        while recent and recent[0][0] < e.time - timedelta(seconds=city.incident_window_s):
-            recent.popleft()
-        cams = {c for _, c in recent}
-        if len(cams) >= city.incident_cameras:
-            ikey = f"cctv.incident.{e.event_type}:zone:{e.zone}"
-            irecurring = self._episode(ikey, e.time, city)
-            self.live[ikey] = (e.time, "")
-            title = f"Incident: {e.event_type.replace('_', ' ')} seen by {len(cams)} cameras in {e.zone}"
-            out.append(
-                (
-                    ikey,
-                    alert(
-                        f"cctv.incident.{e.event_type}",
-                        f"zone:{e.zone}",
-                        "cctv",
-                        Severity.CRITICAL,
-                        title,
-                        float(len(cams)),
-                        observed=len(cams),
-                        threshold=city.incident_cameras,
-                        window_start=recent[0][0],
-                        window_end=e.time,
-                        details={"cameras": sorted(cams), "recurring": irecurring},
-                        message=f"{len(cams)} cameras within {city.incident_window_s:.0f}s"
-                        + self._recurring_note(irecurring, city),
-                    ),
-                    e.time,
-                )
-            )
-        return out
+        in_window = {c for _, c, _s in recent}
+        if ikey not in self.live or ikey not in self.incidents:  # it forms
+            first_t, first_cam, _ = recent[0]
+            worst = max(s for *_, s in recent)
+            self.incidents[ikey] = _Incident(first_t, first_cam, in_window, len(recent), worst)
+        else:
+            inc = self.incidents[ikey]
+            inc.cameras.add(e.camera)
+            inc.events += 1
+            inc.worst = max(inc.worst, sev)
+        inc = self.incidents[ikey]
+        irecurring = self._episode(ikey, e.time, city)
+        self.live[ikey] = (e.time, "")
+        isev = Severity(min(Severity.CRITICAL, inc.worst + 1))
+        cams = sorted(inc.cameras)
+        kind = e.event_type.replace("_", " ")
+        return (
+            ikey,
+            alert(
+                f"cctv.incident.{e.event_type}",
+                f"zone:{e.zone}",
+                "cctv",
+                isev,
+                f"Incident: {kind} seen by {len(cams)} cameras in {e.zone}",
+                float(len(cams)),
+                observed=len(cams),
+                threshold=city.incident_cameras,
+                window_start=inc.since,
+                window_end=e.time,
+                details={
+                    "cameras": cams,
+                    "first_camera": inc.first,
+                    "events": inc.events,
+                    "worst_event_severity": inc.worst.label,
+                    "recurring": irecurring,
+                },
+                message=f"{len(in_window)} cameras within {city.incident_window_s:.0f}s, {len(cams)} since"
+                f" {inc.since:%H:%M:%S} UTC; the zone's {kind} events are grouped here while it lasts"
+                + self._recurring_note(irecurring, city),
+            ),
+            e.time,
+        )
 
     def _episode(self, key: str, t: datetime, cfg: CctvConfig) -> int:
         """Note a new episode of ``key`` if it is not live. Returns, if ``key`` is recurring (it became so
@@ -240,6 +285,7 @@ class CctvRules:
             if (now - last).total_seconds() >= quiet_s:
                 del self.live[key]
                 self.recurring.pop(key, None)
+                self.incidents.pop(key, None)
                 seen = self.episodes.get(key)
                 if seen and seen[-1] < now - timedelta(seconds=self.cfg.recurring_window_s):
                     del self.episodes[key]  # nothing left to count: forget it

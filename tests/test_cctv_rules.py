@@ -130,6 +130,69 @@ def test_same_type_from_two_cameras_of_a_zone_is_an_incident() -> None:
     ]
 
 
+def _raised(out: list[tuple[str, object, datetime]]) -> dict[str, Raise]:
+    return {k: e for k, e, _ in out if isinstance(e, Raise)}
+
+
+def test_an_incident_groups_the_zones_events_of_its_type_while_it_lasts() -> None:
+    r = CctvRules()  # incidents: 2 cameras within 5 min; quiet 10 min
+    first = _raised(r.on_event(ev(NOON_KST, "smoke", cam="cam-1")))
+    assert set(first) == {"cctv.smoke:cam-1"}  # one camera: its own alert
+    formed = _raised(r.on_event(ev(NOON_KST + timedelta(seconds=60), "smoke", cam="cam-2")))
+    assert set(formed) == {"cctv.incident.smoke:zone:z1"}  # the second camera: told once, as the scene
+    inc = formed["cctv.incident.smoke:zone:z1"]
+    assert inc.explanation.details["cameras"] == ["cam-1", "cam-2"]
+    assert inc.explanation.details["first_camera"] == "cam-1"
+    assert inc.explanation.window_start == NOON_KST
+    # a third camera, outside the 5-minute window but while the incident lasts, joins it
+    later = _raised(r.on_event(ev(NOON_KST + timedelta(seconds=400), "smoke", cam="cam-3")))
+    assert set(later) == {"cctv.incident.smoke:zone:z1"}
+    assert later["cctv.incident.smoke:zone:z1"].explanation.details["cameras"] == ["cam-1", "cam-2", "cam-3"]
+    assert later["cctv.incident.smoke:zone:z1"].explanation.details["events"] == 3
+    # the alert open before the incident formed goes on counting its camera's events, and keeps the
+    # incident alive
+    again = _raised(r.on_event(ev(NOON_KST + timedelta(seconds=700), "smoke", cam="cam-1")))
+    assert set(again) == {"cctv.smoke:cam-1", "cctv.incident.smoke:zone:z1"}
+    # another type, or another zone, is not grouped
+    other = _raised(r.on_event(ev(NOON_KST + timedelta(seconds=710), "fire", cam="cam-2")))
+    assert set(other) == {"cctv.fire:cam-2"}
+    elsewhere = _raised(r.on_event(ev(NOON_KST + timedelta(seconds=720), "smoke", cam="cam-9", zone="z2")))
+    assert set(elsewhere) == {"cctv.smoke:cam-9"}
+    # quiet for 10 min: camera alert and incident clear; then a camera alerts on its own again
+    cleared = {k for k, e, _ in r.tick(NOON_KST + timedelta(seconds=700 + 601)) if isinstance(e, Clear)}
+    assert {"cctv.smoke:cam-1", "cctv.incident.smoke:zone:z1"} <= cleared
+    fresh = _raised(r.on_event(ev(NOON_KST + timedelta(seconds=1400), "smoke", cam="cam-3")))
+    assert set(fresh) == {"cctv.smoke:cam-3"}
+
+
+@pytest.mark.parametrize(
+    ("kind", "at", "count", "expected"),
+    [
+        ("crowd", NOON_KST, 20, Severity.WARNING),  # info events: the incident is a warning
+        ("loitering", NOON_KST, None, Severity.WARNING),
+        ("wrong_way", NOON_KST, None, Severity.CRITICAL),  # warnings: critical
+        ("fire", NOON_KST, None, Severity.CRITICAL),  # critical stays critical
+    ],
+)
+def test_an_incident_is_one_step_more_severe_than_its_worst_event(
+    kind: str, at: datetime, count: int | None, expected: Severity
+) -> None:
+    r = CctvRules()
+    r.on_event(ev(at, kind, cam="cam-1", count=count))
+    out = _raised(r.on_event(ev(at + timedelta(seconds=30), kind, cam="cam-2", count=count)))
+    assert out[f"cctv.incident.{kind}:zone:z1"].severity is expected
+
+
+def test_a_more_severe_event_raises_the_incidents_severity() -> None:
+    r = CctvRules()
+    r.on_event(ev(NOON_KST, "crowd", cam="cam-1", count=20))
+    out = _raised(r.on_event(ev(NOON_KST + timedelta(seconds=30), "crowd", cam="cam-2", count=20)))
+    assert out["cctv.incident.crowd:zone:z1"].severity is Severity.WARNING
+    out = _raised(r.on_event(ev(NOON_KST + timedelta(seconds=60), "crowd", cam="cam-3", count=90)))
+    assert out["cctv.incident.crowd:zone:z1"].severity is Severity.CRITICAL
+    assert out["cctv.incident.crowd:zone:z1"].explanation.details["worst_event_severity"] == "warning"
+
+
 def test_flood_of_low_confidence_events_is_a_noisy_camera() -> None:
     r = CctvRules(CctvConfig(noisy_per_h=30))
     keys = []
