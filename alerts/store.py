@@ -363,11 +363,13 @@ def annunciations(
     end: datetime,
     kind: list[str] | None = None,
     zone: str | None = None,
+    min_severity: Severity = Severity.INFO,
 ) -> tuple[list[Annunciation], list[datetime]]:
     """What reached the operators of a desk (``kind``, ``zone``; None: all) in [start, end), and when each
-    of its alerts still live at ``end`` opened: the input of :func:`alerts.load.alarm_load`."""
-    desk = f"(%(kind)s::text[] IS NULL OR kind = ANY(%(kind)s)) AND {ABOUT_ZONE}"
-    p = {"t0": start, "t1": end, "kind": kind, "zone": zone}
+    of its alerts still live at ``end`` opened: the input of :func:`alerts.load.alarm_load`. With
+    ``min_severity``, only alerts that severe (now) count."""
+    desk = f"(%(kind)s::text[] IS NULL OR kind = ANY(%(kind)s)) AND {ABOUT_ZONE} AND severity >= %(sev)s"
+    p = {"t0": start, "t1": end, "kind": kind, "zone": zone, "sev": int(min_severity)}
     with conn.cursor(row_factory=tuple_row) as cur:
         rows = cur.execute(
             "SELECT a.at, a.alert_id, al.rule, al.subject, al.severity, al.kind FROM alert_audit a"

@@ -455,6 +455,9 @@ class AlarmLoad(BaseModel):
     severity_mix: dict[str, float] = Field(description="share of info, warning, critical")
     severity_guide: dict[str, float] = Field(description="the guideline mix: 0.80 / 0.15 / 0.05")
     stale: int = Field(description="alerts live for more than 24 h at the end of the range")
+    min_severity: Literal["info", "warning", "critical"] = Field(
+        "info", description="the least severe alerts counted (info: all of them)"
+    )
 
 
 class ShiftReport(BaseModel):

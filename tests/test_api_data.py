@@ -644,6 +644,13 @@ def test_the_alarm_load_shows_what_spams_the_operators(api: Api) -> None:
         assert parking["per_10min"] == pytest.approx(4 / 144 / 2, abs=1e-3)
         assert v.get("/api/v1/alerts/load", params={"kind": "cctv"}).json()["annunciations"] == 0
         assert v.get("/api/v1/alerts/load", params={"operators": 0}).status_code == 422
+        # alarms only (ISA-18.2): the info spikes ask no action and are left out; the stale camera stays
+        urgent = v.get("/api/v1/alerts/load", params={"min_severity": "warning"}).json()
+        assert urgent["annunciations"] == 4 and urgent["min_severity"] == "warning"
+        assert urgent["severity_mix"]["info"] == 0.0 and urgent["stale"] == 1
+        assert x["min_severity"] == "info"
+        assert v.get("/api/v1/alerts/load", params={"min_severity": "critical"}).json()["annunciations"] == 0
+        assert v.get("/api/v1/alerts/load", params={"min_severity": "loud"}).status_code == 422
         bad = v.get(
             "/api/v1/alerts/load",
             params={"start": now.isoformat(), "end": (now - timedelta(hours=1)).isoformat()},

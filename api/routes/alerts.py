@@ -129,11 +129,13 @@ def _alarm_load(
     kind: list[str] | None = None,
     zone: str | None = None,
     operators: int = 1,
+    min_severity: str | None = None,
 ) -> dict[str, Any]:
     """The alarm load of a desk (``kind``, ``zone``; default everything) in [t0, t1)."""
+    floor = Severity[min_severity.upper()] if min_severity else Severity.INFO
     with st.db.pool.connection() as conn:
-        items, live_since = store.annunciations(conn, t0, t1, kind, zone)
-    return alarm_load(items, t0, t1, live_since, operators)
+        items, live_since = store.annunciations(conn, t0, t1, kind, zone, floor)
+    return {**alarm_load(items, t0, t1, live_since, operators), "min_severity": floor.label}
 
 
 @router.get(
@@ -145,7 +147,8 @@ def _alarm_load(
     "minutes), the most frequent alerts to tune first, chattering alerts (3 or more in 60 s), the severity "
     "mix against 80/15/5 % and alerts live for over 24 h. An annunciation is an alert opening or re-opening "
     "while not muted by maintenance. The guidelines are per operator: `operators` share the load; `kind` "
-    "and `zone` choose a desk (the CCTV desk, a district).",
+    "and `zone` choose a desk (the CCTV desk, a district); `min_severity=warning` counts only the alerts "
+    "that ask an operator to act (ISA-18.2's alarms, without its informational alerts).",
     responses=responses(401, 422),
 )
 def load(
@@ -156,9 +159,15 @@ def load(
     kind: Annotated[list[str] | None, Query(description="device kinds of the desk (aq, cctv, …)")] = None,
     zone: Annotated[str | None, Query(description="alerts about the zone or a device in it")] = None,
     operators: Annotated[int, Query(ge=1, le=200, description="operators sharing this load")] = 1,
+    min_severity: Annotated[
+        SeverityName | None,
+        Query(
+            description="count only alerts this severe: `warning` leaves out information that asks no action"
+        ),
+    ] = None,
 ) -> Any:
     t0, t1 = time_range(start, end, timedelta(hours=24), st.settings.api.max_range_days)
-    return _alarm_load(st, t0, t1, kind, zone, operators)
+    return _alarm_load(st, t0, t1, kind, zone, operators, min_severity)
 
 
 @router.get(
