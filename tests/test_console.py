@@ -217,6 +217,32 @@ def test_a_zone_outage_lists_the_devices_it_explains(api: Api, browser: WebDrive
     shot(browser, "console-zone-outage")
 
 
+def test_a_cctv_incident_lists_its_cameras_first_one_first(api: Api, browser: WebDriver) -> None:
+    from analytics.cctv import CctvEvent, CctvRules
+
+    now = datetime.now(UTC)
+    rules = CctvRules()
+    events = []
+    for i, cam in enumerate(["cam-104", "cam-102", "cam-103"]):
+        events += rules.on_event(
+            CctvEvent(cam, now + timedelta(seconds=20 * i), "fight", 0.9, "z1", "market")
+        )
+    with psycopg.connect(api.platform.db_url, autocommit=True) as conn:
+        for key, ev, at in events:
+            store.apply(conn, ev, at, key=key)
+    (incident,) = api.platform.query("SELECT id FROM alerts WHERE rule = 'cctv.incident.fight'")
+    wait = sign_in(browser, api, "viewer")
+    wait.until(
+        ec.presence_of_element_located((By.CSS_SELECTOR, f"#alerts tr[data-id='{incident[0]}']"))
+    ).click()
+    wait.until(ec.text_to_be_present_in_element((By.ID, "detail"), "Incident: fight seen by 3 cameras in z1"))
+    assert "Cameras\ncam-102, cam-103, cam-104 (first)" in browser.find_element(By.ID, "detail").text
+    # the incident told the operator once: the second and third cameras opened no alert of their own
+    assert [s for (s,) in api.platform.query("SELECT subject FROM alerts WHERE rule = 'cctv.fight'")] == [
+        "cam-104"
+    ]
+
+
 def clicker(browser: WebDriver) -> Callable[[tuple[str, str]], bool]:
     """Click what ``locator`` finds, for ``WebDriverWait.until``: the live stream re-renders the page, so a
     stale element is found again on the next try."""

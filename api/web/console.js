@@ -212,6 +212,10 @@ async function openDetail(id) {
   add("Window", x.window_start ? `${fmtTime(x.window_start)} – ${fmtTime(x.window_end)}` : null);
   add("Why", x.message); add("What to do", a.runbook);
   if (Array.isArray(x.details?.devices)) add("Devices", x.details.devices.join(", "));  // e.g. a zone outage
+  if (Array.isArray(x.details?.cameras)) {  // a CCTV incident: the cameras to put on the wall screen
+    const first = x.details.first_camera;
+    add("Cameras", x.details.cameras.map((c) => (c === first ? `${c} (first)` : c)).join(", "));
+  }
   add("Escalated", a.escalation_level ? `level ${a.escalation_level}, ${fmtTime(a.escalated_at)}` : null);
   add("Muted", a.muted_by ? `by maintenance #${a.muted_by}: notifications held back until it ends` : null);
   add("Assignee", a.assignee); add("Opened", fmtTime(a.opened_at)); add("Last seen", fmtTime(a.last_seen));
