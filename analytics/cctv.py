@@ -30,6 +30,7 @@ import math
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Literal
 
 from alerts.model import Clear, Severity
 from analytics.conditions import AlertEvent, Conditions, alert
@@ -46,9 +47,46 @@ class CctvEvent:
     object_count: int | None = None
 
 
+SeverityName = Literal["info", "warning", "critical"]
+Level = Literal["off", "info", "warning", "critical"]  # "off": the event type raises no alert
+
+
+@dataclass(frozen=True, slots=True)
+class EventRule:
+    """How severe one event type is: ``day`` and ``night`` (local time, 22:00–06:00; default: as by day),
+    raised to at least ``areas[area]`` where the camera's area is named, to at least the severity named in
+    ``above_confidence`` once the confidence reaches its value, and in ``above_count`` once the objects
+    counted reach it. ``off`` raises no alert for the type at that time of day (nothing raises it back)."""
+
+    day: Level = "info"
+    night: Level | None = None
+    areas: dict[str, SeverityName] = field(default_factory=dict)
+    above_confidence: dict[SeverityName, float] = field(default_factory=dict)
+    above_count: dict[SeverityName, int] = field(default_factory=dict)
+
+
+#: the city's table (the rules file's ``cctv.events`` changes it, per type and per setting, for the city,
+#: a zone or a camera): fire, smoke and fights always critical; a child-zone entry or an intrusion critical
+#: at night; a fall critical when the analytics are sure of it; a big crowd or one at night a warning; ...
+DEFAULT_EVENTS: dict[str, EventRule] = {
+    "fire": EventRule("critical"),
+    "smoke": EventRule("critical"),
+    "fight": EventRule("critical"),
+    "child_zone_entry": EventRule("warning", "critical"),
+    "intrusion": EventRule("warning", "critical"),
+    "fall": EventRule("warning", above_confidence={"critical": 0.8}),
+    "crowd": EventRule("info", "warning", above_count={"warning": 50}),
+    "wrong_way": EventRule("warning"),
+    "abandoned_object": EventRule("warning"),
+    "loitering": EventRule("info", "warning", areas={"school": "warning"}),
+    "illegal_parking": EventRule("info"),
+}
+
+
 @dataclass(frozen=True, slots=True)
 class CctvConfig:
     min_confidence: float = 0.5
+    events: dict[str, EventRule] = field(default_factory=lambda: dict(DEFAULT_EVENTS))
     quiet_s: float = 600.0
     recurring_n: int = 3  # episodes within recurring_window_s that make an event recurring (0: never)
     recurring_window_s: float = 7200.0
@@ -69,24 +107,20 @@ def _night(t: datetime, offset_h: float) -> bool:
 
 
 def severity(e: CctvEvent, cfg: CctvConfig) -> Severity | None:
+    """The event's severity by its type's rule (``cfg.events``; a type not in it: info), or None for an
+    event below ``min_confidence`` or of a type switched off at this time of day."""
     if e.confidence < cfg.min_confidence:
         return None
-    night = _night(e.time, cfg.utc_offset_h)
-    match e.event_type:
-        case "fire" | "smoke" | "fight":
-            return Severity.CRITICAL
-        case "child_zone_entry" | "intrusion":
-            return Severity.CRITICAL if night else Severity.WARNING
-        case "fall":
-            return Severity.CRITICAL if e.confidence >= 0.8 else Severity.WARNING
-        case "crowd":
-            return Severity.WARNING if (e.object_count or 0) >= 50 or night else Severity.INFO
-        case "wrong_way" | "abandoned_object":
-            return Severity.WARNING
-        case "loitering":
-            return Severity.WARNING if night or e.area == "school" else Severity.INFO
-        case _:
-            return Severity.INFO  # illegal_parking and anything new
+    rule = cfg.events.get(e.event_type, EventRule())
+    level = (rule.night or rule.day) if _night(e.time, cfg.utc_offset_h) else rule.day
+    if level == "off":
+        return None
+    floors: list[str] = [level]
+    if e.area in rule.areas:
+        floors.append(rule.areas[e.area])
+    floors += [s for s, at in rule.above_confidence.items() if e.confidence >= at]
+    floors += [s for s, at in rule.above_count.items() if (e.object_count or 0) >= at]
+    return max(Severity[f.upper()] for f in floors)
 
 
 @dataclass

@@ -22,7 +22,7 @@ from alerts.model import Policy
 from alerts.routing import Route
 from alerts.routing import check as check_route
 from analytics.airquality.quality import QualityConfig
-from analytics.cctv import CctvConfig
+from analytics.cctv import CctvConfig, EventRule
 from analytics.delivery import DeliveryConfig
 from analytics.delivery import check as check_delivery
 from analytics.outage import OutageConfig
@@ -30,6 +30,7 @@ from analytics.outage import check as check_outage
 from analytics.parking import ParkingConfig
 from analytics.shapes import ShapeConfig
 from analytics.shapes import check as check_shapes
+from citywatch.contracts.messages import CctvEventType
 from citywatch.settings import AnalyticsSettings
 
 T = TypeVar("T")
@@ -96,11 +97,16 @@ class Rules:
 
     def settings_for(self, domain: str, zone: str = "", device: str | None = None) -> Any:
         """A domain's settings (``quality``, ``parking``, ``cctv``) for a device of a zone: the device's own
-        over its zone's over the city's."""
+        over its zone's over the city's (the CCTV event table per type and per setting)."""
         city = getattr(self, domain)
-        own = {**self.zone_own.get(zone, {}).get(domain, {})}
+        layers = [self.zone_own.get(zone, {}).get(domain, {})]
         if device is not None:
-            own |= self.device_own.get(device, {}).get(domain, {})
+            layers.append(self.device_own.get(device, {}).get(domain, {}))
+        own: dict[str, Any] = {}
+        for layer in layers:
+            own |= {k: v for k, v in layer.items() if k != "events"}
+        if any("events" in layer for layer in layers):
+            own["events"] = merge_events(city.events, *(layer.get("events", {}) for layer in layers))
         return dataclasses.replace(city, **own) if own else city
 
     def has_own(self, domain: str, zone: str, device: str) -> bool:
@@ -139,14 +145,70 @@ def _cross_check(domain: str, cfg: Any, where: str) -> None:
         raise RulesError(f"{where}.{problem[0]}", problem[1])
 
 
-def _own(domain: str, city: Any, given: Any, where: str) -> dict[str, Any]:
-    """The settings a zone or a device gives for ``domain``, validated (merged over the city's, with the
-    same cross checks); only the keys given."""
+def merge_events(base: dict[str, EventRule], *layers: dict[str, dict[str, Any]]) -> dict[str, EventRule]:
+    """The CCTV event table ``base`` with ``layers`` over it (each: per type, the settings it gives)."""
+    out = dict(base)
+    for layer in layers:
+        for t, given in layer.items():
+            out[t] = dataclasses.replace(out.get(t, EventRule()), **given)
+    return out
+
+
+def _events(base: dict[str, EventRule], given: Any, where: str) -> dict[str, dict[str, Any]]:
+    """The ``events`` a CCTV section gives (per event type, some settings of its rule), validated over
+    ``base``; only the settings given."""
+    if not isinstance(given, dict):
+        raise RulesError(where, f"expected a mapping of event types, got {type(given).__name__}")
+    known = [t.value for t in CctvEventType]
+    out: dict[str, dict[str, Any]] = {}
+    for t, fields in given.items():
+        t = str(t)
+        if t not in known:
+            raise RulesError(f"{where}.{t}", f"unknown event type (known: {', '.join(known)})")
+        fields = fields or {}
+        rule = _build(EventRule, {**dataclasses.asdict(base.get(t, EventRule())), **fields}, f"{where}.{t}")
+        if bad := [s for s, at in rule.above_confidence.items() if not 0 < at <= 1]:
+            raise RulesError(f"{where}.{t}.above_confidence.{bad[0]}", "a confidence is in (0, 1]")
+        if bad := [s for s, at in rule.above_count.items() if at < 1]:
+            raise RulesError(f"{where}.{t}.above_count.{bad[0]}", "a count is at least 1")
+        out[t] = {k: getattr(rule, k) for k in fields}
+    return out
+
+
+def _domain(domain: str, base: Any, given: Any, where: str) -> tuple[Any, dict[str, dict[str, Any]] | None]:
+    """A layered domain's settings: ``given`` over ``base``, validated; and, for CCTV, the event rules given
+    (merged per type and setting, not replacing the table)."""
+    if given is None:
+        given = {}
     if not isinstance(given, dict):
         raise RulesError(where, f"expected a mapping, got {type(given).__name__}")
-    cfg = _build(LAYERED[domain], {**dataclasses.asdict(city), **given}, where)
+    table = domain == "cctv"  # the one domain with a table merged per entry
+    rest = {k: v for k, v in given.items() if not (table and k == "events")}
+    events = _events(base.events, given["events"], f"{where}.events") if table and "events" in given else None
+    fields = {f.name: getattr(base, f.name) for f in dataclasses.fields(base)}
+    if table:
+        fields.pop("events")
+    cfg = _build(LAYERED[domain], {**{k: _plain(v) for k, v in fields.items()}, **rest}, where)
+    if table:
+        cfg = dataclasses.replace(cfg, events=merge_events(base.events, events or {}))
     _cross_check(domain, cfg, where)
-    return {k: getattr(cfg, k) for k in given}
+    return cfg, events
+
+
+def _plain(v: Any) -> Any:
+    return dataclasses.asdict(v) if dataclasses.is_dataclass(v) and not isinstance(v, type) else v
+
+
+def _own(domain: str, city: Any, given: Any, where: str) -> dict[str, Any]:
+    """The settings a zone or a device gives for ``domain``, validated (merged over the city's, with the
+    same cross checks); only the keys given (CCTV events: only the types and settings given)."""
+    if not isinstance(given, dict):
+        raise RulesError(where, f"expected a mapping, got {type(given).__name__}")
+    cfg, events = _domain(domain, city, given, where)
+    own = {k: getattr(cfg, k) for k in given if k != "events" or domain != "cctv"}
+    if events is not None:
+        own["events"] = events
+    return own
 
 
 def _layer(doc: Any, section: str, city: dict[str, Any], what: str) -> dict[str, Own]:
@@ -181,9 +243,7 @@ def parse(text: str, default_policy: Policy | None = None) -> Rules:
     }
     if unknown := sorted(set(doc) - known):
         raise RulesError(unknown[0], f"unknown section (known: {', '.join(sorted(known))})")
-    city = {d: _build(cls, doc.get(d), d) for d, cls in LAYERED.items()}
-    for domain, cfg in city.items():
-        _cross_check(domain, cfg, domain)
+    city = {d: _domain(d, cls(), doc.get(d), d)[0] for d, cls in LAYERED.items()}
     quality, parking, cctv = city["quality"], city["parking"], city["cctv"]
     shapes = _build(ShapeConfig, doc.get("shapes"), "shapes")
     if problem := check_shapes(shapes):

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from alerts.model import Raise
+import pytest
+
+from alerts.model import Raise, Severity
 from analytics.airquality.quality import QualityConfig, Reading, ZoneQuality
-from analytics.cctv import CctvConfig, CctvRules
+from analytics.cctv import DEFAULT_EVENTS, CctvConfig, CctvRules, EventRule, severity
 from analytics.config import parse
 from analytics.parking import ParkingRules, SpaceReading
 from tests.test_cctv_rules import NOON_KST, ev
@@ -128,3 +130,56 @@ def test_the_service_follows_device_settings_and_their_edits(db_url: str, tmp_pa
     with psycopg.connect(db_url) as conn:
         row = conn.execute("SELECT state FROM analytics_state WHERE name = 'analytics:v1:rules'").fetchone()
     assert row is not None and "devices.pk-01-001.parking.stuck_s" in row[0]["refused"]
+
+
+EVENTS = """
+cctv:
+  events:
+    loitering: {day: warning}          # the city: loitering is a warning by day too
+    illegal_parking: {night: "off"}   # and nobody is told of parking at night
+zones:
+  market: {cctv: {events: {crowd: {day: "off", above_count: {warning: 200}}}}}
+devices:
+  cam-7: {cctv: {events: {crowd: {above_count: {critical: 400}}, fall: {day: critical}}}}
+"""
+MIDNIGHT_KST = NOON_KST + timedelta(hours=12)
+
+
+def test_the_event_table_merges_per_type_and_setting() -> None:
+    r = parse(EVENTS)
+    city = r.cctv.events
+    assert city["loitering"] == EventRule("warning", "warning", {"school": "warning"})  # the rest kept
+    assert city["illegal_parking"] == EventRule("info", "off")
+    assert city["fire"] == DEFAULT_EVENTS["fire"]  # types not named: the packaged table
+    market = r.settings_for("cctv", "market", "cam-1").events["crowd"]
+    assert market == EventRule("off", "warning", {}, {}, {"warning": 200})
+    cam7 = r.settings_for("cctv", "market", "cam-7").events
+    # a setting given replaces the one beneath (the camera's counts, not the zone's and its own)
+    assert cam7["crowd"] == EventRule("off", "warning", {}, {}, {"critical": 400})
+    assert cam7["fall"] == EventRule("critical", None, {}, {"critical": 0.8}, {})
+    assert cam7["loitering"] == city["loitering"]  # from the city, through the zone and the camera
+    assert r.device_own["cam-7"]["cctv"]["events"] == {
+        "crowd": {"above_count": {"critical": 400}},
+        "fall": {"day": "critical"},
+    }  # the rules view: only what the camera gives
+
+
+SEVERITIES = [  # (camera, zone, event, when, count) -> severity under EVENTS
+    ("cam-1", "", "loitering", NOON_KST, None, Severity.WARNING),  # the city's own table
+    ("cam-1", "", "illegal_parking", NOON_KST, None, Severity.INFO),
+    ("cam-1", "", "illegal_parking", MIDNIGHT_KST, None, None),  # off at night
+    ("cam-1", "", "crowd", NOON_KST, 60, Severity.WARNING),  # the packaged 50
+    ("cam-1", "market", "crowd", NOON_KST, 60, None),  # the market's crowds by day: off
+    ("cam-1", "market", "crowd", MIDNIGHT_KST, 60, Severity.WARNING),  # at night still a warning
+    ("cam-7", "market", "crowd", MIDNIGHT_KST, 450, Severity.CRITICAL),  # the camera's own count
+    ("cam-7", "market", "fall", NOON_KST, None, Severity.CRITICAL),
+    ("cam-8", "market", "fall", NOON_KST, None, Severity.WARNING),
+]
+
+
+@pytest.mark.parametrize(("cam", "zone", "kind", "at", "count", "expected"), SEVERITIES)
+def test_a_camera_s_severity_follows_its_table(
+    cam: str, zone: str, kind: str, at: datetime, count: int | None, expected: Severity | None
+) -> None:
+    cfg = parse(EVENTS).settings_for("cctv", zone, cam)
+    assert severity(ev(at, kind, cam=cam, zone=zone or "z1", count=count, conf=0.7), cfg) == expected

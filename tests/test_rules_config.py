@@ -90,6 +90,26 @@ BAD = [
         "notifications: {mqtt: {min_escalation_level: -1}}",
         "notifications.mqtt.min_escalation_level",
     ),
+    ("event-type", "cctv: {events: {riot: {day: critical}}}", "cctv.events.riot"),
+    ("event-level", "cctv: {events: {fire: {day: loud}}}", "cctv.events.fire.day"),
+    ("event-key", "cctv: {events: {fire: {evening: info}}}", "cctv.events.fire.evening"),
+    ("event-table", "cctv: {events: [fire]}", "cctv.events"),
+    (
+        "event-confidence",
+        "cctv: {events: {fall: {above_confidence: {critical: 1.5}}}}",
+        "cctv.events.fall.above_confidence.critical",
+    ),
+    (
+        "event-count",
+        "cctv: {events: {crowd: {above_count: {warning: 0}}}}",
+        "cctv.events.crowd.above_count.warning",
+    ),
+    ("event-area-level", "cctv: {events: {crowd: {areas: {park: off}}}}", "cctv.events.crowd.areas.park"),
+    (
+        "device-event",
+        "devices: {cam-1: {cctv: {events: {fight: {night: maybe}}}}}",
+        "devices.cam-1.cctv.events.fight.night",
+    ),
     ("not-yaml", "quality: [unclosed", "(file)"),
     ("not-a-mapping", "- 1\n- 2", "(file)"),
 ]
