@@ -293,7 +293,12 @@ def test_an_operator_acknowledges_a_storm_of_alerts_at_once(api: Api, browser: W
     wait.until(ec.text_to_be_present_in_element((By.ID, "r-policies"), "cctv.fire"))
     policies = browser.find_element(By.ID, "r-policies").text
     assert "call 119" in policies and "2 min, then 8 min" in policies and "30 min" in policies
-    assert "min_devices" in browser.find_element(By.ID, "r-thresholds").text
+    thresholds = browser.find_element(By.ID, "r-thresholds").text
+    assert "min_devices" in thresholds
+    # the CCTV event table, in words
+    assert "child zone entry by day warning, at night critical" in thresholds
+    assert "fall by day warning, critical from confidence 0.8" in thresholds
+    assert "loitering by day info, at night warning, warning at a school" in thresholds
     assert "webhook:*" in browser.find_element(By.ID, "r-routes").text
     assert "every device has its zone's" in browser.find_element(By.ID, "r-devices").text
     shot(browser, "console-rules")

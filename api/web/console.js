@@ -101,6 +101,28 @@ $("#m-form").addEventListener("submit", async (ev) => {
   await drawMaintenance();
 });
 
+// a setting's value in words: lists joined, mappings as "key value"
+function showValue(v) {
+  if (Array.isArray(v)) return v.join(", ");
+  if (v && typeof v === "object") return Object.entries(v).map(([k, x]) => `${k} ${showValue(x)}`).join(", ");
+  return String(v);
+}
+// one CCTV event type's rule (or the part of it a zone or camera gives) in words
+function eventRule(x) {
+  const out = [];
+  if (x.day !== undefined) out.push(`by day ${x.day}`);
+  if (x.night) out.push(`at night ${x.night}`);
+  for (const [area, sev] of Object.entries(x.areas || {})) out.push(`${sev} at a ${area}`);
+  for (const [sev, at] of Object.entries(x.above_confidence || {})) out.push(`${sev} from confidence ${at}`);
+  for (const [sev, n] of Object.entries(x.above_count || {})) out.push(`${sev} from ${n} objects`);
+  return out.join(", ");
+}
+const eventRules = (table) => Object.entries(table).map(([type, x]) => `${type}: ${eventRule(x)}`).join("; ");
+function eventTable(table) {  // the table in force: how severe each event type is
+  return el("table", { class: "events" }, el("tr", {}, el("th", { scope: "col" }, "event"), el("th", { scope: "col" }, "severity")),
+    ...Object.entries(table).map(([type, x]) => el("tr", {}, el("th", { scope: "row" }, type.replace(/_/g, " ")), el("td", {}, eventRule(x)))));
+}
+
 // -- the rules in force (read-only): per rule its procedure and timings; thresholds; notification routes
 async function drawRules() {
   const r = await api("/api/v1/rules");
@@ -118,12 +140,12 @@ async function drawRules() {
     el("tr", {}, ...["rule", "escalates after (critical, unacknowledged; then each next level after)", "reminds after (acknowledged, still active)", "resolves itself", "what to do"].map((h) => el("th", { scope: "col" }, h))),
     ...Object.entries(r.policies).map(([name, p]) => row(name, p)), row("(any other rule)", r.default_policy));
   $("#r-thresholds").replaceChildren(...Object.entries(r.thresholds).map(([domain, t]) => el("article", {}, el("h4", {}, domain),
-    el("dl", {}, ...Object.entries(t).flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, Array.isArray(v) ? v.join(", ") : String(v))])))));
+    el("dl", {}, ...Object.entries(t).flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, k === "events" ? eventTable(v) : showValue(v))])))));
   const devs = Object.entries(r.devices);
   $("#r-devices").replaceChildren(...(devs.length
     ? devs.flatMap(([dev, sections]) => Object.entries(sections).map(([section, kv]) => el("tr", {},
         el("th", { scope: "row" }, dev), el("td", {}, section),
-        el("td", {}, Object.entries(kv).map(([k, v]) => `${k} ${v}`).join(", ")))))
+        el("td", {}, Object.entries(kv).map(([k, v]) => `${k} ${k === "events" ? eventRules(v) : showValue(v)}`).join(", ")))))
     : [el("tr", {}, el("td", { class: "muted" }, "None: every device has its zone's and the city's."))]));
   $("#r-routes").replaceChildren(
     el("tr", {}, ...["sink", "from severity", "kinds", "rules", "notifications", "at most per hour", "from escalation level"].map((h) => el("th", { scope: "col" }, h))),
