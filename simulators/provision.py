@@ -12,7 +12,11 @@ def register_city(conninfo: str, city: City) -> int:
     with psycopg.connect(conninfo) as conn, conn.cursor() as cur:
         cur.executemany(
             "INSERT INTO zones (zone_id, name) VALUES (%s, %s) ON CONFLICT (zone_id) DO UPDATE SET name = excluded.name",
-            list(ZONE_NAMES.items()),
+            # the city's districts, and any other zone its devices are in (named by its id)
+            [
+                *ZONE_NAMES.items(),
+                *((z, z) for z in sorted({d.zone for d in city.devices} - set(ZONE_NAMES))),
+            ],
         )
         cur.executemany(
             "INSERT INTO parking_lots (lot_id, name, capacity, lat, lon, zone_id, meta) VALUES (%s,%s,%s,%s,%s,%s,%s)"

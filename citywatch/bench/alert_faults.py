@@ -51,7 +51,8 @@ from simulators.publisher import Publisher
 
 
 def probe_cameras(n: int, prefix: str = "cam-fault") -> list[Device]:
-    """``n`` fire-probe cameras (each probe opens an alert of its own)."""
+    """``n`` fire-probe cameras, each in a zone of its own (named after it): each probe opens an alert of
+    its own (two cameras of one zone seeing fire within minutes are one incident, which groups them)."""
     return [
         Device(
             f"{prefix}-{i:03d}",
@@ -59,7 +60,7 @@ def probe_cameras(n: int, prefix: str = "cam-fault") -> list[Device]:
             "probe",
             37.26,
             127.02,
-            "paldal",
+            f"{prefix}-{i:03d}",
             0.0,
             meta={"area": "road"},
         )
@@ -377,7 +378,7 @@ def fire_probe(camera: str, seq: int, event_id: str) -> tuple[str, bytes]:
     ev = m.CctvEvent(
         device_id=camera, ts=datetime.now(UTC), seq=seq, event_id=event_id,
         event_type=m.CctvEventType.FIRE, confidence=0.95, object_class=m.ObjectClass.FIRE,
-        bbox=m.BoundingBox(x=0.1, y=0.1, w=0.1, h=0.1), zone="paldal",
+        bbox=m.BoundingBox(x=0.1, y=0.1, w=0.1, h=0.1), zone=camera,  # a probe's zone is its own
     )  # fmt: skip
     return topic_for(DeviceKind.CCTV, camera), m.to_json(ev)
 
