@@ -378,6 +378,45 @@ def test_an_operator_mutes_a_device_from_its_alert(api: Api, browser: WebDriver)
     wait.until(lambda b: "muted" not in b.find_element(*row).text)
 
 
+def test_an_operator_shelves_a_nuisance_alert_for_the_shift(api: Api, browser: WebDriver) -> None:
+    now = datetime.now(UTC)
+    cam = str(api.platform.scalar("SELECT min(device_id) FROM devices WHERE kind = 'cctv'"))
+    with psycopg.connect(api.platform.db_url, autocommit=True) as conn:
+        loiter = store.apply(
+            conn,
+            Raise("cctv.loitering", cam, "cctv", Severity.INFO, f"Loitering at {cam}", Explanation("x")),
+            now,
+        )
+        fire = store.apply(
+            conn,
+            Raise("cctv.fire", cam, "cctv", Severity.CRITICAL, f"Fire at {cam}", Explanation("x")),
+            now,
+        )
+    assert loiter is not None and fire is not None
+    sign_in(browser, api, "operator")
+    wait = WebDriverWait(browser, 10, ignored_exceptions=[StaleElementReferenceException])
+    click = clicker(browser)
+    row = (By.CSS_SELECTOR, f"#alerts tr[data-id='{loiter.id}']")
+    wait.until(lambda b: click(row))
+    wait.until(lambda b: click((By.ID, "shelve")))
+    wait.until(
+        ec.text_to_be_present_in_element((By.ID, "announce"), f"cctv.loitering on {cam} is shelved for 8 h")
+    )
+    w = api.platform.query("SELECT subject, rule_prefix, reason, ends_at - starts_at FROM maintenance")
+    assert w == [(cam, "cctv.loitering", f"shelved from the console (alert {loiter.id}): a nuisance to tune",
+                  timedelta(hours=8))]  # fmt: skip
+    wait.until(lambda b: "muted" in b.find_element(*row).text)
+    # the camera's other alerts still notify: a fire is not shelved with the loitering
+    viewer = api.client("viewer")
+    assert viewer.get(f"/api/v1/alerts/{loiter.id}").json()["muted_by"] is not None
+    assert viewer.get(f"/api/v1/alerts/{fire.id}").json()["muted_by"] is None
+    fire_row = (By.CSS_SELECTOR, f"#alerts tr[data-id='{fire.id}']")
+    assert (
+        wait.until(lambda b: b.find_element(*fire_row).text)
+        and "muted" not in browser.find_element(*fire_row).text
+    )
+
+
 def test_a_wrong_password_is_refused_on_the_page(api: Api, browser: WebDriver) -> None:
     browser.get(f"{api.url}/console")
     wait = WebDriverWait(browser, 10)

@@ -285,7 +285,12 @@ function actions(a) {
       : [el("button", { id: "mute", title: `Put ${a.subject} under maintenance for 2 hours: its alerts stop notifying and escalating`,
         onclick: () => perform(a, "/api/v1/maintenance", { method: "POST", json: { subject: a.subject, duration_min: 120,
           reason: note.value || `muted from the console (alert ${a.id})` } }, `${a.subject} is under maintenance for 2 h`) },
-        "Mute 2 h")]));
+        "Mute 2 h"),
+        // ISA-18.2 shelving: a nuisance alert set aside for the shift, this rule on this subject only
+        el("button", { id: "shelve", title: `Shelve ${a.rule} on ${a.subject} for 8 hours: it stops notifying and escalating (other rules of ${a.subject} still do); tune it, then unshelve`,
+          onclick: () => perform(a, "/api/v1/maintenance", { method: "POST", json: { subject: a.subject, rule_prefix: a.rule, duration_min: 480,
+            reason: note.value || `shelved from the console (alert ${a.id}): a nuisance to tune` } }, `${a.rule} on ${a.subject} is shelved for 8 h`) },
+          "Shelve 8 h")]));
 }
 
 // a small chart of the data window, when the alert is about a device and says which metric
