@@ -21,7 +21,9 @@
 * A camera flooding low-confidence events (``noisy_per_h`` in an hour) is a
   probable malfunction or false-alarm source (``cctv.noisy:{camera}``).
 * A camera silent for far longer than its learned event rate makes likely
-  (P(no event) < ``silent_p``) is flagged (``cctv.silent:{camera}``).
+  (P(no event) < ``silent_p``) is flagged (``cctv.silent:{camera}``) — unless it is offline (its Last
+  Will): then it is silent because it is off, which its device alert (or its zone's outage) says already;
+  a silent alert raised before clears, saying so.
 """
 
 from __future__ import annotations
@@ -151,6 +153,7 @@ class CctvRules:
         self.incidents: dict[str, _Incident] = {}  # live incident keys -> what they grouped
         self.cameras: dict[str, _Camera] = {}
         self.conditions = Conditions()  # noisy and silent cameras
+        self.offline: set[str] = set()  # cameras known to be off (their Last Will): silent for that reason
 
     def cfg_for(self, camera: str) -> CctvConfig:
         """The camera's own thresholds, if the rules file gives it some; else the city's (incidents across
@@ -336,6 +339,13 @@ class CctvRules:
             if calm and f"cctv.noisy:{name}" in self.conditions:
                 cam.low_conf.clear()
                 out += self.conditions.clear(f"cctv.noisy:{name}", now, "event rate back to normal")
+            if name in self.offline:  # off: the device alert (or the zone's outage) explains the silence
+                out += self.conditions.clear(
+                    f"cctv.silent:{name}",
+                    now,
+                    "the camera is offline: its device alert says why it is silent",
+                )
+                continue
             span = (cam.last - cam.first).total_seconds()
             if cam.events < cfg.silent_min_events or span < cfg.silent_min_span_s:
                 continue

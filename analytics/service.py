@@ -122,6 +122,8 @@ class AnalyticsService:
         self.stations: list[str] = []  # this zone's air-quality stations (zone partitions)
         self.a = settings.analytics
         self._rollups_at = float("-inf")
+        self._cameras_off_at = float("-inf")
+        self._cameras_off_set: set[str] = set()
         self._privacy_at = float("-inf")
         sinks: dict[str, outbox.Sink] = {"mqtt": sink} if sink is not None else {}
         secret = self.a.webhook_secret.get_secret_value() if self.a.webhook_secret else None
@@ -534,7 +536,7 @@ class AnalyticsService:
             self.received_cursor[stream] = max([r[-1] for r in rows] + ([rc] if rc else []))
         return rows
 
-    def _cctv(self, safe: datetime, now: datetime) -> None:
+    def _cctv(self, safe: datetime, now: datetime, live: bool = True) -> None:
         rows = self._new_rows(
             "cctv",
             "SELECT e.time, e.device_id, e.event_type, e.confidence, e.zone, coalesce(d.meta->>'area', ''),"
@@ -546,6 +548,7 @@ class AnalyticsService:
             now,
             timedelta(hours=6),
         )
+        self.cctv.offline = self._cameras_off() if live else set()  # a re-evaluated range: not known then
         for t, cam, etype, conf, zone, area, count, _r in rows:
             for key, ev, at in [
                 *self.cctv.tick(t),
@@ -554,6 +557,22 @@ class AnalyticsService:
                 self._event(key, ev, at)
         for key, ev, at in self.cctv.tick(now):
             self._event(key, ev, at)
+
+    def _cameras_off(self, every_s: float = 15.0) -> set[str]:
+        """The cameras (of this partition) whose newest status is their Last Will, read at most every
+        ``every_s``: a silent camera that is off is explained by its device alert, not a fault of its own."""
+        t = time.monotonic()
+        if t - self._cameras_off_at >= every_s:
+            self._cameras_off_at = t
+            rows = self.conn.execute(
+                "SELECT d.device_id FROM devices d JOIN LATERAL (SELECT status FROM device_status ds"
+                " WHERE ds.device_id = d.device_id ORDER BY time DESC, received_at DESC LIMIT 1) st ON true"
+                " WHERE d.kind = 'cctv' AND d.status = 'active' AND st.status = 'offline'"
+                + (" AND coalesce(d.zone_id, '') = %(zone)s" if self.zone is not None else ""),
+                {"zone": self.zone},
+            ).fetchall()
+            self._cameras_off_set = {r[0] for r in rows}
+        return self._cameras_off_set
 
     def _parking(self, safe: datetime, now: datetime) -> None:
         self.parking.capacity = dict(
@@ -844,7 +863,7 @@ class AnalyticsService:
         ):  # the minutes younger than the lateness, if complete
             n += self._air_quality(self.cursor, safe, now)
         if self.zonal:
-            self._cctv(safe, now)
+            self._cctv(safe, now, live=health)
             self._parking(safe, now)
         if self.citywide:
             self._refresh_rollups()

@@ -564,3 +564,38 @@ def test_an_unusual_mix_shared_by_a_zone_is_one_alert_for_the_zone(db_url: str) 
     assert "stations unusual in the same hour" in zone_alert["message"]
     assert not any(s in mv and mv[s][0] != "resolved" for s in ("a1", "a2", "a3")), mv.keys()
     assert "b1" in mv and "zone:z2" not in mv  # one of two in z2: the station's own
+
+
+def test_a_camera_off_by_its_last_will_is_offline_not_also_silent(db_url: str) -> None:
+    """Two cameras that sent an event every 5 min fall quiet for hours: the one that is on is silent (its
+    analytics stopped), the one whose Last Will came is offline — one alert, not two."""
+    import psycopg
+
+    from citywatch.settings import DatabaseSettings, Settings
+
+    now = datetime.now(UTC).replace(microsecond=0)
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO zones VALUES ('z', 'Zone') ON CONFLICT DO NOTHING")
+        for cam in ("cam-on", "cam-off"):
+            conn.execute(
+                "INSERT INTO devices (device_id, kind, name, zone_id, expected_interval_s)"
+                " VALUES (%s, 'cctv', %s, 'z', 0)",
+                (cam, cam),
+            )
+            for i in range(38):  # 5 h 50 min to 2 h 45 min ago, a low-confidence event every 5 min
+                t = now - timedelta(minutes=350 - 5 * i)
+                conn.execute(
+                    "INSERT INTO cctv_events (time, device_id, seq, event_id, event_type, confidence,"
+                    " object_class, bbox, zone, received_at) VALUES (%s, %s, %s, %s, 'loitering', 0.3,"
+                    " 'person', '{0.1,0.1,0.1,0.1}', 'z', %s)",
+                    (t, cam, i, f"{cam}-{i}", t),
+                )
+        at = now - timedelta(minutes=160)  # cam-off's Last Will, just after its last event
+        conn.execute(
+            "INSERT INTO device_status (time, device_id, status, received_at) VALUES (%s, 'cam-off', 'offline', %s)",
+            (at, at),
+        )
+    AnalyticsService(Settings(db=DatabaseSettings(url=db_url))).step(now)
+    with psycopg.connect(db_url) as conn:
+        rows = conn.execute("SELECT rule, subject FROM alerts ORDER BY rule, subject").fetchall()
+    assert rows == [("cctv.silent", "cam-on"), ("device.offline", "cam-off")]

@@ -219,3 +219,19 @@ def test_silent_camera_is_flagged_then_cleared() -> None:
     assert [k for k, e, _ in flagged if isinstance(e, Raise)] == ["cctv.silent:cam-1"]
     back = r.on_event(ev(last + timedelta(hours=3), "loitering", conf=0.7))
     assert ("cctv.silent:cam-1", Clear) in [(k, type(e)) for k, e, _ in back]
+
+
+def test_an_offline_camera_is_not_also_silent() -> None:
+    r = CctvRules(CctvConfig(min_confidence=0.95, silent_min_span_s=3600))
+    for cam in ("cam-1", "cam-2"):
+        for i in range(30):
+            r.on_event(ev(NOON_KST + timedelta(minutes=10 * i), "loitering", cam=cam, conf=0.7))
+    last = NOON_KST + timedelta(minutes=290)
+    r.offline = {"cam-2"}  # its Last Will: off, which its device alert says
+    flagged = r.tick(last + timedelta(hours=2))
+    assert [k for k, e, _ in flagged if isinstance(e, Raise)] == ["cctv.silent:cam-1"]
+    # cam-1 goes off too: its silence is explained now, and its silent alert clears saying so
+    r.offline = {"cam-1", "cam-2"}
+    cleared = [(k, e) for k, e, _ in r.tick(last + timedelta(hours=2, minutes=1)) if isinstance(e, Clear)]
+    assert [k for k, _ in cleared] == ["cctv.silent:cam-1"] and "offline" in cleared[0][1].reason
+    assert not [e for _k, e, _ in r.tick(last + timedelta(hours=5)) if isinstance(e, Raise)]
