@@ -445,6 +445,15 @@ def test_learned_baseline_pollutant_mix_and_unusual_shapes(db_url: str) -> None:
     assert row is not None and row[0]["detectors"] == {}
 
 
+def _register(conn: Any, device: str, kind: str, interval_s: float) -> None:
+    """A device of zone ``z`` (the zone too, once)."""
+    conn.execute("INSERT INTO zones VALUES ('z', 'Zone') ON CONFLICT DO NOTHING")
+    conn.execute(
+        "INSERT INTO devices (device_id, kind, name, zone_id, expected_interval_s) VALUES (%s, %s, %s, 'z', %s)",
+        (device, kind, device, interval_s),
+    )
+
+
 def test_a_device_back_online_is_alive_from_then_though_its_data_lags(db_url: str) -> None:
     """After a power cut the devices reconnect before their next reading: that is a sign of life, so no
     offline alert for the minutes until their data comes; one that never says it is back stays offline."""
@@ -455,13 +464,8 @@ def test_a_device_back_online_is_alive_from_then_though_its_data_lags(db_url: st
     now = datetime.now(UTC)
     hour_ago = now - timedelta(hours=1)
     with psycopg.connect(db_url, autocommit=True) as conn:
-        conn.execute("INSERT INTO zones VALUES ('z', 'Zone') ON CONFLICT DO NOTHING")
         for dev in ("aq-back", "aq-gone"):
-            conn.execute(
-                "INSERT INTO devices (device_id, kind, name, zone_id, expected_interval_s)"
-                " VALUES (%s, 'aq', %s, 'z', 60)",
-                (dev, dev),
-            )
+            _register(conn, dev, "aq", 60)
             conn.execute(
                 "INSERT INTO device_streams (device_id, stream, last_seq, max_seq, last_time, last_received_at)"
                 " VALUES (%s, 'aq', 1, 1, %s, %s)",
@@ -575,13 +579,8 @@ def test_a_camera_off_by_its_last_will_is_offline_not_also_silent(db_url: str) -
 
     now = datetime.now(UTC).replace(microsecond=0)
     with psycopg.connect(db_url, autocommit=True) as conn:
-        conn.execute("INSERT INTO zones VALUES ('z', 'Zone') ON CONFLICT DO NOTHING")
         for cam in ("cam-on", "cam-off"):
-            conn.execute(
-                "INSERT INTO devices (device_id, kind, name, zone_id, expected_interval_s)"
-                " VALUES (%s, 'cctv', %s, 'z', 0)",
-                (cam, cam),
-            )
+            _register(conn, cam, "cctv", 0)
             for i in range(38):  # 5 h 50 min to 2 h 45 min ago, a low-confidence event every 5 min
                 t = now - timedelta(minutes=350 - 5 * i)
                 conn.execute(
