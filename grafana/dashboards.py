@@ -396,14 +396,16 @@ def alerts() -> dashboard.Dashboard:
         ))
         .with_panel(ts(
             "Alarm load: annunciations per 10 minutes",
-            f"SELECT $__timeGroupAlias(a.at, '10m'), count(*) AS annunciations FROM alert_audit a"
+            "SELECT $__timeGroupAlias(a.at, '10m'), count(*) AS annunciations,"
+            f" count(*) FILTER (WHERE al.severity >= 2) AS \"warning or worse\" FROM alert_audit a"
             f" JOIN alerts al ON al.id = a.alert_id WHERE $__timeFilter(a.at) AND {ANNUNCIATION}"
             " AND al.kind IN ($kind) GROUP BY 1 ORDER BY 1",
             w=16, th=thresholds((None, "green"), (2, "yellow"), (11, "red")),
             desc="Alerts opening or re-opening, not muted by maintenance: what made an operator look. ISA-18.2 /"
             " EEMUA 191: about 1 per 10 minutes is very likely acceptable, 2 the most manageable (yellow above);"
-            " more than 10 is a flood (red). The same figures, with floods and chattering alerts: GET"
-            " /api/v1/alerts/load and the shift report",
+            " more than 10 is a flood (red). 'Warning or worse' leaves out the information that asks no action"
+            " (ISA-18.2's alarms). The same figures, with floods and chattering alerts: GET"
+            " /api/v1/alerts/load (min_severity=warning for the alarms alone) and the shift report",
         ))
         .with_panel(table_panel(
             "Most frequent alerts (tune these first)",
