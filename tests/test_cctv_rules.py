@@ -3,6 +3,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from alerts.model import Clear, Raise, Severity
 from analytics.cctv import CctvConfig, CctvEvent, CctvRules, severity
@@ -235,3 +237,42 @@ def test_an_offline_camera_is_not_also_silent() -> None:
     cleared = [(k, e) for k, e, _ in r.tick(last + timedelta(hours=2, minutes=1)) if isinstance(e, Clear)]
     assert [k for k, _ in cleared] == ["cctv.silent:cam-1"] and "offline" in cleared[0][1].reason
     assert not [e for _k, e, _ in r.tick(last + timedelta(hours=5)) if isinstance(e, Raise)]
+
+
+_EVENTS = st.lists(
+    st.tuples(
+        st.integers(0, 900),  # seconds after the previous event
+        st.sampled_from(["cam-1", "cam-2", "cam-3"]),
+        st.sampled_from(["z1", "z2"]),
+        st.sampled_from(["fire", "crowd"]),
+    ),
+    min_size=1,
+    max_size=40,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_EVENTS)
+def test_grouping_tells_every_event_once_and_never_beside_its_incident(
+    events: list[tuple[int, str, str, str]],
+) -> None:
+    """Whatever the sequence: every event reaches an alert (its camera's or its zone's incident), and while
+    an incident is live no camera of its zone opens a new alert of its type."""
+    r = CctvRules()
+    live: set[str] = set()
+    t = NOON_KST
+    for gap, cam, zone, kind in events:
+        t += timedelta(seconds=gap)
+        for k, e, _ in r.tick(t):
+            if isinstance(e, Clear):
+                live.discard(k)
+        incident = f"cctv.incident.{kind}:zone:{zone}"
+        incident_live, camera_live = incident in live, f"cctv.{kind}:{cam}" in live
+        raised = [
+            k for k, e, _ in r.on_event(ev(t, kind, cam=cam, zone=zone, count=10)) if isinstance(e, Raise)
+        ]
+        assert raised, "an event reached no alert"
+        if incident_live and not camera_live:
+            assert raised == [incident]  # grouped: no alert of its own
+        assert all(k in (incident, f"cctv.{kind}:{cam}") for k in raised)
+        live.update(raised)
