@@ -19,7 +19,8 @@
   before the incident formed stays as it is. The incident clears when no camera of the zone has seen
   the type for ``quiet_s``.
 * A camera flooding low-confidence events (``noisy_per_h`` in an hour) is a
-  probable malfunction or false-alarm source (``cctv.noisy:{camera}``).
+  probable malfunction or false-alarm source (``cctv.noisy:{camera}``); while it is, its low-confidence
+  events raise nothing more (is it the scene or the camera? the camera), its confident ones still do.
 * A camera silent for far longer than its learned event rate makes likely
   (P(no event) < ``silent_p``) is flagged (``cctv.silent:{camera}``) — unless it is offline (its Last
   Will): then it is silent because it is off, which its device alert (or its zone's outage) says already;
@@ -193,6 +194,8 @@ class CctvRules:
                     e.time,
                     "",
                 )
+        if f"cctv.noisy:{e.camera}" in self.conditions and e.confidence < cfg.noisy_confidence:
+            return out  # a camera flooding doubtful events: its fault's symptoms (cctv.noisy), not scenes
         sev = severity(e, cfg)
         if sev is None:
             return out

@@ -205,8 +205,17 @@ def test_flood_of_low_confidence_events_is_a_noisy_camera() -> None:
             if isinstance(e, Raise)
         ]
     assert keys.count("cctv.noisy:cam-1") == 1
+    # once it is noisy, its doubtful events are its fault's symptoms: they raise nothing more ...
+    assert keys[keys.index("cctv.noisy:cam-1") + 1 :] == []
+    # ... but what it sees with confidence still counts
+    t = NOON_KST + timedelta(seconds=30 * 40)
+    sure = [k for k, e, _ in r.on_event(ev(t, "fire", conf=0.9)) if isinstance(e, Raise)]
+    assert sure == ["cctv.fire:cam-1"]
     cleared = r.tick(NOON_KST + timedelta(hours=3))
     assert "cctv.noisy:cam-1" in [k for k, e, _ in cleared if isinstance(e, Clear)]
+    # calm again: a doubtful event is shown again
+    later = r.on_event(ev(NOON_KST + timedelta(hours=3, minutes=1), "loitering", conf=0.55))
+    assert [k for k, e, _ in later if isinstance(e, Raise)] == ["cctv.loitering:cam-1"]
 
 
 def test_silent_camera_is_flagged_then_cleared() -> None:
