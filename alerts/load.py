@@ -8,6 +8,8 @@ device, a zone — is chosen by what is passed in; :func:`alerts.store.annunciat
 
 - the rate: mean annunciations per 10 minutes (and per hour, per day); EEMUA 191 and ISA-18.2 call about
   1 per 10 minutes *very likely acceptable*, about 2 the most that is *manageable*, more *over-demanding*;
+  and the same for those of warning or worse alone (the alarms, which ask an action, without the
+  information that does not);
 - the peak 10 minutes, and **floods**: a flood starts in a 10-minute interval with more than 10 and lasts
   while the intervals after it have at least 5 (ISA-18.2's "more than 10 per 10 minutes, ending below 5");
   the share of time in flood should stay under about 1 %;
@@ -147,6 +149,8 @@ def alarm_load(
         for (r, s), k in sorted(per_key.items(), key=lambda x: (-x[1], x[0]))[:TOP_N]
     ]
     by_sev = Counter(a.severity.label for a in got)
+    urgent = sum(1 for a in got if a.severity >= Severity.WARNING)  # ISA-18.2's alarms: they ask an action
+    urgent_rate = urgent / span / operators
     return {
         "start": start,
         "end": end,
@@ -156,6 +160,9 @@ def alarm_load(
         "per_hour": round(per_interval * 6, 2),
         "per_day": round(per_interval * 144, 1),
         "rating": rating(per_interval),
+        "warning_or_worse": urgent,
+        "warning_or_worse_per_10min": round(urgent_rate, 3),
+        "warning_or_worse_rating": rating(urgent_rate),
         "peak_10min": {"annunciations": total[peak], "start": origin + peak * INTERVAL},
         "floods": flooded,
         "time_in_flood": round(min(1.0, in_flood / span), 4),

@@ -79,6 +79,8 @@ def load_markdown(x: dict[str, Any]) -> list[str]:
         f"**{x['annunciations']} annunciations**, {x['per_10min']:.2f} per 10 min ({x['rating']};"
         f" about 1 is acceptable, 2 the most manageable); peak {x['peak_10min']['annunciations']} in the 10 min"
         f" from {_t(x['peak_10min']['start'])}; {100 * x['time_in_flood']:.1f} % of the time in flood.",
+        f"Of them warning or worse (the alarms, which ask an action): {x['warning_or_worse']},"
+        f" {x['warning_or_worse_per_10min']:.2f} per 10 min ({x['warning_or_worse_rating']}).",
         f"Severity mix: info {100 * mix['info']:.0f} %, warning {100 * mix['warning']:.0f} %, critical"
         f" {100 * mix['critical']:.0f} % (guideline 80 / 15 / 5). Live for over 24 h: {x['stale']}.",
     ]

@@ -446,6 +446,9 @@ class AlarmLoad(BaseModel):
     per_hour: float
     per_day: float
     rating: Literal["very likely acceptable", "manageable", "over-demanding"]
+    warning_or_worse: int = Field(description="of the annunciations, warning or critical: the alarms")
+    warning_or_worse_per_10min: float = Field(description="their mean rate per operator")
+    warning_or_worse_rating: Literal["very likely acceptable", "manageable", "over-demanding"]
     peak_10min: LoadPeak
     floods: list[LoadFlood] = Field(description="more than 10 in 10 minutes, lasting while at least 5")
     time_in_flood: float = Field(description="share of the range (aim: under 0.01)")

@@ -64,6 +64,7 @@ def test_a_quiet_shift_is_acceptable_and_says_so() -> None:
     assert x["rating"] == "very likely acceptable"
     assert x["floods"] == [] and x["time_in_flood"] == 0.0 and x["chattering"] == []
     assert x["peak_10min"]["annunciations"] == 1 and x["severity_mix"]["info"] == 1.0
+    assert (x["warning_or_worse"], x["warning_or_worse_per_10min"]) == (0, 0.0)  # information only
 
 
 def test_a_storm_shows_its_flood_its_bad_actor_and_its_severity_mix() -> None:
@@ -83,6 +84,9 @@ def test_a_storm_shows_its_flood_its_bad_actor_and_its_severity_mix() -> None:
     assert len(x["top"]) == 10 and x["top_share"] == 0.975  # the flapping sensor and 9 of the 10 spikes
     assert x["chattering"][0]["subject"] == "sp-7" and x["chattering"][0]["most_in_60s"] == 3
     assert x["severity_mix"] == {"info": 0.125, "warning": 0.75, "critical": 0.125}
+    # the alarms alone: the 30 flapping warnings and the 5 critical spikes, not the 5 info ones
+    assert x["warning_or_worse"] == 35 and x["warning_or_worse_per_10min"] == pytest.approx(35 / 12, abs=1e-3)
+    assert x["warning_or_worse_rating"] == "over-demanding"
 
 
 def test_stale_alerts_are_those_live_for_more_than_a_day_at_the_end() -> None:

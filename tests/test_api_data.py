@@ -661,6 +661,10 @@ def test_the_alarm_load_shows_what_spams_the_operators(api: Api) -> None:
         assert r["load"]["annunciations"] == 7 and r["load"]["chattering"][0]["subject"] == "sp-07"
         text = v.get("/api/v1/alerts/report", params={"format": "markdown"}).text
         assert "## Alarm load (ISA-18.2 / EEMUA 191)" in text and "**7 annunciations**" in text
+        assert (
+            "Of them warning or worse (the alarms, which ask an action): 4, 0.06 per 10 min" in text
+        )  # 12 h
+        assert x["warning_or_worse"] == 4 and x["warning_or_worse_rating"] == "very likely acceptable"
         assert "- chattering: parking.flapping on sp-07, 4 times within 60 s" in text
         assert "| parking.flapping | sp-07 | 4 | 57 % |" in text
 
