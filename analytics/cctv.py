@@ -59,13 +59,16 @@ class EventRule:
     """How severe one event type is: ``day`` and ``night`` (local time, 22:00–06:00; default: as by day),
     raised to at least ``areas[area]`` where the camera's area is named, to at least the severity named in
     ``above_confidence`` once the confidence reaches its value, and in ``above_count`` once the objects
-    counted reach it. ``off`` raises no alert for the type at that time of day (nothing raises it back)."""
+    counted reach it. ``off`` raises no alert for the type at that time of day (nothing raises it back).
+    ``same_as`` names the type this one is one scene with (smoke: fire): its events, as severe as its own
+    rule says, count on that type's alerts and incidents instead of opening their own."""
 
     day: Level = "info"
     night: Level | None = None
     areas: dict[str, SeverityName] = field(default_factory=dict)
     above_confidence: dict[SeverityName, float] = field(default_factory=dict)
     above_count: dict[SeverityName, int] = field(default_factory=dict)
+    same_as: str | None = None
 
 
 #: the city's table (the rules file's ``cctv.events`` changes it, per type and per setting, for the city,
@@ -73,7 +76,7 @@ class EventRule:
 #: at night; a fall critical when the analytics are sure of it; a big crowd or one at night a warning; ...
 DEFAULT_EVENTS: dict[str, EventRule] = {
     "fire": EventRule("critical"),
-    "smoke": EventRule("critical"),
+    "smoke": EventRule("critical", same_as="fire"),  # smoke and flames: one fire, one call to 119
     "fight": EventRule("critical"),
     "child_zone_entry": EventRule("warning", "critical"),
     "intrusion": EventRule("warning", "critical"),
@@ -107,6 +110,12 @@ class CctvConfig:
 def _night(t: datetime, offset_h: float) -> bool:
     h = (t.hour + t.minute / 60 + offset_h) % 24
     return h >= 22 or h < 6
+
+
+def scene_of(event_type: str, cfg: CctvConfig) -> str:
+    """The type whose alerts an event of ``event_type`` counts on: its own, or the one it is ``same_as``."""
+    rule = cfg.events.get(event_type)
+    return rule.same_as if rule is not None and rule.same_as else event_type
 
 
 def severity(e: CctvEvent, cfg: CctvConfig) -> Severity | None:
@@ -201,21 +210,22 @@ class CctvRules:
             return out
         # incident: several cameras of the zone, same type, inside the window (the city's thresholds)
         city = self.cfg
-        ikey = f"cctv.incident.{e.event_type}:zone:{e.zone}"
-        recent = self.zone_events.setdefault((e.zone, e.event_type), deque())
+        scene = scene_of(e.event_type, cfg)
+        ikey = f"cctv.incident.{scene}:zone:{e.zone}"
+        recent = self.zone_events.setdefault((e.zone, scene), deque())
         recent.append((e.time, e.camera, sev))
         while recent and recent[0][0] < e.time - timedelta(seconds=city.incident_window_s):
             recent.popleft()
         in_window = {c for _, c, _s in recent}
         grouping = ikey in self.live or len(in_window) >= city.incident_cameras
-        key = f"cctv.{e.event_type}:{e.camera}"
+        key = f"cctv.{scene}:{e.camera}"
         if key in self.live or not grouping:  # the camera's own alert: opened, or one open already
-            out.append(self._camera_alert(key, e, sev, cfg))
+            out.append(self._camera_alert(key, scene, e, sev, cfg))
         if grouping:
-            out.append(self._incident_alert(ikey, e, sev, recent))
+            out.append(self._incident_alert(ikey, scene, e, sev, recent))
         return out
 
-    def _camera_alert(self, key: str, e: CctvEvent, sev: Severity, cfg: CctvConfig) -> AlertEvent:
+    def _camera_alert(self, key: str, scene: str, e: CctvEvent, sev: Severity, cfg: CctvConfig) -> AlertEvent:
         recurring = self._episode(key, e.time, cfg)
         self.live[key] = (e.time, e.camera)
         details = {
@@ -224,27 +234,34 @@ class CctvRules:
             "object_count": e.object_count,
             "night": _night(e.time, cfg.utc_offset_h),
             "recurring": recurring,
+            "event_type": e.event_type,
         }
         return (
             key,
             alert(
-                f"cctv.{e.event_type}",
+                f"cctv.{scene}",
                 e.camera,
                 "cctv",
                 sev,
-                f"{e.event_type.replace('_', ' ').capitalize()} at {e.camera}",
+                f"{scene.replace('_', ' ').capitalize()} at {e.camera}",
                 e.confidence,
                 observed=e.confidence,
                 window_end=e.time,
                 details=details,
                 message=f"{e.event_type} with confidence {e.confidence:.2f} in zone {e.zone}"
+                + (f" (one scene with {scene})" if scene != e.event_type else "")
                 + self._recurring_note(recurring, cfg),
             ),
             e.time,
         )
 
     def _incident_alert(
-        self, ikey: str, e: CctvEvent, sev: Severity, recent: deque[tuple[datetime, str, Severity]]
+        self,
+        ikey: str,
+        scene: str,
+        e: CctvEvent,
+        sev: Severity,
+        recent: deque[tuple[datetime, str, Severity]],
     ) -> AlertEvent:
         """The zone's incident of ``e``'s type, formed by ``recent`` (the zone's events of the type inside
         the window, ``e`` the last) or grown by ``e``: its cameras are every camera that has seen it while
@@ -265,11 +282,11 @@ class CctvRules:
         self.live[ikey] = (e.time, "")
         isev = Severity(min(Severity.CRITICAL, inc.worst + 1))
         cams = sorted(inc.cameras)
-        kind = e.event_type.replace("_", " ")
+        kind = scene.replace("_", " ")
         return (
             ikey,
             alert(
-                f"cctv.incident.{e.event_type}",
+                f"cctv.incident.{scene}",
                 f"zone:{e.zone}",
                 "cctv",
                 isev,

@@ -141,6 +141,17 @@ def _cross_check(domain: str, cfg: Any, where: str) -> None:
         problem = "recurring_quiet_s", "must be at least quiet_s (a recurring event waits longer)"
     elif domain == "cctv" and cfg.recurring_n == 1:
         problem = "recurring_n", "at least 2 (0: never): one episode does not recur"
+    elif domain == "cctv":
+        known = {t.value for t in CctvEventType}
+        for t, rule in cfg.events.items():
+            if rule.same_as is None:
+                continue
+            if rule.same_as not in known or rule.same_as == t:
+                problem = f"events.{t}.same_as", f"another event type ({', '.join(sorted(known - {t}))})"
+            elif cfg.events.get(rule.same_as, EventRule()).same_as:
+                problem = f"events.{t}.same_as", f"{rule.same_as} is itself same_as another: name that one"
+            if problem:
+                break
     if problem:
         raise RulesError(f"{where}.{problem[0]}", problem[1])
 

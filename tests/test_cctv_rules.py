@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from alerts.model import Clear, Raise, Severity
-from analytics.cctv import CctvConfig, CctvEvent, CctvRules, severity
+from analytics.cctv import DEFAULT_EVENTS, CctvConfig, CctvEvent, CctvRules, EventRule, severity
 
 NOON_KST = datetime(2026, 6, 1, 3, 0, tzinfo=UTC)  # 12:00 in Seoul
 MIDNIGHT_KST = datetime(2026, 6, 1, 15, 0, tzinfo=UTC)
@@ -113,21 +113,21 @@ def test_a_recurring_alert_says_so_and_episodes_far_apart_are_not_recurring() ->
 
 def test_same_type_from_two_cameras_of_a_zone_is_an_incident() -> None:
     r = CctvRules()
-    r.on_event(ev(NOON_KST, "smoke", cam="cam-1"))
-    out = r.on_event(ev(NOON_KST + timedelta(seconds=60), "smoke", cam="cam-2"))
-    incident = [e for k, e, _ in out if k == "cctv.incident.smoke:zone:z1"]
+    r.on_event(ev(NOON_KST, "fight", cam="cam-1"))
+    out = r.on_event(ev(NOON_KST + timedelta(seconds=60), "fight", cam="cam-2"))
+    incident = [e for k, e, _ in out if k == "cctv.incident.fight:zone:z1"]
     assert incident and isinstance(incident[0], Raise) and incident[0].severity is Severity.CRITICAL
     # another zone, or too late, is not the same incident
     r2 = CctvRules()
-    r2.on_event(ev(NOON_KST, "smoke", cam="cam-1"))
+    r2.on_event(ev(NOON_KST, "fight", cam="cam-1"))
     assert not [
         k
-        for k, _, _ in r2.on_event(ev(NOON_KST + timedelta(seconds=30), "smoke", cam="cam-9", zone="z2"))
+        for k, _, _ in r2.on_event(ev(NOON_KST + timedelta(seconds=30), "fight", cam="cam-9", zone="z2"))
         if k.startswith("cctv.incident")
     ]
     assert not [
         k
-        for k, _, _ in r2.on_event(ev(NOON_KST + timedelta(seconds=900), "smoke", cam="cam-2"))
+        for k, _, _ in r2.on_event(ev(NOON_KST + timedelta(seconds=900), "fight", cam="cam-2"))
         if k.startswith("cctv.incident")
     ]
 
@@ -138,33 +138,53 @@ def _raised(out: list[tuple[str, object, datetime]]) -> dict[str, Raise]:
 
 def test_an_incident_groups_the_zones_events_of_its_type_while_it_lasts() -> None:
     r = CctvRules()  # incidents: 2 cameras within 5 min; quiet 10 min
-    first = _raised(r.on_event(ev(NOON_KST, "smoke", cam="cam-1")))
-    assert set(first) == {"cctv.smoke:cam-1"}  # one camera: its own alert
-    formed = _raised(r.on_event(ev(NOON_KST + timedelta(seconds=60), "smoke", cam="cam-2")))
-    assert set(formed) == {"cctv.incident.smoke:zone:z1"}  # the second camera: told once, as the scene
-    inc = formed["cctv.incident.smoke:zone:z1"]
+    first = _raised(r.on_event(ev(NOON_KST, "fight", cam="cam-1")))
+    assert set(first) == {"cctv.fight:cam-1"}  # one camera: its own alert
+    formed = _raised(r.on_event(ev(NOON_KST + timedelta(seconds=60), "fight", cam="cam-2")))
+    assert set(formed) == {"cctv.incident.fight:zone:z1"}  # the second camera: told once, as the scene
+    inc = formed["cctv.incident.fight:zone:z1"]
     assert inc.explanation.details["cameras"] == ["cam-1", "cam-2"]
     assert inc.explanation.details["first_camera"] == "cam-1"
     assert inc.explanation.window_start == NOON_KST
     # a third camera, outside the 5-minute window but while the incident lasts, joins it
-    later = _raised(r.on_event(ev(NOON_KST + timedelta(seconds=400), "smoke", cam="cam-3")))
-    assert set(later) == {"cctv.incident.smoke:zone:z1"}
-    assert later["cctv.incident.smoke:zone:z1"].explanation.details["cameras"] == ["cam-1", "cam-2", "cam-3"]
-    assert later["cctv.incident.smoke:zone:z1"].explanation.details["events"] == 3
+    later = _raised(r.on_event(ev(NOON_KST + timedelta(seconds=400), "fight", cam="cam-3")))
+    assert set(later) == {"cctv.incident.fight:zone:z1"}
+    assert later["cctv.incident.fight:zone:z1"].explanation.details["cameras"] == ["cam-1", "cam-2", "cam-3"]
+    assert later["cctv.incident.fight:zone:z1"].explanation.details["events"] == 3
     # the alert open before the incident formed goes on counting its camera's events, and keeps the
     # incident alive
-    again = _raised(r.on_event(ev(NOON_KST + timedelta(seconds=700), "smoke", cam="cam-1")))
-    assert set(again) == {"cctv.smoke:cam-1", "cctv.incident.smoke:zone:z1"}
+    again = _raised(r.on_event(ev(NOON_KST + timedelta(seconds=700), "fight", cam="cam-1")))
+    assert set(again) == {"cctv.fight:cam-1", "cctv.incident.fight:zone:z1"}
     # another type, or another zone, is not grouped
     other = _raised(r.on_event(ev(NOON_KST + timedelta(seconds=710), "fire", cam="cam-2")))
     assert set(other) == {"cctv.fire:cam-2"}
-    elsewhere = _raised(r.on_event(ev(NOON_KST + timedelta(seconds=720), "smoke", cam="cam-9", zone="z2")))
-    assert set(elsewhere) == {"cctv.smoke:cam-9"}
+    elsewhere = _raised(r.on_event(ev(NOON_KST + timedelta(seconds=720), "fight", cam="cam-9", zone="z2")))
+    assert set(elsewhere) == {"cctv.fight:cam-9"}
     # quiet for 10 min: camera alert and incident clear; then a camera alerts on its own again
     cleared = {k for k, e, _ in r.tick(NOON_KST + timedelta(seconds=700 + 601)) if isinstance(e, Clear)}
-    assert {"cctv.smoke:cam-1", "cctv.incident.smoke:zone:z1"} <= cleared
-    fresh = _raised(r.on_event(ev(NOON_KST + timedelta(seconds=1400), "smoke", cam="cam-3")))
-    assert set(fresh) == {"cctv.smoke:cam-3"}
+    assert {"cctv.fight:cam-1", "cctv.incident.fight:zone:z1"} <= cleared
+    fresh = _raised(r.on_event(ev(NOON_KST + timedelta(seconds=1400), "fight", cam="cam-3")))
+    assert set(fresh) == {"cctv.fight:cam-3"}
+
+
+def test_smoke_and_fire_are_one_scene() -> None:
+    """The packaged table makes smoke ``same_as`` fire: a camera that sees smoke, then flames, is one fire
+    alert (one call to 119, fire's runbook and escalation); two cameras, one seeing smoke and one fire, are
+    one fire incident."""
+    r = CctvRules()
+    smoke = _raised(r.on_event(ev(NOON_KST, "smoke", cam="cam-1", conf=0.7)))
+    assert set(smoke) == {"cctv.fire:cam-1"}
+    assert smoke["cctv.fire:cam-1"].title == "Fire at cam-1" and smoke["cctv.fire:cam-1"].rule == "cctv.fire"
+    why = smoke["cctv.fire:cam-1"].explanation
+    assert why.details["event_type"] == "smoke" and "smoke with confidence 0.70" in why.message
+    assert "(one scene with fire)" in why.message
+    flames = _raised(r.on_event(ev(NOON_KST + timedelta(seconds=40), "fire", cam="cam-1")))
+    assert set(flames) == {"cctv.fire:cam-1"}  # the same alert, counting
+    scene = _raised(r.on_event(ev(NOON_KST + timedelta(seconds=60), "smoke", cam="cam-2")))
+    assert set(scene) == {"cctv.incident.fire:zone:z1"}
+    # a table without it: smoke is its own alert again
+    own = CctvRules(CctvConfig(events={**DEFAULT_EVENTS, "smoke": EventRule("critical")}))
+    assert set(_raised(own.on_event(ev(NOON_KST, "smoke", cam="cam-1")))) == {"cctv.smoke:cam-1"}
 
 
 @pytest.mark.parametrize(

@@ -299,6 +299,7 @@ def test_an_operator_acknowledges_a_storm_of_alerts_at_once(api: Api, browser: W
     assert "child zone entry by day warning, at night critical" in thresholds
     assert "fall by day warning, critical from confidence 0.8" in thresholds
     assert "loitering by day info, at night warning, warning at a school" in thresholds
+    assert "smoke by day critical, one scene with fire: counts on its alerts" in thresholds
     assert "webhook:*" in browser.find_element(By.ID, "r-routes").text
     assert "every device has its zone's" in browser.find_element(By.ID, "r-devices").text
     shot(browser, "console-rules")

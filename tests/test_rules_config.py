@@ -104,6 +104,13 @@ BAD = [
         "cctv: {events: {crowd: {above_count: {warning: 0}}}}",
         "cctv.events.crowd.above_count.warning",
     ),
+    ("event-same-as-unknown", "cctv: {events: {smoke: {same_as: flames}}}", "cctv.events.smoke.same_as"),
+    ("event-same-as-itself", "cctv: {events: {fire: {same_as: fire}}}", "cctv.events.fire.same_as"),
+    (
+        "event-same-as-chain",
+        "cctv: {events: {fire: {same_as: fight}, smoke: {same_as: fire}}}",
+        "cctv.events.smoke.same_as",
+    ),
     ("event-area-level", "cctv: {events: {crowd: {areas: {park: off}}}}", "cctv.events.crowd.areas.park"),
     (
         "device-event",

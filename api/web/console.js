@@ -115,6 +115,7 @@ function eventRule(x) {
   for (const [area, sev] of Object.entries(x.areas || {})) out.push(`${sev} at a ${area}`);
   for (const [sev, at] of Object.entries(x.above_confidence || {})) out.push(`${sev} from confidence ${at}`);
   for (const [sev, n] of Object.entries(x.above_count || {})) out.push(`${sev} from ${n} objects`);
+  if (x.same_as) out.push(`one scene with ${x.same_as.replace(/_/g, " ")}: counts on its alerts`);
   return out.join(", ");
 }
 const eventRules = (table) => Object.entries(table).map(([type, x]) => `${type}: ${eventRule(x)}`).join("; ");
