@@ -284,11 +284,15 @@ def cctv() -> dashboard.Dashboard:
             w=12,
         ))
         .with_panel(table_panel(
-            "Incidents",
+            "CCTV alerts and incidents",
             f"SELECT opened_at, subject AS area, title, {SEVERITY_NAME} AS severity, state, count AS events,"
+            " coalesce(array_to_string(ARRAY(SELECT jsonb_array_elements_text("
+            "CASE jsonb_typeof(explanation->'details'->'cameras') WHEN 'array'"
+            " THEN explanation->'details'->'cameras' END)), ', '), '') AS cameras,"
             " explanation->>'message' AS explanation FROM alerts WHERE rule LIKE 'cctv.%'"
             " AND $__timeFilter(opened_at) ORDER BY opened_at DESC",
-            w=12,
+            w=12, desc="A camera's alerts, and the zone incidents that group several cameras' events of one"
+            " type (their cameras listed: put them on the wall screen)",
         ))
     )  # fmt: skip
 

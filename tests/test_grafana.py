@@ -263,6 +263,26 @@ def test_the_zone_outage_panel_lists_a_zone_that_went_dark(db_url: str) -> None:
     assert "power or network outage" in rows[0][6]
 
 
+def test_the_cctv_panel_lists_the_cameras_an_incident_grouped(db_url: str) -> None:
+    from analytics.cctv import CctvEvent, CctvRules
+
+    now = datetime.now(UTC)
+    rules = CctvRules()
+    events = []
+    for i, cam in enumerate(["cam-3", "cam-1", "cam-2"]):
+        events += rules.on_event(
+            CctvEvent(cam, now - timedelta(minutes=5 - i), "fight", 0.9, "jangan", "market")
+        )
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        for key, ev, at in events:
+            store.apply(conn, ev, at, key=key)
+        panel = next(p for p in render("cctv")["panels"] if p["title"] == "CCTV alerts and incidents")
+        sql = macros.expand(panel["targets"][0]["rawSql"], now - timedelta(hours=6), now, 60, {})
+        rows = {r[1]: r for r in conn.execute(sql).fetchall()}  # type: ignore[arg-type]
+    assert set(rows) == {"cam-3", "zone:jangan"}  # the first camera's alert, and the incident
+    assert rows["zone:jangan"][6] == "cam-1, cam-2, cam-3" and rows["cam-3"][6] == ""
+
+
 def test_the_sinks_panel_shows_what_each_sink_has_not_taken_without_the_tokens(db_url: str) -> None:
     from alerts import outbox
     from alerts.model import Explanation, Raise, Severity
