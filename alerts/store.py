@@ -34,10 +34,11 @@ from alerts.model import Alert, Audit, Event, Explanation, Notify, Policy, Raise
 OPENING = ("opened", "reopened")
 
 #: over the audit trail (``alert_audit a``): the rows that are annunciations (alerts.load): an opening not
-#: muted by maintenance (a muted one has a ``muted`` row at the same instant, and reached nobody)
+#: muted by maintenance (a muted one has a ``muted`` row at the same instant, and reached nobody), or the
+#: release of one still live when its maintenance ended (``unmuted``: it reaches the operators then)
 ANNUNCIATION = (
-    f"a.action IN ({', '.join(repr(w) for w in OPENING)}) AND NOT EXISTS (SELECT 1 FROM alert_audit m"
-    " WHERE m.alert_id = a.alert_id AND m.action = 'muted' AND m.at = a.at)"
+    f"((a.action IN ({', '.join(repr(w) for w in OPENING)}) AND NOT EXISTS (SELECT 1 FROM alert_audit m"
+    " WHERE m.alert_id = a.alert_id AND m.action = 'muted' AND m.at = a.at)) OR a.action = 'unmuted')"
 )
 
 #: alerts about zone ``%(zone)s`` (NULL: any): the zone itself, or a device or a parking lot in it

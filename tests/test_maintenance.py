@@ -151,6 +151,13 @@ def test_when_the_window_ends_the_live_alerts_are_notified_then(conn: psycopg.Co
         for r in conn.execute("SELECT action FROM alert_audit WHERE alert_id = %s ORDER BY id", (live.id,))
     ]
     assert actions == ["opened", "muted", "unmuted"]
+    # the alarm load counts what reached the operators when it did: aq-3 at once, aq-1 at its release;
+    # the one resolved during maintenance never reached anyone
+    items, _live = store.annunciations(conn, NOW - timedelta(hours=1), NOW + timedelta(hours=1))
+    assert sorted((a.subject, a.at) for a in items) == [
+        ("aq-1", NOW + timedelta(minutes=11)),
+        ("aq-3", NOW),
+    ]
 
 
 def test_a_longer_window_keeps_the_alert_muted(conn: psycopg.Connection[Any]) -> None:
