@@ -41,6 +41,10 @@ ANNUNCIATION = (
     " WHERE m.alert_id = a.alert_id AND m.action = 'muted' AND m.at = a.at)) OR a.action = 'unmuted')"
 )
 
+#: the severity an annunciation (``alert_audit a`` of ``alerts al``) was announced with (rows from before
+#: the audit kept it: the alert's own)
+ANNOUNCED_SEVERITY = "coalesce(a.severity, al.severity)"
+
 #: alerts about zone ``%(zone)s`` (NULL: any): the zone itself, or a device or a parking lot in it
 ABOUT_ZONE = (
     "(%(zone)s::text IS NULL OR subject IN (%(zone)s, 'zone:' || %(zone)s)"
@@ -223,7 +227,7 @@ def apply(
                     _lock_outbox(cur)
                 for e in effects:
                     if isinstance(e, Audit):
-                        _write_audit(cur, after.id, now, e)
+                        _write_audit(cur, after.id, now, e, after.severity)
                     elif isinstance(e, Notify):
                         _write_notification(cur, after, e.what, muted)
                 return after
@@ -239,10 +243,14 @@ def _lock_outbox(cur: psycopg.Cursor[Any]) -> None:
     cur.execute("NOTIFY citywatch_alerts")
 
 
-def _write_audit(cur: psycopg.Cursor[Any], alert_id: int | None, at: datetime, e: Audit) -> None:
+def _write_audit(
+    cur: psycopg.Cursor[Any], alert_id: int | None, at: datetime, e: Audit, severity: Severity | None = None
+) -> None:
+    """One audit row; ``severity``: the alert's then (None: read it from the alert, as it is now)."""
     cur.execute(
-        "INSERT INTO alert_audit (alert_id, at, action, actor, from_state, to_state, detail)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s)",
+        "INSERT INTO alert_audit (alert_id, at, action, actor, from_state, to_state, detail, severity)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s,"
+        " coalesce(%s, (SELECT severity FROM alerts WHERE id = %s)))",
         (
             alert_id,
             at,
@@ -251,6 +259,8 @@ def _write_audit(cur: psycopg.Cursor[Any], alert_id: int | None, at: datetime, e
             e.from_state.value if e.from_state else None,
             e.to_state.value,
             e.detail,
+            int(severity) if severity is not None else None,
+            alert_id,
         ),
     )
 
@@ -368,19 +378,20 @@ def annunciations(
 ) -> tuple[list[Annunciation], list[datetime]]:
     """What reached the operators of a desk (``kind``, ``zone``; None: all) in [start, end), and when each
     of its alerts still live at ``end`` opened: the input of :func:`alerts.load.alarm_load`. With
-    ``min_severity``, only alerts that severe (now) count."""
-    desk = f"(%(kind)s::text[] IS NULL OR kind = ANY(%(kind)s)) AND {ABOUT_ZONE} AND severity >= %(sev)s"
+    ``min_severity``, only annunciations that severe when announced (and, for the stale count, alerts that
+    severe now) count."""
+    desk = f"(%(kind)s::text[] IS NULL OR kind = ANY(%(kind)s)) AND {ABOUT_ZONE}"
     p = {"t0": start, "t1": end, "kind": kind, "zone": zone, "sev": int(min_severity)}
     with conn.cursor(row_factory=tuple_row) as cur:
         rows = cur.execute(
-            "SELECT a.at, a.alert_id, al.rule, al.subject, al.severity, al.kind FROM alert_audit a"
+            f"SELECT a.at, a.alert_id, al.rule, al.subject, {ANNOUNCED_SEVERITY}, al.kind FROM alert_audit a"
             f" JOIN alerts al ON al.id = a.alert_id WHERE a.at >= %(t0)s AND a.at < %(t1)s AND {ANNUNCIATION}"
-            f" AND {desk}",
+            f" AND {desk} AND {ANNOUNCED_SEVERITY} >= %(sev)s",
             p,
         ).fetchall()
         live = cur.execute(
             "SELECT coalesce(open_since, opened_at) FROM alerts WHERE opened_at < %(t1)s"
-            f" AND (resolved_at IS NULL OR resolved_at >= %(t1)s) AND {desk}",
+            f" AND (resolved_at IS NULL OR resolved_at >= %(t1)s) AND {desk} AND severity >= %(sev)s",
             p,
         ).fetchall()
     items = [Annunciation(at, i, rule, subject, Severity(sev), k) for at, i, rule, subject, sev, k in rows]

@@ -16,7 +16,7 @@ from grafana_foundation_sdk.builders import dashboard
 from grafana_foundation_sdk.models import dashboard as dm
 
 from alerts.maintenance import UNTIL
-from alerts.store import ANNUNCIATION
+from alerts.store import ANNOUNCED_SEVERITY, ANNUNCIATION
 from grafana.panels import (
     GREEN_RED,
     bars,
@@ -401,7 +401,7 @@ def alerts() -> dashboard.Dashboard:
         .with_panel(ts(
             "Alarm load: annunciations per 10 minutes",
             "SELECT $__timeGroupAlias(a.at, '10m'), count(*) AS annunciations,"
-            f" count(*) FILTER (WHERE al.severity >= 2) AS \"warning or worse\" FROM alert_audit a"
+            f" count(*) FILTER (WHERE {ANNOUNCED_SEVERITY} >= 2) AS \"warning or worse\" FROM alert_audit a"
             f" JOIN alerts al ON al.id = a.alert_id WHERE $__timeFilter(a.at) AND {ANNUNCIATION}"
             " AND al.kind IN ($kind) GROUP BY 1 ORDER BY 1",
             w=16, th=thresholds((None, "green"), (2, "yellow"), (11, "red")),

@@ -113,3 +113,24 @@ def test_the_rules_runbook_is_on_the_alert_and_every_notification_of_it(db_url: 
     assert runbook == (procedure.runbook,)
     assert sent == [(w, procedure.runbook) for w in ("opened", "escalated", "acknowledged")]
     assert none == (None,)
+
+
+def test_an_annunciation_keeps_the_severity_it_was_announced_with(db_url: str) -> None:
+    """An alert that opened as a warning and was raised to critical later reached the operators as a
+    warning: the alarm load counts it so (the audit trail keeps each step's severity)."""
+    t0 = datetime.now(UTC) - timedelta(minutes=30)
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        for i, sev in enumerate((Severity.WARNING, Severity.CRITICAL)):
+            store.apply(
+                conn,
+                Raise("aq.drift", "aq-7", "aq", sev, "Drift", Explanation("d")),
+                t0 + timedelta(minutes=i),
+            )
+        items, _live = store.annunciations(conn, t0 - timedelta(minutes=1), t0 + timedelta(hours=1))
+        assert [(a.subject, a.severity) for a in items] == [("aq-7", Severity.WARNING)]
+        crit, live_crit = store.annunciations(
+            conn, t0 - timedelta(minutes=1), t0 + timedelta(hours=1), min_severity=Severity.CRITICAL
+        )
+        assert crit == [] and len(live_crit) == 1  # announced as a warning; live as a critical
+        steps = conn.execute("SELECT action, severity FROM alert_audit ORDER BY id").fetchall()
+        assert steps[0] == ("opened", int(Severity.WARNING)) and steps[-1][1] == int(Severity.CRITICAL)
