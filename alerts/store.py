@@ -244,13 +244,12 @@ def _lock_outbox(cur: psycopg.Cursor[Any]) -> None:
 
 
 def _write_audit(
-    cur: psycopg.Cursor[Any], alert_id: int | None, at: datetime, e: Audit, severity: Severity | None = None
+    cur: psycopg.Cursor[Any], alert_id: int | None, at: datetime, e: Audit, severity: Severity
 ) -> None:
-    """One audit row; ``severity``: the alert's then (None: read it from the alert, as it is now)."""
+    """One audit row; ``severity``: the alert's at that step."""
     cur.execute(
         "INSERT INTO alert_audit (alert_id, at, action, actor, from_state, to_state, detail, severity)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s,"
-        " coalesce(%s, (SELECT severity FROM alerts WHERE id = %s)))",
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
         (
             alert_id,
             at,
@@ -259,8 +258,7 @@ def _write_audit(
             e.from_state.value if e.from_state else None,
             e.to_state.value,
             e.detail,
-            int(severity) if severity is not None else None,
-            alert_id,
+            int(severity),
         ),
     )
 
@@ -324,6 +322,7 @@ def release(conn: psycopg.Connection[Any], now: datetime) -> int:
                 alert_id,
                 now,
                 Audit("unmuted", SYSTEM, a.state, a.state, f"maintenance #{was} ended; notified now"),
+                a.severity,
             )
             _lock_outbox(cur)
             _write_notification(cur, a, "opened", after_maintenance=was)
@@ -338,7 +337,8 @@ def mute_live(conn: psycopg.Connection[Any], window: Window, now: datetime) -> i
         return 0
     with conn.cursor(row_factory=tuple_row) as c:
         rows = c.execute(
-            "SELECT a.id, a.subject, a.rule, d.zone_id, a.state FROM alerts a LEFT JOIN devices d ON d.device_id = a.subject"
+            "SELECT a.id, a.subject, a.rule, d.zone_id, a.state, a.severity FROM alerts a"
+            " LEFT JOIN devices d ON d.device_id = a.subject"
             " WHERE a.state <> 'resolved' AND a.muted_by IS NULL"
             " AND (a.subject = %(s)s OR d.zone_id = %(z)s)",
             {
@@ -347,7 +347,7 @@ def mute_live(conn: psycopg.Connection[Any], window: Window, now: datetime) -> i
             },
         ).fetchall()
     n = 0
-    for alert_id, subject, rule, zone, state in rows:
+    for alert_id, subject, rule, zone, state, severity in rows:
         if not window.covers(subject, zone, rule, now):
             continue
         with conn.transaction(), conn.cursor() as cur:
@@ -357,7 +357,8 @@ def mute_live(conn: psycopg.Connection[Any], window: Window, now: datetime) -> i
                 (window.id, alert_id),
             )
             if cur.rowcount:
-                _write_audit(cur, alert_id, now, _muted_audit(State(state), window, window.created_by))
+                audit = _muted_audit(State(state), window, window.created_by)
+                _write_audit(cur, alert_id, now, audit, Severity(severity))
                 n += 1
     return n
 

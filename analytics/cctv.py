@@ -268,7 +268,7 @@ class CctvRules:
         it is live; it is one step more severe than the most severe of its events."""
         city = self.cfg
         in_window = {c for _, c, _s in recent}
-        if ikey not in self.live or ikey not in self.incidents:  # it forms
+        if ikey not in self.incidents:  # it forms (tick forgets it when it clears)
             first_t, first_cam, _ = recent[0]
             worst = max(s for *_, s in recent)
             self.incidents[ikey] = _Incident(first_t, first_cam, in_window, len(recent), worst)

@@ -34,6 +34,7 @@ from citywatch.contracts.messages import CctvEventType
 from citywatch.settings import AnalyticsSettings
 
 T = TypeVar("T")
+EVENT_TYPES = [t.value for t in CctvEventType]  # the CCTV event table's keys
 
 
 class RulesError(ValueError):
@@ -142,12 +143,12 @@ def _cross_check(domain: str, cfg: Any, where: str) -> None:
     elif domain == "cctv" and cfg.recurring_n == 1:
         problem = "recurring_n", "at least 2 (0: never): one episode does not recur"
     elif domain == "cctv":
-        known = {t.value for t in CctvEventType}
         for t, rule in cfg.events.items():
             if rule.same_as is None:
                 continue
-            if rule.same_as not in known or rule.same_as == t:
-                problem = f"events.{t}.same_as", f"another event type ({', '.join(sorted(known - {t}))})"
+            if rule.same_as not in EVENT_TYPES or rule.same_as == t:
+                others = ", ".join(sorted(set(EVENT_TYPES) - {t}))
+                problem = f"events.{t}.same_as", f"another event type ({others})"
             elif cfg.events.get(rule.same_as, EventRule()).same_as:
                 problem = f"events.{t}.same_as", f"{rule.same_as} is itself same_as another: name that one"
             if problem:
@@ -170,12 +171,11 @@ def _events(base: dict[str, EventRule], given: Any, where: str) -> dict[str, dic
     ``base``; only the settings given."""
     if not isinstance(given, dict):
         raise RulesError(where, f"expected a mapping of event types, got {type(given).__name__}")
-    known = [t.value for t in CctvEventType]
     out: dict[str, dict[str, Any]] = {}
     for t, fields in given.items():
         t = str(t)
-        if t not in known:
-            raise RulesError(f"{where}.{t}", f"unknown event type (known: {', '.join(known)})")
+        if t not in EVENT_TYPES:
+            raise RulesError(f"{where}.{t}", f"unknown event type (known: {', '.join(EVENT_TYPES)})")
         fields = fields or {}
         rule = _build(EventRule, {**dataclasses.asdict(base.get(t, EventRule())), **fields}, f"{where}.{t}")
         if bad := [s for s, at in rule.above_confidence.items() if not 0 < at <= 1]:
@@ -196,18 +196,12 @@ def _domain(domain: str, base: Any, given: Any, where: str) -> tuple[Any, dict[s
     table = domain == "cctv"  # the one domain with a table merged per entry
     rest = {k: v for k, v in given.items() if not (table and k == "events")}
     events = _events(base.events, given["events"], f"{where}.events") if table and "events" in given else None
-    fields = {f.name: getattr(base, f.name) for f in dataclasses.fields(base)}
-    if table:
-        fields.pop("events")
-    cfg = _build(LAYERED[domain], {**{k: _plain(v) for k, v in fields.items()}, **rest}, where)
+    fields = {k: v for k, v in dataclasses.asdict(base).items() if not (table and k == "events")}
+    cfg = _build(LAYERED[domain], {**fields, **rest}, where)
     if table:
         cfg = dataclasses.replace(cfg, events=merge_events(base.events, events or {}))
     _cross_check(domain, cfg, where)
     return cfg, events
-
-
-def _plain(v: Any) -> Any:
-    return dataclasses.asdict(v) if dataclasses.is_dataclass(v) and not isinstance(v, type) else v
 
 
 def _own(domain: str, city: Any, given: Any, where: str) -> dict[str, Any]:
@@ -216,10 +210,8 @@ def _own(domain: str, city: Any, given: Any, where: str) -> dict[str, Any]:
     if not isinstance(given, dict):
         raise RulesError(where, f"expected a mapping, got {type(given).__name__}")
     cfg, events = _domain(domain, city, given, where)
-    own = {k: getattr(cfg, k) for k in given if k != "events" or domain != "cctv"}
-    if events is not None:
-        own["events"] = events
-    return own
+    own = {k: getattr(cfg, k) for k in given if k != "events"}  # only CCTV has events: merged per entry
+    return own | ({"events": events} if events is not None else {})
 
 
 def _layer(doc: Any, section: str, city: dict[str, Any], what: str) -> dict[str, Own]:
