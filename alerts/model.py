@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import IntEnum, StrEnum
@@ -37,6 +38,23 @@ class Explanation:
     window_end: datetime | None = None
     details: dict[str, Any] = field(default_factory=dict)
     message: str = ""
+
+
+# An alert that stands for several devices names them in its details under one of these keys: a CCTV
+# incident its cameras, a zone outage its devices, a zone's unusual pollutant mix its stations (a mapping).
+GROUPED = ("cameras", "devices", "stations")
+
+
+def involved(details: Mapping[str, Any] | None) -> list[str]:
+    """The devices a grouped alert stands for (empty for an alert about one subject): a list in its own order
+    (an incident's first camera first), a mapping's keys sorted."""
+    for key in GROUPED:
+        v = (details or {}).get(key)
+        if isinstance(v, Mapping):
+            return sorted(str(k) for k in v)
+        if isinstance(v, list):
+            return [str(x) for x in v]
+    return []
 
 
 @dataclass(frozen=True, slots=True)

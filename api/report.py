@@ -19,6 +19,13 @@ def _dur(s: float | None) -> str:
     return f"{s / 60:.0f} min" if s < 5400 else f"{s / 3600:.1f} h"
 
 
+def _involved(names: list[str], shown: int = 12) -> str:
+    if not names:
+        return ""
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return f"; {len(names)}: {', '.join(names[:shown])}{more}"
+
+
 def report_markdown(r: dict[str, Any]) -> str:
     """``r``: the JSON shift report (``GET /api/v1/alerts/report``). Times in KST, the control room's."""
     sev = r["opened_by_severity"]
@@ -45,7 +52,8 @@ def report_markdown(r: dict[str, Any]) -> str:
     lines += ["", "## Outages, advisories and incidents"]
     if r["episodes"]:
         lines += [
-            f"- {e['title']} ({e['severity']}): {_t(e['since'])} – {_t(e['until']) if e['until'] else 'still on'}"
+            f"- #{e['id']} {e['title']} ({e['severity']}): {_t(e['since'])} –"
+            f" {_t(e['until']) if e['until'] else 'still on'}{_involved(e['involved'])}"
             for e in r["episodes"]
         ]
     else:

@@ -381,6 +381,7 @@ class ReportOperator(BaseModel):
 
 
 class ReportEpisode(BaseModel):
+    id: int = Field(description="the alert (its detail, audit trail and comments: GET /api/v1/alerts/{id})")
     rule: str
     subject: str
     title: str
@@ -388,6 +389,10 @@ class ReportEpisode(BaseModel):
     since: datetime
     until: datetime | None = Field(description="null: still on at the end of the range")
     peak: float | None
+    involved: list[str] = Field(
+        description="the devices it stands for: an incident's cameras (the first one first), an outage's devices,"
+        " the stations of a zone's unusual pollutant mix; empty for a station's advisory"
+    )
 
 
 class ReportWindow(BaseModel):
@@ -476,7 +481,8 @@ class ShiftReport(BaseModel):
     still_open: list[ReportOpen] = Field(description="what the next shift inherits (most severe first)")
     operators: list[ReportOperator] = Field(description="who acknowledged, resolved, commented how many")
     episodes: list[ReportEpisode] = Field(
-        description="zone outages, air-quality advisories and multi-camera incidents in the range"
+        description="zone outages, air-quality advisories, zone-wide unusual pollutant mixes and multi-camera"
+        " incidents in the range"
     )
     maintenance: list[ReportWindow]
     notifications: list[ReportSink]

@@ -523,7 +523,8 @@ def test_the_shift_report_hands_over_what_happened(api: Api) -> None:
         store.apply(
             conn,
             Raise("zone.outage", "zone:jangan", "platform", Severity.CRITICAL, "Zone outage: 5 of 8 devices offline",
-                  Explanation("zone.outage")),
+                  Explanation("zone.outage", details={"devices": ["aq-001", "aq-002", "cam-04", "cam-05", "ps-101"],
+                                                      "kinds": {"aq": 2, "cctv": 2, "parking": 1}})),
             now - timedelta(hours=2),
         )  # fmt: skip
         store.apply(conn, Clear("back"), now - timedelta(hours=1), key="zone.outage:zone:jangan")
@@ -531,7 +532,7 @@ def test_the_shift_report_hands_over_what_happened(api: Api) -> None:
         fight = store.apply(
             conn,
             Raise("cctv.incident.fight", "zone:jangan", "cctv", Severity.CRITICAL, "Fight seen by 3 cameras",
-                  Explanation("cctv.incident")),
+                  Explanation("cctv.incident", details={"cameras": ["cam-07", "cam-02", "cam-05"]})),
             now - timedelta(hours=3),
         )  # fmt: skip
         assert fight is not None
@@ -540,6 +541,19 @@ def test_the_shift_report_hands_over_what_happened(api: Api) -> None:
                 conn, Tick(), now - timedelta(hours=3) + timedelta(minutes=m), alert_id=fight.id, policy=chain
             )
         store.apply(conn, Clear("quiet"), now - timedelta(hours=2), key="cctv.incident.fight:zone:jangan")
+        mix = {
+            "stations": {"aq-003": {"score": -0.2, "features": {}}, "aq-001": {"score": -0.1, "features": {}}}
+        }
+        for subject, details in (
+            ("zone:jangan", mix),
+            ("aq-009", {"features": {"no2": 3.1}}),
+        ):  # a zone's; a station's
+            store.apply(
+                conn,
+                Raise("aq.multivariate", subject, "aq", Severity.INFO, f"Unusual pollutant mix: {subject}",
+                      Explanation("aq.multivariate", details=details)),
+                now - timedelta(minutes=30),
+            )  # fmt: skip
         store.apply(
             conn,
             Raise("zone.outage", "zone:old", "platform", Severity.CRITICAL, "Long ago", Explanation("zone.outage")),
@@ -558,34 +572,41 @@ def test_the_shift_report_hands_over_what_happened(api: Api) -> None:
         op.post(f"/api/v1/alerts/{ids[4]}/comments", json={"text": "crew on the way"})
     with api.client("viewer") as v:
         r = v.get("/api/v1/alerts/report").json()  # the last 12 hours
-        assert r["opened"] == 8 and r["opened_by_severity"] == {"info": 2, "warning": 2, "critical": 4}
+        assert r["opened"] == 10 and r["opened_by_severity"] == {"info": 4, "warning": 2, "critical": 4}
         assert (r["escalated"], r["escalated_further"]) == (1, 1)
         assert r["mtta_s"] is not None and r["mttr_s"] is not None
         assert {(x["rule"], x["opened"], x["worst"], x["still_open"]) for x in r["by_rule"]} == {
             ("test.rule", 6, "critical", 5),
             ("zone.outage", 1, "critical", 0),
             ("cctv.incident.fight", 1, "critical", 0),
+            ("aq.multivariate", 2, "info", 2),
         }
         assert r["by_rule"][0]["worst"] == "critical"
         open_ids = [a["id"] for a in r["still_open"]]
-        assert set(open_ids) == set(ids) - {ids[2]} and r["still_open"][0]["severity"] == "critical"
+        mixes = {a["id"] for a in r["still_open"] if a["rule"] == "aq.multivariate"}
+        assert len(mixes) == 2 and set(open_ids) == set(ids) - {ids[2]} | mixes
+        assert r["still_open"][0]["severity"] == "critical"
         assert r["operators"] == [{"actor": "operator", "acknowledged": 3, "resolved": 1, "commented": 1}]
-        assert [(e["rule"], e["until"] is not None) for e in r["episodes"]] == [
-            ("cctv.incident.fight", True),
-            ("zone.outage", True),
+        # the episodes name what they stand for (a station's own unusual mix is not an episode)
+        assert [(e["rule"], e["subject"], e["until"] is not None, e["involved"]) for e in r["episodes"]] == [
+            ("cctv.incident.fight", "zone:jangan", True, ["cam-07", "cam-02", "cam-05"]),
+            ("zone.outage", "zone:jangan", True, ["aq-001", "aq-002", "cam-04", "cam-05", "ps-101"]),
+            ("aq.multivariate", "zone:jangan", False, ["aq-001", "aq-003"]),
         ]
         assert [m["reason"] for m in r["maintenance"]] == ["sensor swap"]
         md = v.get("/api/v1/alerts/report", params={"format": "markdown"})
         assert md.status_code == 200 and md.headers["content-type"].startswith("text/markdown")
         text = md.text
         assert text.startswith("# Shift report") and "(KST)" in text
-        assert "**8 alerts opened** — critical 4, warning 2, info 2; 1 escalated (1 beyond level 1)" in text
+        assert "**10 alerts opened** — critical 4, warning 2, info 4; 1 escalated (1 beyond level 1)" in text
         assert "Zone outage: 5 of 8 devices offline" in text and "sensor swap" in text
-        assert "- Fight seen by 3 cameras (critical)" in text
+        fight_line = next(x for x in text.splitlines() if "Fight seen by 3 cameras (critical)" in x)
+        assert fight_line.startswith(f"- #{fight.id} ") and fight_line.endswith("; 3: cam-07, cam-02, cam-05")
+        assert "still on; 2: aq-001, aq-003" in text
         assert "- operator: acknowledged 3, resolved 1, commented 1" in text
         # a range of its own
         week = v.get("/api/v1/alerts/report", params={"start": (now - timedelta(days=4)).isoformat()}).json()
-        assert week["opened"] == 9 and len(week["episodes"]) == 3
+        assert week["opened"] == 11 and len(week["episodes"]) == 4
         assert v.get("/api/v1/alerts/report", params={"format": "pdf"}).status_code == 422
 
 

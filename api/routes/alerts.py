@@ -14,7 +14,7 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from alerts import store
 from alerts.load import alarm_load
 from alerts.maintenance import UNTIL
-from alerts.model import Acknowledge, Assign, Comment, Event, IllegalTransition, Resolve, Severity
+from alerts.model import Acknowledge, Assign, Comment, Event, IllegalTransition, Resolve, Severity, involved
 from api.common import decode_cursor, encode_cursor, time_range, utc
 from api.deps import Operator, State, Viewer
 from api.problems import Problem, responses
@@ -219,8 +219,10 @@ def report(
         rng,
     )
     episodes = st.db.all(
-        "SELECT rule, subject, title, severity, opened_at AS since, resolved_at AS until, peak FROM alerts"
-        " WHERE (rule = 'zone.outage' OR rule LIKE 'aq.advisory.%%' OR rule LIKE 'cctv.incident.%%')"
+        "SELECT id, rule, subject, title, severity, opened_at AS since, resolved_at AS until, peak,"
+        " explanation->'details' AS details FROM alerts"
+        " WHERE (rule = 'zone.outage' OR rule LIKE 'aq.advisory.%%' OR rule LIKE 'cctv.incident.%%'"
+        " OR (rule = 'aq.multivariate' AND subject LIKE 'zone:%%'))"
         " AND opened_at < %(t1)s AND (resolved_at IS NULL OR resolved_at >= %(t0)s) ORDER BY opened_at",
         rng,
     )
@@ -249,7 +251,14 @@ def report(
         "by_rule": [{**r, "worst": Severity(r["worst"]).label} for r in by_rule],
         "still_open": [{**r, "severity": Severity(r["severity"]).label} for r in still_open],
         "operators": people,
-        "episodes": [{**r, "severity": Severity(r["severity"]).label} for r in episodes],
+        "episodes": [
+            {
+                **{k: v for k, v in r.items() if k != "details"},
+                "severity": Severity(r["severity"]).label,
+                "involved": involved(r["details"]),
+            }
+            for r in episodes
+        ],
         "maintenance": windows,
         "notifications": sent,
         "load": _alarm_load(st, t0, t1),
