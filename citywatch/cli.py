@@ -403,11 +403,26 @@ def bench_alerts(
 def bench_alarmload(
     days: Annotated[float, typer.Option(help="simulated days")] = 2.0,
     faults: Annotated[int, typer.Option(help="labelled faults of each kind")] = 2,
+    start: Annotated[
+        str | None,
+        typer.Option(
+            help="the simulated range's start, ISO with its zone (e.g. 2026-11-02T00:00:00+09:00): runs from one"
+            " start raise the same alerts; default: the last DAYS up to now",
+        ),
+    ] = None,
 ) -> None:
     """Does citywatch spam its operators? The alarm load (ISA-18.2 / EEMUA 191) of simulated days."""
+    from datetime import datetime
+
     from citywatch.bench.alarmload import run
 
-    typer.echo(json.dumps(run(days=days, faults_per_kind=faults)))
+    try:
+        out = run(
+            days=days, faults_per_kind=faults, start_at=datetime.fromisoformat(start) if start else None
+        )
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint="--start/--days") from e
+    typer.echo(json.dumps(out))
 
 
 @bench_app.command("faults")

@@ -35,11 +35,28 @@ SECRET = "bench-alarmload-secret"
 KINDS = ("stuck", "spike", "drift", "dropout", "malformed", "duplicate")
 
 
-def run(days: float = 2.0, seed: int = 21, faults_per_kind: int = 2) -> dict[str, Any]:
+def span(days: float, start: datetime | None, now: float) -> tuple[float, float]:
+    """The simulated range (epoch seconds): from ``start`` if given (runs from one start are comparable
+    alert by alert), else the last ``days`` up to two minutes ago; every timestamp in the past, as a replay."""
+    if days <= 0:
+        raise ValueError("days must be positive")
+    if start is None:
+        end = now - 120
+        return end - days * 86400, end
+    if start.tzinfo is None:
+        raise ValueError("start needs a time zone (e.g. 2026-11-02T00:00:00+09:00)")
+    t0 = start.timestamp()
+    if t0 + days * 86400 > now - 120:
+        raise ValueError(f"{start.isoformat()} plus {days:g} days reaches into the future: start earlier")
+    return t0, t0 + days * 86400
+
+
+def run(
+    days: float = 2.0, seed: int = 21, faults_per_kind: int = 2, start_at: datetime | None = None
+) -> dict[str, Any]:
+    start, end = span(days, start_at, time.time())
     city = build_city(seed, SIM_SCALE)
     city = replace(city, devices=[d for d in city.devices if not d.meta.get("gateway")])
-    end = time.time() - 120  # every timestamp in the past, as a replay of the last days
-    start = end - days * 86400
     faults = plan_faults(city, seed, start, end, faults_per_kind, KINDS)
     episodes = plan_episodes(seed, start, end)
     progress(
@@ -140,6 +157,7 @@ def run(days: float = 2.0, seed: int = 21, faults_per_kind: int = 2) -> dict[str
         "alerts_by_rule": by_rule,
         "messages": len(stream),
         "days": days,
+        "start": datetime.fromtimestamp(start, UTC).isoformat(),
         "devices": len(city.devices),
         "faults": len(faults),
         "episodes": len(episodes),
