@@ -154,6 +154,8 @@ class AnalyticsService:
         self.gaps_seen: dict[str, int] | None = None  # device -> missing messages already accounted for
         self.loss_at: dict[str, datetime] = {}  # device -> when it last lost messages
         self.outage_seen: dict[str, tuple[str, ...]] = {}  # zone outage -> its devices when last raised
+        # device -> when the outage that explained it cleared: power is back, and it gets hold_s to boot
+        self.released: dict[str, datetime] = {}
         #: a long re-evaluation reports (evaluated up to, fraction done, readings) here instead of the log
         self.progress: Callable[[datetime, float, int], None] | None = None
         self._stop = threading.Event()
@@ -641,17 +643,20 @@ class AnalyticsService:
             if self.outage_seen.get(subject) != o.devices:  # new, or its devices changed: the alert says so
                 self.outage_seen[subject] = o.devices
                 self._event(f"{outage.RULE}:{subject}", o.event(severity), now)
+        self.released = {d: t for d, t in self.released.items() if (now - t).total_seconds() < hold_s}
         for subject in live_outages - set(found):
-            self.outage_seen.pop(subject, None)
+            self.released |= dict.fromkeys(self.outage_seen.pop(subject, ()), now)
             self._event(
                 f"{outage.RULE}:{subject}",
                 Clear(f"fewer than {self.rules.outage.min_devices} of its devices are still offline"),
                 now,
             )
         covered = outage.covered(found)
+        # power is back: the last of the zone's devices to boot are not paged for being seconds slower
+        # (each gets hold_s from the outage's end, as from its own Last Will)
         self._reconcile(
             "device.offline",
-            {dev: ev for dev, ev in offline.items() if dev not in covered},
+            {dev: ev for dev, ev in offline.items() if dev not in covered and dev not in self.released},
             now,
             "data arrives again",
             {dev: f"explained by the outage of {z} (alert {outage.RULE})" for dev, z in covered.items()},
