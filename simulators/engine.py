@@ -76,9 +76,18 @@ def plan_faults(
     count: int,
     kinds: tuple[str, ...] = FAULT_KINDS,
     salt: str = "",
+    varied: bool = False,
 ) -> list[Fault]:
-    """``count`` non-overlapping faults per kind on random devices (stuck/spike/drift on AQ stations)."""
+    """``count`` non-overlapping faults per kind on random devices (stuck/spike/drift on AQ stations).
+
+    The plain faults are the textbook cases: a sensor frozen at its current reading, a spike of 5-10x,
+    a drift upward by 3-8 µg/m³ an hour. ``varied`` makes them as varied as field sensors are: half of the
+    stuck sensors read zero on every channel (a dead optical counter), spikes of 2.5-10x, and half of the
+    drifts upward by 1-8 µg/m³ an hour (fouled optics), half a gain falling by 1-4 % an hour to a third at
+    the lowest (a weakening fan draws less air: every reading scaled down, never to a flat zero). The same
+    devices and times either way: only the fault's own parameters differ."""
     rng = random.Random(f"{seed}:faults{salt}")
+    vary = random.Random(f"{seed}:varied{salt}")
     stations = [d.device_id for d in city.of_kind(DeviceKind.AIR_QUALITY)]
     others = [
         d.device_id for d in city.devices if d.kind in (DeviceKind.PARKING, DeviceKind.CCTV, DeviceKind.BUS)
@@ -112,6 +121,15 @@ def plan_faults(
             params = {"factor": rng.uniform(5, 10)} if kind == "spike" else {}
             if kind == "drift":
                 params = {"per_hour": rng.uniform(3, 8)}
+            if varied and kind == "spike":
+                params = {"factor": vary.uniform(2.5, 10)}
+            elif varied and kind == "drift":
+                up = vary.random() < 0.5
+                params = (
+                    {"per_hour": vary.uniform(1, 8)} if up else {"gain_per_hour": -vary.uniform(0.01, 0.04)}
+                )
+            elif varied and kind == "stuck" and vary.random() < 0.5:
+                params = {"at_zero": 1.0}
             faults.append(Fault(kind, dev, round(t0, 3), round(min(end, t0 + dur), 3), params))
     return faults
 
@@ -153,14 +171,22 @@ def _apply(f: Fault, p: m.Telemetry, t: float, state: dict[str, Any]) -> m.Telem
     if not isinstance(p, m.AirQualityReading):
         return p
     if f.kind == "stuck":
-        state.setdefault("values", {k: getattr(p, k) for k in ("pm10", "pm25", "o3", "no2", "co", "so2")})
+        frozen = 0.0 if f.params.get("at_zero") else None
+        channels = ("pm10", "pm25", "o3", "no2", "co", "so2")
+        state.setdefault("values", {k: getattr(p, k) if frozen is None else frozen for k in channels})
         return p.model_copy(update=state["values"])
     if f.kind == "spike" and not state.get("done"):
         state["done"] = True
         k = f.params["factor"]
         return p.model_copy(update={"pm25": round((p.pm25 or 0) * k, 1), "pm10": round((p.pm10 or 0) * k, 1)})
     if f.kind == "drift":
-        extra = f.params["per_hour"] * (t - f.start) / 3600
+        hours = (t - f.start) / 3600
+        if "gain_per_hour" in f.params:
+            gain = max(1 / 3, 1 + f.params["gain_per_hour"] * hours)
+            return p.model_copy(
+                update={"pm25": round((p.pm25 or 0) * gain, 1), "pm10": round((p.pm10 or 0) * gain, 1)}
+            )
+        extra = f.params["per_hour"] * hours
         return p.model_copy(
             update={"pm25": round((p.pm25 or 0) + extra, 1), "pm10": round((p.pm10 or 0) + extra, 1)}
         )
@@ -212,6 +238,9 @@ def simulate(
         + [(f.start, f.device_id, "malformed") for f in faults if f.kind == "malformed"]
     )
     kinds = {d.device_id: d.kind for d in city.devices}
+    # a device has one connection: dark by two causes at once (its zone's outage and a fault of its own),
+    # it leaves one Last Will when it goes and says it is back once, when the last cause ends
+    dark: dict[str, int] = {}
     ci = 0
     while heap and heap[0][0] < end:
         t, i = heapq.heappop(heap)
@@ -225,7 +254,10 @@ def simulate(
                     body = make(dev.encode(), ts(ct).isoformat().encode(), n)
                     yield Out(ct, dev, kind, topic_for(kind, dev), body, "malformed")
             else:
-                yield Out(ct, dev, kind, topic_for(kind, dev, Stream.STATUS), b"", what)
+                before = dark.get(dev, 0)
+                dark[dev] = before + (1 if what == "offline" else -1)
+                if (what == "offline" and before == 0) or (what == "online" and dark[dev] == 0):
+                    yield Out(ct, dev, kind, topic_for(kind, dev, Stream.STATUS), b"", what)
         b = bs[i]
         dev = b.device.device_id
         active = _active(by_dev.get(dev), t)

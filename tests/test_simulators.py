@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -178,3 +179,50 @@ def test_publisher_back_pressure_waits_for_acknowledgements() -> None:
     stalled.sent()
     with pytest.raises(ConnectionError, match="acknowledged nothing"):
         stalled.sent()
+
+
+def test_varied_faults_are_the_same_faults_made_as_varied_as_field_sensors() -> None:
+    city = build_city(5)
+    end = START + 7 * 86400
+    kinds = ("stuck", "spike", "drift")
+    plain = plan_faults(city, 5, START, end, 12, kinds)
+    varied = plan_faults(city, 5, START, end, 12, kinds, varied=True)
+    assert [(f.kind, f.device_id, f.start, f.end) for f in plain] == [
+        (f.kind, f.device_id, f.start, f.end) for f in varied
+    ]  # same devices and times: only the fault's own parameters differ
+    assert plain == plan_faults(city, 5, START, end, 12, kinds)  # the plain plan is as it always was
+    spikes = [f.params["factor"] for f in varied if f.kind == "spike"]
+    assert all(2.5 <= k <= 10 for k in spikes) and min(spikes) < 5  # smaller spikes than the plain 5-10x
+    drifts = [f.params for f in varied if f.kind == "drift"]
+    assert any("gain_per_hour" in p for p in drifts) and any("per_hour" in p for p in drifts)
+    zero = next(f for f in varied if f.kind == "stuck" and f.params.get("at_zero"))
+    gain = next(f for f in varied if f.kind == "drift" and "gain_per_hour" in f.params)
+    readings: dict[str, list[tuple[float, float, float]]] = {zero.device_id: [], gain.device_id: []}
+    two = replace(city, devices=[d for d in city.devices if d.device_id in readings])
+    for o in simulate(
+        two, min(zero.start, gain.start) - 60, max(zero.end, gain.end), seed=5, faults=[zero, gain]
+    ):
+        if o.device_id in readings and o.tag is None:
+            d = orjson.loads(o.payload)
+            readings[o.device_id].append((o.t, d["pm25"], d["pm10"]))
+    during = [(a, b) for t, a, b in readings[zero.device_id] if zero.start <= t < zero.end]
+    assert during and set(during) == {(0.0, 0.0)}  # a dead counter: every channel at zero
+    late = [a for t, a, _ in readings[gain.device_id] if gain.end - 3600 <= t < gain.end]
+    assert late and min(late) > 0  # a weak fan reads low, never a flat zero
+
+
+def test_a_device_dark_for_two_reasons_leaves_one_last_will_and_comes_back_once() -> None:
+    """Its zone's power cut, and a fault of its own that starts during it and ends after: one connection,
+    so one Last Will when it goes dark and one 'online' when the last cause ends (not at the outage's end)."""
+    city = build_city(5)
+    outage = next(f for f in plan_faults(city, 5, START, START + 86400, 1, ("outage",)))
+    zone = outage.device_id.removeprefix("zone:")
+    dev = next(d for d in city.devices if d.zone == zone and d.kind is DeviceKind.PARKING)
+    own = type(outage)("offline", dev.device_id, outage.start + 600, outage.end + 3600)
+    tags = [
+        (o.t, o.tag)
+        for o in simulate(city, outage.start - 60, own.end + 60, seed=5, faults=[outage, own])
+        if o.device_id == dev.device_id and o.tag in ("offline", "online")
+    ]
+    assert [t for _, t in tags] == ["offline", "online"]
+    assert tags[0][0] < outage.start + 45 and tags[1][0] == own.end
