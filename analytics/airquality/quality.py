@@ -5,15 +5,18 @@ Each minute the zone's readings arrive together. For every station:
 
 * **stuck** — PM2.5 identical for ``stuck_run`` readings (flatline);
 * **spike** — a jump in the station's log-ratio to the median of its zone peers
-  (robust z of the first difference): a jump that the peers share is pollution,
-  not a sensor fault, and leaves the ratio alone;
+  (robust z against the ratio's recent level, or its recent changes) that is
+  also large in µg/m³: a jump that the peers share is pollution, not a sensor
+  fault, and leaves the ratio alone;
 * **drift** — the same log-ratio wandering away from its learned level (CUSUM);
   when several stations of a zone drift together, only the one furthest from
   its peers is blamed;
 * **range** — physically inconsistent values: PM2.5 above PM10, or a reading
   at the analyser's saturation value.
 
-High humidity (> 75 % RH) inflates optical PM readings: it is flagged in every
+A reading of zero is the sensor's floor, where a ratio means nothing: it is
+judged by the stuck rule alone (a run of zeros is a dead counter) and is no
+reference for its peers. High humidity (> 75 % RH) inflates optical PM readings: it is flagged in every
 finding's explanation, never raised on its own. Each finding is a condition
 that becomes active and later clears; the caller turns the edges into alert
 events.
@@ -58,7 +61,7 @@ class Finding:
 @dataclass(frozen=True, slots=True)
 class QualityConfig:
     stuck_run: int = 10
-    spike_z: float = 8.0
+    spike_z: float = 6.0  # robust z against the recent level or changes of the ratio to peers (Spike)
     spike_min_jump: float = 15.0  # µg/m³: a spike is also large in absolute terms, not only in ratio
     spike_quiet: int = 10  # readings without a spike before a spike finding clears
     drift_on: float = 1.0  # CUSUM score
@@ -70,7 +73,8 @@ class QualityConfig:
     range_quiet: int = 10
     humid_rh: float = 75.0
     pair_warmup: int = 60  # readings before a peer's ratio counts
-    pair_alpha: float = 0.003  # then the learned ratio follows slowly (hours)
+    pair_alpha: float = 0.001  # then the learned ratio follows slowly (~17 h at a reading a minute: a
+    # sensor drifting by 1 % an hour must not be learned as the new normal; measured by bench detect)
 
 
 @dataclass
@@ -170,11 +174,14 @@ class ZoneQuality:
     def tick(self, readings: list[Reading]) -> list[Finding]:
         """Process one minute of the zone's readings; returns the findings that changed."""
         out: list[Finding] = []
-        # a station already known to be faulty is no reference for its peers
+        # a station already known to be faulty is no reference for its peers; nor is a reading of zero, the
+        # sensor's floor (clean air, or a dead counter: the stuck rule tells which), where ratios mean nothing
         valid = {
             r.station: r.pm25
             for r in readings
-            if r.pm25 is not None and not self._faulty(r.station, ("aq.stuck", "aq.range", "aq.drift"))
+            if r.pm25 is not None
+            and r.pm25 > 0
+            and not self._faulty(r.station, ("aq.stuck", "aq.range", "aq.drift"))
         }
         drift_scores: dict[str, float] = {}
         residuals: dict[str, float] = {}
@@ -231,8 +238,13 @@ class ZoneQuality:
             peers = [valid[s] for s in peer_ids]
             changed = peer_ids != st.peers  # a peer joined or left: the ratio moves for no physical reason
             st.peers = peer_ids
-            if r.pm25 is None or len(peers) < 2 or self._faulty(r.station, ("aq.stuck", "aq.range")):
-                continue  # a stuck or inconsistent sensor says nothing about spikes or drift
+            if (
+                r.pm25 is None
+                or r.pm25 <= 0
+                or len(peers) < 2
+                or self._faulty(r.station, ("aq.stuck", "aq.range"))
+            ):
+                continue  # a stuck or inconsistent sensor, or one at its floor, says nothing about spikes or drift
             ref = statistics.median(peers)
             # each peer's ratio corrected by its learned level, then the median: robust to a faulty peer
             # and to peers joining or leaving
