@@ -378,11 +378,14 @@ def bench_ingest(
 @bench_app.command("detect")
 def bench_detect(
     days: Annotated[float, typer.Option(help="simulated days with labelled faults")] = 7.0,
+    seeds: Annotated[
+        int, typer.Option(min=1, help="simulated cities (seeds 21, 22, ...), each with both fault plans")
+    ] = 3,
 ) -> None:
     """NAB scores of the streaming detector and per-fault F1 on the simulator's ground truth."""
     from citywatch.bench.detect import run
 
-    typer.echo(json.dumps(run(days=days)))
+    typer.echo(json.dumps(run(days=days, seeds=seeds)))
 
 
 @bench_app.command("alerts")

@@ -9,8 +9,9 @@
    minimum and maximum (HTM and CAD OSE were): it sees values in order only.
 2. The simulator's ground truth: a week of a city with labelled faults (stuck,
    spike, drift, dropout, offline, a zone outage) and shared pollution episodes, run through
-   the same pure rules the analytics service uses; per fault type precision,
-   recall, F1 and detection delay; and any sensor-fault finding on a clean
+   the same pure rules the analytics service uses, for several seeds and two fault plans
+   (the textbook faults, and faults as varied as field sensors'); per fault type precision,
+   recall, F1 and detection delay, pooled; and any sensor-fault finding on a clean
    station during an episode.
 3. The same detector as the city's ``aq.shape`` rule on hourly series
    (:mod:`citywatch.bench.shapes`): broken rhythms caught on synthetic
@@ -115,7 +116,8 @@ def nab(root: Path) -> dict[str, Any]:
 
 
 def _score(kind: str, faults: list[Fault], found: list[tuple[str, datetime]]) -> dict[str, Any]:
-    """Event-level precision / recall / F1 and median delay of one fault type."""
+    """Event-level matching of one fault type: faults, findings, faults detected, findings that match a
+    fault, and each detected fault's delay; :func:`_rates` turns them (or several runs' sums) into figures."""
     fs = [f for f in faults if f.kind == kind]
     detected, delays = 0, []
     matched: set[int] = set()
@@ -129,23 +131,35 @@ def _score(kind: str, faults: list[Fault], found: list[tuple[str, datetime]]) ->
             detected += 1
             delays.append(min(t.timestamp() for _, t in hits) - f.start)
             matched.update(i for i, _ in hits)
-    precision = len(matched) / len(found) if found else 1.0
-    recall = detected / len(fs) if fs else 1.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     return {
         "faults": len(fs),
         "findings": len(found),
+        "detected": detected,
+        "matched": len(matched),
+        "delays": delays,
+    }
+
+
+def _rates(c: dict[str, Any]) -> dict[str, Any]:
+    """Precision / recall / F1 and median delay from :func:`_score`'s counts."""
+    precision = c["matched"] / c["findings"] if c["findings"] else 1.0
+    recall = c["detected"] / c["faults"] if c["faults"] else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {
+        "faults": c["faults"],
+        "findings": c["findings"],
         "precision": round(precision, 3),
         "recall": round(recall, 3),
         "f1": round(f1, 3),
-        "delay_median_s": round(statistics.median(delays), 1) if delays else None,
+        "delay_median_s": round(statistics.median(c["delays"]), 1) if c["delays"] else None,
     }
 
 
 class Health:
     """Device health by Last Will as the analytics service judges it (:mod:`analytics.outage`): a zone
     whose devices go dark together is one outage; a device's own Last Will waits ``hold_s`` and raises an
-    offline alert only if no outage explains it by then."""
+    offline alert only if no outage explains it by then; a device still dark ``hold_s`` after its zone's
+    outage cleared raises its own then (the service judges every device at each health step)."""
 
     def __init__(self, city: Any, config: OutageConfig | None = None) -> None:
         self.config = config or OutageConfig()
@@ -180,7 +194,16 @@ class Health:
         elif subject in self.live:
             since, devs = self.live.pop(subject)
             self.past.append((subject, since, t, devs))
+            # power is back: a device still dark gets hold_s to boot, then its own offline alert
+            self.held += [
+                (t + self.config.hold_s, dev, self.down[dev])
+                for dev in devs
+                if dev in self.down and not self._held(dev)
+            ]
         return raised
+
+    def _held(self, dev: str) -> bool:
+        return any(d == dev for _due, d, _since in self.held)
 
     def status(self, dev: str, t: float, offline: bool) -> list[tuple[str, float]]:
         """A Last Will (or the device back); returns the outages raised by it."""
@@ -198,25 +221,34 @@ class Health:
             return True
         return any(dev in devs and a <= t <= b for _s, a, b, devs in self.past)
 
+    def _covered(self, dev: str, t: float) -> bool:
+        """A live outage covers ``dev`` at ``t``, or one covered it then and ended after its Last Will
+        was due (an outage that ended at ``t`` itself released it)."""
+        if any(dev in devs and since <= t for since, devs in self.live.values()):
+            return True
+        return any(dev in devs and a <= t < b for _s, a, b, devs in self.past)
+
     def due(self, now: float) -> list[tuple[str, float]]:
         """The held Last Wills whose minute is up, still offline and not explained: offline alerts then."""
         out, keep = [], []
         for due, dev, since in self.held:
             if due > now:
                 keep.append((due, dev, since))
-            elif self.down.get(dev) == since and not self.explained(dev, due):
+            elif self.down.get(dev) == since and not self._covered(dev, due):
                 out.append((dev, due))
         self.held = keep
         return out
 
 
-def simulation(days: float = 7.0, seed: int = 21, faults_per_kind: int = 4) -> dict[str, Any]:
+def simulation(
+    days: float = 7.0, seed: int = 21, faults_per_kind: int = 4, varied: bool = False
+) -> dict[str, Any]:
     city = build_city(seed, SIM_SCALE)
     city = replace(city, devices=[d for d in city.devices if not d.meta.get("gateway")])
     start = 1_790_000_000.0
     end = start + days * 86400
     kinds = ("stuck", "spike", "drift", "dropout", "offline", "outage")
-    faults = plan_faults(city, seed, start, end, faults_per_kind, kinds)
+    faults = plan_faults(city, seed, start, end, faults_per_kind, kinds, varied=varied)
     health = Health(city)
     dropouts = defaultdict(list)
     for f in faults:
@@ -234,9 +266,18 @@ def simulation(days: float = 7.0, seed: int = 21, faults_per_kind: int = 4) -> d
         f"simulating {days:g} days of {len(city.devices)} devices with {len(faults)} labelled faults and "
         f"{len(episodes)} shared pollution episodes"
     )
+    # a sensor fault shows only in readings that were sent: one whose every reading was lost (the station
+    # offline, its zone dark, its messages dropped) is unobservable, and is not held against the rules
+    sensor_faults: dict[str, list[Fault]] = defaultdict(list)
+    for f in faults:
+        if f.kind in ("stuck", "spike", "drift"):
+            sensor_faults[f.device_id].append(f)
+    observed: set[int] = set()
     for o in simulate(city, start, end, seed=seed, faults=faults, episodes=episodes):
         n += 1
         dev = o.device_id
+        if o.tag is None:
+            observed.update(id(f) for f in sensor_faults.get(dev, ()) if f.start <= o.t <= f.end)
         for dev_held, at in health.due(o.t):  # Last Wills held a minute, not explained by an outage since
             found["offline"].append((dev_held, datetime.fromtimestamp(at, UTC)))
         if o.tag in ("offline", "online"):  # the broker publishes the device's Last Will (or its return)
@@ -272,7 +313,9 @@ def simulation(days: float = 7.0, seed: int = 21, faults_per_kind: int = 4) -> d
         found["offline"].append((dev_held, datetime.fromtimestamp(at, UTC)))
     for kind in ("stuck", "spike", "drift"):
         found[kind] = [(f.station, f.time) for f in findings if f.active and f.rule == RULE_OF[kind]]
-    scored = {k: _score(k, faults, found[k]) for k in kinds}
+    unobservable = [f for fs in sensor_faults.values() for f in fs if id(f) not in observed]
+    counts = {k: _score(k, [f for f in faults if f not in unobservable], found[k]) for k in kinds}
+    scored = {k: _rates(c) for k, c in counts.items()}
     # the pages a zone outage would have cost without grouping, and those it still cost
     in_outage = [f for f in expand_outages(city, faults, seed) if f.params.get("outage")]
     paged = [
@@ -290,6 +333,11 @@ def simulation(days: float = 7.0, seed: int = 21, faults_per_kind: int = 4) -> d
         and f.station not in faulty
         and any(e.start <= f.time.timestamp() <= e.end and zone[f.station] in e.zones for e in episodes)
     ]
+    if unobservable:
+        progress(
+            f"sim: {len(unobservable)} sensor faults never showed (no reading sent while they lasted), not scored: "
+            + ", ".join(f"{f.kind} on {f.device_id}" for f in unobservable)
+        )
     progress(
         f"sim outages: {scored['outage']['faults']} zones went dark ({len(in_outage)} devices): "
         f"{scored['outage']['findings']} outage alerts, {len(paged)} device offline pages"
@@ -304,21 +352,74 @@ def simulation(days: float = 7.0, seed: int = 21, faults_per_kind: int = 4) -> d
         "sim_f1_min": min(v["f1"] for v in scored.values()),
         "sim_f1_min_stuck_spike_offline": min(scored[k]["f1"] for k in ("stuck", "spike", "offline")),
         "sim_false_fault_on_episodes": len(on_episodes),
+        "sim_unobservable_faults": len(unobservable),
         "sim_outage_devices": len(in_outage),
         "sim_offline_pages_in_outages": len(paged),
         "sim_detail": scored,
+        "sim_counts": counts,
         "sim_messages": n,
         "sim_days": days,
         "sim_episodes": len(episodes),
     }
 
 
-def run(days: float = 7.0) -> dict[str, Any]:
+PLANS = {"plain": False, "varied": True}
+
+
+def simulations(days: float = 7.0, seeds: tuple[int, ...] = (21, 22, 23)) -> dict[str, Any]:
+    """:func:`simulation` for every seed with both fault plans (plain: the textbook faults; varied: as
+    varied as field sensors, see :func:`simulators.engine.plan_faults`), the counts pooled: per fault
+    type over all runs, and per plan."""
+    runs: list[dict[str, Any]] = []
+    for seed in seeds:
+        for plan, varied in PLANS.items():
+            progress(f"simulated city, seed {seed}, {plan} faults")
+            runs.append({"seed": seed, "plan": plan, **simulation(days, seed=seed, varied=varied)})
+
+    def pooled(rs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for r in rs:
+            for k, c in r["sim_counts"].items():
+                p = out.setdefault(k, {"faults": 0, "findings": 0, "detected": 0, "matched": 0, "delays": []})
+                for field in ("faults", "findings", "detected", "matched", "delays"):
+                    p[field] += c[field]
+        return {k: _rates(c) for k, c in out.items()}
+
+    detail = pooled(runs)
+    by_plan = {plan: pooled([r for r in runs if r["plan"] == plan]) for plan in PLANS}
+    for plan, scored in by_plan.items():
+        progress(
+            f"{plan} faults, {len(seeds)} seeds pooled: "
+            + ", ".join(f"{k} F1 {v['f1']}" for k, v in scored.items())
+        )
+
+    def total(key: str) -> int:
+        return sum(int(r[key]) for r in runs)
+
+    return {
+        "sim_f1": {k: v["f1"] for k, v in detail.items()},
+        "sim_f1_min": min(v["f1"] for v in detail.values()),
+        "sim_f1_min_stuck_spike_offline": min(detail[k]["f1"] for k in ("stuck", "spike", "offline")),
+        "sim_f1_by_plan": {plan: {k: v["f1"] for k, v in scored.items()} for plan, scored in by_plan.items()},
+        "sim_false_fault_on_episodes": total("sim_false_fault_on_episodes"),
+        "sim_unobservable_faults": total("sim_unobservable_faults"),
+        "sim_outage_devices": total("sim_outage_devices"),
+        "sim_offline_pages_in_outages": total("sim_offline_pages_in_outages"),
+        "sim_detail": detail,
+        "sim_runs": [{"seed": r["seed"], "plan": r["plan"], "f1": r["sim_f1"]} for r in runs],
+        "sim_messages": total("sim_messages"),
+        "sim_days": days,
+        "sim_seeds": list(seeds),
+        "sim_episodes": total("sim_episodes"),
+    }
+
+
+def run(days: float = 7.0, seeds: int = 3) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if NAB.exists():
         out.update(nab(NAB))
     else:
         progress(f"NAB data not found at {NAB}: skipping the NAB part")
-    out.update(simulation(days))
+    out.update(simulations(days, tuple(range(21, 21 + seeds))))
     out.update(shapes.run())
     return out
