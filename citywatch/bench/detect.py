@@ -221,20 +221,13 @@ class Health:
             return True
         return any(dev in devs and a <= t <= b for _s, a, b, devs in self.past)
 
-    def _covered(self, dev: str, t: float) -> bool:
-        """A live outage covers ``dev`` at ``t``, or one covered it then and ended after its Last Will
-        was due (an outage that ended at ``t`` itself released it)."""
-        if any(dev in devs and since <= t for since, devs in self.live.values()):
-            return True
-        return any(dev in devs and a <= t < b for _s, a, b, devs in self.past)
-
     def due(self, now: float) -> list[tuple[str, float]]:
         """The held Last Wills whose minute is up, still offline and not explained: offline alerts then."""
         out, keep = [], []
         for due, dev, since in self.held:
             if due > now:
                 keep.append((due, dev, since))
-            elif self.down.get(dev) == since and not self._covered(dev, due):
+            elif self.down.get(dev) == since and not self.explained(dev, due):
                 out.append((dev, due))
         self.held = keep
         return out
