@@ -157,6 +157,9 @@ def test_a_spike_from_a_low_base_is_found(seed: int) -> None:
     minutes[at] = [replace(x, pm25=round(x.pm25 * 7.5, 1)) if x.station == "aq-a" else x for x in minutes[at]]
     found = [f for f in _run(minutes) if f.rule == "aq.spike" and f.active]
     assert [(f.station, f.time) for f in found] == [("aq-a", ts(START + 60 * at))]
+    why = found[0].details  # which view saw it, and by how much: the score is the larger
+    assert found[0].score == max(why["z_by_level"], why["z_by_change"]) >= 6.0
+    assert "robust σ from its recent ratio" in found[0].message
 
 
 def test_a_station_reading_zero_is_left_to_the_stuck_rule() -> None:

@@ -258,7 +258,8 @@ class ZoneQuality:
                 continue
             res = statistics.median(corrected)
             residuals[r.station] = res
-            z = st.spike.score_one(res)
+            by_change, by_level = st.spike.scores(res)
+            z = max(by_change, by_level)
             st.spike.learn_one(res)
             jump = abs(r.pm25 - last_pm25) if last_pm25 is not None else 0.0
             if st.active.get("aq.drift") or (changed and len(corrected) < 3) or jump < c.spike_min_jump:
@@ -276,8 +277,9 @@ class ZoneQuality:
                         c.spike_z,
                         ref,
                         z,
-                        f"PM2.5 {r.pm25} jumped against its zone peers (median {ref:.1f})",
-                        {**extra, "peers": len(peers)},
+                        f"PM2.5 {r.pm25} jumped against its zone peers (median {ref:.1f}):"
+                        f" {by_level:.1f} robust σ from its recent ratio to them, {by_change:.1f} by the change",
+                        {**extra, "peers": len(peers), "z_by_level": by_level, "z_by_change": by_change},
                     ),
                 )
             d = st.drift.score_one(res)
