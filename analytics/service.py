@@ -35,7 +35,7 @@ from psycopg.types.json import Jsonb
 from alerts import outbox, store
 from alerts.lifecycle import next_escalation
 from alerts.maintenance import muting_window
-from alerts.model import Clear, Raise, Severity, Tick
+from alerts.model import Clear, Raise, Severity, Tick, involved
 from alerts.webhook import Webhook
 from analytics import delivery, outage, rules
 from analytics.airquality.advisory import RULES as ADVISORY_RULES
@@ -154,8 +154,6 @@ class AnalyticsService:
         self.gaps_seen: dict[str, int] | None = None  # device -> missing messages already accounted for
         self.loss_at: dict[str, datetime] = {}  # device -> when it last lost messages
         self.outage_seen: dict[str, tuple[str, ...]] = {}  # zone outage -> its devices when last raised
-        # device -> when the outage that explained it cleared: power is back, and it gets hold_s to boot
-        self.released: dict[str, datetime] = {}
         #: a long re-evaluation reports (evaluated up to, fraction done, readings) here instead of the log
         self.progress: Callable[[datetime, float, int], None] | None = None
         self._stop = threading.Event()
@@ -643,24 +641,37 @@ class AnalyticsService:
             if self.outage_seen.get(subject) != o.devices:  # new, or its devices changed: the alert says so
                 self.outage_seen[subject] = o.devices
                 self._event(f"{outage.RULE}:{subject}", o.event(severity), now)
-        self.released = {d: t for d, t in self.released.items() if (now - t).total_seconds() < hold_s}
         for subject in live_outages - set(found):
-            self.released |= dict.fromkeys(self.outage_seen.pop(subject, ()), now)
+            self.outage_seen.pop(subject, None)
             self._event(
                 f"{outage.RULE}:{subject}",
                 Clear(f"fewer than {self.rules.outage.min_devices} of its devices are still offline"),
                 now,
             )
         covered = outage.covered(found)
-        # power is back: the last of the zone's devices to boot are not paged for being seconds slower
-        # (each gets hold_s from the outage's end, as from its own Last Will)
+        offline = {dev: ev for dev, ev in offline.items() if dev not in covered}
+        if (
+            offline
+        ):  # power is back: the last of a zone's devices to boot are not paged for being seconds slower
+            booting = self._released(now, hold_s)
+            offline = {dev: ev for dev, ev in offline.items() if dev not in booting}
         self._reconcile(
             "device.offline",
-            {dev: ev for dev, ev in offline.items() if dev not in covered and dev not in self.released},
+            offline,
             now,
             "data arrives again",
             {dev: f"explained by the outage of {z} (alert {outage.RULE})" for dev, z in covered.items()},
         )
+
+    def _released(self, now: datetime, hold_s: float) -> set[str]:
+        """The devices of zone outages that cleared within ``hold_s``: each gets that long from the outage's
+        end to come back, as from its own Last Will (read from the alerts, so a restart keeps it)."""
+        rows = self.conn.execute(
+            "SELECT explanation->'details' FROM alerts WHERE rule = %s AND state = 'resolved'"
+            " AND resolved_at > %s AND resolved_at <= %s",
+            (outage.RULE, now - timedelta(seconds=hold_s), now),
+        ).fetchall()
+        return {dev for (details,) in rows for dev in involved(details)}
 
     def _live(self, rule: str) -> dict[str, Severity]:
         """The subjects with a live alert of ``rule``, and its severity."""

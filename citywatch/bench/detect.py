@@ -307,7 +307,8 @@ def simulation(
     for kind in ("stuck", "spike", "drift"):
         found[kind] = [(f.station, f.time) for f in findings if f.active and f.rule == RULE_OF[kind]]
     unobservable = [f for fs in sensor_faults.values() for f in fs if id(f) not in observed]
-    counts = {k: _score(k, [f for f in faults if f not in unobservable], found[k]) for k in kinds}
+    unseen = {id(f) for f in unobservable}
+    counts = {k: _score(k, [f for f in faults if id(f) not in unseen], found[k]) for k in kinds}
     scored = {k: _rates(c) for k, c in counts.items()}
     # the pages a zone outage would have cost without grouping, and those it still cost
     in_outage = [f for f in expand_outages(city, faults, seed) if f.params.get("outage")]
