@@ -15,8 +15,15 @@ export UV_PYTHON_DOWNLOADS := never
 up: install
 	$(VENV)/bin/citywatch up
 
+# CITYWATCH_TIMESCALEDB=tsl make test: the same suite on the Timescale License edition, built once from
+# ../shared/upstream (scripts/install-timescaledb-tsl.sh); skipped, saying so, where that source is absent.
 test: install
-	$(VENV)/bin/pytest
+	@if [ "$${CITYWATCH_TIMESCALEDB:-apache}" = tsl ]; then \
+	  bindir=$$(bash scripts/install-timescaledb-tsl.sh); rc=$$?; \
+	  if [ $$rc -eq 3 ]; then echo "make test: Timescale License lane skipped (no ../shared/upstream)"; exit 0; fi; \
+	  [ $$rc -eq 0 ] || exit $$rc; \
+	  CITYWATCH_PG_BINDIR=$$bindir $(VENV)/bin/pytest $(PYTEST_ARGS); \
+	else $(VENV)/bin/pytest $(PYTEST_ARGS); fi
 
 install: system python
 

@@ -375,6 +375,17 @@ def bench_ingest(
     typer.echo(json.dumps(result))
 
 
+@bench_app.command("compression")
+def bench_compression(
+    hours: Annotated[float, typer.Option(help="simulated hours of the city's traffic")] = 24.0,
+) -> None:
+    """Compression ratio of each stream with the former and current order-by, and redelivery into compressed
+    chunks. Needs the Timescale License edition: CITYWATCH_PG_BINDIR=$(scripts/install-timescaledb-tsl.sh)."""
+    from citywatch.bench.compression import run
+
+    typer.echo(json.dumps(run(hours=hours)))
+
+
 @bench_app.command("detect")
 def bench_detect(
     days: Annotated[float, typer.Option(help="simulated days with labelled faults")] = 7.0,

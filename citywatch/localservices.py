@@ -35,7 +35,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _pg_bindir() -> Path:
+def pg_bindir() -> Path:
+    """``CITYWATCH_PG_BINDIR`` where set (another PostgreSQL tree, e.g. the Timescale License edition's from
+    scripts/install-timescaledb-tsl.sh), else the machine's PostgreSQL 15 (Debian's Apache-2 TimescaleDB)."""
+    if env := os.environ.get("CITYWATCH_PG_BINDIR"):
+        return Path(env)
     for cand in ("/usr/lib/postgresql/15/bin",):
         if Path(cand, "initdb").exists():
             return Path(cand)
@@ -88,6 +92,7 @@ class PostgresServer:
     user: str = "citywatch"
     durable: bool = True  # fsync on; tests turn it off for speed
     extra_conf: dict[str, str] = field(default_factory=dict)
+    bindir: Path = field(default_factory=pg_bindir)
 
     @property
     def url(self) -> str:
@@ -111,7 +116,7 @@ class PostgresServer:
         _run(
             _as_postgres(
                 [
-                    str(_pg_bindir() / "initdb"),
+                    str(self.bindir / "initdb"),
                     "-D",
                     str(pgdata),
                     "-U",
@@ -151,7 +156,7 @@ class PostgresServer:
         _run(
             _as_postgres(
                 [
-                    str(_pg_bindir() / "pg_ctl"),
+                    str(self.bindir / "pg_ctl"),
                     "-D",
                     str(self._pgdata()),
                     "-l",
@@ -169,7 +174,7 @@ class PostgresServer:
 
     def is_running(self) -> bool:
         res = subprocess.run(
-            _as_postgres([str(_pg_bindir() / "pg_ctl"), "-D", str(self._pgdata()), "status"]),
+            _as_postgres([str(self.bindir / "pg_ctl"), "-D", str(self._pgdata()), "status"]),
             capture_output=True,
         )
         return res.returncode == 0
@@ -190,7 +195,7 @@ class PostgresServer:
         if (self._pgdata() / "PG_VERSION").exists():
             subprocess.run(
                 _as_postgres(
-                    [str(_pg_bindir() / "pg_ctl"), "-D", str(self._pgdata()), "-m", "fast", "-w", "stop"]
+                    [str(self.bindir / "pg_ctl"), "-D", str(self._pgdata()), "-m", "fast", "-w", "stop"]
                 ),
                 capture_output=True,
             )

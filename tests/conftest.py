@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 import shutil
 import tempfile
 import threading
@@ -40,6 +41,11 @@ from simulators.city import City, Device, Scale, build_city
 from simulators.provision import register_city
 
 SECRET = "test-secret"
+#: The TimescaleDB edition this run tests: ``apache`` (Debian's build, the default) or ``tsl`` (the
+#: Timescale License edition, ``CITYWATCH_TIMESCALEDB=tsl make test``, whose PostgreSQL tree the Makefile
+#: passes in CITYWATCH_PG_BINDIR). Tests about one edition carry ``@pytest.mark.edition(NAME)``.
+EDITION = os.environ.get("CITYWATCH_TIMESCALEDB", "apache")
+_LICENCE = {"apache": "apache", "tsl": "timescale"}
 DATA_TABLES = ("air_quality", "parking_events", "cctv_events", "bus_positions", "stop_requests")
 ALL_TABLES = (*DATA_TABLES, "device_status")
 _db_counter = itertools.count(1)
@@ -52,10 +58,31 @@ def workdir() -> Iterator[Path]:
     shutil.rmtree(d, ignore_errors=True)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    if EDITION not in _LICENCE:
+        raise pytest.UsageError(f"CITYWATCH_TIMESCALEDB={EDITION!r}: expected one of {sorted(_LICENCE)}")
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    marker = item.get_closest_marker("edition")
+    if marker is not None and marker.args[0] != EDITION:
+        pytest.skip(
+            f"about the {marker.args[0]} edition of TimescaleDB; this lane runs the {EDITION} edition"
+        )
+
+
 @pytest.fixture(scope="session")
 def pg(workdir: Path) -> Iterator[PostgresServer]:
-    server = PostgresServer(workdir / "pg", free_port(), durable=False)
+    server = PostgresServer(workdir / "pg", free_port(), durable=False)  # bindir: CITYWATCH_PG_BINDIR
     server.start()
+    with psycopg.connect(server.admin_url, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+        got = features.licence(conn)
+    if got != _LICENCE[EDITION]:
+        server.stop()
+        pytest.exit(
+            f"the {EDITION} lane needs TimescaleDB licence {_LICENCE[EDITION]!r}; {server.bindir} has {got!r}"
+        )
     yield server
     server.stop()
 

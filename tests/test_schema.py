@@ -1,4 +1,4 @@
-"""Migrations, hypertables and the licence-dependent features on the Apache build."""
+"""Migrations, hypertables and the licence-dependent features on each TimescaleDB edition."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import psycopg
+import pytest
 
 from citywatch.db import features, rollups
 from citywatch.db.migrate import available, migrate
@@ -43,6 +44,7 @@ def test_every_stream_is_a_hypertable_with_its_chunk_interval(db_url: str) -> No
     assert {k: v for k, v in rows.items() if k in STREAMS} == STREAMS
 
 
+@pytest.mark.edition("apache")
 def test_apache_edition_falls_back_to_views_and_a_kept_rollup(db_url: str) -> None:
     with psycopg.connect(db_url, autocommit=True) as conn:
         f = features.detect(conn)

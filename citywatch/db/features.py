@@ -7,8 +7,11 @@ adds compression, retention/compression policies and continuous aggregates.
 
 :func:`apply` gives the same query surface on both: the rollups
 ``air_quality_1m`` / ``air_quality_1h`` and ``bus_activity_1m`` are continuous
-aggregates where available; otherwise ``air_quality_1h`` (what long charts read) is a
-table that citywatch keeps itself (:mod:`citywatch.db.rollups`) and the others are views.
+aggregates with real-time aggregation where available (the hour still going on is
+answered from the raw rows, as on Apache); otherwise ``air_quality_1h`` (what long
+charts read) is a table that citywatch keeps itself (:mod:`citywatch.db.rollups`)
+and the others are views. Compressed chunks keep every unique key
+(:func:`compress_orderby`).
 Policies exist only on the TSL edition; on Apache, ``citywatch db retention``
 drops old chunks by hand.
 """
@@ -50,6 +53,29 @@ COMPRESS_AFTER: dict[str, tuple[str, str]] = {  # table -> (segment by, after)
     "cctv_events": ("device_id", "14 days"),
     "bus_positions": ("device_id", "2 days"),
 }
+
+
+def compress_orderby(conn: psycopg.Connection, table: str, segment_by: str) -> str:
+    """``time DESC`` and then every other column of the table's unique keys, in key order.
+
+    TimescaleDB checks a unique key on a compressed chunk by decompressing the batches a new row could
+    clash with, found by the key's segment-by and order-by columns: a key column in neither (``seq``;
+    ``event_id`` on ``cctv_events``) leaves it to decompress every batch of the device and time (and
+    TimescaleDB warns, "column should be used for segmenting or ordering"). Read from the catalogue, so
+    a key added by a migration is covered without a second list here."""
+    rows = conn.execute(
+        "SELECT a.attname FROM pg_constraint c"
+        " CROSS JOIN LATERAL unnest(c.conkey) WITH ORDINALITY AS k(attnum, n)"
+        " JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum"
+        " WHERE c.conrelid = %s::regclass AND c.contype IN ('u', 'p') ORDER BY c.conname, k.n",
+        (table,),
+    ).fetchall()
+    cols = ["time"]
+    for (name,) in rows:
+        if name not in cols and name != segment_by:
+            cols.append(name)
+    return ", ".join(["time DESC", *cols[1:]])
+
 
 _POLLUTANTS = "pm10, pm25, o3, no2, co, so2, temp_c, rh"
 
@@ -123,6 +149,9 @@ def apply(conninfo: str) -> Features:
                         "end_offset => INTERVAL '1 minute', schedule_interval => INTERVAL '1 minute', "
                         "if_not_exists => true)"
                     )
+                # real-time aggregation: what the policy has not materialised yet (the current hour, the
+                # last minute) is computed from the raw rows at query time, as the Apache edition's views do
+                conn.execute(f"ALTER MATERIALIZED VIEW {name} SET (timescaledb.materialized_only = false)")
             elif name == rollups.ROLLUP:
                 # the chart rollup is materialised by citywatch itself (citywatch.db.rollups)
                 if kind == "v":
@@ -137,9 +166,11 @@ def apply(conninfo: str) -> Features:
                 conn.execute(f"CREATE VIEW {name} AS {query}")
         if f.compression:
             for table, (segment_by, after) in COMPRESS_AFTER.items():
+                # (chunks compressed before a change of settings keep theirs: TimescaleDB stores them per chunk)
                 conn.execute(
                     f"ALTER TABLE {table} SET (timescaledb.compress, "
-                    f"timescaledb.compress_segmentby = '{segment_by}', timescaledb.compress_orderby = 'time DESC')"
+                    f"timescaledb.compress_segmentby = '{segment_by}', "
+                    f"timescaledb.compress_orderby = '{compress_orderby(conn, table, segment_by)}')"
                 )
                 conn.execute(
                     f"SELECT add_compression_policy('{table}', INTERVAL '{after}', if_not_exists => true)"
