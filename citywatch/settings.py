@@ -2,26 +2,92 @@
 
 Build it in ``main()`` (or an app's lifespan) and pass it down; nothing here
 runs at import time. Every field is documented in README.md (a test checks).
+Every variable may instead name a file holding its value, ``<VARIABLE>_FILE``
+(the official images' convention for secrets: Docker/Compose secrets).
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 DEV_SECRET = "citywatch-dev-secret-change-me"
 DEV_API_SECRET = "citywatch-dev-api-secret-change-me"
 
 
-class DatabaseSettings(BaseSettings):
+class FileValues(PydanticBaseSettingsSource):
+    """``<VARIABLE>_FILE``: the variable's value is that file's content, without its final newline. Setting
+    both the variable and its ``_FILE`` is refused, as the official images refuse it."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        raise NotImplementedError  # values come from __call__
+
+    def __call__(self) -> dict[str, Any]:
+        prefix = str(self.config.get("env_prefix", "")).upper()
+        out: dict[str, Any] = {}
+        for name in self.settings_cls.model_fields:
+            var = f"{prefix}{name.upper()}"
+            path = os.environ.get(f"{var}_FILE")
+            if not path:
+                continue
+            if os.environ.get(var) is not None:
+                raise ValueError(f"both {var} and {var}_FILE are set; set one")
+            try:
+                out[name] = Path(path).read_text(encoding="utf-8").rstrip("\r\n")
+            except OSError as e:
+                raise ValueError(f"{var}_FILE={path}: {e.strerror or e}") from None
+        return out
+
+
+class EnvSettings(BaseSettings):
+    """Settings from the environment, each variable also from a file (``_FILE``)."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, FileValues(settings_cls), dotenv_settings, file_secret_settings
+
+
+class DatabaseSettings(EnvSettings):
     model_config = SettingsConfigDict(env_prefix="CITYWATCH_DB_", extra="ignore")
 
     url: str = Field("postgresql://citywatch@127.0.0.1:55432/citywatch", description="libpq connection URL")
+    password: SecretStr | None = Field(
+        None,
+        description="the password, apart from the URL (any characters; it is percent-encoded into it)",
+    )
+
+    @model_validator(mode="after")
+    def _password_into_url(self) -> DatabaseSettings:
+        if self.password is not None:
+            parts = urlsplit(self.url)
+            if parts.password is not None:
+                raise ValueError("CITYWATCH_DB_URL has a password and CITYWATCH_DB_PASSWORD is set; set one")
+            host = parts.netloc.rpartition("@")[2]
+            user = parts.username or ""
+            secret = quote(self.password.get_secret_value(), safe="")
+            self.url = urlunsplit(parts._replace(netloc=f"{user}:{secret}@{host}"))
+            self.password = None
+        return self
 
 
-class MqttSettings(BaseSettings):
+class MqttSettings(EnvSettings):
     model_config = SettingsConfigDict(env_prefix="CITYWATCH_MQTT_", extra="ignore")
 
     host: str = Field("127.0.0.1", description="broker host")
@@ -42,7 +108,7 @@ class MqttSettings(BaseSettings):
     )
 
 
-class IngestSettings(BaseSettings):
+class IngestSettings(EnvSettings):
     model_config = SettingsConfigDict(env_prefix="CITYWATCH_INGEST_", extra="ignore")
 
     client_id: str = Field(
@@ -81,7 +147,7 @@ class IngestSettings(BaseSettings):
     metrics_port: int | None = Field(9108, description="Prometheus metrics port; unset to disable")
 
 
-class AnalyticsSettings(BaseSettings):
+class AnalyticsSettings(EnvSettings):
     model_config = SettingsConfigDict(env_prefix="CITYWATCH_ANALYTICS_", extra="ignore")
 
     poll_s: float = Field(2.0, gt=0, description="how often new data is evaluated")
@@ -123,7 +189,7 @@ class AnalyticsSettings(BaseSettings):
     )
 
 
-class PrivacySettings(BaseSettings):
+class PrivacySettings(EnvSettings):
     model_config = SettingsConfigDict(env_prefix="CITYWATCH_PRIVACY_", extra="ignore")
 
     plate_retention_h: float = Field(
@@ -136,7 +202,7 @@ class PrivacySettings(BaseSettings):
     )
 
 
-class BoardingSettings(BaseSettings):
+class BoardingSettings(EnvSettings):
     model_config = SettingsConfigDict(env_prefix="CITYWATCH_BOARDING_", extra="ignore")
 
     gtfs: Path | None = Field(None, description="GTFS feed (zip or directory); default: <data dir>/gtfs.zip")
@@ -145,7 +211,7 @@ class BoardingSettings(BaseSettings):
     escalate_s: float = Field(60.0, gt=0, description="…and reported to the control centre after this")
 
 
-class ApiSettings(BaseSettings):
+class ApiSettings(EnvSettings):
     model_config = SettingsConfigDict(env_prefix="CITYWATCH_API_", extra="ignore")
 
     host: str = Field("127.0.0.1", description="address the control-centre API listens on")
@@ -171,7 +237,7 @@ class ApiSettings(BaseSettings):
     )
 
 
-class Settings(BaseSettings):
+class Settings(EnvSettings):
     """Settings shared by every citywatch service."""
 
     model_config = SettingsConfigDict(env_prefix="CITYWATCH_", extra="ignore")
