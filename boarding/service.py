@@ -60,6 +60,24 @@ def gtfs_path(settings: Settings) -> Path:
     return settings.boarding.gtfs or settings.data_dir / "gtfs.zip"
 
 
+def wait_for_feed(feed: Path, stop: threading.Event, every_s: float = 30.0) -> bool:
+    """Without the agency's feed the bell cannot match a request to a bus: say so once, clearly, and look
+    again every ``every_s`` (a crash loop would say nothing more). False when stopped first."""
+    if feed.exists():
+        return True
+    log.error(
+        "no GTFS feed at %s: put the transit agency's static feed there (deploy/gtfs/README.md);"
+        " looking again every %.0f s",
+        feed,
+        every_s,
+    )
+    while not feed.exists():
+        if stop.wait(every_s):
+            return False
+    log.info("GTFS feed found at %s", feed)
+    return True
+
+
 class BoardingService:
     def __init__(self, settings: Settings, client_id: str = "citywatch-boarding") -> None:
         self.settings = settings

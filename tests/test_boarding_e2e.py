@@ -4,6 +4,7 @@ next bus is told, a reconnecting terminal gets its state, the requester hears ba
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
@@ -17,14 +18,14 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from boarding.gtfs import load
-from boarding.service import BoardingService
+from boarding.service import BoardingService, wait_for_feed
 from citywatch import broker
 from citywatch.contracts import messages as m
 from citywatch.contracts.topics import DeviceKind, bus_downlink, stop_reply, topic_for
-from simulators.city import Scale
+from simulators.city import Scale, build_city
 from simulators.gtfs import write_feed
 from simulators.publisher import Publisher
-from tests.conftest import SECRET, Platform, city_platform, wait_for
+from tests.conftest import SECRET, SMALL, Platform, city_platform, wait_for
 
 
 class Listener:
@@ -363,3 +364,31 @@ def test_the_bell_keeps_telling_drivers_while_its_tables_are_locked(platform: Pl
     ) == [("assigned", bus, 3)]
     term.close()
     pub.close()
+
+
+def test_without_a_feed_the_bell_says_so_and_starts_when_the_feed_arrives(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    feed = tmp_path / "gtfs.zip"
+    stop = threading.Event()
+    result: list[bool] = []
+    waiter = threading.Thread(target=lambda: result.append(wait_for_feed(feed, stop, every_s=0.05)))
+    with caplog.at_level(logging.INFO, logger="boarding.service"):
+        waiter.start()
+        assert wait_for(lambda: any("no GTFS feed at" in r.message for r in caplog.records), 5)
+        assert waiter.is_alive()  # waiting, not crashed
+        write_feed(build_city(3, SMALL), feed)
+        waiter.join(5)
+    assert result == [True]
+    assert [r.message for r in caplog.records if "GTFS feed" in r.message][-1] == f"GTFS feed found at {feed}"
+    assert sum("no GTFS feed at" in r.message for r in caplog.records) == 1  # said once, not every look
+
+
+def test_a_bell_waiting_for_its_feed_stops_when_asked(tmp_path: Path) -> None:
+    stop = threading.Event()
+    result: list[bool] = []
+    waiter = threading.Thread(target=lambda: result.append(wait_for_feed(tmp_path / "absent.zip", stop, 30)))
+    waiter.start()
+    stop.set()
+    waiter.join(5)
+    assert result == [False]
