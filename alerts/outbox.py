@@ -46,7 +46,7 @@ from typing import Any
 import orjson
 import psycopg
 
-from alerts.routing import Route, route_for
+from alerts.routing import Route, route_for, sink_label
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ def cursor(
         log.warning(
             "notifications: sink %s was not served for over %.0f h; it starts with the last %.0f s of the outbox"
             " (%d older notifications are not sent to it)",
-            name,
+            sink_label(name),
             AWAY_S / 3600,
             catch_up_s,
             skipped[0] if skipped else 0,
@@ -104,7 +104,9 @@ def cursor(
         f"INSERT INTO outbox_cursors (sink, next_id) SELECT %s, {_FIRST_SIGHT} ON CONFLICT (sink) DO NOTHING",
         (name, catch_up_s),
     )
-    log.info("notifications: new sink %s starts with the last %.0f s of the outbox", name, catch_up_s)
+    log.info(
+        "notifications: new sink %s starts with the last %.0f s of the outbox", sink_label(name), catch_up_s
+    )
     return cursor(conn, name, catch_up_s)
 
 
@@ -174,7 +176,9 @@ def drain(
                 " next_attempt_at = excluded.next_attempt_at, last_error = excluded.last_error",
                 (oid, name, backoff, f"{type(e).__name__}: {e}"[:500]),
             )
-            log.warning("notification %d not delivered to %s (%s); retry in %.0fs", oid, name, e, backoff)
+            log.warning(
+                "notification %d not delivered to %s (%s); retry in %.0fs", oid, sink_label(name), e, backoff
+            )
             break
         conn.execute(
             "INSERT INTO alert_deliveries (outbox_id, sink, delivered_at, attempts) VALUES (%s, %s, now(), 1)"
@@ -258,14 +262,16 @@ def _digest(conn: psycopg.Connection[Any], name: str, sink: Sink, max_backoff_s:
             " digest_next_at = now() + make_interval(secs => %s) WHERE sink = %s",
             (backoff, name),
         )
-        log.warning("digest not delivered to %s (%s); retry in %.0fs", name, e, backoff)
+        log.warning("digest not delivered to %s (%s); retry in %.0fs", sink_label(name), e, backoff)
         return False
     conn.execute(
         "UPDATE outbox_cursors SET held = 0, held_since = NULL, held_counts = '{}', digest_attempts = 0,"
         " digest_next_at = NULL WHERE sink = %s",
         (name,),
     )
-    log.info("digest sent to %s: %d notification(s) held back since %s", name, held, since.isoformat())
+    log.info(
+        "digest sent to %s: %d notification(s) held back since %s", sink_label(name), held, since.isoformat()
+    )
     return True
 
 
@@ -302,7 +308,7 @@ class Dispatcher:
                 while drain(conn, name, sink, route=route_for(name, self.routes)) and not self._stop.is_set():
                     pass
             except psycopg.Error as e:
-                log.error("outbox for %s: %s", name, str(e).strip().splitlines()[0])
+                log.error("outbox for %s: %s", sink_label(name), str(e).strip().splitlines()[0])
                 conn = None
             self._stop.wait(self.interval_s)
         if conn is not None:

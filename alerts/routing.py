@@ -25,9 +25,11 @@ counted, and once the sink may be sent again, one digest says how many were held
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from alerts.model import Severity
 
@@ -94,3 +96,21 @@ def route_for(sink: str, routes: Mapping[str, Route]) -> Route | None:
     if sink.startswith("webhook:") and "webhook:*" in routes:
         return routes["webhook:*"]
     return None
+
+
+def shown(sink: str) -> str:
+    """``webhook:{url}`` without its path and query (where gateways put their tokens)."""
+    if not sink.startswith("webhook:") or sink == "webhook:*":
+        return sink
+    u = urlsplit(sink.removeprefix("webhook:"))
+    tail = "/…" if (u.path not in ("", "/") or u.query) else ""
+    return f"webhook:{u.scheme}://{u.hostname or ''}{f':{u.port}' if u.port else ''}{tail}"
+
+
+def sink_label(sink: str) -> str:
+    """A metric label for a sink: :func:`shown`, and where that hides a path or query, a short digest of the
+    whole name, so that two webhooks on one host stay two series without their tokens in any label."""
+    name = shown(sink)
+    if name == sink or not name.endswith("/…"):
+        return name
+    return f"{name}#{hashlib.blake2b(sink.encode(), digest_size=4).hexdigest()}"

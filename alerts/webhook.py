@@ -15,6 +15,15 @@ import httpx
 import orjson
 
 
+class WebhookRefused(Exception):
+    """The receiver answered with an error status. Its message names the status only: the URL, which may
+    carry the gateway's token, stays out of logs and of the outbox's last error."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(f"HTTP {status} {reason}".rstrip())
+        self.status = status
+
+
 class Webhook:
     def __init__(self, url: str, *, secret: str | None = None, timeout_s: float = 5.0) -> None:
         self.url = url
@@ -30,8 +39,12 @@ class Webhook:
         if self.secret:
             mac = hmac.new(self.secret.encode(), payload, hashlib.sha256).hexdigest()
             headers["X-Citywatch-Signature"] = f"sha256={mac}"
-        r = self.client.post(self.url, content=payload, headers=headers)
-        r.raise_for_status()
+        try:
+            r = self.client.post(self.url, content=payload, headers=headers)
+        except httpx.HTTPError as e:  # (its text does not carry the URL; its request does, and stays here)
+            raise ConnectionError(f"{type(e).__name__}: {e}") from None
+        if r.is_error:
+            raise WebhookRefused(r.status_code, r.reason_phrase)
 
     def close(self) -> None:
         self.client.close()

@@ -18,9 +18,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from urllib.parse import urlsplit
 
 from alerts.model import Raise, Severity
+from alerts.routing import shown
 from analytics.conditions import alert
 
 RULE = "platform.notifications"
@@ -40,15 +40,6 @@ def check(config: DeliveryConfig) -> str | None:
     if config.held_s < 60:
         return "held_s: at least 60"
     return None
-
-
-def shown(sink: str) -> str:
-    """``webhook:{url}`` without its path and query (where gateways put their tokens)."""
-    if not sink.startswith("webhook:") or sink == "webhook:*":
-        return sink
-    u = urlsplit(sink.removeprefix("webhook:"))
-    tail = "/…" if (u.path not in ("", "/") or u.query) else ""
-    return f"webhook:{u.scheme}://{u.hostname or ''}{f':{u.port}' if u.port else ''}{tail}"
 
 
 @dataclass(frozen=True, slots=True)

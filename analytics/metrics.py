@@ -20,6 +20,7 @@ from prometheus_client.registry import Collector
 from alerts import outbox
 from alerts.maintenance import IN_FORCE
 from alerts.model import Severity
+from alerts.routing import sink_label
 
 log = logging.getLogger(__name__)
 
@@ -68,9 +69,10 @@ class AlertFigures(Collector):
                 )
                 for sink in self.sinks():
                     n, age = outbox.pending(conn, sink)
-                    pending.add_metric([sink], n)
-                    oldest.add_metric([sink], age or 0.0)
-                    held.add_metric([sink], held_back.get(sink, 0))
+                    label = sink_label(sink)  # (a webhook's path and query may hold its token)
+                    pending.add_metric([label], n)
+                    oldest.add_metric([label], age or 0.0)
+                    held.add_metric([label], held_back.get(sink, 0))
         except psycopg.Error as e:  # the scrape still answers, with the service's own figures
             log.warning("metrics: alert figures unavailable (%s)", str(e).strip().splitlines()[0])
             return

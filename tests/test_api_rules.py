@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from analytics.delivery import shown as redact_sink
+from alerts.routing import shown as redact_sink
 from tests.conftest import Api
 
 

@@ -14,8 +14,9 @@ import pytest
 
 from alerts import outbox, store
 from alerts.model import Explanation, Raise, Severity
+from alerts.routing import shown
 from analytics.config import RulesError, parse
-from analytics.delivery import RULE, DeliveryConfig, SinkState, shown, troubled
+from analytics.delivery import RULE, DeliveryConfig, SinkState, troubled
 from analytics.service import AnalyticsService
 from citywatch.settings import AnalyticsSettings, DatabaseSettings, Settings
 

@@ -286,7 +286,7 @@ def test_the_cctv_panel_lists_the_cameras_an_incident_grouped(db_url: str) -> No
 def test_the_sinks_panel_shows_what_each_sink_has_not_taken_without_the_tokens(db_url: str) -> None:
     from alerts import outbox
     from alerts.model import Explanation, Raise, Severity
-    from analytics.delivery import shown
+    from alerts.routing import shown
 
     names = [
         "mqtt",

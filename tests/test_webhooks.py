@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -14,10 +16,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import orjson
 import psycopg
 import pytest
+from prometheus_client import generate_latest
 
 from alerts import outbox, store
 from alerts.model import Explanation, Raise, Severity
 from alerts.webhook import Webhook
+from analytics.metrics import AnalyticsMetrics
+from citywatch import logs
 
 
 class Receiver:
@@ -129,3 +134,30 @@ def test_a_hanging_receiver_does_not_block_the_engine(db_url: str) -> None:
         dispatcher.stop()
     finally:
         slow.close()
+
+
+def test_a_webhook_token_reaches_no_log_line_stored_error_or_metric_label(
+    db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    r = Receiver(fail_first=1)
+    token = "tok-9f8e7d6c5b4a"
+    name = f"webhook:{r.url}?token={token}"
+    logs.setup()  # the services' logging: libraries' per-request lines (httpx names every URL) held back
+    try:
+        with caplog.at_level(logging.INFO), psycopg.connect(db_url, autocommit=True) as conn:
+            raise_alert(conn, "cam-1")
+            assert outbox.drain(conn, name, Webhook(name.removeprefix("webhook:"))) == 0  # refused: HTTP 500
+            error = conn.execute("SELECT last_error FROM alert_deliveries").fetchone()
+            assert error is not None and error[0] == "WebhookRefused: HTTP 500 Internal Server Error"
+            conn.execute("UPDATE alert_deliveries SET next_attempt_at = now()")
+            assert outbox.drain(conn, name, Webhook(name.removeprefix("webhook:"))) == 1  # then delivered
+        metrics = AnalyticsMetrics(db_url, lambda: [name, f"webhook:{r.url}?token=another"])
+        exposition = generate_latest(metrics.registry).decode()
+    finally:
+        r.close()
+    logged = "\n".join(rec.getMessage() for rec in caplog.records)
+    assert "not delivered to webhook:http://127.0.0.1" in logged  # the failure was logged, by host
+    assert 'citywatch_notifications_undelivered{sink="webhook:http://127.0.0.1:' in exposition
+    # two webhooks on one host are two series
+    assert len(re.findall(r"^citywatch_notifications_undelivered\{", exposition, re.M)) == 2
+    assert token not in logged and token not in exposition and "another" not in exposition

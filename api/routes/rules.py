@@ -9,8 +9,8 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from alerts.routing import shown
 from analytics.config import IN_FORCE, RulesError, RulesFile, default_policy
-from analytics.delivery import shown
 from api.deps import State, Viewer
 from api.problems import Problem, responses
 from api.schemas import RulesView
