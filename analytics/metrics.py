@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 
 import psycopg
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -21,6 +21,7 @@ from alerts import outbox
 from alerts.maintenance import IN_FORCE
 from alerts.model import Severity
 from alerts.routing import sink_label
+from citywatch import metrics
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +82,7 @@ class AlertFigures(Collector):
 
 class AnalyticsMetrics:
     def __init__(self, conninfo: str, sinks: Callable[[], Sequence[str]]) -> None:
-        self.registry = CollectorRegistry()
+        self.registry = metrics.registry()
         r = self.registry
         self.steps = Counter("citywatch_analytics_steps", "evaluation steps done", registry=r)
         self.step_errors = Counter(
@@ -113,19 +114,6 @@ class AnalyticsMetrics:
         known = [c for c in cursors if c is not None]
         if known:
             self.behind.set((datetime.now(UTC) - min(known)).total_seconds())
-
-
-def serve(metrics: AnalyticsMetrics, port: int | None) -> None:
-    """Serve ``metrics`` on ``port`` (None: not at all); a port taken (a standby on this host) is logged."""
-    if not port:
-        return
-    from prometheus_client import start_http_server
-
-    try:
-        start_http_server(port, addr="127.0.0.1", registry=metrics.registry)
-        log.info("metrics on http://127.0.0.1:%d/metrics", port)
-    except OSError as e:
-        log.warning("metrics port %d unavailable (%s); this instance runs without metrics", port, e.strerror)
 
 
 def sink_names(webhook_urls: list[str], mqtt: bool) -> list[str]:

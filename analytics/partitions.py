@@ -28,8 +28,9 @@ from typing import Any
 import psycopg
 
 from alerts import outbox
-from analytics.metrics import AnalyticsMetrics, serve, sink_names
+from analytics.metrics import AnalyticsMetrics, sink_names
 from analytics.service import AnalyticsService, IngestPulse, registry_rows
+from citywatch import metrics
 from citywatch.leadership import LockSession, lock_key
 from citywatch.settings import Settings
 
@@ -187,7 +188,12 @@ class AnalyticsWorker:
     def run(self) -> None:
         log.info("analytics worker %s: sharing the city's partitions with the other workers", self.worker_id)
         pulse = IngestPulse(self.settings.db.url, self._stop)
-        serve(self.metrics, self.settings.analytics.metrics_port)
+        metrics.serve(
+            self.metrics.registry,
+            self.settings.metrics_host,
+            self.settings.analytics.metrics_port,
+            "analytics",
+        )
         while not self._stop.is_set():
             started = time.monotonic()
             self.round()

@@ -47,9 +47,10 @@ from analytics.airquality.quality import Reading, ZoneQuality
 from analytics.cctv import CctvEvent, CctvRules
 from analytics.config import IN_FORCE, RulesError, RulesFile, default_policy
 from analytics.health import loss_alarm, offline_after
-from analytics.metrics import AnalyticsMetrics, serve
+from analytics.metrics import AnalyticsMetrics
 from analytics.parking import ParkingRules, SpaceReading
 from analytics.shapes import ShapeWatch
+from citywatch import metrics
 from citywatch.db import privacy, rollups
 from citywatch.leadership import Leadership
 from citywatch.settings import Settings
@@ -916,7 +917,7 @@ class AnalyticsService:
             ", ".join(self.dispatcher.sinks) or "nobody",
         )
         pulse = IngestPulse(self.settings.db.url, self._stop)
-        serve(self.metrics, self.a.metrics_port)
+        metrics.serve(self.metrics.registry, self.settings.metrics_host, self.a.metrics_port, "analytics")
         while not self._stop.is_set():
             started = time.monotonic()
             if not self._lead():

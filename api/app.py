@@ -19,6 +19,7 @@ from analytics.config import RulesFile
 from api import problems
 from api.db import Database
 from api.deps import ApiState
+from api.metrics import ApiMetrics, RequestTimer
 from api.routes import (
     alerts,
     auth,
@@ -36,6 +37,7 @@ from api.routes import rules as rules_view
 from api.security import LoginLimiter, hash_password
 from api.stream import AlertFeed
 from api.terminal import TerminalRelay
+from citywatch import metrics
 from citywatch.settings import Settings
 
 log = logging.getLogger("citywatch.api")
@@ -98,6 +100,7 @@ def create_app(settings: Settings) -> FastAPI:
     feed = AlertFeed(db)
     rules = RulesFile(settings.analytics.rules_file).rules
     terminals = TerminalRelay(settings)
+    figures = ApiMetrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -108,10 +111,12 @@ def create_app(settings: Settings) -> FastAPI:
             log.warning("could not check the first account: %s", e)
         await feed.start()
         terminals.start()
+        exporter = metrics.serve(figures.registry, settings.metrics_host, settings.api.metrics_port, "api")
         log.info("API ready on the database %s", settings.db.url.rsplit("@", 1)[-1])
         try:
             yield
         finally:
+            metrics.stop(exporter)
             terminals.stop()
             await feed.stop()
             db.close()
@@ -125,9 +130,10 @@ def create_app(settings: Settings) -> FastAPI:
         license_info={"name": "Apache-2.0", "identifier": "Apache-2.0"},
     )
     app.state.citywatch = ApiState(
-        settings, db, LoginLimiter(settings.api.login_rate), feed, rules, terminals
+        settings, db, LoginLimiter(settings.api.login_rate), feed, rules, terminals, figures
     )
     problems.install(app)
+    app.add_middleware(RequestTimer, m=figures)
     if origins := [o.strip() for o in settings.api.cors_origins.split(",") if o.strip()]:
         app.add_middleware(
             CORSMiddleware,

@@ -30,6 +30,7 @@ class ApiState:
     feed: Any  # api.stream.AlertFeed (typed loosely to avoid an import cycle)
     rules: Rules
     terminals: Any  # api.terminal.TerminalRelay
+    metrics: Any  # api.metrics.ApiMetrics
 
 
 def state(request: Request) -> ApiState:

@@ -46,7 +46,8 @@ from boarding.engine import (
     RequestStatus,
 )
 from boarding.gtfs import load
-from citywatch import broker
+from boarding.metrics import BoardingMetrics
+from citywatch import broker, metrics
 from citywatch.contracts import messages as m
 from citywatch.contracts.topics import PREFIX, bus_downlink, stop_reply
 from citywatch.settings import Settings
@@ -94,6 +95,7 @@ class BoardingService:
         self._stop = threading.Event()
         self.connected = threading.Event()
         self.handled = 0
+        self.metrics = BoardingMetrics(lambda: self.records.unfinished_tasks)
         secret = settings.device_secret.get_secret_value()
         self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5)
         self.client.username_pw_set(
@@ -103,7 +105,7 @@ class BoardingService:
         self.client.reconnect_delay_set(1, 30)
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
-        self.client.on_disconnect = lambda *_a: self.connected.clear()
+        self.client.on_disconnect = self._on_disconnect
 
     def _on_message(self, client: paho.Client, _u: Any, msg: paho.MQTTMessage) -> None:
         broker.traffic_answers_ping(client)  # a backlog after a restart must not drop the connection
@@ -116,12 +118,21 @@ class BoardingService:
         for t in TOPICS:
             client.subscribe(t, options=SubscribeOptions(qos=1, retainHandling=1))
         self.connected.set()
+        self.metrics.connected.set(1)
+
+    def _on_disconnect(self, *_a: Any) -> None:
+        self.connected.clear()
+        self.metrics.connected.set(0)
 
     # -- effects -----------------------------------------------------------------
-    def _execute(self, effects: list[Effect], now: float) -> None:
-        """Publish at once; hand the records to the writer (in order)."""
+    def _execute(self, effects: list[Effect], now: float) -> bool:
+        """Publish at once; hand the records to the writer (in order). True when a terminal was told."""
+        told = False
         for e in effects:
+            if isinstance(e, RequestStatus):
+                self.metrics.requests.labels(e.status).inc()
             if isinstance(e, DriverState):
+                told = True
                 self.client.publish(
                     bus_downlink(e.bus_id, "stops"),
                     m.DriverAlert.model_dump_json(e.alert),
@@ -134,6 +145,7 @@ class BoardingService:
                 )
             else:
                 self.records.put(e)
+        return told
 
     def _write(self, cur: psycopg.Cursor[Any], e: Record) -> None:
         if isinstance(e, m.StopRequest):
@@ -241,17 +253,19 @@ class BoardingService:
 
     def handle(self, topic: str, payload: bytes, now: float) -> None:
         stream = topic.rsplit("/", 1)[-1]
+        self.metrics.messages.labels(stream).inc()
         try:
             if stream == "request":
                 r = m.StopRequest.model_validate_json(payload)
                 self.records.put(r)
-                self._execute(self.bell.on_request(r, now), now)
+                if self._execute(self.bell.on_request(r, now), now):
+                    self.metrics.driver_alert_seconds.observe(max(0.0, time.time() - r.ts.timestamp()))
             elif stream == "position":
                 self._execute(self.bell.on_position(m.BusPosition.model_validate_json(payload), now), now)
             elif stream == "ack":
                 self._execute(self.bell.on_ack(m.DriverAck.model_validate_json(payload), now), now)
-        except ValidationError:
-            pass  # ingest dead-letters it with the reason; nothing for the bell to act on
+        except ValidationError:  # ingest dead-letters it with the reason; nothing for the bell to act on
+            self.metrics.invalid.labels(stream).inc()
         self.handled += 1
 
     def _restore(self) -> None:
@@ -286,6 +300,9 @@ class BoardingService:
         )
         self.client.loop_start()
         self._writer.start()
+        exporter = metrics.serve(
+            self.metrics.registry, self.settings.metrics_host, self.settings.boarding.metrics_port, "boarding"
+        )
         log.info("boarding bell: %d routes, %d stops", len(self.bell.net.routes), len(self.bell.net.stops))
         last_tick = 0.0
         try:
@@ -299,6 +316,7 @@ class BoardingService:
                     last_tick = time.time()
                     self._execute(self.bell.tick(last_tick), last_tick)
         finally:
+            metrics.stop(exporter)
             self.client.disconnect()
             self.client.loop_stop()
             self.records.put(None)

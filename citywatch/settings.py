@@ -209,6 +209,7 @@ class BoardingSettings(EnvSettings):
     request_ttl_s: float = Field(1800.0, gt=0, description="requests expire after this long")
     resend_s: float = Field(20.0, gt=0, description="an unacknowledged driver alert is sent again after this")
     escalate_s: float = Field(60.0, gt=0, description="…and reported to the control centre after this")
+    metrics_port: int | None = Field(9111, description="Prometheus metrics port; unset to disable")
 
 
 class ApiSettings(EnvSettings):
@@ -235,6 +236,11 @@ class ApiSettings(EnvSettings):
     cors_origins: str = Field(
         "", description="comma-separated origins allowed to call the API from a browser"
     )
+    metrics_port: int | None = Field(
+        9110,
+        description="Prometheus metrics port, apart from the API's (a worker that finds it taken runs without);"
+        " unset to disable",
+    )
 
 
 class Settings(EnvSettings):
@@ -248,6 +254,10 @@ class Settings(EnvSettings):
     )
     device_secret: SecretStr = Field(
         SecretStr(DEV_SECRET), description="key from which per-device broker passwords are derived"
+    )
+    metrics_host: str = Field(
+        "127.0.0.1",
+        description="address every service's Prometheus metrics endpoint listens on (0.0.0.0 in containers)",
     )
     db: DatabaseSettings = Field(default_factory=DatabaseSettings)
     mqtt: MqttSettings = Field(default_factory=MqttSettings)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import Counter, Gauge, Histogram
+
+from citywatch import metrics
 
 
 class IngestMetrics:
     def __init__(self) -> None:
-        self.registry = CollectorRegistry()
+        self.registry = metrics.registry()
         r = self.registry
         self.received = Counter(
             "citywatch_ingest_received",

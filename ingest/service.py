@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 
-from citywatch import broker
+from citywatch import broker, metrics
 from citywatch.contracts.topics import uplink_filter
 from citywatch.settings import Settings
 from ingest.batching import FlushPolicy, group
@@ -213,10 +213,7 @@ class IngestService:
         """Consume until :meth:`stop`; flushes and acknowledges what it holds before returning."""
         s = self.settings
         self._refresh_registry()
-        if s.ingest.metrics_port:
-            from prometheus_client import start_http_server
-
-            start_http_server(s.ingest.metrics_port, addr="127.0.0.1", registry=self.metrics.registry)
+        metrics.serve(self.metrics.registry, s.metrics_host, s.ingest.metrics_port, "ingest")
         self.subscriber.start()
         log.info(
             "ingest %s consuming %s:%s (batch ≤%d msgs / %.0f ms, receive-maximum %d)",

@@ -31,6 +31,7 @@ from citywatch.localservices import MosquittoBroker, PostgresServer, free_port
 from citywatch.settings import (
     AnalyticsSettings,
     ApiSettings,
+    BoardingSettings,
     DatabaseSettings,
     IngestSettings,
     MqttSettings,
@@ -124,6 +125,7 @@ class Platform:
             mqtt=MqttSettings(port=self.broker.port),
             ingest=IngestSettings(**ing),  # type: ignore[arg-type]
             analytics=AnalyticsSettings(metrics_port=None),
+            boarding=BoardingSettings(metrics_port=None),
         )
 
     def query(self, sql: str, *args: object) -> list[tuple[object, ...]]:
@@ -254,7 +256,11 @@ class Api:
 
 def start_api(platform: Platform, **api: object) -> tuple[ApiServer, Settings]:
     settings = platform.settings().model_copy(
-        update={"api": ApiSettings(**{"port": free_port(), "login_rate": "1000/minute", **api})}  # type: ignore[arg-type]
+        update={
+            "api": ApiSettings(
+                **{"port": free_port(), "login_rate": "1000/minute", "metrics_port": None, **api}
+            )  # type: ignore[arg-type]
+        }
     )
     server = ApiServer(settings)
     server.thread = threading.Thread(target=server.run, name="api", daemon=True)

@@ -296,15 +296,16 @@ async def stream(
         cursor = after
     else:
         cursor = await run_in_threadpool(feed.head)
-    yield ServerSentEvent(comment=f"citywatch alerts after {cursor}", retry=2000)
-    while True:
-        rows = await run_in_threadpool(feed.after, cursor)
-        for r in rows:
-            cursor = r["id"]
-            if matches(r["payload"], kind, min_severity, subject):
-                yield ServerSentEvent(data=r["payload"], event=r["what"], id=str(r["id"]))
-        if len(rows) < 500:
-            await feed.wait()
+    async with st.metrics.subscribed("alerts"):
+        yield ServerSentEvent(comment=f"citywatch alerts after {cursor}", retry=2000)
+        while True:
+            rows = await run_in_threadpool(feed.after, cursor)
+            for r in rows:
+                cursor = r["id"]
+                if matches(r["payload"], kind, min_severity, subject):
+                    yield ServerSentEvent(data=r["payload"], event=r["what"], id=str(r["id"]))
+            if len(rows) < 500:
+                await feed.wait()
 
 
 def _detail(st: State, alert_id: int) -> dict[str, Any]:

@@ -117,12 +117,13 @@ def state(st: State, bus: str, _who: Caller) -> dict[str, Any]:
 async def stream(st: State, bus: str, _who: Caller) -> AsyncIterator[ServerSentEvent]:
     relay = st.terminals
     seen = relay.version.get(bus, 0)
-    yield ServerSentEvent(data=relay.current(bus), event="state", retry=1000)
-    while True:
-        now = await relay.wait(bus, seen, 15.0)
-        if now != seen:
-            seen = now
-            yield ServerSentEvent(data=relay.current(bus), event="state")
+    async with st.metrics.subscribed("driver"):
+        yield ServerSentEvent(data=relay.current(bus), event="state", retry=1000)
+        while True:
+            now = await relay.wait(bus, seen, 15.0)
+            if now != seen:
+                seen = now
+                yield ServerSentEvent(data=relay.current(bus), event="state")
 
 
 @router.post(
