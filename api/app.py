@@ -37,7 +37,7 @@ from api.routes import rules as rules_view
 from api.security import LoginLimiter, hash_password
 from api.stream import AlertFeed
 from api.terminal import TerminalRelay
-from citywatch import metrics
+from citywatch import logs, metrics
 from citywatch.settings import Settings
 
 log = logging.getLogger("citywatch.api")
@@ -189,7 +189,8 @@ def pages(app: FastAPI) -> None:
 
 
 def app_from_env() -> FastAPI:
-    """Factory for uvicorn workers: settings from the environment."""
+    """Factory for uvicorn workers: settings from the environment (a worker process sets up its logging)."""
+    logs.setup()
     return create_app(Settings())
 
 
@@ -202,6 +203,7 @@ def serve(settings: Settings) -> None:
         port=settings.api.port,
         workers=settings.api.workers,
         log_level="info",
+        log_config=None,  # uvicorn's lines go through citywatch's logging (text or JSON lines)
         access_log=False,
         proxy_headers=True,
     )
