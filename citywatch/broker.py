@@ -111,6 +111,20 @@ def acl_file(devices: Iterable[DeviceAccount]) -> str:
     return "\n".join(out) + "\n"
 
 
+def write_auth_files(out: Path, secret: str, devices: list[DeviceAccount]) -> None:
+    """Write ``passwd`` and ``acl`` into ``out``, each readable by its owner only (Mosquitto reads them as
+    its own user and warns about wider permissions) and replaced whole, so that a reload never reads half a
+    file."""
+    out.mkdir(parents=True, exist_ok=True)
+    for name, text in (("passwd", password_file(secret, devices)), ("acl", acl_file(devices))):
+        tmp = out / f".{name}.tmp"
+        tmp.unlink(missing_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        tmp.replace(out / name)
+
+
 def mosquitto_conf(
     *,
     port: int,

@@ -79,12 +79,18 @@ def _main(log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING")] =
 
 
 @db_app.command("migrate")
-def db_migrate() -> None:
+def db_migrate(
+    wait: Annotated[
+        float,
+        typer.Option(help="seconds to wait for the database to accept connections (it may be starting)"),
+    ] = 60.0,
+) -> None:
     """Apply pending migrations and licence-dependent TimescaleDB features."""
     from citywatch.db import features
-    from citywatch.db.migrate import migrate
+    from citywatch.db.migrate import migrate, wait_for_database
 
     s = Settings()
+    wait_for_database(s.db.url, wait)
     applied = migrate(s.db.url)
     f = features.apply(s.db.url)
     typer.echo(f"applied {len(applied)} migration(s); TimescaleDB licence: {f.licence}")
@@ -125,10 +131,7 @@ def broker_files(
 
     s = Settings()
     accounts = broker_accounts(s.db.url)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "passwd").write_text(broker.password_file(s.device_secret.get_secret_value(), accounts))
-    (out / "acl").write_text(broker.acl_file(accounts))
-    (out / "passwd").chmod(0o600)
+    broker.write_auth_files(out, s.device_secret.get_secret_value(), accounts)
     typer.echo(
         f"wrote {out}/passwd and {out}/acl for {len(accounts)} devices and {len(broker.SERVICE_USERS)} services"
     )

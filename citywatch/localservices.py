@@ -231,14 +231,7 @@ class MosquittoBroker:
         self.write_auth(devices)
 
     def write_auth(self, devices: list[broker.DeviceAccount]) -> None:
-        for name, text in (
-            ("passwd", broker.password_file(self.secret, devices)),
-            ("acl", broker.acl_file(devices)),
-        ):
-            tmp = self.data_dir / f".{name}.tmp"
-            tmp.write_text(text)
-            tmp.chmod(0o600)
-            tmp.replace(self.data_dir / name)
+        broker.write_auth_files(self.data_dir, self.secret, devices)
 
     def reload(self) -> None:
         """Re-read password file and ACL (SIGHUP)."""

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from citywatch import broker
-from citywatch.contracts.topics import bus_downlink
+from citywatch.contracts.topics import DeviceKind, bus_downlink
 from citywatch.devices import broker_accounts
 from tests.conftest import SECRET, Platform, wait_for
 
@@ -116,3 +117,16 @@ def test_stop_panel_reads_only_its_own_replies(platform: Platform) -> None:
     assert [m.payload for m in got] == [b"yours"]
     panel.loop_stop()
     plat.loop_stop()
+
+
+def test_auth_files_are_owner_only_and_replaced_whole(tmp_path: Path) -> None:
+    accounts = [broker.DeviceAccount("aq-001", DeviceKind.AIR_QUALITY)]
+    broker.write_auth_files(tmp_path / "b", "s3cret", accounts)
+    first = (tmp_path / "b" / "passwd").stat().st_ino
+    broker.write_auth_files(tmp_path / "b", "s3cret", accounts)  # again: a new file moved into place
+    for name in ("passwd", "acl"):
+        st = (tmp_path / "b" / name).stat()
+        assert st.st_mode & 0o777 == 0o600, name
+    assert (tmp_path / "b" / "passwd").stat().st_ino != first
+    assert sorted(p.name for p in (tmp_path / "b").iterdir()) == ["acl", "passwd"]  # no temporary left
+    assert "aq-001:" in (tmp_path / "b" / "passwd").read_text()

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import psycopg
 import pytest
 
 from citywatch.db import features, rollups
-from citywatch.db.migrate import available, migrate
-from citywatch.localservices import PostgresServer
+from citywatch.db.migrate import available, migrate, wait_for_database
+from citywatch.localservices import PostgresServer, free_port
 
 STREAMS = {
     "air_quality": "7 days",
@@ -84,3 +85,22 @@ def test_retention_drops_only_old_chunks(db_url: str) -> None:
     assert dropped["bus_positions"] == 1
     with psycopg.connect(db_url) as conn:
         assert conn.execute("SELECT seq FROM bus_positions").fetchall() == [(2,)]
+
+
+def test_migrate_waits_for_a_database_that_is_starting(tmp_path: Path) -> None:
+    server = PostgresServer(tmp_path / "late", free_port(), durable=False)
+    server.init()
+    starter = threading.Timer(1.5, server.start)  # not up yet when the wait begins
+    starter.start()
+    try:
+        wait_for_database(server.admin_url, timeout_s=60, every_s=0.2)
+        with psycopg.connect(server.admin_url) as conn:
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+    finally:
+        starter.join()
+        server.stop()
+
+
+def test_migrate_gives_up_with_the_error_after_its_wait() -> None:
+    with pytest.raises(psycopg.OperationalError, match=r"refused|failed"):
+        wait_for_database(f"postgresql://x@127.0.0.1:{free_port()}/x", timeout_s=0.5, every_s=0.1)

@@ -5,6 +5,7 @@ starting at once apply each migration exactly once."""
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from importlib import resources
 
@@ -28,6 +29,24 @@ def available() -> list[Migration]:
             number, _, rest = entry.name.partition("_")
             out.append(Migration(int(number), rest.removesuffix(".sql"), entry.read_text()))
     return sorted(out, key=lambda m: m.version)
+
+
+def wait_for_database(conninfo: str, timeout_s: float, every_s: float = 1.0) -> None:
+    """Until the database accepts a connection (a container's server may still be starting, or running its
+    init scripts); the last error once ``timeout_s`` has passed."""
+    deadline = time.monotonic() + timeout_s
+    said = False
+    while True:
+        try:
+            psycopg.connect(conninfo, connect_timeout=5).close()
+            return
+        except psycopg.OperationalError as e:
+            if time.monotonic() >= deadline:
+                raise
+            if not said:
+                log.info("waiting for the database (%s)", str(e).strip().splitlines()[-1])
+                said = True
+            time.sleep(every_s)
 
 
 def migrate(conninfo: str) -> list[Migration]:
