@@ -20,6 +20,9 @@ class Database:
             kwargs={"autocommit": True, "row_factory": dict_row},
             open=False,
             name="citywatch-api",
+            # a connection is checked as it is handed out: after the database restarts, the pool's
+            # stale connections are replaced there instead of failing one request each
+            check=ConnectionPool.check_connection,
         )
         self.conninfo = conninfo
 
