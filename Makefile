@@ -10,7 +10,7 @@ VENV       := .venv
 export UV_PYTHON := python3
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: up test install system python lint bench-ingest clean
+.PHONY: up test install system python lint bench-ingest rehearse clean
 
 up: install
 	$(VENV)/bin/citywatch up
@@ -39,6 +39,13 @@ $(UV):
 # The locked Python environment in .venv (uv.lock pins every package).
 python: $(UV)
 	@$(UV) sync --frozen --quiet
+
+# The production path in real containers: docker-compose.yml, unmodified, on podman with stand-ins for the
+# third-party images built from ../shared/upstream (deploy/rehearsal/README.md); skipped, saying so, without it.
+rehearse: install
+	@if [ ! -f ../shared/upstream/timescaledb-2.19.3.tar.gz ]; then \
+	  echo "make rehearse: skipped (no ../shared/upstream: the stand-in images are built from its sources)"; exit 0; fi; \
+	bash scripts/install-containers.sh && $(VENV)/bin/python deploy/rehearsal/rehearse.py
 
 lint: python
 	$(VENV)/bin/ruff check .
