@@ -11,8 +11,7 @@ from alerts.mqtt import AlertPublisher
 from analytics.partitions import AnalyticsWorker
 from analytics.service import AnalyticsService
 from citywatch import broker, logs
-from citywatch.db import features
-from citywatch.db.migrate import migrate
+from citywatch.db import schema
 from citywatch.settings import Settings
 
 
@@ -49,8 +48,7 @@ def _with_progress_bar(service: AnalyticsService, work: Callable[[], int]) -> in
 def main(start: str | None = None, end: str | None = None) -> None:
     logs.setup()
     settings = Settings()
-    migrate(settings.db.url)
-    features.apply(settings.db.url)
+    schema.ready(settings.db.url)
     sink = AlertPublisher(
         host=settings.mqtt.host,
         port=settings.mqtt.port,

@@ -7,16 +7,14 @@ import threading
 
 from boarding.service import BoardingService, gtfs_path, wait_for_feed
 from citywatch import logs
-from citywatch.db import features
-from citywatch.db.migrate import migrate
+from citywatch.db import schema
 from citywatch.settings import Settings
 
 
 def main(feed_check_s: float = 30.0) -> None:
     logs.setup()
     settings = Settings()
-    migrate(settings.db.url)
-    features.apply(settings.db.url)
+    schema.ready(settings.db.url)
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -87,6 +87,22 @@ class DatabaseSettings(EnvSettings):
         return self
 
 
+class DatabaseRolesSettings(EnvSettings):
+    """Passwords of the services' database roles, set by `citywatch db migrate` (the schema's owner); a
+    role without one cannot log in."""
+
+    model_config = SettingsConfigDict(env_prefix="CITYWATCH_DB_ROLE_", extra="ignore")
+
+    ingest: SecretStr | None = Field(None, description="password of `citywatch_ingest`")
+    analytics: SecretStr | None = Field(None, description="password of `citywatch_analytics`")
+    api: SecretStr | None = Field(None, description="password of `citywatch_api`")
+    boarding: SecretStr | None = Field(None, description="password of `citywatch_boarding`")
+    grafana: SecretStr | None = Field(None, description="password of `citywatch_grafana` (read-only)")
+
+    def passwords(self) -> dict[str, str]:
+        return {k: v.get_secret_value() for k, v in self if isinstance(v, SecretStr)}
+
+
 class MqttSettings(EnvSettings):
     model_config = SettingsConfigDict(env_prefix="CITYWATCH_MQTT_", extra="ignore")
 
@@ -260,6 +276,7 @@ class Settings(EnvSettings):
         description="address every service's Prometheus metrics endpoint listens on (0.0.0.0 in containers)",
     )
     db: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    db_roles: DatabaseRolesSettings = Field(default_factory=DatabaseRolesSettings)
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)

@@ -23,8 +23,7 @@ from analytics.service import AnalyticsService
 from api.app import ApiServer
 from boarding.service import BoardingService, gtfs_path
 from citywatch import broker
-from citywatch.db import features
-from citywatch.db.migrate import migrate
+from citywatch.db.schema import migrate_all
 from citywatch.devices import RegistryWatcher, broker_accounts
 from citywatch.localservices import MosquittoBroker, PostgresServer
 from citywatch.settings import Settings
@@ -75,8 +74,7 @@ def up(settings: Settings, sim: SimulateOptions) -> None:
     try:
         pg.start()
         log.info("PostgreSQL+TimescaleDB running: %s (data in %s)", settings.db.url, pg.data_dir)
-        migrate(settings.db.url)
-        features.apply(settings.db.url)
+        migrate_all(settings.db.url)
         city = build_city(sim.seed, sim.scale)
         register_city(settings.db.url, city)
         settings = settings.model_copy(update={"data_dir": data})

@@ -6,8 +6,7 @@ import signal
 from types import FrameType
 
 from citywatch import logs, runtime
-from citywatch.db import features
-from citywatch.db.migrate import migrate
+from citywatch.db import schema
 from citywatch.settings import Settings
 from ingest.service import IngestService
 
@@ -15,8 +14,7 @@ from ingest.service import IngestService
 def main() -> None:
     logs.setup()
     settings = Settings()
-    migrate(settings.db.url)
-    features.apply(settings.db.url)
+    schema.ready(settings.db.url)
     service = IngestService(settings)
     runtime.tune_gc()  # after start-up: what exists now is frozen out of the collector's sight
 

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import psycopg
@@ -24,8 +25,8 @@ import pytest
 from api.app import ApiServer
 from api.security import hash_password
 from citywatch import broker
-from citywatch.db import features
-from citywatch.db.migrate import migrate
+from citywatch.db import features, roles
+from citywatch.db.schema import migrate_all
 from citywatch.devices import broker_accounts
 from citywatch.localservices import MosquittoBroker, PostgresServer, free_port
 from citywatch.settings import (
@@ -84,6 +85,9 @@ def pg(workdir: Path) -> Iterator[PostgresServer]:
         pytest.exit(
             f"the {EDITION} lane needs TimescaleDB licence {_LICENCE[EDITION]!r}; {server.bindir} has {got!r}"
         )
+    with psycopg.connect(server.admin_url, autocommit=True) as conn:  # the services' roles, able to log in
+        for service in roles.SERVICES:  # (the cluster trusts local logins: no password)
+            conn.execute(f"CREATE ROLE {roles.role(service)} LOGIN")
     yield server
     server.stop()
 
@@ -92,8 +96,7 @@ def pg(workdir: Path) -> Iterator[PostgresServer]:
 def db_url(pg: PostgresServer) -> str:
     """A fresh, migrated database for this test."""
     url = pg.create_database(f"t{next(_db_counter)}")
-    migrate(url)
-    features.apply(url)
+    migrate_all(url)
     return url
 
 
@@ -162,8 +165,7 @@ def city_platform(db_url: str, mosquitto: MosquittoBroker, scale: Scale = SMALL,
 def module_platform(pg: PostgresServer, workdir: Path) -> Platform:
     """The same for a module-scoped fixture: its own database and broker (the caller stops the broker)."""
     url = pg.create_database(f"m{next(_db_counter)}")
-    migrate(url)
-    features.apply(url)
+    migrate_all(url)
     return city_platform(url, MosquittoBroker(workdir / f"mq-{next(_db_counter)}", free_port(), SECRET))
 
 
@@ -192,6 +194,12 @@ class IngestThread:
 @pytest.fixture
 def run_ingest() -> Callable[[Settings], IngestThread]:
     return IngestThread
+
+
+def as_role(url: str, service: str) -> str:
+    """``url`` for the service's own database role (citywatch.db.roles) instead of the owner's."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=f"{roles.role(service)}@{parts.netloc.rpartition('@')[2]}"))
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float = 30.0, interval: float = 0.1) -> bool:
@@ -255,11 +263,13 @@ class Api:
 
 
 def start_api(platform: Platform, **api: object) -> tuple[ApiServer, Settings]:
+    """The API as it runs in production: connected as its own role (``citywatch_api``)."""
     settings = platform.settings().model_copy(
         update={
+            "db": DatabaseSettings(url=as_role(platform.db_url, "api")),
             "api": ApiSettings(
                 **{"port": free_port(), "login_rate": "1000/minute", "metrics_port": None, **api}
-            )  # type: ignore[arg-type]
+            ),  # type: ignore[arg-type]
         }
     )
     server = ApiServer(settings)

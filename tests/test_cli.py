@@ -54,3 +54,22 @@ def test_simulate_backfill_through_ingest(platform: Platform, run_ingest, tmp_pa
     assert rows + dead + dups == sent
     kinds = {json.loads(line)["kind"] for line in labels.read_text().splitlines() if '"fault"' in line}
     assert {"stuck", "spike", "drift", "dropout", "offline", "malformed", "duplicate", "outage"} == kinds
+
+
+def test_a_failing_command_prints_no_secret() -> None:
+    """A crash's traceback must not show the settings it held (the database URL carries its password)."""
+    from citywatch.localservices import free_port
+
+    env = {
+        **os.environ,
+        "CITYWATCH_DB_URL": f"postgresql://citywatch@127.0.0.1:{free_port()}/citywatch",
+        "CITYWATCH_DB_PASSWORD": "pw-that-must-not-show-42",
+        "CITYWATCH_DEVICE_SECRET": "device-secret-that-must-not-show-42",
+    }
+    out = subprocess.run(
+        [sys.executable, "-m", "citywatch", "db", "migrate", "--wait", "0"],
+        env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    text = out.stdout + out.stderr
+    assert out.returncode != 0 and "OperationalError" in text  # it failed, and said why
+    assert "must-not-show" not in text

@@ -21,12 +21,13 @@ from alerts.model import Acknowledge, Resolve, Severity
 from analytics.service import AnalyticsService
 from boarding.service import BoardingService
 from citywatch.localservices import PostgresServer
+from citywatch.settings import DatabaseSettings, Settings
 from grafana import macros
 from grafana.build import OUT, render, text
 from grafana.dashboards import DASHBOARDS
 from simulators.gtfs import write_feed
 from simulators.run import SimulateOptions, run_simulation
-from tests.conftest import SMALL, IngestThread, module_platform, wait_for
+from tests.conftest import SMALL, IngestThread, as_role, module_platform, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 _n = itertools.count()
@@ -95,17 +96,21 @@ def test_macro_expansion() -> None:
 @pytest.fixture(scope="module")
 def city_db(pg: PostgresServer, workdir: Path) -> Iterator[str]:
     """Six hours of the small city (with faults and bus drivers) through MQTT, ingest and the bell,
-    then the analytics over the range."""
+    then the analytics over the range; each service connected as its own database role."""
     p = module_platform(pg, workdir)
     url, mq, city = p.db_url, p.broker, p.city
     settings = p.settings()
     settings.boarding.gtfs = write_feed(city, workdir / f"gtfs-{next(_n)}.zip")
-    bell = BoardingService(settings, client_id=f"boarding-{uuid.uuid4().hex[:6]}")
+
+    def as_service(service: str) -> Settings:
+        return settings.model_copy(update={"db": DatabaseSettings(url=as_role(url, service))})
+
+    bell = BoardingService(as_service("boarding"), client_id=f"boarding-{uuid.uuid4().hex[:6]}")
     bt = threading.Thread(target=bell.run, daemon=True)
     bt.start()
     assert bell.connected.wait(10)
     try:
-        with IngestThread(settings) as service:
+        with IngestThread(as_service("ingest")) as service:
             opts = SimulateOptions(
                 seed=7, scale=SMALL, speed=float("inf"), backfill_days=0.25, duration_s=0.25 * 86400,
                 faults_per_kind=1, mode="gateway", register=False, drivers=True, pass_rate=0.3,
@@ -115,7 +120,7 @@ def city_db(pg: PostgresServer, workdir: Path) -> Iterator[str]:
             # every message taken from the broker (leaving the block commits what ingest still holds)
             assert wait_for(lambda: service.inbound >= sent, 120), (service.inbound, dict(pub.sent))
         end = datetime.now(UTC)
-        AnalyticsService(settings).evaluate_range(end - timedelta(hours=6), end)
+        AnalyticsService(as_service("analytics")).evaluate_range(end - timedelta(hours=6), end)
         with psycopg.connect(
             url, autocommit=True
         ) as conn:  # an operator at work: two acknowledged, one resolved
@@ -169,7 +174,7 @@ def test_every_panel_query_returns_the_shape_its_panel_expects(city_db: str, nam
     d = render(name)
     end = datetime.now(UTC) + timedelta(minutes=1)
     start = end - timedelta(hours=7)
-    with psycopg.connect(city_db, autocommit=True) as conn:
+    with psycopg.connect(as_role(city_db, "grafana"), autocommit=True) as conn:  # Grafana's read-only role
         variables: dict[str, list[str]] = {}
         for var in d["templating"].get("list", []):  # variables in order: later ones may use earlier ones
             sql = macros.expand(var["query"], start, end, 60, variables)

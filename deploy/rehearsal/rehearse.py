@@ -59,6 +59,8 @@ CANARY = "citywatch-canary-" + "9d1f0c"  # planted in the build context; must no
 #: the services docker-compose.yml runs in the rehearsal (grafana left out; simulate is a demo profile)
 ONE_SHOT = ("migrate", "broker-auth")
 SERVICES = ("timescaledb", *ONE_SHOT, "mosquitto", "ingest", "analytics", "boarding", "api", "prometheus")
+#: the services that connect to the database as their own role (citywatch.db.roles), and Grafana's
+ROLES = ("ingest", "analytics", "api", "boarding", "grafana")
 #: Prometheus jobs and how many targets each should have (analytics runs two replicas)
 JOBS = {"citywatch-ingest": 1, "citywatch-analytics": 2, "citywatch-api": 1, "citywatch-boarding": 1}
 
@@ -339,6 +341,7 @@ def run(keep: bool) -> dict[str, Any]:
         "GRAFANA_ADMIN_PASSWORD": secrets.token_urlsafe(12),
         "CITYWATCH_API_TOKEN_SECRET": secrets.token_urlsafe(32),
         "CITYWATCH_API_BOOTSTRAP_ADMIN_PASSWORD": secrets.token_urlsafe(16),
+        **{f"CITYWATCH_DB_ROLE_{s.upper()}": f"{s}@/" + secrets.token_urlsafe(12) for s in ROLES},
     }
     workdir = Path(tempfile.mkdtemp(prefix="cw-rehearsal-"))
     prepare(workdir, env)
@@ -431,6 +434,11 @@ def check_traffic(c: Compose, workdir: Path, env: dict[str, str]) -> dict[str, A
     progress("malformed message dead-lettered")
 
     alert_seen = fire(api, cam)
+    # who is connected, with every service at work: each as its own role, none as the schema's owner
+    users = c.psql(
+        "SELECT DISTINCT usename FROM pg_stat_activity WHERE datname = 'citywatch' AND pid <> pg_backend_pid()"
+        " AND backend_type = 'client backend' ORDER BY 1"
+    )
 
     # restarts while the device keeps publishing
     stop = threading.Event()
@@ -475,6 +483,7 @@ def check_traffic(c: Compose, workdir: Path, env: dict[str, str]) -> dict[str, A
         "ingest_accounting_exact": counters[0] == counters[1] + counters[2] + counters[3],
         "restarted": restarts,
         "alert_seen": alert_seen,
+        "db_users": [u[0] for u in users],
     }
 
 
@@ -570,6 +579,7 @@ def main() -> int:
         and result["metrics_targets_up"] == result["metrics_targets_total"]
         and all(code == 200 for code in result["pages"].values())
         and result["edition"] == "timescale"
+        and result["db_users"] == sorted(f"citywatch_{s}" for s in ROLES if s != "grafana")
         and not result["secrets_in_logs"]
         and not result["secrets_in_image"]
     )
