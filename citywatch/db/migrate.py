@@ -49,8 +49,8 @@ def wait_for_database(conninfo: str, timeout_s: float, every_s: float = 1.0) -> 
             time.sleep(every_s)
 
 
-def migrate(conninfo: str) -> list[Migration]:
-    """Apply every pending migration; returns those applied."""
+def migrate(conninfo: str, upto: int | None = None) -> list[Migration]:
+    """Apply every pending migration (up to version ``upto``); returns those applied."""
     applied: list[Migration] = []
     with psycopg.connect(conninfo, autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
@@ -62,7 +62,7 @@ def migrate(conninfo: str) -> list[Migration]:
             )
             done = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
             for m in available():
-                if m.version in done:
+                if m.version in done or (upto is not None and m.version > upto):
                     continue
                 log.info("applying migration %04d_%s", m.version, m.name)
                 with conn.transaction():
