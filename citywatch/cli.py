@@ -109,16 +109,22 @@ def _pg_bindir(given: Path | None) -> Path:
 
 @db_app.command("backup")
 def db_backup(
-    out: Annotated[Path, typer.Option(help="the backup file (pg_dump's custom format)")],
+    out: Annotated[
+        Path, typer.Option(help="the backup file (pg_dump's custom format); --physical: a directory")
+    ],
+    physical: Annotated[
+        bool,
+        typer.Option(help="the cluster's files (pg_basebackup): the licensed edition with compressed chunks"),
+    ] = False,
     pg_bindir: Annotated[
         Path | None, typer.Option(help="where pg_dump is (default: PostgreSQL 15's)")
     ] = None,
 ) -> None:
-    """Back up the whole database (pg_dump). Licensed edition 2.19.3 with compressed chunks: README, "Backup and
-    restore"."""
-    from citywatch.db.backup import backup
+    """Back up the whole database (pg_dump), or with --physical the whole cluster (pg_basebackup)."""
+    from citywatch.db.backup import backup, base_backup
 
-    typer.echo(f"backup written to {backup(Settings().db.url, out, _pg_bindir(pg_bindir))}")
+    url, bindir = Settings().db.url, _pg_bindir(pg_bindir)
+    typer.echo(f"backup written to {(base_backup if physical else backup)(url, out, bindir)}")
 
 
 @db_app.command("restore")

@@ -4,6 +4,8 @@ into an empty database; every row back, the hypertables still hypertables, the s
 
 from __future__ import annotations
 
+import os
+import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,7 +15,7 @@ import pytest
 from alerts import store
 from alerts.model import Acknowledge, Explanation, Raise, Severity
 from citywatch.db import backup, features
-from citywatch.localservices import PostgresServer
+from citywatch.localservices import PostgresServer, free_port
 from simulators.engine import simulate
 from simulators.publisher import Publisher
 from tests.conftest import (
@@ -108,10 +110,9 @@ def test_a_backup_restores_every_row_into_an_empty_database(
             ).fetchall()
             == hypertables
         )
-        assert (
-            conn.execute("SELECT count(*) FROM timescaledb_information.chunks WHERE is_compressed").fetchone()
-            == (compressed,)
-        )
+        assert conn.execute(
+            "SELECT count(*) FROM timescaledb_information.chunks WHERE is_compressed"
+        ).fetchone() == (compressed,)
     with psycopg.connect(
         as_role(target, "ingest"), autocommit=True
     ) as conn:  # the services' roles work on it
@@ -138,3 +139,39 @@ def test_timescaledb_2_19_3_cannot_restore_its_own_compressed_chunks(
     target = pg.create_database(f"restored_{tmp_path.name[-8:].replace('-', '_')}")
     with pytest.raises(RuntimeError, match=r"COPY failed for table \"compress_hyper_.*returned NULL"):
         backup.restore(target, dump, pg.bindir)
+
+
+def test_a_base_backup_brings_back_every_row_compressed_chunks_too(
+    platform: Platform, pg: PostgresServer, tmp_path: Path
+) -> None:
+    """The physical drill, on each edition, with the old chunks compressed where the edition compresses:
+    pg_basebackup of the running server, a server started on the copy, every row there."""
+    with psycopg.connect(platform.db_url, autocommit=True) as conn:
+        compress = features.detect(conn).compression
+    compressed, hypertables = _city_with_history(platform, compress=compress)
+    before = _fingerprint(platform.db_url)
+    copy = PostgresServer(tmp_path / "copy", free_port(), durable=False, bindir=pg.bindir)
+    copy.data_dir.mkdir(parents=True)
+    run_as: list[str] = []
+    if os.geteuid() == 0:  # the server runs as postgres: the copy is made as postgres, in a place it reaches
+        subprocess.run(["chown", "postgres", str(copy.data_dir)], check=True)
+        for d in (tmp_path, *tmp_path.parents):
+            d.chmod(d.stat().st_mode | 0o011)
+        run_as = ["runuser", "-u", "postgres", "--"]
+    backup.base_backup(pg.admin_url, copy.data_dir / "pgdata", pg.bindir, run_as)
+    copy.start()
+    try:
+        url = platform.db_url.replace(f":{pg.port}/", f":{copy.port}/")
+        assert _fingerprint(url) == before
+        with psycopg.connect(url, autocommit=True) as conn:
+            assert conn.execute(
+                "SELECT count(*) FROM timescaledb_information.chunks WHERE is_compressed"
+            ).fetchone() == (compressed,)
+            assert (
+                conn.execute(
+                    "SELECT hypertable_name FROM timescaledb_information.hypertables ORDER BY 1"
+                ).fetchall()
+                == hypertables
+            )
+    finally:
+        copy.stop()
