@@ -263,20 +263,29 @@ class Api:
 
 
 def start_api(platform: Platform, **api: object) -> tuple[ApiServer, Settings]:
-    """The API as it runs in production: connected as its own role (``citywatch_api``)."""
-    settings = platform.settings().model_copy(
-        update={
-            "db": DatabaseSettings(url=as_role(platform.db_url, "api")),
-            "api": ApiSettings(
-                **{"port": free_port(), "login_rate": "1000/minute", "metrics_port": None, **api}
-            ),  # type: ignore[arg-type]
-        }
-    )
-    server = ApiServer(settings)
-    server.thread = threading.Thread(target=server.run, name="api", daemon=True)
-    server.thread.start()
-    assert wait_for(lambda: server.started, 20), "the API did not start"
-    return server, settings
+    """The API as it runs in production: connected as its own role (``citywatch_api``). A port that
+    free_port() found free may be taken before the bind (an outgoing connection can be given it): the API
+    then cannot start, and another port is tried."""
+    for _attempt in range(3):
+        settings = platform.settings().model_copy(
+            update={
+                "db": DatabaseSettings(url=as_role(platform.db_url, "api")),
+                "api": ApiSettings(
+                    **{"port": free_port(), "login_rate": "1000/minute", "metrics_port": None, **api}
+                ),  # type: ignore[arg-type]
+            }
+        )
+        server = ApiServer(settings)
+        server.thread = threading.Thread(target=server.run, name="api", daemon=True)
+        server.thread.start()
+        wait_for(lambda s=server: s.started or not s.thread.is_alive(), 20)  # type: ignore[misc]
+        if server.started:
+            return server, settings
+        server.stop()
+        server.thread.join(10)
+        if "port" in api:  # the caller's own port: nothing else to try
+            break
+    raise AssertionError("the API did not start")
 
 
 @pytest.fixture
