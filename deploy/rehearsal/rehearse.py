@@ -215,9 +215,10 @@ def clean() -> None:
         sh("podman", "volume", "rm", "-f", *volumes, check=False)
 
 
-def healthy(name: str, retries: int = 4, every_s: float = 2.0) -> bool:
+def healthy(name: str, retries: int = 4, every_s: float = 15.0) -> bool:
     """The container's health check passes; as Docker counts it, a container is unhealthy only after
-    ``retries`` failures in a row (the compose file's ``retries``)."""
+    ``retries`` failures in a row ``every_s`` apart (the compose file's ``retries`` and ``interval``: a
+    service busy starting up, on two cores shared by ten containers, may miss one scrape)."""
     for attempt in range(retries):
         res = subprocess.run(["podman", "healthcheck", "run", name], capture_output=True, text=True)
         if res.returncode == 0 or "no defined healthcheck" in res.stderr + res.stdout:
