@@ -10,7 +10,7 @@ VENV       := .venv
 export UV_PYTHON := python3
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: up test install system python lint bench-ingest rehearse clean
+.PHONY: up test test-fast install system python lint bench-ingest rehearse clean
 
 up: install
 	$(VENV)/bin/citywatch up
@@ -24,6 +24,10 @@ test: install
 	  [ $$rc -eq 0 ] || exit $$rc; \
 	  CITYWATCH_PG_BINDIR=$$bindir $(VENV)/bin/pytest $(PYTEST_ARGS); \
 	else $(VENV)/bin/pytest $(PYTEST_ARGS); fi
+
+# The unit lane: pure logic, no database or broker (tests/unit), in well under a minute.
+test-fast: python
+	$(VENV)/bin/pytest -q tests/unit $(PYTEST_ARGS)
 
 install: system python
 
