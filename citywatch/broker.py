@@ -198,7 +198,7 @@ def traffic_answers_ping(client: paho.Client) -> None:
     ``keepalive`` without it; while a backlog drains, the PINGRESP queues behind the messages in flight
     (read at the speed the callback takes them) and arrives late, so a healthy connection was dropped
     every keepalive. The outstanding ping is answered by the message instead; paho still pings every
-    keepalive, and a broker that goes silent is still detected (``tests/test_ingest_keepalive.py``)."""
+    keepalive, and a broker that goes silent is still detected (``tests/integration/test_ingest_keepalive.py``)."""
     if getattr(client, "_ping_t", 0):
         client._ping_t = 0
 

@@ -7,7 +7,7 @@ in full — anything unusual, anything wrong — goes to the pydantic model, whi
 refusal. So the contract stays the pydantic model, and the fast path must never accept what the model
 would refuse, nor read a value differently:
 
-* every numeric constraint is the model's (``tests/test_fastpath.py`` compares the two JSON schemas);
+* every numeric constraint is the model's (``tests/unit/test_fastpath.py`` compares the two JSON schemas);
   string patterns are checked after decoding (msgspec's pattern checks cost more than the model),
   ids through a small cache, as a city repeats the same few thousand all day;
 * ``ts`` is taken only in the strict RFC 3339 form devices send (at most microseconds, an offset or

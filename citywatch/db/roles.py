@@ -11,7 +11,7 @@
 No service role owns a table: none can create, alter or drop one. :func:`apply` (run by
 ``citywatch db migrate`` after the migrations and the edition's features) creates the roles and sets
 their grants from :data:`GRANTS` alone, revoking anything else, so a table a later migration adds is
-reachable only by the roles this table names it for; ``tests/test_roles.py`` fails on a table that no
+reachable only by the roles this table names it for; ``tests/integration/test_roles.py`` fails on a table that no
 role may read. A role may log in once it has a password (``CITYWATCH_DB_ROLE_<SERVICE>``, or its
 ``_FILE``); the services connect as their own role (docker-compose.yml).
 """

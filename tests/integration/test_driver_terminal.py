@@ -24,8 +24,7 @@ from boarding.service import BoardingService
 from citywatch import broker
 from simulators.gtfs import write_feed
 from simulators.publisher import Publisher
-from tests.support import SECRET, Api, browser, shot, start_api, wait_for
-from tests.test_boarding_e2e import positions, request, send_positions
+from tests.support import SECRET, Api, browser, positions, request, send_positions, shot, start_api, wait_for
 
 __all__ = ["browser"]
 

@@ -18,8 +18,7 @@ from citywatch import broker
 from citywatch.contracts import messages as m
 from citywatch.contracts.senml import to_pack
 from citywatch.contracts.topics import DeviceKind, Stream, topic_for
-from tests.support import SECRET, Platform, wait_for
-from tests.test_e2e_ingest import counters
+from tests.support import SECRET, Platform, counters, wait_for
 
 
 def connect(p: Platform, user: str) -> paho.Client:
