@@ -152,6 +152,14 @@ class Tick:
 
 
 Event = Raise | Clear | Acknowledge | Resolve | Assign | Comment | Tick
+AlertEvent = tuple[str, Raise | Clear, datetime]  # what a rule emits: (alert key, event, when)
+
+
+def alert(
+    rule: str, subject: str, kind: str, severity: Severity, title: str, value: float | None = None, **why: Any
+) -> Raise:
+    """A Raise whose explanation names its rule; ``why`` are the Explanation's other fields."""
+    return Raise(rule, subject, kind, severity, title, Explanation(rule=rule, **why), value)
 
 
 # -- effects (executed by adapters after the commit) ------------------------

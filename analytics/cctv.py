@@ -35,8 +35,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
-from alerts.model import Clear, Severity
-from analytics.conditions import AlertEvent, Conditions, alert
+from alerts.model import AlertEvent, Clear, Severity, alert
+from analytics.conditions import Conditions
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,18 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
-from alerts.model import Clear, Explanation, Raise, Severity
-
-AlertEvent = tuple[str, Raise | Clear, datetime]  # (alert key, event, when)
-
-
-def alert(
-    rule: str, subject: str, kind: str, severity: Severity, title: str, value: float | None = None, **why: Any
-) -> Raise:
-    """A Raise whose explanation names its rule; ``why`` are the Explanation's other fields."""
-    return Raise(rule, subject, kind, severity, title, Explanation(rule=rule, **why), value)
+from alerts.model import AlertEvent, Clear, Raise
 
 
 class Conditions:

@@ -1,4 +1,5 @@
-"""The rules file: thresholds per domain, per-zone overrides and alert policies.
+"""The rules file: thresholds per domain, per-zone and per-device overrides, and (read by
+:mod:`alerts.config`) the alerts' policies, notification routes and delivery watch.
 
 Loaded from YAML, validated strictly (unknown keys, wrong types and impossible
 values are errors that name the offending key), and reloadable: the service
@@ -13,69 +14,23 @@ import hashlib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import yaml
-from pydantic import TypeAdapter, ValidationError
 
+from alerts import config as alert_config
 from alerts.model import Policy
-from alerts.routing import Route
-from alerts.routing import check as check_route
 from analytics.airquality.quality import QualityConfig
 from analytics.cctv import CctvConfig, EventRule
-from analytics.delivery import DeliveryConfig
-from analytics.delivery import check as check_delivery
 from analytics.outage import OutageConfig
 from analytics.outage import check as check_outage
 from analytics.parking import ParkingConfig
 from analytics.shapes import ShapeConfig
 from analytics.shapes import check as check_shapes
 from citywatch.contracts.messages import CctvEventType
-from citywatch.settings import AnalyticsSettings
+from citywatch.strict import RulesError, build, checked
 
-T = TypeVar("T")
 EVENT_TYPES = [t.value for t in CctvEventType]  # the CCTV event table's keys
-
-
-class RulesError(ValueError):
-    """The rules file is not valid; ``where`` names the key."""
-
-    def __init__(self, where: str, problem: str) -> None:
-        super().__init__(f"rules file: {where}: {problem}")
-        self.where = where
-        self.problem = problem
-
-
-def _build(cls: type[T], data: Any, where: str) -> T:
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise RulesError(where, f"expected a mapping, got {type(data).__name__}")
-    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    unknown = sorted(set(data) - names)
-    if unknown:
-        raise RulesError(f"{where}.{unknown[0]}", f"unknown setting (known: {', '.join(sorted(names))})")
-    try:
-        value = TypeAdapter(cls).validate_python(data)
-    except ValidationError as e:
-        err = e.errors()[0]
-        raise RulesError(".".join([where, *map(str, err["loc"])]), err["msg"]) from None
-    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
-        v = getattr(value, f.name)
-        if isinstance(v, int | float) and not isinstance(v, bool) and v < 0:
-            raise RulesError(f"{where}.{f.name}", "must not be negative")
-    return value
-
-
-def _policy(p: Policy, where: str) -> Policy:
-    """A rule's policy, with the checks across its settings."""
-    if any(t <= 0 for t in p.escalate_again_after_s):
-        raise RulesError(f"{where}.escalate_again_after_s", "every step must be more than 0 seconds")
-    if p.escalate_again_after_s and p.escalate_after_s is None:
-        raise RulesError(
-            f"{where}.escalate_again_after_s", "a chain needs its first step: escalate_after_s is null"
-        )
-    return p
 
 
 #: the domains whose settings a zone or a device may override (over the city's)
@@ -91,10 +46,8 @@ class Rules:
     shapes: ShapeConfig = field(default_factory=ShapeConfig)
     outage: OutageConfig = field(default_factory=OutageConfig)
     zone_own: dict[str, Own] = field(default_factory=dict)  # zone -> its own settings, per domain
-    policies: dict[str, Policy] = field(default_factory=dict)
-    notifications: dict[str, Route] = field(default_factory=dict)  # per sink (alerts.routing)
     device_own: dict[str, Own] = field(default_factory=dict)  # device -> its own settings, per domain
-    delivery: DeliveryConfig = field(default_factory=DeliveryConfig)  # sinks not getting notifications out
+    alerting: alert_config.AlertRules = field(default_factory=alert_config.AlertRules)  # the alerts' half
 
     def settings_for(self, domain: str, zone: str = "", device: str | None = None) -> Any:
         """A domain's settings (``quality``, ``parking``, ``cctv``) for a device of a zone: the device's own
@@ -122,10 +75,6 @@ class Rules:
         """A station's quality thresholds: its own settings over its zone's (over the city's)."""
         q: QualityConfig = self.settings_for("quality", zone, station)
         return q
-
-    def policy_for(self, rule: str, default: Policy) -> Policy:
-        matches = [p for p in self.policies if rule == p or rule.startswith(p + ".")]
-        return self.policies[max(matches, key=len)] if matches else default
 
 
 def _cross_check(domain: str, cfg: Any, where: str) -> None:
@@ -177,7 +126,7 @@ def _events(base: dict[str, EventRule], given: Any, where: str) -> dict[str, dic
         if t not in EVENT_TYPES:
             raise RulesError(f"{where}.{t}", f"unknown event type (known: {', '.join(EVENT_TYPES)})")
         fields = fields or {}
-        rule = _build(EventRule, {**dataclasses.asdict(base.get(t, EventRule())), **fields}, f"{where}.{t}")
+        rule = build(EventRule, {**dataclasses.asdict(base.get(t, EventRule())), **fields}, f"{where}.{t}")
         if bad := [s for s, at in rule.above_confidence.items() if not 0 < at <= 1]:
             raise RulesError(f"{where}.{t}.above_confidence.{bad[0]}", "a confidence is in (0, 1]")
         if bad := [s for s, at in rule.above_count.items() if at < 1]:
@@ -197,7 +146,7 @@ def _domain(domain: str, base: Any, given: Any, where: str) -> tuple[Any, dict[s
     rest = {k: v for k, v in given.items() if not (table and k == "events")}
     events = _events(base.events, given["events"], f"{where}.events") if table and "events" in given else None
     fields = {k: v for k, v in dataclasses.asdict(base).items() if not (table and k == "events")}
-    cfg = _build(LAYERED[domain], {**fields, **rest}, where)
+    cfg = build(LAYERED[domain], {**fields, **rest}, where)
     if table:
         cfg = dataclasses.replace(cfg, events=merge_events(base.events, events or {}))
     _cross_check(domain, cfg, where)
@@ -232,61 +181,22 @@ def parse(text: str, default_policy: Policy | None = None) -> Rules:
         raise RulesError("(file)", f"not valid YAML: {e}") from None
     if not isinstance(doc, dict):
         raise RulesError("(file)", "the top level must be a mapping")
-    known = {
-        "quality",
-        "cctv",
-        "parking",
-        "shapes",
-        "outage",
-        "delivery",
-        "zones",
-        "devices",
-        "policies",
-        "notifications",
-    }
+    known = {"quality", "cctv", "parking", "shapes", "outage", "zones", "devices", *alert_config.SECTIONS}
     if unknown := sorted(set(doc) - known):
         raise RulesError(unknown[0], f"unknown section (known: {', '.join(sorted(known))})")
     city = {d: _domain(d, cls(), doc.get(d), d)[0] for d, cls in LAYERED.items()}
     quality, parking, cctv = city["quality"], city["parking"], city["cctv"]
-    shapes = _build(ShapeConfig, doc.get("shapes"), "shapes")
-    if problem := check_shapes(shapes):
-        where, what = problem.split(": ", 1)
-        raise RulesError(f"shapes.{where}", what)
-    outage = _build(OutageConfig, doc.get("outage"), "outage")
-    if problem := check_outage(outage):
-        where, what = problem.split(": ", 1)
-        raise RulesError(f"outage.{where}", what)
-    delivery = _build(DeliveryConfig, doc.get("delivery"), "delivery")
-    if problem := check_delivery(delivery):
-        where, what = problem.split(": ", 1)
-        raise RulesError(f"delivery.{where}", what)
+    shapes = checked(ShapeConfig, doc.get("shapes"), "shapes", check_shapes)
+    outage = checked(OutageConfig, doc.get("outage"), "outage", check_outage)
     zones = _layer(doc, "zones", city, "a zone")
     devices = _layer(doc, "devices", city, "a device (quality: a station, parking: a sensor, cctv: a camera)")
-    base = dataclasses.asdict(default_policy or Policy())
-    policies = {
-        str(rule): _policy(_build(Policy, {**base, **(p or {})}, f"policies.{rule}"), f"policies.{rule}")
-        for rule, p in (doc.get("policies") or {}).items()
-    }
-    notifications: dict[str, Route] = {}
-    for sink, section in (doc.get("notifications") or {}).items():
-        sink = str(sink)
-        if sink != "mqtt" and not sink.startswith("webhook:"):
-            raise RulesError(f"notifications.{sink}", "a sink is 'mqtt', 'webhook:*' or 'webhook:{url}'")
-        route = _build(Route, section, f"notifications.{sink}")
-        if problem := check_route(route):
-            where, what = problem.split(": ", 1)
-            raise RulesError(f"notifications.{sink}.{where}", what)
-        notifications[sink] = route
-    return Rules(quality, cctv, parking, shapes, outage, zones, policies, notifications, devices, delivery)
+    return Rules(
+        quality, cctv, parking, shapes, outage, zones, devices, alert_config.parse(doc, default_policy)
+    )
 
 
 def default_text() -> str:
     return resources.files("analytics").joinpath("rules.yaml").read_text()
-
-
-def default_policy(a: AnalyticsSettings) -> Policy:
-    """The policy of a rule the rules file names none for: the service's settings."""
-    return Policy(reopen_window_s=a.reopen_window_s, escalate_after_s=a.escalate_after_s)
 
 
 #: the analytics_state row where the analytics service says which rules text it runs

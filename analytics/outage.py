@@ -22,8 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from alerts.model import Raise, Severity
-from analytics.conditions import alert
+from alerts.model import Raise, Severity, alert
 
 RULE = "zone.outage"
 MOBILE = frozenset({"bus"})

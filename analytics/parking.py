@@ -15,8 +15,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from alerts.model import Clear, Severity
-from analytics.conditions import AlertEvent, Conditions, alert
+from alerts.model import AlertEvent, Clear, Severity, alert
+from analytics.conditions import Conditions
 
 
 @dataclass(frozen=True, slots=True)

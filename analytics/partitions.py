@@ -29,7 +29,8 @@ import psycopg
 
 from alerts import outbox
 from analytics.metrics import AnalyticsMetrics, sink_names
-from analytics.service import AnalyticsService, IngestPulse, registry_rows
+from analytics.registry import registry_rows
+from analytics.service import AnalyticsService, IngestPulse
 from citywatch import metrics
 from citywatch.leadership import LockSession, lock_key
 from citywatch.settings import Settings
@@ -144,7 +145,7 @@ class AnalyticsWorker:
     def _drop(self, p: str) -> None:
         engine = self.engines.pop(p)
         if p == "city":
-            engine.dispatcher.stop()
+            engine.alerts.dispatcher.stop()
         engine.conn.close()
         log.info("worker %s: %s handed over", self.worker_id, p)
 
@@ -156,7 +157,7 @@ class AnalyticsWorker:
         for p in sorted(held - set(self.engines)):
             engine = AnalyticsService(self.settings, sink=self.sink, partition=p)
             if p == "city":
-                engine.dispatcher.start()
+                engine.alerts.dispatcher.start()
             self.engines[p] = engine
             log.info("worker %s: evaluating %s", self.worker_id, p)
         due = (
@@ -179,7 +180,7 @@ class AnalyticsWorker:
                     "worker %s: %s failed (%s); retrying", self.worker_id, p, str(e).strip().splitlines()[0]
                 )
                 self.metrics.step_errors.inc()
-                engine._reconnect()
+                engine.reconnect()
         self.rounds += 1
         self.metrics.partitions.set(len(self.engines))
         self.metrics.active.set(1 if self.engines else 0)

@@ -5,11 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from alerts.model import Clear, Raise, Severity
+from alerts.model import Clear, Raise, Severity, alert
 from analytics.airquality.advisory import Event as AdvisoryEvent
 from analytics.airquality.advisory import Level
 from analytics.airquality.quality import Finding
-from analytics.conditions import alert
 
 QUALITY_SEVERITY = {
     "aq.stuck": Severity.WARNING,

@@ -25,8 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Self
 
-from alerts.model import Clear, Raise, Severity
-from analytics.conditions import alert
+from alerts.model import Clear, Raise, Severity, alert
 from analytics.detectors.window import WindowNovelty
 
 POLLUTANTS = ("pm25", "pm10", "o3", "no2", "co", "so2")

@@ -33,8 +33,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 from pydantic import ValidationError
 
 from alerts import store
-from alerts.model import Severity
-from analytics.conditions import alert
+from alerts.model import Severity, alert
 from boarding.engine import (
     Bell,
     BellConfig,

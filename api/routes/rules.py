@@ -9,11 +9,13 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from alerts.config import default_policy
 from alerts.routing import shown
-from analytics.config import IN_FORCE, RulesError, RulesFile, default_policy
+from analytics.config import IN_FORCE, RulesFile
 from api.deps import State, Viewer
 from api.problems import Problem, responses
 from api.schemas import RulesView
+from citywatch.strict import RulesError
 
 router = APIRouter(tags=["alerts"])
 
@@ -26,7 +28,7 @@ router = APIRouter(tags=["alerts"])
 )
 def rules(st: State, _who: Viewer) -> dict[str, Any]:
     a = st.settings.analytics
-    default = default_policy(a)
+    default = default_policy(a.reopen_window_s, a.escalate_after_s)
     try:
         f = RulesFile(a.rules_file, default)
     except RulesError as e:
@@ -47,14 +49,17 @@ def rules(st: State, _who: Viewer) -> dict[str, Any]:
         "analytics": analytics,
         "source": str(a.rules_file) if a.rules_file else "packaged (analytics/rules.yaml)",
         "thresholds": {
-            name: dataclasses.asdict(getattr(r, name))
-            for name in ("quality", "cctv", "parking", "shapes", "outage", "delivery")
+            **{
+                name: dataclasses.asdict(getattr(r, name))
+                for name in ("quality", "cctv", "parking", "shapes", "outage")
+            },
+            "delivery": dataclasses.asdict(r.alerting.delivery),
         },
         "zones": dict(sorted(r.zone_own.items())),
         "devices": dict(sorted(r.device_own.items())),
         "default_policy": dataclasses.asdict(default),
-        "policies": {rule: dataclasses.asdict(p) for rule, p in sorted(r.policies.items())},
+        "policies": {rule: dataclasses.asdict(p) for rule, p in sorted(r.alerting.policies.items())},
         "notifications": {
-            shown(s): dataclasses.asdict(route) for s, route in sorted(r.notifications.items())
+            shown(s): dataclasses.asdict(route) for s, route in sorted(r.alerting.notifications.items())
         },
     }

@@ -147,7 +147,7 @@ def test_offline_by_last_will_then_back_with_live_notification(city_platform: Pl
         assert alerts(p) == []  # a Last Will waits a minute: it may be the first of a zone going dark
         later = timedelta(seconds=61)
         service.step(datetime.now(UTC) + later)
-        service.dispatcher.drain_once()
+        service.alerts.dispatcher.drain_once()
         assert alerts(p) == [("device.offline", "cam-001", "open", 2)]
         assert wait_for(lambda: any(n["what"] == "opened" and n["subject"] == "cam-001" for n in got), 10)
         pub.send(Out(time.time(), "cam-001", cam.kind, "", b"", "online"))  # back, with fresh data
@@ -162,7 +162,7 @@ def test_offline_by_last_will_then_back_with_live_notification(city_platform: Pl
             10,
         )
         service.step(datetime.now(UTC) + later)
-        service.dispatcher.drain_once()
+        service.alerts.dispatcher.drain_once()
         assert [a for a in alerts(p) if a[0] == "device.offline"] == [
             ("device.offline", "cam-001", "resolved", 2)
         ]
@@ -201,7 +201,7 @@ def test_a_zone_going_dark_is_one_outage_not_a_page_per_device(city_platform: Pl
         assert alerts(p) == []
         status(dark, "offline", 13)  # a power cut: the broker sends five Last Wills within a second
         service.step()
-        service.dispatcher.drain_once()
+        service.alerts.dispatcher.drain_once()
         assert alerts(p) == [
             ("zone.outage", "zone:jangan", "open", 3)
         ]  # one critical alert, no device.offline
@@ -222,7 +222,7 @@ def test_a_zone_going_dark_is_one_outage_not_a_page_per_device(city_platform: Pl
         service.step(back + timedelta(seconds=30))
         assert alerts(p) == [("zone.outage", "zone:jangan", "resolved", 3)]
         service.step(back + timedelta(seconds=61))  # a minute after power came back, still dark
-        service.dispatcher.drain_once()
+        service.alerts.dispatcher.drain_once()
         assert sorted(alerts(p)) == sorted(
             [("zone.outage", "zone:jangan", "resolved", 3)]
             + [("device.offline", d.device_id, "open", 2) for d in dark[3:]]
@@ -424,7 +424,7 @@ def test_learned_baseline_pollutant_mix_and_unusual_shapes(db_url: str) -> None:
     assert saved and "pm25:aq-x" in saved[0]["detectors"]  # the detectors are kept for a restart
     # a restarted service resumes from the saved detectors, and re-evaluating the range changes nothing
     again = AnalyticsService(Settings(db=DatabaseSettings(url=db_url)))
-    assert again.shapes.last_hour["pm25:aq-x"] == end
+    assert again.air.shapes.last_hour["pm25:aq-x"] == end
     again.evaluate_range(start - timedelta(minutes=1), end)
     with psycopg.connect(db_url) as conn:
         assert {r: (opened, n, e) for r, opened, n, e in conn.execute(shape_sql)} == shapes
@@ -440,7 +440,7 @@ def test_learned_baseline_pollutant_mix_and_unusual_shapes(db_url: str) -> None:
         AnalyticsService(settings, partition="zone:z"),
         AnalyticsService(settings, partition="zone:w"),
     )
-    assert "pm25:aq-x" in mine.shapes.detectors and other.shapes.detectors == {}
+    assert "pm25:aq-x" in mine.air.shapes.detectors and other.air.shapes.detectors == {}
     other._save_state()
     with psycopg.connect(db_url) as conn:
         row = conn.execute(

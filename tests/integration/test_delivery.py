@@ -13,12 +13,13 @@ import psycopg
 import pytest
 
 from alerts import outbox, store
+from alerts.delivery import RULE, DeliveryConfig, SinkState, troubled
 from alerts.model import Explanation, Raise, Severity
 from alerts.routing import shown
-from analytics.config import RulesError, parse
-from analytics.delivery import RULE, DeliveryConfig, SinkState, troubled
+from analytics.config import parse
 from analytics.service import AnalyticsService
 from citywatch.settings import AnalyticsSettings, DatabaseSettings, Settings
+from citywatch.strict import RulesError
 
 NOW = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
 SMS = "webhook:https://sms.example/hook?token=s3cret"
@@ -63,7 +64,7 @@ def test_held_back_says_how_many_and_that_a_digest_follows() -> None:
 
 
 def test_the_rules_file_section_is_validated() -> None:
-    assert parse("delivery: {late_s: 120}").delivery.late_s == 120
+    assert parse("delivery: {late_s: 120}").alerting.delivery.late_s == 120
     for text, where in (
         ("delivery: {late_s: 5}", "delivery.late_s"),
         ("delivery: {late: 5}", "delivery.late"),
@@ -103,12 +104,12 @@ def test_the_service_raises_it_for_a_real_webhook_that_refuses_and_clears_it_onc
     with psycopg.connect(db_url, autocommit=True) as conn:
         fire = Raise("cctv.fire", "cam-1", "cctv", Severity.CRITICAL, "Fire", Explanation("cctv.fire"))
         store.apply(conn, fire, NOW)
-        hook = service.dispatcher.sinks[name]
+        hook = service.alerts.dispatcher.sinks[name]
         outbox.drain(conn, name, hook)  # the real webhook, refused: recorded, retried later
-        service._delivery(NOW)
+        service.alerts.supervisor.watch_sinks(NOW)
         assert conn.execute("SELECT count(*) FROM alerts WHERE rule = %s", (RULE,)).fetchone() == (0,)
         conn.execute("UPDATE alert_outbox SET created_at = now() - interval '2 minutes'")  # it has waited
-        service._delivery(NOW)
+        service.alerts.supervisor.watch_sinks(NOW)
         row: Any = conn.execute(
             "SELECT subject, severity, state, explanation->>'message' FROM alerts WHERE rule = %s", (RULE,)
         ).fetchone()
@@ -117,7 +118,9 @@ def test_the_service_raises_it_for_a_real_webhook_that_refuses_and_clears_it_onc
             "1 notification(s) waiting, the oldest for 2 min; last error:" in row[3]
             and "s3cret" not in row[3]
         )
-        service._delivery(NOW + timedelta(minutes=1))  # still down: the one alert, not another
+        service.alerts.supervisor.watch_sinks(
+            NOW + timedelta(minutes=1)
+        )  # still down: the one alert, not another
         assert conn.execute("SELECT count(*) FROM alerts WHERE rule = %s", (RULE,)).fetchone() == (1,)
         # the gateway is back: everything waiting is taken (the alert about it too), and the alert clears
         got: list[bytes] = []
@@ -125,7 +128,7 @@ def test_the_service_raises_it_for_a_real_webhook_that_refuses_and_clears_it_onc
         while outbox.drain(conn, name, lambda _kind, body: got.append(body)):
             pass
         assert len(got) == 2  # the fire, and the news that this very sink was down
-        service._delivery(NOW + timedelta(minutes=2))
+        service.alerts.supervisor.watch_sinks(NOW + timedelta(minutes=2))
         assert conn.execute("SELECT state, resolved_by FROM alerts WHERE rule = %s", (RULE,)).fetchone() == (
             "resolved",
             "system",
@@ -147,12 +150,12 @@ def test_a_capped_sink_that_then_fails_is_the_same_alert_raised_to_critical(
             (name,),
         )
         now = datetime.now(UTC)
-        service._delivery(now)
+        service.alerts.supervisor.watch_sinks(now)
         first: Any = conn.execute(
             "SELECT id, severity FROM alerts WHERE rule = %s AND state = 'open'", (RULE,)
         ).fetchall()
         assert [r[1] for r in first] == [2]  # held back by its cap: a warning
-        service._delivery(now + timedelta(seconds=30))  # unchanged: nothing new
+        service.alerts.supervisor.watch_sinks(now + timedelta(seconds=30))  # unchanged: nothing new
         assert conn.execute(
             "SELECT count(*) FROM alert_audit WHERE alert_id = %s", (first[0][0],)
         ).fetchone() == (1,)
@@ -162,9 +165,9 @@ def test_a_capped_sink_that_then_fails_is_the_same_alert_raised_to_critical(
             Raise("cctv.fire", "cam-9", "cctv", Severity.CRITICAL, "Fire", Explanation("cctv.fire")),
             NOW,
         )
-        outbox.drain(conn, name, service.dispatcher.sinks[name])
+        outbox.drain(conn, name, service.alerts.dispatcher.sinks[name])
         conn.execute("UPDATE alert_outbox SET created_at = now() - interval '2 minutes'")
-        service._delivery(now + timedelta(minutes=1))
+        service.alerts.supervisor.watch_sinks(now + timedelta(minutes=1))
         rows: Any = conn.execute(
             "SELECT id, severity, title FROM alerts WHERE rule = %s AND state <> 'resolved'", (RULE,)
         ).fetchall()

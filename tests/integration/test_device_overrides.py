@@ -113,20 +113,21 @@ def test_the_service_follows_device_settings_and_their_edits(db_url: str, tmp_pa
     )
     service.step()
     assert (
-        service.parking.cfg_for("pk-01-001").stuck_s == 3600 and service.cctv.cfg_for("cam-9").quiet_s == 60
+        service.streams.parking.cfg_for("pk-01-001").stuck_s == 3600
+        and service.streams.cctv.cfg_for("cam-9").quiet_s == 60
     )
-    assert service.cctv.cfg_for("cam-1").min_confidence == 0.3  # its zone's
+    assert service.streams.cctv.cfg_for("cam-1").min_confidence == 0.3  # its zone's
     f.write_text(RULES.replace("stuck_s: 3600", "stuck_s: 7200"))
     later = time.time() + 5
     os.utime(f, (later, later))
     service.step()
-    assert service.parking.cfg_for("pk-01-001").stuck_s == 7200
+    assert service.streams.parking.cfg_for("pk-01-001").stuck_s == 7200
     # an invalid edit is refused: the rules in force stay, and the service says why where the API reads it
     f.write_text(RULES.replace("stuck_s: 3600", "stuck_s: soon"))
     later += 5
     os.utime(f, (later, later))
     service.step()
-    assert service.parking.cfg_for("pk-01-001").stuck_s == 7200
+    assert service.streams.parking.cfg_for("pk-01-001").stuck_s == 7200
     with psycopg.connect(db_url) as conn:
         row = conn.execute("SELECT state FROM analytics_state WHERE name = 'analytics:v1:rules'").fetchone()
     assert row is not None and "devices.pk-01-001.parking.stuck_s" in row[0]["refused"]

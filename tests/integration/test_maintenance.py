@@ -177,7 +177,7 @@ def test_a_muted_critical_alert_is_not_escalated(conn: psycopg.Connection[Any], 
     heard = store.apply(conn, raise_("aq-2", "aq.fire", Severity.CRITICAL), NOW)
     assert muted and heard
     service = AnalyticsService(Settings(db=DatabaseSettings(url=db_url)))
-    service._escalate(NOW + timedelta(hours=2))
+    service.alerts.supervisor.escalate(NOW + timedelta(hours=2))
     escalated = dict(conn.execute("SELECT subject, escalated_at IS NOT NULL FROM alerts").fetchall())
     assert escalated == {"aq-1": False, "aq-2": True}
 
@@ -193,7 +193,9 @@ def test_a_window_started_on_a_live_alert_mutes_it_and_stops_its_escalation(
     assert outbox.drain(conn, "hook", sink) == 1  # its opening was heard before the maintenance
     wid = add_window(conn, "aq-1", minutes=60)
     service = AnalyticsService(Settings(db=DatabaseSettings(url=db_url)))
-    service._escalate(NOW)  # under maintenance, even before it is marked muted: not escalated
+    service.alerts.supervisor.escalate(
+        NOW
+    )  # under maintenance, even before it is marked muted: not escalated
     assert conn.execute("SELECT escalated_at FROM alerts WHERE id = %s", (live.id,)).fetchone() == (None,)
     w = muting_window(conn, "aq-1", "aq.fire", NOW)
     assert w is not None and w.id == wid
@@ -203,7 +205,7 @@ def test_a_window_started_on_a_live_alert_mutes_it_and_stops_its_escalation(
         store.release(conn, NOW + timedelta(minutes=61)) == 1
     )  # still live after the maintenance: said again
     assert outbox.drain(conn, "hook", sink) == 1 and sink.got[-1]["after_maintenance"] == wid
-    service._escalate(NOW + timedelta(minutes=61))  # and escalated again once it is over
+    service.alerts.supervisor.escalate(NOW + timedelta(minutes=61))  # and escalated again once it is over
     assert conn.execute(
         "SELECT escalated_at IS NOT NULL FROM alerts WHERE id = %s", (live.id,)
     ).fetchone() == (True,)
@@ -242,13 +244,13 @@ def test_each_rule_escalates_after_its_own_time(
     def escalated() -> set[str]:
         return {r[0] for r in conn.execute("SELECT subject FROM alerts WHERE escalated_at IS NOT NULL")}
 
-    service._escalate(NOW + timedelta(seconds=60))
+    service.alerts.supervisor.escalate(NOW + timedelta(seconds=60))
     assert escalated() == set()
-    service._escalate(NOW + timedelta(seconds=130))
+    service.alerts.supervisor.escalate(NOW + timedelta(seconds=130))
     assert escalated() == {"cam-1"}  # the fire's own 2 minutes
-    service._escalate(NOW + timedelta(seconds=610))
+    service.alerts.supervisor.escalate(NOW + timedelta(seconds=610))
     assert escalated() == {"cam-1", "aq-1"}  # the default 10 minutes
-    service._escalate(NOW + timedelta(days=1))
+    service.alerts.supervisor.escalate(NOW + timedelta(days=1))
     assert escalated() == {"cam-1", "aq-1"}  # the drill never
     audit = conn.execute(
         "SELECT detail FROM alert_audit a JOIN alerts l ON l.id = a.alert_id"
@@ -285,14 +287,14 @@ def test_an_unanswered_alert_goes_up_its_rules_chain_and_each_level_reaches_its_
     def levels() -> dict[str, int]:
         return dict(conn.execute("SELECT subject, escalation_level FROM alerts").fetchall())
 
-    service._escalate(NOW + timedelta(seconds=130))
+    service.alerts.supervisor.escalate(NOW + timedelta(seconds=130))
     assert levels() == {"cam-1": 1, "cam-2": 1}
     store.apply(conn, Acknowledge("kim"), NOW + timedelta(seconds=200), alert_id=other.id)
-    service._escalate(NOW + timedelta(seconds=130 + 479))
+    service.alerts.supervisor.escalate(NOW + timedelta(seconds=130 + 479))
     assert levels() == {"cam-1": 1, "cam-2": 1}  # level 2 counts from level 1
-    service._escalate(NOW + timedelta(seconds=130 + 480))
+    service.alerts.supervisor.escalate(NOW + timedelta(seconds=130 + 480))
     assert levels() == {"cam-1": 2, "cam-2": 1}  # cam-2 was answered: its chain stopped
-    service._escalate(NOW + timedelta(days=1))
+    service.alerts.supervisor.escalate(NOW + timedelta(days=1))
     assert levels() == {"cam-1": 2, "cam-2": 1}  # the end of the chain
     details = [
         d
@@ -304,7 +306,7 @@ def test_an_unanswered_alert_goes_up_its_rules_chain_and_each_level_reaches_its_
     assert details == ["level 1: unacknowledged for 120s", "level 2: unacknowledged 480s after level 1"]
     store.apply(conn, Resolve("kim"), NOW + timedelta(days=1), alert_id=fire.id)
 
-    routes = parse(text).notifications
+    routes = parse(text).alerting.notifications
     supervisor, manager = Sink(), Sink()
     for name, sink in (
         ("webhook:https://sms.example/duty", supervisor),
@@ -339,14 +341,14 @@ def test_an_acknowledged_alert_still_active_comes_back(
     service = AnalyticsService(
         Settings(db=DatabaseSettings(url=db_url), analytics=AnalyticsSettings(rules_file=rules))
     )
-    service._remind(NOW + timedelta(minutes=30))
+    service.alerts.supervisor.remind(NOW + timedelta(minutes=30))
     assert conn.execute("SELECT count(*) FROM alerts WHERE state = 'open'").fetchone() == (0,)
-    service._remind(NOW + timedelta(minutes=31))
+    service.alerts.supervisor.remind(NOW + timedelta(minutes=31))
     states = dict(conn.execute("SELECT subject, state FROM alerts").fetchall())
     assert states == {"cam-1": "open", "cam-2": "acknowledged"}
     sent = conn.execute(
         "SELECT what FROM alert_outbox WHERE alert_id = %s ORDER BY id", (ids["cam-1"],)
     ).fetchall()
     assert [w for (w,) in sent] == ["opened", "acknowledged", "reminded"]
-    service._escalate(NOW + timedelta(minutes=32))  # the reminder stood for its escalation
+    service.alerts.supervisor.escalate(NOW + timedelta(minutes=32))  # the reminder stood for its escalation
     assert conn.execute("SELECT count(*) FROM alert_outbox WHERE what = 'escalated'").fetchone() == (0,)

@@ -15,9 +15,10 @@ import pytest
 from alerts import outbox, store
 from alerts.model import Explanation, Raise, Severity
 from alerts.routing import Route, route_for
-from analytics.config import RulesError, default_text, parse
+from analytics.config import default_text, parse
 from analytics.service import AnalyticsService
 from citywatch.settings import AnalyticsSettings, DatabaseSettings, Settings
+from citywatch.strict import RulesError
 
 
 def n(
@@ -66,8 +67,10 @@ def test_the_most_specific_route_wins() -> None:
 
 def test_the_packaged_rules_keep_info_off_the_webhooks() -> None:
     rules = parse(default_text())
-    assert route_for("webhook:https://x.example", rules.notifications) == Route(min_severity="warning")
-    assert route_for("mqtt", rules.notifications) is None
+    assert route_for("webhook:https://x.example", rules.alerting.notifications) == Route(
+        min_severity="warning"
+    )
+    assert route_for("mqtt", rules.alerting.notifications) is None
 
 
 @pytest.mark.parametrize(
@@ -164,10 +167,10 @@ def test_the_service_follows_the_rules_file_and_its_edits(db_url: str, tmp_path:
         analytics=AnalyticsSettings(rules_file=f, webhooks="http://127.0.0.1:9/hook"),
     )
     service = AnalyticsService(settings)
-    assert route_for("webhook:http://127.0.0.1:9/hook", service.dispatcher.routes) == Route(
+    assert route_for("webhook:http://127.0.0.1:9/hook", service.alerts.dispatcher.routes) == Route(
         min_severity="critical"
     )
     f.write_text("notifications: {}\n")
     os.utime(f, (f.stat().st_atime + 5, f.stat().st_mtime + 5))
     service._reload_rules()
-    assert route_for("webhook:http://127.0.0.1:9/hook", service.dispatcher.routes) is None
+    assert route_for("webhook:http://127.0.0.1:9/hook", service.alerts.dispatcher.routes) is None

@@ -9,24 +9,26 @@ from pathlib import Path
 import pytest
 
 from alerts.model import Policy
-from analytics.config import RulesError, RulesFile, default_text, parse
+from analytics.config import RulesFile, default_text, parse
+from citywatch.strict import RulesError
 
 
 def test_the_packaged_rules_are_valid() -> None:
     rules = parse(default_text())
     assert rules.quality.stuck_run == 10
-    assert rules.policy_for("cctv.fire", Policy()).escalate_after_s == 120
-    assert rules.policy_for("cctv.incident.smoke", Policy()).escalate_after_s == 120  # prefix match
-    assert rules.policy_for("aq.stuck", Policy(reopen_window_s=5)).reopen_window_s == 5  # no match: default
+    assert rules.alerting.policy_for("cctv.fire").escalate_after_s == 120
+    assert rules.alerting.policy_for("cctv.incident.smoke").escalate_after_s == 120  # prefix match
+    own_default = parse(default_text(), Policy(reopen_window_s=5)).alerting
+    assert own_default.policy_for("aq.stuck").reopen_window_s == 5  # no match: the default
     assert rules.shapes.enabled and rules.shapes.warmup_h == 168 and "pm25" in rules.shapes.pollutants
     assert rules.outage.enabled and rules.outage.min_devices == 3 and rules.outage.severity == "critical"
-    assert rules.policy_for("zone.outage", Policy()).escalate_after_s == 300
-    assert "119" in rules.policy_for("cctv.fire", Policy()).runbook  # the packaged procedures
-    assert rules.policy_for("aq.stuck", Policy()).runbook == ""
-    assert rules.policy_for("cctv.fire", Policy()).remind_after_s == 1800
-    assert rules.policy_for("aq.stuck", Policy()).remind_after_s is None
-    assert rules.policy_for("cctv.fire", Policy()).escalate_again_after_s == (480,)  # the chain's level 2
-    assert rules.policy_for("aq.stuck", Policy()).escalate_again_after_s == ()
+    assert rules.alerting.policy_for("zone.outage").escalate_after_s == 300
+    assert "119" in rules.alerting.policy_for("cctv.fire").runbook  # the packaged procedures
+    assert rules.alerting.policy_for("aq.stuck").runbook == ""
+    assert rules.alerting.policy_for("cctv.fire").remind_after_s == 1800
+    assert rules.alerting.policy_for("aq.stuck").remind_after_s is None
+    assert rules.alerting.policy_for("cctv.fire").escalate_again_after_s == (480,)  # the chain's level 2
+    assert rules.alerting.policy_for("aq.stuck").escalate_again_after_s == ()
 
 
 BAD = [

@@ -19,9 +19,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from alerts.model import Raise, Severity
+from alerts.model import Raise, Severity, alert
 from alerts.routing import shown
-from analytics.conditions import alert
 
 RULE = "platform.notifications"
 

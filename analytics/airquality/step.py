@@ -1,0 +1,338 @@
+"""The air-quality step: from the stored readings to alert events.
+
+- minute by minute, per zone: sensor quality (stuck, spike, drift, range) -> raise/clear, each
+  zone-minute as soon as every live station of the zone has reported for it, at the latest once it is
+  older than the lateness;
+- each completed hour: the CAI per station (``aq_hourly``), the fine-dust / ozone advisories per station
+  and per zone (one long-lived alert each), the learned baselines (``aq.unusual``, ``aq.multivariate``)
+  and the unusual-pattern detector on every pollutant's hourly mean (``aq.shape``).
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from alerts.model import Clear
+from alerts.writer import AlertWriter
+from analytics import rules as events
+from analytics import state as saved
+from analytics.airquality.advisory import RULES as ADVISORY_RULES
+from analytics.airquality.advisory import Level, advance
+from analytics.airquality.advisory import State as AdvisoryState
+from analytics.airquality.baseline import FEATURES, MultivariateModel, SeasonalBaseline, Unusual
+from analytics.airquality.cai import cai
+from analytics.airquality.quality import Reading, ZoneQuality
+from analytics.config import Rules
+from analytics.registry import Registry
+from analytics.shapes import ShapeWatch
+
+HOURLY_SQL = """
+SELECT device_id,
+       avg(pm25) FILTER (WHERE time >= %(h1)s) AS pm25_1h, avg(pm10) FILTER (WHERE time >= %(h1)s) AS pm10_1h,
+       avg(pm25) AS pm25_24h, avg(pm10) AS pm10_24h,
+       avg(o3) FILTER (WHERE time >= %(h1)s) AS o3, avg(no2) FILTER (WHERE time >= %(h1)s) AS no2,
+       avg(co) FILTER (WHERE time >= %(h1)s) AS co, avg(so2) FILTER (WHERE time >= %(h1)s) AS so2
+FROM air_quality WHERE time >= %(h24)s AND time < %(h)s {stations} GROUP BY device_id
+"""
+
+
+def _hour_floor(t: datetime) -> datetime:
+    return t.replace(minute=0, second=0, microsecond=0)
+
+
+class AirQualityStep:
+    def __init__(
+        self,
+        conn: Callable[[], psycopg.Connection[Any]],
+        alerts: AlertWriter,
+        registry: Registry,
+        rules: Callable[[], Rules],
+    ) -> None:
+        self.conn, self.alerts, self.registry, self.rules = conn, alerts, registry, rules
+        self.zones: dict[str, ZoneQuality] = {}
+        self.advisories: dict[str, AdvisoryState] = {}
+        self.baselines: dict[str, SeasonalBaseline] = {}
+        self.zone_done: dict[str, datetime] = {}  # per zone, the last minute evaluated
+        self.models: dict[str, MultivariateModel] = {}
+        self.shapes = ShapeWatch(rules().shapes)
+        self.shapes_dirty = False  # hours were learned since the shapes were last saved (their own row)
+
+    # -- state -------------------------------------------------------------
+    def restore(self, s: dict[str, Any]) -> None:
+        self.zones = {
+            z: ZoneQuality.from_state(st, self.rules().quality_for(z)) for z, st in s.get("zones", {}).items()
+        }
+        self.advisories = {
+            k: AdvisoryState(
+                Level(v["level"]),
+                tuple(v["streaks"]),
+                datetime.fromisoformat(v["since"]) if v["since"] else None,
+                v["peak"],
+            )
+            for k, v in s.get("advisories", {}).items()
+        }
+        self.baselines = {k: SeasonalBaseline.from_state(v) for k, v in s.get("baselines", {}).items()}
+        self.zone_done = {k: datetime.fromisoformat(v) for k, v in s.get("zone_done", {}).items()}
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "zones": {z: zq.state() for z, zq in self.zones.items()},
+            "baselines": {k: b.state() for k, b in self.baselines.items()},
+            "zone_done": {k: v.isoformat() for k, v in self.zone_done.items()},
+            "advisories": {
+                k: {
+                    "level": int(v.level),
+                    "streaks": list(v.streaks),
+                    "since": v.since.isoformat() if v.since else None,
+                    "peak": v.peak,
+                }
+                for k, v in self.advisories.items()
+            },
+        }
+
+    def load_shapes(self, state_key: str) -> None:
+        """The shape detectors' own row; a zone partition's first start takes its stations' from the
+        city's row (and saves only those)."""
+        shapes = self.rules().shapes
+        for name in (f"{state_key}:shapes", f"{saved.STATE_KEY}:shapes"):
+            row = saved.read(self.conn(), name)
+            if row is not None:
+                self.shapes = ShapeWatch.from_state(row, shapes)
+                zone = self.registry.zone
+                if name != f"{state_key}:shapes" and zone is not None:
+                    mine = (
+                        self.conn()
+                        .execute(
+                            "SELECT device_id FROM devices WHERE kind = 'aq' AND coalesce(zone_id, '') = %s",
+                            (zone,),
+                        )
+                        .fetchall()
+                    )
+                    self.shapes.only({r[0] for r in mine})
+                    self.shapes_dirty = True
+                return
+        self.shapes = ShapeWatch(shapes)
+
+    def save_shapes(self, state_key: str) -> None:
+        if self.shapes_dirty:
+            saved.write(self.conn(), f"{state_key}:shapes", self.shapes.state())
+            self.shapes_dirty = False
+
+    def configure(self) -> None:
+        """The rules or the registry changed: every zone's settings, and its stations' own."""
+        self.shapes.configure(self.rules().shapes)
+        for zone, zq in self.zones.items():
+            self._zone_settings(zone, zq)
+
+    def _zone_settings(self, zone: str, zq: ZoneQuality) -> ZoneQuality:
+        """A zone's quality settings, and those of its stations with settings of their own."""
+        rules, zone_of = self.rules(), self.registry.zone_of
+        zq.config = rules.quality_for(zone)
+        zq.overrides = {
+            sid: rules.quality_for_station(sid, zone)
+            for sid, own in rules.device_own.items()
+            if "quality" in own and zone_of.get(sid) == zone
+        }
+        return zq
+
+    # -- minutes -----------------------------------------------------------
+    def oldest(self) -> datetime | None:
+        """The oldest reading there is (of this partition's stations)."""
+        only, params = self.registry.only()
+        row = self.conn().execute(f"SELECT min(time) FROM air_quality WHERE true {only}", params).fetchone()
+        return row[0] if row else None
+
+    def _expected_stations(self, now: datetime) -> dict[str, set[str]]:
+        """Per zone, the stations heard from in the last 5 minutes: a minute is complete once all have reported."""
+        rows = (
+            self.conn()
+            .execute(
+                "SELECT s.device_id FROM device_streams s JOIN devices d USING (device_id)"
+                " WHERE d.kind = 'aq' AND s.last_received_at > %s",
+                (now - timedelta(minutes=5),),
+            )
+            .fetchall()
+        )
+        out: dict[str, set[str]] = defaultdict(set)
+        for (dev,) in rows:
+            out[self.registry.zone_of.get(dev, "")].add(dev)
+        return out
+
+    def evaluate(self, start: datetime, safe: datetime, now: datetime) -> int:
+        """Zone-minutes after ``start``: each is evaluated as soon as every live station of its zone has
+        reported for it (low latency), and at the latest once it is older than ``safe`` (lateness); then
+        the hours completed by ``safe``. Returns the readings evaluated."""
+        only, params = self.registry.only()
+        rows = (
+            self.conn()
+            .execute(
+                f"SELECT time, device_id, pm25, pm10, rh FROM air_quality WHERE time >= %(t0)s AND time <= %(t1)s {only}"
+                " ORDER BY time",
+                # from the minute's start: a minute split by the previous slice is read whole
+                {"t0": start.replace(second=0, microsecond=0), "t1": now, **params},
+            )
+            .fetchall()
+        )
+        zone_of = self.registry.zone_of
+        by_zone: dict[str, dict[datetime, list[Reading]]] = defaultdict(lambda: defaultdict(list))
+        for t, dev, pm25, pm10, rh in rows:
+            by_zone[zone_of.get(dev, "")][t.replace(second=0, microsecond=0)].append(
+                Reading(dev, t, pm25, pm10, rh)
+            )
+        expected = (
+            self._expected_stations(now)
+            if any(m + timedelta(minutes=1) > safe for z in by_zone.values() for m in z)
+            else {}
+        )
+        n = 0
+        for zone, minutes in by_zone.items():
+            zq = self.zones.get(zone) or self._zone_settings(zone, self.zones.setdefault(zone, ZoneQuality()))
+            done = self.zone_done.get(zone)
+            for minute in sorted(minutes):
+                if done is not None and minute <= done:
+                    continue
+                readings = minutes[minute]
+                complete = minute + timedelta(minutes=1) <= safe or (
+                    bool(expected.get(zone)) and expected[zone] <= {r.station for r in readings}
+                )
+                if not complete:
+                    break  # keep the zone's minutes in order
+                for f in zq.tick(readings):
+                    key, ev = events.quality_event(f)
+                    self.alerts.apply(key, ev, f.time)
+                self.zone_done[zone] = done = minute
+                n += len(readings)
+        hour = _hour_floor(start) + timedelta(hours=1)
+        while hour <= safe:
+            self._hourly(hour)
+            hour += timedelta(hours=1)
+        return n
+
+    # -- hours -------------------------------------------------------------
+    def _hourly(self, hour: datetime) -> None:
+        only, params = self.registry.only()
+        conn, zone_of = self.conn(), self.registry.zone_of
+        rows = conn.execute(
+            HOURLY_SQL.format(stations=only),
+            {"h": hour, "h1": hour - timedelta(hours=1), "h24": hour - timedelta(hours=24), **params},
+        ).fetchall()
+        by_zone: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+        mixes: dict[str, dict[str, Unusual]] = defaultdict(dict)  # zone -> station -> its unusual mix
+        evaluated: dict[str, int] = defaultdict(int)  # zone -> stations with an hour of data
+        for dev, pm25_1h, pm10_1h, pm25_24h, pm10_24h, o3, no2, co, so2 in rows:
+            c = cai({"pm25": pm25_24h, "pm10": pm10_24h, "o3": o3, "no2": no2, "co": co, "so2": so2})
+            conn.execute(
+                "INSERT INTO aq_hourly (hour, device_id, pm10_24h, pm25_24h, o3, no2, co, so2, cai, grade, dominant,"
+                " sub_indices) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (device_id, hour) DO UPDATE"
+                " SET cai = excluded.cai, grade = excluded.grade, dominant = excluded.dominant,"
+                " sub_indices = excluded.sub_indices, pm10_24h = excluded.pm10_24h, pm25_24h = excluded.pm25_24h",
+                (
+                    hour,
+                    dev,
+                    pm10_24h,
+                    pm25_24h,
+                    o3,
+                    no2,
+                    co,
+                    so2,
+                    c.value if c else None,
+                    c.grade.value if c else None,
+                    c.dominant if c else None,
+                    Jsonb(c.sub_indices if c else {}),
+                ),
+            )
+            hourly = {"pm25": pm25_1h, "pm10": pm10_1h, "o3": o3}
+            self._advise(dev, hour, hourly)
+            for key, ev in self.shapes.on_hour(dev, hour, {**hourly, "no2": no2, "co": co, "so2": so2}):
+                self.alerts.apply(key, ev, hour)
+            self.shapes_dirty = True
+            unusual = self._learned(
+                dev, hour, pm25_1h, dict(zip(FEATURES, (pm10_24h, pm25_24h, o3, no2, co, so2), strict=True))
+            )
+            zone = zone_of.get(dev)
+            if unusual is not None:
+                mixes[zone or ""][dev] = unusual
+            if zone:
+                evaluated[zone] += 1
+                for p, v in hourly.items():
+                    if v is not None:
+                        by_zone[zone][p].append(v)
+        for zone, values in by_zone.items():
+            self._advise(f"zone:{zone}", hour, {p: statistics.fmean(v) for p, v in values.items()})
+        self._mixes(hour, mixes, evaluated)
+        mine = set(self.registry.stations) if self.registry.zone is not None else None
+        for key, clear in self.shapes.tick(hour, mine):
+            self.alerts.apply(key, clear, hour)
+            self.shapes_dirty = True
+
+    def _mixes(self, hour: datetime, mixes: dict[str, dict[str, Unusual]], evaluated: dict[str, int]) -> None:
+        """The hour's unusual pollutant mixes (``aq.multivariate``): a zone where most stations (at least 3)
+        are unusual together is one alert for the zone, its stations' own alerts cleared; otherwise each
+        station's own. A zone's alert clears in an hour it is not shared."""
+        key_of = "aq.multivariate:{}".format
+        apply = self.alerts.apply
+        for zone, unusual in mixes.items():
+            if zone and events.shared_mix(unusual, evaluated[zone]):
+                apply(
+                    key_of(f"zone:{zone}"),
+                    events.multivariate_zone_event(zone, unusual, evaluated[zone], hour),
+                    hour,
+                )
+                for dev in unusual:
+                    apply(key_of(dev), Clear(f"part of zone {zone}'s unusual hour (zone:{zone})"), hour)
+                continue
+            for dev, u in unusual.items():
+                apply(key_of(dev), events.multivariate_event(dev, u.score, u.features, hour), hour)
+        for zone in evaluated:
+            if not (zone in mixes and events.shared_mix(mixes[zone], evaluated[zone])):
+                apply(key_of(f"zone:{zone}"), Clear("no longer shared by most of its stations"), hour)
+
+    def _learned(
+        self, dev: str, hour: datetime, pm25: float | None, vector: dict[str, float | None]
+    ) -> Unusual | None:
+        """Against what is normal for this station: its seasonal PM2.5 baseline (alerted here), and its
+        pollutant mix (returned when unusual: :meth:`_mixes` decides whether it is the station's or its
+        zone's; cleared here when usual)."""
+        if pm25 is not None:
+            b = self.baselines.setdefault(dev, SeasonalBaseline())
+            z, expected = b.score(hour, pm25), b.expected(hour)
+            key = f"aq.unusual:{dev}"
+            if z is not None and z >= 6:
+                self.alerts.apply(key, events.unusual_event(dev, pm25, expected, z, hour), hour)
+            elif z is not None and z < 3:
+                self.alerts.apply(key, Clear("back within its usual range for the hour"), hour)
+            b.learn(hour, pm25)
+        model = self.models.setdefault(dev, MultivariateModel(seed=len(self.models)))
+        if model.trained_at is None or hour - model.trained_at >= timedelta(hours=24):
+            rows = (
+                self.conn()
+                .execute(
+                    "SELECT pm10_24h, pm25_24h, o3, no2, co, so2 FROM aq_hourly WHERE device_id = %s"
+                    " AND hour > %s AND hour < %s",
+                    (dev, hour - timedelta(days=14), hour),
+                )
+                .fetchall()
+            )
+            model.fit([dict(zip(FEATURES, r, strict=True)) for r in rows], hour)
+        unusual = model.check(vector)
+        if unusual is None and model.trained_at is not None:
+            self.alerts.apply(f"aq.multivariate:{dev}", Clear("pollutant mix usual again"), hour)
+        return unusual
+
+    def _advise(self, subject: str, hour: datetime, hourly: dict[str, float | None]) -> None:
+        for pollutant, rule in ADVISORY_RULES.items():
+            k = f"{pollutant}:{subject}"
+            state, emitted = advance(
+                rule, self.advisories.get(k, AdvisoryState()), hour, hourly.get(pollutant)
+            )
+            self.advisories[k] = state
+            for e in emitted:
+                key, ev = events.advisory_event(pollutant, subject, e, state.since)
+                self.alerts.apply(key, ev, hour)

@@ -1,0 +1,41 @@
+"""The device registry as the analytics see it: each device's kind and zone, and (for a zone
+partition) that zone's air-quality stations. Re-read every step, cheaply."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+
+Row = tuple[str, str, str]  # (device, kind, zone or '')
+
+
+def registry_rows(conn: psycopg.Connection[Any]) -> list[Row]:
+    """(device, kind, zone or '') of every registered device."""
+    return conn.execute("SELECT device_id, kind, coalesce(zone_id, '') FROM devices").fetchall()
+
+
+class Registry:
+    def __init__(self, zone: str | None = None) -> None:
+        self.zone = zone  # a zone partition's zone (None: the whole city)
+        self.kind_of: dict[str, str] = {}  # every device -> kind
+        self.zone_of: dict[str, str] = {}  # air-quality station -> zone
+        self.device_zone: dict[str, tuple[str, str]] = {}  # device -> (kind, zone)
+        self.stations: list[str] = []  # this zone's air-quality stations (zone partitions)
+
+    def refresh(self, rows: list[Row]) -> bool:
+        """Take the registry ``rows``; True when a device's kind or zone changed (or one came or went)."""
+        self.kind_of = {dev: kind for dev, kind, _zone in rows}
+        self.zone_of = {dev: zone for dev, kind, zone in rows if kind == "aq"}
+        if self.zone is not None:
+            self.stations = sorted(dev for dev, zone in self.zone_of.items() if zone == self.zone)
+        device_zone = {dev: (kind, zone) for dev, kind, zone in rows}
+        changed = device_zone != self.device_zone
+        self.device_zone = device_zone
+        return changed
+
+    def only(self, column: str = "device_id") -> tuple[str, dict[str, object]]:
+        """SQL restricting air-quality rows to this zone's stations (nothing for the whole city)."""
+        if self.zone is None:
+            return "", {}
+        return f"AND {column} = ANY(%(stations)s)", {"stations": self.stations}
