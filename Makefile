@@ -51,9 +51,11 @@ rehearse: install
 	  echo "make rehearse: skipped (no ../shared/upstream: the stand-in images are built from its sources)"; exit 0; fi; \
 	bash scripts/install-containers.sh && $(VENV)/bin/python deploy/rehearsal/rehearse.py
 
+# ruff, mypy, and the import contract (layers that only point down: docs/architecture.md)
 lint: python
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 bench-ingest: install
 	$(VENV)/bin/citywatch bench ingest

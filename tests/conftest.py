@@ -17,7 +17,6 @@ import pytest
 from api.security import hash_password
 from citywatch.db import features, roles
 from citywatch.db.schema import migrate_all
-from citywatch.localservices import MosquittoBroker, PostgresServer, free_port
 from citywatch.settings import Settings
 from tests.support import (
     _LICENCE,
@@ -33,6 +32,7 @@ from tests.support import (
     city_platform,
     start_api,
 )
+from tools.localservices import MosquittoBroker, PostgresServer, free_port
 
 __all__ = ["browser"]
 

@@ -36,7 +36,6 @@ from citywatch.contracts.topics import DeviceKind, topic_for
 from citywatch.db import roles
 from citywatch.db.schema import migrate_all
 from citywatch.devices import broker_accounts
-from citywatch.localservices import MosquittoBroker, PostgresServer, free_port
 from citywatch.settings import (
     AnalyticsSettings,
     ApiSettings,
@@ -50,6 +49,7 @@ from ingest.service import IngestService
 from simulators.city import City, Device, Scale, build_city
 from simulators.provision import register_city
 from simulators.publisher import Publisher
+from tools.localservices import MosquittoBroker, PostgresServer, free_port
 
 ROOT = Path(__file__).resolve().parents[1]  # the repository
 SHARED_DATA = ROOT.parent / "shared" / "data"  # the reference data sets, read-only (../shared/data)

@@ -7,7 +7,7 @@ from datetime import datetime
 
 import pytest
 
-from citywatch.bench.alarmload import run, span
+from tools.bench.alarmload import run, span
 
 START = datetime.fromisoformat("2026-11-02T06:00:00+09:00")  # a Monday morning in the control room
 

@@ -3,7 +3,7 @@ stored and alerted, and the figures consistent (measured, not timed: the 5 s tar
 
 from __future__ import annotations
 
-from citywatch.bench.alerts import run
+from tools.bench.alerts import run
 
 
 def test_every_probe_is_stored_then_alerted() -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from citywatch.bench import shapes
-from citywatch.bench.detect import NAB, nab, simulation, simulations
 from tests.support import needs_data
+from tools.bench import shapes
+from tools.bench.detect import NAB, nab, simulation, simulations
 
 
 @needs_data(NAB, "the NAB corpus")

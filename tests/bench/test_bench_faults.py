@@ -4,7 +4,7 @@ under load, with real processes — and not one message, alert or notification l
 
 from __future__ import annotations
 
-from citywatch.bench.faults import NAMES, run
+from tools.bench.faults import NAMES, run
 
 
 def test_every_fault_loses_and_doubles_nothing() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from citywatch.bench.ingest import run
+from tools.bench.ingest import run
 
 KEYS = (
     "ingest_drain_msgs_per_s",

@@ -3,7 +3,7 @@ every message accounted for, no error in their logs, memory bounded."""
 
 from __future__ import annotations
 
-from citywatch.bench.soak import run
+from tools.bench.soak import run
 
 
 def test_a_short_soak_is_clean() -> None:

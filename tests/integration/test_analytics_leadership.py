@@ -84,7 +84,7 @@ def test_both_instances_serve_metrics_and_tell_the_same_alert_figures(platform: 
 
     from alerts import store
     from alerts.model import Explanation, Raise, Severity
-    from citywatch.localservices import free_port
+    from tools.localservices import free_port
 
     p = platform
     now = datetime.now(UTC)

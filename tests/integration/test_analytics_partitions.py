@@ -98,7 +98,7 @@ def test_two_workers_split_the_city_and_one_takes_over_from_the_other(platform: 
 def test_a_worker_serves_its_metrics(platform: Platform) -> None:
     import httpx
 
-    from citywatch.localservices import free_port
+    from tools.localservices import free_port
 
     settings = platform.settings()
     settings.analytics.poll_s = 0.5

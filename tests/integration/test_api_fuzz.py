@@ -14,8 +14,8 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 
 from api.security import hash_password
-from citywatch.localservices import PostgresServer
 from tests.support import PASSWORDS, Api, module_platform, start_api
+from tools.localservices import PostgresServer
 
 _n = itertools.count()
 

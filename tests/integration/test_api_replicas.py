@@ -13,8 +13,8 @@ from dataclasses import replace
 
 import httpx
 
-from citywatch.localservices import free_port
 from tests.support import Api, Subscriber, raise_alert, wait_for
+from tools.localservices import free_port
 
 
 def test_replicas_share_tokens_and_the_live_stream(api: Api) -> None:
@@ -30,7 +30,7 @@ def test_replicas_share_tokens_and_the_live_stream(api: Api) -> None:
         "CITYWATCH_API_TOKEN_SECRET": s.api.token_secret.get_secret_value(),
         "CITYWATCH_LOG_LEVEL": "WARNING",
     }
-    proc = subprocess.Popen([sys.executable, "-m", "citywatch", "api"], env=env, start_new_session=True)
+    proc = subprocess.Popen([sys.executable, "-m", "tools", "api"], env=env, start_new_session=True)
     other = replace(api, url=f"http://127.0.0.1:{port}")
     try:
 

@@ -15,7 +15,6 @@ import pytest
 from alerts import store
 from alerts.model import Acknowledge, Explanation, Raise, Severity
 from citywatch.db import backup, features
-from citywatch.localservices import PostgresServer, free_port
 from simulators.engine import simulate
 from simulators.publisher import Publisher
 from tests.support import (
@@ -26,6 +25,7 @@ from tests.support import (
     as_role,
     wait_for,
 )
+from tools.localservices import PostgresServer, free_port
 
 TABLES = (*DATA_TABLES, "device_status", "devices", "alerts", "alert_audit", "dead_letters", "device_streams")
 

@@ -17,9 +17,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from citywatch import broker
 from citywatch.contracts.topics import DeviceKind, topic_for
-from citywatch.localservices import MosquittoBroker, free_port
 from citywatch.tls import make_local_ca
 from tests.support import SECRET
+from tools.localservices import MosquittoBroker, free_port
 
 
 @pytest.fixture

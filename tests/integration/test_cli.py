@@ -23,7 +23,7 @@ def test_simulate_backfill_through_ingest(platform: Platform, run_ingest, tmp_pa
             [
                 sys.executable,
                 "-m",
-                "citywatch",
+                "tools",
                 "simulate",
                 "--seed",
                 "1",
@@ -58,7 +58,7 @@ def test_simulate_backfill_through_ingest(platform: Platform, run_ingest, tmp_pa
 
 def test_a_failing_command_prints_no_secret() -> None:
     """A crash's traceback must not show the settings it held (the database URL carries its password)."""
-    from citywatch.localservices import free_port
+    from tools.localservices import free_port
 
     env = {
         **os.environ,
@@ -67,7 +67,7 @@ def test_a_failing_command_prints_no_secret() -> None:
         "CITYWATCH_DEVICE_SECRET": "device-secret-that-must-not-show-42",
     }
     out = subprocess.run(
-        [sys.executable, "-m", "citywatch", "db", "migrate", "--wait", "0"],
+        [sys.executable, "-m", "tools", "db", "migrate", "--wait", "0"],
         env=env, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     text = out.stdout + out.stderr

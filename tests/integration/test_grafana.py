@@ -20,7 +20,6 @@ from alerts import store
 from alerts.model import Acknowledge, Resolve, Severity
 from analytics.service import AnalyticsService
 from boarding.service import BoardingService
-from citywatch.localservices import PostgresServer
 from citywatch.settings import DatabaseSettings, Settings
 from grafana import macros
 from grafana.build import OUT, render, text
@@ -28,6 +27,7 @@ from grafana.dashboards import DASHBOARDS
 from simulators.gtfs import write_feed
 from simulators.run import SimulateOptions, run_simulation
 from tests.support import SMALL, IngestThread, as_role, module_platform, wait_for
+from tools.localservices import PostgresServer
 
 ROOT = Path(__file__).resolve().parents[2]
 _n = itertools.count()

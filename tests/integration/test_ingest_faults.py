@@ -11,13 +11,13 @@ import time
 
 import pytest
 
-from citywatch.bench.common import metric
 from citywatch.broker import BrokerLimits
 from citywatch.devices import broker_accounts
-from citywatch.localservices import MosquittoBroker, free_port
 from simulators.engine import simulate
 from simulators.publisher import Publisher
 from tests.support import SECRET, Platform, wait_for
+from tools.bench.common import metric
+from tools.localservices import MosquittoBroker, free_port
 
 
 def ingest_process(p: Platform, client_id: str, metrics_port: int | None = None) -> subprocess.Popen[bytes]:

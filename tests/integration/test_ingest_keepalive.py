@@ -12,11 +12,11 @@ from collections import deque
 from pathlib import Path
 
 from citywatch import broker
-from citywatch.bench.rawpub import RawPublisher
 from citywatch.contracts.topics import DeviceKind, topic_for
-from citywatch.localservices import MosquittoBroker
 from ingest.mqtt import Inbound, Subscriber
 from tests.support import SECRET
+from tools.bench.rawpub import RawPublisher
+from tools.localservices import MosquittoBroker
 
 N = 5000
 

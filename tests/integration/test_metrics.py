@@ -16,10 +16,10 @@ import pytest
 from boarding.service import BoardingService
 from citywatch.contracts import messages as m
 from citywatch.contracts.topics import DeviceKind, topic_for
-from citywatch.localservices import free_port
 from simulators.gtfs import write_feed
 from simulators.publisher import Publisher
 from tests.support import SECRET, Api, Platform, Subscriber, raise_alert, start_api, wait_for
+from tools.localservices import free_port
 
 PROCESS = ("process_cpu_seconds_total", "process_resident_memory_bytes", "process_open_fds", "python_info")
 

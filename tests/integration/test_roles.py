@@ -12,8 +12,8 @@ import pytest
 
 from citywatch.db import roles
 from citywatch.db.schema import migrate_all, ready, version
-from citywatch.localservices import PostgresServer
 from tests.support import as_role
+from tools.localservices import PostgresServer
 
 DENIED = psycopg.errors.InsufficientPrivilege
 

@@ -11,7 +11,7 @@ import pytest
 
 from citywatch.db import features, rollups
 from citywatch.db.migrate import available, migrate, wait_for_database
-from citywatch.localservices import PostgresServer, free_port
+from tools.localservices import PostgresServer, free_port
 
 STREAMS = {
     "air_quality": "7 days",

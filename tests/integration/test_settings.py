@@ -10,8 +10,8 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict
 from pydantic import ValidationError
 
-from citywatch.localservices import PostgresServer
 from citywatch.settings import Settings
+from tools.localservices import PostgresServer
 
 AWKWARD = "p@ss/w:rd%?#&= x"
 

@@ -11,8 +11,8 @@ import psycopg
 
 from citywatch.db.migrate import available, migrate
 from citywatch.db.schema import migrate_all
-from citywatch.localservices import PostgresServer
 from tests.support import as_role
+from tools.localservices import PostgresServer
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "upgrade-141b50b.sql"
 

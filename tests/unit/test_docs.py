@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from pydantic_settings import BaseSettings
 
-from citywatch.cli import app
 from citywatch.contracts import messages as m
 from citywatch.contracts.topics import DeviceKind, Stream
 from citywatch.settings import (
@@ -24,6 +23,7 @@ from citywatch.settings import (
     Settings,
 )
 from ingest.decode import Reason
+from tools.cli import app
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()

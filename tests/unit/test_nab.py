@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from analytics.nab import PROFILES, Series, load_corpus, points, published_scores, score_at, sweep
 from tests.support import SHARED_DATA, needs_data
+from tools.nab import PROFILES, Series, load_corpus, points, published_scores, score_at, sweep
 
 NAB = SHARED_DATA / "NAB"
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from alerts.model import Clear, Raise
 from analytics.shapes import ShapeConfig, ShapeWatch
-from citywatch.bench.shapes import BREAK, T0, station_hours
+from tools.bench.shapes import BREAK, T0, station_hours
 
 
 def run(seed: int, hours: int, broken: bool, watch: ShapeWatch | None = None, start: int = 0):  # type: ignore[no-untyped-def]

@@ -14,7 +14,7 @@
    recall, F1 and detection delay, pooled; and any sensor-fault finding on a clean
    station during an episode.
 3. The same detector as the city's ``aq.shape`` rule on hourly series
-   (:mod:`citywatch.bench.shapes`): broken rhythms caught on synthetic
+   (:mod:`tools.bench.shapes`): broken rhythms caught on synthetic
    stations, alerts per station-week on habitual hours, and on the UCI
    roadside series.
 """
@@ -35,7 +35,13 @@ import orjson
 from analytics.airquality.quality import Finding, Reading, ZoneQuality
 from analytics.detectors.window import WindowNovelty
 from analytics.health import offline_after
-from analytics.nab import (
+from analytics.outage import Device, OutageConfig, outages
+from citywatch.contracts.topics import DeviceKind
+from simulators.city import Scale, build_city
+from simulators.engine import Fault, expand_outages, plan_episodes, plan_faults, simulate
+from tools.bench import shapes
+from tools.bench.common import progress
+from tools.nab import (
     PROFILES,
     counts_at,
     load_corpus,
@@ -45,12 +51,6 @@ from analytics.nab import (
     score_at,
     sweep,
 )
-from analytics.outage import Device, OutageConfig, outages
-from citywatch.bench import shapes
-from citywatch.bench.common import progress
-from citywatch.contracts.topics import DeviceKind
-from simulators.city import Scale, build_city
-from simulators.engine import Fault, expand_outages, plan_episodes, plan_faults, simulate
 
 NAB = Path(__file__).resolve().parents[3] / "shared" / "data" / "NAB"
 SIM_SCALE = Scale(

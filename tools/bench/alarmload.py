@@ -24,12 +24,12 @@ import psycopg
 
 from alerts import store
 from alerts.load import alarm_load
-from citywatch.bench.common import city_servers, load_publisher, progress, start_ingest
-from citywatch.bench.detect import SIM_SCALE
-from citywatch.bench.ingest import _wait_received
-from citywatch.localservices import free_port
 from simulators.city import build_city
 from simulators.engine import plan_episodes, plan_faults, simulate
+from tools.bench.common import city_servers, load_publisher, progress, start_ingest
+from tools.bench.detect import SIM_SCALE
+from tools.bench.ingest import _wait_received
+from tools.localservices import free_port
 
 SECRET = "bench-alarmload-secret"
 KINDS = ("stuck", "spike", "drift", "dropout", "malformed", "duplicate")
@@ -102,7 +102,7 @@ def run(
             [
                 sys.executable,
                 "-m",
-                "citywatch",
+                "tools",
                 "analytics",
                 "--from",
                 t_from.isoformat(),

@@ -17,14 +17,14 @@ from typing import Any
 
 import psycopg
 
-from citywatch.bench.ceilings import rows_of
-from citywatch.bench.common import private_servers, progress
 from citywatch.db import features
 from citywatch.db.migrate import migrate
 from ingest.decode import DeviceInfo
 from ingest.rows import Row, TableSpec
 from simulators.city import Scale, build_city
 from simulators.engine import simulate
+from tools.bench.ceilings import rows_of
+from tools.bench.common import private_servers, progress
 
 SECRET = "bench-secret"
 SCALE = Scale(

@@ -9,7 +9,7 @@ a gateway publisher sends the simulated city's traffic at ``rate`` msg/s for ``s
 * ``broker_restart`` — Mosquitto is stopped and started again (persistent sessions on disk);
 * ``database_locked`` — the stream tables are locked by another session for ``outage_s``;
 * ``analytics_sigkill`` and ``webhook_hang`` — the alert engine's faults, with every probe alert and
-  notification counted (:mod:`citywatch.bench.alert_faults`).
+  notification counted (:mod:`tools.bench.alert_faults`).
 
 Per scenario: sent, stored, dead-lettered, lost (sent − stored − dead-lettered), duplicated (rows
 stored twice), ``recovery_s`` (from the fault's end until everything sent is stored) and the ingest
@@ -30,8 +30,10 @@ from typing import Any
 
 import psycopg
 
-from citywatch.bench import alert_faults
-from citywatch.bench.common import (
+from simulators.city import Scale, build_city
+from simulators.engine import simulate
+from tools.bench import alert_faults
+from tools.bench.common import (
     Servers,
     city_servers,
     gateway_publisher,
@@ -39,9 +41,7 @@ from citywatch.bench.common import (
     progress,
     start_ingest,
 )
-from citywatch.localservices import free_port
-from simulators.city import Scale, build_city
-from simulators.engine import simulate
+from tools.localservices import free_port
 
 SECRET = "bench-secret"
 STREAMS = ("air_quality", "parking_events", "cctv_events", "bus_positions", "stop_requests")

@@ -21,8 +21,8 @@ from typing import Any
 
 from alerts.model import Raise
 from analytics.shapes import ShapeConfig, ShapeWatch
-from citywatch.bench.common import progress
 from simulators.uci import CO_MG_TO_PPM, NO2_UG_TO_PPM, read
+from tools.bench.common import progress
 
 UCI = Path(__file__).resolve().parents[3] / "shared" / "data" / "uci_air_quality" / "AirQualityUCI.csv"
 T0 = datetime(2026, 9, 7, tzinfo=UTC)  # a Monday

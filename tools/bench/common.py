@@ -20,13 +20,13 @@ from typing import IO, Any
 import psycopg
 
 from citywatch import broker
-from citywatch.bench.rawpub import RawPublisher
 from citywatch.db import features
 from citywatch.db.migrate import migrate
 from citywatch.devices import broker_accounts
-from citywatch.localservices import MosquittoBroker, PostgresServer, free_port
 from simulators.city import City
 from simulators.provision import register_city
+from tools.bench.rawpub import RawPublisher
+from tools.localservices import MosquittoBroker, PostgresServer, free_port
 
 
 def progress(msg: str) -> None:
@@ -109,7 +109,7 @@ def start_ingest(
 
 
 def load_publisher(s: Servers, secret: str, name: str) -> RawPublisher:
-    """A raw socket writer on the simulator account: load at almost no CPU (see citywatch.bench.rawpub)."""
+    """A raw socket writer on the simulator account: load at almost no CPU (see tools.bench.rawpub)."""
     password = broker.derive_password(secret, broker.SIMULATOR_USER)
     return RawPublisher("127.0.0.1", s.broker.port, broker.SIMULATOR_USER, password, name)
 

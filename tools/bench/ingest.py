@@ -10,7 +10,7 @@
 4. batched: a gateway's SenML packs (``pack_size`` readings each) pre-loaded
    while ingest is down, then drained: readings/s.
 Beside them, the raw ceilings of this machine in the same run
-(citywatch.bench.ceilings): a bare paho subscriber draining the same
+(tools.bench.ceilings): a bare paho subscriber draining the same
 pre-loaded messages, and one bare binary COPY stream of the same rows.
 Then every reading is accounted for: sent = stored + dead-lettered, none lost,
 none stored twice. PostgreSQL runs with fsync on.
@@ -32,8 +32,14 @@ from typing import Any
 
 import psycopg
 
-from citywatch.bench.ceilings import BareSubscriber, copy_rate, rows_of
-from citywatch.bench.common import (
+from citywatch.contracts import messages as m
+from citywatch.contracts.senml import to_pack
+from citywatch.contracts.topics import DeviceKind, Stream, topic_for
+from ingest.decode import DeviceInfo
+from simulators.city import Device, Scale, build_city
+from simulators.engine import Out, simulate
+from tools.bench.ceilings import BareSubscriber, copy_rate, rows_of
+from tools.bench.common import (
     Prober,
     Servers,
     city_servers,
@@ -44,13 +50,7 @@ from citywatch.bench.common import (
     progress,
     start_ingest,
 )
-from citywatch.contracts import messages as m
-from citywatch.contracts.senml import to_pack
-from citywatch.contracts.topics import DeviceKind, Stream, topic_for
-from citywatch.localservices import free_port
-from ingest.decode import DeviceInfo
-from simulators.city import Device, Scale, build_city
-from simulators.engine import Out, simulate
+from tools.localservices import free_port
 
 SECRET = "bench-secret"
 STREAMS = ("air_quality", "parking_events", "cctv_events", "bus_positions", "stop_requests")
@@ -378,7 +378,7 @@ def run(
             "ceiling_copy": "one stream, binary, same rows as the drain, into empty copies of the hypertables",
             "ceiling_recv": "as many paho client processes as workers (shared subscription), QoS 1, persistent"
             " session, the same pre-loaded messages, no processing",
-            "load": "raw QoS 1 socket writer (citywatch.bench.rawpub); latency probes through paho",
+            "load": "raw QoS 1 socket writer (tools.bench.rawpub); latency probes through paho",
             "cores": os.cpu_count(),
         },
     }

@@ -37,14 +37,14 @@ import psycopg
 
 from alerts import store
 from alerts.model import Acknowledge, Explanation, Raise, Resolve, Severity
-from citywatch.bench.common import percentile, private_servers, progress
 from citywatch.contracts.topics import DeviceKind
 from citywatch.db import features, rollups
 from citywatch.db.migrate import migrate
-from citywatch.localservices import PostgresServer, free_port
 from simulators.city import City, Scale, build_city
 from simulators.engine import simulate
 from simulators.provision import register_city
+from tools.bench.common import percentile, private_servers, progress
+from tools.localservices import PostgresServer, free_port
 
 SEED = 11
 AQ_COLS = (
@@ -231,7 +231,7 @@ def run(
             "CITYWATCH_API_PORT": str(port),
             "CITYWATCH_API_HOST": "127.0.0.1",
         }
-        api = subprocess.Popen([sys.executable, "-m", "citywatch", "--log-level", "WARNING", "api"], env=env)
+        api = subprocess.Popen([sys.executable, "-m", "tools", "--log-level", "WARNING", "api"], env=env)
         try:
             base = f"http://127.0.0.1:{port}"
             deadline = time.monotonic() + 30

@@ -41,13 +41,13 @@ import psycopg
 from paho.mqtt.enums import CallbackAPIVersion
 
 from citywatch import broker
-from citywatch.bench.common import Prober, Servers, gateway_publisher, peak_rss_mb, progress
 from citywatch.contracts import messages as m
 from citywatch.contracts.topics import PREFIX, DeviceKind, topic_for
 from citywatch.leadership import leader_session_name
 from simulators.city import City, Device
 from simulators.engine import simulate
 from simulators.publisher import Publisher
+from tools.bench.common import Prober, Servers, gateway_publisher, peak_rss_mb, progress
 
 
 def probe_cameras(n: int, prefix: str = "cam-fault") -> list[Device]:

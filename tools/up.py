@@ -25,15 +25,15 @@ from boarding.service import BoardingService, gtfs_path
 from citywatch import broker
 from citywatch.db.schema import migrate_all
 from citywatch.devices import RegistryWatcher, broker_accounts
-from citywatch.localservices import MosquittoBroker, PostgresServer
 from citywatch.settings import Settings
 from ingest.service import IngestService
 from simulators.city import build_city
 from simulators.gtfs import write_feed
 from simulators.provision import register_city
 from simulators.run import SimulateOptions, run_simulation
+from tools.localservices import MosquittoBroker, PostgresServer
 
-log = logging.getLogger("citywatch.up")
+log = logging.getLogger("tools.up")
 
 #: the first admin account's password on a development machine (`make up`)
 DEV_ADMIN_PASSWORD = "citywatch-admin"

@@ -20,8 +20,9 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from citywatch.bench.alert_faults import fire_alerted, fire_probe, fire_stored, probe_cameras
-from citywatch.bench.common import (
+from simulators.city import build_city
+from tools.bench.alert_faults import fire_alerted, fire_probe, fire_stored, probe_cameras
+from tools.bench.common import (
     Prober,
     city_servers,
     gateway_publisher,
@@ -31,9 +32,8 @@ from citywatch.bench.common import (
     progress,
     start_ingest,
 )
-from citywatch.bench.ingest import SCALE, SECRET, _paced
-from citywatch.localservices import free_port
-from simulators.city import build_city
+from tools.bench.ingest import SCALE, SECRET, _paced
+from tools.localservices import free_port
 
 WARMUP_S = 5.0  # of background load before the first probe
 

@@ -34,8 +34,11 @@ from typing import IO, Any
 import httpx
 import psycopg
 
-from citywatch.bench.alert_faults import fire_alerted, fire_probe, probe_cameras
-from citywatch.bench.common import (
+from citywatch.contracts.topics import DeviceKind
+from simulators.city import Scale, build_city
+from simulators.engine import Out, simulate
+from tools.bench.alert_faults import fire_alerted, fire_probe, probe_cameras
+from tools.bench.common import (
     Prober,
     city_servers,
     load_publisher,
@@ -44,10 +47,7 @@ from citywatch.bench.common import (
     progress,
     start_ingest,
 )
-from citywatch.contracts.topics import DeviceKind
-from citywatch.localservices import free_port
-from simulators.city import Scale, build_city
-from simulators.engine import Out, simulate
+from tools.localservices import free_port
 
 SECRET = "bench-secret"
 STREAMS = ("air_quality", "parking_events", "cctv_events", "bus_positions", "stop_requests")
@@ -105,7 +105,7 @@ def run(
                 )
             for name, cmd in (
                 ("analytics", [sys.executable, "-m", "analytics"]),
-                ("api", [sys.executable, "-m", "citywatch", "api"]),
+                ("api", [sys.executable, "-m", "tools", "api"]),
             ):
                 procs[name] = subprocess.Popen(cmd, env=env, stdout=log_of(name), stderr=subprocess.STDOUT)
             deadline = time.monotonic() + 60
@@ -278,7 +278,7 @@ def run(
             "ingest_workers": workers,
             "fsync": True,
             "qos": 1,
-            "load": "raw QoS 1 socket writer (citywatch.bench.rawpub)",
+            "load": "raw QoS 1 socket writer (tools.bench.rawpub)",
             "cores": os.cpu_count(),
         },
     }

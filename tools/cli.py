@@ -102,7 +102,7 @@ def db_migrate(
 
 
 def _pg_bindir(given: Path | None) -> Path:
-    from citywatch.localservices import pg_bindir
+    from tools.localservices import pg_bindir
 
     return given or pg_bindir()
 
@@ -385,8 +385,8 @@ def up(
     ] = 3.0,
 ) -> None:
     """Start the whole platform locally (database, broker, ingest, simulators) until Ctrl-C."""
-    from citywatch.up import up as run_up
     from simulators.run import SimulateOptions
+    from tools.up import up as run_up
 
     run_up(
         Settings(),
@@ -410,7 +410,7 @@ def bench_ingest(
     ] = None,
 ) -> None:
     """Drain, batched, live rates, publish->queryable latency, peak RSS, the raw ceilings, loss and duplication."""
-    from citywatch.bench.ingest import run
+    from tools.bench.ingest import run
 
     result = run(
         messages=messages,
@@ -429,7 +429,7 @@ def bench_compression(
 ) -> None:
     """Compression ratio of each stream with the former and current order-by, and redelivery into compressed
     chunks. Needs the Timescale License edition: CITYWATCH_PG_BINDIR=$(scripts/install-timescaledb-tsl.sh)."""
-    from citywatch.bench.compression import run
+    from tools.bench.compression import run
 
     typer.echo(json.dumps(run(hours=hours)))
 
@@ -442,7 +442,7 @@ def bench_detect(
     ] = 3,
 ) -> None:
     """NAB scores of the streaming detector and per-fault F1 on the simulator's ground truth."""
-    from citywatch.bench.detect import run
+    from tools.bench.detect import run
 
     typer.echo(json.dumps(run(days=days, seeds=seeds)))
 
@@ -456,7 +456,7 @@ def bench_alerts(
     ] = 1,
 ) -> None:
     """Latency from a rule-breaking reading's publish to its alert, under background load."""
-    from citywatch.bench.alerts import run
+    from tools.bench.alerts import run
 
     typer.echo(json.dumps(run(load_msgs_per_s=load, seconds=seconds, workers=workers)))
 
@@ -476,7 +476,7 @@ def bench_alarmload(
     """Does citywatch spam its operators? The alarm load (ISA-18.2 / EEMUA 191) of simulated days."""
     from datetime import datetime
 
-    from citywatch.bench.alarmload import run
+    from tools.bench.alarmload import run
 
     try:
         out = run(
@@ -500,7 +500,7 @@ def bench_faults(
 ) -> None:
     """Ingest killed, database down, broker restarted, tables locked, analytics killed, a webhook that
     hangs: every message, alert and notification counted."""
-    from citywatch.bench.faults import run
+    from tools.bench.faults import run
 
     typer.echo(json.dumps(run(rate=rate, seconds=seconds, outage_s=outage_s, only=only)))
 
@@ -524,7 +524,7 @@ def bench_soak(
 ) -> None:
     """The platform at a steady load for a long time, with the city's air quality live and fire probes:
     accounting, memory growth, errors in the logs, alert latency. Exits 1 when the soak did not pass."""
-    from citywatch.bench.soak import run
+    from tools.bench.soak import run
 
     out = run(
         rate=rate,
@@ -550,7 +550,7 @@ def bench_boarding(
     speed: Annotated[float, typer.Option(help="simulated seconds per second for the buses")] = 10.0,
 ) -> None:
     """Request -> driver terminal latency and no-stop-pass precision/recall."""
-    from citywatch.bench.boarding import run
+    from tools.bench.boarding import run
 
     typer.echo(
         json.dumps(run(buses=buses, requests_per_s=rate, seconds=seconds, pass_rate=pass_rate, speed=speed))
@@ -569,7 +569,7 @@ def bench_api(
     ] = None,
 ) -> None:
     """Dashboard query latency through the API on a month of minute data."""
-    from citywatch.bench.api import run
+    from tools.bench.api import run
 
     typer.echo(
         json.dumps(run(devices=devices, days=days, requests=requests, workers=workers, data_dir=data_dir))

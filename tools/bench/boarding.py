@@ -32,7 +32,6 @@ import psycopg
 from paho.mqtt.enums import CallbackAPIVersion
 
 from citywatch import broker
-from citywatch.bench.common import city_servers, gateway_publisher, percentile, progress
 from citywatch.contracts import messages as m
 from citywatch.contracts.topics import PREFIX, DeviceKind, topic_for
 from simulators.city import Scale, build_city
@@ -40,6 +39,7 @@ from simulators.drivers import DriverAgent, DriverDesk
 from simulators.engine import simulate
 from simulators.gtfs import write_feed
 from simulators.publisher import Publisher
+from tools.bench.common import city_servers, gateway_publisher, percentile, progress
 
 SECRET = "bench-secret"
 

@@ -1,3 +1,0 @@
-from citywatch.cli import main
-
-main()
