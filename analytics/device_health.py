@@ -1,5 +1,5 @@
-"""The device-health step (city-wide, on the poll interval): which devices are offline (by their Last
-Will or by silence, :mod:`analytics.health`), which zones lost power or network together (one outage
+"""The device-health step (city-wide, on the poll interval): which devices are offline (the database's
+``device_health()``, the one definition the API and Grafana read too), which zones lost power or network together (one outage
 alert instead of one per device, :mod:`analytics.outage`), which devices lose messages (sequence gaps)
 or keep sending what ingest rejects or stamping it with a clock that is off."""
 
@@ -16,20 +16,15 @@ from alerts.writer import AlertWriter
 from analytics import outage
 from analytics import rules as events
 from analytics.config import Rules
-from analytics.health import loss_alarm, offline_after
+from analytics.health import loss_alarm
 from analytics.registry import Registry
 from citywatch.settings import AnalyticsSettings
 
-DEVICES_SQL = """
-SELECT d.device_id, d.kind, d.expected_interval_s, s.last_seen, st.status, st.received_at,
-       coalesce(d.zone_id, '')
-FROM devices d
-LEFT JOIN (SELECT device_id, max(last_received_at) AS last_seen FROM device_streams GROUP BY 1) s
-       USING (device_id)
-LEFT JOIN LATERAL (SELECT status, received_at FROM device_status ds WHERE ds.device_id = d.device_id
-                   ORDER BY time DESC, received_at DESC LIMIT 1) st ON true
-WHERE d.status = 'active'
-"""
+#: every active device as the platform judges it: the one definition of offline (migration 0018_device_health)
+DEVICES_SQL = (
+    "SELECT device_id, kind, coalesce(zone_id, ''), last_seen, will, will_at, silent_s, by_will, state,"
+    " down_since FROM device_health(%s, %s, %s) WHERE registry_status = 'active'"
+)
 
 
 class DeviceHealth:
@@ -52,19 +47,12 @@ class DeviceHealth:
         self.bad_data(now)
 
     def offline(self, now: datetime) -> None:
-        rows = self.conn().execute(DEVICES_SQL).fetchall()
+        rows = self.conn().execute(DEVICES_SQL, (now, self.a.offline_factor, self.a.offline_min_s)).fetchall()
         cfg = self.rules().outage
         offline: dict[str, Raise] = {}
         devices: list[outage.Device] = []
-        for dev, kind, interval, last_seen, status, status_at, zone in rows:
-            will = status == "offline" and (last_seen is None or status_at >= last_seen)
-            # a device back online (after a power cut, say) is alive from then, though its data may lag
-            alive = max(last_seen, status_at) if last_seen and status == "online" else last_seen
-            silent = (now - alive).total_seconds() if alive else None
-            # event-driven devices (interval 0: cameras, bell panels) are judged by their Last Will only
-            limit = offline_after(interval, self.a.offline_factor, self.a.offline_min_s)
-            down = will or (silent is not None and limit is not None and silent > limit)
-            since = (status_at if will else last_seen) if down else None
+        for dev, kind, zone, last_seen, status, status_at, silent, will, state, since in rows:
+            down = state == "offline"
             held = will and cfg.enabled and (now - status_at).total_seconds() < cfg.hold_s
             if down and not held:  # a Last Will waits a moment: it may be the first of a zone going dark
                 offline[dev] = events.offline_event(dev, kind, silent or 0.0, last_seen, will)

@@ -132,6 +132,11 @@ class AnalyticsService:
         self._load_state()
         if self.citywide:
             saved.report_rules(self.conn, self.rules_file)
+            saved.write(  # who is offline, as device_health() judges it for the API and Grafana too
+                self.conn,
+                saved.HEALTH_KEY,
+                {"offline_factor": self.a.offline_factor, "offline_min_s": self.a.offline_min_s},
+            )
 
     # -- state -------------------------------------------------------------
     def _load_state(self) -> None:
@@ -162,6 +167,11 @@ class AnalyticsService:
             return
         if self.citywide:
             saved.report_rules(self.conn, self.rules_file)
+            saved.write(  # who is offline, as device_health() judges it for the API and Grafana too
+                self.conn,
+                saved.HEALTH_KEY,
+                {"offline_factor": self.a.offline_factor, "offline_min_s": self.a.offline_min_s},
+            )
         self.rules = new
         self.alerts.reconfigure(new.alerting)
         self._configure()

@@ -17,6 +17,10 @@ from analytics.config import IN_FORCE, RulesFile
 STATE_KEY = "analytics:v1"
 
 
+#: the offline rule's settings the analytics run with, read by the database's device_health() (0018)
+HEALTH_KEY = "analytics:v1:health"
+
+
 def key_for(partition: str | None) -> str:
     return STATE_KEY if partition is None else f"{STATE_KEY}:{partition}"
 

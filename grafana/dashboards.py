@@ -35,12 +35,10 @@ TAGS = ["citywatch"]
 
 ZONE = variable("zone", "Zone", "SELECT zone_id FROM zones ORDER BY 1")
 SEVERITY_NAME = "CASE severity WHEN 3 THEN 'critical' WHEN 2 THEN 'warning' ELSE 'info' END"
-#: a device is online when heard from within 3 expected intervals (at least 5 minutes)
-ONLINE = "s.last_seen > now() - greatest(300, 3 * coalesce(d.expected_interval_s, 60)) * interval '1 second'"
-LAST_SEEN = (
-    "LEFT JOIN (SELECT device_id, max(last_received_at) AS last_seen FROM device_streams GROUP BY 1) s"
-    " USING (device_id)"
-)
+#: every device as the platform judges it (online, offline, never_seen, retired: the database's
+#: device_health(), which the analytics and the API read too; Last Will respected)
+HEALTH = "device_health() d"
+ONLINE = "d.state = 'online'"
 CAI_BANDS = thresholds(
     (None, "blue"), (51, "green"), (101, "yellow"), (251, "red")
 )  # good / moderate / unhealthy / very unhealthy
@@ -101,8 +99,8 @@ def overview() -> dashboard.Dashboard:
         ))
         .with_panel(stat_panel(
             "Devices online",
-            f"SELECT avg(CASE WHEN {ONLINE} THEN 1.0 ELSE 0.0 END) AS online FROM devices d {LAST_SEEN}"
-            " WHERE d.status = 'active' AND d.zone_id IN ($zone)",
+            f"SELECT avg(CASE WHEN {ONLINE} THEN 1.0 ELSE 0.0 END) AS online FROM {HEALTH}"
+            " WHERE d.registry_status = 'active' AND d.zone_id IN ($zone)",
             unit="percentunit", w=4, th=thresholds((None, "red"), (0.9, "yellow"), (0.98, "green")),
         ))
         .with_panel(stat_panel(
@@ -112,9 +110,9 @@ def overview() -> dashboard.Dashboard:
         ))
         .with_panel(device_map(
             "Devices by state",
-            f"SELECT d.device_id, d.kind, d.lat AS latitude, d.lon AS longitude,"
-            f" CASE WHEN {ONLINE} THEN 1 ELSE 0 END AS online FROM devices d {LAST_SEEN}"
-            " WHERE d.status = 'active' AND d.lat IS NOT NULL AND d.zone_id IN ($zone)",
+            f"SELECT r.device_id, r.kind, r.lat AS latitude, r.lon AS longitude,"
+            f" CASE WHEN {ONLINE} THEN 1 ELSE 0 END AS online FROM devices r JOIN {HEALTH} USING (device_id)"
+            " WHERE r.status = 'active' AND r.lat IS NOT NULL AND r.zone_id IN ($zone)",
             "online", w=12, h=12, th=thresholds((None, "red"), (1, "green")),
         ))
         .with_panel(gauges(
@@ -455,8 +453,8 @@ def platform() -> dashboard.Dashboard:
         ))
         .with_panel(stat_panel(
             "Device online ratio",
-            f"SELECT avg(CASE WHEN {ONLINE} THEN 1.0 ELSE 0.0 END) AS online FROM devices d {LAST_SEEN}"
-            " WHERE d.status = 'active'",
+            f"SELECT avg(CASE WHEN {ONLINE} THEN 1.0 ELSE 0.0 END) AS online FROM {HEALTH}"
+            " WHERE d.registry_status = 'active'",
             unit="percentunit", w=6, h=8, th=thresholds((None, "red"), (0.9, "yellow"), (0.98, "green")),
         ))
         .with_panel(stat_panel(

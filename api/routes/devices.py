@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import psycopg
 from fastapi import APIRouter, Query
 from psycopg.types.json import Jsonb
 
-from analytics.health import offline_after
 from api.common import audit
 from api.deps import Admin, State, Viewer
 from api.problems import Problem, responses
@@ -20,43 +18,19 @@ from citywatch.contracts.topics import PREFIX, DeviceKind
 router = APIRouter(prefix="/devices", tags=["devices"])
 
 
-def device_state(
-    status: str,
-    last_seen: datetime | None,
-    expected_interval_s: float | None,
-    lwt: str | None,
-    lwt_time: datetime | None,
-    now: datetime,
-    factor: float,
-    min_s: float,
-) -> DeviceState:
-    """The analytics' rule (:func:`analytics.health.offline_after`): online when heard from within
-    ``factor`` expected intervals (and at least ``min_s``) and its last will (an ``offline`` status) is
-    not newer than its last message; event-driven devices (no interval) are judged by their last will."""
-    if status == "retired":
-        return "retired"
-    if last_seen is None:
-        return "never_seen"
-    if lwt == "offline" and lwt_time is not None and lwt_time >= last_seen:
-        return "offline"
-    allowed = offline_after(expected_interval_s, factor, min_s)
-    return "online" if allowed is None or (now - last_seen).total_seconds() <= allowed else "offline"
-
-
 _LIST_SQL = """
 SELECT d.device_id, d.kind, d.name, d.zone_id, d.lot_id, d.lat, d.lon, d.status, d.expected_interval_s,
        d.meta, d.created_at, d.updated_at, d.credential_version,
        s.last_seen, coalesce(s.received, 0) AS received, coalesce(s.gaps, 0) AS gaps,
-       b.battery_pct, w.status AS lwt, w.time AS lwt_time
+       b.battery_pct, h.state
 FROM devices d
+JOIN device_health() h USING (device_id)
 LEFT JOIN (SELECT device_id, max(last_received_at) AS last_seen, sum(received)::bigint AS received,
                   sum(gaps)::bigint AS gaps
            FROM device_streams GROUP BY device_id) s USING (device_id)
 LEFT JOIN LATERAL (SELECT p.battery_pct FROM parking_events p
                    WHERE d.kind = 'parking' AND p.device_id = d.device_id AND p.battery_pct IS NOT NULL
                    ORDER BY p.time DESC LIMIT 1) b ON true
-LEFT JOIN LATERAL (SELECT x.status, x.received_at AS time FROM device_status x WHERE x.device_id = d.device_id
-                   ORDER BY x.time DESC LIMIT 1) w ON true
 WHERE (%(kind)s::text IS NULL OR d.kind = %(kind)s) AND (%(zone)s::text IS NULL OR d.zone_id = %(zone)s)
   AND (%(id)s::text IS NULL OR d.device_id = %(id)s)
   AND (%(q)s::text IS NULL OR d.device_id ILIKE '%%' || %(q)s || '%%' OR d.name ILIKE '%%' || %(q)s || '%%')
@@ -64,20 +38,15 @@ ORDER BY d.device_id
 """
 
 
-def _shape(st: State, r: dict[str, Any], now: datetime) -> dict[str, Any]:
-    a = st.settings.analytics
-    state = device_state(
-        r["status"], r["last_seen"], r["expected_interval_s"], r["lwt"], r["lwt_time"], now,
-        a.offline_factor, a.offline_min_s,
-    )  # fmt: skip
+def _shape(r: dict[str, Any]) -> dict[str, Any]:
+    """A device's row: its state is the database's device_health() (the analytics' judgement too)."""
     total = r["received"] + r["gaps"]
-    return {**r, "state": state, "loss_pct": round(100.0 * r["gaps"] / total, 3) if total else None}
+    return {**r, "loss_pct": round(100.0 * r["gaps"] / total, 3) if total else None}
 
 
 def _rows(st: State, **where: Any) -> list[dict[str, Any]]:
     params = {"kind": None, "zone": None, "id": None, "q": None, **where}
-    now = datetime.now(UTC)
-    return [_shape(st, r, now) for r in st.db.all(_LIST_SQL, params)]
+    return [_shape(r) for r in st.db.all(_LIST_SQL, params)]
 
 
 @router.get("", response_model=list[Device], summary="List devices", responses=responses(401, 422))
