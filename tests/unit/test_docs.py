@@ -1,5 +1,6 @@
-"""README.md stays true: every setting, topic, payload field, dead-letter reason
-and command is documented."""
+"""The documents stay true: every setting, topic, payload field, dead-letter reason, command and API
+route is documented in docs/; README.md stays short and points at every document; nothing narrates
+how the code came to be."""
 
 from __future__ import annotations
 
@@ -27,11 +28,13 @@ from tools.cli import app
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
+PAGES = {p.name: p.read_text() for p in sorted((ROOT / "docs").glob("*.md"))}
+DOCS = "\n".join(PAGES.values()) + "\n# (end)\n"
 
 
 def section(title: str) -> str:
-    match = re.search(rf"^#+ {re.escape(title)}\n(.*?)(?=^#+ )", README, re.S | re.M)
-    assert match, f"README has no section {title!r}"
+    match = re.search(rf"^#+ {re.escape(title)}\n(.*?)(?=^#+ )", DOCS, re.S | re.M)
+    assert match, f"docs/ has no section {title!r}"
     return match.group(1)
 
 
@@ -110,7 +113,34 @@ def test_every_command_is_documented() -> None:
 
 def test_the_two_commands_and_ci() -> None:
     assert "make up" in README and "make test" in README
-    assert "make test" in (ROOT / ".ci/run").read_text()
+    ci = (ROOT / ".ci/run").read_text()
+    assert "make test" in ci and "make lint" in ci
+
+
+def test_the_readme_is_short_and_points_at_every_document() -> None:
+    assert len(README.splitlines()) < 200
+    for name in PAGES:
+        assert f"(docs/{name})" in README, f"README does not point at docs/{name}"
+
+
+def test_every_link_between_documents_resolves() -> None:
+    for name, text in {"README.md": README, **{f"docs/{n}": t for n, t in PAGES.items()}}.items():
+        base = ROOT if name == "README.md" else ROOT / "docs"
+        for target in re.findall(r"\]\(([^)#:]+\.md)\)", text):
+            assert (base / target).exists(), f"{name} links to {target}, which does not exist"
+
+
+#: words that narrate how the code came to be rather than what it does
+NARRATIVE = re.compile(
+    r"\b(this|last|previous|next) session\b|\bsession \d+|\bworking period\b|\bwe (added|fixed|changed)\b",
+    re.I,
+)
+
+
+def test_no_document_narrates_its_making() -> None:
+    for name, text in {"README.md": README, **PAGES}.items():
+        found = NARRATIVE.findall(text)
+        assert not found, f"{name}: {found}"
 
 
 def test_production_refuses_the_placeholder_secret() -> None:
