@@ -19,16 +19,13 @@ from typing import Any
 
 import orjson
 import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion
 
-from citywatch import broker
+from citywatch import broker, mqtt
 from citywatch.contracts import messages as m
-from citywatch.contracts.topics import PREFIX, bus_ack
+from citywatch.contracts.topics import bus_ack, bus_downlink_filter
 from citywatch.settings import Settings
 
 log = logging.getLogger("citywatch.api.terminal")
-
-DOWNLINK = f"{PREFIX}/bus/+/downlink/stops"
 
 
 class TerminalRelay:
@@ -41,36 +38,28 @@ class TerminalRelay:
         self._seq_lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         secret = settings.device_secret.get_secret_value()
-        self.client = paho.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=f"citywatch-api-{uuid.uuid4().hex[:8]}",
-            protocol=paho.MQTTv5,
+        self.mqtt = mqtt.Client(
+            mqtt.Connection(
+                host=settings.mqtt.host,
+                port=settings.mqtt.port,
+                client_id=f"citywatch-api-{uuid.uuid4().hex[:8]}",
+                username=broker.PLATFORM_USER,
+                password=broker.derive_password(secret, broker.PLATFORM_USER),
+                tls_ca=settings.mqtt.tls_ca,
+                keepalive_s=settings.mqtt.keepalive_s,
+                subscriptions=((bus_downlink_filter("stops"), 1),),
+            ),
+            self._on_message,
         )
-        self.client.username_pw_set(
-            broker.PLATFORM_USER, broker.derive_password(secret, broker.PLATFORM_USER)
-        )
-        broker.use_tls(self.client, settings.mqtt.tls_ca)
-        self.client.reconnect_delay_set(1, 30)
-        self.client.on_connect = self._on_connect
-        self.client.on_message = self._on_message
 
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        m_ = self.settings.mqtt
-        self.client.connect_async(m_.host, m_.port, keepalive=m_.keepalive_s)
-        self.client.loop_start()
+        self.mqtt.start()
 
     def stop(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
+        self.mqtt.stop()
 
-    def _on_connect(self, client: paho.Client, _u: Any, _f: Any, rc: Any, _p: Any = None) -> None:
-        if rc.is_failure:
-            log.error("broker refused the terminal relay: %s", rc)
-            return
-        client.subscribe(DOWNLINK, qos=1)
-
-    def _on_message(self, _c: paho.Client, _u: Any, msg: paho.MQTTMessage) -> None:
+    def _on_message(self, msg: paho.MQTTMessage) -> None:
         bus = msg.topic.split("/")[3]
         try:
             alert = m.DriverAlert.model_validate_json(msg.payload)
@@ -112,6 +101,6 @@ class TerminalRelay:
         ack = m.DriverAck(
             device_id=bus, ts=datetime.now(UTC), seq=seq, stop_id=stop_id, request_ids=request_ids
         )
-        info = self.client.publish(bus_ack(bus), orjson.dumps(ack.model_dump(mode="json")), qos=1)
+        info = self.mqtt.publish(bus_ack(bus), orjson.dumps(ack.model_dump(mode="json")), qos=1)
         info.wait_for_publish(5)
         return seq

@@ -26,10 +26,6 @@ from typing import Any
 
 import paho.mqtt.client as paho
 import psycopg
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
-from paho.mqtt.subscribeoptions import SubscribeOptions
 from pydantic import ValidationError
 
 from alerts import store
@@ -46,14 +42,18 @@ from boarding.engine import (
 )
 from boarding.gtfs import load
 from boarding.metrics import BoardingMetrics
-from citywatch import broker, metrics
+from citywatch import broker, metrics, mqtt
 from citywatch.contracts import messages as m
-from citywatch.contracts.topics import PREFIX, bus_downlink, stop_reply
+from citywatch.contracts.topics import DeviceKind, Stream, bus_downlink, stop_reply, stream_filter
 from citywatch.settings import Settings
 
 log = logging.getLogger(__name__)
 Record = m.StopRequest | RequestStatus | PassRecord | ControlAlert | None  # None: the writer stops
-TOPICS = (f"{PREFIX}/stop/+/request", f"{PREFIX}/bus/+/position", f"{PREFIX}/bus/+/ack")
+TOPICS = (
+    stream_filter(DeviceKind.STOP, Stream.REQUEST),
+    stream_filter(DeviceKind.BUS, Stream.POSITION),
+    stream_filter(DeviceKind.BUS, Stream.ACK),
+)
 
 
 def gtfs_path(settings: Settings) -> Path:
@@ -92,36 +92,29 @@ class BoardingService:
         self._writer = threading.Thread(target=self._write_loop, name="boarding-writer", daemon=True)
         self.inbox: queue.Queue[tuple[str, bytes]] = queue.Queue()
         self._stop = threading.Event()
-        self.connected = threading.Event()
         self.handled = 0
         self.metrics = BoardingMetrics(lambda: self.records.unfinished_tasks)
         secret = settings.device_secret.get_secret_value()
-        self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5)
-        self.client.username_pw_set(
-            broker.PLATFORM_USER, broker.derive_password(secret, broker.PLATFORM_USER)
+        self.mqtt = mqtt.Client(
+            mqtt.Connection(
+                host=settings.mqtt.host,
+                port=settings.mqtt.port,
+                client_id=client_id,
+                username=broker.PLATFORM_USER,
+                password=broker.derive_password(secret, broker.PLATFORM_USER),
+                tls_ca=settings.mqtt.tls_ca,
+                keepalive_s=settings.mqtt.keepalive_s,
+                session_expiry_s=3600,  # requests and positions sent while it restarts wait for it
+                subscriptions=tuple((t, 1) for t in TOPICS),
+            ),
+            self._on_message,
+            on_connect=lambda _present: self.metrics.connected.set(1),
+            on_disconnect=lambda _unexpected: self.metrics.connected.set(0),
         )
-        broker.use_tls(self.client, settings.mqtt.tls_ca)
-        self.client.reconnect_delay_set(1, 30)
-        self.client.on_connect = self._on_connect
-        self.client.on_message = self._on_message
-        self.client.on_disconnect = self._on_disconnect
+        self.connected = self.mqtt.connected
 
-    def _on_message(self, client: paho.Client, _u: Any, msg: paho.MQTTMessage) -> None:
-        broker.traffic_answers_ping(client)  # a backlog after a restart must not drop the connection
+    def _on_message(self, msg: paho.MQTTMessage) -> None:
         self.inbox.put((msg.topic, msg.payload))
-
-    def _on_connect(self, client: paho.Client, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
-        if rc.is_failure:
-            log.error("broker refused the boarding service: %s", rc)
-            return
-        for t in TOPICS:
-            client.subscribe(t, options=SubscribeOptions(qos=1, retainHandling=1))
-        self.connected.set()
-        self.metrics.connected.set(1)
-
-    def _on_disconnect(self, *_a: Any) -> None:
-        self.connected.clear()
-        self.metrics.connected.set(0)
 
     # -- effects -----------------------------------------------------------------
     def _execute(self, effects: list[Effect], now: float) -> bool:
@@ -132,14 +125,14 @@ class BoardingService:
                 self.metrics.requests.labels(e.status).inc()
             if isinstance(e, DriverState):
                 told = True
-                self.client.publish(
+                self.mqtt.publish(
                     bus_downlink(e.bus_id, "stops"),
                     m.DriverAlert.model_dump_json(e.alert),
                     qos=1,
                     retain=True,
                 )
             elif isinstance(e, Reply):
-                self.client.publish(
+                self.mqtt.publish(
                     stop_reply(e.device_id), e.reply.model_dump_json(exclude_none=True), qos=1
                 )
             else:
@@ -292,12 +285,7 @@ class BoardingService:
 
     def run(self) -> None:
         self._restore()
-        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        props.SessionExpiryInterval = 3600
-        self.client.connect_async(
-            self.settings.mqtt.host, self.settings.mqtt.port, 30, clean_start=False, properties=props
-        )
-        self.client.loop_start()
+        self.mqtt.start()
         self._writer.start()
         exporter = metrics.serve(
             self.metrics.registry, self.settings.metrics_host, self.settings.boarding.metrics_port, "boarding"
@@ -316,8 +304,7 @@ class BoardingService:
                     self._execute(self.bell.tick(last_tick), last_tick)
         finally:
             metrics.stop(exporter)
-            self.client.disconnect()
-            self.client.loop_stop()
+            self.mqtt.stop()
             self.records.put(None)
             self._writer.join(30)
             self.conn.close()

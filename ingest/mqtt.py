@@ -1,5 +1,5 @@
-"""paho-mqtt 2.x adapter: a QoS 1 subscriber with a persistent session and
-manual acknowledgements.
+"""Ingest's subscription (on :mod:`citywatch.mqtt`): QoS 1, a persistent session and manual
+acknowledgements.
 
 The network callback does no I/O: it hands each message to ``on_message``
 (which decodes and enqueues) and returns. The writer acknowledges a message
@@ -22,12 +22,8 @@ from typing import Any
 
 import paho.mqtt.client as paho
 from paho.mqtt.client import PUBACK
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
-from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from citywatch import broker
+from citywatch import mqtt
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +51,9 @@ class Inbound:
 
 
 class Subscriber:
+    """Ingest's QoS 1 subscription: a persistent session, manual acknowledgements after the commit, and
+    each message stamped with the connection (generation) it arrived on."""
+
     def __init__(
         self,
         *,
@@ -72,40 +71,43 @@ class Subscriber:
     ) -> None:
         self._filter = topic_filter
         self._on_message = on_message
-        self._host, self._port, self._keepalive = host, port, keepalive_s
+        self._host, self._port = host, port
         self._generation = 0
-        self._connected = threading.Event()
         self._lock = threading.Lock()
-        self.client = paho.Client(
-            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5, manual_ack=True
+        self.mqtt = mqtt.Client(
+            mqtt.Connection(
+                host=host,
+                port=port,
+                client_id=client_id,
+                username=username,
+                password=password,
+                tls_ca=tls_ca,
+                keepalive_s=keepalive_s,
+                session_expiry_s=session_expiry_s,
+                receive_maximum=receive_maximum,
+                manual_ack=True,
+                queue_when_offline=False,
+                subscriptions=((topic_filter, 1),),
+            ),
+            self._handle_message,
+            on_connect=self._handle_connect,
+            on_disconnect=self._handle_disconnect,
         )
-        self.client.username_pw_set(username, password)
-        broker.use_tls(self.client, tls_ca)
-        self.client.reconnect_delay_set(min_delay=1, max_delay=30)
-        self.client.max_queued_messages_set(0)
-        self._props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        self._props.SessionExpiryInterval = session_expiry_s
-        self._props.ReceiveMaximum = receive_maximum
-        self.client.on_connect = self._handle_connect
-        self.client.on_disconnect = self._handle_disconnect
-        self.client.on_message = self._handle_message
+        self.client = self.mqtt.client
+        self._connected = self.mqtt.connected
 
     @property
     def generation(self) -> int:
         return self._generation
 
     def start(self) -> None:
-        self.client.connect_async(
-            self._host, self._port, self._keepalive, clean_start=False, properties=self._props
-        )
-        self.client.loop_start()
+        self.mqtt.start()
 
     def wait_connected(self, timeout: float) -> bool:
         return self._connected.wait(timeout)
 
     def stop(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
+        self.mqtt.stop()
 
     def ack(self, items: Iterable[Inbound]) -> int:
         """Acknowledge committed messages, in arrival order; returns how many were sent.
@@ -131,39 +133,20 @@ class Subscriber:
                 _QUEUE_PACKET(self.client, PUBACK, pubacks(mids), 0, 1)
         return len(mids) + one_by_one
 
-    def _handle_connect(self, client: paho.Client, _u: Any, flags: Any, rc: Any, _p: Any) -> None:
-        if rc.is_failure:
-            log.error("broker refused ingest connection: %s", rc)
-            return
+    def _handle_connect(self, session_present: bool) -> None:
         with self._lock:
             self._generation += 1
-            self._connected.set()
         log.info(
-            "connected to broker %s:%s (session present: %s); subscribing to %s",
+            "connected to broker %s:%s (session present: %s); subscribed to %s",
             self._host,
             self._port,
-            flags.session_present,
+            session_present,
             self._filter,
         )
-        # Subscribe on every connect: a lost or expired session is restored too.
-        # retainHandling=1: retained messages only for a new subscription.
-        client.subscribe(self._filter, options=SubscribeOptions(qos=1, retainHandling=1))
 
-    def _handle_disconnect(self, _c: paho.Client, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
-        with self._lock:
-            self._connected.clear()
-        if rc.is_failure:
-            log.warning("disconnected from broker: %s (reconnecting with backoff)", rc)
-        else:
+    def _handle_disconnect(self, unexpected: bool) -> None:
+        if not unexpected:
             log.info("disconnected from broker")
 
-    def _handle_message(self, c: paho.Client, _u: Any, msg: paho.MQTTMessage) -> None:
-        # while a backlog drains the PINGRESP arrives late; the message answers the ping (up to
-        # receive-maximum messages were redelivered after each needless reconnect)
-        broker.traffic_answers_ping(c)
-        try:
-            self._on_message(
-                Inbound(msg._topic, msg.payload, msg.mid, msg.qos, self._generation, time.time())
-            )
-        except Exception:  # never let an exception reach paho's network loop
-            log.exception("failed to enqueue message (mid %s); it will be redelivered", msg.mid)
+    def _handle_message(self, msg: paho.MQTTMessage) -> None:
+        self._on_message(Inbound(msg._topic, msg.payload, msg.mid, msg.qos, self._generation, time.time()))

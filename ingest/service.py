@@ -66,9 +66,7 @@ class IngestService:
             if settings.mqtt.password
             else broker.derive_password(settings.device_secret.get_secret_value(), settings.mqtt.username)
         )
-        topic_filter = uplink_filter()
-        if s.shared_group:
-            topic_filter = f"$share/{s.shared_group}/{topic_filter}"
+        topic_filter = uplink_filter(s.shared_group)
         self.subscriber = Subscriber(
             host=settings.mqtt.host,
             port=settings.mqtt.port,

@@ -13,11 +13,10 @@ from typing import Any
 
 import orjson
 import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion
 
-from citywatch import broker
+from citywatch import broker, mqtt
 from citywatch.contracts import messages as m
-from citywatch.contracts.topics import PREFIX, bus_ack
+from citywatch.contracts.topics import bus_ack, bus_downlink_filter
 
 
 class DriverDesk:
@@ -73,18 +72,22 @@ class DriverAgent:
         self.desk = desk
         self.ack_delay_s = ack_delay_s
         self._seq: dict[str, int] = {}
-        self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"sim-drivers-{id(self)}")
-        self.client.username_pw_set(
-            broker.SIMULATOR_USER, broker.derive_password(secret, broker.SIMULATOR_USER)
+        self.mqtt = mqtt.Client(
+            mqtt.Connection(
+                host=host,
+                port=port,
+                client_id=f"sim-drivers-{id(self)}",
+                username=broker.SIMULATOR_USER,
+                password=broker.derive_password(secret, broker.SIMULATOR_USER),
+                mqtt5=False,
+                subscriptions=((bus_downlink_filter("stops"), 1),),
+            ),
+            self._on_message,
         )
-        self.ready = threading.Event()
-        self.client.on_connect = lambda c, *_a: c.subscribe(f"{PREFIX}/bus/+/downlink/stops", qos=1)
-        self.client.on_subscribe = lambda *_a: self.ready.set()
-        self.client.on_message = self._on_message
-        self.client.connect(host, port, 30)
-        self.client.loop_start()
+        self.ready = self.mqtt.subscribed  # watching every terminal
+        self.mqtt.connect()
 
-    def _on_message(self, _c: Any, _u: Any, msg: paho.MQTTMessage) -> None:
+    def _on_message(self, msg: paho.MQTTMessage) -> None:
         try:
             state = m.DriverAlert.model_validate_json(msg.payload)
         except ValueError:
@@ -98,11 +101,10 @@ class DriverAgent:
         seq = self._seq.get(bus_id, 0)
         self._seq[bus_id] = seq + 1
         ack = m.DriverAck(device_id=bus_id, ts=datetime.now(UTC), seq=seq, stop_id=stop_id)
-        self.client.publish(bus_ack(bus_id), m.to_json(ack), qos=1)
+        self.mqtt.publish(bus_ack(bus_id), m.to_json(ack), qos=1)
 
     def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
+        self.mqtt.stop()
 
 
 def labels(desk: DriverDesk) -> list[bytes]:

@@ -113,9 +113,30 @@ def parse_topic(topic: str) -> Topic:
     return Topic(kind, parts[3], stream)
 
 
-def uplink_filter() -> str:
-    """Subscription filter that covers every uplink topic."""
-    return f"{PREFIX}/+/+/+"
+def uplink_filter(shared_group: str | None = None) -> str:
+    """Subscription filter that covers every uplink topic; with ``shared_group``, as an MQTT 5 shared
+    subscription (``$share/{group}/…``: the broker spreads the messages over the group's clients)."""
+    f = f"{PREFIX}/+/+/+"
+    return f"$share/{shared_group}/{f}" if shared_group else f
+
+
+def stream_filter(kind: DeviceKind, stream: Stream) -> str:
+    """Every device of ``kind``'s uplink ``stream`` (``cw/v1/bus/+/position``)."""
+    return f"{PREFIX}/{kind}/+/{stream}"
+
+
+def bus_downlink_filter(channel: str = "stops") -> str:
+    """Every bus's downlink ``channel`` (the terminals' retained state)."""
+    return f"{PREFIX}/bus/+/downlink/{channel}"
+
+
+def alerts_topic(kind: str) -> str:
+    """Where alert notifications are published for live consumers (``cw/v1/alerts/{kind}``)."""
+    return f"{PREFIX}/alerts/{kind}"
+
+
+def alerts_filter() -> str:
+    return f"{PREFIX}/alerts/#"
 
 
 def bus_downlink(bus_id: str, channel: str = "stops") -> str:

@@ -157,7 +157,8 @@ def test_the_services_connect_over_tls_when_given_the_ca(tls_broker: MosquittoBr
     and talk TLS; with another CA they do not connect at all."""
     import time
 
-    from alerts.mqtt import AlertPublisher, alerts_topic
+    from alerts.mqtt import AlertPublisher
+    from citywatch.contracts.topics import alerts_topic
     from ingest.mqtt import Inbound, Subscriber
 
     assert tls_broker.tls is not None and tls_broker.tls_port is not None

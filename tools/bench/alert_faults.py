@@ -42,7 +42,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from citywatch import broker
 from citywatch.contracts import messages as m
-from citywatch.contracts.topics import PREFIX, DeviceKind, topic_for
+from citywatch.contracts.topics import DeviceKind, alerts_filter, topic_for
 from citywatch.leadership import leader_session_name
 from simulators.city import City, Device
 from simulators.engine import simulate
@@ -142,7 +142,7 @@ class MqttWatch:
         ready = threading.Event()
 
         def on_connect(c: paho.Client, *_a: Any) -> None:
-            c.subscribe(f"{PREFIX}/alerts/#", qos=1)
+            c.subscribe(alerts_filter(), qos=1)
 
         def on_message(_c: paho.Client, _u: Any, msg: paho.MQTTMessage) -> None:
             n = orjson.loads(msg.payload)

@@ -33,7 +33,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from citywatch import broker
 from citywatch.contracts import messages as m
-from citywatch.contracts.topics import PREFIX, DeviceKind, topic_for
+from citywatch.contracts.topics import DeviceKind, bus_downlink_filter, topic_for
 from simulators.city import Scale, build_city
 from simulators.drivers import DriverAgent, DriverDesk
 from simulators.engine import simulate
@@ -92,7 +92,7 @@ def run(
                     seen_at.setdefault(rid, now)
 
         watcher.on_message = on_state
-        watcher.on_connect = lambda c, *_a: c.subscribe(f"{PREFIX}/bus/+/downlink/stops", qos=1)
+        watcher.on_connect = lambda c, *_a: c.subscribe(bus_downlink_filter("stops"), qos=1)
         watcher.connect("127.0.0.1", s.broker.port)
         watcher.loop_start()
         time.sleep(1.5)  # the service is up and subscribed

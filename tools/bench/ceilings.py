@@ -37,7 +37,7 @@ class BareSubscriber:
         return c
 
     def _filter(self) -> str:
-        return f"$share/bare/{uplink_filter()}" if self.clients > 1 else uplink_filter()
+        return uplink_filter("bare" if self.clients > 1 else None)
 
     def _connect(self, c: paho.Client, expiry: int) -> None:
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
