@@ -5,7 +5,7 @@ An *annunciation* is an alert opening or re-opening while not muted by maintenan
 when the maintenance that muted it ends (it is notified then): what makes an operator look. Escalations,
 reminders and severity changes re-notify an alert already shown, and are not counted again. Figures,
 per operator (``operators`` sharing the load: 1 by default; a desk — a kind of device, a zone — is chosen
-by what is passed in; :func:`alerts.store.annunciations` reads them):
+by what is passed in; :func:`alerts.queries.annunciations` reads them):
 
 - the rate: mean annunciations per 10 minutes (and per hour, per day); EEMUA 191 and ISA-18.2 call about
   1 per 10 minutes *very likely acceptable*, about 2 the most that is *manageable*, more *over-demanding*;

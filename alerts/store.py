@@ -26,59 +26,18 @@ from psycopg.rows import dict_row, tuple_row
 from psycopg.types.json import Jsonb
 
 from alerts.lifecycle import SYSTEM, transition
-from alerts.load import Annunciation
-from alerts.maintenance import Window, muting_window, windows_in_force
+from alerts.maintenance import Window, muting_window, window_from_row, windows_in_force
 from alerts.model import Alert, Audit, Event, Explanation, Notify, Policy, Raise, Severity, State
 
 #: the notifications that tell of a new (or returning) alert; one held back is made up for by release()
 OPENING = ("opened", "reopened")
 
-#: over the audit trail (``alert_audit a``): the rows that are annunciations (alerts.load): an opening not
-#: muted by maintenance (a muted one has a ``muted`` row at the same instant, and reached nobody), or the
-#: release of one still live when its maintenance ended (``unmuted``: it reaches the operators then)
-ANNUNCIATION = (
-    f"((a.action IN ({', '.join(repr(w) for w in OPENING)}) AND NOT EXISTS (SELECT 1 FROM alert_audit m"
-    " WHERE m.alert_id = a.alert_id AND m.action = 'muted' AND m.at = a.at)) OR a.action = 'unmuted')"
-)
-
-#: the severity an annunciation (``alert_audit a`` of ``alerts al``) was announced with (rows from before
-#: the audit kept it: the alert's own)
-ANNOUNCED_SEVERITY = "coalesce(a.severity, al.severity)"
-
-#: alerts about zone ``%(zone)s`` (NULL: any): the zone itself, or a device or a parking lot in it
-ABOUT_ZONE = (
-    "(%(zone)s::text IS NULL OR subject IN (%(zone)s, 'zone:' || %(zone)s)"
-    " OR subject IN (SELECT device_id FROM devices WHERE zone_id = %(zone)s)"
-    " OR subject IN (SELECT lot_id FROM parking_lots WHERE zone_id = %(zone)s))"
-)
 
 #: advisory lock serialising outbox writers (see 0006_api.sql)
 OUTBOX_LOCK = 0x6377_616C  # "cwal"
 
-_COLUMNS = (
-    "key",
-    "rule",
-    "subject",
-    "kind",
-    "severity",
-    "state",
-    "title",
-    "explanation",
-    "opened_at",
-    "last_seen",
-    "count",
-    "peak",
-    "condition_active",
-    "acknowledged_at",
-    "acknowledged_by",
-    "resolved_at",
-    "resolved_by",
-    "assignee",
-    "escalated_at",
-    "reopen_count",
-    "escalation_level",
-    "open_since",
-)
+#: the alerts table's columns written from the model, in the model's order (``id`` is the table's)
+_COLUMNS = tuple(f.name for f in dataclasses.fields(Alert) if f.name != "id")
 
 
 def _explanation_json(e: Explanation) -> dict[str, Any]:
@@ -98,31 +57,14 @@ def _explanation(d: dict[str, Any]) -> Explanation:
 
 
 def row_to_alert(r: dict[str, Any]) -> Alert:
-    return Alert(
-        id=r["id"],
-        key=r["key"],
-        rule=r["rule"],
-        subject=r["subject"],
-        kind=r["kind"],
-        severity=Severity(r["severity"]),
-        state=State(r["state"]),
-        title=r["title"],
-        explanation=_explanation(r["explanation"]),
-        opened_at=r["opened_at"],
-        last_seen=r["last_seen"],
-        count=r["count"],
-        peak=r["peak"],
-        condition_active=r["condition_active"],
-        acknowledged_at=r["acknowledged_at"],
-        acknowledged_by=r["acknowledged_by"],
-        resolved_at=r["resolved_at"],
-        resolved_by=r["resolved_by"],
-        assignee=r["assignee"],
-        escalated_at=r["escalated_at"],
-        reopen_count=r["reopen_count"],
-        escalation_level=r["escalation_level"],
-        open_since=r["open_since"],
-    )
+    """The model of a row of the alerts table (its columns are the model's fields)."""
+    fields = {c: r[c] for c in _COLUMNS}
+    fields |= {
+        "severity": Severity(r["severity"]),
+        "state": State(r["state"]),
+        "explanation": _explanation(r["explanation"]),
+    }
+    return Alert(id=r["id"], **fields)
 
 
 def _values(a: Alert) -> list[Any]:
@@ -369,31 +311,47 @@ def mute_started(conn: psycopg.Connection[Any], now: datetime) -> int:
     return sum(mute_live(conn, w, now) for w in windows_in_force(conn, now))
 
 
-def annunciations(
+def open_window(
     conn: psycopg.Connection[Any],
-    start: datetime,
-    end: datetime,
-    kind: list[str] | None = None,
-    zone: str | None = None,
-    min_severity: Severity = Severity.INFO,
-) -> tuple[list[Annunciation], list[datetime]]:
-    """What reached the operators of a desk (``kind``, ``zone``; None: all) in [start, end), and when each
-    of its alerts still live at ``end`` opened: the input of :func:`alerts.load.alarm_load`. With
-    ``min_severity``, only annunciations that severe when announced (and, for the stale count, alerts that
-    severe now) count."""
-    desk = f"(%(kind)s::text[] IS NULL OR kind = ANY(%(kind)s)) AND {ABOUT_ZONE}"
-    p = {"t0": start, "t1": end, "kind": kind, "zone": zone, "sev": int(min_severity)}
-    with conn.cursor(row_factory=tuple_row) as cur:
-        rows = cur.execute(
-            f"SELECT a.at, a.alert_id, al.rule, al.subject, {ANNOUNCED_SEVERITY}, al.kind FROM alert_audit a"
-            f" JOIN alerts al ON al.id = a.alert_id WHERE a.at >= %(t0)s AND a.at < %(t1)s AND {ANNUNCIATION}"
-            f" AND {desk} AND {ANNOUNCED_SEVERITY} >= %(sev)s",
-            p,
-        ).fetchall()
-        live = cur.execute(
-            "SELECT coalesce(open_since, opened_at) FROM alerts WHERE opened_at < %(t1)s"
-            f" AND (resolved_at IS NULL OR resolved_at >= %(t1)s) AND {desk} AND severity >= %(sev)s",
-            p,
-        ).fetchall()
-    items = [Annunciation(at, i, rule, subject, Severity(sev), k) for at, i, rule, subject, sev, k in rows]
-    return items, [r[0] for r in live]
+    subject: str,
+    rule_prefix: str | None,
+    starts_at: datetime,
+    ends_at: datetime,
+    reason: str,
+    created_by: str,
+    now: datetime,
+) -> int:
+    """A new maintenance window; the alerts already live on its subject are muted from ``now`` on too."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute(
+            "INSERT INTO maintenance (subject, rule_prefix, starts_at, ends_at, reason, created_by)"
+            " VALUES (%s, %s, %s, %s, %s, %s) RETURNING *",
+            (subject, rule_prefix, starts_at, ends_at, reason, created_by),
+        ).fetchone()
+    assert row is not None
+    mute_live(conn, window_from_row(row), now)
+    return int(row["id"])
+
+
+def end_window(conn: psycopg.Connection[Any], window_id: int, at: datetime, by: str) -> None:
+    """End a window at ``at`` (not before it starts); its alerts still live are released by :func:`release`."""
+    conn.execute(
+        "UPDATE maintenance SET ended_at = greatest(%s, starts_at), ended_by = %s WHERE id = %s",
+        (at, by, window_id),
+    )
+
+
+def move_window(
+    conn: psycopg.Connection[Any],
+    window_id: int,
+    ends_at: datetime,
+    reason: str | None,
+    at: datetime,
+    by: str,
+) -> None:
+    """Move a window's end (and change its reason, when given); it keeps its id, so what it mutes stays muted."""
+    conn.execute(
+        "UPDATE maintenance SET ends_at = %s, reason = coalesce(%s, reason), changed_at = %s, changed_by = %s"
+        " WHERE id = %s",
+        (ends_at, reason, at, by, window_id),
+    )

@@ -17,8 +17,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from alerts import outbox
-from alerts.maintenance import IN_FORCE
+from alerts import outbox, queries
 from alerts.model import Severity
 from alerts.routing import sink_label
 from citywatch import metrics
@@ -53,21 +52,11 @@ class AlertFigures(Collector):
         )
         try:
             with psycopg.connect(self.conninfo, autocommit=True, connect_timeout=5) as conn:
-                for sev, state, n in conn.execute(
-                    "SELECT severity, state, count(*) FROM alerts WHERE state <> 'resolved' GROUP BY 1, 2"
-                ):
+                counts, n_muted, n_windows, held_back = queries.live_counts(conn, datetime.now(UTC))
+                for sev, state, n in counts:
                     live.add_metric([Severity(sev).label, state], n)
-                row = conn.execute(
-                    "SELECT (SELECT count(*) FROM alerts WHERE muted_by IS NOT NULL AND state <> 'resolved'),"
-                    f" (SELECT count(*) FROM maintenance m WHERE {IN_FORCE})",
-                    {"at": datetime.now(UTC)},
-                ).fetchone()
-                assert row is not None
-                muted.add_metric([], row[0])
-                windows.add_metric([], row[1])
-                held_back: dict[str, int] = dict(
-                    conn.execute("SELECT sink, held FROM outbox_cursors").fetchall()
-                )
+                muted.add_metric([], n_muted)
+                windows.add_metric([], n_windows)
                 for sink in self.sinks():
                     n, age = outbox.pending(conn, sink)
                     label = sink_label(sink)  # (a webhook's path and query may hold its token)

@@ -17,6 +17,7 @@ from typing import Any
 
 import psycopg
 
+from alerts import queries
 from alerts.model import Severity
 from api.db import Database
 
@@ -66,14 +67,10 @@ class AlertFeed:
             await asyncio.wait_for(self._changed.wait(), self.poll_s)
 
     def head(self) -> int:
-        row = self.db.one("SELECT coalesce(max(id), 0) AS id FROM alert_outbox")
-        return int(row["id"]) if row else 0
+        return queries.outbox_head(self.db)
 
     def after(self, cursor: int, limit: int = 500) -> list[dict[str, Any]]:
-        return self.db.all(
-            "SELECT id, what, payload, created_at FROM alert_outbox WHERE id > %s ORDER BY id LIMIT %s",
-            (cursor, limit),
-        )
+        return queries.outbox_after(self.db, cursor, limit)
 
 
 def matches(

@@ -16,7 +16,7 @@ from grafana_foundation_sdk.builders import dashboard
 from grafana_foundation_sdk.models import dashboard as dm
 
 from alerts.maintenance import UNTIL
-from alerts.store import ANNOUNCED_SEVERITY, ANNUNCIATION
+from alerts.queries import ANNOUNCED_SEVERITY, ANNUNCIATION
 from grafana.panels import (
     GREEN_RED,
     bars,

@@ -11,9 +11,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
-from alerts import store
+from alerts import queries, store
 from alerts.load import alarm_load
-from alerts.maintenance import UNTIL
 from alerts.model import Acknowledge, Assign, Comment, Event, IllegalTransition, Resolve, Severity, involved
 from api.common import decode_cursor, encode_cursor, time_range, utc
 from api.deps import Operator, State, Viewer
@@ -63,22 +62,13 @@ def list_alerts(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: str | None = None,
 ) -> dict[str, Any]:
-    states = state or ["open", "acknowledged"]
     after: list[Any] = decode_cursor(cursor, 3) if cursor else [None, None, None]
-    rows = st.db.all(
-        "SELECT * FROM alerts WHERE state = ANY(%(states)s) AND severity >= %(sev)s"
-        " AND (%(kind)s::text[] IS NULL OR kind = ANY(%(kind)s))"
-        " AND (%(rule)s::text IS NULL OR rule = %(rule)s OR rule LIKE %(rule)s || '%%')"
-        " AND (%(subject)s::text IS NULL OR subject = %(subject)s)"
-        " AND (%(assignee)s::text IS NULL OR assignee = %(assignee)s)"
-        f" AND {store.ABOUT_ZONE}"
-        " AND (%(cs)s::int IS NULL OR (severity, opened_at, id) < (%(cs)s, %(ct)s, %(cid)s))"
-        " ORDER BY severity DESC, opened_at DESC, id DESC LIMIT %(n)s",
-        {
-            "states": states, "sev": Severity[min_severity.upper()] if min_severity else 1, "kind": kind, "rule": rule,
-            "subject": subject, "assignee": assignee, "zone": zone, "n": limit + 1,
-            "cs": after[0], "ct": utc(datetime.fromisoformat(after[1])) if after[1] else None, "cid": after[2],
-        },
+    rows = queries.page(
+        st.db,
+        states=list(state or ["open", "acknowledged"]),
+        min_severity=Severity[min_severity.upper()] if min_severity else Severity.INFO,
+        kind=kind, rule=rule, subject=subject, assignee=assignee, zone=zone, limit=limit + 1,
+        after=(after[0], utc(datetime.fromisoformat(after[1])) if after[1] else None, after[2]),
     )  # fmt: skip
     more = len(rows) > limit
     rows = rows[:limit]
@@ -101,19 +91,7 @@ def stats(
     st: State, _who: Viewer, start: datetime | None = None, end: datetime | None = None
 ) -> dict[str, Any]:
     t0, t1 = time_range(start, end, timedelta(days=7), st.settings.api.max_range_days)
-    open_rows = st.db.all("SELECT severity, count(*) AS n FROM alerts WHERE state = 'open' GROUP BY severity")
-    r = st.db.one(
-        "SELECT (SELECT count(*) FROM alerts WHERE state = 'acknowledged') AS acknowledged,"
-        " count(*) AS opened_in_range, count(resolved_at) AS resolved_in_range,"
-        " avg(extract(epoch FROM acknowledged_at - opened_at)) AS mtta_s,"
-        " avg(extract(epoch FROM resolved_at - opened_at)) AS mttr_s"
-        " FROM alerts WHERE opened_at >= %s AND opened_at < %s",
-        (t0, t1),
-    )
-    assert r is not None
-    by = {sev.label: 0 for sev in Severity}
-    for o in open_rows:
-        by[Severity(o["severity"]).label] = o["n"]
+    by, r = queries.stats(st.db, t0, t1)
     return {
         **r,
         "open_by_severity": by,
@@ -134,7 +112,7 @@ def _alarm_load(
     """The alarm load of a desk (``kind``, ``zone``; default everything) in [t0, t1)."""
     floor = Severity[min_severity.upper()] if min_severity else Severity.INFO
     with st.db.pool.connection() as conn:
-        items, live_since = store.annunciations(conn, t0, t1, kind, zone, floor)
+        items, live_since = queries.annunciations(conn, t0, t1, kind, zone, floor)
     return {**alarm_load(items, t0, t1, live_since, operators), "min_severity": floor.label}
 
 
@@ -187,58 +165,9 @@ def report(
     format: Literal["json", "markdown"] = "json",
 ) -> Any:
     t0, t1 = time_range(start, end, timedelta(hours=12), st.settings.api.max_range_days)
-    rng = {"t0": t0, "t1": t1}
-    per_severity = ", ".join(f"count(*) FILTER (WHERE severity = {s.value}) AS {s.label}" for s in Severity)
-    head = st.db.one(
-        "SELECT count(*) AS opened, count(*) FILTER (WHERE escalated_at IS NOT NULL) AS escalated,"
-        " count(*) FILTER (WHERE escalation_level >= 2) AS escalated_further,"
-        " avg(extract(epoch FROM acknowledged_at - opened_at)) AS mtta_s,"
-        f" avg(extract(epoch FROM resolved_at - opened_at)) AS mttr_s, {per_severity}"
-        " FROM alerts WHERE opened_at >= %(t0)s AND opened_at < %(t1)s",
-        rng,
-    )
-    assert head is not None
+    q = queries.shift(st.db, t0, t1)
+    head = q["head"]
     by_sev = {s.label: head[s.label] for s in Severity}
-    by_rule = st.db.all(
-        "SELECT rule, count(*) AS opened, max(severity) AS worst, count(*) FILTER (WHERE state <> 'resolved')"
-        " AS still_open FROM alerts WHERE opened_at >= %(t0)s AND opened_at < %(t1)s"
-        " GROUP BY rule ORDER BY max(severity) DESC, count(*) DESC, rule LIMIT 30",
-        rng,
-    )
-    still_open = st.db.all(
-        "SELECT id, severity, state, rule, subject, title, opened_at, assignee FROM alerts"
-        " WHERE state <> 'resolved' AND opened_at < %(t1)s ORDER BY severity DESC, opened_at LIMIT 100",
-        rng,
-    )
-    people = st.db.all(
-        "SELECT actor, count(*) FILTER (WHERE action = 'acknowledged') AS acknowledged,"
-        " count(*) FILTER (WHERE action = 'resolved') AS resolved,"
-        " count(*) FILTER (WHERE action = 'commented') AS commented FROM alert_audit"
-        " WHERE at >= %(t0)s AND at < %(t1)s AND actor <> 'system'"
-        " AND action IN ('acknowledged', 'resolved', 'commented') GROUP BY actor ORDER BY actor",
-        rng,
-    )
-    episodes = st.db.all(
-        "SELECT id, rule, subject, title, severity, opened_at AS since, resolved_at AS until, peak,"
-        " explanation->'details' AS details FROM alerts"
-        " WHERE (rule = 'zone.outage' OR rule LIKE 'aq.advisory.%%' OR rule LIKE 'cctv.incident.%%'"
-        " OR (rule = 'aq.multivariate' AND subject LIKE 'zone:%%'))"
-        " AND opened_at < %(t1)s AND (resolved_at IS NULL OR resolved_at >= %(t0)s) ORDER BY opened_at",
-        rng,
-    )
-    windows = st.db.all(
-        f"SELECT m.id, m.subject, m.reason, m.starts_at, {UNTIL} AS until, m.created_by"
-        f" FROM maintenance m WHERE m.starts_at < %(t1)s AND {UNTIL} > %(t0)s"
-        " ORDER BY starts_at",
-        rng,
-    )
-    sent = st.db.all(
-        "SELECT sink, count(*) FILTER (WHERE last_error IS NULL) AS sent,"
-        " count(*) FILTER (WHERE last_error LIKE 'held back%%') AS held_back,"
-        " count(*) FILTER (WHERE last_error LIKE 'not routed%%') AS not_routed FROM alert_deliveries"
-        " WHERE delivered_at >= %(t0)s AND delivered_at < %(t1)s GROUP BY sink ORDER BY sink",
-        rng,
-    )
     out = {
         "start": t0,
         "end": t1,
@@ -248,19 +177,19 @@ def report(
         "opened_by_severity": by_sev,
         "mtta_s": float(head["mtta_s"]) if head["mtta_s"] is not None else None,
         "mttr_s": float(head["mttr_s"]) if head["mttr_s"] is not None else None,
-        "by_rule": [{**r, "worst": Severity(r["worst"]).label} for r in by_rule],
-        "still_open": [{**r, "severity": Severity(r["severity"]).label} for r in still_open],
-        "operators": people,
+        "by_rule": [{**r, "worst": Severity(r["worst"]).label} for r in q["by_rule"]],
+        "still_open": [{**r, "severity": Severity(r["severity"]).label} for r in q["still_open"]],
+        "operators": q["people"],
         "episodes": [
             {
                 **{k: v for k, v in r.items() if k != "details"},
                 "severity": Severity(r["severity"]).label,
                 "involved": involved(r["details"]),
             }
-            for r in episodes
+            for r in q["episodes"]
         ],
-        "maintenance": windows,
-        "notifications": sent,
+        "maintenance": q["windows"],
+        "notifications": q["sent"],
         "load": _alarm_load(st, t0, t1),
     }
     if format == "markdown":
@@ -309,23 +238,10 @@ async def stream(
 
 
 def _detail(st: State, alert_id: int) -> dict[str, Any]:
-    row = st.db.one("SELECT * FROM alerts WHERE id = %s", (alert_id,))
+    row = queries.one(st.db, alert_id)
     if row is None:
         raise Problem(404, f"alert {alert_id} does not exist")
-    audit = st.db.all(
-        "SELECT at, action, actor, from_state, to_state, detail FROM alert_audit WHERE alert_id = %s ORDER BY id",
-        (alert_id,),
-    )
-    # the same rule on the same subject before: does it keep coming back, and what was done last time?
-    earlier = st.db.all(
-        "SELECT a.id, a.opened_at, a.resolved_at, a.resolved_by, a.count,"
-        " (SELECT detail FROM alert_audit u WHERE u.alert_id = a.id AND u.action = 'resolved'"
-        "  ORDER BY u.id DESC LIMIT 1) AS note"
-        " FROM alerts a WHERE a.key = %s AND a.id <> %s AND a.opened_at < %s"
-        " ORDER BY a.opened_at DESC LIMIT 10",
-        (row["key"], alert_id, row["opened_at"]),
-    )
-    return {**_shape(row), "audit": audit, "earlier": earlier}
+    return {**_shape(row), "audit": queries.audit(st.db, alert_id), "earlier": queries.earlier(st.db, row)}
 
 
 @router.get(
@@ -340,7 +256,7 @@ def get_alert(st: State, _who: Viewer, alert_id: int) -> dict[str, Any]:
 
 def _act(st: State, alert_id: int, event: Event) -> dict[str, Any]:
     with st.db.pool.connection() as conn:
-        if conn.execute("SELECT 1 FROM alerts WHERE id = %s", (alert_id,)).fetchone() is None:
+        if queries.state_of(conn, alert_id) is None:
             raise Problem(404, f"alert {alert_id} does not exist")
         try:
             store.apply(conn, event, datetime.now(UTC), alert_id=alert_id)
@@ -415,11 +331,9 @@ def bulk(st: State, who: Operator, body: BulkIn) -> list[dict[str, Any]]:
             try:
                 a = store.apply(conn, event, datetime.now(UTC), alert_id=alert_id)
             except IllegalTransition as e:
-                row = conn.execute("SELECT state FROM alerts WHERE id = %s", (alert_id,)).fetchone()
-                why = str(e) if row else f"alert {alert_id} does not exist"
-                out.append(
-                    {"id": alert_id, "ok": False, "state": row["state"] if row else None, "error": why}
-                )
+                now_state = queries.state_of(conn, alert_id)
+                why = str(e) if now_state else f"alert {alert_id} does not exist"
+                out.append({"id": alert_id, "ok": False, "state": now_state, "error": why})
                 continue
             if a is None:
                 out.append(

@@ -8,6 +8,7 @@ import psycopg
 from fastapi import APIRouter, Query
 from psycopg.types.json import Jsonb
 
+from alerts import queries
 from api.common import audit
 from api.deps import Admin, State, Viewer
 from api.problems import Problem, responses
@@ -79,13 +80,12 @@ def _detail(st: State, device_id: str) -> dict[str, Any]:
         (device_id,),
     )
     extra = st.db.one(
-        "SELECT (SELECT count(*) FROM dead_letters WHERE device_id = %(d)s"
-        "        AND received_at > now() - interval '24 hours') AS dead_letters_24h,"
-        " (SELECT count(*) FROM alerts WHERE subject = %(d)s AND state <> 'resolved') AS open_alerts",
-        {"d": device_id},
+        "SELECT count(*) AS dead_letters_24h FROM dead_letters WHERE device_id = %s"
+        " AND received_at > now() - interval '24 hours'",
+        (device_id,),
     )
     assert extra is not None
-    return {**r, **extra}
+    return {**r, **extra, "open_alerts": queries.live_about(st.db, device_id)}
 
 
 @router.get("/{device_id}", response_model=DeviceDetail, responses=responses(401, 404))

@@ -9,8 +9,8 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from alerts import store
-from alerts.maintenance import IN_FORCE, MAX_DAYS, UNTIL, window_from_row
+from alerts import queries, store
+from alerts.maintenance import MAX_DAYS
 from api.common import utc
 from api.deps import Operator, State, Viewer
 from api.problems import Problem, responses
@@ -18,15 +18,9 @@ from api.schemas import Maintenance, MaintenanceChange, MaintenanceIn
 
 router = APIRouter(prefix="/maintenance", tags=["alerts"])
 
-_SELECT = (
-    f"SELECT m.*, ({IN_FORCE}) AS active,"
-    " (SELECT count(*) FROM alerts a WHERE a.muted_by = m.id AND a.state <> 'resolved') AS muted_alerts"
-    " FROM maintenance m"
-)
-
 
 def _one(st: State, window_id: int) -> dict[str, Any]:
-    row = st.db.one(f"{_SELECT} WHERE m.id = %(id)s", {"id": window_id, "at": datetime.now(UTC)})
+    row = queries.window(st.db, window_id, datetime.now(UTC))
     if row is None:
         raise Problem(404, f"maintenance window {window_id} does not exist")
     return row
@@ -54,10 +48,7 @@ def _ended(w: dict[str, Any], now: datetime) -> bool:
     responses=responses(401, 422),
 )
 def list_windows(st: State, _who: Viewer, include_past: bool = False) -> list[dict[str, Any]]:
-    where = "" if include_past else f" WHERE {UNTIL} > %(at)s"
-    return st.db.all(
-        f"{_SELECT}{where} ORDER BY m.starts_at DESC, m.id DESC LIMIT 500", {"at": datetime.now(UTC)}
-    )
+    return queries.windows(st.db, datetime.now(UTC), include_past)
 
 
 @router.post(
@@ -87,15 +78,10 @@ def create(st: State, who: Operator, body: MaintenanceIn) -> dict[str, Any]:
     if known is None:
         raise _bad("subject", f"no device or zone {body.subject}")
     with st.db.pool.connection() as conn:
-        row = conn.execute(
-            "INSERT INTO maintenance (subject, rule_prefix, starts_at, ends_at, reason, created_by)"
-            " VALUES (%s, %s, %s, %s, %s, %s) RETURNING *",
-            (body.subject, body.rule_prefix or None, start, end, body.reason, who.name),
-        ).fetchone()
-        store.mute_live(
-            conn, window_from_row(row), now
-        )  # the alerts already live on it: muted from now on too
-    return _one(st, row["id"])
+        window_id = store.open_window(
+            conn, body.subject, body.rule_prefix or None, start, end, body.reason, who.name, now
+        )
+    return _one(st, window_id)
 
 
 @router.post(
@@ -109,10 +95,8 @@ def end(st: State, who: Operator, window_id: int) -> dict[str, Any]:
     now = datetime.now(UTC)
     if _ended(w, now):
         raise Problem(409, f"maintenance window {window_id} has already ended")
-    st.db.one(
-        "UPDATE maintenance SET ended_at = greatest(%s, starts_at), ended_by = %s WHERE id = %s RETURNING id",
-        (now, who.name, window_id),
-    )
+    with st.db.pool.connection() as conn:
+        store.end_window(conn, window_id, now, who.name)
     return _one(st, window_id)
 
 
@@ -145,9 +129,6 @@ def change(st: State, who: Operator, window_id: int, body: MaintenanceChange) ->
     if end <= w["starts_at"]:
         raise _bad(field, "must be after starts_at")
     _check_length(w["starts_at"], end, field)
-    st.db.one(
-        "UPDATE maintenance SET ends_at = %s, reason = coalesce(%s, reason), changed_at = %s, changed_by = %s"
-        " WHERE id = %s RETURNING id",
-        (end, body.reason, now, who.name, window_id),
-    )
+    with st.db.pool.connection() as conn:
+        store.move_window(conn, window_id, end, body.reason, now, who.name)
     return _one(st, window_id)

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from alerts import queries
 from alerts.model import Severity
 from analytics.parking import lot_status
 from api.common import time_range
@@ -75,14 +76,7 @@ def advisories(
     end: datetime | None = None,
 ) -> list[dict[str, Any]]:
     t0, t1 = time_range(start, end, timedelta(days=30), st.settings.api.max_range_days)
-    rows = st.db.all(
-        "SELECT id, rule, subject, severity, state, title, explanation, opened_at, last_seen, resolved_at, peak"
-        " FROM alerts WHERE rule LIKE 'aq.advisory.%%' AND (%(zone)s::text IS NULL OR subject = %(zone)s)"
-        " AND (CASE WHEN %(active)s THEN state <> 'resolved'"
-        "      ELSE opened_at < %(t1)s AND coalesce(resolved_at, 'infinity') >= %(t0)s END)"
-        " ORDER BY opened_at DESC",
-        {"zone": zone, "active": active, "t0": t0, "t1": t1},
-    )
+    rows = queries.advisories(st.db, zone, active, t0, t1)
     return [
         {
             "alert_id": r["id"],

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 
-from alerts import store
+from alerts import queries, store
 from alerts.model import Acknowledge, Clear, Explanation, IllegalTransition, Raise, Resolve, Severity, State
 
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
@@ -126,9 +126,9 @@ def test_an_annunciation_keeps_the_severity_it_was_announced_with(db_url: str) -
                 Raise("aq.drift", "aq-7", "aq", sev, "Drift", Explanation("d")),
                 t0 + timedelta(minutes=i),
             )
-        items, _live = store.annunciations(conn, t0 - timedelta(minutes=1), t0 + timedelta(hours=1))
+        items, _live = queries.annunciations(conn, t0 - timedelta(minutes=1), t0 + timedelta(hours=1))
         assert [(a.subject, a.severity) for a in items] == [("aq-7", Severity.WARNING)]
-        crit, live_crit = store.annunciations(
+        crit, live_crit = queries.annunciations(
             conn, t0 - timedelta(minutes=1), t0 + timedelta(hours=1), min_severity=Severity.CRITICAL
         )
         assert crit == [] and len(live_crit) == 1  # announced as a warning; live as a critical

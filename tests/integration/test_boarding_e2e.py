@@ -70,15 +70,31 @@ def bell(platform: Platform, tmp_path: Path):  # type: ignore[no-untyped-def]
 
 
 def only_this_one_is_told(  # type: ignore[no-untyped-def]
-    p: Platform, pub: Publisher, stop: str, route: str, told: tuple[str, Listener], other: Listener
+    p: Platform,
+    service: BoardingService,
+    pub: Publisher,
+    stop: str,
+    route: str,
+    told: tuple[str, Listener],
+    other: tuple[str, Listener],
 ):
     """A passenger asks at ``stop``: the bus ``told`` hears of it (and the request is assigned to it),
-    the ``other`` bus's terminal stays empty."""
+    the ``other`` bus's terminal hears nothing of it — checked against a marker the bell's own
+    connection publishes to that terminal once the request is handled, so anything the bell told it
+    about the request would have arrived first."""
     bus, term = told
+    other_bus, other_term = other
+    assert wait_for(lambda: service.inbox.empty(), 5)  # the positions before it are handled
+    handled = service.handled
     rid = request(pub, f"stop-{stop[3:]}", stop, route, n=1)
     assert wait_for(lambda: term.last() is not None and term.last()["stops"], 5)  # type: ignore[index]
     assert term.last()["stops"][0]["request_ids"] == [rid]  # type: ignore[index]
-    assert not (other.last() or {}).get("stops")
+    # the request handled: everything it made the bell publish is on the bell's connection before the marker
+    assert wait_for(lambda: service.handled > handled and service.inbox.empty(), 5)
+    service.mqtt.publish(bus_downlink(other_bus, "marker"), b'{"marker": true}', qos=1)
+    assert wait_for(lambda: {"marker": True} in other_term.got, 5)
+    before_marker = other_term.got[: other_term.got.index({"marker": True})]
+    assert not [s for state in before_marker for s in state.get("stops", []) if rid in s["request_ids"]]  # type: ignore[attr-defined]
     assert wait_for(
         lambda: p.query("SELECT status, bus_id FROM bell_requests WHERE request_id = %s", rid)
         == [("assigned", bus)],
@@ -253,7 +269,9 @@ def test_on_a_loop_route_the_bus_just_past_the_stop_is_not_the_one_told(
         )
         send_positions(pub, around, route.route_id, positions(net, route.route_id, 0.80, 0.84, 4))
         time.sleep(0.3)
-        only_this_one_is_told(p, pub, stop, route.route_id, (around, term_around), term_past)
+        only_this_one_is_told(
+            p, service, pub, stop, route.route_id, (around, term_around), (just_past, term_past)
+        )
         for listener in (term_past, term_around):
             listener.close()
         pub.close()
@@ -278,7 +296,9 @@ def test_a_bus_standing_at_the_terminal_is_told_for_the_way_back(platform: Platf
     send_positions(pub, standing, route.route_id, positions(net, route.route_id, 0.999, 1.0, 4), speed=0.0)
     send_positions(pub, far, route.route_id, positions(net, route.route_id, 0.02, 0.05, 4))
     time.sleep(0.3)
-    only_this_one_is_told(platform, pub, stop, route.route_id, (standing, term_standing), term_far)
+    only_this_one_is_told(
+        platform, _service, pub, stop, route.route_id, (standing, term_standing), (far, term_far)
+    )
     for listener in (term_standing, term_far):
         listener.close()
     pub.close()

@@ -12,7 +12,7 @@ import orjson
 import psycopg
 import pytest
 
-from alerts import outbox, store
+from alerts import outbox, queries, store
 from alerts.maintenance import Window, muting
 from alerts.model import Clear, Explanation, Raise, Severity
 from analytics.service import AnalyticsService
@@ -153,7 +153,7 @@ def test_when_the_window_ends_the_live_alerts_are_notified_then(conn: psycopg.Co
     assert actions == ["opened", "muted", "unmuted"]
     # the alarm load counts what reached the operators when it did: aq-3 at once, aq-1 at its release;
     # the one resolved during maintenance never reached anyone
-    items, _live = store.annunciations(conn, NOW - timedelta(hours=1), NOW + timedelta(hours=1))
+    items, _live = queries.annunciations(conn, NOW - timedelta(hours=1), NOW + timedelta(hours=1))
     assert sorted((a.subject, a.at) for a in items) == [
         ("aq-1", NOW + timedelta(minutes=11)),
         ("aq-3", NOW),

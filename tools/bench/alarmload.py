@@ -22,7 +22,7 @@ from typing import Any
 
 import psycopg
 
-from alerts import store
+from alerts import queries
 from alerts.load import alarm_load
 from simulators.city import build_city
 from simulators.engine import plan_episodes, plan_faults, simulate
@@ -116,7 +116,7 @@ def run(
         # the service evaluates up to --to plus its lateness allowance (90 s): what it raised then counts too
         t_end = t_to + timedelta(minutes=2)
         with psycopg.connect(s.pg.url, autocommit=True) as conn:
-            items, live = store.annunciations(conn, t_from, t_end)
+            items, live = queries.annunciations(conn, t_from, t_end)
             alerts = conn.execute("SELECT count(*) FROM alerts").fetchone()
             by_rule: dict[str, int] = dict(
                 conn.execute("SELECT rule, count(*) FROM alerts GROUP BY 1 ORDER BY 2 DESC").fetchall()

@@ -1,354 +1,47 @@
-"""Response and request bodies of the control-centre API (the OpenAPI schema is built from these)."""
+"""Alerts, their workflow, the shift report, the alarm load, maintenance windows and the rules in force."""
 
 from __future__ import annotations
 
+import dataclasses
+import typing
 from datetime import datetime
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from alerts import model
+
+
+def _from_alert_model() -> type[BaseModel]:
+    """The API's view of :class:`alerts.model.Alert`, field for field (so the model, the table's columns
+    and this schema cannot drift apart): severity and state by name, the explanation as JSON."""
+    hints = typing.get_type_hints(model.Alert)
+    shown: dict[str, Any] = {
+        "severity": Literal["info", "warning", "critical"],
+        "state": Literal["open", "acknowledged", "resolved"],
+        "explanation": dict[str, Any],
+        "id": int,
+    }
+    described = {
+        "escalated_at": Field(description="when it last went up a level (or was reminded)"),
+        "escalation_level": Field(
+            0,
+            description="0: not escalated; n: escalated n times (its rule's chain: supervisor, manager, ...)",
+        ),
+        "open_since": Field(
+            None, description="re-opened or raised to a worse severity then (null: open since opened_at)"
+        ),
+    }
+    fields: dict[str, Any] = {
+        f.name: (shown.get(f.name, hints[f.name]), described.get(f.name, ...))
+        for f in dataclasses.fields(model.Alert)
+    }
+    return create_model("AlertFields", **fields)
+
+
+class Alert(_from_alert_model()):  # type: ignore[misc]
+    """An alert: every field of the alert model, and what the store adds."""
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from citywatch.contracts.topics import DeviceKind
-
-RoleName = Literal["viewer", "operator", "admin"]
-
-
-T = TypeVar("T")
-
-
-class Page(BaseModel, Generic[T]):
-    items: list[T]
-    next_cursor: str | None = Field(
-        None, description="pass as `cursor` for the next page; absent on the last"
-    )
-
-
-# -- auth ------------------------------------------------------------------------
-class Token(BaseModel):
-    access_token: str
-    token_type: Literal["bearer"] = "bearer"
-    expires_in: int = Field(description="seconds")
-    role: RoleName
-
-
-class Me(BaseModel):
-    name: str
-    role: RoleName
-    via: Literal["token", "key"]
-
-
-class UserIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    username: str = Field(pattern=r"^[A-Za-z0-9_.@-]{2,64}$", examples=["kim.operator"])
-    password: str = Field(min_length=10, max_length=256)
-    role: RoleName = "viewer"
-    full_name: str = Field("", max_length=200)
-
-
-class UserPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    password: str | None = Field(None, min_length=10, max_length=256)
-    role: RoleName | None = None
-    full_name: str | None = Field(None, max_length=200)
-    disabled: bool | None = None
-
-
-class User(BaseModel):
-    username: str
-    full_name: str
-    role: RoleName
-    disabled: bool
-    created_at: datetime
-    last_login_at: datetime | None
-
-
-class ApiKeyIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=200, examples=["grafana", "neighbouring city: Suwon"])
-    role: RoleName = "viewer"
-    expires_at: datetime | None = None
-
-
-class ApiKey(BaseModel):
-    prefix: str
-    name: str
-    role: RoleName
-    created_by: str
-    created_at: datetime
-    expires_at: datetime | None
-    last_used_at: datetime | None
-    revoked_at: datetime | None
-
-
-class NewApiKey(ApiKey):
-    key: str = Field(description="the whole key; shown only now, store it safely")
-
-
-# -- devices ------------------------------------------------------------------------
-DeviceState = Literal["online", "offline", "never_seen", "retired"]
-
-
-class Device(BaseModel):
-    device_id: str
-    kind: DeviceKind
-    name: str
-    zone_id: str | None
-    lot_id: str | None
-    lat: float | None
-    lon: float | None
-    status: Literal["active", "retired"]
-    state: DeviceState = Field(description="online: heard from within its expected interval")
-    last_seen: datetime | None
-    expected_interval_s: float | None
-    battery_pct: float | None
-    received: int = Field(description="messages received")
-    gaps: int = Field(description="messages the device sent that never arrived")
-    loss_pct: float | None
-
-
-class StreamStats(BaseModel):
-    stream: str
-    received: int
-    gaps: int
-    resets: int
-    last_seq: int
-    last_time: datetime
-    last_received_at: datetime
-
-
-class DeviceDetail(Device):
-    meta: dict[str, Any]
-    created_at: datetime
-    updated_at: datetime
-    credential_version: int
-    streams: list[StreamStats]
-    dead_letters_24h: int
-    open_alerts: int
-
-
-class DeviceIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    device_id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$", examples=["aq-0042"])
-    kind: DeviceKind
-    name: str = Field(min_length=1, max_length=200)
-    lat: float | None = Field(None, ge=-90, le=90)
-    lon: float | None = Field(None, ge=-180, le=180)
-    zone_id: str | None = None
-    lot_id: str | None = None
-    expected_interval_s: float | None = Field(None, gt=0)
-    meta: dict[str, Any] = Field(default_factory=dict)
-
-
-class DevicePatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str | None = Field(None, min_length=1, max_length=200)
-    lat: float | None = Field(None, ge=-90, le=90)
-    lon: float | None = Field(None, ge=-180, le=180)
-    zone_id: str | None = None
-    lot_id: str | None = None
-    expected_interval_s: float | None = Field(None, gt=0)
-    meta: dict[str, Any] | None = None
-    status: Literal["active", "retired"] | None = None
-
-
-class BrokerCredentials(BaseModel):
-    device_id: str
-    username: str
-    password: str = Field(description="shown only now")
-    host: str
-    port: int
-    topic_prefix: str
-
-
-# -- telemetry ------------------------------------------------------------------------
-class Point(BaseModel):
-    t: datetime
-    v: float | None
-
-
-class Series(BaseModel):
-    device_id: str
-    metric: str
-    unit: str
-    aggregate: str
-    bucket_s: float
-    source: Literal["raw", "rollup_1h"] = Field(description="the readings, or the hourly rollup")
-    start: datetime
-    end: datetime
-    points: list[Point]
-
-
-class Latest(BaseModel):
-    device_id: str
-    kind: DeviceKind
-    zone_id: str | None
-    time: datetime
-    values: dict[str, Any]
-
-
-# -- air quality ------------------------------------------------------------------------
-class Station(BaseModel):
-    device_id: str
-    name: str
-    zone_id: str | None
-    lat: float | None
-    lon: float | None
-    hour: datetime | None = Field(description="the hour the CAI was computed for")
-    cai: int | None = Field(description="Comprehensive Air-quality Index 0-500")
-    grade: str | None = Field(description="good | moderate | unhealthy | very_unhealthy")
-    dominant: str | None
-    sub_indices: dict[str, Any]
-    latest_time: datetime | None
-    latest: dict[str, float | None]
-
-
-class Advisory(BaseModel):
-    alert_id: int
-    pollutant: str
-    subject: str
-    level: str | None
-    severity: str
-    state: str
-    title: str
-    issued_at: datetime
-    last_seen: datetime
-    lifted_at: datetime | None
-    peak: float | None
-
-
-class AqHour(BaseModel):
-    hour: datetime
-    cai: int | None
-    grade: str | None
-    dominant: str | None
-    pm10_24h: float | None
-    pm25_24h: float | None
-    o3: float | None
-    no2: float | None
-    co: float | None
-    so2: float | None
-    sub_indices: dict[str, Any]
-
-
-# -- parking ------------------------------------------------------------------------
-LotStatus = Literal["open", "almost_full", "full", "unknown"]
-
-
-class Lot(BaseModel):
-    lot_id: str
-    name: str
-    zone_id: str | None
-    lat: float
-    lon: float
-    capacity: int
-    sensors: int
-    reporting: int = Field(description="sensors with a known state")
-    occupied: int
-    available: int
-    occupancy_rate: float
-    status: LotStatus
-    observed_at: datetime | None
-
-
-class Space(BaseModel):
-    space_id: str
-    device_id: str
-    occupied: bool | None
-    since: datetime | None
-    battery_pct: float | None
-
-
-class LotDetail(Lot):
-    spaces: list[Space]
-
-
-# -- cctv ------------------------------------------------------------------------
-class CctvEvent(BaseModel):
-    time: datetime
-    device_id: str
-    event_id: str
-    event_type: str
-    confidence: float
-    object_class: str
-    bbox: list[float]
-    zone: str
-    object_count: int | None
-
-
-class ZoneCount(BaseModel):
-    zone: str
-    event_type: str
-    events: int
-    cameras: int
-
-
-# -- buses ------------------------------------------------------------------------
-class BusPosition(BaseModel):
-    bus_id: str
-    route_id: str
-    time: datetime
-    lat: float
-    lon: float
-    speed_kmh: float
-    heading_deg: float
-    door_open: bool
-    age_s: float
-
-
-class BellRequest(BaseModel):
-    request_id: str
-    device_id: str
-    stop_id: str
-    route_id: str
-    passengers: int
-    wheelchair: bool
-    status: str
-    bus_id: str | None
-    eta_s: float | None
-    reason: str | None
-    requested_at: datetime
-    updated_at: datetime
-    waiting_s: float
-
-
-class PassStats(BaseModel):
-    day: datetime
-    route_id: str
-    passes: int = Field(description="bus passages at stops with a waiting request")
-    served: int
-    no_stop_passes: int
-    no_stop_rate: float
-    buses_passing: list[str]
-
-
-# -- alerts ------------------------------------------------------------------------
-class Alert(BaseModel):
-    id: int
-    key: str
-    rule: str
-    subject: str
-    kind: str
-    severity: Literal["info", "warning", "critical"]
-    state: Literal["open", "acknowledged", "resolved"]
-    title: str
-    explanation: dict[str, Any]
-    opened_at: datetime
-    last_seen: datetime
-    count: int
-    peak: float | None
-    condition_active: bool
-    acknowledged_at: datetime | None
-    acknowledged_by: str | None
-    resolved_at: datetime | None
-    resolved_by: str | None
-    assignee: str | None
-    escalated_at: datetime | None = Field(description="when it last went up a level (or was reminded)")
-    escalation_level: int = Field(
-        0, description="0: not escalated; n: escalated n times (its rule's chain: supervisor, manager, ...)"
-    )
-    reopen_count: int
-    open_since: datetime | None = Field(
-        None, description="re-opened or raised to a worse severity then (null: open since opened_at)"
-    )
     muted_by: int | None = Field(
         None, description="the maintenance window holding back this alert's notifications, if any"
     )
@@ -637,52 +330,3 @@ class AlertStats(BaseModel):
 
 
 # -- platform ------------------------------------------------------------------------
-class IngestCounters(BaseModel):
-    worker: str
-    received: int
-    written: int
-    duplicates: int
-    dead_lettered: int
-    batches: int
-    updated_at: datetime
-
-
-class IngestHealth(BaseModel):
-    received: int
-    written: int
-    duplicates: int
-    dead_lettered: int
-    gaps: int
-    resets: int
-    workers: list[IngestCounters]
-    dead_letters_by_reason: dict[str, int]
-
-
-class DeadLetter(BaseModel):
-    id: int
-    received_at: datetime
-    topic: str
-    reason: str
-    detail: str
-    device_id: str | None
-    payload_preview: str = Field(description="first 512 bytes, undecodable bytes escaped")
-    payload_bytes: int
-
-
-class DeviceErrors(BaseModel):
-    device_id: str
-    dead_letters: int
-    gaps: int
-    last_error_at: datetime | None
-    reasons: dict[str, int]
-
-
-class Check(BaseModel):
-    ok: bool
-    detail: str
-    latency_ms: float
-
-
-class Readiness(BaseModel):
-    ready: bool
-    checks: dict[str, Check]

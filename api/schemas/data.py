@@ -1,0 +1,173 @@
+"""Telemetry, places (air-quality stations, parking lots), CCTV, buses and the boarding bell."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from citywatch.contracts.topics import DeviceKind
+
+
+class Point(BaseModel):
+    t: datetime
+    v: float | None
+
+
+class Series(BaseModel):
+    device_id: str
+    metric: str
+    unit: str
+    aggregate: str
+    bucket_s: float
+    source: Literal["raw", "rollup_1h"] = Field(description="the readings, or the hourly rollup")
+    start: datetime
+    end: datetime
+    points: list[Point]
+
+
+class Latest(BaseModel):
+    device_id: str
+    kind: DeviceKind
+    zone_id: str | None
+    time: datetime
+    values: dict[str, Any]
+
+
+# -- air quality ------------------------------------------------------------------------
+class Station(BaseModel):
+    device_id: str
+    name: str
+    zone_id: str | None
+    lat: float | None
+    lon: float | None
+    hour: datetime | None = Field(description="the hour the CAI was computed for")
+    cai: int | None = Field(description="Comprehensive Air-quality Index 0-500")
+    grade: str | None = Field(description="good | moderate | unhealthy | very_unhealthy")
+    dominant: str | None
+    sub_indices: dict[str, Any]
+    latest_time: datetime | None
+    latest: dict[str, float | None]
+
+
+class Advisory(BaseModel):
+    alert_id: int
+    pollutant: str
+    subject: str
+    level: str | None
+    severity: str
+    state: str
+    title: str
+    issued_at: datetime
+    last_seen: datetime
+    lifted_at: datetime | None
+    peak: float | None
+
+
+class AqHour(BaseModel):
+    hour: datetime
+    cai: int | None
+    grade: str | None
+    dominant: str | None
+    pm10_24h: float | None
+    pm25_24h: float | None
+    o3: float | None
+    no2: float | None
+    co: float | None
+    so2: float | None
+    sub_indices: dict[str, Any]
+
+
+# -- parking ------------------------------------------------------------------------
+LotStatus = Literal["open", "almost_full", "full", "unknown"]
+
+
+class Lot(BaseModel):
+    lot_id: str
+    name: str
+    zone_id: str | None
+    lat: float
+    lon: float
+    capacity: int
+    sensors: int
+    reporting: int = Field(description="sensors with a known state")
+    occupied: int
+    available: int
+    occupancy_rate: float
+    status: LotStatus
+    observed_at: datetime | None
+
+
+class Space(BaseModel):
+    space_id: str
+    device_id: str
+    occupied: bool | None
+    since: datetime | None
+    battery_pct: float | None
+
+
+class LotDetail(Lot):
+    spaces: list[Space]
+
+
+# -- cctv ------------------------------------------------------------------------
+class CctvEvent(BaseModel):
+    time: datetime
+    device_id: str
+    event_id: str
+    event_type: str
+    confidence: float
+    object_class: str
+    bbox: list[float]
+    zone: str
+    object_count: int | None
+
+
+class ZoneCount(BaseModel):
+    zone: str
+    event_type: str
+    events: int
+    cameras: int
+
+
+# -- buses ------------------------------------------------------------------------
+class BusPosition(BaseModel):
+    bus_id: str
+    route_id: str
+    time: datetime
+    lat: float
+    lon: float
+    speed_kmh: float
+    heading_deg: float
+    door_open: bool
+    age_s: float
+
+
+class BellRequest(BaseModel):
+    request_id: str
+    device_id: str
+    stop_id: str
+    route_id: str
+    passengers: int
+    wheelchair: bool
+    status: str
+    bus_id: str | None
+    eta_s: float | None
+    reason: str | None
+    requested_at: datetime
+    updated_at: datetime
+    waiting_s: float
+
+
+class PassStats(BaseModel):
+    day: datetime
+    route_id: str
+    passes: int = Field(description="bus passages at stops with a waiting request")
+    served: int
+    no_stop_passes: int
+    no_stop_rate: float
+    buses_passing: list[str]
+
+
+# -- alerts ------------------------------------------------------------------------
