@@ -47,6 +47,7 @@ class _Sensor:
     occupied: bool
     since: datetime  # last change
     toggles: deque[datetime] = field(default_factory=deque)
+    last: datetime | None = None  # the newest reading taken
 
 
 def hour_of_week(t: datetime) -> int:
@@ -80,11 +81,14 @@ class ParkingRules:
         out: list[AlertEvent] = []
         self.lot_of[r.sensor] = r.lot
         st = self.sensors.get(r.sensor)
+        if st is not None and st.last is not None and r.time <= st.last:
+            return out  # a reading replayed (a re-evaluated range) or older than one taken: the newest stands
         if st is None:
             st = self.sensors[r.sensor] = _Sensor(r.occupied, r.time)
         elif st.occupied != r.occupied:
             st.occupied, st.since = r.occupied, r.time
             st.toggles.append(r.time)
+        st.last = r.time
         while st.toggles and st.toggles[0] < r.time - timedelta(hours=1):
             st.toggles.popleft()
         n = len(st.toggles)

@@ -100,7 +100,9 @@ def test_stuck_sensor_and_pollution_episode(city_platform: Platform, run_ingest)
     # re-running the same range does not duplicate anything
     before = p.query("SELECT id, count, state FROM alerts ORDER BY id")
     service.evaluate_range(start - timedelta(minutes=1), end)
-    assert p.query("SELECT id, count, state FROM alerts ORDER BY id") == before
+    assert p.query("SELECT id, count, state FROM alerts ORDER BY id") == before, p.query(
+        "SELECT id, rule, subject, state, opened_at, title FROM alerts WHERE id > %s", max(r[0] for r in before)
+    )
 
 
 def watch_alerts(p: Platform, name: str) -> tuple[list[dict[str, object]], paho.Client, AlertPublisher]:

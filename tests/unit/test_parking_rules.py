@@ -102,3 +102,20 @@ def test_occupancy_far_from_its_hour_of_week_baseline() -> None:
         if isinstance(e, Raise) and k.startswith("parking.unusual")
     ]
     assert raised == [("parking.unusual:lot", 0.2)]
+
+
+def test_a_replayed_hour_is_not_read_as_flapping() -> None:
+    """Re-evaluating a range replays readings the rules have taken: the newest reading stands, so a
+    sensor that changed five times in an hour is not seen changing ten times (flapping at 6)."""
+    r = ParkingRules({"lot": 10}, ParkingConfig(flap_per_h=6))
+    hour = [SpaceReading("s1", "lot", T0 + timedelta(minutes=10 * i), i % 2 == 0) for i in range(6)]
+    first = [e for reading in hour for e in r.on_reading(reading)]
+    again = [e for reading in hour for e in r.on_reading(reading)]
+    assert kinds(first) == [] and kinds(again) == []
+    assert r.occupancy("lot") == (0, 10)  # the newest reading (free) stands
+    # a reading older than the newest does not flip the sensor back
+    assert r.on_reading(SpaceReading("s1", "lot", T0 + timedelta(minutes=5), True)) == []
+    assert r.occupancy("lot") == (0, 10)
+    # and a new one still counts
+    out = r.on_reading(SpaceReading("s1", "lot", T0 + timedelta(minutes=55), True))
+    assert r.occupancy("lot") == (1, 10) and kinds(out) == []
