@@ -5,19 +5,13 @@ or keep sending what ingest rejects or stamping it with a clock that is off."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
-
-import psycopg
 
 from alerts.model import Clear, Raise, Severity
-from alerts.writer import AlertWriter
 from analytics import outage
 from analytics import rules as events
-from analytics.config import Rules
 from analytics.health import loss_alarm
-from analytics.registry import Registry
+from analytics.registry import StepContext
 from citywatch.settings import AnalyticsSettings
 
 #: every active device as the platform judges it: the one definition of offline (migration 0018_device_health)
@@ -28,15 +22,9 @@ DEVICES_SQL = (
 
 
 class DeviceHealth:
-    def __init__(
-        self,
-        conn: Callable[[], psycopg.Connection[Any]],
-        alerts: AlertWriter,
-        registry: Registry,
-        rules: Callable[[], Rules],
-        settings: AnalyticsSettings,
-    ) -> None:
-        self.conn, self.alerts, self.registry, self.rules, self.a = conn, alerts, registry, rules, settings
+    def __init__(self, ctx: StepContext, settings: AnalyticsSettings) -> None:
+        self.conn, self.alerts, self.registry, self.rules = ctx.conn, ctx.alerts, ctx.registry, ctx.rules
+        self.a = settings
         self.gaps_seen: dict[str, int] | None = None  # device -> missing messages already accounted for
         self.loss_at: dict[str, datetime] = {}  # device -> when it last lost messages
         self.outage_seen: dict[str, tuple[str, ...]] = {}  # zone outage -> its devices when last raised

@@ -1,11 +1,19 @@
 """The device registry as the analytics see it: each device's kind and zone, and (for a zone
-partition) that zone's air-quality stations. Re-read every step, cheaply."""
+partition) that zone's air-quality stations. Re-read every step, cheaply. And what every analytics step
+works with (:class:`StepContext`)."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import psycopg
+
+from alerts.writer import AlertWriter
+
+if TYPE_CHECKING:
+    from analytics.config import Rules
 
 Row = tuple[str, str, str]  # (device, kind, zone or '')
 
@@ -39,3 +47,15 @@ class Registry:
         if self.zone is None:
             return "", {}
         return f"AND {column} = ANY(%(stations)s)", {"stations": self.stations}
+
+
+@dataclass(frozen=True)
+class StepContext:
+    """What every analytics step works with: the service's connection (``conn()``: it may be replaced
+    after an error), the alerts' writer its events go to, the registry, and the rules in force
+    (``rules()``: a reload swaps them)."""
+
+    conn: Callable[[], psycopg.Connection[Any]]
+    alerts: AlertWriter
+    registry: Registry
+    rules: Callable[[], Rules]

@@ -35,7 +35,7 @@ from analytics.airquality.step import AirQualityStep
 from analytics.config import Rules, RulesFile
 from analytics.device_health import DeviceHealth
 from analytics.metrics import AnalyticsMetrics
-from analytics.registry import Registry, registry_rows
+from analytics.registry import Registry, StepContext, registry_rows
 from analytics.streams import EventStreams
 from citywatch import metrics
 from citywatch.db import privacy, rollups
@@ -115,10 +115,10 @@ class AnalyticsService:
         )
         self.metrics = AnalyticsMetrics(settings.db.url, lambda: list(self.alerts.dispatcher.sinks))
         self.registry = Registry(zone)
-        parts = (lambda: self.conn, self.alerts.writer, self.registry, lambda: self.rules)
-        self.air = AirQualityStep(*parts)
-        self.streams = EventStreams(*parts)
-        self.health = DeviceHealth(*parts, self.a)
+        ctx = StepContext(lambda: self.conn, self.alerts.writer, self.registry, lambda: self.rules)
+        self.air = AirQualityStep(ctx)
+        self.streams = EventStreams(ctx)
+        self.health = DeviceHealth(ctx, self.a)
         self.cursor: datetime | None = None  # air quality is evaluated up to here
         #: a long re-evaluation reports (evaluated up to, fraction done, readings) here instead of the log
         self.progress: Callable[[datetime, float, int], None] | None = None
@@ -167,11 +167,6 @@ class AnalyticsService:
             return
         if self.citywide:
             saved.report_rules(self.conn, self.rules_file)
-            saved.write(  # who is offline, as device_health() judges it for the API and Grafana too
-                self.conn,
-                saved.HEALTH_KEY,
-                {"offline_factor": self.a.offline_factor, "offline_min_s": self.a.offline_min_s},
-            )
         self.rules = new
         self.alerts.reconfigure(new.alerting)
         self._configure()

@@ -9,33 +9,22 @@ the last look (late arrivals). On the first look the rules rebuild their state f
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-import psycopg
-
-from alerts.writer import AlertWriter
 from analytics.cctv import CctvEvent, CctvRules
-from analytics.config import Rules
 from analytics.parking import ParkingRules, SpaceReading
-from analytics.registry import Registry
+from analytics.registry import StepContext
 
 # within a batch of parking events, the rules look at the clock this often
 PARKING_TICK = timedelta(minutes=5)
 
 
 class EventStreams:
-    def __init__(
-        self,
-        conn: Callable[[], psycopg.Connection[Any]],
-        alerts: AlertWriter,
-        registry: Registry,
-        rules: Callable[[], Rules],
-    ) -> None:
-        self.conn, self.alerts, self.registry, self.rules = conn, alerts, registry, rules
-        self.cctv = CctvRules(rules().cctv)
-        self.parking = ParkingRules({}, rules().parking)
+    def __init__(self, ctx: StepContext) -> None:
+        self.conn, self.alerts, self.registry, self.rules = ctx.conn, ctx.alerts, ctx.registry, ctx.rules
+        self.cctv = CctvRules(ctx.rules().cctv)
+        self.parking = ParkingRules({}, ctx.rules().parking)
         self.stream_cursor: dict[str, datetime] = {}
         self.received_cursor: dict[str, datetime] = {}
         self._cameras_off_at = float("-inf")

@@ -12,15 +12,12 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-import psycopg
 from psycopg.types.json import Jsonb
 
 from alerts.model import Clear
-from alerts.writer import AlertWriter
 from analytics import rules as events
 from analytics import state as saved
 from analytics.airquality.advisory import RULES as ADVISORY_RULES
@@ -29,8 +26,7 @@ from analytics.airquality.advisory import State as AdvisoryState
 from analytics.airquality.baseline import FEATURES, MultivariateModel, SeasonalBaseline, Unusual
 from analytics.airquality.cai import cai
 from analytics.airquality.quality import Reading, ZoneQuality
-from analytics.config import Rules
-from analytics.registry import Registry
+from analytics.registry import StepContext
 from analytics.shapes import ShapeWatch
 
 HOURLY_SQL = """
@@ -48,20 +44,14 @@ def _hour_floor(t: datetime) -> datetime:
 
 
 class AirQualityStep:
-    def __init__(
-        self,
-        conn: Callable[[], psycopg.Connection[Any]],
-        alerts: AlertWriter,
-        registry: Registry,
-        rules: Callable[[], Rules],
-    ) -> None:
-        self.conn, self.alerts, self.registry, self.rules = conn, alerts, registry, rules
+    def __init__(self, ctx: StepContext) -> None:
+        self.conn, self.alerts, self.registry, self.rules = ctx.conn, ctx.alerts, ctx.registry, ctx.rules
         self.zones: dict[str, ZoneQuality] = {}
         self.advisories: dict[str, AdvisoryState] = {}
         self.baselines: dict[str, SeasonalBaseline] = {}
         self.zone_done: dict[str, datetime] = {}  # per zone, the last minute evaluated
         self.models: dict[str, MultivariateModel] = {}
-        self.shapes = ShapeWatch(rules().shapes)
+        self.shapes = ShapeWatch(ctx.rules().shapes)
         self.shapes_dirty = False  # hours were learned since the shapes were last saved (their own row)
 
     # -- state -------------------------------------------------------------
