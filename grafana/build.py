@@ -9,7 +9,8 @@ from typing import Any
 
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 
-from grafana.dashboards import ANNOTATION_SQL, DASHBOARDS, FOLDER
+from grafana.dashboards import ANNOTATION_SQL, DASHBOARDS
+from grafana.panels import FOLDER
 from grafana.sql import DATASOURCE_TYPE, DATASOURCE_UID
 
 log = logging.getLogger(__name__)

@@ -144,3 +144,30 @@ __all__ = [
     "ts",
     "variable",
 ]
+
+
+# -- what every dashboard shares --------------------------------------------------------------------
+FOLDER = "citywatch"
+TAGS = ["citywatch"]
+
+ZONE = variable("zone", "Zone", "SELECT zone_id FROM zones ORDER BY 1")
+SEVERITY_NAME = "CASE severity WHEN 3 THEN 'critical' WHEN 2 THEN 'warning' ELSE 'info' END"
+#: every device as the platform judges it (online, offline, never_seen, retired: the database's
+#: device_health(), which the analytics and the API read too; Last Will respected)
+HEALTH = "device_health() d"
+ONLINE = "d.state = 'online'"
+
+
+def board(
+    uid: str, title: str, desc: str, refresh: str = "30s", time_from: str = "now-24h"
+) -> dashboard.Dashboard:
+    return (
+        dashboard.Dashboard(title)
+        .uid(uid)
+        .description(desc)
+        .tags(TAGS)
+        .timezone("browser")
+        .refresh(refresh)
+        .time(time_from, "now")
+        .tooltip(dm.DashboardCursorSync.CROSSHAIR)
+    )

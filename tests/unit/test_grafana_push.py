@@ -13,7 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 
 from grafana.build import datasource, push
-from grafana.dashboards import DASHBOARDS, FOLDER
+from grafana.dashboards import DASHBOARDS
+from grafana.panels import FOLDER
 
 
 class FakeGrafana(BaseHTTPRequestHandler):
