@@ -124,7 +124,9 @@ class Client:
 
     def start(self) -> None:
         """Connect in the background (and keep reconnecting); see :attr:`connected`."""
-        self.client.connect_async(self.conn.host, self.conn.port, self.conn.keepalive_s, **self._connect_args())
+        self.client.connect_async(
+            self.conn.host, self.conn.port, self.conn.keepalive_s, **self._connect_args()
+        )
         self.client.loop_start()
 
     def connect(self, timeout: float = 10.0) -> None:
@@ -143,7 +145,9 @@ class Client:
         self.client.loop_stop()
 
     # -- traffic --------------------------------------------------------
-    def publish(self, topic: str, payload: bytes | str, qos: int = 1, retain: bool = False) -> paho.MQTTMessageInfo:
+    def publish(
+        self, topic: str, payload: bytes | str, qos: int = 1, retain: bool = False
+    ) -> paho.MQTTMessageInfo:
         return self.client.publish(topic, payload, qos=qos, retain=retain)
 
     # -- paho's callbacks (its network thread) ---------------------------
@@ -177,7 +181,9 @@ class Client:
         self.connected.clear()
         unexpected = bool(getattr(rc, "is_failure", False))
         if unexpected:
-            log.warning("%s disconnected from the broker: %s (reconnecting with backoff)", self.conn.client_id, rc)
+            log.warning(
+                "%s disconnected from the broker: %s (reconnecting with backoff)", self.conn.client_id, rc
+            )
         if self._on_disconnect is not None:
             self._on_disconnect(unexpected)
 

@@ -19,8 +19,10 @@ role may read. A role may log in once it has a password (``CITYWATCH_DB_ROLE_<SE
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import psycopg
@@ -110,18 +112,36 @@ def apply(conninfo: str, passwords: Mapping[str, str] | None = None) -> None:
                 conn.execute(
                     sql.SQL("ALTER ROLE {} LOGIN PASSWORD {}").format(name, sql.Literal(passwords[service]))
                 )
-            with conn.transaction():
-                conn.execute(sql.SQL("REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {}").format(name))
-                conn.execute(sql.SQL("REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM {}").format(name))
-                conn.execute(sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(name))
-                conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
-                    sql.Identifier(conn.info.dbname), name))  # fmt: skip
-                for relation, privs in privileges(service, relations).items():
-                    conn.execute(
-                        sql.SQL("GRANT {} ON {} TO {}").format(sql.SQL(privs), sql.Identifier(relation), name)
-                    )
-                if service != "grafana":  # (bigserial ids of the rows they insert)
-                    conn.execute(
-                        sql.SQL("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {}").format(name)
-                    )
+            _with_retries(functools.partial(_grant, conn, service, name, relations))
     log.info("database roles: %s", ", ".join(role(s) for s in SERVICES))
+
+
+def _grant(conn: psycopg.Connection[Any], service: str, name: sql.Identifier, relations: list[str]) -> None:
+    """A role's grants, exactly the table's, in one transaction."""
+    with conn.transaction():
+        conn.execute(sql.SQL("REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {}").format(name))
+        conn.execute(sql.SQL("REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM {}").format(name))
+        conn.execute(sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(name))
+        conn.execute(
+            sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(sql.Identifier(conn.info.dbname), name)
+        )
+        for relation, privs in privileges(service, relations).items():
+            conn.execute(
+                sql.SQL("GRANT {} ON {} TO {}").format(sql.SQL(privs), sql.Identifier(relation), name)
+            )
+        if service != "grafana":  # (bigserial ids of the rows they insert)
+            conn.execute(sql.SQL("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {}").format(name))
+
+
+def _with_retries(work: Callable[[], None], attempts: int = 6) -> None:
+    """``work``, again after a moment when TimescaleDB's background jobs held a chunk it touches (on the
+    licensed edition a compression or retention job may drop or rewrite a chunk while its hypertable's
+    grants change: ``chunk deleted by other transaction``, retry)."""
+    for attempt in range(attempts):
+        try:
+            work()
+            return
+        except (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected):
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.1 * 2**attempt)

@@ -206,5 +206,3 @@ def bench_api(
     typer.echo(
         json.dumps(run(devices=devices, days=days, requests=requests, workers=workers, data_dir=data_dir))
     )
-
-
