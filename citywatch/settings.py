@@ -40,7 +40,7 @@ class FileValues(PydanticBaseSettingsSource):
             path = os.environ.get(f"{var}_FILE")
             if not path:
                 continue
-            if os.environ.get(var) is not None:
+            if os.environ.get(var):  # (empty: unset)
                 raise ValueError(f"both {var} and {var}_FILE are set; set one")
             try:
                 out[name] = Path(path).read_text(encoding="utf-8").rstrip("\r\n")
@@ -50,7 +50,10 @@ class FileValues(PydanticBaseSettingsSource):
 
 
 class EnvSettings(BaseSettings):
-    """Settings from the environment, each variable also from a file (``_FILE``)."""
+    """Settings from the environment, each variable also from a file (``_FILE``). A variable set to the
+    empty string is unset (its default), as compose files pass ``${VAR:-}``."""
+
+    model_config = SettingsConfigDict(env_ignore_empty=True)
 
     @classmethod
     def settings_customise_sources(
