@@ -9,8 +9,10 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 log() { printf '[install-containers] %s\n' "$*" >&2; }
 
+# the dnsname CNI plugin: compose services find each other by name (podman recommends it; a machine that
+# installed podman without its recommendations has no name resolution between containers)
 need=()
-for p in podman runc debootstrap; do
+for p in podman runc debootstrap golang-github-containernetworking-plugin-dnsname; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
 done
 if [ "${#need[@]}" -gt 0 ]; then

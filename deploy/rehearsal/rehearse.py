@@ -248,7 +248,8 @@ def wait_completed(c: Compose, service: str, timeout: float = 240) -> None:
         rows = c.containers(service)
         if rows and rows[0]["state"] == "exited":
             if rows[0]["exit"] != 0:
-                raise RuntimeError(f"{service} failed:\n{sh('podman', 'logs', rows[0]['name'], check=False)}")
+                logs = subprocess.run(["podman", "logs", rows[0]["name"]], capture_output=True, text=True)
+                raise RuntimeError(f"{service} failed:\n{(logs.stdout + logs.stderr)[-4000:]}")
             progress(f"{service}: completed")
             return
         time.sleep(1)
