@@ -469,3 +469,22 @@ def needs_data(path: Path, what: str) -> pytest.MarkDecorator:
     """Mark a test that compares with a reference data set (``path``, under ../shared/data): skipped,
     saying so, where it is absent; a failure instead under ``CITYWATCH_REQUIRE_DATA=1`` (CI)."""
     return pytest.mark.data(path=path, what=what)
+
+
+def setting_variables() -> list[tuple[type[Any], str, str]]:
+    """Every environment variable of every settings section: (section, field, variable), the variable
+    from the section's own prefix (a section inside another is listed field by field, not as one)."""
+    from pydantic_settings import BaseSettings
+
+    from citywatch import settings as cs
+
+    sections = [
+        cs.Settings, cs.DatabaseSettings, cs.DatabaseRolesSettings, cs.MqttSettings, cs.IngestSettings,
+        cs.AnalyticsSettings, cs.BoardingSettings, cs.ApiSettings, cs.PrivacySettings,
+    ]  # fmt: skip
+    return [
+        (cls, name, f"{cls.model_config.get('env_prefix', '')}{name.upper()}")
+        for cls in sections
+        for name, f in cls.model_fields.items()
+        if not (isinstance(f.annotation, type) and issubclass(f.annotation, BaseSettings))
+    ]

@@ -8,22 +8,12 @@ import re
 from pathlib import Path
 
 import pytest
-from pydantic_settings import BaseSettings
 
 from citywatch.contracts import messages as m
 from citywatch.contracts.topics import DeviceKind, Stream
-from citywatch.settings import (
-    AnalyticsSettings,
-    ApiSettings,
-    BoardingSettings,
-    DatabaseRolesSettings,
-    DatabaseSettings,
-    IngestSettings,
-    MqttSettings,
-    PrivacySettings,
-    Settings,
-)
+from citywatch.settings import ApiSettings, Settings
 from ingest.decode import Reason
+from tests.support import setting_variables
 from tools.cli import app
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,29 +28,7 @@ def section(title: str) -> str:
     return match.group(1)
 
 
-SETTINGS: list[tuple[type[BaseSettings], str]] = [
-    (Settings, "CITYWATCH_"),
-    (DatabaseSettings, "CITYWATCH_DB_"),
-    (DatabaseRolesSettings, "CITYWATCH_DB_ROLE_"),
-    (MqttSettings, "CITYWATCH_MQTT_"),
-    (IngestSettings, "CITYWATCH_INGEST_"),
-    (AnalyticsSettings, "CITYWATCH_ANALYTICS_"),
-    (BoardingSettings, "CITYWATCH_BOARDING_"),
-    (ApiSettings, "CITYWATCH_API_"),
-    (PrivacySettings, "CITYWATCH_PRIVACY_"),
-]
-
-
-@pytest.mark.parametrize(
-    "env",
-    [
-        f"{prefix}{name.upper()}"
-        for cls, prefix in SETTINGS
-        for name, f in cls.model_fields.items()
-        # (a section of its own is documented field by field)
-        if not (isinstance(f.annotation, type) and issubclass(f.annotation, BaseSettings))
-    ],
-)
+@pytest.mark.parametrize("env", [env for _cls, _name, env in setting_variables()])
 def test_every_setting_is_documented(env: str) -> None:
     assert f"`{env}`" in section("Settings")
 

@@ -6,35 +6,10 @@ from __future__ import annotations
 import pytest
 from pydantic_settings import BaseSettings
 
-from citywatch.settings import (
-    AnalyticsSettings,
-    ApiSettings,
-    BoardingSettings,
-    DatabaseRolesSettings,
-    DatabaseSettings,
-    IngestSettings,
-    MqttSettings,
-    PrivacySettings,
-    Settings,
-)
+from citywatch.settings import DatabaseSettings
+from tests.support import setting_variables
 
-SECTIONS: list[tuple[type[BaseSettings], str]] = [
-    (Settings, "CITYWATCH_"),
-    (DatabaseSettings, "CITYWATCH_DB_"),
-    (DatabaseRolesSettings, "CITYWATCH_DB_ROLE_"),
-    (MqttSettings, "CITYWATCH_MQTT_"),
-    (IngestSettings, "CITYWATCH_INGEST_"),
-    (AnalyticsSettings, "CITYWATCH_ANALYTICS_"),
-    (BoardingSettings, "CITYWATCH_BOARDING_"),
-    (ApiSettings, "CITYWATCH_API_"),
-    (PrivacySettings, "CITYWATCH_PRIVACY_"),
-]
-VARIABLES = [
-    (cls, name, f"{prefix}{name.upper()}")
-    for cls, prefix in SECTIONS
-    for name, f in cls.model_fields.items()
-    if not (isinstance(f.annotation, type) and issubclass(f.annotation, BaseSettings))
-]
+VARIABLES = setting_variables()
 
 
 @pytest.mark.parametrize(("cls", "name", "env"), VARIABLES, ids=[v[2] for v in VARIABLES])
