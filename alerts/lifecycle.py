@@ -8,9 +8,13 @@
     resolved --Raise within reopen window--> open (reopened)
     resolved --Raise after the window--> a new alert
 
-A persisting condition updates one alert (count, last seen, peak, severity).
-Raise and Clear events timed at or before what the alert has already seen are
-replays (re-evaluating a range) and change nothing.
+A persisting condition updates one alert (count, last seen, peak, severity): the severity stays the
+worst it has been, unless the Raise *restates* the condition's level (an advisory lowered from 경보 to
+주의보), whose severity and title the alert then takes, down as well as up (``level_changed``).
+Raise and Clear events timed before what the alert has already seen are replays (re-evaluating a range)
+and change nothing; so is a Raise at the very time it last saw, unless it says something new (a worse
+severity, or a restated level), for one reading can raise two conditions in order ("almost full", then
+"full"); and so is a Raise at or before the time its alert was resolved.
 Critical alerts left open past ``escalate_after_s`` are escalated on Tick (level 1); still
 unacknowledged ``escalate_again_after_s[k]`` after level k+1, they go up to the next level, to the end
 of the chain (see :func:`next_escalation`).
@@ -90,6 +94,18 @@ def _peak(a: float | None, b: float | None) -> float | None:
     return max(a, b)
 
 
+def _replayed(alert: Alert, event: Raise, now: datetime) -> bool:
+    """``event`` at ``now`` is one the alert has already taken (see the module's docstring)."""
+    if alert.state is State.RESOLVED and alert.resolved_at is not None and now <= alert.resolved_at:
+        return True
+    if now != alert.last_seen:
+        return now < alert.last_seen
+    news = event.severity > alert.severity or (
+        event.restate and (event.severity, event.title) != (alert.severity, alert.title)
+    )
+    return not news
+
+
 def transition(
     alert: Alert | None, event: Event, now: datetime, policy: Policy | None = None
 ) -> tuple[Alert | None, list[Effect]]:
@@ -99,7 +115,7 @@ def transition(
         case Raise():
             if alert is None:
                 return _new(event, now)
-            if now <= alert.last_seen:
+            if _replayed(alert, event, now):
                 return alert, []  # a replay (re-evaluation of a range already seen): nothing new
             if alert.state is State.RESOLVED:
                 assert alert.resolved_at is not None
@@ -138,6 +154,22 @@ def transition(
                 severity=max(alert.severity, event.severity),
                 title=event.title if event.severity >= alert.severity else alert.title,
             )
+            if (
+                event.restate
+                and event.severity <= alert.severity
+                and (event.severity, event.title)
+                != (
+                    alert.severity,
+                    alert.title,
+                )
+            ):
+                # the level went down (or sideways, within one severity): the alert says what holds now
+                return replace(updated, severity=event.severity, title=event.title), [
+                    Audit(
+                        "level_changed", SYSTEM, alert.state, alert.state, f"{alert.title} -> {event.title}"
+                    ),
+                    Notify("level_changed"),
+                ]
             if event.severity > alert.severity:
                 # a worse condition needs fresh attention
                 updated = replace(

@@ -110,6 +110,9 @@ class Raise:
     title: str
     explanation: Explanation
     value: float | None = None
+    # the condition's current level (an advisory's 주의보/경보/중대경보): severity and title follow it down as
+    # well as up; otherwise a persisting condition keeps the worst severity it has had
+    restate: bool = False
 
     @property
     def key(self) -> str:
@@ -156,10 +159,18 @@ AlertEvent = tuple[str, Raise | Clear, datetime]  # what a rule emits: (alert ke
 
 
 def alert(
-    rule: str, subject: str, kind: str, severity: Severity, title: str, value: float | None = None, **why: Any
+    rule: str,
+    subject: str,
+    kind: str,
+    severity: Severity,
+    title: str,
+    value: float | None = None,
+    *,
+    restate: bool = False,
+    **why: Any,
 ) -> Raise:
     """A Raise whose explanation names its rule; ``why`` are the Explanation's other fields."""
-    return Raise(rule, subject, kind, severity, title, Explanation(rule=rule, **why), value)
+    return Raise(rule, subject, kind, severity, title, Explanation(rule=rule, **why), value, restate)
 
 
 # -- effects (executed by adapters after the commit) ------------------------
@@ -174,7 +185,9 @@ class Audit:
 
 @dataclass(frozen=True, slots=True)
 class Notify:
-    what: str  # opened | reopened | severity_raised | escalated | reminded | acknowledged | resolved | auto_resolved
+    # opened | reopened | severity_raised | level_changed | escalated | reminded | acknowledged | resolved
+    # | auto_resolved
+    what: str
 
 
 Effect = Audit | Notify

@@ -37,6 +37,7 @@ WHATS = (
     "opened",
     "reopened",
     "severity_raised",
+    "level_changed",
     "escalated",
     "reminded",
     "acknowledged",

@@ -67,6 +67,7 @@ def advisory_event(
         severity,
         title,
         e.value,
+        restate=True,  # a lowered advisory's alert reads, and weighs, as the level it is now
         observed=e.value,
         window_start=since,
         window_end=e.at,

@@ -14,7 +14,8 @@ criteria):
 
 An advisory is one episode that changes level (one long-lived alert), not a
 stream of alerts: the machine emits ``issued``, ``raised``, ``lowered`` and
-``lifted`` events.
+``lifted`` events, and ``peaked`` when an hour within the episode is its highest yet (so the episode's
+alert records its true peak, not only the values it changed level at).
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ class State:
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    kind: str  # issued | raised | lowered | lifted
+    kind: str  # issued | raised | lowered | lifted | peaked
     level: Level
     previous: Level
     at: datetime
@@ -89,8 +90,9 @@ def advance(rule: Rule, state: State, hour: datetime, value: float | None) -> tu
         while level > Level.NONE and value < rule.step_down[level]:
             level = Level(level - 1)
     if level == state.level:
-        peak = max(state.peak, value) if level else 0.0
-        return replace(state, streaks=streaks, peak=peak), []
+        if level and value > state.peak:
+            return replace(state, streaks=streaks, peak=value), [Event("peaked", level, level, hour, value)]
+        return replace(state, streaks=streaks), []
     if state.level == Level.NONE:
         kind, since = "issued", hour
     elif level == Level.NONE:

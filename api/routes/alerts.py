@@ -202,7 +202,7 @@ def report(
     response_class=EventSourceResponse,
     summary="Live alert notifications (Server-Sent Events), resumable",
     description=(
-        "Each event is one notification (`event:` opened, reopened, severity_raised, escalated, acknowledged,"
+        "Each event is one notification (`event:` opened, reopened, severity_raised, level_changed, escalated, acknowledged,"
         " resolved, auto_resolved) with the alert as JSON; its `id:` is a cursor. Reconnect with the"
         " `Last-Event-ID` header (browsers do) or `?after=` to receive everything missed in between;"
         " without either, the stream starts with what comes next (`after=0` replays everything)."

@@ -16,7 +16,7 @@ def run(pollutant: str, values: list[float | None]) -> list[tuple[int, str, Leve
     out = []
     for h, v in enumerate(values):
         state, events = advance(RULES[pollutant], state, T0 + timedelta(hours=h), v)
-        out += [(h, e.kind, e.level) for e in events]
+        out += [(h, e.kind, e.level) for e in events if e.kind != "peaked"]
     return out
 
 
@@ -77,3 +77,14 @@ def test_episode_remembers_start_and_peak() -> None:
     assert state.level == Level.WARNING
     assert state.since == T0 + timedelta(hours=1)
     assert state.peak == 170
+
+
+def test_each_new_high_of_an_episode_is_reported_so_its_alert_keeps_the_true_peak() -> None:
+    state, peaks = State(), []
+    for h, v in enumerate([80, 90, 160, 170, 120, 165, 30, 200]):
+        state, events = advance(RULES["pm25"], state, T0 + timedelta(hours=h), v)
+        peaks += [(h, e.value) for e in events if e.kind == "peaked"]
+    # issued at 90 (hour 1); raised to 경보 at 170 (hour 3, a level change carries its value); new highs
+    # within a level are "peaked"; after the lift (hour 6) a new episode's values start afresh
+    assert peaks == [(2, 160)]
+    assert state.level == Level.NONE and state.peak == 0.0

@@ -282,3 +282,57 @@ def test_no_reminder_when_the_condition_cleared_or_the_rule_has_none() -> None:
     cleared, _ = transition(a, Clear(), at(10), Policy(auto_resolve=False))
     assert cleared is not None and cleared.state is State.ACKNOWLEDGED and not cleared.condition_active
     assert transition(cleared, Tick(), at(100_000), Policy(remind_after_s=60)) == (cleared, [])
+
+
+def restated(sev: Severity, title: str, value: float = 1.0) -> Raise:
+    return Raise("aq.advisory.pm25", "zone:z1", "aq", sev, title, EXPL, value, restate=True)
+
+
+def test_a_restated_level_takes_the_alert_down_with_an_audit_entry_and_a_notification() -> None:
+    a, _ = transition(None, restated(Severity.CRITICAL, "PM2.5 warning (경보)", 160), T0)
+    a, _ = transition(a, Acknowledge("kim"), at(10))
+    b, fx = transition(a, restated(Severity.WARNING, "PM2.5 advisory (주의보)", 90), at(3600))
+    assert b is not None and (b.severity, b.title) == (Severity.WARNING, "PM2.5 advisory (주의보)")
+    assert b.state is State.ACKNOWLEDGED and b.peak == 160  # lowering is not new attention; the peak stays
+    assert notifies(fx) == ["level_changed"]
+    audit = [e for e in fx if isinstance(e, Audit)]
+    assert [(e.action, e.detail) for e in audit] == [
+        ("level_changed", "PM2.5 warning (경보) -> PM2.5 advisory (주의보)")
+    ]
+    # a level within one severity (ozone 중대경보 -> 경보, both critical) changes the title the same way
+    c, _ = transition(None, restated(Severity.CRITICAL, "O3 grave warning (중대경보)"), T0)
+    d, fx = transition(c, restated(Severity.CRITICAL, "O3 warning (경보)"), at(3600))
+    assert d is not None and d.title == "O3 warning (경보)" and notifies(fx) == ["level_changed"]
+    # the same level again is only counted
+    e, fx = transition(d, restated(Severity.CRITICAL, "O3 warning (경보)", 0.4), at(7200))
+    assert e is not None and fx == [] and (e.count, e.peak) == (3, 1.0)
+
+
+def test_without_restate_a_lower_severity_never_retitles() -> None:
+    a, _ = transition(None, raise_(Severity.CRITICAL), T0)
+    b, fx = transition(a, Raise("flatline", "aq-001", "aq", Severity.INFO, "other", EXPL, 1.0), at(5))
+    assert b is not None and (b.severity, b.title, fx) == (Severity.CRITICAL, "PM2.5 sensor stuck", [])
+
+
+def test_two_conditions_of_one_reading_are_both_taken_in_order() -> None:
+    """A lot's "almost full" and "full" carry the same timestamp: the second is worse, not a replay."""
+    a, _ = transition(None, raise_(Severity.WARNING), T0)
+    b, fx = transition(a, Raise("flatline", "aq-001", "aq", Severity.CRITICAL, "full", EXPL, 2.0), T0)
+    assert b is not None and (b.severity, b.title, b.count) == (Severity.CRITICAL, "full", 2)
+    assert notifies(fx) == ["severity_raised"]
+    # replayed in the same order, neither changes anything
+    assert transition(b, raise_(Severity.WARNING), T0) == (b, [])
+    assert transition(b, Raise("flatline", "aq-001", "aq", Severity.CRITICAL, "full", EXPL, 2.0), T0) == (
+        b,
+        [],
+    )
+
+
+def test_a_raise_from_before_the_alert_was_resolved_does_not_reopen_it() -> None:
+    a, _ = transition(None, raise_(), T0)
+    r, _ = transition(a, Resolve("kim"), at(600))
+    assert r is not None
+    worse = Raise("flatline", "aq-001", "aq", Severity.CRITICAL, "worse", EXPL, 2.0)
+    assert transition(r, worse, at(300)) == (r, [])  # re-evaluated data older than the operator's resolve
+    o, fx = transition(r, worse, at(601))
+    assert o is not None and o.state is State.OPEN and notifies(fx) == ["reopened"]
