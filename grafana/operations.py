@@ -175,9 +175,9 @@ def platform() -> dashboard.Dashboard:
         ))
         .with_panel(table_panel(
             "Sequence gaps per device",
-            "SELECT device_id, stream, received, gaps, resets,"
+            "SELECT device_id, stream, received, gaps, resets, jumps,"
             " round(100.0 * gaps / nullif(received + gaps, 0), 2) AS loss_pct, last_received_at FROM device_streams"
-            " WHERE gaps > 0 OR resets > 0 ORDER BY gaps DESC LIMIT 50",
+            " WHERE gaps > 0 OR resets > 0 OR jumps > 0 ORDER BY gaps DESC LIMIT 50",
             w=12,
         ))
         .with_panel(table_panel(

@@ -173,7 +173,7 @@ class Store:
         inserted: set[tuple[str, tuple[Any, ...]]],
         whole: set[str],
     ) -> int:
-        per_device: dict[tuple[str, str], list[int]] = defaultdict(list)
+        per_device: dict[tuple[str, str], list[tuple[int, datetime]]] = defaultdict(list)
         last: dict[tuple[str, str], tuple[datetime, datetime]] = {}
         for a in g.accepted:
             if a.seq is None or (
@@ -181,7 +181,7 @@ class Store:
             ):
                 continue
             k = (a.device_id, a.stream.value)
-            per_device[k].append(a.seq)
+            per_device[k].append((a.seq, a.time))
             prev = last.get(k)
             received_at = a.row[-1]
             if prev is None or a.time > prev[0]:
@@ -189,9 +189,15 @@ class Store:
         if not per_device:
             return 0
         keys = sorted(per_device)  # a fixed lock order: no deadlocks between workers
+        devices = sorted({k[0] for k in keys})
+        interval = dict(
+            cur.execute(
+                "SELECT device_id, expected_interval_s FROM devices WHERE device_id = ANY(%s)", (devices,)
+            ).fetchall()
+        )
         cur.execute(
-            "SELECT device_id, stream, last_seq, max_seq, received, gaps, resets FROM device_streams"
-            " WHERE (device_id, stream) IN (SELECT * FROM unnest(%s::text[], %s::text[]))"
+            "SELECT device_id, stream, last_seq, max_seq, received, gaps, resets, jumps, before_jump, last_time"
+            " FROM device_streams WHERE (device_id, stream) IN (SELECT * FROM unnest(%s::text[], %s::text[]))"
             " ORDER BY device_id, stream FOR UPDATE",
             ([k[0] for k in keys], [k[1] for k in keys]),
         )
@@ -200,17 +206,21 @@ class Store:
         delta = 0
         for k in keys:
             old = before.get(k)
-            new = advance(old, per_device[k])
+            new = advance(old, per_device[k], interval.get(k[0]))
             assert new is not None
             delta += new.gaps - (old.gaps if old else 0)
             t, r = last[k]
-            params.append((k[0], k[1], new.last_seq, new.max_seq, new.received, new.gaps, new.resets, t, r))
+            params.append(
+                (k[0], k[1], new.last_seq, new.max_seq, new.received, new.gaps, new.resets, new.jumps,
+                 new.before_jump, t, r)
+            )  # fmt: skip
         cur.executemany(
-            "INSERT INTO device_streams AS s (device_id, stream, last_seq, max_seq, received, gaps, resets,"
-            " last_time, last_received_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            "INSERT INTO device_streams AS s (device_id, stream, last_seq, max_seq, received, gaps, resets, jumps,"
+            " before_jump, last_time, last_received_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
             " ON CONFLICT (device_id, stream) DO UPDATE SET last_seq = excluded.last_seq,"
             " max_seq = excluded.max_seq, received = excluded.received, gaps = excluded.gaps,"
-            " resets = excluded.resets, last_time = greatest(s.last_time, excluded.last_time),"
+            " resets = excluded.resets, jumps = excluded.jumps, before_jump = excluded.before_jump,"
+            " last_time = greatest(s.last_time, excluded.last_time),"
             " last_received_at = greatest(s.last_received_at, excluded.last_received_at)",
             params,
         )

@@ -75,7 +75,7 @@ def _detail(st: State, device_id: str) -> dict[str, Any]:
         raise Problem(404, f"device {device_id} is not registered")
     r = rows[0]
     r["streams"] = st.db.all(
-        "SELECT stream, received, gaps, resets, last_seq, last_time, last_received_at FROM device_streams"
+        "SELECT stream, received, gaps, resets, jumps, last_seq, last_time, last_received_at FROM device_streams"
         " WHERE device_id = %s ORDER BY stream",
         (device_id,),
     )

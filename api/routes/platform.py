@@ -32,7 +32,8 @@ def ingest_health(st: State, _who: Viewer) -> dict[str, Any]:
         " ORDER BY worker"
     )
     seq = st.db.one(
-        "SELECT coalesce(sum(gaps), 0)::bigint AS gaps, coalesce(sum(resets), 0)::bigint AS resets FROM device_streams"
+        "SELECT coalesce(sum(gaps), 0)::bigint AS gaps, coalesce(sum(resets), 0)::bigint AS resets,"
+        " coalesce(sum(jumps), 0)::bigint AS jumps FROM device_streams"
     )
     reasons = st.db.all("SELECT reason, count(*) AS n FROM dead_letters GROUP BY reason ORDER BY reason")
     assert seq is not None
