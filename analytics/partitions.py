@@ -29,7 +29,7 @@ import psycopg
 
 from alerts import outbox
 from analytics.metrics import AnalyticsMetrics, sink_names
-from analytics.registry import registry_rows
+from analytics.registry import Row, registry_rows
 from analytics.service import AnalyticsService, IngestPulse
 from citywatch import metrics
 from citywatch.leadership import LockSession, lock_key
@@ -87,10 +87,10 @@ class PartitionLeases:
         )
         return int(row[0]) if row else 1
 
-    def rebalance(self) -> tuple[set[str], list[tuple[str, str, str]]]:
+    def rebalance(self) -> tuple[set[str], list[Row]]:
         """Take or release locks towards the fair share: the partitions this worker holds now, and the
         device registry (read once here for all of them)."""
-        devices: list[tuple[str, str, str]] = []
+        devices: list[Row] = []
         try:
             conn = self._connection()
             partitions = self.partitions()

@@ -1,6 +1,6 @@
-"""The device registry as the analytics see it: each device's kind and zone, and (for a zone
-partition) that zone's air-quality stations. Re-read every step, cheaply. And what every analytics step
-works with (:class:`StepContext`)."""
+"""The device registry as the analytics see it: each device's kind and zone, each air-quality station's
+analysers (``meta.instruments``), and (for a zone partition) that zone's air-quality stations. Re-read
+every step, cheaply. And what every analytics step works with (:class:`StepContext`)."""
 
 from __future__ import annotations
 
@@ -9,18 +9,31 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import psycopg
+from pydantic import ValidationError
 
 from alerts.writer import AlertWriter
+from citywatch.contracts.instruments import Instruments
 
 if TYPE_CHECKING:
     from analytics.config import Rules
 
-Row = tuple[str, str, str]  # (device, kind, zone or '')
+Row = tuple[str, str, str, Any]  # (device, kind, zone or '', its meta.instruments or None)
 
 
 def registry_rows(conn: psycopg.Connection[Any]) -> list[Row]:
-    """(device, kind, zone or '') of every registered device."""
-    return conn.execute("SELECT device_id, kind, coalesce(zone_id, '') FROM devices").fetchall()
+    """(device, kind, zone or '', instruments) of every registered device."""
+    return conn.execute(
+        "SELECT device_id, kind, coalesce(zone_id, ''), meta->'instruments' FROM devices ORDER BY device_id"
+    ).fetchall()
+
+
+def instruments_of(value: Any) -> Instruments:
+    """A station's analysers from its registry entry; one the API would refuse reads as the defaults (the
+    API validates what it registers, so only a hand-edited row gets here)."""
+    try:
+        return Instruments.model_validate(value or {})
+    except ValidationError:
+        return Instruments()
 
 
 class Registry:
@@ -30,17 +43,22 @@ class Registry:
         self.zone_of: dict[str, str] = {}  # air-quality station -> zone
         self.device_zone: dict[str, tuple[str, str]] = {}  # device -> (kind, zone)
         self.stations: list[str] = []  # this zone's air-quality stations (zone partitions)
+        self.instruments: dict[str, Instruments] = {}  # air-quality station -> its analysers
+        self._rows: list[Row] = []
 
     def refresh(self, rows: list[Row]) -> bool:
-        """Take the registry ``rows``; True when a device's kind or zone changed (or one came or went)."""
-        self.kind_of = {dev: kind for dev, kind, _zone in rows}
-        self.zone_of = {dev: zone for dev, kind, zone in rows if kind == "aq"}
+        """Take the registry ``rows``; True when they changed (a device came or went, or its kind, zone or
+        analysers changed)."""
+        if rows == self._rows:
+            return False
+        self._rows = rows
+        self.kind_of = {dev: kind for dev, kind, _zone, _i in rows}
+        self.zone_of = {dev: zone for dev, kind, zone, _i in rows if kind == "aq"}
+        self.instruments = {dev: instruments_of(i) for dev, kind, _zone, i in rows if kind == "aq"}
         if self.zone is not None:
             self.stations = sorted(dev for dev, zone in self.zone_of.items() if zone == self.zone)
-        device_zone = {dev: (kind, zone) for dev, kind, zone in rows}
-        changed = device_zone != self.device_zone
-        self.device_zone = device_zone
-        return changed
+        self.device_zone = {dev: (kind, zone) for dev, kind, zone, _i in rows}
+        return True
 
     def only(self, column: str = "device_id") -> tuple[str, dict[str, object]]:
         """SQL restricting air-quality rows to this zone's stations (nothing for the whole city)."""

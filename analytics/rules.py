@@ -51,28 +51,88 @@ def quality_event(f: Finding) -> tuple[str, Raise | Clear]:
     )
 
 
+def advisory_severity(level: Level, confirmed_level: Level) -> Severity:
+    """주의보: warning; 경보 and 중대경보: critical. A level standing on doubtful hours only (unconfirmed) is
+    one severity lower, yet never below the level its episode's believable hours stand for."""
+
+    def of(lvl: Level) -> Severity:
+        return Severity.WARNING if lvl is Level.ADVISORY else Severity.CRITICAL
+
+    if confirmed_level >= level:
+        return of(level)
+    lower = Severity(max(Severity.INFO, of(level) - 1))
+    return max(lower, of(confirmed_level)) if confirmed_level else lower
+
+
 def advisory_event(
-    pollutant: str, subject: str, e: AdvisoryEvent, since: datetime | None
+    pollutant: str,
+    subject: str,
+    e: AdvisoryEvent,
+    since: datetime | None,
+    doubt: str = "",
+    excluded: dict[str, str] | None = None,
+    readings: dict[str, float] | None = None,
 ) -> tuple[str, Raise | Clear]:
+    """The alert event of an advisory's change; ``doubt``: why the hour that moved an unconfirmed level
+    is doubtful; for an area, the station ``readings`` its value is the median of, and those ``excluded``
+    (station -> why)."""
     rule = f"aq.advisory.{pollutant}"
     key = f"{rule}:{subject}"
     if e.level is Level.NONE:
         return key, Clear(f"{POLLUTANT_NAMES[pollutant]} advisory lifted at {e.value:g}")
-    severity = Severity.WARNING if e.level is Level.ADVISORY else Severity.CRITICAL
-    title = f"{POLLUTANT_NAMES[pollutant]} {ADVISORY_NAMES[e.level]}: {subject}"
+    name = ADVISORY_NAMES[e.level] + ("" if e.confirmed else ", unconfirmed (미확인)")
+    details: dict[str, Any] = {
+        "level": e.level.name.lower(),
+        "previous": e.previous.name.lower(),
+        "event": e.kind,
+        "confirmed": e.confirmed,
+    }
+    if not e.confirmed:
+        details["unconfirmed"] = doubt or "doubtful readings"
+    if readings is not None:
+        details["readings"] = readings
+        details["excluded"] = excluded or {}
+    left_out = "; ".join(f"{s} excluded: {why}" for s, why in sorted((excluded or {}).items()))
     return key, alert(
         rule,
         subject,
         "aq",
-        severity,
-        title,
+        advisory_severity(e.level, e.confirmed_level),
+        f"{POLLUTANT_NAMES[pollutant]} {name}: {subject}",
         e.value,
         restate=True,  # a lowered advisory's alert reads, and weighs, as the level it is now
         observed=e.value,
         window_start=since,
         window_end=e.at,
-        details={"level": e.level.name.lower(), "previous": e.previous.name.lower(), "event": e.kind},
-        message=f"hourly mean {e.value:g}; {e.kind} {ADVISORY_NAMES[e.level]}",
+        details=details,
+        message=f"hourly {'median' if readings is not None else 'mean'} {e.value:g}; {e.kind} {name}"
+        + (f" — {doubt}" if doubt and not e.confirmed else "")
+        + (f" ({left_out})" if left_out else ""),
+    )
+
+
+#: an analyser at its full scale this many hours running is stuck there (its ceiling is not the weather)
+STUCK_AT_FULL_SCALE_H = 3
+
+
+def saturation_event(device_id: str, reasons: dict[str, str], hours: int, hour: datetime) -> Raise:
+    """A station whose analysers (``reasons``: pollutant -> what it read) sat at their full scale in the
+    hour ending at ``hour``, ``hours`` running."""
+    stuck = hours >= STUCK_AT_FULL_SCALE_H
+    what = ", ".join(sorted(reasons))
+    return alert(
+        "aq.saturation",
+        device_id,
+        "aq",
+        Severity.WARNING,
+        f"{'Analyser stuck at full scale' if stuck else 'Analyser at full scale'} ({what}): {device_id}",
+        float(hours),
+        observed=float(hours),
+        window_end=hour,
+        details={"pollutants": reasons, "hours": hours, "stuck": stuck},
+        message="; ".join(reasons[p] for p in sorted(reasons))
+        + f" — {hours} hour(s) running; a reading at the"
+        " analyser's ceiling is a sensor fault, not the air (its hours feed no advisory)",
     )
 
 

@@ -35,7 +35,7 @@ from analytics.airquality.step import AirQualityStep
 from analytics.config import Rules, RulesFile
 from analytics.device_health import DeviceHealth
 from analytics.metrics import AnalyticsMetrics
-from analytics.registry import Registry, StepContext, registry_rows
+from analytics.registry import Registry, Row, StepContext, registry_rows
 from analytics.streams import EventStreams
 from citywatch import metrics
 from citywatch.db import privacy, rollups
@@ -183,7 +183,7 @@ class AnalyticsService:
         self,
         now: datetime | None = None,
         health: bool = True,
-        devices: list[tuple[str, str, str]] | None = None,
+        devices: list[Row] | None = None,
     ) -> int:
         """One evaluation; ``devices``: the registry, when a partitioned worker read it once for all its partitions."""
         now = now or datetime.now(UTC)

@@ -56,27 +56,55 @@ RULES: dict[str, Rule] = {
 }
 
 
+#: a doubtful station reading (see :mod:`analytics.airquality.validation`) this many hours running is
+#: believed: a real local source persists where a glitch does not
+CONFIRM_AFTER_H = 3
+
+
 @dataclass(frozen=True, slots=True)
 class State:
     level: Level = Level.NONE
     streaks: tuple[int, ...] = (0, 0, 0, 0)  # consecutive hours at/above each level's issue threshold
     since: datetime | None = None  # when the current episode was issued
     peak: float = 0.0
+    confirmed_level: Level = Level.NONE  # the highest level of the episode believable hours stand for
+    doubted_h: int = 0  # consecutive doubtful hours fed
+
+    @property
+    def confirmed(self) -> bool:
+        return self.confirmed_level >= self.level
+
+    @property
+    def believed(self) -> bool:
+        """The latest hour fed is believed: it passed validation, or its doubt held long enough."""
+        return self.doubted_h == 0 or self.doubted_h >= CONFIRM_AFTER_H
 
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    kind: str  # issued | raised | lowered | lifted | peaked
+    kind: str  # issued | raised | lowered | lifted | peaked | confirmed
     level: Level
     previous: Level
     at: datetime
     value: float
+    confirmed_level: Level = Level.GRAVE  # below ``level``: the level stands on doubtful hours (unconfirmed)
+
+    @property
+    def confirmed(self) -> bool:
+        return self.confirmed_level >= self.level
 
 
-def advance(rule: Rule, state: State, hour: datetime, value: float | None) -> tuple[State, list[Event]]:
-    """Feed the mean of the hour ending at ``hour``; a missing hour holds the state."""
+def advance(
+    rule: Rule, state: State, hour: datetime, value: float | None, trusted: bool = True
+) -> tuple[State, list[Event]]:
+    """Feed the mean of the hour ending at ``hour``; a missing hour holds the state. ``trusted``: the
+    hour passed validation. A level entered on a doubtful hour is unconfirmed (what the episode's believable
+    hours stand for is lower) until an hour is believed — valid, or doubtful for :data:`CONFIRM_AFTER_H`
+    hours running — then ``confirmed``."""
     if value is None:
         return state, []
+    doubted_h = 0 if trusted else state.doubted_h + 1
+    believed = replace(state, doubted_h=doubted_h).believed
     streaks = tuple(
         (state.streaks[lvl] + 1 if value >= rule.issue[Level(lvl)] else 0) if Level(lvl) in rule.issue else 0
         for lvl in range(len(Level))
@@ -89,15 +117,27 @@ def advance(rule: Rule, state: State, hour: datetime, value: float | None) -> tu
     else:  # step down while the hour is below the current level's step-down threshold
         while level > Level.NONE and value < rule.step_down[level]:
             level = Level(level - 1)
+    confirmed_level = level if believed else min(state.confirmed_level, level)
+    new = State(
+        level,
+        streaks,
+        (state.since if state.level else hour) if level else None,
+        max(state.peak, value) if level else 0.0,
+        confirmed_level,
+        doubted_h,
+    )
     if level == state.level:
-        if level and value > state.peak:
-            return replace(state, streaks=streaks, peak=value), [Event("peaked", level, level, hour, value)]
-        return replace(state, streaks=streaks), []
+        if not level:
+            return new, []
+        if new.confirmed and not state.confirmed:
+            return new, [Event("confirmed", level, level, hour, value, confirmed_level)]
+        if value > state.peak:
+            return new, [Event("peaked", level, level, hour, value, confirmed_level)]
+        return new, []
     if state.level == Level.NONE:
-        kind, since = "issued", hour
+        kind = "issued"
     elif level == Level.NONE:
-        kind, since = "lifted", None
+        kind = "lifted"
     else:
-        kind, since = ("raised" if level > state.level else "lowered"), state.since
-    new = State(level, streaks, since, max(state.peak, value) if level else 0.0)
-    return new, [Event(kind, level, state.level, hour, value)]
+        kind = "raised" if level > state.level else "lowered"
+    return new, [Event(kind, level, state.level, hour, value, confirmed_level)]

@@ -11,8 +11,10 @@ Each minute the zone's readings arrive together. For every station:
 * **drift** — the same log-ratio wandering away from its learned level (CUSUM);
   when several stations of a zone drift together, only the one furthest from
   its peers is blamed;
-* **range** — physically inconsistent values: PM2.5 above PM10, or a reading
-  at the analyser's saturation value.
+* **range** — physically inconsistent values: PM2.5 above PM10 by more than the two analysers'
+  combined uncertainty, for ``range_persist_s`` running (two instruments, each with its error, put
+  PM2.5 slightly above PM10 in a few per cent of real hours; that is not a fault). A reading at an
+  analyser's full scale is ``aq.saturation``, judged hourly with the station's instruments.
 
 A reading of zero is the sensor's floor, where a ratio means nothing: it is
 judged by the stuck rule alone (a run of zeros is a dead counter) and is no
@@ -31,8 +33,7 @@ from datetime import datetime
 from typing import Any
 
 from analytics.detectors import Cusum, Flatline, Spike
-
-SATURATION = (999.0, 1000.0, 5000.0)
+from citywatch.contracts.instruments import Instruments, combined_uncertainty
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +71,8 @@ class QualityConfig:
     drift_k: float = 1.0  # allowance, in robust standard deviations of the log-ratio
     drift_h: float = 40.0
     drift_min_scale: float = 0.08
+    range_persist_s: float = 7200.0  # PM2.5 beyond PM10 (and its uncertainty) this long running: a fault
+    range_persist_n: int = 3  # ... over at least this many readings
     range_quiet: int = 10
     humid_rh: float = 75.0
     pair_warmup: int = 60  # readings before a peer's ratio counts
@@ -85,6 +88,8 @@ class _Station:
     active: dict[str, bool] = field(default_factory=dict)
     since_spike: int = 0
     since_range: int = 0
+    range_from: datetime | None = None  # the first reading of the current run of inconsistent ones
+    range_run: int = 0
     peers: tuple[str, ...] = ()
     last_pm25: float | None = None
     pair: dict[str, float] = field(default_factory=dict)  # learned log-ratio to each peer
@@ -99,6 +104,7 @@ class ZoneQuality:
     def __init__(self, config: QualityConfig | None = None) -> None:
         self.config = config or QualityConfig()
         self.overrides: dict[str, QualityConfig] = {}  # per station, from the rules file's ``devices``
+        self.instruments: dict[str, Instruments] = {}  # per station, from the registry
         self.stations: dict[str, _Station] = {}
 
     def cfg(self, sid: str) -> QualityConfig:
@@ -124,6 +130,8 @@ class ZoneQuality:
                 "active": st.active,
                 "since_spike": st.since_spike,
                 "since_range": st.since_range,
+                "range_from": st.range_from.isoformat() if st.range_from else None,
+                "range_run": st.range_run,
                 "peers": list(st.peers),
                 "pair": st.pair,
                 "last_pm25": st.last_pm25,
@@ -143,6 +151,8 @@ class ZoneQuality:
                 dict(s["active"]),
                 s["since_spike"],
                 s["since_range"],
+                datetime.fromisoformat(s["range_from"]) if s.get("range_from") else None,
+                s.get("range_run", 0),
                 tuple(s.get("peers", ())),
                 s.get("last_pm25"),
                 dict(s.get("pair", {})),
@@ -211,15 +221,24 @@ class ZoneQuality:
                     ),
                 )
             # range
-            bad = []
-            if r.pm25 is not None and r.pm10 is not None and r.pm25 > r.pm10 * 1.05 + 2.0:
-                bad.append(f"PM2.5 {r.pm25} > PM10 {r.pm10}")
-            bad += [
-                f"{n} at saturation value {v}"
-                for n, v in (("PM2.5", r.pm25), ("PM10", r.pm10))
-                if v in SATURATION
-            ]
-            st.since_range = 0 if bad else st.since_range + 1
+            bad, inconsistent = "", False
+            if r.pm25 is not None and r.pm10 is not None:
+                kit = self.instruments.get(r.station, Instruments())
+                tolerance = combined_uncertainty(kit.range("pm25"), r.pm25, kit.range("pm10"), r.pm10)
+                inconsistent = r.pm25 > r.pm10 + tolerance
+                if inconsistent:
+                    st.range_from = st.range_from or r.time
+                    st.range_run += 1
+                    if st.range_run >= c.range_persist_n and (r.time - st.range_from).total_seconds() >= (
+                        c.range_persist_s
+                    ):
+                        bad = (
+                            f"PM2.5 {r.pm25:g} > PM10 {r.pm10:g} beyond the analysers' uncertainty"
+                            f" (±{tolerance:.1f}) for {st.range_run} readings since {st.range_from:%Y-%m-%d %H:%M}"
+                        )
+                else:
+                    st.range_from, st.range_run = None, 0
+            st.since_range = 0 if inconsistent else st.since_range + 1
             if bad or st.since_range >= c.range_quiet:
                 out += self._edge(
                     st,
@@ -229,7 +248,7 @@ class ZoneQuality:
                         bool(bad),
                         r.time,
                         r.pm25,
-                        message="; ".join(bad) or "values consistent again",
+                        message=bad or "values consistent again",
                         details=extra,
                     ),
                 )

@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import statistics
 from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,15 +25,20 @@ from analytics.airquality.advisory import State as AdvisoryState
 from analytics.airquality.baseline import FEATURES, MultivariateModel, SeasonalBaseline, Unusual
 from analytics.airquality.cai import cai
 from analytics.airquality.quality import Reading, ZoneQuality
+from analytics.airquality.validation import Area, Hour, Verdict, area, judge
 from analytics.registry import StepContext
 from analytics.shapes import ShapeWatch
+from citywatch.contracts.instruments import POLLUTANTS
 
 HOURLY_SQL = """
 SELECT device_id,
        avg(pm25) FILTER (WHERE time >= %(h1)s) AS pm25_1h, avg(pm10) FILTER (WHERE time >= %(h1)s) AS pm10_1h,
        avg(pm25) AS pm25_24h, avg(pm10) AS pm10_24h,
        avg(o3) FILTER (WHERE time >= %(h1)s) AS o3, avg(no2) FILTER (WHERE time >= %(h1)s) AS no2,
-       avg(co) FILTER (WHERE time >= %(h1)s) AS co, avg(so2) FILTER (WHERE time >= %(h1)s) AS so2
+       avg(co) FILTER (WHERE time >= %(h1)s) AS co, avg(so2) FILTER (WHERE time >= %(h1)s) AS so2,
+       max(pm25) FILTER (WHERE time >= %(h1)s), max(pm10) FILTER (WHERE time >= %(h1)s),
+       max(o3) FILTER (WHERE time >= %(h1)s), max(no2) FILTER (WHERE time >= %(h1)s),
+       max(co) FILTER (WHERE time >= %(h1)s), max(so2) FILTER (WHERE time >= %(h1)s)
 FROM air_quality WHERE time >= %(h24)s AND time < %(h)s {stations} GROUP BY device_id
 """
 
@@ -53,6 +57,9 @@ class AirQualityStep:
         self.models: dict[str, MultivariateModel] = {}
         self.shapes = ShapeWatch(ctx.rules().shapes)
         self.shapes_dirty = False  # hours were learned since the shapes were last saved (their own row)
+        self.previous: dict[str, dict[str, float]] = {}  # station -> its usable means of the last hour
+        self.previous_hour: datetime | None = None
+        self.saturated_h: dict[str, int] = {}  # station -> hours running with an analyser at full scale
 
     # -- state -------------------------------------------------------------
     def restore(self, s: dict[str, Any]) -> None:
@@ -65,9 +72,14 @@ class AirQualityStep:
                 tuple(v["streaks"]),
                 datetime.fromisoformat(v["since"]) if v["since"] else None,
                 v["peak"],
+                Level(v.get("confirmed_level", v["level"])),
+                v.get("doubted_h", 0),
             )
             for k, v in s.get("advisories", {}).items()
         }
+        self.previous = s.get("previous", {})
+        self.previous_hour = datetime.fromisoformat(s["previous_hour"]) if s.get("previous_hour") else None
+        self.saturated_h = s.get("saturated_h", {})
         self.baselines = {k: SeasonalBaseline.from_state(v) for k, v in s.get("baselines", {}).items()}
         self.zone_done = {k: datetime.fromisoformat(v) for k, v in s.get("zone_done", {}).items()}
 
@@ -82,9 +94,14 @@ class AirQualityStep:
                     "streaks": list(v.streaks),
                     "since": v.since.isoformat() if v.since else None,
                     "peak": v.peak,
+                    "confirmed_level": int(v.confirmed_level),
+                    "doubted_h": v.doubted_h,
                 }
                 for k, v in self.advisories.items()
             },
+            "previous": self.previous,
+            "previous_hour": self.previous_hour.isoformat() if self.previous_hour else None,
+            "saturated_h": self.saturated_h,
         }
 
     def load_shapes(self, state_key: str) -> None:
@@ -122,13 +139,17 @@ class AirQualityStep:
             self._zone_settings(zone, zq)
 
     def _zone_settings(self, zone: str, zq: ZoneQuality) -> ZoneQuality:
-        """A zone's quality settings, and those of its stations with settings of their own."""
+        """A zone's quality settings, those of its stations with settings of their own, and its stations'
+        analysers."""
         rules, zone_of = self.rules(), self.registry.zone_of
         zq.config = rules.quality_for(zone)
         zq.overrides = {
             sid: rules.quality_for_station(sid, zone)
             for sid, own in rules.device_own.items()
             if "quality" in own and zone_of.get(sid) == zone
+        }
+        zq.instruments = {
+            sid: kit for sid, kit in self.registry.instruments.items() if zone_of.get(sid) == zone
         }
         return zq
 
@@ -213,10 +234,10 @@ class AirQualityStep:
             HOURLY_SQL.format(stations=only),
             {"h": hour, "h1": hour - timedelta(hours=1), "h24": hour - timedelta(hours=24), **params},
         ).fetchall()
-        by_zone: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-        mixes: dict[str, dict[str, Unusual]] = defaultdict(dict)  # zone -> station -> its unusual mix
-        evaluated: dict[str, int] = defaultdict(int)  # zone -> stations with an hour of data
-        for dev, pm25_1h, pm10_1h, pm25_24h, pm10_24h, o3, no2, co, so2 in rows:
+        means: dict[str, dict[str, float | None]] = {}
+        highest: dict[str, dict[str, float | None]] = {}
+        day: dict[str, dict[str, float | None]] = {}  # station -> the 24-hour features of its pollutant mix
+        for dev, pm25_1h, pm10_1h, pm25_24h, pm10_24h, o3, no2, co, so2, *maxima in rows:
             c = cai({"pm25": pm25_24h, "pm10": pm10_24h, "o3": o3, "no2": no2, "co": co, "so2": so2})
             conn.execute(
                 "INSERT INTO aq_hourly (hour, device_id, pm10_24h, pm25_24h, o3, no2, co, so2, cai, grade, dominant,"
@@ -238,29 +259,84 @@ class AirQualityStep:
                     Jsonb(c.sub_indices if c else {}),
                 ),
             )
-            hourly = {"pm25": pm25_1h, "pm10": pm10_1h, "o3": o3}
-            self._advise(dev, hour, hourly)
-            for key, ev in self.shapes.on_hour(dev, hour, {**hourly, "no2": no2, "co": co, "so2": so2}):
+            means[dev] = dict(zip(POLLUTANTS, (pm25_1h, pm10_1h, o3, no2, co, so2), strict=True))
+            highest[dev] = dict(zip(POLLUTANTS, maxima, strict=True))
+            day[dev] = dict(zip(FEATURES, (pm10_24h, pm25_24h, o3, no2, co, so2), strict=True))
+        verdicts = self._judge(hour, means, highest)
+        saturated = self._saturation(hour, verdicts)
+        mixes: dict[str, dict[str, Unusual]] = defaultdict(dict)  # zone -> station -> its unusual mix
+        evaluated: dict[str, int] = defaultdict(int)  # zone -> stations with an hour of data
+        for dev, hourly in means.items():
+            for pollutant in ADVISORY_RULES:
+                self._advise(pollutant, dev, hour, hourly[pollutant], verdicts[dev].get(pollutant))
+            for key, ev in self.shapes.on_hour(dev, hour, dict(hourly)):
                 self.alerts.apply(key, ev, hour)
             self.shapes_dirty = True
-            unusual = self._learned(
-                dev, hour, pm25_1h, dict(zip(FEATURES, (pm10_24h, pm25_24h, o3, no2, co, so2), strict=True))
-            )
+            if dev in saturated:
+                continue  # an analyser at its ceiling says nothing of the air's mix (aq.saturation says it)
+            unusual = self._learned(dev, hour, hourly["pm25"], day[dev])
             zone = zone_of.get(dev)
             if unusual is not None:
                 mixes[zone or ""][dev] = unusual
             if zone:
                 evaluated[zone] += 1
-                for p, v in hourly.items():
-                    if v is not None:
-                        by_zone[zone][p].append(v)
-        for zone, values in by_zone.items():
-            self._advise(f"zone:{zone}", hour, {p: statistics.fmean(v) for p, v in values.items()})
+        for zone in sorted({zone_of[d] for d in means if zone_of.get(d)}):
+            for pollutant in ADVISORY_RULES:
+                values = {
+                    d: v for d in means if zone_of.get(d) == zone and (v := means[d][pollutant]) is not None
+                }
+                believed = {
+                    d: self.advisories.get(f"{pollutant}:{d}", AdvisoryState()).believed for d in values
+                }
+                a = area(values, {d: verdicts[d][pollutant] for d in values}, believed)
+                self._advise(pollutant, f"zone:{zone}", hour, a.value, None, a)
         self._mixes(hour, mixes, evaluated)
         mine = set(self.registry.stations) if self.registry.zone is not None else None
         for key, clear in self.shapes.tick(hour, mine):
             self.alerts.apply(key, clear, hour)
             self.shapes_dirty = True
+
+    def _judge(
+        self,
+        hour: datetime,
+        means: dict[str, dict[str, float | None]],
+        highest: dict[str, dict[str, float | None]],
+    ) -> dict[str, dict[str, Verdict]]:
+        """Every station's hour of every pollutant, validated (:mod:`analytics.airquality.validation`)
+        against its analyser's range, its zone peers and (alone) its previous hour."""
+        out: dict[str, dict[str, Verdict]] = defaultdict(dict)
+        prior = self.previous if self.previous_hour == hour - timedelta(hours=1) else {}
+        for pollutant in POLLUTANTS:
+            hours = {
+                dev: Hour(v, highest[dev][pollutant], prior.get(dev, {}).get(pollutant))
+                for dev, m in means.items()
+                if (v := m[pollutant]) is not None
+            }
+            for dev, verdict in judge(
+                pollutant, hours, self.registry.instruments, self.registry.zone_of
+            ).items():
+                out[dev][pollutant] = verdict
+        self.previous = {
+            dev: {p: v for p, v in m.items() if v is not None and out[dev][p].usable}
+            for dev, m in means.items()
+        }
+        self.previous_hour = hour
+        return out
+
+    def _saturation(self, hour: datetime, verdicts: dict[str, dict[str, Verdict]]) -> set[str]:
+        """``aq.saturation`` for each station with an analyser at its full scale this hour (stuck at it after
+        hours running), cleared in its first hour without; returns the stations saturated."""
+        saturated = set()
+        for dev, by_pollutant in verdicts.items():
+            reasons = {p: v.reason for p, v in by_pollutant.items() if v.status == "invalid"}
+            key = f"aq.saturation:{dev}"
+            if reasons:
+                saturated.add(dev)
+                hours = self.saturated_h[dev] = self.saturated_h.get(dev, 0) + 1
+                self.alerts.apply(key, events.saturation_event(dev, reasons, hours, hour), hour)
+            elif self.saturated_h.pop(dev, 0):
+                self.alerts.apply(key, Clear("every analyser within its range again"), hour)
+        return saturated
 
     def _mixes(self, hour: datetime, mixes: dict[str, dict[str, Unusual]], evaluated: dict[str, int]) -> None:
         """The hour's unusual pollutant mixes (``aq.multivariate``): a zone where most stations (at least 3)
@@ -316,13 +392,33 @@ class AirQualityStep:
             self.alerts.apply(f"aq.multivariate:{dev}", Clear("pollutant mix usual again"), hour)
         return unusual
 
-    def _advise(self, subject: str, hour: datetime, hourly: dict[str, float | None]) -> None:
-        for pollutant, rule in ADVISORY_RULES.items():
-            k = f"{pollutant}:{subject}"
-            state, emitted = advance(
-                rule, self.advisories.get(k, AdvisoryState()), hour, hourly.get(pollutant)
+    def _advise(
+        self,
+        pollutant: str,
+        subject: str,
+        hour: datetime,
+        value: float | None,
+        verdict: Verdict | None,
+        of_area: Area | None = None,
+    ) -> None:
+        """Feed one hour to ``subject``'s advisory of ``pollutant``: a station's own hour unless it is invalid
+        (doubtful: its advisory unconfirmed), or an area's median of its believable stations."""
+        if verdict is not None and not verdict.usable:
+            value = None  # the analyser's ceiling is not the air: the advisory holds
+        k = f"{pollutant}:{subject}"
+        trusted = verdict is None or verdict.status == "valid"
+        state, emitted = advance(
+            ADVISORY_RULES[pollutant], self.advisories.get(k, AdvisoryState()), hour, value, trusted
+        )
+        self.advisories[k] = state
+        for e in emitted:
+            key, ev = events.advisory_event(
+                pollutant,
+                subject,
+                e,
+                state.since,
+                doubt=verdict.reason if verdict is not None else "",
+                excluded=of_area.excluded if of_area else None,
+                readings=of_area.stations if of_area else None,
             )
-            self.advisories[k] = state
-            for e in emitted:
-                key, ev = events.advisory_event(pollutant, subject, e, state.since)
-                self.alerts.apply(key, ev, hour)
+            self.alerts.apply(key, ev, hour)

@@ -5,11 +5,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from citywatch.contracts.instruments import Instruments
 from citywatch.contracts.topics import DeviceKind
 
 DeviceState = Literal["online", "offline", "never_seen", "retired"]
+
+
+def _checked_meta(meta: dict[str, Any] | None) -> dict[str, Any] | None:
+    """``meta.instruments``, where given, is an air-quality station's analysers
+    (:mod:`citywatch.contracts.instruments`): refused unless valid, stored as given."""
+    if meta and "instruments" in meta:
+        Instruments.model_validate(meta["instruments"])
+    return meta
 
 
 class Device(BaseModel):
@@ -34,7 +43,8 @@ class StreamStats(BaseModel):
     stream: str
     received: int
     gaps: int
-    resets: int
+    resets: int = Field(description="restarts of its counter (reboots)")
+    jumps: int = Field(description="counter jumps too far ahead for the time that passed: corrupt, not loss")
     last_seq: int
     last_time: datetime
     last_received_at: datetime
@@ -60,7 +70,12 @@ class DeviceIn(BaseModel):
     zone_id: str | None = None
     lot_id: str | None = None
     expected_interval_s: float | None = Field(None, gt=0)
-    meta: dict[str, Any] = Field(default_factory=dict)
+    meta: dict[str, Any] = Field(
+        default_factory=dict,
+        description="free-form; ``instruments``: an air-quality station's analysers' ranges",
+    )
+
+    _meta = field_validator("meta")(_checked_meta)
 
 
 class DevicePatch(BaseModel):
@@ -73,6 +88,8 @@ class DevicePatch(BaseModel):
     expected_interval_s: float | None = Field(None, gt=0)
     meta: dict[str, Any] | None = None
     status: Literal["active", "retired"] | None = None
+
+    _meta = field_validator("meta")(_checked_meta)
 
 
 class BrokerCredentials(BaseModel):
@@ -102,6 +119,7 @@ class IngestHealth(BaseModel):
     dead_lettered: int
     gaps: int
     resets: int
+    jumps: int
     workers: list[IngestCounters]
     dead_letters_by_reason: dict[str, int]
 

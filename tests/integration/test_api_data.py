@@ -256,6 +256,15 @@ def test_registering_rotating_and_retiring_a_device_change_its_broker_account(ap
             assert _can_connect(p.broker.port, "aq-900", new["password"])
             patched = c.patch("/api/v1/devices/aq-900", json={"name": "Renamed"}).json()
             assert patched["name"] == "Renamed"
+            # a station's analysers: kept as given; ranges that make no sense refused, naming the field
+            kit = {"instruments": {"o3": {"full_scale": 0.5}, "co": {"low": 0, "full_scale": 50}}}
+            assert c.patch("/api/v1/devices/aq-900", json={"meta": kit}).json()["meta"] == kit
+            bad = c.patch("/api/v1/devices/aq-900", json={"meta": {"instruments": {"o3": {"full_scale": 0}}}})
+            assert bad.status_code == 422 and "full_scale" in bad.text, bad.text
+            bad = c.patch(
+                "/api/v1/devices/aq-900", json={"meta": {"instruments": {"radon": {"full_scale": 9}}}}
+            )
+            assert bad.status_code == 422 and "radon" in bad.text, bad.text
             retired = c.delete("/api/v1/devices/aq-900").json()
             assert retired["state"] == "retired"
             assert wait_for(lambda: not _can_connect(p.broker.port, "aq-900", new["password"]), 10)
