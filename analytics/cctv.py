@@ -34,9 +34,11 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from alerts.model import AlertEvent, Clear, Severity, alert
 from analytics.conditions import Conditions
+from citywatch.localtime import SEOUL, is_night
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,12 +106,6 @@ class CctvConfig:
     silent_p: float = 0.001
     silent_min_events: int = 10  # events seen, and hours observed, before the rate is trusted
     silent_min_span_s: float = 3 * 3600
-    utc_offset_h: float = 9.0  # KST
-
-
-def _night(t: datetime, offset_h: float) -> bool:
-    h = (t.hour + t.minute / 60 + offset_h) % 24
-    return h >= 22 or h < 6
 
 
 def scene_of(event_type: str, cfg: CctvConfig) -> str:
@@ -118,13 +114,14 @@ def scene_of(event_type: str, cfg: CctvConfig) -> str:
     return rule.same_as if rule is not None and rule.same_as else event_type
 
 
-def severity(e: CctvEvent, cfg: CctvConfig) -> Severity | None:
+def severity(e: CctvEvent, cfg: CctvConfig, tz: ZoneInfo = SEOUL) -> Severity | None:
     """The event's severity by its type's rule (``cfg.events``; a type not in it: info), or None for an
-    event below ``min_confidence`` or of a type switched off at this time of day."""
+    event below ``min_confidence`` or of a type switched off at this time of day (night: 22–06 in the
+    city's time zone ``tz``)."""
     if e.confidence < cfg.min_confidence:
         return None
     rule = cfg.events.get(e.event_type, EventRule())
-    level = (rule.night or rule.day) if _night(e.time, cfg.utc_offset_h) else rule.day
+    level = (rule.night or rule.day) if is_night(e.time, tz) else rule.day
     if level == "off":
         return None
     floors: list[str] = [level]
@@ -153,8 +150,9 @@ class _Incident:
 
 
 class CctvRules:
-    def __init__(self, config: CctvConfig | None = None) -> None:
+    def __init__(self, config: CctvConfig | None = None, tz: ZoneInfo = SEOUL) -> None:
         self.cfg = config or CctvConfig()
+        self.tz = tz  # the city's: when it is night
         self.overrides: dict[str, CctvConfig] = {}  # per camera, from the rules file's ``devices``
         self.live: dict[str, tuple[datetime, str]] = {}  # alert key -> (last event, camera)
         self.episodes: dict[str, deque[datetime]] = {}  # alert key -> when its recent episodes began
@@ -205,7 +203,7 @@ class CctvRules:
                 )
         if f"cctv.noisy:{e.camera}" in self.conditions and e.confidence < cfg.noisy_confidence:
             return out  # a camera flooding doubtful events: its fault's symptoms (cctv.noisy), not scenes
-        sev = severity(e, cfg)
+        sev = severity(e, cfg, self.tz)
         if sev is None:
             return out
         # incident: several cameras of the zone, same type, inside the window (the city's thresholds)
@@ -232,7 +230,7 @@ class CctvRules:
             "zone": e.zone,
             "area": e.area,
             "object_count": e.object_count,
-            "night": _night(e.time, cfg.utc_offset_h),
+            "night": is_night(e.time, self.tz),
             "recurring": recurring,
             "event_type": e.event_type,
         }

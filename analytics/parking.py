@@ -14,9 +14,11 @@ import statistics
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from alerts.model import AlertEvent, Clear, Severity, alert
 from analytics.conditions import Conditions
+from citywatch.localtime import SEOUL, hour_of_week
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,14 +52,12 @@ class _Sensor:
     last: datetime | None = None  # the newest reading taken
 
 
-def hour_of_week(t: datetime) -> int:
-    local = t + timedelta(hours=9)  # KST
-    return local.weekday() * 24 + local.hour
-
-
 class ParkingRules:
-    def __init__(self, capacity: dict[str, int], config: ParkingConfig | None = None) -> None:
+    def __init__(
+        self, capacity: dict[str, int], config: ParkingConfig | None = None, tz: ZoneInfo = SEOUL
+    ) -> None:
         self.cfg = config or ParkingConfig()
+        self.tz = tz  # the city's: a lot's usual level is by its local hour of the week
         self.overrides: dict[str, ParkingConfig] = {}  # per sensor, from the rules file's ``devices``
         self.capacity = capacity
         self.usual: dict[tuple[str, int], deque[float]] = {}  # (lot, hour of week) -> occupancy seen
@@ -221,7 +221,7 @@ class ParkingRules:
         if cap <= 0:
             return []
         rate = occ / cap
-        seen = self.usual.setdefault((lot, hour_of_week(now)), deque(maxlen=self.cfg.baseline_keep))
+        seen = self.usual.setdefault((lot, hour_of_week(now, self.tz)), deque(maxlen=self.cfg.baseline_keep))
         usual = statistics.median(seen) if len(seen) >= self.cfg.baseline_min else None
         seen.append(rate)
         if usual is None:

@@ -7,12 +7,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 import psycopg
 from pydantic import ValidationError
 
 from alerts.writer import AlertWriter
 from citywatch.contracts.instruments import Instruments
+from citywatch.localtime import SEOUL
 
 if TYPE_CHECKING:
     from analytics.config import Rules
@@ -70,10 +72,11 @@ class Registry:
 @dataclass(frozen=True)
 class StepContext:
     """What every analytics step works with: the service's connection (``conn()``: it may be replaced
-    after an error), the alerts' writer its events go to, the registry, and the rules in force
-    (``rules()``: a reload swaps them)."""
+    after an error), the alerts' writer its events go to, the registry, the rules in force
+    (``rules()``: a reload swaps them) and the city's time zone."""
 
     conn: Callable[[], psycopg.Connection[Any]]
     alerts: AlertWriter
     registry: Registry
     rules: Callable[[], Rules]
+    tz: ZoneInfo = SEOUL  # the city's time zone (``CITYWATCH_TIMEZONE``)

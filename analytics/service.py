@@ -115,7 +115,9 @@ class AnalyticsService:
         )
         self.metrics = AnalyticsMetrics(settings.db.url, lambda: list(self.alerts.dispatcher.sinks))
         self.registry = Registry(zone)
-        ctx = StepContext(lambda: self.conn, self.alerts.writer, self.registry, lambda: self.rules)
+        ctx = StepContext(
+            lambda: self.conn, self.alerts.writer, self.registry, lambda: self.rules, settings.tz
+        )
         self.air = AirQualityStep(ctx)
         self.streams = EventStreams(ctx)
         self.health = DeviceHealth(ctx, self.a)

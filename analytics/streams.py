@@ -23,8 +23,8 @@ PARKING_TICK = timedelta(minutes=5)
 class EventStreams:
     def __init__(self, ctx: StepContext) -> None:
         self.conn, self.alerts, self.registry, self.rules = ctx.conn, ctx.alerts, ctx.registry, ctx.rules
-        self.cctv = CctvRules(ctx.rules().cctv)
-        self.parking = ParkingRules({}, ctx.rules().parking)
+        self.cctv = CctvRules(ctx.rules().cctv, ctx.tz)
+        self.parking = ParkingRules({}, ctx.rules().parking, ctx.tz)
         self.stream_cursor: dict[str, datetime] = {}
         self.received_cursor: dict[str, datetime] = {}
         self._cameras_off_at = float("-inf")

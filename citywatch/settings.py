@@ -12,14 +12,17 @@ import os
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
+from zoneinfo import ZoneInfo
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
+
+from citywatch import localtime
 
 DEV_SECRET = "citywatch-dev-secret-change-me"
 DEV_API_SECRET = "citywatch-dev-api-secret-change-me"
@@ -278,6 +281,10 @@ class Settings(EnvSettings):
         "127.0.0.1",
         description="address every service's Prometheus metrics endpoint listens on (0.0.0.0 in containers)",
     )
+    timezone: str = Field(
+        localtime.DEFAULT,
+        description="the city's time zone (IANA name): local hours for baselines, parking, night, reports",
+    )
     db: DatabaseSettings = Field(default_factory=DatabaseSettings)
     db_roles: DatabaseRolesSettings = Field(default_factory=DatabaseRolesSettings)
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
@@ -286,6 +293,16 @@ class Settings(EnvSettings):
     boarding: BoardingSettings = Field(default_factory=BoardingSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        localtime.zone(v)
+        return v
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return localtime.zone(self.timezone)
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:

@@ -9,8 +9,9 @@ from typing import Any
 
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 
+from citywatch import localtime
 from grafana.dashboards import ANNOTATION_SQL, DASHBOARDS
-from grafana.panels import FOLDER
+from grafana.panels import FOLDER, set_city_tz
 from grafana.sql import DATASOURCE_TYPE, DATASOURCE_UID
 
 log = logging.getLogger(__name__)
@@ -18,9 +19,10 @@ log = logging.getLogger(__name__)
 OUT = Path(__file__).resolve().parent / "dashboards"
 
 
-def render(name: str) -> dict[str, Any]:
-    """One dashboard as Grafana's JSON model."""
+def render(name: str, tz: str = localtime.DEFAULT) -> dict[str, Any]:
+    """One dashboard as Grafana's JSON model, its local hours in the city's time zone ``tz``."""
     d: dict[str, Any] = json.loads(json.dumps(DASHBOARDS[name]().build(), cls=JSONEncoder))
+    set_city_tz(d, tz)
     for anno in d.get("annotations", {}).get("list", []):
         sql = ANNOTATION_SQL.get(name, {}).get(anno.get("name", ""))
         if sql:
@@ -65,8 +67,9 @@ def datasource(db_host: str, db_name: str, db_user: str, db_password: str) -> di
     }
 
 
-def push(url: str, token: str, ds: dict[str, Any]) -> dict[str, Any]:
-    """Upsert the datasource, the folder and every dashboard; running it again changes nothing new."""
+def push(url: str, token: str, ds: dict[str, Any], tz: str = localtime.DEFAULT) -> dict[str, Any]:
+    """Upsert the datasource, the folder and every dashboard (local hours in ``tz``, the city's time zone);
+    running it again changes nothing new."""
     from grafana_client import GrafanaApi
     from grafana_client.client import GrafanaClientError
 
@@ -90,7 +93,7 @@ def push(url: str, token: str, ds: dict[str, Any]) -> dict[str, Any]:
         folder_action = "created"
     boards = []
     for name in DASHBOARDS:
-        d = render(name)
+        d = render(name, tz)
         d.pop("id", None)
         api.dashboard.update_dashboard(
             {"dashboard": d, "folderUid": FOLDER, "overwrite": True, "message": "citywatch grafana push"}

@@ -16,6 +16,7 @@ from grafana_foundation_sdk.builders import dashboard
 
 from grafana.operations import STREAMS, alerts, platform
 from grafana.panels import (
+    CITY_TZ,
     GREEN_RED,
     HEALTH,
     ONLINE,
@@ -23,6 +24,7 @@ from grafana.panels import (
     ZONE,
     bars,
     board,
+    city_tz,
     device_map,
     gauges,
     stat_panel,
@@ -189,7 +191,7 @@ ADVISORY_ANNOTATION_SQL = (
 def parking() -> dashboard.Dashboard:
     lot = variable("lot", "Lot", "SELECT lot_id FROM parking_lots WHERE zone_id IN ($zone) ORDER BY 1")
     hours = ", ".join(
-        f"round(avg(occupied::int) FILTER (WHERE extract(hour FROM time AT TIME ZONE 'Asia/Seoul') = {h})::numeric, 2)"
+        f"round(avg(occupied::int) FILTER (WHERE extract(hour FROM time AT TIME ZONE '${{{CITY_TZ}}}') = {h})::numeric, 2)"
         f' AS "{h:02d}"'
         for h in range(24)
     )
@@ -197,6 +199,7 @@ def parking() -> dashboard.Dashboard:
         board("citywatch-parking", "Parking", "Availability, occupancy by hour of week, faulty sensors", time_from="now-7d")
         .with_variable(ZONE)
         .with_variable(lot)
+        .with_variable(city_tz())
         .with_panel(gauges(
             "Free spaces now",
             f"SELECT name AS lot, greatest(capacity - occupied, 0) AS available FROM ({LOT_SPACES}) x"
@@ -211,8 +214,8 @@ def parking() -> dashboard.Dashboard:
             desc="Share of sensor reports (changes and heartbeats) that say occupied, per interval",
         ))
         .with_panel(table_panel(
-            "Occupancy by hour of week (KST)",
-            "SELECT extract(isodow FROM time AT TIME ZONE 'Asia/Seoul')::int AS day, " + hours +
+            "Occupancy by hour of week (the city's local time)",
+            f"SELECT extract(isodow FROM time AT TIME ZONE '${{{CITY_TZ}}}')::int AS day, " + hours +
             " FROM parking_events WHERE $__timeFilter(time) AND lot_id IN ($lot) GROUP BY 1 ORDER BY 1",
             w=24, h=9, color_columns="^\\d\\d$",
             th=thresholds((None, "green"), (0.7, "yellow"), (0.9, "red")),

@@ -11,6 +11,7 @@ from grafana_foundation_sdk.cog import builder as cogbuilder
 from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as dm
 
+from citywatch import localtime
 from grafana.sql import DATASOURCE, Format, Sql
 
 Panel = cogbuilder.Builder[dm.Panel]
@@ -151,6 +152,24 @@ FOLDER = "citywatch"
 TAGS = ["citywatch"]
 
 ZONE = variable("zone", "Zone", "SELECT zone_id FROM zones ORDER BY 1")
+#: the city's time zone, a hidden constant of the boards with local hours (``'${city_tz}'`` in their SQL);
+#: written with the default, set to the city's (``CITYWATCH_TIMEZONE``) by ``citywatch grafana push``
+CITY_TZ = "city_tz"
+
+
+def city_tz(tz: str = localtime.DEFAULT) -> dashboard.ConstantVariable:
+    return dashboard.ConstantVariable(CITY_TZ).value(tz)
+
+
+def set_city_tz(board_json: dict[str, Any], tz: str) -> None:
+    """Give a rendered board's ``city_tz`` constant the city's time zone."""
+    for v in board_json.get("templating", {}).get("list", []):
+        if v.get("name") == CITY_TZ:
+            v["query"] = tz
+            v["current"] = {"selected": True, "text": tz, "value": tz}
+            v["options"] = [{"selected": True, "text": tz, "value": tz}]
+
+
 SEVERITY_NAME = "CASE severity WHEN 3 THEN 'critical' WHEN 2 THEN 'warning' ELSE 'info' END"
 #: every device as the platform judges it (online, offline, never_seen, retired: the database's
 #: device_health(), which the analytics and the API read too; Last Will respected)

@@ -284,10 +284,12 @@ def grafana_push(
         str, typer.Option(help="its password", envvar="CITYWATCH_GRAFANA_DB_PASSWORD")
     ] = "",
 ) -> None:
-    """Upsert the datasource, the citywatch folder and every dashboard into a running Grafana (idempotent)."""
+    """Upsert the datasource, the citywatch folder and every dashboard into a running Grafana (idempotent);
+    local hours in the city's time zone (CITYWATCH_TIMEZONE)."""
     from grafana.build import datasource, push
 
-    typer.echo(json.dumps(push(url, token, datasource(db_host, db_name, db_user, db_password))))
+    tz = Settings().timezone
+    typer.echo(json.dumps(push(url, token, datasource(db_host, db_name, db_user, db_password), tz)))
 
 
 @app.command()

@@ -15,18 +15,21 @@ import math
 import statistics
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 from sklearn.ensemble import IsolationForest
 
+from citywatch.localtime import SEOUL
+
 FEATURES = ("pm10", "pm25", "o3", "no2", "co", "so2")
-KST = timedelta(hours=9)
 
 
-def slot(t: datetime) -> str:
-    local = t + KST
+def slot(t: datetime, tz: ZoneInfo = SEOUL) -> str:
+    """Weekday or weekend, and the hour, in the city's time zone."""
+    local = t.astimezone(tz)
     return f"{'we' if local.weekday() >= 5 else 'wd'}{local.hour:02d}"
 
 
@@ -42,19 +45,20 @@ class SeasonalBaseline:
     min_values: int = 5
     floor: float = 2.0  # smallest spread assumed (units of the pollutant)
     slots: dict[str, deque[float]] = field(default_factory=dict)
+    tz: ZoneInfo = field(default=SEOUL, compare=False)  # the city's: which local hour a slot is
 
     def score(self, t: datetime, x: float) -> float | None:
-        values = self.slots.get(slot(t))
+        values = self.slots.get(slot(t, self.tz))
         if values is None or len(values) < self.min_values:
             return None
         return robust_z(x, list(values), self.floor)
 
     def expected(self, t: datetime) -> float | None:
-        values = self.slots.get(slot(t))
+        values = self.slots.get(slot(t, self.tz))
         return statistics.median(values) if values else None
 
     def learn(self, t: datetime, x: float) -> None:
-        d = self.slots.setdefault(slot(t), deque(maxlen=self.keep))
+        d = self.slots.setdefault(slot(t, self.tz), deque(maxlen=self.keep))
         d.append(x)
 
     def state(self) -> dict[str, Any]:
@@ -66,8 +70,8 @@ class SeasonalBaseline:
         }
 
     @classmethod
-    def from_state(cls, s: dict[str, Any]) -> SeasonalBaseline:
-        b = cls(s["keep"], s["min_values"], s["floor"])
+    def from_state(cls, s: dict[str, Any], tz: ZoneInfo = SEOUL) -> SeasonalBaseline:
+        b = cls(s["keep"], s["min_values"], s["floor"], tz=tz)
         b.slots = {k: deque(v, maxlen=b.keep) for k, v in s["slots"].items()}
         return b
 

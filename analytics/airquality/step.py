@@ -50,6 +50,7 @@ def _hour_floor(t: datetime) -> datetime:
 class AirQualityStep:
     def __init__(self, ctx: StepContext) -> None:
         self.conn, self.alerts, self.registry, self.rules = ctx.conn, ctx.alerts, ctx.registry, ctx.rules
+        self.tz = ctx.tz
         self.zones: dict[str, ZoneQuality] = {}
         self.advisories: dict[str, AdvisoryState] = {}
         self.baselines: dict[str, SeasonalBaseline] = {}
@@ -80,7 +81,9 @@ class AirQualityStep:
         self.previous = s.get("previous", {})
         self.previous_hour = datetime.fromisoformat(s["previous_hour"]) if s.get("previous_hour") else None
         self.saturated_h = s.get("saturated_h", {})
-        self.baselines = {k: SeasonalBaseline.from_state(v) for k, v in s.get("baselines", {}).items()}
+        self.baselines = {
+            k: SeasonalBaseline.from_state(v, self.tz) for k, v in s.get("baselines", {}).items()
+        }
         self.zone_done = {k: datetime.fromisoformat(v) for k, v in s.get("zone_done", {}).items()}
 
     def state(self) -> dict[str, Any]:
@@ -367,7 +370,7 @@ class AirQualityStep:
         pollutant mix (returned when unusual: :meth:`_mixes` decides whether it is the station's or its
         zone's; cleared here when usual)."""
         if pm25 is not None:
-            b = self.baselines.setdefault(dev, SeasonalBaseline())
+            b = self.baselines.setdefault(dev, SeasonalBaseline(tz=self.tz))
             z, expected = b.score(hour, pm25), b.expected(hour)
             key = f"aq.unusual:{dev}"
             if z is not None and z >= 6:

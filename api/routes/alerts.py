@@ -193,7 +193,9 @@ def report(
         "load": _alarm_load(st, t0, t1),
     }
     if format == "markdown":
-        return PlainTextResponse(report_markdown(out), media_type="text/markdown; charset=utf-8")
+        return PlainTextResponse(
+            report_markdown(out, st.settings.tz), media_type="text/markdown; charset=utf-8"
+        )
     return out
 
 

@@ -67,7 +67,7 @@ def requests(
 
 @router.get(
     "/bell/passes/stats", response_model=list[PassStats],
-    summary="Passages at stops with a waiting passenger, per route and day (KST): served vs passed",
+    summary="Passages at stops with a waiting passenger, per route and day (the city's days): served vs passed",
     responses=responses(401, 422),
 )  # fmt: skip
 def pass_stats(
@@ -79,12 +79,12 @@ def pass_stats(
 ) -> list[dict[str, Any]]:
     t0, t1 = time_range(start, end, timedelta(days=7), st.settings.api.max_range_days)
     rows = st.db.all(
-        "SELECT time_bucket('1 day', time, 'Asia/Seoul') AS day, route_id, count(*) AS passes,"
+        "SELECT time_bucket('1 day', time, %s) AS day, route_id, count(*) AS passes,"
         " count(*) FILTER (WHERE served) AS served, count(*) FILTER (WHERE NOT served) AS no_stop_passes,"
         " coalesce(array_agg(DISTINCT bus_id) FILTER (WHERE NOT served), '{}') AS buses_passing"
         " FROM bell_passes WHERE time >= %s AND time < %s AND (%s::text IS NULL OR route_id = %s)"
         " GROUP BY 1, 2 ORDER BY 1, 2",
-        (t0, t1, route, route),
+        (st.settings.timezone, t0, t1, route, route),
     )
     return [
         {**r, "no_stop_rate": round(r["no_stop_passes"] / r["passes"], 4) if r["passes"] else 0.0}
