@@ -37,9 +37,7 @@ def _with_progress_bar(service: AnalyticsService, work: Callable[[], int]) -> in
         console=Console(stderr=True),
     ) as bar:
         task = bar.add_task("re-evaluating", total=100)
-        service.progress = lambda upto, done, n: bar.update(
-            task, completed=100 * done, description=f"evaluated up to {upto:%Y-%m-%d %H:%M} ({n:,} readings)"
-        )
+        service.progress = lambda text, done: bar.update(task, completed=100 * done, description=text)
         n = work()
         bar.update(task, completed=100)
         return n

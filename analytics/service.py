@@ -21,7 +21,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -35,6 +34,7 @@ from analytics.airquality.step import AirQualityStep
 from analytics.config import Rules, RulesFile
 from analytics.device_health import DeviceHealth
 from analytics.metrics import AnalyticsMetrics
+from analytics.progress import Backfill, Show, counter
 from analytics.registry import Registry, Row, StepContext, registry_rows
 from analytics.streams import EventStreams
 from citywatch import metrics
@@ -123,7 +123,8 @@ class AnalyticsService:
         self.health = DeviceHealth(ctx, self.a)
         self.cursor: datetime | None = None  # air quality is evaluated up to here
         #: a long re-evaluation reports (evaluated up to, fraction done, readings) here instead of the log
-        self.progress: Callable[[datetime, float, int], None] | None = None
+        self.progress: Show | None = None  # a re-evaluation's progress bar (citywatch analytics --from)
+        self.backfill: Backfill | None = None  # how far the re-evaluation under way has got
         self._rollups, self._privacy = Every(15.0), Every(300.0)
         self._stop = threading.Event()
         self.leadership = Leadership(settings.db.url, "citywatch-analytics")
@@ -195,8 +196,8 @@ class AnalyticsService:
         safe = now - timedelta(seconds=self.a.lateness_s)
         n = self._air_quality(safe, now) if self.zonal else 0
         if self.zonal:
-            self.streams.cctv_step(self.cursor, safe, now, live=health)
-            self.streams.parking_step(self.cursor, safe, now)
+            self.streams.cctv_step(self.cursor, safe, now, live=health, tick=counter(self.backfill, "cctv"))
+            self.streams.parking_step(self.cursor, safe, now, tick=counter(self.backfill, "parking"))
         if self.citywide:
             self._upkeep()
         if health and self.citywide:
@@ -216,21 +217,21 @@ class AnalyticsService:
             n += self.air.evaluate(self.cursor, upto, upto if upto < safe else now)
             self.cursor = upto
             self._save_state()
-            if first is not None and safe - first > timedelta(hours=12):  # a backfill: say how far it got
-                done = (upto - first) / (safe - first)
-                if self.progress is not None:  # a progress bar on a terminal (citywatch analytics --from)
-                    self.progress(upto, done, n)
-                else:
-                    log.info(
-                        "evaluated up to %s (%3.0f%%, %d readings)",
-                        upto.isoformat(timespec="minutes"),
-                        100 * done,
-                        n,
-                    )
+            if self.backfill is not None:
+                self.backfill.report("air_quality", upto, n)
+            elif first is not None and safe - first > timedelta(hours=12):  # catching up: say how far it got
+                log.info(
+                    "evaluated up to %s (%3.0f%%, %d readings)",
+                    upto.isoformat(timespec="minutes"),
+                    100 * (upto - first) / (safe - first),
+                    n,
+                )
         if (
             self.cursor is not None and self.cursor >= safe
         ):  # the minutes younger than the lateness, if complete
             n += self.air.evaluate(self.cursor, safe, now)
+        if self.backfill is not None:
+            self.backfill.report("air_quality", safe, n, last=True)
         return n
 
     def _upkeep(self) -> None:
@@ -251,7 +252,23 @@ class AnalyticsService:
         if self.cursor is None or self.cursor > start:
             self.cursor = start
         self.streams.rewind(start)
-        return self.step(end + timedelta(seconds=self.a.lateness_s), health=False)
+        self.backfill = Backfill(self._rows_between(start, end), self.progress)
+        try:
+            return self.step(end + timedelta(seconds=self.a.lateness_s), health=False)
+        finally:
+            self.backfill = None
+
+    def _rows_between(self, start: datetime, end: datetime) -> dict[str, int]:
+        """Each stream's rows in [start, end]: what a re-evaluation of it has to get through."""
+        tables = {"air_quality": "air_quality", "cctv": "cctv_events", "parking": "parking_events"}
+        return {
+            stream: int(
+                self.conn.execute(
+                    f"SELECT count(*) FROM {table} WHERE time >= %s AND time <= %s", (start, end)
+                ).fetchone()[0]  # type: ignore[index]
+            )
+            for stream, table in tables.items()
+        }
 
     def run(self) -> None:
         log.info(

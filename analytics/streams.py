@@ -9,6 +9,7 @@ the last look (late arrivals). On the first look the rules rebuild their state f
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,6 +19,12 @@ from analytics.registry import StepContext
 
 # within a batch of parking events, the rules look at the clock this often
 PARKING_TICK = timedelta(minutes=5)
+
+Tick = Callable[[datetime, int, bool], None]  # (up to when, rows done, finished): a re-evaluation's progress
+
+
+def _quiet(upto: datetime, n: int, last: bool) -> None:
+    """A live step tells nobody how far it got."""
 
 
 class EventStreams:
@@ -67,7 +74,10 @@ class EventStreams:
             self.received_cursor[stream] = max([r[-1] for r in rows] + ([rc] if rc else []))
         return rows
 
-    def cctv_step(self, cursor: datetime | None, safe: datetime, now: datetime, live: bool = True) -> None:
+    def cctv_step(
+        self, cursor: datetime | None, safe: datetime, now: datetime, live: bool = True, tick: Tick = _quiet
+    ) -> None:
+        """The CCTV events since the stream's cursor; ``tick``: told how far it got (a re-evaluation)."""
         zone = self.registry.zone
         rows = self._new_rows(
             "cctv",
@@ -82,14 +92,16 @@ class EventStreams:
             timedelta(hours=6),
         )
         self.cctv.offline = self._cameras_off() if live else set()  # a re-evaluated range: not known then
-        for t, cam, etype, conf, ev_zone, area, count, _r in rows:
+        for i, (t, cam, etype, conf, ev_zone, area, count, _r) in enumerate(rows, 1):
             self.alerts.apply_all(
                 [
                     *self.cctv.tick(t),
                     *self.cctv.on_event(CctvEvent(cam, t, etype, conf, ev_zone, area, count)),
                 ]
             )
+            tick(t, i, False)
         self.alerts.apply_all(self.cctv.tick(now))
+        tick(min(now, safe), len(rows), True)
 
     def _cameras_off(self, every_s: float = 15.0) -> set[str]:
         """The cameras (of this partition) whose newest status is their Last Will, read at most every
@@ -112,7 +124,10 @@ class EventStreams:
             self._cameras_off_set = {r[0] for r in rows}
         return self._cameras_off_set
 
-    def parking_step(self, cursor: datetime | None, safe: datetime, now: datetime) -> None:
+    def parking_step(
+        self, cursor: datetime | None, safe: datetime, now: datetime, tick: Tick = _quiet
+    ) -> None:
+        """The parking events since the stream's cursor; ``tick``: told how far it got (a re-evaluation)."""
         self.parking.capacity = dict(
             self.conn().execute("SELECT lot_id, capacity FROM parking_lots").fetchall()
         )
@@ -132,9 +147,11 @@ class EventStreams:
             timedelta(hours=26),
         )
         ticked = rows[0][0] if rows else now
-        for t, dev, lot, occupied, battery, _r in rows:
+        for i, (t, dev, lot, occupied, battery, _r) in enumerate(rows, 1):
             if t - ticked >= PARKING_TICK:  # a backfill's hours pass in event time: stuck sensors, off-delays
                 self.alerts.apply_all(self.parking.tick(t))
                 ticked = t
             self.alerts.apply_all(self.parking.on_reading(SpaceReading(dev, lot, t, occupied, battery)))
+            tick(t, i, False)
         self.alerts.apply_all(self.parking.tick(now))
+        tick(min(now, safe), len(rows), True)

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from sklearn.ensemble import IsolationForest
 
+from citywatch.contracts.instruments import DEFAULT
 from citywatch.localtime import SEOUL
 
 FEATURES = ("pm10", "pm25", "o3", "no2", "co", "so2")
@@ -107,11 +108,15 @@ class MultivariateModel:
         if len(rows) < self.min_rows:
             return False
         x = np.array([[math.nan if r.get(f) is None else float(r[f]) for f in FEATURES] for r in rows])  # type: ignore[arg-type]
-        med = np.nanmedian(x, axis=0)
-        self.median = np.where(np.isnan(med), 0.0, med)
+        measured = ~np.all(np.isnan(x), axis=0)  # a pollutant the station does not measure has no median
+        self.median = np.zeros(len(FEATURES))
+        self.median[measured] = np.nanmedian(x[:, measured], axis=0)
         x = np.where(np.isnan(x), self.median, x)
         mad = np.median(np.abs(x - self.median), axis=0)
-        self.scale = np.maximum(1.4826 * mad, 1e-3)
+        # no spread below what the analyser itself can tell apart (its uncertainty at the usual level): a
+        # pollutant read in steps of 0.1 ppm that sat still for two weeks is not 100 σ out when it moves a step
+        floor = np.array([DEFAULT[f].uncertainty(m) for f, m in zip(FEATURES, self.median, strict=True)])
+        self.scale = np.maximum(1.4826 * mad, floor)
         self.forest = IsolationForest(
             n_estimators=100, contamination=self.contamination, random_state=self.seed
         )

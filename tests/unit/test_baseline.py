@@ -92,3 +92,43 @@ def test_a_mix_is_the_zone_s_when_most_of_at_least_three_stations_share_it(
     ev = multivariate_zone_event("jangan", got, evaluated, datetime(2026, 12, 3, tzinfo=UTC))
     assert ev.subject == "zone:jangan" and ev.title.endswith(f"{unusual} of {evaluated} stations")
     assert f"most named: no2 ({unusual}), pm25 ({unusual})" in ev.explanation.message
+
+
+def test_a_quantised_steady_pollutant_moving_one_step_is_not_an_impossible_sigma() -> None:
+    """Real stations report CO in steps of 0.1 ppm: two weeks at 0.4, then 0.5, is one step, not 100 σ."""
+    r = random.Random(7)
+    rows = [
+        {"pm10": 30 + r.gauss(0, 4), "pm25": 15 + r.gauss(0, 3), "o3": 0.03 + r.gauss(0, 0.004),
+         "no2": 0.02 + r.gauss(0, 0.003), "co": 0.4, "so2": 0.003}
+        for _ in range(336)
+    ]  # fmt: skip
+    m = MultivariateModel(seed=1)
+    assert m.fit(rows, T0)
+    stepped = m.check({**rows[0], "co": 0.5})
+    assert stepped is None or all(abs(z) < 10 for z in stepped.features.values()), stepped
+    # a real excursion is still named, at a believable distance
+    far = m.check({**rows[0], "co": 3.0})
+    assert far is not None and 10 < far.features["co"] < 30, far
+
+
+def test_a_pollutant_the_station_does_not_measure_raises_no_warning() -> None:
+    import warnings
+
+    r = random.Random(8)
+    rows = [
+        {
+            "pm10": 30 + r.gauss(0, 4),
+            "pm25": 15 + r.gauss(0, 3),
+            "o3": 0.03,
+            "no2": 0.02,
+            "co": 0.4,
+            "so2": None,
+        }
+        for _ in range(100)
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's "All-NaN slice" among them
+        m = MultivariateModel(seed=1)
+        assert m.fit(rows, T0)
+        u = m.check(rows[0])
+    assert u is None or "so2" not in u.features
