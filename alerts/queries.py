@@ -118,6 +118,23 @@ def live_about(db: Rows, subject: str) -> int:
     return int(row["n"]) if row else 0
 
 
+def _like_prefix(prefix: str) -> str:
+    """A LIKE pattern for what starts with ``prefix`` (its own ``\\``, ``%`` and ``_`` taken literally)."""
+    for c in ("\\", "%", "_"):
+        prefix = prefix.replace(c, "\\" + c)
+    return prefix + "%"
+
+
+def live_of_rules(db: Rows, prefix: str) -> dict[str, str]:
+    """subject -> the rule of its live alert among the rules starting with ``prefix`` (one of them)."""
+    rows = db.all(
+        "SELECT DISTINCT ON (subject) subject, rule FROM alerts WHERE rule LIKE %s AND state <> 'resolved'"
+        " ORDER BY subject, severity DESC, rule",
+        (_like_prefix(prefix),),
+    )
+    return {r["subject"]: r["rule"] for r in rows}
+
+
 def advisories(db: Rows, zone: str | None, active: bool, t0: datetime, t1: datetime) -> list[dict[str, Any]]:
     """Fine-dust and ozone advisory alerts (of a zone or station): the live ones, or those of a range."""
     return db.all(

@@ -1,4 +1,8 @@
-"""Parking sensors and lots -> alert events (pure).
+"""Parking sensors, garage counters and lots -> alert events (pure).
+
+A lot is sensed space by space (``ParkingSpaceState``) or counted at its gates (``ParkingLotCount``:
+the counter's own rules are :mod:`analytics.lot_counter`; its count is the lot's occupancy while it is
+not faulty, and the lot's usual level learns nothing while it is).
 
 Per sensor: **stuck** (occupied, or unchanged, for longer than ``stuck_s`` —
 a car does not park for days in a public lot), **flapping** (more than
@@ -18,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 from alerts.model import AlertEvent, Clear, Severity, alert
 from analytics.conditions import Conditions
+from analytics.lot_counter import CountReading, LotCounters
 from citywatch.localtime import SEOUL, hour_of_week
 
 
@@ -67,10 +72,23 @@ class ParkingRules:
         self.conditions = Conditions()
         self.lot_status: dict[str, str] = {}
         self.below_since: dict[str, datetime] = {}  # lot -> since when under ``release`` (while not open)
+        self.counters = LotCounters(tz=tz)
 
     def occupancy(self, lot: str) -> tuple[int, int]:
+        """(occupied, capacity): by the lot's counter where it has one (nothing while it is faulty), else
+        by its spaces' latest states; the registry's capacity where it has one."""
+        if lot in self.counters.lots:
+            counted = self.counters.occupancy(lot)
+            if counted is None:
+                return 0, 0
+            cap = self.capacity.get(lot) or counted[1]
+            return min(max(counted[0], 0), cap), cap
         occupied = sum(1 for s, st in self.sensors.items() if self.lot_of[s] == lot and st.occupied)
         return occupied, self.capacity.get(lot, 0)
+
+    def on_count(self, r: CountReading) -> list[AlertEvent]:
+        """A garage counter's report: its own rules, then the lot's status from its count."""
+        return [*self.counters.on_count(r), *self._lot(r.lot, r.time)]
 
     def cfg_for(self, sensor: str) -> ParkingConfig:
         """The sensor's own thresholds, if the rules file gives it some; else the city's."""
@@ -205,7 +223,8 @@ class ParkingRules:
         out: list[AlertEvent] = []
         for sensor, st in self.sensors.items():
             out += self._stuck(sensor, st, now)
-        for lot in {self.lot_of[s] for s in self.sensors}:
+        out += self.counters.tick(now)
+        for lot in {self.lot_of[s] for s in self.sensors} | set(self.counters.lots):
             out += self._against_baseline(lot, now)
         for lot in list(self.below_since):  # a lot emptying may send no reading while its off-delay runs
             out += self._lot(lot, now)
@@ -217,6 +236,12 @@ class ParkingRules:
         if self.sampled.get(lot) == hour:
             return []
         self.sampled[lot] = hour
+        if self.counters.faulty(
+            lot
+        ):  # a faulty counter's hours are not the lot's: neither judged nor learned
+            return self.conditions.clear(
+                f"parking.unusual:{lot}", now, "its counter is faulty (its own alert)"
+            )
         occ, cap = self.occupancy(lot)
         if cap <= 0:
             return []

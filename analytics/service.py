@@ -260,15 +260,20 @@ class AnalyticsService:
 
     def _rows_between(self, start: datetime, end: datetime) -> dict[str, int]:
         """Each stream's rows in [start, end]: what a re-evaluation of it has to get through."""
-        tables = {"air_quality": "air_quality", "cctv": "cctv_events", "parking": "parking_events"}
-        return {
-            stream: int(
-                self.conn.execute(
-                    f"SELECT count(*) FROM {table} WHERE time >= %s AND time <= %s", (start, end)
-                ).fetchone()[0]  # type: ignore[index]
-            )
-            for stream, table in tables.items()
+        tables = {
+            "air_quality": ("air_quality",),
+            "cctv": ("cctv_events",),
+            "parking": ("parking_events", "parking_counts"),  # spaces' states and garages' counts
         }
+        totals: dict[str, int] = {}
+        for stream, names in tables.items():
+            totals[stream] = 0
+            for table in names:
+                row = self.conn.execute(
+                    f"SELECT count(*) FROM {table} WHERE time >= %s AND time <= %s", (start, end)
+                ).fetchone()
+                totals[stream] += int(row[0]) if row else 0
+        return totals
 
     def run(self) -> None:
         log.info(

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from analytics.cctv import CctvEvent, CctvRules
+from analytics.lot_counter import CountReading
 from analytics.parking import ParkingRules, SpaceReading
 from analytics.registry import StepContext
 
@@ -51,7 +52,7 @@ class EventStreams:
 
     def rewind(self, start: datetime) -> None:
         """Re-evaluate from ``start`` (a backfill): each stream from there unless it is already further back."""
-        for stream in ("cctv", "parking"):
+        for stream in ("cctv", "parking", "parking_counts"):
             if stream not in self.stream_cursor or self.stream_cursor[stream] > start:
                 self.stream_cursor[stream] = start
 
@@ -146,12 +147,36 @@ class EventStreams:
             now,
             timedelta(hours=26),
         )
-        ticked = rows[0][0] if rows else now
-        for i, (t, dev, lot, occupied, battery, _r) in enumerate(rows, 1):
+        counts = self._new_rows(
+            "parking_counts",
+            "SELECT time, device_id, lot_id, occupied, capacity, entries, exits, received_at FROM parking_counts"
+            " WHERE time <= %(now)s AND (time > %(tc)s OR (received_at > %(rc)s AND time > %(late)s))"
+            + (
+                " AND lot_id IN (SELECT lot_id FROM parking_lots WHERE coalesce(zone_id, '') = %(zone)s)"
+                if self.registry.zone is not None
+                else ""
+            )
+            + " ORDER BY time",
+            cursor,
+            safe,
+            now,
+            timedelta(hours=26),
+        )
+        # spaces' states and counters' counts, in time order (a space's first at equal times)
+        merged = sorted([(r[0], 0, r) for r in rows] + [(r[0], 1, r) for r in counts], key=lambda x: x[:2])
+        ticked = merged[0][0] if merged else now
+        for i, (t, counter, row) in enumerate(merged, 1):
             if t - ticked >= PARKING_TICK:  # a backfill's hours pass in event time: stuck sensors, off-delays
                 self.alerts.apply_all(self.parking.tick(t))
                 ticked = t
-            self.alerts.apply_all(self.parking.on_reading(SpaceReading(dev, lot, t, occupied, battery)))
+            if counter:
+                _t, dev, lot, occupied, capacity, entries, exits, _r = row
+                self.alerts.apply_all(
+                    self.parking.on_count(CountReading(dev, lot, t, occupied, capacity, entries, exits))
+                )
+            else:
+                _t, dev, lot, occupied, battery, _r = row
+                self.alerts.apply_all(self.parking.on_reading(SpaceReading(dev, lot, t, occupied, battery)))
             tick(t, i, False)
         self.alerts.apply_all(self.parking.tick(now))
-        tick(min(now, safe), len(rows), True)
+        tick(min(now, safe), len(merged), True)

@@ -23,10 +23,10 @@ from typing import TYPE_CHECKING
 
 from citywatch.contracts.topics import (
     DATA_STREAM,
+    EXTRA_STREAMS,
     PREFIX,
     DeviceKind,
     Stream,
-    bus_ack,
     bus_downlink,
     stop_reply,
     topic_for,
@@ -81,14 +81,14 @@ def password_file(secret: str, devices: Iterable[DeviceAccount]) -> str:
 def device_topics(device_id: str, kind: DeviceKind) -> tuple[list[str], list[str]]:
     """(write, read) topics of one device."""
     write = [topic_for(kind, device_id), topic_for(kind, device_id, Stream.STATUS)]
+    # the kind's further streams: a bus's acks, a station's packs (a station may be a gateway; ingest
+    # checks whom it speaks for), a garage counter's counts
+    write += [topic_for(kind, device_id, s) for s in sorted(EXTRA_STREAMS.get(kind, ()))]
     read: list[str] = []
     if kind is DeviceKind.BUS:
-        write.append(bus_ack(device_id))
         read.append(bus_downlink(device_id, "#"))
     if kind is DeviceKind.STOP:
         read.append(stop_reply(device_id))
-    if kind is DeviceKind.AIR_QUALITY:  # a station may be a gateway; ingest checks whom it speaks for
-        write.append(topic_for(kind, device_id, Stream.PACK))
     return write, read
 
 

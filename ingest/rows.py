@@ -45,6 +45,12 @@ PARKING = TableSpec(
     (*_HEAD_T, "text", "text", "bool", "text", "float4", "float4", "timestamptz"),
     _KEY,
 )
+PARKING_COUNTS = TableSpec(
+    "parking_counts",
+    (*_HEAD, "lot_id", "occupied", "capacity", "entries", "exits", "received_at"),
+    (*_HEAD_T, "text", "int4", "int4", "int4", "int4", "timestamptz"),
+    _KEY,
+)
 CCTV = TableSpec(
     "cctv_events",
     (
@@ -102,7 +108,7 @@ DEAD_LETTERS = TableSpec(
     ("timestamptz", "text", "bytea", "text", "text", "text", "bytea"),
     ("digest",),
 )
-STREAM_TABLES = (AIR_QUALITY, PARKING, CCTV, BUS, STOP, STATUS, ACKS)
+STREAM_TABLES = (AIR_QUALITY, PARKING, PARKING_COUNTS, CCTV, BUS, STOP, STATUS, ACKS)
 
 
 def _aq(p: m.AirQualityReading, r: datetime) -> Row:
@@ -148,6 +154,10 @@ def _parking(p: m.ParkingSpaceState, r: datetime) -> Row:
         p.rssi_dbm,
         r,
     )
+
+
+def _parking_count(p: m.ParkingLotCount, r: datetime) -> Row:
+    return (p.ts, p.device_id, p.seq, p.lot_id, p.occupied, p.capacity, p.entries, p.exits, r)
 
 
 def _cctv(p: m.CctvEvent, r: datetime) -> Row:
@@ -199,6 +209,7 @@ def _status(p: m.DeviceStatus, r: datetime) -> Row:
 ROW_OF: dict[type[Any], tuple[TableSpec, Callable[[Any, datetime], Row]]] = {
     m.AirQualityReading: (AIR_QUALITY, _aq),
     m.ParkingSpaceState: (PARKING, _parking),
+    m.ParkingLotCount: (PARKING_COUNTS, _parking_count),
     m.CctvEvent: (CCTV, _cctv),
     m.BusPosition: (BUS, _bus),
     m.StopRequest: (STOP, _stop),

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
+from zoneinfo import ZoneInfo
 
 import httpx
 import orjson
@@ -488,3 +489,31 @@ def setting_variables() -> list[tuple[type[Any], str, str]]:
         for name, f in cls.model_fields.items()
         if not (isinstance(f.annotation, type) and issubclass(f.annotation, BaseSettings))
     ]
+
+
+# -- a garage that counts at its gates ---------------------------------------------------------------
+GARAGE_EVERY = timedelta(minutes=30)
+
+
+def garage_counts(
+    start: datetime, weeks: float, capacity: int, seed: int = 1
+) -> list[tuple[datetime, int, int, int, int]]:
+    """A city-centre multi-storey garage's counter, every 30 min: (time, occupied, capacity, entries, exits)
+    — nearly empty at night, ~85 % at midday on weekdays and half that at weekends (Seoul time), its gates'
+    cars in and out balancing the count's every change, with a few cars through each way besides."""
+    import math
+    import random
+
+    r = random.Random(seed)
+    out: list[tuple[datetime, int, int, int, int]] = []
+    prev, t = None, start
+    while t < start + timedelta(weeks=weeks):
+        local = t.astimezone(ZoneInfo("Asia/Seoul"))
+        day = math.sin(math.pi * (local.hour + local.minute / 60 - 6) / 14) if 6 <= local.hour < 20 else 0.0
+        usual = int(capacity * (0.03 + (0.85 if local.weekday() < 5 else 0.45) * max(0.0, day)))
+        occ = max(0, min(capacity, usual + r.randint(-4, 4)))
+        step = 0 if prev is None else occ - prev
+        churn = r.randint(0, 20)
+        out.append((t, occ, capacity, max(step, 0) + churn, max(-step, 0) + churn))
+        prev, t = occ, t + GARAGE_EVERY
+    return out

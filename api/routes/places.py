@@ -107,7 +107,16 @@ LEFT JOIN LATERAL (SELECT battery_pct FROM parking_events p WHERE p.device_id = 
 LEFT JOIN LATERAL (SELECT time AS since FROM parking_events p WHERE p.device_id = d.device_id
                    AND p.reason = 'change' ORDER BY p.time DESC LIMIT 1) c ON true
 WHERE d.kind = 'parking' AND d.status = 'active' AND (%(lot)s::text IS NULL OR d.lot_id = %(lot)s)
+  AND NOT EXISTS (SELECT 1 FROM parking_counts c WHERE c.device_id = d.device_id)  -- a garage's counter
 ORDER BY d.lot_id, space_id
+"""
+#: each lot's latest count by its garage counter, where it has one
+_COUNTS_SQL = """
+SELECT l.lot_id, c.device_id, c.occupied, c.capacity, c.time
+FROM parking_lots l
+JOIN LATERAL (SELECT device_id, occupied, capacity, time FROM parking_counts p WHERE p.lot_id = l.lot_id
+              ORDER BY p.time DESC LIMIT 1) c ON true
+WHERE %(lot)s::text IS NULL OR l.lot_id = %(lot)s
 """
 
 
@@ -121,21 +130,31 @@ def lots(st: State, lot_id: str | None = None, with_spaces: bool = False) -> lis
     spaces: dict[str, list[dict[str, Any]]] = {}
     for s in st.db.all(_SPACES_SQL, {"lot": lot_id}):
         spaces.setdefault(s["lot_id"], []).append(s)
+    counts = {c["lot_id"]: c for c in st.db.all(_COUNTS_SQL, {"lot": lot_id})}
+    faults = queries.live_of_rules(st.db, "parking.count_")  # a garage counter's own live fault
     out = []
     for lot in meta:
         ss = spaces.get(lot["lot_id"], [])
-        known = [s for s in ss if s["occupied"] is not None]
-        occupied = sum(1 for s in known if s["occupied"])
+        count, fault = counts.get(lot["lot_id"]), faults.get(lot["lot_id"])
         cap = lot["capacity"]
+        if count is not None:  # a counted garage: its counter's count, unless the counter is faulty
+            occupied = min(max(count["occupied"], 0), cap)
+            reporting, observed = (0 if fault else 1), count["time"]
+        else:
+            known = [s for s in ss if s["occupied"] is not None]
+            occupied = sum(1 for s in known if s["occupied"])
+            reporting, observed = len(known), max((s["time"] for s in known), default=None)
         row = {
             **lot,
             "sensors": len(ss),
-            "reporting": len(known),
+            "reporting": reporting,
+            "counted_by": count["device_id"] if count else None,
+            "counter_fault": fault,
             "occupied": occupied,
             "available": max(cap - occupied, 0),
             "occupancy_rate": round(occupied / cap, 4) if cap else 0.0,
-            "status": lot_status(occupied, cap, len(known), almost_full),
-            "observed_at": max((s["time"] for s in known), default=None),
+            "status": lot_status(occupied, cap, reporting, almost_full),
+            "observed_at": observed,
         }
         if with_spaces:
             row["spaces"] = [

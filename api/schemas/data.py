@@ -90,8 +90,14 @@ class Lot(BaseModel):
     lat: float
     lon: float
     capacity: int
-    sensors: int
-    reporting: int = Field(description="sensors with a known state")
+    sensors: int = Field(description="space sensors (none in a garage that counts at its gates)")
+    reporting: int = Field(
+        description="sensors with a known state (a counted garage: 1 while its counter is sound)"
+    )
+    counted_by: str | None = Field(None, description="the garage counter whose count the lot's occupancy is")
+    counter_fault: str | None = Field(
+        None, description="the counter's live fault (parking.count_*): its count is not shown as the lot's"
+    )
     occupied: int
     available: int
     occupancy_rate: float

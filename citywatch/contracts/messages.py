@@ -61,6 +61,19 @@ class ParkingSpaceState(Telemetry):
     rssi_dbm: Annotated[float, Field(ge=-150, le=0)] | None = None
 
 
+class ParkingLotCount(Telemetry):
+    """A garage's barrier-gate counter, ``cw/v1/parking/{id}/count``, every few minutes: how many of its
+    ``capacity`` spaces are taken as the counter reckons it, and optionally the cars in (``entries``) and
+    out (``exits``) since its previous report. A faulty counter may count above its capacity or below
+    zero: that is stored as sent and judged by the analytics (``parking.count_range``), not refused."""
+
+    lot_id: Id
+    occupied: Annotated[int, Field(ge=-1_000_000, le=1_000_000)]
+    capacity: Annotated[int, Field(ge=0, le=100_000)]
+    entries: Annotated[int, Field(ge=0, le=1_000_000)] | None = None
+    exits: Annotated[int, Field(ge=0, le=1_000_000)] | None = None
+
+
 class CctvEventType(StrEnum):
     INTRUSION = "intrusion"
     LOITERING = "loitering"
@@ -211,6 +224,8 @@ def payload_model(kind: DeviceKind, stream: Stream) -> type[_Payload]:
         return DeviceStatus
     if stream is Stream.ACK:
         return DriverAck
+    if stream is Stream.COUNT:
+        return ParkingLotCount
     return _MODELS[kind]
 
 

@@ -7,7 +7,8 @@ Uplink (device -> platform), one topic per device and stream::
     kind    aq | parking | cctv | bus | stop
     stream  telemetry (aq), state (parking), event (cctv), position (bus),
             request (stop), status (every kind: online/offline, Last Will),
-            pack (aq: a gateway's SenML pack of many stations' readings)
+            pack (aq: a gateway's SenML pack of many stations' readings),
+            count (parking: a garage's barrier-gate counter, occupied of capacity)
 
 Downlink to a bus terminal and its acknowledgement uplink (boarding bell)::
 
@@ -45,12 +46,14 @@ class Stream(StrEnum):
     STATUS = "status"
     ACK = "ack"  # a bus terminal acknowledging a boarding-bell alert
     PACK = "pack"  # a gateway's SenML pack of many readings (citywatch.contracts.senml)
+    COUNT = "count"  # a garage's counter: occupied of capacity (a lot without a sensor per space)
 
 
 #: Further uplink streams of some kinds.
 EXTRA_STREAMS: dict[DeviceKind, frozenset[Stream]] = {
     DeviceKind.BUS: frozenset({Stream.ACK}),
     DeviceKind.AIR_QUALITY: frozenset({Stream.PACK}),
+    DeviceKind.PARKING: frozenset({Stream.COUNT}),
 }
 
 #: The data stream each kind publishes besides ``status``.

@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 RETENTION: dict[str, str] = {
     "air_quality": "400 days",
     "parking_events": "400 days",
+    "parking_counts": "400 days",
     "cctv_events": "90 days",
     "bus_positions": "30 days",
     "stop_requests": "400 days",
@@ -50,6 +51,7 @@ def retention(privacy: PrivacySettings | None = None) -> dict[str, str]:
 COMPRESS_AFTER: dict[str, tuple[str, str]] = {  # table -> (segment by, after)
     "air_quality": ("device_id", "14 days"),
     "parking_events": ("device_id", "14 days"),
+    "parking_counts": ("device_id", "14 days"),
     "cctv_events": ("device_id", "14 days"),
     "bus_positions": ("device_id", "2 days"),
 }

@@ -33,7 +33,15 @@ log = logging.getLogger(__name__)
 SERVICES = ("ingest", "analytics", "api", "boarding", "grafana")
 #: readable by no service role: who may log in to the API, and what admins did there
 ACCOUNTS = ("api_users", "api_keys", "api_audit")
-STREAMS = ("air_quality", "parking_events", "cctv_events", "bus_positions", "stop_requests", "device_status")
+STREAMS = (
+    "air_quality",
+    "parking_events",
+    "parking_counts",
+    "cctv_events",
+    "bus_positions",
+    "stop_requests",
+    "device_status",
+)
 ALERTING = ("alerts", "alert_audit", "alert_outbox", "alert_deliveries", "outbox_cursors")
 REGISTRY = ("devices", "zones", "parking_lots")
 WRITE = "SELECT, INSERT, UPDATE, DELETE"

@@ -1,0 +1,277 @@
+"""Garages that count: a barrier-gate counter's reports -> alert events (pure).
+
+A multi-storey garage reports "occupied N of capacity C" every few minutes (``ParkingLotCount``), often
+with the cars in and out since its previous report. Its faults are the counter's, not a space's:
+
+* ``parking.count_range`` — a count below zero or above the capacity (a classic counter fault: a missed
+  exit loop counts up for ever). Clears at the first count within range.
+* ``parking.count_stuck`` — no change while the lot's own history says it moves: the count has not
+  changed over at least ``stuck_moving_h`` hours of the week in which it changed in most past weeks
+  (at least ``history_min`` of them); without that much history, after ``stuck_s`` (a day). The history
+  learns nothing while a fault of the counter is live, so months of a stuck counter never become its
+  normal. A lot that is full and stays full is stuck only by the same measure.
+* ``parking.count_jump`` — more cars in or out between two reports than its gates can pass (they fill
+  or empty it in no less than ``fill_h``; at least ``jump_min`` cars). Clears after an hour without one.
+* ``parking.count_unbalanced`` — the change of the count is not the cars in minus the cars out, by more
+  than ``balance_tolerance`` (and 5 % of the traffic), ``balance_run`` reports running. Clears after as
+  many balanced ones.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from alerts.model import AlertEvent, Severity, alert
+from analytics.conditions import Conditions
+from citywatch.localtime import SEOUL, hour_of_week
+
+
+@dataclass(frozen=True, slots=True)
+class CountReading:
+    device: str
+    lot: str
+    time: datetime
+    occupied: int
+    capacity: int
+    entries: int | None = None
+    exits: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CounterConfig:
+    range_margin: float = 0.05  # a count this share beyond the capacity (at least 2 cars) is out of range
+    stuck_s: float = 24 * 3600  # unchanged this long, where there is no history to go by
+    stuck_moving_h: int = 3  # unchanged over this many hours in which the lot usually moves
+    history_weeks: int = 8
+    history_min: int = 2  # weeks of an hour of the week before it says whether the lot moves then
+    fill_h: float = 1.0  # the gates fill (or empty) the garage in no less than this
+    jump_min: int = 50
+    balance_tolerance: int = 3
+    balance_run: int = 3
+
+
+@dataclass
+class _Lot:
+    last: CountReading
+    changed_at: datetime
+    jump_at: datetime | None = None
+    unbalanced: int = 0
+    balanced: int = 0
+    sampled: datetime | None = None  # the hour last recorded in the history
+
+
+RULES = ("parking.count_range", "parking.count_stuck", "parking.count_jump", "parking.count_unbalanced")
+
+
+@dataclass
+class LotCounters:
+    config: CounterConfig = field(default_factory=CounterConfig)
+    tz: ZoneInfo = SEOUL
+    lots: dict[str, _Lot] = field(default_factory=dict)
+    # (lot, hour of week) -> did the count change in that hour, in past weeks
+    moves: dict[tuple[str, int], deque[bool]] = field(default_factory=dict)
+    conditions: Conditions = field(default_factory=Conditions)
+
+    def faulty(self, lot: str) -> bool:
+        """A fault of the lot's counter is live: its count says nothing of the lot."""
+        return any(f"{rule}:{lot}" in self.conditions for rule in RULES)
+
+    def occupancy(self, lot: str) -> tuple[int, int] | None:
+        """(occupied, capacity) by the lot's counter; None without one, or while it is faulty."""
+        st = self.lots.get(lot)
+        if st is None or self.faulty(lot):
+            return None
+        return st.last.occupied, st.last.capacity
+
+    def on_count(self, r: CountReading) -> list[AlertEvent]:
+        st = self.lots.get(r.lot)
+        if st is not None and r.time <= st.last.time:
+            return []  # replayed, or older than the count taken
+        out: list[AlertEvent] = []
+        if st is None:
+            st = self.lots[r.lot] = _Lot(r, r.time)
+            prev = None
+        else:
+            prev = st.last
+            self._record_hours(r.lot, st, r.time)
+            if r.occupied != prev.occupied:
+                st.changed_at = r.time
+            st.last = r
+        out += self._range(r)
+        if prev is not None:
+            out += self._jump(r, prev, st)
+            out += self._balance(r, prev, st)
+        out += self._stuck(r.lot, st, r.time)
+        return out
+
+    def tick(self, now: datetime) -> list[AlertEvent]:
+        out: list[AlertEvent] = []
+        for lot, st in self.lots.items():
+            out += self._stuck(lot, st, now)
+            if st.jump_at is not None and (now - st.jump_at).total_seconds() >= 3600:
+                st.jump_at = None
+                out += self.conditions.clear(
+                    f"parking.count_jump:{lot}", now, "an hour without an implausible jump"
+                )
+        return out
+
+    # -- the rules ---------------------------------------------------------
+    def _range(self, r: CountReading) -> list[AlertEvent]:
+        margin = max(2, self.config.range_margin * r.capacity)
+        bad = r.occupied < 0 or r.occupied > r.capacity + margin
+        times = r.occupied / r.capacity if r.capacity > 0 else float("inf")
+        what = (
+            f"counts {r.occupied:,} below zero"
+            if r.occupied < 0
+            else f"counts {r.occupied:,} of {r.capacity:,} ({times:.1f}× its capacity)"
+        )
+        return self.conditions.update(
+            f"parking.count_range:{r.lot}",
+            bad,
+            lambda: alert(
+                "parking.count_range",
+                r.lot,
+                "parking",
+                Severity.WARNING,
+                f"Parking counter out of range: {r.lot}",
+                float(r.occupied),
+                observed=float(r.occupied),
+                threshold=float(r.capacity),
+                window_end=r.time,
+                details={"device": r.device, "occupied": r.occupied, "capacity": r.capacity},
+                message=f"the lot's counter {what}: a counter fault (a missed loop or a lost reset), not the lot",
+            ),
+            r.time,
+            f"count back within 0–{r.capacity} ({r.occupied})",
+        )
+
+    def _jump(self, r: CountReading, prev: CountReading, st: _Lot) -> list[AlertEvent]:
+        cfg = self.config
+        step = r.occupied - prev.occupied
+        hours = (r.time - prev.time).total_seconds() / 3600
+        limit = max(cfg.jump_min, r.capacity * hours / cfg.fill_h)
+        if abs(step) <= limit:
+            return []
+        st.jump_at = r.time
+        key = f"parking.count_jump:{r.lot}"
+        if key in self.conditions:
+            return []
+        return self.conditions.update(
+            key,
+            True,
+            lambda: alert(
+                "parking.count_jump",
+                r.lot,
+                "parking",
+                Severity.WARNING,
+                f"Parking counter jumped: {r.lot}",
+                float(step),
+                observed=float(step),
+                threshold=limit,
+                window_start=prev.time,
+                window_end=r.time,
+                details={"device": r.device, "from": prev.occupied, "to": r.occupied},
+                message=f"{prev.occupied:,} → {r.occupied:,} in {(r.time - prev.time).total_seconds() / 60:.0f} min:"
+                f" more cars than its gates can pass",
+            ),
+            r.time,
+            "",
+        )
+
+    def _balance(self, r: CountReading, prev: CountReading, st: _Lot) -> list[AlertEvent]:
+        entries, exits = r.entries, r.exits
+        if entries is None or exits is None:
+            return []
+        cfg = self.config
+        off = (r.occupied - prev.occupied) - (entries - exits)
+        bad = abs(off) > max(cfg.balance_tolerance, 0.05 * (entries + exits))
+        st.unbalanced, st.balanced = (st.unbalanced + 1, 0) if bad else (0, st.balanced + 1)
+        key = f"parking.count_unbalanced:{r.lot}"
+        if bad and st.unbalanced >= cfg.balance_run:
+            return self.conditions.update(
+                key,
+                True,
+                lambda: alert(
+                    "parking.count_unbalanced",
+                    r.lot,
+                    "parking",
+                    Severity.WARNING,
+                    f"Parking counter does not balance: {r.lot}",
+                    float(off),
+                    observed=float(off),
+                    threshold=float(cfg.balance_tolerance),
+                    window_end=r.time,
+                    details={"device": r.device, "entries": entries, "exits": exits},
+                    message=f"the count moved {r.occupied - prev.occupied:+,} where {entries:,} in and"
+                    f" {exits:,} out make {entries - exits:+,}, {st.unbalanced} reports running",
+                ),
+                r.time,
+                "",
+            )
+        if not bad and st.balanced >= cfg.balance_run:
+            return self.conditions.clear(key, r.time, f"{st.balanced} reports balanced again")
+        return []
+
+    def _record_hours(self, lot: str, st: _Lot, now: datetime) -> None:
+        """Each whole hour since the last one recorded: did the count change in it (history of the hour of
+        the week). Nothing is learned while the counter is faulty."""
+        hour = now.replace(minute=0, second=0, microsecond=0)
+        if st.sampled is None:
+            st.sampled = hour
+            return
+        learn = not self.faulty(lot)
+        h = st.sampled
+        while h + timedelta(hours=1) <= hour:
+            if learn:
+                moved = h <= st.changed_at < h + timedelta(hours=1)
+                self.moves.setdefault(
+                    (lot, hour_of_week(h, self.tz)), deque(maxlen=self.config.history_weeks)
+                ).append(moved)
+            h += timedelta(hours=1)
+        st.sampled = hour
+
+    def _moving_hours(self, lot: str, since: datetime, now: datetime) -> tuple[int, bool]:
+        """Whole hours in [since, now) in which the lot usually moves (counted up to ``stuck_moving_h``: enough
+        to tell), and whether every hour looked at had a history."""
+        h = since.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+        n, known = 0, True
+        for _ in range(24 * 14):  # two weeks are enough to tell
+            if h + timedelta(hours=1) > now or n >= self.config.stuck_moving_h:
+                break
+            seen = self.moves.get((lot, hour_of_week(h, self.tz)))
+            if seen is None or len(seen) < self.config.history_min:
+                known = False
+            elif sum(seen) * 2 > len(seen):
+                n += 1
+            h += timedelta(hours=1)
+        return n, known
+
+    def _stuck(self, lot: str, st: _Lot, now: datetime) -> list[AlertEvent]:
+        cfg = self.config
+        held = (now - st.changed_at).total_seconds()
+        moving, known = self._moving_hours(lot, st.changed_at, now)
+        stuck = moving >= cfg.stuck_moving_h or (not known and moving == 0 and held >= cfg.stuck_s)
+        value = st.last.occupied
+        return self.conditions.update(
+            f"parking.count_stuck:{lot}",
+            stuck,
+            lambda: alert(
+                "parking.count_stuck",
+                lot,
+                "parking",
+                Severity.WARNING,
+                f"Parking counter stuck: {lot}",
+                held,
+                observed=held,
+                window_start=st.changed_at,
+                window_end=now,
+                details={"device": st.last.device, "occupied": value, "moving_hours": moving},
+                message=f"the count has read {value:,} for {held / 3600:.1f} h"
+                + (f", through {moving} hours in which the lot usually moves" if moving else ""),
+            ),
+            now,
+            "the count moves again",
+        )
