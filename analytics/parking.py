@@ -4,8 +4,11 @@ A lot is sensed space by space (``ParkingSpaceState``) or counted at its gates (
 the counter's own rules are :mod:`analytics.lot_counter`; its count is the lot's occupancy while it is
 not faulty, and the lot's usual level learns nothing while it is).
 
-Per sensor: **stuck** (occupied, or unchanged, for longer than ``stuck_s`` —
-a car does not park for days in a public lot), **flapping** (more than
+Per lot, its space sensors **stuck**: one alert for the lot ("37 of 400 space sensors unchanged beyond
+their usual dwell"), not one per sensor, whose title follows the count. A sensor is stuck once unchanged
+for longer than ``stuck_s`` (a car does not park for days in a public lot) and longer than
+``dwell_factor`` times the longest unchanged period it has shown among its last 50 (a space
+at the quiet end of a garage is legitimately free for days). Per sensor: **flapping** (more than
 ``flap_per_h`` changes in an hour: a faulty sensor or interference), **battery
 low**. Per lot: **full** (critical capacity for drivers and operators) and
 **almost full**, from the latest state of each of its spaces, with hysteresis.
@@ -38,6 +41,8 @@ class SpaceReading:
 @dataclass(frozen=True, slots=True)
 class ParkingConfig:
     stuck_s: float = 24 * 3600
+    dwell_factor: float = 2.0  # ... and this many times its longest usual dwell (of the last DWELLS_KEPT)
+    dwell_min: int = 5  # dwells seen before a sensor's own is trusted
     flap_per_h: int = 12
     battery_low_pct: float = 15.0
     almost_full: float = 0.9
@@ -49,12 +54,17 @@ class ParkingConfig:
     unusual_delta: float = 0.35  # occupancy this far from the lot's usual level for the hour of the week
 
 
+DWELLS_KEPT = 50  # a sensor's last unchanged periods remembered
+
+
 @dataclass
 class _Sensor:
     occupied: bool
     since: datetime  # last change
     toggles: deque[datetime] = field(default_factory=deque)
     last: datetime | None = None  # the newest reading taken
+    dwells: deque[float] = field(default_factory=lambda: deque(maxlen=DWELLS_KEPT))  # its last dwells, s
+    stuck: bool = False
 
 
 class ParkingRules:
@@ -69,6 +79,7 @@ class ParkingRules:
         self.sampled: dict[str, datetime] = {}  # lot -> the hour last sampled
         self.sensors: dict[str, _Sensor] = {}
         self.lot_of: dict[str, str] = {}
+        self.in_lot: dict[str, set[str]] = {}  # lot -> its space sensors
         self.conditions = Conditions()
         self.lot_status: dict[str, str] = {}
         self.below_since: dict[str, datetime] = {}  # lot -> since when under ``release`` (while not open)
@@ -83,7 +94,7 @@ class ParkingRules:
                 return 0, 0
             cap = self.capacity.get(lot) or counted[1]
             return min(max(counted[0], 0), cap), cap
-        occupied = sum(1 for s, st in self.sensors.items() if self.lot_of[s] == lot and st.occupied)
+        occupied = sum(1 for s in self.in_lot.get(lot, ()) if self.sensors[s].occupied)
         return occupied, self.capacity.get(lot, 0)
 
     def on_count(self, r: CountReading) -> list[AlertEvent]:
@@ -97,13 +108,17 @@ class ParkingRules:
     def on_reading(self, r: SpaceReading) -> list[AlertEvent]:
         cfg = self.cfg_for(r.sensor)
         out: list[AlertEvent] = []
-        self.lot_of[r.sensor] = r.lot
+        if self.lot_of.get(r.sensor) != r.lot:  # a new sensor, or one moved to another lot
+            self.in_lot.get(self.lot_of.get(r.sensor, ""), set()).discard(r.sensor)
+            self.in_lot.setdefault(r.lot, set()).add(r.sensor)
+            self.lot_of[r.sensor] = r.lot
         st = self.sensors.get(r.sensor)
         if st is not None and st.last is not None and r.time <= st.last:
             return out  # a reading replayed (a re-evaluated range) or older than one taken: the newest stands
         if st is None:
             st = self.sensors[r.sensor] = _Sensor(r.occupied, r.time)
         elif st.occupied != r.occupied:
+            st.dwells.append((r.time - st.since).total_seconds())
             st.occupied, st.since = r.occupied, r.time
             st.toggles.append(r.time)
         st.last = r.time
@@ -129,7 +144,7 @@ class ParkingRules:
             r.time,
             "changes calmed down",
         )
-        out += self._stuck(r.sensor, st, r.time)
+        out += self._stuck(r.lot, r.time, [r.sensor])
         battery = r.battery_pct
         if battery is not None:
             out += self.conditions.update(
@@ -153,26 +168,48 @@ class ParkingRules:
         out += self._lot(r.lot, r.time)
         return out
 
-    def _stuck(self, sensor: str, st: _Sensor, now: datetime) -> list[AlertEvent]:
-        held = (now - st.since).total_seconds()
+    def _dwell_limit(self, sensor: str, st: _Sensor) -> float:
+        """How long the sensor may stay unchanged: ``stuck_s``, or longer where it has shown longer dwells."""
+        cfg = self.cfg_for(sensor)
+        own = st.dwells
+        return max(cfg.stuck_s, cfg.dwell_factor * max(own)) if len(own) >= cfg.dwell_min else cfg.stuck_s
+
+    def _stuck(self, lot: str, now: datetime, sensors: list[str] | None = None) -> list[AlertEvent]:
+        """Re-judge ``sensors`` (all the lot's: None) and the lot's one alert for its stuck space sensors."""
+        mine = sorted(self.in_lot.get(lot, ()))
+        changed = False
+        for s in mine if sensors is None else sensors:
+            st = self.sensors[s]
+            stuck = (now - st.since).total_seconds() >= self._dwell_limit(s, st)
+            changed |= stuck != st.stuck
+            st.stuck = stuck
+        stuck_now = sorted(s for s in mine if self.sensors[s].stuck)
+        key = f"parking.stuck:{lot}"
+        if not stuck_now:
+            return self.conditions.clear(key, now, "every space sensor changes again")
+        if not changed and key in self.conditions:
+            return []
+        longest = max((now - self.sensors[s].since).total_seconds() for s in stuck_now)
+        self.conditions.clear(key, now, "")  # re-raised: the alert's title and count follow the sensors
         return self.conditions.update(
-            f"parking.stuck:{sensor}",
-            held >= self.cfg_for(sensor).stuck_s,
+            key,
+            True,
             lambda: alert(
                 "parking.stuck",
-                sensor,
+                lot,
                 "parking",
                 Severity.WARNING,
-                f"Parking sensor stuck: {sensor}",
-                held,
-                observed=held,
-                threshold=self.cfg_for(sensor).stuck_s,
-                window_start=st.since,
+                f"Parking space sensors stuck: {len(stuck_now)} of {len(mine)} in {lot}",
+                float(len(stuck_now)),
+                observed=float(len(stuck_now)),
                 window_end=now,
-                message=f"{'occupied' if st.occupied else 'free'} for {held / 3600:.1f} h",
+                details={"sensors": stuck_now, "of": len(mine)},
+                message=f"{len(stuck_now)} of {len(mine)} space sensors unchanged beyond their usual dwell"
+                f" (the longest for {longest / 3600:.1f} h): {', '.join(stuck_now[:12])}"
+                + (f" and {len(stuck_now) - 12} more" if len(stuck_now) > 12 else ""),
             ),
             now,
-            "state changed",
+            "",
         )
 
     def _lot(self, lot: str, t: datetime) -> list[AlertEvent]:
@@ -221,10 +258,10 @@ class ParkingRules:
 
     def tick(self, now: datetime) -> list[AlertEvent]:
         out: list[AlertEvent] = []
-        for sensor, st in self.sensors.items():
-            out += self._stuck(sensor, st, now)
+        for lot in sorted(self.in_lot):
+            out += self._stuck(lot, now)
         out += self.counters.tick(now)
-        for lot in {self.lot_of[s] for s in self.sensors} | set(self.counters.lots):
+        for lot in set(self.in_lot) | set(self.counters.lots):
             out += self._against_baseline(lot, now)
         for lot in list(self.below_since):  # a lot emptying may send no reading while its off-delay runs
             out += self._lot(lot, now)

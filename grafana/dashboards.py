@@ -190,8 +190,9 @@ ADVISORY_ANNOTATION_SQL = (
 
 def parking() -> dashboard.Dashboard:
     lot = variable("lot", "Lot", "SELECT lot_id FROM parking_lots WHERE zone_id IN ($zone) ORDER BY 1")
+    local = f"time AT TIME ZONE ${{{CITY_TZ}:sqlstring}}"  # the city's local time
     hours = ", ".join(
-        f"round(avg(occupied::int) FILTER (WHERE extract(hour FROM time AT TIME ZONE '${{{CITY_TZ}}}') = {h})::numeric, 2)"
+        f"round(avg(occupied::int) FILTER (WHERE extract(hour FROM {local}) = {h})::numeric, 2)"
         f' AS "{h:02d}"'
         for h in range(24)
     )
@@ -215,19 +216,22 @@ def parking() -> dashboard.Dashboard:
         ))
         .with_panel(table_panel(
             "Occupancy by hour of week (the city's local time)",
-            f"SELECT extract(isodow FROM time AT TIME ZONE '${{{CITY_TZ}}}')::int AS day, " + hours +
+            f"SELECT extract(isodow FROM {local})::int AS day, " + hours +
             " FROM parking_events WHERE $__timeFilter(time) AND lot_id IN ($lot) GROUP BY 1 ORDER BY 1",
             w=24, h=9, color_columns="^\\d\\d$",
             th=thresholds((None, "green"), (0.7, "yellow"), (0.9, "red")),
             desc="Rows: ISO day of week (1 = Monday); columns: hour; cells: share of reports that say occupied",
         ))
         .with_panel(table_panel(
-            "Stuck, flapping and low-battery sensors",
-            f"SELECT a.subject AS sensor, d.lot_id AS lot, a.rule, {SEVERITY_NAME} AS severity, a.state,"
-            " a.opened_at, a.last_seen, a.count FROM alerts a LEFT JOIN devices d ON d.device_id = a.subject"
-            " WHERE a.rule IN ('parking.stuck', 'parking.flapping', 'parking.battery') AND a.state <> 'resolved'"
-            " ORDER BY a.opened_at DESC",
+            "Faulty space sensors and garage counters",
+            f"SELECT coalesce(d.lot_id, a.subject) AS lot, d.device_id AS sensor, a.title, a.rule,"
+            f" {SEVERITY_NAME} AS severity, a.state, a.opened_at, a.last_seen"
+            " FROM alerts a LEFT JOIN devices d ON d.device_id = a.subject"
+            " WHERE (a.rule IN ('parking.stuck', 'parking.flapping', 'parking.battery')"
+            " OR a.rule LIKE 'parking.count_%') AND a.state <> 'resolved' ORDER BY a.opened_at DESC",
             w=24, h=8,
+            desc="Stuck space sensors are one alert per lot (its title says how many); flapping and battery"
+            " per sensor; a garage counter's faults (parking.count_*) per lot",
         ))
     )  # fmt: skip
 

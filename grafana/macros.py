@@ -39,7 +39,11 @@ def expand(sql: str, start: datetime, end: datetime, interval_s: int, variables:
     out = out.replace("$__timeFrom()", _lit(start)).replace("$__timeTo()", _lit(end))
     for name in sorted(variables, key=len, reverse=True):
         quoted = ",".join("'" + v.replace("'", "''") + "'" for v in variables[name]) or "NULL"
-        out = out.replace(f"${{{name}}}", quoted).replace(f"${name}", quoted)
+        out = (
+            out.replace(f"${{{name}:sqlstring}}", quoted)
+            .replace(f"${{{name}}}", quoted)
+            .replace(f"${name}", quoted)
+        )
     if "$" in re.sub(r"\$\d", "", out.replace("$$", "")):
         leftover = re.findall(r"\$[A-Za-z_{][A-Za-z_0-9}]*", out)
         if leftover:

@@ -152,7 +152,7 @@ FOLDER = "citywatch"
 TAGS = ["citywatch"]
 
 ZONE = variable("zone", "Zone", "SELECT zone_id FROM zones ORDER BY 1")
-#: the city's time zone, a hidden constant of the boards with local hours (``'${city_tz}'`` in their SQL);
+#: the city's time zone, a hidden constant of the boards with local hours (``${city_tz:sqlstring}`` in their SQL);
 #: written with the default, set to the city's (``CITYWATCH_TIMEZONE``) by ``citywatch grafana push``
 CITY_TZ = "city_tz"
 

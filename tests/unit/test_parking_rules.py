@@ -12,14 +12,50 @@ def kinds(events) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
     return [(k, "raise" if isinstance(e, Raise) else "clear") for k, e, _ in events]
 
 
-def test_stuck_sensor_after_a_day_then_clears() -> None:
+def test_stuck_sensor_after_a_day_is_its_lots_alert_then_clears() -> None:
     r = ParkingRules({"lot": 10}, ParkingConfig(stuck_s=24 * 3600))
     r.on_reading(SpaceReading("s1", "lot", T0, True))
     assert r.tick(T0 + timedelta(hours=23)) == []
-    assert kinds(r.tick(T0 + timedelta(hours=25))) == [("parking.stuck:s1", "raise")]
+    assert kinds(r.tick(T0 + timedelta(hours=25))) == [("parking.stuck:lot", "raise")]
     assert kinds(r.on_reading(SpaceReading("s1", "lot", T0 + timedelta(hours=26), False))) == [
-        ("parking.stuck:s1", "clear")
+        ("parking.stuck:lot", "clear")
     ]
+
+
+def test_a_lots_stuck_sensors_are_one_alert_whose_title_follows_their_number() -> None:
+    """400 sensors of a garage; 37 stop changing: one alert for the lot, re-titled as more join, not 37."""
+    r = ParkingRules({"garage": 400}, ParkingConfig(stuck_s=24 * 3600))
+    for i in range(400):
+        r.on_reading(SpaceReading(f"s{i:03d}", "garage", T0, i % 2 == 0))
+    events = []
+    for h in range(1, 60):
+        t = T0 + timedelta(hours=h)
+        for i in range(37 if h < 40 else 30, 400):  # the rest keep changing; 7 recover at hour 40
+            events += r.on_reading(SpaceReading(f"s{i:03d}", "garage", t, (i + h) % 2 == 0))
+        events += r.tick(t)
+    raised = [e for k, e, _ in events if isinstance(e, Raise)]
+    assert {k for k, _e, _ in events} == {"parking.stuck:garage"}
+    # one alert, re-titled as its sensors recover one by one
+    assert [e.title for e in raised] == [
+        f"Parking space sensors stuck: {n} of 400 in garage" for n in range(37, 29, -1)
+    ]
+    assert raised[0].explanation.details["sensors"][:3] == ["s000", "s001", "s002"]
+
+
+def test_a_space_that_is_often_free_for_days_is_judged_by_its_own_dwell() -> None:
+    r = ParkingRules({"lot": 10}, ParkingConfig(stuck_s=24 * 3600))
+    t, events = T0, []
+    for _ in range(6):  # six free spells of two days, each ended by a car for an hour
+        events += r.on_reading(SpaceReading("quiet", "lot", t, False))
+        t += timedelta(days=2)
+        events += r.tick(t - timedelta(minutes=1))
+        events += r.on_reading(SpaceReading("quiet", "lot", t, True))
+        t += timedelta(hours=1)
+    early = [k for k, e, _ in events if isinstance(e, Raise)]
+    assert early == ["parking.stuck:lot"] * 3  # until it has shown what is usual for it (5 dwells)
+    events = r.on_reading(SpaceReading("quiet", "lot", t, False)) + r.tick(t + timedelta(days=3))
+    assert kinds(events) == []  # three days is within twice its longest free spell
+    assert kinds(r.tick(t + timedelta(days=4, hours=1))) == [("parking.stuck:lot", "raise")]
 
 
 def test_flapping() -> None:
