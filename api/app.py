@@ -29,6 +29,7 @@ from api.routes import (
     driver,
     maintenance,
     ngsi,
+    onboarding,
     places,
     platform,
     telemetry,
@@ -154,6 +155,7 @@ def create_app(settings: Settings) -> FastAPI:
         rules_view,
         platform,
         driver,
+        onboarding,
     ):
         app.include_router(r.router, prefix="/api/v1")
     app.include_router(platform.health)

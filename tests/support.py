@@ -431,6 +431,7 @@ PARAMS = {
     "{prefix}": "abcd",
     "{bus}": "bus-0101",
     "{lot_id}": "lot-01",
+    "{zone_id}": "jangan",
     "{entity_id}": "urn:ngsi-ld:OffStreetParking:lot-01",
 }
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from geojson_pydantic import MultiPolygon, Polygon
+from pydantic import BaseModel, ConfigDict, Field
 
 from citywatch.contracts.topics import DeviceKind
 
@@ -177,3 +178,29 @@ class PassStats(BaseModel):
 
 
 # -- alerts ------------------------------------------------------------------------
+
+
+class ZoneIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200, examples=["장안동"])
+    boundary: Polygon | MultiPolygon | None = Field(
+        None, description="the zone's boundary, a GeoJSON Polygon or MultiPolygon (lon, lat; rings closed)"
+    )
+
+
+class Zone(BaseModel):
+    zone_id: str
+    name: str
+    boundary: dict[str, Any] | None
+    stations: int = Field(description="air-quality stations in the zone")
+    lots: int
+    devices: int = Field(description="devices of every kind")
+
+
+class LotIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200)
+    capacity: int = Field(ge=0, le=100_000)
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    zone_id: str | None = None

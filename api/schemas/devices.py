@@ -152,3 +152,17 @@ class Check(BaseModel):
 class Readiness(BaseModel):
     ready: bool
     checks: dict[str, Check]
+
+
+class RefusedRow(BaseModel):
+    row: int = Field(description="1-based, as a spreadsheet counts its data rows")
+    device_id: str | None
+    errors: list[str]
+
+
+class ImportReport(BaseModel):
+    rows: int
+    created: int
+    updated: int
+    unchanged: int
+    refused: list[RefusedRow]

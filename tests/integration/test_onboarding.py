@@ -1,0 +1,82 @@
+"""Onboarding a city through the API: a zone with its boundary, a garage, then two thousand devices from
+one CSV — registered in one request, the refused rows named, and the same file again changing nothing."""
+
+from __future__ import annotations
+
+from tests.support import Api
+
+BOUNDARY = {
+    "type": "Polygon",
+    "coordinates": [[[126.97, 37.57], [127.02, 37.57], [127.02, 37.60], [126.97, 37.60], [126.97, 37.57]]],
+}
+
+
+def _csv(n: int, name: str = "station") -> bytes:
+    rows = ["device_id,kind,name,lat,lon,zone_id,expected_interval_s,meta.instruments"]
+    rows += [
+        f'aq-{i:05d},aq,{name} {i},37.58,126.99,jongno,3600,"{{""co"": {{""full_scale"": 50}}}}"'
+        for i in range(n)
+    ]
+    rows += ["pk-00001,parking,space,37.58,126.99,jongno,600,", "aq-99999,aq,x,,,atlantis,,"]
+    return ("\n".join(rows) + "\n").encode()
+
+
+def test_a_zone_a_lot_and_two_thousand_devices_in_one_request_idempotently(api: Api) -> None:
+    with api.client("admin") as c:
+        z = c.put("/api/v1/zones/jongno", json={"name": "종로구", "boundary": BOUNDARY})
+        assert z.status_code == 200, z.text
+        assert z.json()["boundary"]["type"] == "Polygon" and z.json()["name"] == "종로구"
+        open_ring = {
+            "type": "Polygon",
+            "coordinates": [[[126.9, 37.5], [127.0, 37.5], [127.0, 37.6], [126.9, 37.6]]],
+        }
+        bad = c.put("/api/v1/zones/jongno", json={"name": "x", "boundary": open_ring})
+        assert bad.status_code == 422, bad.text
+        lot = c.put(
+            "/api/v1/parking/lots/garage-1",
+            json={
+                "name": "세운상가 공영주차장",
+                "capacity": 577,
+                "lat": 37.57,
+                "lon": 126.99,
+                "zone_id": "jongno",
+            },
+        )
+        assert lot.status_code == 200 and lot.json()["capacity"] == 577, lot.text
+        assert c.put("/api/v1/parking/lots/garage-2", json={"name": "x", "capacity": 1, "lat": 0, "lon": 0,
+                                                             "zone_id": "atlantis"}).status_code == 422  # fmt: skip
+
+        first = c.post("/api/v1/devices/import", content=_csv(2000), headers={"content-type": "text/csv"})
+        assert first.status_code == 200, first.text
+        r = first.json()
+        assert (r["rows"], r["created"], r["updated"], r["unchanged"]) == (2002, 2001, 0, 0)
+        assert [(x["row"], x["device_id"]) for x in r["refused"]] == [(2002, "aq-99999")]
+        assert "no zone 'atlantis'" in r["refused"][0]["errors"][0]
+
+        again = c.post(
+            "/api/v1/devices/import", content=_csv(2000), headers={"content-type": "text/csv"}
+        ).json()
+        assert (again["created"], again["updated"], again["unchanged"]) == (0, 0, 2001)
+        renamed = c.post(
+            "/api/v1/devices/import", content=_csv(2000, "도시대기"), headers={"content-type": "text/csv"}
+        ).json()
+        assert (renamed["created"], renamed["updated"], renamed["unchanged"]) == (0, 2000, 1)
+
+        zones = {x["zone_id"]: x for x in c.get("/api/v1/zones").json()}
+        assert (zones["jongno"]["stations"], zones["jongno"]["lots"], zones["jongno"]["devices"]) == (
+            2000,
+            1,
+            2001,
+        )
+        one = c.get("/api/v1/devices/aq-00042").json()
+        assert one["name"] == "도시대기 42" and one["meta"] == {"instruments": {"co": {"full_scale": 50}}}
+
+    with api.client("operator") as c:
+        assert (
+            c.post(
+                "/api/v1/devices/import", content=_csv(1), headers={"content-type": "text/csv"}
+            ).status_code
+            == 403
+        )
+    audit = [a for (a,) in api.platform.query("SELECT action FROM api_audit ORDER BY id")]
+    assert audit == ["zone.put", "lot.put", "device.import", "device.import", "device.import"]
