@@ -292,6 +292,51 @@ def grafana_push(
     typer.echo(json.dumps(push(url, token, datasource(db_host, db_name, db_user, db_password), tz)))
 
 
+@app.command("import-history")
+def import_history(
+    path: Annotated[Path, typer.Argument(help="CSV: ts (or time) and the reading's fields as columns")],
+    device: Annotated[str, typer.Option(help="the registered device whose history it is")],
+    stream: Annotated[
+        str | None, typer.Option(help="a further stream of its kind, e.g. count (a garage counter)")
+    ] = None,
+    evaluate: Annotated[bool, typer.Option(help="re-evaluate the imported range afterwards")] = True,
+) -> None:
+    """Import a device's past readings through ingest's validation and dead letters (not MQTT), then
+    re-evaluate them: alerts as if the readings had arrived live."""
+    from datetime import timedelta
+
+    from analytics.__main__ import _with_progress_bar
+    from analytics.service import AnalyticsService
+    from citywatch.contracts.topics import Stream
+    from ingest.store import Store
+    from tools.history import WORKER, import_history, log_progress
+
+    settings = Settings()
+    store = Store(settings.db.url, WORKER)
+    try:
+        got = import_history(
+            store, path, device, settings.tz, Stream(stream) if stream else None, show=log_progress()
+        )
+    except ValueError as e:
+        raise typer.BadParameter(str(e)) from None
+    finally:
+        store.close()
+    typer.echo(
+        f"{got.rows} rows: {got.written} written, {got.duplicates} already there, {got.dead_lettered}"
+        f" dead-lettered {got.dead_by_reason or ''}".rstrip(),
+        err=True,
+    )
+    if evaluate and got.first is not None and got.last is not None:
+        service = AnalyticsService(settings)
+        first, last = got.first, got.last
+        n = _with_progress_bar(service, lambda: service.evaluate_range(first - timedelta(minutes=1), last))
+        typer.echo(
+            f"re-evaluated {n} air-quality readings from {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M}",
+            err=True,
+        )
+    typer.echo(json.dumps({k: v for k, v in vars(got).items() if k not in ("first", "last")}))
+
+
 @app.command()
 def boarding() -> None:
     """Run the boarding-bell service (stop requests -> the right bus's driver terminal)."""
