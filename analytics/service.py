@@ -43,6 +43,11 @@ from citywatch.leadership import Leadership
 from citywatch.settings import Settings
 from citywatch.strict import RulesError
 
+#: a re-evaluation goes in slices of about this many readings (saving its place after each), of 6 h to 7 days
+SLICE_READINGS = 20_000
+SLICE_MIN = timedelta(hours=6)
+SLICE_MAX = timedelta(days=7)
+
 log = logging.getLogger(__name__)
 
 
@@ -212,9 +217,15 @@ class AnalyticsService:
                 self.cursor = oldest - timedelta(microseconds=1)
         n = 0
         first = self.cursor
+        step = SLICE_MIN
         while self.cursor is not None and self.cursor < safe:  # in slices: a long backfill saves progress
-            upto = min(safe, self.cursor + timedelta(hours=6))
-            n += self.air.evaluate(self.cursor, upto, upto if upto < safe else now)
+            upto = min(safe, self.cursor + step)
+            got = self.air.evaluate(self.cursor, upto, upto if upto < safe else now)
+            n += got
+            # the next slice sized by the data, not the clock: about SLICE_READINGS readings (sparse hourly
+            # history goes a week at a time; a dense city's minutes some hours at a time)
+            rate = got / max((upto - self.cursor) / timedelta(hours=1), 1e-9)
+            step = min(SLICE_MAX, max(SLICE_MIN, timedelta(hours=SLICE_READINGS / rate) if rate else SLICE_MAX))
             self.cursor = upto
             self._save_state()
             if self.backfill is not None:

@@ -126,14 +126,24 @@ class MultivariateModel:
 
     def check(self, row: dict[str, float | None]) -> Unusual | None:
         """None when normal (or not trained); otherwise the score and the unusual pollutants."""
-        if self.forest is None or self.median is None or self.scale is None:
-            return None
-        x = self._matrix([row])
-        score = float(self.forest.decision_function(x)[0])
-        z = (x[0] - self.median) / self.scale
-        # a forest isolates a value beyond everything it was trained on no faster than the training
-        # extremes, so far-out values count on their own (robust z >= z_limit) beside the forest's verdict
-        if score >= 0 and float(np.max(np.abs(z))) < self.z_limit:
-            return None
-        order = np.argsort(-np.abs(z))
-        return Unusual(score, {FEATURES[i]: round(float(z[i]), 1) for i in order if abs(z[i]) >= 3})
+        return self.check_many([row])[0]
+
+    def check_many(self, rows: list[dict[str, float | None]]) -> list[Unusual | None]:
+        """:meth:`check` of each row, the forest asked once for all of them (a re-evaluation's hours)."""
+        if self.forest is None or self.median is None or self.scale is None or not rows:
+            return [None] * len(rows)
+        x = self._matrix(rows)
+        scores = self.forest.decision_function(x)
+        out: list[Unusual | None] = []
+        for xi, s in zip(x, scores, strict=True):
+            z = (xi - self.median) / self.scale
+            # a forest isolates a value beyond everything it was trained on no faster than the training
+            # extremes, so far-out values count on their own (robust z >= z_limit) beside its verdict
+            if s >= 0 and float(np.max(np.abs(z))) < self.z_limit:
+                out.append(None)
+                continue
+            order = np.argsort(-np.abs(z))
+            out.append(
+                Unusual(float(s), {FEATURES[i]: round(float(z[i]), 1) for i in order if abs(z[i]) >= 3})
+            )
+        return out

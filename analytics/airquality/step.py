@@ -61,6 +61,9 @@ class AirQualityStep:
         self.previous: dict[str, dict[str, float]] = {}  # station -> its usable means of the last hour
         self.previous_hour: datetime | None = None
         self.saturated_h: dict[str, int] = {}  # station -> hours running with an analyser at full scale
+        # the hours' pollutant mixes, judged together once the hours are done (:meth:`_flush_mixes`)
+        self.mix_pending: list[tuple[datetime, str, dict[str, float | None]]] = []
+        self.mix_evaluated: dict[datetime, dict[str, int]] = {}  # hour -> zone -> stations with the hour
 
     # -- state -------------------------------------------------------------
     def restore(self, s: dict[str, Any]) -> None:
@@ -227,6 +230,7 @@ class AirQualityStep:
         while hour <= safe:
             self._hourly(hour)
             hour += timedelta(hours=1)
+        self._flush_mixes()
         return n
 
     # -- hours -------------------------------------------------------------
@@ -267,8 +271,7 @@ class AirQualityStep:
             day[dev] = dict(zip(FEATURES, (pm10_24h, pm25_24h, o3, no2, co, so2), strict=True))
         verdicts = self._judge(hour, means, highest)
         saturated = self._saturation(hour, verdicts)
-        mixes: dict[str, dict[str, Unusual]] = defaultdict(dict)  # zone -> station -> its unusual mix
-        evaluated: dict[str, int] = defaultdict(int)  # zone -> stations with an hour of data
+        evaluated = self.mix_evaluated.setdefault(hour, defaultdict(int))  # zone -> stations with an hour
         for dev, hourly in means.items():
             for pollutant in ADVISORY_RULES:
                 self._advise(pollutant, dev, hour, hourly[pollutant], verdicts[dev].get(pollutant))
@@ -277,11 +280,9 @@ class AirQualityStep:
             self.shapes_dirty = True
             if dev in saturated:
                 continue  # an analyser at its ceiling says nothing of the air's mix (aq.saturation says it)
-            unusual = self._learned(dev, hour, hourly["pm25"], day[dev])
-            zone = zone_of.get(dev)
-            if unusual is not None:
-                mixes[zone or ""][dev] = unusual
-            if zone:
+            self._seasonal(dev, hour, hourly["pm25"])
+            self.mix_pending.append((hour, dev, day[dev]))
+            if zone := zone_of.get(dev):
                 evaluated[zone] += 1
         for zone in sorted({zone_of[d] for d in means if zone_of.get(d)}):
             for pollutant in ADVISORY_RULES:
@@ -293,7 +294,6 @@ class AirQualityStep:
                 }
                 a = area(values, {d: verdicts[d][pollutant] for d in values}, believed)
                 self._advise(pollutant, f"zone:{zone}", hour, a.value, None, a)
-        self._mixes(hour, mixes, evaluated)
         mine = set(self.registry.stations) if self.registry.zone is not None else None
         for key, clear in self.shapes.tick(hour, mine):
             self.alerts.apply(key, clear, hour)
@@ -363,37 +363,69 @@ class AirQualityStep:
             if not (zone in mixes and events.shared_mix(mixes[zone], evaluated[zone])):
                 apply(key_of(f"zone:{zone}"), Clear("no longer shared by most of its stations"), hour)
 
-    def _learned(
-        self, dev: str, hour: datetime, pm25: float | None, vector: dict[str, float | None]
-    ) -> Unusual | None:
-        """Against what is normal for this station: its seasonal PM2.5 baseline (alerted here), and its
-        pollutant mix (returned when unusual: :meth:`_mixes` decides whether it is the station's or its
-        zone's; cleared here when usual)."""
-        if pm25 is not None:
-            b = self.baselines.setdefault(dev, SeasonalBaseline(tz=self.tz))
-            z, expected = b.score(hour, pm25), b.expected(hour)
-            key = f"aq.unusual:{dev}"
-            if z is not None and z >= 6:
-                self.alerts.apply(key, events.unusual_event(dev, pm25, expected, z, hour), hour)
-            elif z is not None and z < 3:
-                self.alerts.apply(key, Clear("back within its usual range for the hour"), hour)
-            b.learn(hour, pm25)
-        model = self.models.setdefault(dev, MultivariateModel(seed=len(self.models)))
-        if model.trained_at is None or hour - model.trained_at >= timedelta(hours=24):
-            rows = (
-                self.conn()
-                .execute(
-                    "SELECT pm10_24h, pm25_24h, o3, no2, co, so2 FROM aq_hourly WHERE device_id = %s"
-                    " AND hour > %s AND hour < %s",
-                    (dev, hour - timedelta(days=14), hour),
-                )
-                .fetchall()
-            )
-            model.fit([dict(zip(FEATURES, r, strict=True)) for r in rows], hour)
-        unusual = model.check(vector)
-        if unusual is None and model.trained_at is not None:
-            self.alerts.apply(f"aq.multivariate:{dev}", Clear("pollutant mix usual again"), hour)
-        return unusual
+    def _seasonal(self, dev: str, hour: datetime, pm25: float | None) -> None:
+        """The hour's PM2.5 against this station's usual level for the hour (``aq.unusual``), then learned."""
+        if pm25 is None:
+            return
+        b = self.baselines.setdefault(dev, SeasonalBaseline(tz=self.tz))
+        z, expected = b.score(hour, pm25), b.expected(hour)
+        key = f"aq.unusual:{dev}"
+        if z is not None and z >= 6:
+            self.alerts.apply(key, events.unusual_event(dev, pm25, expected, z, hour), hour)
+        elif z is not None and z < 3:
+            self.alerts.apply(key, Clear("back within its usual range for the hour"), hour)
+        b.learn(hour, pm25)
+
+    def _flush_mixes(self) -> None:
+        """The pollutant mixes of the hours evaluated (``aq.multivariate``): each station's model asked once
+        for all its hours until it is next retrained (daily, on the 14 days before), then each hour's mixes
+        judged in order (:meth:`_mixes`). Asking the forest hour by hour cost a re-evaluation most of its
+        time; the events are the same."""
+        by_dev: dict[str, list[tuple[datetime, dict[str, float | None]]]] = defaultdict(list)
+        for hour, dev, vector in self.mix_pending:
+            by_dev[dev].append((hour, vector))
+        unusual: dict[datetime, dict[str, dict[str, Unusual]]] = defaultdict(lambda: defaultdict(dict))
+        usual: dict[datetime, list[str]] = defaultdict(list)
+        zone_of = self.registry.zone_of
+
+        def judge(
+            dev: str, chunk: list[tuple[datetime, dict[str, float | None]]], model: MultivariateModel
+        ) -> None:
+            for (h, _v), u in zip(chunk, model.check_many([v for _h, v in chunk]), strict=True):
+                if u is not None:
+                    unusual[h][zone_of.get(dev) or ""][dev] = u
+                elif model.trained_at is not None:
+                    usual[h].append(dev)
+
+        for dev, items in by_dev.items():
+            model = self.models.setdefault(dev, MultivariateModel(seed=len(self.models)))
+            chunk: list[tuple[datetime, dict[str, float | None]]] = []
+            for hour, vector in items:
+                if model.trained_at is None or hour - model.trained_at >= timedelta(hours=24):
+                    judge(dev, chunk, model)
+                    chunk = []
+                    rows = (
+                        self.conn()
+                        .execute(
+                            "SELECT pm10_24h, pm25_24h, o3, no2, co, so2 FROM aq_hourly WHERE device_id = %s"
+                            " AND hour > %s AND hour < %s",
+                            (dev, hour - timedelta(days=14), hour),
+                        )
+                        .fetchall()
+                    )
+                    model.fit([dict(zip(FEATURES, r, strict=True)) for r in rows], hour)
+                chunk.append((hour, vector))
+            judge(dev, chunk, model)
+        live = set(self.alerts.live("aq.multivariate")) if usual else set()  # only a live alert can clear
+        for hour in sorted(self.mix_evaluated):
+            for dev in usual.get(hour, ()):
+                if dev in live:
+                    self.alerts.apply(f"aq.multivariate:{dev}", Clear("pollutant mix usual again"), hour)
+                    live.discard(dev)
+            live |= {dev for zone in unusual.get(hour, {}).values() for dev in zone}
+            self._mixes(hour, unusual.get(hour, {}), self.mix_evaluated[hour])
+        self.mix_pending.clear()
+        self.mix_evaluated.clear()
 
     def _advise(
         self,
