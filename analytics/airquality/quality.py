@@ -3,7 +3,10 @@ zone, one minute at a time (pure).
 
 Each minute the zone's readings arrive together. For every station:
 
-* **stuck** — PM2.5 identical for ``stuck_run`` readings (flatline);
+* **stuck** — PM2.5 identical for ``stuck_run`` readings spanning at least ``stuck_s`` (flatline; an
+  hourly station: ten hours). An analyser at its floor in clean air (PM2.5 at most ``stuck_floor``
+  while its PM10 channel still moves) is not stuck; a whole instrument frozen (a run of zeros on every
+  channel: a dead counter) is;
 * **spike** — a jump in the station's log-ratio to the median of its zone peers
   (robust z against the ratio's recent level, or its recent changes) that is
   also large in µg/m³: a jump that the peers share is pollution, not a sensor
@@ -62,6 +65,8 @@ class Finding:
 @dataclass(frozen=True, slots=True)
 class QualityConfig:
     stuck_run: int = 10
+    stuck_s: float = 540.0  # ... spanning at least this long (ten readings a minute apart span 9 min)
+    stuck_floor: float = 5.0  # µg/m³: PM2.5 at or below this, with PM10 moving, is the floor of clean air
     spike_z: float = 6.0  # robust z against the recent level or changes of the ratio to peers (Spike)
     spike_min_jump: float = 15.0  # µg/m³: a spike is also large in absolute terms, not only in ratio
     spike_quiet: int = 10  # readings without a spike before a spike finding clears
@@ -94,6 +99,9 @@ class _Station:
     last_pm25: float | None = None
     pair: dict[str, float] = field(default_factory=dict)  # learned log-ratio to each peer
     pair_n: dict[str, int] = field(default_factory=dict)
+    run_from: datetime | None = None  # the first reading of PM2.5's current run of identical values
+    run_pm10: float | None = None  # PM10 at the run's start ...
+    pm10_moved: bool = False  # ... and whether it has changed since
 
 
 def _log_ratio(x: float, ref: float) -> float:
@@ -136,6 +144,9 @@ class ZoneQuality:
                 "pair": st.pair,
                 "last_pm25": st.last_pm25,
                 "pair_n": st.pair_n,
+                "run_from": st.run_from.isoformat() if st.run_from else None,
+                "run_pm10": st.run_pm10,
+                "pm10_moved": st.pm10_moved,
             }
             for sid, st in self.stations.items()
         }
@@ -157,6 +168,9 @@ class ZoneQuality:
                 s.get("last_pm25"),
                 dict(s.get("pair", {})),
                 dict(s.get("pair_n", {})),
+                datetime.fromisoformat(s["run_from"]) if s.get("run_from") else None,
+                s.get("run_pm10"),
+                s.get("pm10_moved", False),
             )
         return zq
 
@@ -204,13 +218,19 @@ class ZoneQuality:
             last_pm25, st.last_pm25 = st.last_pm25, (r.pm25 if r.pm25 is not None else st.last_pm25)
             if r.pm25 is not None:
                 score = st.flat.score_one(r.pm25)
+                if score * c.stuck_run <= 1 or st.run_from is None:  # a new run starts here
+                    st.run_from, st.run_pm10, st.pm10_moved = r.time, r.pm10, False
+                elif r.pm10 is not None and r.pm10 != st.run_pm10:
+                    st.pm10_moved = True
                 st.flat.learn_one(r.pm25)
+                floor = r.pm25 <= c.stuck_floor and st.pm10_moved  # clean air at the analyser's floor
+                spans = (r.time - st.run_from).total_seconds() >= c.stuck_s
                 out += self._edge(
                     st,
                     Finding(
                         "aq.stuck",
                         r.station,
-                        score >= 1.0,
+                        score >= 1.0 and spans and not floor,
                         r.time,
                         r.pm25,
                         float(c.stuck_run),

@@ -171,3 +171,26 @@ def test_a_station_reading_zero_is_left_to_the_stuck_rule() -> None:
     found = [f for f in _run(minutes) if f.active]
     assert [(f.rule, f.station) for f in found] == [("aq.stuck", "aq-a")]
     assert found[0].time == ts(START + 60 * 309)
+
+
+def _stuck_findings(readings: list[tuple[float, float | None]], every_s: float) -> list[tuple[int, bool]]:
+    zq, out = ZoneQuality(), []
+    for i, (pm25, pm10) in enumerate(readings):
+        t = datetime.fromtimestamp(START + i * every_s, UTC)
+        out += [(i, f.active) for f in zq.tick([Reading("a", t, pm25, pm10)]) if f.rule == "aq.stuck"]
+    return out
+
+
+def test_an_hourly_analyser_at_its_floor_in_clean_air_is_not_stuck() -> None:
+    # a real station's PM2.5 of 3 for half a day while its PM10 moves: clean air, not a fault
+    assert _stuck_findings([(3.0, 8.0 + i % 5) for i in range(12)], 3600) == []
+
+
+def test_a_whole_instrument_frozen_at_zero_is_stuck_even_at_its_floor() -> None:
+    assert _stuck_findings([(12.0, 20.0), *[(0.0, 0.0)] * 12], 3600) == [(10, True)]
+
+
+def test_stuck_needs_time_as_well_as_readings() -> None:
+    # ten identical readings five seconds apart are under a minute: not yet stuck; nine minutes on, stuck
+    got = _stuck_findings([(17.0, 30.0)] * 120, 5)
+    assert got == [(108, True)], got
