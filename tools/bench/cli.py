@@ -206,3 +206,12 @@ def bench_api(
     typer.echo(
         json.dumps(run(devices=devices, days=days, requests=requests, workers=workers, data_dir=data_dir))
     )
+
+
+@bench_app.command("realdata")
+def bench_realdata() -> None:
+    """Real public data through the real path (CSV history import, re-evaluation): alerts per rule, per
+    1,000 device-hours, and the alarm load."""
+    from tools.bench.realdata import run
+
+    typer.echo(json.dumps(run()))
