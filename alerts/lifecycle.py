@@ -37,6 +37,7 @@ from alerts.model import (
     Audit,
     Clear,
     Comment,
+    Confirm,
     Effect,
     Event,
     IllegalTransition,
@@ -226,6 +227,23 @@ def transition(
             if alert is None:
                 raise IllegalTransition(state, event)
             return alert, [Audit("commented", event.actor, alert.state, alert.state, event.text)]
+        case Confirm():
+            then = (alert.explanation.details.get("if_confirmed") or {}) if alert is not None else {}
+            if alert is None or alert.state is State.RESOLVED or not then:
+                raise IllegalTransition(state, event)
+            details = {k: v for k, v in alert.explanation.details.items() if k != "if_confirmed"}
+            details |= {"confirmed": True, "confirmed_by": event.actor}
+            confirmed = replace(
+                alert,
+                severity=max(alert.severity, Severity(then["severity"])),
+                title=then["title"],
+                explanation=replace(alert.explanation, details=details),
+            )
+            why = f"{alert.title} -> {then['title']}" + (f": {event.note}" if event.note else "")
+            return confirmed, [
+                Audit("confirmed", event.actor, alert.state, alert.state, why),
+                Notify("level_changed"),
+            ]
         case Tick():
             due = (
                 next_escalation(

@@ -150,11 +150,20 @@ class Comment:
 
 
 @dataclass(frozen=True, slots=True)
+class Confirm:
+    """An operator confirms an unconfirmed alert (an advisory issued on doubtful readings: a 미확인 경보):
+    it takes the severity and title its rule said confirmation would give it (``details.if_confirmed``)."""
+
+    actor: str
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Tick:
     """Time passes: escalation checks."""
 
 
-Event = Raise | Clear | Acknowledge | Resolve | Assign | Comment | Tick
+Event = Raise | Clear | Acknowledge | Resolve | Assign | Comment | Confirm | Tick
 AlertEvent = tuple[str, Raise | Clear, datetime]  # what a rule emits: (alert key, event, when)
 
 

@@ -135,6 +135,16 @@ def live_of_rules(db: Rows, prefix: str) -> dict[str, str]:
     return {r["subject"]: r["rule"] for r in rows}
 
 
+def operator_confirmed(conn: psycopg.Connection[Any], prefix: str) -> set[str]:
+    """The keys of live alerts (of the rules starting with ``prefix``) an operator has confirmed."""
+    rows = conn.execute(
+        "SELECT key FROM alerts WHERE rule LIKE %s AND state <> 'resolved'"
+        " AND explanation->'details' ? 'confirmed_by'",
+        (_like_prefix(prefix),),
+    ).fetchall()
+    return {r[0] if isinstance(r, tuple) else r["key"] for r in rows}
+
+
 def advisories(db: Rows, zone: str | None, active: bool, t0: datetime, t1: datetime) -> list[dict[str, Any]]:
     """Fine-dust and ozone advisory alerts (of a zone or station): the live ones, or those of a range."""
     return db.all(

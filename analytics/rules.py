@@ -89,6 +89,11 @@ def advisory_event(
     }
     if not e.confirmed:
         details["unconfirmed"] = doubt or "doubtful readings"
+        # what an operator's confirmation makes of it (alerts.model.Confirm)
+        details["if_confirmed"] = {
+            "severity": int(advisory_severity(e.level, e.level)),
+            "title": f"{POLLUTANT_NAMES[pollutant]} {ADVISORY_NAMES[e.level]}: {subject}",
+        }
     if readings is not None:
         details["readings"] = readings
         details["excluded"] = excluded or {}

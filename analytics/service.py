@@ -225,7 +225,9 @@ class AnalyticsService:
             # the next slice sized by the data, not the clock: about SLICE_READINGS readings (sparse hourly
             # history goes a week at a time; a dense city's minutes some hours at a time)
             rate = got / max((upto - self.cursor) / timedelta(hours=1), 1e-9)
-            step = min(SLICE_MAX, max(SLICE_MIN, timedelta(hours=SLICE_READINGS / rate) if rate else SLICE_MAX))
+            step = min(
+                SLICE_MAX, max(SLICE_MIN, timedelta(hours=SLICE_READINGS / rate) if rate else SLICE_MAX)
+            )
             self.cursor = upto
             self._save_state()
             if self.backfill is not None:

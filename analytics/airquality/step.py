@@ -11,11 +11,13 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from psycopg.types.json import Jsonb
 
+from alerts import queries
 from alerts.model import Clear
 from analytics import rules as events
 from analytics import state as saved
@@ -237,6 +239,7 @@ class AirQualityStep:
     def _hourly(self, hour: datetime) -> None:
         only, params = self.registry.only()
         conn, zone_of = self.conn(), self.registry.zone_of
+        self._operator_confirmed()
         rows = conn.execute(
             HOURLY_SQL.format(stations=only),
             {"h": hour, "h1": hour - timedelta(hours=1), "h24": hour - timedelta(hours=24), **params},
@@ -362,6 +365,17 @@ class AirQualityStep:
         for zone in evaluated:
             if not (zone in mixes and events.shared_mix(mixes[zone], evaluated[zone])):
                 apply(key_of(f"zone:{zone}"), Clear("no longer shared by most of its stations"), hour)
+
+    def _operator_confirmed(self) -> None:
+        """Station advisories an operator confirmed (POST /api/v1/alerts/{id}/confirm) stand confirmed."""
+        unconfirmed = {k for k, st in self.advisories.items() if not st.confirmed}
+        if not unconfirmed:
+            return
+        for key in queries.operator_confirmed(self.conn(), "aq.advisory."):
+            pollutant_subject = key.removeprefix("aq.advisory.")
+            st = self.advisories.get(pollutant_subject)
+            if pollutant_subject in unconfirmed and st is not None:
+                self.advisories[pollutant_subject] = replace(st, confirmed_level=st.level)
 
     def _seasonal(self, dev: str, hour: datetime, pm25: float | None) -> None:
         """The hour's PM2.5 against this station's usual level for the hour (``aq.unusual``), then learned."""

@@ -13,7 +13,17 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from alerts import queries, store
 from alerts.load import alarm_load
-from alerts.model import Acknowledge, Assign, Comment, Event, IllegalTransition, Resolve, Severity, involved
+from alerts.model import (
+    Acknowledge,
+    Assign,
+    Comment,
+    Confirm,
+    Event,
+    IllegalTransition,
+    Resolve,
+    Severity,
+    involved,
+)
 from api.common import decode_cursor, encode_cursor, time_range, utc
 from api.deps import Operator, State, Viewer
 from api.problems import Problem, responses
@@ -275,6 +285,16 @@ _ACT = responses(401, 403, 404, 409, 422)
 )
 def acknowledge(st: State, who: Operator, alert_id: int) -> dict[str, Any]:
     return _act(st, alert_id, Acknowledge(who.name))
+
+
+@router.post(
+    "/{alert_id}/confirm",
+    response_model=AlertDetail,
+    summary="Confirm an unconfirmed advisory (미확인): it takes its full severity and title (operator)",
+    responses=_ACT,
+)
+def confirm(st: State, who: Operator, alert_id: int, body: ResolveIn | None = None) -> dict[str, Any]:
+    return _act(st, alert_id, Confirm(who.name, body.note if body else ""))
 
 
 @router.post(

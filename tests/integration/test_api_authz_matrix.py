@@ -42,6 +42,7 @@ POLICY: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/alerts/{alert_id}/acknowledge"): "operator",
     ("POST", "/api/v1/alerts/bulk"): "operator",
     ("POST", "/api/v1/alerts/{alert_id}/resolve"): "operator",
+    ("POST", "/api/v1/alerts/{alert_id}/confirm"): "operator",
     ("POST", "/api/v1/alerts/{alert_id}/assign"): "operator",
     ("POST", "/api/v1/alerts/{alert_id}/comments"): "operator",
     ("POST", "/api/v1/maintenance"): "operator",

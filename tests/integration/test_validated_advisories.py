@@ -118,3 +118,68 @@ def test_a_shared_episode_is_the_zones_advisory_lowered_then_lifted_with_its_tru
     # the median of the four stations in the worst hour (57), not the value it was issued at
     assert z["peak"] == pytest.approx(210 * 1.045, abs=5)
     assert set(z["explanation"]["details"]["readings"]) == set(STATIONS)
+
+
+def test_an_operator_confirms_a_stations_unconfirmed_advisory_and_the_analytics_keep_it(pg) -> None:  # type: ignore[no-untyped-def]
+    """Station d's ozone reads far above its peers two hours running (a fire beside it, say): issued
+    unconfirmed; an operator who checked confirms it; the next, higher hour keeps it confirmed."""
+    from alerts import store
+    from alerts.model import Confirm
+
+    url = pg.create_database("operator_confirms")
+    migrate_all(url)
+    rows = [r for r in _rows() if r[2] < 50]
+    t50 = START + timedelta(hours=50)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("INSERT INTO zones VALUES ('z', 'Zone') ON CONFLICT DO NOTHING")
+        for dev in STATIONS:
+            conn.execute(
+                "INSERT INTO devices (device_id, kind, name, zone_id, expected_interval_s) VALUES (%s, 'aq', %s, 'z', 3600)",
+                (dev, dev),
+            )
+        with conn.cursor() as cur:
+            more = [
+                (t50, dev, 50, 30.0, 20.0, 0.55 if dev == "d" else 0.04, 0.02, 0.4, 0.003, t50)
+                for dev in STATIONS
+            ]
+            cur.executemany(
+                "INSERT INTO air_quality (time, device_id, seq, pm10, pm25, o3, no2, co, so2, received_at)"
+                " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
+                rows + more,
+            )
+    service = AnalyticsService(Settings(db=DatabaseSettings(url=url)))
+    service.evaluate_range(START - timedelta(minutes=1), t50 + timedelta(hours=1))
+
+    def alert() -> tuple[int, int, str]:
+        with psycopg.connect(url) as conn:
+            row = conn.execute(
+                "SELECT id, severity, title FROM alerts WHERE key = 'aq.advisory.o3:d'"
+            ).fetchone()
+        assert row is not None
+        return row[0], row[1], row[2]
+
+    alert_id, severity, title = alert()
+    assert severity == 2 and "unconfirmed" in title
+    with psycopg.connect(url, autocommit=True) as conn:
+        store.apply(
+            conn, Confirm("kim", "smoke seen beside the station"), datetime.now(UTC), alert_id=alert_id
+        )
+    assert alert()[1:] == (3, "Ozone (오존) grave warning (중대경보): d")
+    t51 = t50 + timedelta(hours=1)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.cursor().executemany(
+            "INSERT INTO air_quality (time, device_id, seq, pm10, pm25, o3, no2, co, so2, received_at)"
+            " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
+            [
+                (t51, dev, 51, 30.0, 20.0, 0.58 if dev == "d" else 0.04, 0.02, 0.4, 0.003, t51)
+                for dev in STATIONS
+            ],
+        )
+    service.evaluate_range(t51 - timedelta(minutes=1), t51 + timedelta(hours=1))
+    assert alert()[1:] == (3, "Ozone (오존) grave warning (중대경보): d")  # the new high did not undo it
+    with psycopg.connect(url) as conn:
+        actions = [a for (a,) in conn.execute(
+            "SELECT action FROM alert_audit WHERE alert_id = %s ORDER BY id", (alert_id,)
+        )]  # fmt: skip
+        peak = conn.execute("SELECT peak FROM alerts WHERE id = %s", (alert_id,)).fetchone()
+    assert actions == ["opened", "confirmed"] and peak == (pytest.approx(0.58),)

@@ -336,3 +336,29 @@ def test_a_raise_from_before_the_alert_was_resolved_does_not_reopen_it() -> None
     assert transition(r, worse, at(300)) == (r, [])  # re-evaluated data older than the operator's resolve
     o, fx = transition(r, worse, at(601))
     assert o is not None and o.state is State.OPEN and notifies(fx) == ["reopened"]
+
+
+def test_an_operator_confirms_an_unconfirmed_advisory_and_it_takes_its_full_severity() -> None:
+    from alerts.model import Confirm
+
+    then = {"severity": 3, "title": "O3 grave warning (중대경보): aq-001"}
+    why = Explanation(rule="aq.advisory.o3", details={"confirmed": False, "if_confirmed": then})
+    unconfirmed = Raise(
+        "aq.advisory.o3",
+        "aq-001",
+        "aq",
+        Severity.WARNING,
+        "O3 중대경보, unconfirmed (미확인)",
+        why,
+        restate=True,
+    )
+    a, _ = transition(None, unconfirmed, T0)
+    b, fx = transition(a, Confirm("kim", "checked the analyser on site"), at(60))
+    assert b is not None and (b.severity, b.title) == (Severity.CRITICAL, then["title"])
+    assert b.explanation.details["confirmed_by"] == "kim" and "if_confirmed" not in b.explanation.details
+    assert notifies(fx) == ["level_changed"]
+    assert [(e.action, e.actor) for e in fx if isinstance(e, Audit)] == [("confirmed", "kim")]
+    with pytest.raises(IllegalTransition):  # confirmed already: nothing left to confirm
+        transition(b, Confirm("lee"), at(120))
+    with pytest.raises(IllegalTransition):  # an alert that was never unconfirmed
+        transition(opened(), Confirm("kim"), at(60))
