@@ -125,6 +125,26 @@ class EventStreams:
             self._cameras_off_set = {r[0] for r in rows}
         return self._cameras_off_set
 
+    def _lot_rows(
+        self, stream: str, table: str, columns: str, cursor: datetime | None, safe: datetime, now: datetime
+    ) -> list[Any]:
+        """A parking table's new rows (time, device, ``columns``, received), of this partition's lots."""
+        return self._new_rows(
+            stream,
+            f"SELECT time, device_id, {columns}, received_at FROM {table}"
+            " WHERE time <= %(now)s AND (time > %(tc)s OR (received_at > %(rc)s AND time > %(late)s))"
+            + (
+                " AND lot_id IN (SELECT lot_id FROM parking_lots WHERE coalesce(zone_id, '') = %(zone)s)"
+                if self.registry.zone is not None
+                else ""
+            )
+            + " ORDER BY time",
+            cursor,
+            safe,
+            now,
+            timedelta(hours=26),
+        )
+
     def parking_step(
         self, cursor: datetime | None, safe: datetime, now: datetime, tick: Tick = _quiet
     ) -> None:
@@ -132,35 +152,14 @@ class EventStreams:
         self.parking.capacity = dict(
             self.conn().execute("SELECT lot_id, capacity FROM parking_lots").fetchall()
         )
-        rows = self._new_rows(
-            "parking",
-            "SELECT time, device_id, lot_id, occupied, battery_pct, received_at FROM parking_events"
-            " WHERE time <= %(now)s AND (time > %(tc)s OR (received_at > %(rc)s AND time > %(late)s))"
-            + (
-                " AND lot_id IN (SELECT lot_id FROM parking_lots WHERE coalesce(zone_id, '') = %(zone)s)"
-                if self.registry.zone is not None
-                else ""
-            )
-            + " ORDER BY time",
-            cursor,
-            safe,
-            now,
-            timedelta(hours=26),
-        )
-        counts = self._new_rows(
+        rows = self._lot_rows("parking", "parking_events", "lot_id, occupied, battery_pct", cursor, safe, now)
+        counts = self._lot_rows(
             "parking_counts",
-            "SELECT time, device_id, lot_id, occupied, capacity, entries, exits, received_at FROM parking_counts"
-            " WHERE time <= %(now)s AND (time > %(tc)s OR (received_at > %(rc)s AND time > %(late)s))"
-            + (
-                " AND lot_id IN (SELECT lot_id FROM parking_lots WHERE coalesce(zone_id, '') = %(zone)s)"
-                if self.registry.zone is not None
-                else ""
-            )
-            + " ORDER BY time",
+            "parking_counts",
+            "lot_id, occupied, capacity, entries, exits",
             cursor,
             safe,
             now,
-            timedelta(hours=26),
         )
         # spaces' states and counters' counts, in time order (a space's first at equal times)
         merged = sorted([(r[0], 0, r) for r in rows] + [(r[0], 1, r) for r in counts], key=lambda x: x[:2])
