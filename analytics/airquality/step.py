@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from psycopg.types.json import Jsonb
@@ -45,6 +45,9 @@ FROM air_quality WHERE time >= %(h24)s AND time < %(h)s {stations} GROUP BY devi
 """
 
 
+FAULTS = ("aq.stuck", "aq.range", "aq.drift")  # a station's own sensor faults: its readings are not the air
+
+
 def _hour_floor(t: datetime) -> datetime:
     return t.replace(minute=0, second=0, microsecond=0)
 
@@ -63,6 +66,8 @@ class AirQualityStep:
         self.previous: dict[str, dict[str, float]] = {}  # station -> its usable means of the last hour
         self.previous_hour: datetime | None = None
         self.saturated_h: dict[str, int] = {}  # station -> hours running with an analyser at full scale
+        # station -> when its sensor faults began and ended (None: still on), for the hours (_faulty_in)
+        self.fault_spans: dict[str, list[tuple[datetime, datetime | None]]] = {}
         # the hours' pollutant mixes, judged together once the hours are done (:meth:`_flush_mixes`)
         self.mix_pending: list[tuple[datetime, str, dict[str, float | None]]] = []
         self.mix_evaluated: dict[datetime, dict[str, int]] = {}  # hour -> zone -> stations with the hour
@@ -82,6 +87,12 @@ class AirQualityStep:
                 v.get("doubted_h", 0),
             )
             for k, v in s.get("advisories", {}).items()
+        }
+        self.fault_spans = {  # a fault live when the state was saved is live from before it
+            sid: [(datetime.min.replace(tzinfo=UTC), None)]
+            for zq in self.zones.values()
+            for sid, st in zq.stations.items()
+            if any(st.active.get(rule) for rule in FAULTS)
         }
         self.previous = s.get("previous", {})
         self.previous_hour = datetime.fromisoformat(s["previous_hour"]) if s.get("previous_hour") else None
@@ -226,6 +237,7 @@ class AirQualityStep:
                 for f in zq.tick(readings):
                     key, ev = events.quality_event(f)
                     self.alerts.apply(key, ev, f.time)
+                    self._fault_span(f.rule, f.station, f.active, f.time)
                 self.zone_done[zone] = done = minute
                 n += len(readings)
         hour = _hour_floor(start) + timedelta(hours=1)
@@ -283,7 +295,7 @@ class AirQualityStep:
             self.shapes_dirty = True
             if dev in saturated:
                 continue  # an analyser at its ceiling says nothing of the air's mix (aq.saturation says it)
-            self._seasonal(dev, hour, hourly["pm25"])
+            self._seasonal(dev, hour, hourly["pm25"], learn=not self._faulty_in(dev, hour))
             self.mix_pending.append((hour, dev, day[dev]))
             if zone := zone_of.get(dev):
                 evaluated[zone] += 1
@@ -366,6 +378,26 @@ class AirQualityStep:
             if not (zone in mixes and events.shared_mix(mixes[zone], evaluated[zone])):
                 apply(key_of(f"zone:{zone}"), Clear("no longer shared by most of its stations"), hour)
 
+    def _fault_span(self, rule: str, station: str, active: bool, at: datetime) -> None:
+        """Keep when each station's sensor faults (stuck, inconsistent, drifting) began and ended: the hours
+        are judged after the minutes of their slice, so a fault's time, not its state now, tells them."""
+        if rule not in FAULTS:
+            return
+        spans = self.fault_spans.setdefault(station, [])
+        if active:
+            spans.append((at, None))
+        elif spans and spans[-1][1] is None:
+            spans[-1] = (spans[-1][0], at)
+
+    def _faulty_in(self, station: str, hour: datetime) -> bool:
+        """A sensor fault of the station was live in the hour ending at ``hour`` (spans long over forgotten)."""
+        spans = self.fault_spans.get(station)
+        if not spans:
+            return False
+        start = hour - timedelta(hours=1)
+        spans[:] = [s for s in spans if s[1] is None or s[1] > start - timedelta(days=1)]
+        return any(since < hour and (until is None or until > start) for since, until in spans)
+
     def _operator_confirmed(self) -> None:
         """Station advisories an operator confirmed (POST /api/v1/alerts/{id}/confirm) stand confirmed."""
         unconfirmed = {k for k, st in self.advisories.items() if not st.confirmed}
@@ -377,8 +409,10 @@ class AirQualityStep:
             if pollutant_subject in unconfirmed and st is not None:
                 self.advisories[pollutant_subject] = replace(st, confirmed_level=st.level)
 
-    def _seasonal(self, dev: str, hour: datetime, pm25: float | None) -> None:
-        """The hour's PM2.5 against this station's usual level for the hour (``aq.unusual``), then learned."""
+    def _seasonal(self, dev: str, hour: datetime, pm25: float | None, learn: bool = True) -> None:
+        """The hour's PM2.5 against this station's usual level for the hour (``aq.unusual``), then learned —
+        unless a sensor fault of the station is live (``learn``): a stuck or drifting analyser's hours do
+        not become its normal."""
         if pm25 is None:
             return
         b = self.baselines.setdefault(dev, SeasonalBaseline(tz=self.tz))
@@ -388,7 +422,8 @@ class AirQualityStep:
             self.alerts.apply(key, events.unusual_event(dev, pm25, expected, z, hour), hour)
         elif z is not None and z < 3:
             self.alerts.apply(key, Clear("back within its usual range for the hour"), hour)
-        b.learn(hour, pm25)
+        if learn:
+            b.learn(hour, pm25)
 
     def _flush_mixes(self) -> None:
         """The pollutant mixes of the hours evaluated (``aq.multivariate``): each station's model asked once

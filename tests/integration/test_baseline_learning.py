@@ -1,0 +1,52 @@
+"""A station's learned baseline does not learn from hours under a live fault of its own sensor: a day of
+an analyser stuck at 80 µg/m³ does not become what is usual for it."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+
+from analytics.service import AnalyticsService
+from citywatch.db.schema import migrate_all
+from citywatch.settings import DatabaseSettings, Settings
+
+START = datetime(2026, 4, 6, tzinfo=UTC)
+STUCK_FROM, STUCK_H = 14 * 24, 24
+
+
+def test_a_stuck_analysers_hours_are_not_learned_as_its_normal(pg) -> None:  # type: ignore[no-untyped-def]
+    url = pg.create_database("baseline_learning")
+    migrate_all(url)
+    r = random.Random(4)
+    rows = []
+    for i, dev in enumerate(("a", "b", "c")):
+        for h in range(STUCK_FROM + STUCK_H + 24):
+            t = START + timedelta(hours=h)
+            pm25, pm10 = 18 + 4 * i + r.gauss(0, 3), 30 + 6 * i + r.gauss(0, 5)
+            if dev == "a" and STUCK_FROM <= h < STUCK_FROM + STUCK_H:
+                pm25, pm10 = 80.0, 120.0  # the whole instrument frozen
+            rows.append((t, dev, h, round(pm10, 1), round(pm25, 1), 0.03, 0.02, 0.4, 0.003, t))
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("INSERT INTO zones VALUES ('z', 'Zone')")
+        for dev in ("a", "b", "c"):
+            conn.execute(
+                "INSERT INTO devices (device_id, kind, name, zone_id, expected_interval_s) VALUES (%s, 'aq', %s, 'z', 3600)",
+                (dev, dev),
+            )
+        conn.cursor().executemany(
+            "INSERT INTO air_quality (time, device_id, seq, pm10, pm25, o3, no2, co, so2, received_at)"
+            " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
+            rows,
+        )
+    service = AnalyticsService(Settings(db=DatabaseSettings(url=url)))
+    service.evaluate_range(START - timedelta(minutes=1), START + timedelta(hours=STUCK_FROM + STUCK_H + 24))
+    with psycopg.connect(url) as conn:
+        stuck = conn.execute("SELECT state FROM alerts WHERE key = 'aq.stuck:a'").fetchone()
+    assert stuck == ("resolved",)  # found, and over once the analyser moved again
+    learned = [v for slot in service.air.baselines["a"].slots.values() for v in slot]
+    frozen = sum(1 for v in learned if v > 70)
+    # the hours before the fault was found (it takes ten identical readings) are learned; none after
+    assert 0 < frozen <= 10, frozen
+    assert len(learned) >= STUCK_FROM  # the rest of its history was learned
