@@ -58,8 +58,11 @@ def test_a_parking_sensor_with_its_own_stuck_time() -> None:
     r.overrides = {"pk-01-001": parse(RULES).settings_for("parking", "", "pk-01-001")}
     r.on_reading(SpaceReading("pk-01-001", "lot", T0, True))
     r.on_reading(SpaceReading("pk-01-002", "lot", T0, True))
-    raised = [k for k, e, _ in r.tick(T0 + timedelta(hours=2)) if isinstance(e, Raise)]
-    assert raised == ["parking.stuck:pk-01-001"]  # an hour for this one; a day for the others
+    raised = [e for _k, e, _ in r.tick(T0 + timedelta(hours=2)) if isinstance(e, Raise)]
+    # an hour for this one, a day for the others: the lot's one alert names it alone
+    assert [(e.key, e.explanation.details["sensors"]) for e in raised] == [
+        ("parking.stuck:lot", ["pk-01-001"])
+    ]
 
 
 def test_a_camera_with_its_own_confidence_and_quiet_time() -> None:
