@@ -80,3 +80,43 @@ def test_a_zone_a_lot_and_two_thousand_devices_in_one_request_idempotently(api: 
         )
     audit = [a for (a,) in api.platform.query("SELECT action FROM api_audit ORDER BY id")]
     assert audit == ["zone.put", "lot.put", "device.import", "device.import", "device.import"]
+
+
+def test_the_command_line_onboards_through_the_api_with_an_admin_key(api: Api, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "CITYWATCH_DB_URL": api.platform.db_url}
+
+    def cli(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "tools", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=check,
+        )
+
+    key = cli("user", "key", "onboarding", "--role", "admin").stdout.strip()
+    env |= {"CITYWATCH_API_URL": api.url, "CITYWATCH_API_KEY": key}
+    (tmp_path / "jongno.geojson").write_text(
+        json.dumps({"type": "Feature", "properties": {}, "geometry": BOUNDARY})
+    )
+    zone = json.loads(
+        cli(
+            "onboard", "zone", "jongno", "--name", "종로구", "--boundary", str(tmp_path / "jongno.geojson")
+        ).stdout
+    )
+    assert zone["name"] == "종로구" and zone["boundary"]["type"] == "Polygon"
+    lot = json.loads(cli("onboard", "lot", "garage-1", "--name", "세운상가", "--capacity", "577", "--lat", "37.57",
+                         "--lon", "126.99", "--zone", "jongno").stdout)  # fmt: skip
+    assert lot["capacity"] == 577
+    (tmp_path / "devices.csv").write_bytes(_csv(20))
+    report = json.loads(cli("onboard", "devices", str(tmp_path / "devices.csv")).stdout)
+    assert (report["created"], len(report["refused"])) == (21, 1)
+    refused = cli("onboard", "lot", "garage-2", "--name", "x", "--capacity", "1", "--lat", "0", "--lon", "0",
+                  "--zone", "atlantis", check=False)  # fmt: skip
+    assert refused.returncode == 1 and refused.stderr.startswith("422:") and "atlantis" in refused.stderr
