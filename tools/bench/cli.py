@@ -209,9 +209,20 @@ def bench_api(
 
 
 @bench_app.command("realdata")
-def bench_realdata() -> None:
+def bench_realdata(
+    network_from: Annotated[
+        str, typer.Option(help="first day of the multi-station network replayed (its local date)")
+    ] = "2016-11-01",
+    network_days: Annotated[float, typer.Option(min=1, help="days of the network replayed")] = 120.0,
+    uci: Annotated[bool, typer.Option(help="replay the UCI roadside station too")] = True,
+) -> None:
     """Real public data through the real path (CSV history import, re-evaluation): alerts per rule, per
-    1,000 device-hours, and the alarm load."""
-    from tools.bench.realdata import run
+    1,000 device-hours inside and outside shared episodes, and the alarm load. The multi-station network
+    is read from the folder CITYWATCH_BENCH_NETWORK names."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
 
-    typer.echo(json.dumps(run()))
+    from tools.bench.realdata import NETWORK_TZ, run
+
+    start = datetime.fromisoformat(network_from).replace(tzinfo=ZoneInfo(NETWORK_TZ))
+    typer.echo(json.dumps(run(start, network_days, uci)))

@@ -7,8 +7,17 @@ then re-evaluated by the analytics service — and the alerts are counted:
 * the **UCI roadside series** (``../shared/data/uci_air_quality``: a year of hourly CO and NO2 of a
   reference analyser in an Italian city, with its real outages; the analyser's units converted to ppm as
   :mod:`simulators.uci` does), as one station, in the city's own time zone (Europe/Rome);
-* a **real multi-station network** or a **real garage-count series**, where one is present in
-  ``../shared/data`` (none is yet: their figures are ``null``, not zero).
+* a **real multi-station network**: the Beijing Multi-Site Air-Quality data (Zhang et al., 2017; UCI
+  Machine Learning Repository dataset 501, CC BY 4.0): twelve national stations' hourly PM2.5, PM10,
+  SO2, NO2, CO and O3, 2013-03 to 2017-02, with their real gaps, as the twelve ``PRSA_Data_*.csv`` files
+  in the directory ``CITYWATCH_BENCH_NETWORK`` names (outside the repository; without it the network's
+  figures are ``null``). Three zones of four stations (the old city, the north-west, the northern
+  suburbs), the gases converted from µg/m³ to ppm at 25 °C, each station registered with the one range
+  its data show: the loggers' CO ceiling of 10 mg/m³. A **shared episode** is an hour in which the
+  median of a zone's stations is at AirKorea's 매우나쁨 (PM2.5 above 75 µg/m³ or PM10 above 150);
+  sensor-fault alerts (stuck, spike, drift, range, saturation, multivariate) are counted per 1,000
+  station-hours inside and outside them, by the hour each alert opened;
+* a **real garage-count series**, where one is present (none is yet: its figures are ``null``, not zero).
 
 Printed: readings imported and dead-lettered, re-evaluation readings/s, alerts opened per rule, alerts
 per 1,000 device-hours (inside and outside shared episodes: ``null`` with one station, where no episode
@@ -17,12 +26,19 @@ can be shared), and the alarm load per 10 minutes (ISA-18.2 / EEMUA 191, :mod:`a
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import os
+import statistics
 import time
+from collections import Counter
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
+import orjson
 import psycopg
 
 from alerts import queries
@@ -39,6 +55,23 @@ SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 UCI = SHARED / "uci_air_quality" / "AirQualityUCI.csv"
 STATION = "uci-roadside"
 CITY_TZ = "Europe/Rome"
+
+NETWORK_ENV = "CITYWATCH_BENCH_NETWORK"
+NETWORK_TZ = "Asia/Shanghai"
+NETWORK_ZONES = {
+    "old-city": ("Dongsi", "Tiantan", "Guanyuan", "Wanshouxigong"),
+    "north-west": ("Aotizhongxin", "Nongzhanguan", "Wanliu", "Gucheng"),
+    "north": ("Changping", "Dingling", "Huairou", "Shunyi"),
+}
+COLUMNS = {"pm25": "PM2.5", "pm10": "PM10", "so2": "SO2", "no2": "NO2", "co": "CO", "o3": "O3"}
+MOLAR_MASS = {"so2": 64.066, "no2": 46.006, "co": 28.01, "o3": 48.00}  # g/mol: µg/m³ -> ppm at 25 °C
+CO_CEILING_UG = 10_000.0  # the network's loggers never record CO above 10 mg/m³
+EPISODE = {"pm25": 75.0, "pm10": 150.0}  # a zone's median above these: AirKorea's 매우나쁨
+SENSOR_FAULTS = ("aq.stuck", "aq.spike", "aq.drift", "aq.range", "aq.saturation", "aq.multivariate")
+
+
+def _ppm(pollutant: str, ug_m3: float) -> float:
+    return ug_m3 * 24.45 / (MOLAR_MASS[pollutant] * 1000)
 
 
 def _history_csv(src: Path, out: Path) -> int:
@@ -120,19 +153,165 @@ def _uci(url: str, workdir: Path) -> dict[str, Any]:
     }
 
 
-def run() -> dict[str, Any]:
+def _station_hours(path: Path, start: datetime, end: datetime) -> Iterator[tuple[datetime, dict[str, float]]]:
+    """One station file's hours in [start, end): the values measured, in µg/m³ as published."""
+    tz = ZoneInfo(NETWORK_TZ)
+    with path.open(newline="") as f:
+        for r in csv.DictReader(f):
+            when = datetime(int(r["year"]), int(r["month"]), int(r["day"]), int(r["hour"]), tzinfo=tz)
+            if not start <= when < end:
+                continue
+            values: dict[str, float] = {}
+            for name, column in COLUMNS.items():
+                with contextlib.suppress(ValueError):  # "NA": not measured that hour
+                    values[name] = float(r[column])
+            if values:
+                yield when, values
+
+
+def _episodes(hours: dict[str, dict[datetime, dict[str, float]]]) -> dict[str, set[datetime]]:
+    """Per zone, the hours of a shared episode: the median of its stations at 매우나쁨."""
+    out: dict[str, set[datetime]] = {}
+    for zone, stations in NETWORK_ZONES.items():
+        out[zone] = set()
+        every = set().union(*(hours[s].keys() for s in stations))
+        for when in every:
+            for pollutant, limit in EPISODE.items():
+                seen = [hours[s][when][pollutant] for s in stations if pollutant in hours[s].get(when, {})]
+                if len(seen) >= 2 and statistics.median(seen) > limit:
+                    out[zone].add(when)
+                    break
+    return out
+
+
+def _network(url: str, workdir: Path, folder: Path, start: datetime, days: float) -> dict[str, Any]:
+    settings = Settings(db=DatabaseSettings(url=url), timezone=NETWORK_TZ)
+    end = start + timedelta(days=days)
+    instruments = {"co": {"full_scale": round(_ppm("co", CO_CEILING_UG), 3)}}
+    hours: dict[str, dict[datetime, dict[str, float]]] = {}
+    zone_of: dict[str, str] = {}
+    with psycopg.connect(url, autocommit=True) as conn:
+        for zone, stations in NETWORK_ZONES.items():
+            conn.execute("INSERT INTO zones (zone_id, name) VALUES (%s, %s)", (zone, zone))
+            for station in stations:
+                conn.execute(
+                    "INSERT INTO devices (device_id, kind, name, zone_id, expected_interval_s, meta)"
+                    " VALUES (%s, 'aq', %s, %s, 3600, %s)",
+                    (station.lower(), station, zone, orjson.dumps({"instruments": instruments}).decode()),
+                )
+                zone_of[station.lower()] = zone
+    store = Store(url, WORKER)
+    imported: list[Any] = []
+    try:
+        for zone, stations in NETWORK_ZONES.items():
+            for station in stations:
+                (src,) = folder.glob(f"PRSA_Data_{station}_*.csv")
+                hours[station] = dict(_station_hours(src, start, end))
+                history = workdir / f"{station}.csv"
+                with history.open("w", newline="") as f:
+                    w = csv.writer(f)
+                    w.writerow(["ts", *COLUMNS])
+                    for when, v in sorted(hours[station].items()):
+                        w.writerow([
+                            when.isoformat(),
+                            *(
+                                "" if p not in v else v[p] if p in ("pm25", "pm10") else round(_ppm(p, v[p]), 4)
+                                for p in COLUMNS
+                            ),
+                        ])  # fmt: skip
+                progress(f"network: importing {len(hours[station])} hours of {station} ({zone})")
+                imported.append(import_history(store, history, station.lower(), settings.tz))
+    finally:
+        store.close()
+    first = min(i.first for i in imported if i.first is not None)
+    last = max(i.last for i in imported if i.last is not None)
+    service = AnalyticsService(settings)
+    service.progress = lambda text, done: progress(f"  {100 * done:3.0f}% {text}")
+    started = time.monotonic()
+    n = service.evaluate_range(first - timedelta(minutes=1), last)
+    took = time.monotonic() - started
+
+    episodes = _episodes({s: hours[s] for s in hours})
+    station_hours = Counter[bool]()
+    for zone, stations in NETWORK_ZONES.items():
+        for station in stations:
+            for when in hours[station]:
+                station_hours[when in episodes[zone]] += 1
+    with psycopg.connect(url) as conn:
+        by_rule: dict[str, int] = dict(
+            conn.execute("SELECT rule, count(*) FROM alerts GROUP BY rule ORDER BY 2 DESC").fetchall()
+        )
+        faults = conn.execute(
+            "SELECT rule, subject, opened_at FROM alerts WHERE rule = ANY(%s)", (list(SENSOR_FAULTS),)
+        ).fetchall()
+        items, live = queries.annunciations(conn, first, last + timedelta(hours=1))
+    load = alarm_load(items, first, last + timedelta(hours=1), live)
+    fault_in: Counter[str] = Counter()
+    fault_out: Counter[str] = Counter()
+    for rule, subject, opened in faults:
+        zone = zone_of.get(subject)
+        if zone is None:
+            continue  # a zone's alert ("shared air"), not one station's sensor
+        hour = opened.astimezone(ZoneInfo(NETWORK_TZ)).replace(minute=0, second=0, microsecond=0)
+        (fault_in if hour in episodes[zone] else fault_out)[rule] += 1
+
+    def rate(count: int, of: int) -> float | None:
+        return round(1000 * count / of, 2) if of else None
+
+    inside = rate(sum(fault_in.values()), station_hours[True])
+    outside = rate(sum(fault_out.values()), station_hours[False])
+    progress(
+        f"network: {sum(by_rule.values())} alerts; sensor faults {inside} per 1,000 station-hours in shared"
+        f" episodes ({station_hours[True]} station-h), {outside} outside ({station_hours[False]} station-h);"
+        f" {load['per_10min']:.3f} annunciations per 10 min; re-evaluated {n / took:.0f} readings/s"
+    )
+    for rule, count in by_rule.items():
+        progress(f"  {rule}: {count} (sensor fault in/out of episodes: {fault_in[rule]}/{fault_out[rule]})")
+    return {
+        "network_stations": len(zone_of),
+        "network_from": start.isoformat(),
+        "network_days": days,
+        "network_written": sum(i.written for i in imported),
+        "network_dead_lettered": sum(i.dead_lettered for i in imported),
+        "network_alerts_by_rule": by_rule,
+        "network_station_hours_in_shared_episodes": station_hours[True],
+        "network_station_hours_outside_shared_episodes": station_hours[False],
+        "network_sensor_faults_in_shared_episodes": dict(fault_in),
+        "network_sensor_faults_outside_shared_episodes": dict(fault_out),
+        "network_alerts_per_1000_station_hours_in_shared_episodes": inside,
+        "network_alerts_per_1000_station_hours_outside_shared_episodes": outside,
+        "network_annunciations": load["annunciations"],
+        "network_alarm_per_10min": round(load["per_10min"], 4),
+        "network_alarm_peak_10min": load["peak_10min"]["annunciations"],
+        "network_reevaluation_readings_per_s": round(n / took, 1),
+    }
+
+
+def run(network_from: datetime, network_days: float, uci: bool = True) -> dict[str, Any]:
     out: dict[str, Any] = {
         "network_alerts_per_1000_station_hours_in_shared_episodes": None,
         "network_alerts_per_1000_station_hours_outside_shared_episodes": None,
         "parking_counts_alerts_by_rule": None,
     }
-    progress("no real multi-station network or garage-count series in ../shared/data: their figures are null")
-    if not UCI.exists():
+    progress("no real garage-count series: its figures are null")
+    folder = Path(os.environ[NETWORK_ENV]) if os.environ.get(NETWORK_ENV) else None
+    if folder is None or not any(folder.glob("PRSA_Data_*.csv")):
+        progress(
+            f"no Beijing multi-site files (set {NETWORK_ENV} to their folder): the network's figures are null"
+        )
+        folder = None
+    if uci and not UCI.exists():
         progress(f"UCI data not found at {UCI}: skipping it (its figures are null)")
-        return out | {"uci_alerts_by_rule": None}
+        out["uci_alerts_by_rule"] = None
+        uci = False
     with private_servers("bench-realdata", durable=False) as servers:
-        url = servers.pg.create_database("realdata")
-        migrate_all(url)
-        out |= _uci(url, servers.workdir)
+        if uci:
+            url = servers.pg.create_database("realdata")
+            migrate_all(url)
+            out |= _uci(url, servers.workdir)
+        if folder is not None:
+            url = servers.pg.create_database("network")
+            migrate_all(url)
+            out |= _network(url, servers.workdir, folder, network_from, network_days)
     out["measured_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     return out
