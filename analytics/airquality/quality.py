@@ -10,7 +10,10 @@ Each minute the zone's readings arrive together. For every station:
 * **spike** — a jump in the station's log-ratio to the median of its zone peers
   (robust z against the ratio's recent level, or its recent changes) that is
   also large in µg/m³: a jump that the peers share is pollution, not a sensor
-  fault, and leaves the ratio alone;
+  fault, and leaves the ratio alone. A spike is held until the station's next
+  reading and raised then if the station came back and its peers did not follow
+  (a haze front reaches one station an hour before the next: the zone's air; a
+  level that stays is the drift rule's);
 * **drift** — the same log-ratio wandering away from its learned level (CUSUM);
   when several stations of a zone drift together, only the one furthest from
   its peers is blamed;
@@ -102,6 +105,8 @@ class _Station:
     run_from: datetime | None = None  # the first reading of PM2.5's current run of identical values
     run_pm10: float | None = None  # PM10 at the run's start ...
     pm10_moved: bool = False  # ... and whether it has changed since
+    # a spike waiting for the station's next reading: raised unless the peers followed it (_held_spike)
+    held: dict[str, Any] | None = None
 
 
 def _log_ratio(x: float, ref: float) -> float:
@@ -147,6 +152,7 @@ class ZoneQuality:
                 "run_from": st.run_from.isoformat() if st.run_from else None,
                 "run_pm10": st.run_pm10,
                 "pm10_moved": st.pm10_moved,
+                "held": st.held,
             }
             for sid, st in self.stations.items()
         }
@@ -171,6 +177,7 @@ class ZoneQuality:
                 datetime.fromisoformat(s["run_from"]) if s.get("run_from") else None,
                 s.get("run_pm10"),
                 s.get("pm10_moved", False),
+                s.get("held"),
             )
         return zq
 
@@ -185,6 +192,39 @@ class ZoneQuality:
                 st.pair[j] = st.pair.get(j, 0.0) + (lr - st.pair.get(j, 0.0)) / n
             elif abs(lr - st.pair[j]) < 0.5:
                 st.pair[j] += c.pair_alpha * (lr - st.pair[j])
+
+    @staticmethod
+    def _held_spike(st: _Station, x: float, ref: float) -> Finding | None:
+        """The spike held since the station's previous reading, as a finding, now that the station reads
+        ``x`` and its peers ``ref`` (median): a spike is a reading that stands out and comes back — the
+        station fell at least half the way back, and its peers did not rise to meet it. A jump the peers
+        followed was the zone's air reaching this station first (a plume, a haze front arriving); one that
+        stays where it jumped is a change of level, the air's or a drift's (:class:`Cusum` judges that).
+        None when nothing was held, or when it was not a spike."""
+        held, st.held = st.held, None
+        if held is None:
+            return None
+        jumped = _log_ratio(held["pm25"], held["ref"])
+        followed = _log_ratio(ref, held["ref"])
+        back = _log_ratio(held["pm25"], x)
+        if followed * jumped > 0 and abs(followed) >= abs(jumped) / 2:
+            return None
+        if held["before"] is not None and back * _log_ratio(held["pm25"], held["before"]) <= 0:
+            return None  # it did not come back at all
+        if abs(back) < abs(jumped) / 2:
+            return None
+        return Finding(
+            "aq.spike",
+            held["station"],
+            True,
+            datetime.fromisoformat(held["time"]),
+            held["pm25"],
+            held["threshold"],
+            held["ref"],
+            held["z"],
+            held["message"],
+            held["details"],
+        )
 
     def _faulty(self, sid: str, rules: tuple[str, ...]) -> bool:
         st = self.stations.get(sid)
@@ -303,24 +343,38 @@ class ZoneQuality:
             jump = abs(r.pm25 - last_pm25) if last_pm25 is not None else 0.0
             if st.active.get("aq.drift") or (changed and len(corrected) < 3) or jump < c.spike_min_jump:
                 z = 0.0  # the jump back when a drift ends belongs to the drift
-            st.since_spike = 0 if z >= c.spike_z else st.since_spike + 1
-            if z >= c.spike_z or st.since_spike >= c.spike_quiet:
+            confirmed = self._held_spike(st, r.pm25, ref)
+            if confirmed is not None:
+                st.since_spike = 0
+                out += self._edge(st, confirmed)
+            else:
+                st.since_spike += 1
+            if z >= c.spike_z:
+                st.held = {
+                    "station": r.station,
+                    "time": r.time.isoformat(),
+                    "pm25": r.pm25,
+                    "before": last_pm25,
+                    "ref": ref,
+                    "z": z,
+                    "threshold": c.spike_z,
+                    "message": f"PM2.5 {r.pm25} jumped against its zone peers (median {ref:.1f}):"
+                    f" {by_level:.1f} robust σ from its recent ratio to them, {by_change:.1f} by the change",
+                    "details": {
+                        **extra,
+                        "peers": len(peers),
+                        "z_by_level": by_level,
+                        "z_by_change": by_change,
+                    },
+                }
+            elif confirmed is None and st.since_spike >= c.spike_quiet:
                 out += self._edge(
                     st,
                     Finding(
-                        "aq.spike",
-                        r.station,
-                        z >= c.spike_z,
-                        r.time,
-                        r.pm25,
-                        c.spike_z,
-                        ref,
-                        z,
-                        f"PM2.5 {r.pm25} jumped against its zone peers (median {ref:.1f}):"
-                        f" {by_level:.1f} robust σ from its recent ratio to them, {by_change:.1f} by the change",
-                        {**extra, "peers": len(peers), "z_by_level": by_level, "z_by_change": by_change},
+                        "aq.spike", r.station, False, r.time, r.pm25, c.spike_z, ref, z,
+                        f"PM2.5 {r.pm25} in line with its zone peers (median {ref:.1f}) again",
                     ),
-                )
+                )  # fmt: skip
             d = st.drift.score_one(res)
             st.drift.learn_one(res)
             drift_scores[r.station] = d

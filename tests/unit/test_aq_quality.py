@@ -194,3 +194,54 @@ def test_stuck_needs_time_as_well_as_readings() -> None:
     # ten identical readings five seconds apart are under a minute: not yet stuck; nine minutes on, stuck
     got = _stuck_findings([(17.0, 30.0)] * 120, 5)
     assert got == [(108, True)], got
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_haze_front_reaching_one_station_first_is_not_a_spike(seed: int) -> None:
+    """A haze front reaches station a a reading before its three peers (hourly stations an hour apart):
+    a jumps 6x alone, then the peers follow and the zone stays high. Weather, not a sensor: no spike.
+    Later, a's one-off 6x jump that nobody follows is still a spike, at its own time."""
+    base = {"aq-a": 20.0, "aq-b": 18.0, "aq-c": 25.0, "aq-d": 22.0}
+    minutes = _zone_minutes(500, seed, base)
+    front, lone = 300, 450
+    for m in range(front, 420):  # a from the front on; its peers a reading later, all staying in the haze
+        minutes[m] = [
+            replace(x, pm25=round(x.pm25 * 6, 1)) if x.station == "aq-a" or m > front else x
+            for x in minutes[m]
+        ]
+    minutes[lone] = [
+        replace(x, pm25=round(x.pm25 * 6, 1)) if x.station == "aq-a" else x for x in minutes[lone]
+    ]
+    found = [(f.station, f.time) for f in _run(minutes) if f.rule == "aq.spike" and f.active]
+    assert found == [("aq-a", ts(START + 60 * lone))], found
+
+
+def test_a_held_spike_survives_a_restart() -> None:
+    """The spike held for the station's next reading is in the saved state: a restart between the jump
+    and the next reading still raises it."""
+    import json
+
+    minutes = _zone_minutes(400, 3, {"aq-a": 20.0, "aq-b": 18.0, "aq-c": 25.0, "aq-d": 22.0})
+    minutes[300] = [replace(x, pm25=round(x.pm25 * 6, 1)) if x.station == "aq-a" else x for x in minutes[300]]
+    zq = ZoneQuality()
+    before = [f for m in minutes[:301] for f in zq.tick(m) if f.rule == "aq.spike"]
+    assert before == [] and zq.stations["aq-a"].held is not None  # held, not raised yet
+    zq = ZoneQuality.from_state(json.loads(json.dumps(zq.state())))
+    after = [f for m in minutes[301:] for f in zq.tick(m) if f.rule == "aq.spike" and f.active]
+    assert [(f.station, f.time) for f in after] == [("aq-a", ts(START + 60 * 300))]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_jump_that_stays_is_a_change_of_level_not_a_spike(seed: int) -> None:
+    """Station a jumps 5x alone and stays there for a hundred readings (a plume over it, a construction
+    site opening beside it): not a spike — the drift rule judges a level that stays. Later its one-off 6x
+    reading that comes straight back is a spike, at its own time."""
+    minutes = _zone_minutes(720, seed, {"aq-a": 20.0, "aq-b": 18.0, "aq-c": 25.0, "aq-d": 22.0})
+    for m in range(300, 400):
+        minutes[m] = [replace(x, pm25=round(x.pm25 * 5, 1)) if x.station == "aq-a" else x for x in minutes[m]]
+    lone = 660  # well after the level came back and the drift rule cleared
+    minutes[lone] = [
+        replace(x, pm25=round(x.pm25 * 6, 1)) if x.station == "aq-a" else x for x in minutes[lone]
+    ]
+    found = [(f.station, f.time) for f in _run(minutes) if f.rule == "aq.spike" and f.active]
+    assert found == [("aq-a", ts(START + 60 * lone))], found
