@@ -15,7 +15,7 @@ import math
 import statistics
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -26,6 +26,8 @@ from citywatch.contracts.instruments import DEFAULT
 from citywatch.localtime import SEOUL
 
 FEATURES = ("pm10", "pm25", "o3", "no2", "co", "so2")
+TRAIN_WINDOW = timedelta(days=14)  # the multivariate model learns from a station's hours of the last 14 days
+RETRAIN_SHARE = 0.25  # ... and learns again once this share of them is new
 
 
 def slot(t: datetime, tz: ZoneInfo = SEOUL) -> str:
@@ -96,7 +98,22 @@ class MultivariateModel:
         self.forest: IsolationForest | None = None
         self.median: np.ndarray | None = None
         self.scale: np.ndarray | None = None
+        self.floor = np.zeros(len(FEATURES))  # each pollutant's analyser uncertainty at its usual level
         self.trained_at: datetime | None = None
+        self.trained_rows = 0  # the hours it learned from
+        self.since = 0  # hours judged since
+
+    def due(self, hour: datetime, waiting: int = 0) -> bool:
+        """Time to (re)train before judging ``hour``: never trained (tried each hour until it has enough
+        hours); a quarter of the hours it learned from are new since (:data:`RETRAIN_SHARE`: 3.5 days of
+        a station reporting every hour, 18 hours early on, when it learned from its first 72); or ``hour``
+        lies beyond the window it learned from (a station back after weeks). ``waiting``: hours held to be
+        judged together, counted as judged. By data, not by the clock: a re-evaluation of sparse history
+        retrains as often as the data change, not daily."""
+        if self.trained_at is None:
+            return True
+        new = self.since + waiting
+        return new >= RETRAIN_SHARE * self.trained_rows or hour - self.trained_at >= TRAIN_WINDOW
 
     def _matrix(self, rows: list[dict[str, float | None]]) -> np.ndarray:
         x = np.array([[math.nan if r.get(f) is None else float(r[f]) for f in FEATURES] for r in rows])  # type: ignore[arg-type]
@@ -117,11 +134,12 @@ class MultivariateModel:
         # pollutant read in steps of 0.1 ppm that sat still for two weeks is not 100 σ out when it moves a step
         floor = np.array([DEFAULT[f].uncertainty(m) for f, m in zip(FEATURES, self.median, strict=True)])
         self.scale = np.maximum(1.4826 * mad, floor)
+        self.floor = floor
         self.forest = IsolationForest(
             n_estimators=100, contamination=self.contamination, random_state=self.seed
         )
         self.forest.fit(x)
-        self.trained_at = now
+        self.trained_at, self.trained_rows, self.since = now, len(rows), 0
         return True
 
     def check(self, row: dict[str, float | None]) -> Unusual | None:
@@ -130,20 +148,96 @@ class MultivariateModel:
 
     def check_many(self, rows: list[dict[str, float | None]]) -> list[Unusual | None]:
         """:meth:`check` of each row, the forest asked once for all of them (a re-evaluation's hours)."""
+        return [u if u.unusual else None for u in self.assess_many(rows)]
+
+    def assess_many(self, rows: list[dict[str, float | None]]) -> list[Assessment]:
+        """Each row's forest score and robust z per measured pollutant, unusual or not (what a station's
+        peers were doing in the hour one of them is unusual: :func:`shared_with_peers`); empty before the
+        model is trained."""
         if self.forest is None or self.median is None or self.scale is None or not rows:
-            return [None] * len(rows)
+            return [Assessment(0.0, {}, False) for _ in rows]
+        self.since += len(rows)
         x = self._matrix(rows)
         scores = self.forest.decision_function(x)
-        out: list[Unusual | None] = []
-        for xi, s in zip(x, scores, strict=True):
+        out: list[Assessment] = []
+        for row, xi, s in zip(rows, x, scores, strict=True):
             z = (xi - self.median) / self.scale
             # a forest isolates a value beyond everything it was trained on no faster than the training
             # extremes, so far-out values count on their own (robust z >= z_limit) beside its verdict
-            if s >= 0 and float(np.max(np.abs(z))) < self.z_limit:
-                out.append(None)
-                continue
+            unusual = s < 0 or float(np.max(np.abs(z))) >= self.z_limit
             order = np.argsort(-np.abs(z))
-            out.append(
-                Unusual(float(s), {FEATURES[i]: round(float(z[i]), 1) for i in order if abs(z[i]) >= 3})
-            )
+            every = {FEATURES[i]: round(float(z[i]), 1) for i in order if row.get(FEATURES[i]) is not None}
+            shown = {f: v for f, v in every.items() if abs(v) >= 3} if unusual else every
+            # how many times its usual each pollutant reads (the analyser's uncertainty keeps a near-zero
+            # usual from making any reading a large multiple)
+            lift = {
+                f: round(math.log((xi[i] + self.floor[i]) / (self.median[i] + self.floor[i])), 3)
+                for i, f in enumerate(FEATURES)
+                if f in every
+            }
+            out.append(Assessment(float(s), shown, unusual, every, lift))
         return out
+
+
+@dataclass
+class Assessment(Unusual):
+    """A station-hour's mix against the station's usual: ``unusual`` as :meth:`MultivariateModel.check`
+    says; ``features`` the pollutants 3 σ out when unusual, else every measured one; ``every``: the robust
+    z of each measured pollutant."""
+
+    unusual: bool
+    every: dict[str, float] = field(default_factory=dict)
+    lift: dict[str, float] = field(default_factory=dict)  # log of each measured pollutant over its usual
+
+
+PEER_SHARE = 0.5  # a pollutant's deviation is the air's when the peers' median deviation is this share of it
+PEER_UNUSUAL = 3.0  # ... or itself this many σ the same way
+EPISODE_Z = 2.0  # the peers' median PM2.5 or PM10 this many σ above their usual: the zone's air is unusual
+EPISODE_APART = 6.0  # ... and then a station's own only where it stands this many σ apart from its peers
+EPISODE_TIMES = 3.0  # ... and this many times over its usual against the peers' times over theirs
+
+
+def shared_with_peers(own: Assessment, peers: list[Assessment]) -> bool:
+    """A station's unusual mix is its zone's air, not its analysers, when its peers (at least two with the
+    hour) deviate the same way from their own usual: each pollutant it is unusual in is, at the peers'
+    median, at least :data:`PEER_UNUSUAL` σ or :data:`PEER_SHARE` of its own σ in the same direction.
+
+    In a shared episode — the peers' median particulates :data:`EPISODE_Z` σ or more above their usual (a
+    winter haze lifts every station at once, each by its own distance from its own usual) — a pollutant is
+    the station's own only where it stands :data:`EPISODE_APART` σ apart from the peers' median and also
+    reads :data:`EPISODE_TIMES` times more (or less) over its usual than the peers over theirs: σ alone
+    mislead there, a clean background site's narrow usual making the haze's CO 10 σ where a roadside
+    station's wide one makes it 3 (a station falling while the zone rises is a local shower or a wind
+    shift unless it is far out).
+
+    A mix the forest alone finds odd (no pollutant 3 σ out) is the air's when at least half the peers are
+    odd too, or when none of its pollutants stands :data:`PEER_UNUSUAL` σ apart from the peers' median."""
+    if len(peers) < 2:
+        return False
+    median = {
+        pollutant: statistics.median(seen)
+        for pollutant in FEATURES
+        if len(seen := [p.every[pollutant] for p in peers if pollutant in p.every]) >= 2
+    }
+    if not own.features:
+        if sum(p.unusual for p in peers) >= len(peers) / 2:
+            return True
+        apart = [abs(z - median[f]) for f, z in own.every.items() if f in median]
+        return bool(apart) and max(apart) < PEER_UNUSUAL
+    episode = any(median.get(f, 0.0) >= EPISODE_Z for f in ("pm25", "pm10"))
+    for pollutant, z in own.features.items():
+        if pollutant not in median:
+            return False
+        peer = median[pollutant]
+        if episode:
+            lifts = [p.lift[pollutant] for p in peers if pollutant in p.lift]
+            times = (
+                abs(own.lift[pollutant] - statistics.median(lifts))
+                if pollutant in own.lift and len(lifts) >= 2
+                else math.inf
+            )
+            if abs(z - peer) < EPISODE_APART or times < math.log(EPISODE_TIMES):
+                continue
+        if peer * z <= 0 or abs(peer) < min(PEER_UNUSUAL, PEER_SHARE * abs(z)):
+            return False
+    return True

@@ -18,13 +18,21 @@ from typing import Any
 from psycopg.types.json import Jsonb
 
 from alerts import queries
-from alerts.model import Clear
+from alerts.model import Clear, Raise
 from analytics import rules as events
 from analytics import state as saved
 from analytics.airquality.advisory import RULES as ADVISORY_RULES
 from analytics.airquality.advisory import Level, advance
 from analytics.airquality.advisory import State as AdvisoryState
-from analytics.airquality.baseline import FEATURES, MultivariateModel, SeasonalBaseline, Unusual
+from analytics.airquality.baseline import (
+    FEATURES,
+    TRAIN_WINDOW,
+    Assessment,
+    MultivariateModel,
+    SeasonalBaseline,
+    Unusual,
+    shared_with_peers,
+)
 from analytics.airquality.cai import cai
 from analytics.airquality.quality import Reading, ZoneQuality
 from analytics.airquality.validation import Area, Hour, Verdict, area, judge
@@ -71,6 +79,9 @@ class AirQualityStep:
         # the hours' pollutant mixes, judged together once the hours are done (:meth:`_flush_mixes`)
         self.mix_pending: list[tuple[datetime, str, dict[str, float | None]]] = []
         self.mix_evaluated: dict[datetime, dict[str, int]] = {}  # hour -> zone -> stations with the hour
+        # per rule cleared hour by hour, the subjects with a live alert, read once a step: a clear of an
+        # alert that is not live is not sent (most hours clear nothing; each would be a transaction)
+        self.live: dict[str, set[str]] = {}
 
     # -- state -------------------------------------------------------------
     def restore(self, s: dict[str, Any]) -> None:
@@ -199,6 +210,7 @@ class AirQualityStep:
         """Zone-minutes after ``start``: each is evaluated as soon as every live station of its zone has
         reported for it (low latency), and at the latest once it is older than ``safe`` (lateness); then
         the hours completed by ``safe``. Returns the readings evaluated."""
+        self.live = {}  # read afresh: an operator may have resolved one since
         only, params = self.registry.only()
         rows = (
             self.conn()
@@ -259,13 +271,10 @@ class AirQualityStep:
         means: dict[str, dict[str, float | None]] = {}
         highest: dict[str, dict[str, float | None]] = {}
         day: dict[str, dict[str, float | None]] = {}  # station -> the 24-hour features of its pollutant mix
+        indices: list[tuple[Any, ...]] = []
         for dev, pm25_1h, pm10_1h, pm25_24h, pm10_24h, o3, no2, co, so2, *maxima in rows:
             c = cai({"pm25": pm25_24h, "pm10": pm10_24h, "o3": o3, "no2": no2, "co": co, "so2": so2})
-            conn.execute(
-                "INSERT INTO aq_hourly (hour, device_id, pm10_24h, pm25_24h, o3, no2, co, so2, cai, grade, dominant,"
-                " sub_indices) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (device_id, hour) DO UPDATE"
-                " SET cai = excluded.cai, grade = excluded.grade, dominant = excluded.dominant,"
-                " sub_indices = excluded.sub_indices, pm10_24h = excluded.pm10_24h, pm25_24h = excluded.pm25_24h",
+            indices.append(
                 (
                     hour,
                     dev,
@@ -279,11 +288,19 @@ class AirQualityStep:
                     c.grade.value if c else None,
                     c.dominant if c else None,
                     Jsonb(c.sub_indices if c else {}),
-                ),
+                )
             )
             means[dev] = dict(zip(POLLUTANTS, (pm25_1h, pm10_1h, o3, no2, co, so2), strict=True))
             highest[dev] = dict(zip(POLLUTANTS, maxima, strict=True))
             day[dev] = dict(zip(FEATURES, (pm10_24h, pm25_24h, o3, no2, co, so2), strict=True))
+        with conn.cursor() as cur:  # the hour's stations in one round trip
+            cur.executemany(
+                "INSERT INTO aq_hourly (hour, device_id, pm10_24h, pm25_24h, o3, no2, co, so2, cai, grade, dominant,"
+                " sub_indices) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (device_id, hour) DO UPDATE"
+                " SET cai = excluded.cai, grade = excluded.grade, dominant = excluded.dominant,"
+                " sub_indices = excluded.sub_indices, pm10_24h = excluded.pm10_24h, pm25_24h = excluded.pm25_24h",
+                indices,
+            )
         verdicts = self._judge(hour, means, highest)
         saturated = self._saturation(hour, verdicts)
         evaluated = self.mix_evaluated.setdefault(hour, defaultdict(int))  # zone -> stations with an hour
@@ -356,27 +373,52 @@ class AirQualityStep:
                 self.alerts.apply(key, Clear("every analyser within its range again"), hour)
         return saturated
 
-    def _mixes(self, hour: datetime, mixes: dict[str, dict[str, Unusual]], evaluated: dict[str, int]) -> None:
+    def _mixes(
+        self,
+        hour: datetime,
+        own: dict[str, dict[str, Unusual]],
+        shared: dict[str, dict[str, Unusual]],
+        evaluated: dict[str, int],
+    ) -> None:
         """The hour's unusual pollutant mixes (``aq.multivariate``): a zone where most stations (at least 3)
         are unusual together is one alert for the zone, its stations' own alerts cleared; otherwise each
-        station's own. A zone's alert clears in an hour it is not shared."""
-        key_of = "aq.multivariate:{}".format
-        apply = self.alerts.apply
-        for zone, unusual in mixes.items():
+        station's own — but not a station whose unusual pollutants its peers share (``shared``:
+        :func:`shared_with_peers`): that is the zone's air, not its analysers. A zone's alert clears in an
+        hour it is not shared."""
+        rule = "aq.multivariate"
+        for zone in own.keys() | shared.keys():
+            unusual = own.get(zone, {}) | shared.get(zone, {})
             if zone and events.shared_mix(unusual, evaluated[zone]):
-                apply(
-                    key_of(f"zone:{zone}"),
-                    events.multivariate_zone_event(zone, unusual, evaluated[zone], hour),
-                    hour,
-                )
+                ev = events.multivariate_zone_event(zone, unusual, evaluated[zone], hour)
+                self._raise(rule, f"zone:{zone}", ev, hour)
                 for dev in unusual:
-                    apply(key_of(dev), Clear(f"part of zone {zone}'s unusual hour (zone:{zone})"), hour)
+                    self._clear(rule, dev, Clear(f"part of zone {zone}'s unusual hour (zone:{zone})"), hour)
                 continue
-            for dev, u in unusual.items():
-                apply(key_of(dev), events.multivariate_event(dev, u.score, u.features, hour), hour)
+            for dev, u in own.get(zone, {}).items():
+                self._raise(rule, dev, events.multivariate_event(dev, u.score, u.features, hour), hour)
+            for dev in shared.get(zone, {}):
+                why = Clear("its peers' air is as unusual as its own (the zone's air)")
+                self._clear(rule, dev, why, hour)
         for zone in evaluated:
-            if not (zone in mixes and events.shared_mix(mixes[zone], evaluated[zone])):
-                apply(key_of(f"zone:{zone}"), Clear("no longer shared by most of its stations"), hour)
+            unusual = own.get(zone, {}) | shared.get(zone, {})
+            if not (unusual and events.shared_mix(unusual, evaluated[zone])):
+                self._clear(rule, f"zone:{zone}", Clear("no longer shared by most of its stations"), hour)
+
+    def _raise(self, rule: str, subject: str, event: Raise, at: datetime) -> None:
+        self.alerts.apply(f"{rule}:{subject}", event, at)
+        self._live(rule).add(subject)
+
+    def _clear(self, rule: str, subject: str, event: Clear, at: datetime) -> None:
+        """Clear ``rule``'s alert of ``subject`` if it is live."""
+        live = self._live(rule)
+        if subject in live:
+            self.alerts.apply(f"{rule}:{subject}", event, at)
+            live.discard(subject)
+
+    def _live(self, rule: str) -> set[str]:
+        if rule not in self.live:
+            self.live[rule] = set(self.alerts.live(rule))
+        return self.live[rule]
 
     def _fault_span(self, rule: str, station: str, active: bool, at: datetime) -> None:
         """Keep when each station's sensor faults (stuck, inconsistent, drifting) began and ended: the hours
@@ -417,62 +459,64 @@ class AirQualityStep:
             return
         b = self.baselines.setdefault(dev, SeasonalBaseline(tz=self.tz))
         z, expected = b.score(hour, pm25), b.expected(hour)
-        key = f"aq.unusual:{dev}"
         if z is not None and z >= 6:
-            self.alerts.apply(key, events.unusual_event(dev, pm25, expected, z, hour), hour)
+            self._raise("aq.unusual", dev, events.unusual_event(dev, pm25, expected, z, hour), hour)
         elif z is not None and z < 3:
-            self.alerts.apply(key, Clear("back within its usual range for the hour"), hour)
+            self._clear("aq.unusual", dev, Clear("back within its usual range for the hour"), hour)
         if learn:
             b.learn(hour, pm25)
 
     def _flush_mixes(self) -> None:
         """The pollutant mixes of the hours evaluated (``aq.multivariate``): each station's model asked once
-        for all its hours until it is next retrained (daily, on the 14 days before), then each hour's mixes
-        judged in order (:meth:`_mixes`). Asking the forest hour by hour cost a re-evaluation most of its
-        time; the events are the same."""
+        for all its hours until it is next due to learn (:meth:`MultivariateModel.due`, from the 14 days
+        before), then each hour's mixes judged in order, each station's against its zone peers' of the hour
+        (:meth:`_mixes`). Asking the forest hour by hour cost a re-evaluation most of its time; the events
+        are the same."""
         by_dev: dict[str, list[tuple[datetime, dict[str, float | None]]]] = defaultdict(list)
         for hour, dev, vector in self.mix_pending:
             by_dev[dev].append((hour, vector))
-        unusual: dict[datetime, dict[str, dict[str, Unusual]]] = defaultdict(lambda: defaultdict(dict))
-        usual: dict[datetime, list[str]] = defaultdict(list)
+        # hour -> zone -> station -> its mix against its own usual (trained models only)
+        assessed: dict[datetime, dict[str, dict[str, Assessment]]] = defaultdict(lambda: defaultdict(dict))
         zone_of = self.registry.zone_of
 
         def judge(
             dev: str, chunk: list[tuple[datetime, dict[str, float | None]]], model: MultivariateModel
         ) -> None:
-            for (h, _v), u in zip(chunk, model.check_many([v for _h, v in chunk]), strict=True):
-                if u is not None:
-                    unusual[h][zone_of.get(dev) or ""][dev] = u
-                elif model.trained_at is not None:
-                    usual[h].append(dev)
+            if model.trained_at is None:
+                return
+            for (h, _v), a in zip(chunk, model.assess_many([v for _h, v in chunk]), strict=True):
+                assessed[h][zone_of.get(dev) or ""][dev] = a
 
         for dev, items in by_dev.items():
             model = self.models.setdefault(dev, MultivariateModel(seed=len(self.models)))
             chunk: list[tuple[datetime, dict[str, float | None]]] = []
             for hour, vector in items:
-                if model.trained_at is None or hour - model.trained_at >= timedelta(hours=24):
-                    judge(dev, chunk, model)
+                if model.due(hour, len(chunk)):
+                    judge(dev, chunk, model)  # the hours before, by the model they were due to
                     chunk = []
                     rows = (
                         self.conn()
                         .execute(
                             "SELECT pm10_24h, pm25_24h, o3, no2, co, so2 FROM aq_hourly WHERE device_id = %s"
                             " AND hour > %s AND hour < %s",
-                            (dev, hour - timedelta(days=14), hour),
+                            (dev, hour - TRAIN_WINDOW, hour),
                         )
                         .fetchall()
                     )
                     model.fit([dict(zip(FEATURES, r, strict=True)) for r in rows], hour)
                 chunk.append((hour, vector))
             judge(dev, chunk, model)
-        live = set(self.alerts.live("aq.multivariate")) if usual else set()  # only a live alert can clear
         for hour in sorted(self.mix_evaluated):
-            for dev in usual.get(hour, ()):
-                if dev in live:
-                    self.alerts.apply(f"aq.multivariate:{dev}", Clear("pollutant mix usual again"), hour)
-                    live.discard(dev)
-            live |= {dev for zone in unusual.get(hour, {}).values() for dev in zone}
-            self._mixes(hour, unusual.get(hour, {}), self.mix_evaluated[hour])
+            own: dict[str, dict[str, Unusual]] = defaultdict(dict)
+            shared: dict[str, dict[str, Unusual]] = defaultdict(dict)
+            for zone, stations in assessed.get(hour, {}).items():
+                for dev, a in stations.items():
+                    if not a.unusual:
+                        self._clear("aq.multivariate", dev, Clear("pollutant mix usual again"), hour)
+                        continue
+                    peers = [p for d, p in stations.items() if d != dev] if zone else []
+                    (shared if shared_with_peers(a, peers) else own)[zone][dev] = a
+            self._mixes(hour, own, shared, self.mix_evaluated[hour])
         self.mix_pending.clear()
         self.mix_evaluated.clear()
 
