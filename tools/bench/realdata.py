@@ -249,11 +249,11 @@ def _network(url: str, workdir: Path, folder: Path, start: datetime, days: float
     fault_in: Counter[str] = Counter()
     fault_out: Counter[str] = Counter()
     for rule, subject, opened in faults:
-        zone = zone_of.get(subject)
-        if zone is None:
+        station_zone = zone_of.get(subject)
+        if station_zone is None:
             continue  # a zone's alert ("shared air"), not one station's sensor
         hour = opened.astimezone(ZoneInfo(NETWORK_TZ)).replace(minute=0, second=0, microsecond=0)
-        (fault_in if hour in episodes[zone] else fault_out)[rule] += 1
+        (fault_in if hour in episodes[station_zone] else fault_out)[rule] += 1
 
     def rate(count: int, of: int) -> float | None:
         return round(1000 * count / of, 2) if of else None
