@@ -234,6 +234,31 @@ class Bell:
         route = bus.route_id if bus else None
         return [DriverState(bus_id, m.DriverAlert(bus_id=bus_id, ts=_ts(now), route_id=route, stops=stops))]
 
+    def replace_network(self, network: Network, now: float) -> list[Effect]:
+        """Run on a new transit feed from ``now`` on (the agency changed its routes): the requests waiting at
+        a stop for a route the new feed does not run there are rejected, saying why, each told; the buses
+        are placed afresh from their next position (a route's path may have moved); a terminal that
+        showed a stop no longer served is told."""
+        self.net = network
+        out: list[Effect] = []
+        gone: set[str] = set()
+        for key, w in list(self.waiting.items()):
+            stop_id, route_id = key
+            if stop_id in network.stops and route_id in network.serving(stop_id):
+                continue
+            why = f"route {route_id} no longer serves stop {stop_id} (the transit feed changed)"
+            if w.bus is not None:
+                gone.add(w.bus.bus_id)
+            w.bus = None
+            for rid in w.demand.request_ids:
+                out += self._reply(w, rid, "rejected", now, why)
+            del self.waiting[key]
+        for bus in self.buses.values():
+            bus.placement, bus.passages = None, {}
+        for bus_id in sorted(gone):
+            out += self._publish(bus_id, now)
+        return out
+
     # -- inputs ----------------------------------------------------------------
     def on_request(self, r: m.StopRequest, now: float) -> list[Effect]:
         key = (r.stop_id, r.route_id)

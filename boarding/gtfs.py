@@ -164,13 +164,17 @@ def parse(files: dict[str, str]) -> Network:
 def load(source: FsPath) -> Network:
     """A feed from a .zip file or a directory of .txt files."""
     if source.is_dir():
-        files = {p.name: p.read_text(encoding="utf-8") for p in source.glob("*.txt")}
-    else:
-        try:
-            with zipfile.ZipFile(source) as z:
-                files = {
-                    FsPath(n).name: z.read(n).decode("utf-8") for n in z.namelist() if n.endswith(".txt")
-                }
-        except zipfile.BadZipFile:
-            raise GtfsError(source.name, "not a zip file or a directory") from None
+        return parse({p.name: p.read_text(encoding="utf-8") for p in source.glob("*.txt")})
+    return load_zip(source.read_bytes(), source.name)
+
+
+def load_zip(data: bytes, name: str = "feed.zip") -> Network:
+    """A feed from the bytes of its .zip file (an upload, a row of ``transit_feeds``)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            files = {FsPath(n).name: z.read(n).decode("utf-8") for n in z.namelist() if n.endswith(".txt")}
+    except zipfile.BadZipFile:
+        raise GtfsError(name, "not a zip file or a directory") from None
+    except UnicodeDecodeError as e:
+        raise GtfsError(name, f"a file is not UTF-8 text ({e.reason} at byte {e.start})") from None
     return parse(files)

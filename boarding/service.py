@@ -20,6 +20,7 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,7 @@ from boarding.engine import (
     Reply,
     RequestStatus,
 )
-from boarding.gtfs import load
+from boarding.gtfs import GtfsError, Network, load, load_zip
 from boarding.metrics import BoardingMetrics
 from citywatch import broker, metrics, mqtt
 from citywatch.contracts import messages as m
@@ -56,25 +57,43 @@ TOPICS = (
 )
 
 
+NEWEST_FEED = "SELECT id, feed FROM transit_feeds ORDER BY uploaded_at DESC, id DESC LIMIT 1"
+
+
 def gtfs_path(settings: Settings) -> Path:
     return settings.boarding.gtfs or settings.data_dir / "gtfs.zip"
 
 
-def wait_for_feed(feed: Path, stop: threading.Event, every_s: float = 30.0) -> bool:
+def uploaded_feed(conn: psycopg.Connection[Any], newer_than: int | None = None) -> tuple[int, Network] | None:
+    """The newest feed uploaded through the API (``PUT /api/v1/transit/feed``) and its id, unless it is
+    ``newer_than`` already; None when there is none (or nothing newer)."""
+    row = conn.execute(NEWEST_FEED).fetchone()
+    if row is None or row[0] == newer_than:
+        return None
+    return row[0], load_zip(bytes(row[1]), f"uploaded feed {row[0]}")
+
+
+def wait_for_feed(
+    feed: Path, stop: threading.Event, every_s: float = 30.0, uploaded: Callable[[], bool] = lambda: False
+) -> bool:
     """Without the agency's feed the bell cannot match a request to a bus: say so once, clearly, and look
-    again every ``every_s`` (a crash loop would say nothing more). False when stopped first."""
-    if feed.exists():
+    again every ``every_s`` (a crash loop would say nothing more) for the feed file or an ``uploaded``
+    one. False when stopped first."""
+    if feed.exists() or uploaded():
         return True
     log.error(
-        "no GTFS feed at %s: put the transit agency's static feed there (deploy/gtfs/README.md);"
-        " looking again every %.0f s",
+        "no GTFS feed at %s and none uploaded: upload the transit agency's static feed"
+        " (citywatch onboard routes FEED.zip) or put it there (deploy/gtfs/README.md); looking again every %.0f s",
         feed,
         every_s,
     )
-    while not feed.exists():
+    while not (feed.exists() or uploaded()):
         if stop.wait(every_s):
             return False
-    log.info("GTFS feed found at %s", feed)
+    if feed.exists():
+        log.info("GTFS feed found at %s", feed)
+    else:
+        log.info("GTFS feed uploaded (PUT /api/v1/transit/feed)")
     return True
 
 
@@ -82,11 +101,13 @@ class BoardingService:
     def __init__(self, settings: Settings, client_id: str = "citywatch-boarding") -> None:
         self.settings = settings
         b = settings.boarding
+        self.conn = psycopg.connect(settings.db.url, autocommit=True, application_name="citywatch-boarding")
+        uploaded = uploaded_feed(self.conn)
+        self.feed_id = uploaded[0] if uploaded else None  # None: the feed file
         self.bell = Bell(
-            load(gtfs_path(settings)),
+            uploaded[1] if uploaded else load(gtfs_path(settings)),
             BellConfig(request_ttl_s=b.request_ttl_s, resend_s=b.resend_s, escalate_s=b.escalate_s),
         )
-        self.conn = psycopg.connect(settings.db.url, autocommit=True, application_name="citywatch-boarding")
         self.records: queue.Queue[Record] = queue.Queue()
         self.written = 0
         self._writer = threading.Thread(target=self._write_loop, name="boarding-writer", daemon=True)
@@ -113,6 +134,33 @@ class BoardingService:
         )
         self.connected = self.mqtt.connected
 
+    def check_feed(self, now: float) -> bool:
+        """Run on a feed uploaded since (the agency changed its routes), if there is one: True when it
+        changed. A feed that cannot be read (the API refuses those) leaves the bell on the one it has."""
+        try:
+            newer = uploaded_feed(self.conn, self.feed_id)
+        except psycopg.Error:
+            log.warning(
+                "could not look for a newer transit feed (the database is unavailable)", exc_info=True
+            )
+            return False
+        except GtfsError as e:
+            log.error(
+                "the newest uploaded transit feed cannot be read (%s): the bell keeps the one it has", e
+            )
+            return False
+        if newer is None:
+            return False
+        self.feed_id, net = newer
+        self._execute(self.bell.replace_network(net, now), now)
+        log.info(
+            "boarding bell on uploaded feed %d: %d routes, %d stops",
+            self.feed_id,
+            len(net.routes),
+            len(net.stops),
+        )
+        return True
+
     def _on_message(self, msg: paho.MQTTMessage) -> None:
         self.inbox.put((msg.topic, msg.payload))
 
@@ -132,9 +180,7 @@ class BoardingService:
                     retain=True,
                 )
             elif isinstance(e, Reply):
-                self.mqtt.publish(
-                    stop_reply(e.device_id), e.reply.model_dump_json(exclude_none=True), qos=1
-                )
+                self.mqtt.publish(stop_reply(e.device_id), e.reply.model_dump_json(exclude_none=True), qos=1)
             else:
                 self.records.put(e)
         return told
@@ -290,8 +336,13 @@ class BoardingService:
         exporter = metrics.serve(
             self.metrics.registry, self.settings.metrics_host, self.settings.boarding.metrics_port, "boarding"
         )
-        log.info("boarding bell: %d routes, %d stops", len(self.bell.net.routes), len(self.bell.net.stops))
-        last_tick = 0.0
+        log.info(
+            "boarding bell: %d routes, %d stops (%s)",
+            len(self.bell.net.routes),
+            len(self.bell.net.stops),
+            f"uploaded feed {self.feed_id}" if self.feed_id is not None else gtfs_path(self.settings),
+        )
+        last_tick = last_feed_check = 0.0
         try:
             while not self._stop.is_set():
                 try:
@@ -302,6 +353,9 @@ class BoardingService:
                 if time.time() - last_tick >= 1.0:
                     last_tick = time.time()
                     self._execute(self.bell.tick(last_tick), last_tick)
+                if time.time() - last_feed_check >= self.settings.boarding.feed_check_s:
+                    last_feed_check = time.time()
+                    self.check_feed(last_feed_check)
         finally:
             metrics.stop(exporter)
             self.mqtt.stop()

@@ -227,7 +227,12 @@ class PrivacySettings(EnvSettings):
 class BoardingSettings(EnvSettings):
     model_config = SettingsConfigDict(env_prefix="CITYWATCH_BOARDING_", extra="ignore")
 
-    gtfs: Path | None = Field(None, description="GTFS feed (zip or directory); default: <data dir>/gtfs.zip")
+    gtfs: Path | None = Field(
+        None,
+        description="GTFS feed (zip or directory) used until one is uploaded (PUT /api/v1/transit/feed);"
+        " default: <data dir>/gtfs.zip",
+    )
+    feed_check_s: float = Field(30.0, gt=0, description="how often the bell looks for a newly uploaded feed")
     request_ttl_s: float = Field(1800.0, gt=0, description="requests expire after this long")
     resend_s: float = Field(20.0, gt=0, description="an unacknowledged driver alert is sent again after this")
     escalate_s: float = Field(60.0, gt=0, description="…and reported to the control centre after this")

@@ -348,6 +348,17 @@ def onboard_devices(
     _onboard(url, key, "POST", "/devices/import", content=path.read_bytes(), kind=kind)
 
 
+@onboard_app.command("routes")
+def onboard_routes(
+    feed: Annotated[Path, typer.Argument(help="the transit agency's GTFS static feed, a .zip")],
+    url: ApiUrl = "http://127.0.0.1:8080",
+    key: ApiKey = "",
+) -> None:
+    """Upload the routes and stops (a GTFS feed) the boarding bell runs on: prints its routes, stops and
+    directions, or the file, line and problem that refused it."""
+    _onboard(url, key, "PUT", "/transit/feed", content=feed.read_bytes(), kind="application/zip")
+
+
 @grafana_app.command("build")
 def grafana_build() -> None:
     """Write the dashboards' JSON to grafana/dashboards/ (commit the result)."""

@@ -1,4 +1,5 @@
-"""Onboarding a city: its zones (with their boundaries), parking lots and devices in bulk.
+"""Onboarding a city: its zones (with their boundaries), parking lots, devices in bulk and the transit
+agency's routes (its GTFS static feed, which the boarding bell runs on).
 
 ``PUT`` creates or updates one place (idempotent); ``POST /devices/import`` registers thousands of
 devices from one CSV, JSON or GeoJSON upload (:mod:`api.onboarding`), answering with what it created,
@@ -8,6 +9,7 @@ changes nothing. The broker accounts follow the registry as for one device (``ci
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import psycopg
@@ -19,6 +21,7 @@ from api.common import audit
 from api.deps import Admin, State, Viewer
 from api.problems import Problem, responses
 from api.schemas import ImportReport, LotIn, Zone, ZoneIn
+from boarding.gtfs import GtfsError, load_zip
 
 router = APIRouter()
 
@@ -140,3 +143,51 @@ async def import_devices(request: Request, st: State, who: Admin) -> dict[str, A
     if written:
         _registry_changed(st)
     return report
+
+
+MAX_FEED_BYTES = 256 * 1024 * 1024  # a province's feed, shapes and all, is tens of MB
+_FEED_SUMMARY = "id, sha256, routes, stops, directions, uploaded_at, uploaded_by"
+
+
+@router.put(
+    "/transit/feed", tags=["admin", "boarding"],
+    summary="Upload the transit agency's GTFS static feed (application/zip): the boarding bell runs on it",
+    responses=responses(401, 403, 413, 422),
+)  # fmt: skip
+async def put_feed(request: Request, st: State, who: Admin) -> dict[str, Any]:
+    """The feed is read as the bell reads it, so a feed the bell cannot run on is refused here, naming the
+    file, the line and the problem. Accepted, it becomes the newest feed; the bell takes it up within
+    ``CITYWATCH_BOARDING_FEED_CHECK_S`` (requests at stops its routes no longer serve are rejected,
+    their panels told why). Uploading the same feed again makes it the newest once more."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FEED_BYTES:
+            raise Problem(413, f"a feed of over {MAX_FEED_BYTES // 2**20} MiB")
+    try:
+        net = load_zip(bytes(body), "the upload")
+    except GtfsError as e:
+        raise Problem(422, str(e)) from None
+    digest = hashlib.sha256(body).hexdigest()
+    row = st.db.one(
+        "INSERT INTO transit_feeds (sha256, feed, routes, stops, directions, uploaded_by)"
+        " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (sha256) DO UPDATE SET uploaded_at = now(),"
+        f" uploaded_by = excluded.uploaded_by RETURNING {_FEED_SUMMARY}",
+        (digest, bytes(body), len(net.routes), len(net.stops), len(net.directions), who.name),
+    )
+    assert row is not None
+    audit(
+        st.db, who.name, "transit.feed", digest[:12], {k: row[k] for k in ("routes", "stops", "directions")}
+    )
+    return row
+
+
+@router.get(
+    "/transit/feed", tags=["boarding"], summary="The transit feed the boarding bell runs on",
+    responses=responses(401, 404),
+)  # fmt: skip
+def get_feed(st: State, _who: Viewer) -> dict[str, Any]:
+    row = st.db.one(f"SELECT {_FEED_SUMMARY} FROM transit_feeds ORDER BY uploaded_at DESC, id DESC LIMIT 1")
+    if row is None:
+        raise Problem(404, "no feed uploaded: the bell runs on its feed file (CITYWATCH_BOARDING_GTFS)")
+    return row

@@ -4,8 +4,8 @@
 |---|---|
 | ``citywatch_ingest`` | append to the streams and dead letters; keep its accounting; read the device registry |
 | ``citywatch_analytics`` | read the city's data; keep the alerts, their deliveries and its own state; erase plates |
-| ``citywatch_api`` | read everything; work alerts, users, keys, devices, places and maintenance windows |
-| ``citywatch_boarding`` | keep the bell's requests and passes; raise alerts; read the registry |
+| ``citywatch_api`` | read everything; work alerts, users, keys, devices, places, maintenance windows and transit feeds |
+| ``citywatch_boarding`` | keep the bell's requests and passes; raise alerts; read the registry and the transit feeds |
 | ``citywatch_grafana`` | read everything but the accounts (``api_users``, ``api_keys``, ``api_audit``) |
 
 No service role owns a table: none can create, alter or drop one. :func:`apply` (run by
@@ -72,11 +72,13 @@ GRANTS: dict[str, dict[str, str]] = {
     },
     "api": {
         "*": "SELECT",
-        **dict.fromkeys((*ALERTING, *ACCOUNTS, *REGISTRY, "maintenance"), WRITE),
+        **dict.fromkeys((*ALERTING, *ACCOUNTS, *REGISTRY, "maintenance", "transit_feeds"), WRITE),
     },
     "boarding": {
         **dict.fromkeys((*ALERTING, "bell_requests", "bell_passes"), WRITE),
-        **dict.fromkeys((*REGISTRY, "maintenance", "stop_requests", "schema_migrations"), "SELECT"),
+        **dict.fromkeys(
+            (*REGISTRY, "maintenance", "stop_requests", "schema_migrations", "transit_feeds"), "SELECT"
+        ),
     },
     "grafana": {"*": "SELECT"},
 }

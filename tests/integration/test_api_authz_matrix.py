@@ -39,6 +39,7 @@ POLICY: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/devices/import"): "admin",
     ("PUT", "/api/v1/zones/{zone_id}"): "admin",
     ("PUT", "/api/v1/parking/lots/{lot_id}"): "admin",
+    ("PUT", "/api/v1/transit/feed"): "admin",
     ("POST", "/api/v1/alerts/{alert_id}/acknowledge"): "operator",
     ("POST", "/api/v1/alerts/bulk"): "operator",
     ("POST", "/api/v1/alerts/{alert_id}/resolve"): "operator",

@@ -363,3 +363,57 @@ def test_a_bell_waiting_for_its_feed_stops_when_asked(tmp_path: Path) -> None:
     stop.set()
     waiter.join(5)
     assert result == [False]
+
+
+def test_a_feed_uploaded_while_the_bell_runs_is_taken_up_and_its_dropped_stops_told(
+    platform: Platform, tmp_path: Path
+) -> None:
+    """The bell runs on its feed file; the agency's new feed, without route 0, is uploaded (a row of
+    transit_feeds, as PUT /api/v1/transit/feed writes it): the bell takes it up by itself, and the
+    passenger waiting for route 0 hears why the request ended."""
+    import dataclasses
+    import hashlib
+    import io
+    import zipfile
+
+    from simulators.gtfs import feed_files
+
+    settings = platform.settings()
+    settings.boarding.gtfs = write_feed(platform.city, tmp_path / "gtfs.zip")
+    settings.boarding.feed_check_s = 0.2
+    service = BoardingService(settings, client_id=f"boarding-{uuid.uuid4().hex[:6]}")
+    t = threading.Thread(target=service.run, daemon=True)
+    t.start()
+    assert service.connected.wait(10) and service.feed_id is None  # on the file
+    route = platform.city.routes[0]
+    panel = f"stop-{route.stops[1][3:]}"
+    pub = Publisher(host="127.0.0.1", port=platform.broker.port, secret=SECRET, mode="gateway")
+    pub.open([])
+    replies = Listener(platform, panel, stop_reply(panel))
+    rid = request(pub, panel, route.stops[1], route.route_id)
+    assert wait_for(lambda: [r["status"] for r in replies.got] == ["no_bus"], 10), replies.got
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for name, text in feed_files(
+            dataclasses.replace(platform.city, routes=platform.city.routes[1:])
+        ).items():
+            z.writestr(name, text)
+    with psycopg.connect(platform.db_url, autocommit=True) as conn:
+        (fid,) = conn.execute(
+            "INSERT INTO transit_feeds (sha256, feed, routes, stops, directions, uploaded_by)"
+            " VALUES (%s, %s, 0, 0, 0, 'test') RETURNING id",
+            (hashlib.sha256(buf.getvalue()).hexdigest(), buf.getvalue()),
+        ).fetchone()
+    assert wait_for(lambda: service.feed_id == fid, 10)
+    assert wait_for(lambda: [r["status"] for r in replies.got] == ["no_bus", "rejected"], 10), replies.got
+    assert "no longer serves" in str(replies.got[-1]["reason"]) and replies.got[-1]["request_id"] == rid
+    assert route.route_id not in service.bell.net.routes
+    assert wait_for(
+        lambda: platform.query("SELECT status FROM bell_requests WHERE request_id = %s", rid)
+        == [("rejected",)],
+        5,
+    )
+    replies.close()
+    pub.close()
+    service.stop()
+    t.join(10)

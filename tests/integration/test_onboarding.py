@@ -120,3 +120,72 @@ def test_the_command_line_onboards_through_the_api_with_an_admin_key(api: Api, t
     refused = cli("onboard", "lot", "garage-2", "--name", "x", "--capacity", "1", "--lat", "0", "--lon", "0",
                   "--zone", "atlantis", check=False)  # fmt: skip
     assert refused.returncode == 1 and refused.stderr.startswith("422:") and "atlantis" in refused.stderr
+    from tests.support import feed
+
+    (tmp_path / "gtfs.zip").write_bytes(_zip(feed()))
+    routes = json.loads(cli("onboard", "routes", str(tmp_path / "gtfs.zip")).stdout)
+    assert (routes["routes"], routes["stops"]) == (1, 5)
+    (tmp_path / "broken.zip").write_bytes(_zip({k: v for k, v in feed().items() if k != "trips.txt"}))
+    broken = cli("onboard", "routes", str(tmp_path / "broken.zip"), check=False)
+    assert broken.returncode == 1 and "trips.txt" in broken.stderr and "missing" in broken.stderr
+
+
+def _zip(files: dict[str, str]) -> bytes:
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for name, text in files.items():
+            z.writestr(name, text)
+    return buf.getvalue()
+
+
+def test_the_transit_agency_s_routes_are_uploaded_checked_and_the_newest_is_the_bell_s(api: Api) -> None:
+    """A GTFS feed uploaded through the API: read as the bell reads it (a broken one refused with its file,
+    line and problem), stored, the newest the one the bell takes up; the same feed again is the newest
+    once more; operators may not upload; the bell's role reads feeds and cannot write them."""
+    import psycopg
+
+    from boarding.service import uploaded_feed
+    from tests.support import feed
+
+    good, shorter = feed(), feed()
+    shorter["stop_times.txt"] = "trip_id,stop_id,stop_sequence\nt0,s0,1\nt0,s1,2\nt1,s1,1\nt1,s0,2\n"
+    broken = feed() | {"stop_times.txt": "trip_id,stop_id,stop_sequence\nt0,s0,1\nt0,s7,2\n"}
+    zipped = {"content-type": "application/zip"}
+    with api.client("admin") as c:
+        assert c.get("/api/v1/transit/feed").status_code == 404
+        refused = c.put("/api/v1/transit/feed", content=_zip(broken), headers=zipped)
+        assert refused.status_code == 422 and "stop_times.txt:3: unknown stop 's7'" in refused.text, (
+            refused.text
+        )
+        assert c.put("/api/v1/transit/feed", content=b"not a zip", headers=zipped).status_code == 422
+        first = c.put("/api/v1/transit/feed", content=_zip(good), headers=zipped)
+        assert first.status_code == 200, first.text
+        got = first.json()
+        assert (got["routes"], got["stops"], got["directions"]) == (1, 5, 2)
+        second = c.put("/api/v1/transit/feed", content=_zip(shorter), headers=zipped).json()
+        with psycopg.connect(api.platform.db_url) as conn:
+            newest = uploaded_feed(conn)
+            assert newest is not None and newest[0] == second["id"] and len(newest[1].serving("s1")) == 1
+            assert uploaded_feed(conn, newer_than=second["id"]) is None  # nothing newer: the bell keeps it
+            again = c.put("/api/v1/transit/feed", content=_zip(good), headers=zipped).json()
+            assert again["id"] == got["id"] and again["uploaded_at"] > got["uploaded_at"]
+            newest = uploaded_feed(conn, newer_than=second["id"])
+            assert newest is not None and newest[0] == got["id"]
+            assert c.get("/api/v1/transit/feed").json()["id"] == got["id"]
+            with conn.transaction():
+                conn.execute("SET LOCAL ROLE citywatch_boarding")
+                assert conn.execute("SELECT count(*) FROM transit_feeds").fetchone() == (2,)
+            try:
+                with conn.transaction():
+                    conn.execute("SET LOCAL ROLE citywatch_boarding")
+                    conn.execute("DELETE FROM transit_feeds")
+                raise AssertionError("the bell's role deleted a feed")
+            except psycopg.errors.InsufficientPrivilege:
+                pass
+    with api.client("operator") as c:
+        assert c.put("/api/v1/transit/feed", content=_zip(good), headers=zipped).status_code == 403
+    audit = [a for (a,) in api.platform.query("SELECT action FROM api_audit ORDER BY id")]
+    assert audit == ["transit.feed"] * 3

@@ -188,3 +188,36 @@ def test_a_request_at_the_terminal_is_served_when_the_bus_turns_there() -> None:
     out += drive(b, "t", [3.95, 3.9, 3.8, 3.7, 3.6], T0 + 40)  # and leaves westbound
     assert not [e for e in out if isinstance(e, ControlAlert)]
     assert ("a", "fulfilled") in replies(out)
+
+
+def _shortened() -> dict[str, str]:
+    """The same road, its route now turning back at s2: s3 and s4 are no longer served."""
+    f = feed()
+    f["stop_times.txt"] = (
+        "trip_id,stop_id,stop_sequence\n"
+        + "".join(f"t0,s{i},{i + 1}\n" for i in range(3))
+        + "".join(f"t1,s{2 - i},{i + 1}\n" for i in range(3))
+    )
+    return f
+
+
+def test_a_new_feed_rejects_the_requests_at_stops_it_no_longer_serves_and_tells_the_driver(
+    bell: Bell,
+) -> None:
+    """The agency shortens route 1: the passenger waiting at s3 is told why, the terminal of the bus that
+    was coming for them drops the stop; the one waiting at s1 keeps waiting and is served as before."""
+    bell.on_request(req("a", n=2), T0)  # at s3, the "near" bus assigned
+    drive(bell, "far", [0.15], T0)
+    bell.on_request(req("b", stop="s1"), T0 + 1)
+    out = bell.replace_network(parse(_shortened()), T0 + 2)
+    assert replies(out) == [("a", "rejected")]
+    reason = next(e for e in out if isinstance(e, Reply)).reply.reason or ""
+    assert "no longer serves stop s3" in reason and "transit feed changed" in reason
+    assert [e.status for e in out if isinstance(e, RequestStatus)] == ["rejected"]
+    assert terminal(out, "near") == []
+    assert set(bell.waiting) == {("s1", "r1")}
+    # the buses are placed afresh on the new route from their next fixes, and s1's passenger still rides
+    drive(bell, "far", [0.2, 0.25, 0.3], T0 + 5)
+    assert terminal(bell.tick(T0 + 30), "far") == [("s1", 1)]
+    served = drive(bell, "far", [0.9, 0.97, 1.0, 1.0, 1.05], T0 + 40, speed=0.0, door=True)
+    assert replies(served) == [("b", "fulfilled")]
