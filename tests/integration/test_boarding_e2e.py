@@ -49,10 +49,13 @@ class Listener:
         self.c.loop_stop()
 
 
-def start_bell(platform: Platform, tmp_path: Path):  # type: ignore[no-untyped-def]
+def start_bell(platform: Platform, tmp_path: Path, **boarding: float):  # type: ignore[no-untyped-def]
+    """The bell on the city's feed file, ``boarding`` settings changed."""
     feed = write_feed(platform.city, tmp_path / "gtfs.zip")
     settings = platform.settings()
     settings.boarding.gtfs = feed
+    for name, value in boarding.items():
+        setattr(settings.boarding, name, value)
     service = BoardingService(settings, client_id=f"boarding-{uuid.uuid4().hex[:6]}")
     t = threading.Thread(target=service.run, daemon=True)
     t.start()
@@ -214,30 +217,39 @@ def test_requests_merge_and_a_cancel_updates_the_terminal(platform: Platform, be
     pub.close()
 
 
+class Waiting:
+    """A passenger's request at the second stop of route 0, with no bus in service, its panel listening."""
+
+    def __init__(self, platform: Platform) -> None:
+        self.route = platform.city.routes[0]
+        panel = f"stop-{self.route.stops[1][3:]}"
+        self.pub = Publisher(host="127.0.0.1", port=platform.broker.port, secret=SECRET, mode="gateway")
+        self.pub.open([])
+        self.replies = Listener(platform, panel, stop_reply(panel))
+        self.rid = request(self.pub, panel, self.route.stops[1], self.route.route_id)
+        self.platform = platform
+
+    def statuses(self) -> list[object]:
+        return [r["status"] for r in self.replies.got]
+
+    def recorded(self, status: str) -> bool:
+        return wait_for(
+            lambda: self.platform.query("SELECT status FROM bell_requests WHERE request_id = %s", self.rid)
+            == [(status,)],
+            5,
+        )
+
+    def close(self) -> None:
+        self.replies.close()
+        self.pub.close()
+
+
 def test_a_request_nobody_serves_expires(platform: Platform, tmp_path: Path) -> None:
-    feed = write_feed(platform.city, tmp_path / "gtfs.zip")
-    settings = platform.settings()
-    settings.boarding.gtfs = feed
-    settings.boarding.request_ttl_s = 2.0
-    service = BoardingService(settings, client_id=f"boarding-{uuid.uuid4().hex[:6]}")
-    t = threading.Thread(target=service.run, daemon=True)
-    t.start()
-    assert service.connected.wait(10)
-    time.sleep(0.3)
-    route = platform.city.routes[0]
-    panel = f"stop-{route.stops[1][3:]}"
-    pub = Publisher(host="127.0.0.1", port=platform.broker.port, secret=SECRET, mode="gateway")
-    pub.open([])
-    replies = Listener(platform, panel, stop_reply(panel))
-    rid = request(pub, panel, route.stops[1], route.route_id)
-    assert wait_for(lambda: [r["status"] for r in replies.got] == ["no_bus", "expired"], 10), replies.got
-    assert wait_for(
-        lambda: platform.query("SELECT status FROM bell_requests WHERE request_id = %s", rid)
-        == [("expired",)],
-        5,
-    )
-    replies.close()
-    pub.close()
+    service, t, _net = start_bell(platform, tmp_path, request_ttl_s=2.0)
+    waiting = Waiting(platform)
+    assert wait_for(lambda: waiting.statuses() == ["no_bus", "expired"], 10), waiting.replies.got
+    assert waiting.recorded("expired")
+    waiting.close()
     service.stop()
     t.join(10)
 
@@ -378,20 +390,10 @@ def test_a_feed_uploaded_while_the_bell_runs_is_taken_up_and_its_dropped_stops_t
 
     from simulators.gtfs import feed_files
 
-    settings = platform.settings()
-    settings.boarding.gtfs = write_feed(platform.city, tmp_path / "gtfs.zip")
-    settings.boarding.feed_check_s = 0.2
-    service = BoardingService(settings, client_id=f"boarding-{uuid.uuid4().hex[:6]}")
-    t = threading.Thread(target=service.run, daemon=True)
-    t.start()
-    assert service.connected.wait(10) and service.feed_id is None  # on the file
-    route = platform.city.routes[0]
-    panel = f"stop-{route.stops[1][3:]}"
-    pub = Publisher(host="127.0.0.1", port=platform.broker.port, secret=SECRET, mode="gateway")
-    pub.open([])
-    replies = Listener(platform, panel, stop_reply(panel))
-    rid = request(pub, panel, route.stops[1], route.route_id)
-    assert wait_for(lambda: [r["status"] for r in replies.got] == ["no_bus"], 10), replies.got
+    service, t, _net = start_bell(platform, tmp_path, feed_check_s=0.2)
+    assert service.feed_id is None  # on the file
+    waiting = Waiting(platform)
+    assert wait_for(lambda: waiting.statuses() == ["no_bus"], 10), waiting.replies.got
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
         for name, text in feed_files(
@@ -405,15 +407,11 @@ def test_a_feed_uploaded_while_the_bell_runs_is_taken_up_and_its_dropped_stops_t
             (hashlib.sha256(buf.getvalue()).hexdigest(), buf.getvalue()),
         ).fetchone()
     assert wait_for(lambda: service.feed_id == fid, 10)
-    assert wait_for(lambda: [r["status"] for r in replies.got] == ["no_bus", "rejected"], 10), replies.got
-    assert "no longer serves" in str(replies.got[-1]["reason"]) and replies.got[-1]["request_id"] == rid
-    assert route.route_id not in service.bell.net.routes
-    assert wait_for(
-        lambda: platform.query("SELECT status FROM bell_requests WHERE request_id = %s", rid)
-        == [("rejected",)],
-        5,
-    )
-    replies.close()
-    pub.close()
+    assert wait_for(lambda: waiting.statuses() == ["no_bus", "rejected"], 10), waiting.replies.got
+    told = waiting.replies.got[-1]
+    assert "no longer serves" in str(told["reason"]) and told["request_id"] == waiting.rid
+    assert waiting.route.route_id not in service.bell.net.routes
+    assert waiting.recorded("rejected")
+    waiting.close()
     service.stop()
     t.join(10)
