@@ -167,7 +167,7 @@ class MultivariateModel:
             unusual = s < 0 or float(np.max(np.abs(z))) >= self.z_limit
             order = np.argsort(-np.abs(z))
             every = {FEATURES[i]: round(float(z[i]), 1) for i in order if row.get(FEATURES[i]) is not None}
-            shown = {f: v for f, v in every.items() if abs(v) >= 3} if unusual else every
+            named = {f: v for f, v in every.items() if abs(v) >= 3} if unusual else {}
             # how many times its usual each pollutant reads (the analyser's uncertainty keeps a near-zero
             # usual from making any reading a large multiple)
             lift = {
@@ -175,19 +175,19 @@ class MultivariateModel:
                 for i, f in enumerate(FEATURES)
                 if f in every
             }
-            out.append(Assessment(float(s), shown, unusual, every, lift))
+            out.append(Assessment(float(s), named, unusual, every, lift))
         return out
 
 
 @dataclass
 class Assessment(Unusual):
     """A station-hour's mix against the station's usual: ``unusual`` as :meth:`MultivariateModel.check`
-    says; ``features`` the pollutants 3 σ out when unusual, else every measured one; ``every``: the robust
-    z of each measured pollutant."""
+    says, ``features`` the pollutants it names (3 σ out; none in a usual hour); ``every`` the robust z of
+    each measured pollutant, ``lift`` the log of each over its usual."""
 
     unusual: bool
     every: dict[str, float] = field(default_factory=dict)
-    lift: dict[str, float] = field(default_factory=dict)  # log of each measured pollutant over its usual
+    lift: dict[str, float] = field(default_factory=dict)
 
 
 PEER_SHARE = 0.5  # a pollutant's deviation is the air's when the peers' median deviation is this share of it

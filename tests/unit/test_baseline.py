@@ -140,7 +140,7 @@ def _assessed(unusual: bool, score: float = 0.05, **z: float):  # type: ignore[n
     those 3 σ out named when unusual."""
     from analytics.airquality.baseline import Assessment
 
-    return Assessment(score, {k: v for k, v in z.items() if abs(v) >= 3} if unusual else z, unusual, z)
+    return Assessment(score, {k: v for k, v in z.items() if abs(v) >= 3} if unusual else {}, unusual, z)
 
 
 @pytest.mark.parametrize(
@@ -213,7 +213,7 @@ def test_an_assessment_names_every_measured_pollutant_of_a_usual_hour() -> None:
     m = MultivariateModel(seed=2)
     assert m.fit(rows, T0)
     usual, haze = m.assess_many([rows[5], {**rows[5], "pm25": 150.0, "pm10": 220.0}])
-    assert not usual.unusual and set(usual.features) == {"pm10", "pm25", "no2", "co"}
+    assert not usual.unusual and usual.features == {} and set(usual.every) == {"pm10", "pm25", "no2", "co"}
     assert (
         haze.unusual
         and set(haze.features) >= {"pm25", "pm10"}
@@ -245,7 +245,7 @@ def test_in_a_haze_a_station_is_judged_by_how_many_times_its_usual_it_reads_not_
 
     def hour(unusual: bool, co_z: float, co_times: float, pm25_z: float) -> Assessment:
         z = {"co": co_z, "pm25": pm25_z}
-        named = {k: v for k, v in z.items() if abs(v) >= 3} if unusual else z
+        named = {k: v for k, v in z.items() if abs(v) >= 3} if unusual else {}
         return Assessment(
             -0.1 if unusual else 0.1, named, unusual, z, {"co": math.log(co_times), "pm25": 1.5}
         )
