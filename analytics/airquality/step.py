@@ -386,7 +386,7 @@ class AirQualityStep:
         :func:`shared_with_peers`): that is the zone's air, not its analysers. A zone's alert clears in an
         hour it is not shared."""
         rule = "aq.multivariate"
-        for zone in own.keys() | shared.keys():
+        for zone in sorted(own.keys() | shared.keys()):  # in a stable order: runs compare event by event
             unusual = own.get(zone, {}) | shared.get(zone, {})
             if zone and events.shared_mix(unusual, evaluated[zone]):
                 ev = events.multivariate_zone_event(zone, unusual, evaluated[zone], hour)
