@@ -57,7 +57,7 @@ TOPICS = (
 )
 
 
-NEWEST_FEED = "SELECT id, feed FROM transit_feeds ORDER BY uploaded_at DESC, id DESC LIMIT 1"
+NEWEST_FEED = "SELECT id FROM transit_feeds ORDER BY uploaded_at DESC, id DESC LIMIT 1"
 
 
 def gtfs_path(settings: Settings) -> Path:
@@ -67,10 +67,13 @@ def gtfs_path(settings: Settings) -> Path:
 def uploaded_feed(conn: psycopg.Connection[Any], newer_than: int | None = None) -> tuple[int, Network] | None:
     """The newest feed uploaded through the API (``PUT /api/v1/transit/feed``) and its id, unless it is
     ``newer_than`` already; None when there is none (or nothing newer)."""
-    row = conn.execute(NEWEST_FEED).fetchone()
+    row = conn.execute(NEWEST_FEED).fetchone()  # the id alone: a province's feed is tens of MB
     if row is None or row[0] == newer_than:
         return None
-    return row[0], load_zip(bytes(row[1]), f"uploaded feed {row[0]}")
+    feed = conn.execute("SELECT feed FROM transit_feeds WHERE id = %s", (row[0],)).fetchone()
+    if feed is None:
+        return None  # removed in between: looked for again next time
+    return row[0], load_zip(bytes(feed[0]), f"uploaded feed {row[0]}")
 
 
 def wait_for_feed(
