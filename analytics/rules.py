@@ -188,7 +188,7 @@ def multivariate_event(device_id: str, score: float, features: dict[str, float],
         score=score,
         window_end=hour,
         details={"features": features},
-        message=f"isolation-forest score {score:.3f}; {what}",
+        message=f"{1 - score:.1f}× as far from its usual mixes as its 0.5 % most unusual hours; {what}",
     )
 
 

@@ -470,8 +470,7 @@ class AirQualityStep:
         """The pollutant mixes of the hours evaluated (``aq.multivariate``): each station's model asked once
         for all its hours until it is next due to learn (:meth:`MultivariateModel.due`, from the 14 days
         before), then each hour's mixes judged in order, each station's against its zone peers' of the hour
-        (:meth:`_mixes`). Asking the forest hour by hour cost a re-evaluation most of its time; the events
-        are the same."""
+        (:meth:`_mixes`)."""
         by_dev: dict[str, list[tuple[datetime, dict[str, float | None]]]] = defaultdict(list)
         for hour, dev, vector in self.mix_pending:
             by_dev[dev].append((hour, vector))
@@ -488,7 +487,7 @@ class AirQualityStep:
                 assessed[h][zone_of.get(dev) or ""][dev] = a
 
         for dev, items in by_dev.items():
-            model = self.models.setdefault(dev, MultivariateModel(seed=len(self.models)))
+            model = self.models.get(dev) or self.models.setdefault(dev, MultivariateModel())
             chunk: list[tuple[datetime, dict[str, float | None]]] = []
             for hour, vector in items:
                 if model.due(hour, len(chunk)):

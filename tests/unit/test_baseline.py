@@ -32,7 +32,7 @@ def test_seasonal_baseline_learns_the_daily_cycle() -> None:
     assert restored.score(night, 41.0) == b.score(night, 41.0)
 
 
-def test_isolation_forest_flags_and_explains() -> None:
+def test_the_mix_model_flags_and_explains() -> None:
     r = random.Random(2)
     rows = [
         {
@@ -45,7 +45,7 @@ def test_isolation_forest_flags_and_explains() -> None:
         }
         for _ in range(500)
     ]
-    m = MultivariateModel(seed=3)
+    m = MultivariateModel()
     assert m.check(rows[0]) is None  # untrained: no opinion
     assert m.fit(rows, T0)
     normal = sum(m.check(row) is not None for row in rows[:100])
@@ -56,7 +56,7 @@ def test_isolation_forest_flags_and_explains() -> None:
     assert "pm10" not in odd.features
 
 
-def test_isolation_forest_catches_an_unusual_combination_within_the_ranges() -> None:
+def test_the_mix_model_catches_an_unusual_combination_within_the_ranges() -> None:
     r = random.Random(4)
     rows = []
     for _ in range(800):  # traffic: NO2 and CO rise and fall together
@@ -71,7 +71,7 @@ def test_isolation_forest_catches_an_unusual_combination_within_the_ranges() -> 
                 "so2": 0.003,
             }
         )
-    m = MultivariateModel(seed=5)
+    m = MultivariateModel()
     m.fit(rows, T0)
     # each value is ordinary on its own, the pair is not: high NO2 with low CO
     odd = m.check({"pm10": 30.0, "pm25": 15.0, "o3": 0.03, "no2": 0.048, "co": 0.32, "so2": 0.003})
@@ -103,7 +103,7 @@ def test_a_quantised_steady_pollutant_moving_one_step_is_not_an_impossible_sigma
          "no2": 0.02 + r.gauss(0, 0.003), "co": 0.4, "so2": 0.003}
         for _ in range(336)
     ]  # fmt: skip
-    m = MultivariateModel(seed=1)
+    m = MultivariateModel()
     assert m.fit(rows, T0)
     stepped = m.check({**rows[0], "co": 0.5})
     assert stepped is None or all(abs(z) < 10 for z in stepped.features.values()), stepped
@@ -129,7 +129,7 @@ def test_a_pollutant_the_station_does_not_measure_raises_no_warning() -> None:
     ]
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # numpy's "All-NaN slice" among them
-        m = MultivariateModel(seed=1)
+        m = MultivariateModel()
         assert m.fit(rows, T0)
         u = m.check(rows[0])
     assert u is None or "so2" not in u.features
@@ -187,7 +187,7 @@ def test_an_unusual_mix_the_peers_share_is_the_zone_s_air(
     assert got is shared
 
 
-def test_a_mix_only_the_forest_finds_odd_is_the_air_unless_a_pollutant_stands_apart() -> None:
+def test_a_mix_only_its_combination_makes_odd_is_the_air_unless_a_pollutant_stands_apart() -> None:
     """No pollutant 3 σ out, yet an odd mix: the air's when half the peers are odd too, or when each of its
     pollutants is within 3 σ of the peers' median; its own when one stands apart (NO2 up where the peers'
     fell: a combination the peers do not share)."""
@@ -210,7 +210,7 @@ def test_an_assessment_names_every_measured_pollutant_of_a_usual_hour() -> None:
          "co": 0.4 + r.gauss(0, 0.05), "so2": None}
         for _ in range(336)
     ]  # fmt: skip
-    m = MultivariateModel(seed=2)
+    m = MultivariateModel()
     assert m.fit(rows, T0)
     usual, haze = m.assess_many([rows[5], {**rows[5], "pm25": 150.0, "pm10": 220.0}])
     assert not usual.unusual and usual.features == {} and set(usual.every) == {"pm10", "pm25", "no2", "co"}
@@ -227,7 +227,7 @@ def test_the_mix_model_learns_again_by_new_data_not_by_the_clock() -> None:
     daily; and at once for an hour beyond the two weeks it learned from (a station back after weeks)."""
     r = random.Random(4)
     rows = [{"pm10": 30 + r.gauss(0, 4), "pm25": 15 + r.gauss(0, 3)} for _ in range(336)]
-    m = MultivariateModel(seed=3)
+    m = MultivariateModel()
     assert m.due(T0) and m.fit(rows, T0)  # type: ignore[arg-type]
     m.assess_many(rows[:50])  # type: ignore[arg-type]
     assert not m.due(T0 + timedelta(days=3))  # three days on, 50 hours new: not yet
