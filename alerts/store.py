@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from contextlib import nullcontext
 from datetime import datetime
 from typing import Any
 
@@ -104,13 +105,12 @@ def notification_payload(a: Alert, what: str) -> dict[str, Any]:
 def _load(cur: psycopg.Cursor[Any], key: str, alert_id: int | None) -> Alert | None:
     if alert_id is not None:
         cur.execute("SELECT * FROM alerts WHERE id = %s FOR UPDATE", (alert_id,))
-    else:
-        cur.execute("SELECT * FROM alerts WHERE key = %s AND state <> 'resolved' FOR UPDATE", (key,))
-        if (row := cur.fetchone()) is not None:
-            return row_to_alert(row)
+    else:  # the live one, else the one resolved last (to re-open), in one round trip
         cur.execute(
-            "SELECT * FROM alerts WHERE key = %s AND state = 'resolved' ORDER BY resolved_at DESC LIMIT 1 FOR UPDATE",
-            (key,),
+            "SELECT * FROM alerts WHERE key = %(k)s AND (state <> 'resolved' OR id = (SELECT id FROM alerts"
+            " WHERE key = %(k)s AND state = 'resolved' ORDER BY resolved_at DESC LIMIT 1))"
+            " ORDER BY state = 'resolved' LIMIT 1 FOR UPDATE",
+            {"k": key},
         )
     row = cur.fetchone()
     return row_to_alert(row) if row else None
@@ -124,14 +124,20 @@ def apply(
     key: str | None = None,
     alert_id: int | None = None,
     policy: Policy | None = None,
+    own_transaction: bool = True,
 ) -> Alert | None:
-    """Apply one event to the alert it concerns (by key, or by id for operator actions); returns the result."""
+    """Apply one event to the alert it concerns (by key, or by id for operator actions); returns the result.
+    ``own_transaction`` False: within the caller's (:meth:`alerts.writer.AlertWriter.batch`), whose
+    failure — another worker opening the same key first included — the caller replays."""
     key = event.key if isinstance(event, Raise) else key
     if key is None and alert_id is None:
         raise ValueError("an event needs the alert's key or id")
     for _attempt in range(5):
         try:
-            with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
+            with (
+                conn.transaction() if own_transaction else nullcontext(),
+                conn.cursor(row_factory=dict_row) as cur,
+            ):
                 before = _load(cur, key or "", alert_id)
                 after, effects = transition(before, event, now, policy)
                 if after is None or (after == before and not effects):

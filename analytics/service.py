@@ -135,6 +135,7 @@ class AnalyticsService:
         self.leadership = Leadership(settings.db.url, "citywatch-analytics")
         self.active = False  # this instance holds the leadership and works
         self._standing_by = False
+        self._recover = False  # a step failed: resume from the saved state
         self._last_health: datetime | None = None
         self.steps = 0
         self._load_state()
@@ -152,11 +153,11 @@ class AnalyticsService:
         if s is None and self.partition is not None:  # a partition's first start: from the city's, if any
             s = saved.read(self.conn, saved.STATE_KEY)
         self.air.load_shapes(self.state_key)
-        if s is None:
-            return
+        s = s or {}  # nothing saved yet: from the start
         self.cursor = datetime.fromisoformat(s["cursor"]) if s.get("cursor") else None
         self.air.restore(s)
-        log.info("analytics resumes from %s", self.cursor)
+        if self.cursor is not None:
+            log.info("analytics resumes from %s", self.cursor)
 
     def _save_state(self) -> None:
         self.air.save_shapes(self.state_key)
@@ -195,6 +196,9 @@ class AnalyticsService:
     ) -> int:
         """One evaluation; ``devices``: the registry, when a partitioned worker read it once for all its partitions."""
         now = now or datetime.now(UTC)
+        if self._recover:  # a failed step's work in memory is not what was committed: from the saved state
+            self._load_state()
+            self._recover = False
         self._reload_rules()
         if self.registry.refresh(devices if devices is not None else registry_rows(self.conn)):
             self._configure()  # who has settings of their own may have changed too
@@ -220,16 +224,20 @@ class AnalyticsService:
         step = SLICE_MIN
         while self.cursor is not None and self.cursor < safe:  # in slices: a long backfill saves progress
             upto = min(safe, self.cursor + step)
-            got = self.air.evaluate(self.cursor, upto, upto if upto < safe else now)
+            begun = self.cursor
+            # the slice's alert events and the state saved after it in few transactions; a failure is
+            # replayed from the state saved last (:meth:`_recover`)
+            with self.alerts.writer.batch():
+                got = self.air.evaluate(begun, upto, upto if upto < safe else now)
+                self.cursor = upto
+                self._save_state()
             n += got
             # the next slice sized by the data, not the clock: about SLICE_READINGS readings (sparse hourly
             # history goes a week at a time; a dense city's minutes some hours at a time)
-            rate = got / max((upto - self.cursor) / timedelta(hours=1), 1e-9)
+            rate = got / max((upto - begun) / timedelta(hours=1), 1e-9)
             step = min(
                 SLICE_MAX, max(SLICE_MIN, timedelta(hours=SLICE_READINGS / rate) if rate else SLICE_MAX)
             )
-            self.cursor = upto
-            self._save_state()
             if self.backfill is not None:
                 self.backfill.report("air_quality", upto, n)
             elif first is not None and safe - first > timedelta(hours=12):  # catching up: say how far it got
@@ -348,6 +356,8 @@ class AnalyticsService:
         return False
 
     def reconnect(self) -> None:
+        """After a failed step: a new connection, and the next step resumes from the saved state."""
+        self._recover = True
         try:
             self.conn.close()
             self.conn = psycopg.connect(

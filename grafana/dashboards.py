@@ -192,8 +192,7 @@ def parking() -> dashboard.Dashboard:
     lot = variable("lot", "Lot", "SELECT lot_id FROM parking_lots WHERE zone_id IN ($zone) ORDER BY 1")
     local = f"time AT TIME ZONE ${{{CITY_TZ}:sqlstring}}"  # the city's local time
     hours = ", ".join(
-        f"round(avg(occupied::int) FILTER (WHERE extract(hour FROM {local}) = {h})::numeric, 2)"
-        f' AS "{h:02d}"'
+        f'round(avg(occupied::int) FILTER (WHERE extract(hour FROM {local}) = {h})::numeric, 2) AS "{h:02d}"'
         for h in range(24)
     )
     return (

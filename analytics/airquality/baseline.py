@@ -123,7 +123,8 @@ class MultivariateModel:
         return new >= RETRAIN_SHARE * self.trained_rows or hour - self.trained_at >= TRAIN_WINDOW
 
     def _logs(self, x: np.ndarray) -> np.ndarray:
-        return np.log(np.maximum(x, 0.0) + self.floor)
+        logs: np.ndarray = np.log(np.maximum(x, 0.0) + self.floor)
+        return logs
 
     def _matrix(self, rows: list[dict[str, float | None]]) -> np.ndarray:
         x = np.array([[math.nan if r.get(f) is None else float(r[f]) for f in FEATURES] for r in rows])  # type: ignore[arg-type]

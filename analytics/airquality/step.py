@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -40,16 +41,13 @@ from analytics.registry import StepContext
 from analytics.shapes import ShapeWatch
 from citywatch.contracts.instruments import POLLUTANTS
 
-HOURLY_SQL = """
-SELECT device_id,
-       avg(pm25) FILTER (WHERE time >= %(h1)s) AS pm25_1h, avg(pm10) FILTER (WHERE time >= %(h1)s) AS pm10_1h,
-       avg(pm25) AS pm25_24h, avg(pm10) AS pm10_24h,
-       avg(o3) FILTER (WHERE time >= %(h1)s) AS o3, avg(no2) FILTER (WHERE time >= %(h1)s) AS no2,
-       avg(co) FILTER (WHERE time >= %(h1)s) AS co, avg(so2) FILTER (WHERE time >= %(h1)s) AS so2,
-       max(pm25) FILTER (WHERE time >= %(h1)s), max(pm10) FILTER (WHERE time >= %(h1)s),
-       max(o3) FILTER (WHERE time >= %(h1)s), max(no2) FILTER (WHERE time >= %(h1)s),
-       max(co) FILTER (WHERE time >= %(h1)s), max(so2) FILTER (WHERE time >= %(h1)s)
-FROM air_quality WHERE time >= %(h24)s AND time < %(h)s {stations} GROUP BY device_id
+#: each station's hours in [%(h0)s, %(h1)s): sums and counts of the particulates (a 24-hour mean is the
+#: sum of 24 hours' sums over the sum of their counts), means of the gases, and the maxima
+HOURS_SQL = """
+SELECT device_id, time_bucket('1 hour', time) AS hour,
+       sum(pm25::float8), count(pm25), sum(pm10::float8), count(pm10), avg(o3), avg(no2), avg(co), avg(so2),
+       max(pm25), max(pm10), max(o3), max(no2), max(co), max(so2)
+FROM air_quality WHERE time >= %(h0)s AND time < %(h1)s {stations} GROUP BY device_id, hour
 """
 
 
@@ -82,9 +80,17 @@ class AirQualityStep:
         # per rule cleared hour by hour, the subjects with a live alert, read once a step: a clear of an
         # alert that is not live is not sent (most hours clear nothing; each would be a transaction)
         self.live: dict[str, set[str]] = {}
+        # per advisory alert key, its latest new peak not yet written: a rising episode peaks hour after hour,
+        # and in a re-evaluation of many hours only the last before the advisory's next change (or the end
+        # of the evaluation) says anything (:meth:`_flush_peaks`)
+        self.peaks: dict[str, tuple[Raise, datetime]] = {}
 
     # -- state -------------------------------------------------------------
     def restore(self, s: dict[str, Any]) -> None:
+        self.mix_pending.clear()  # what an evaluation cut short had under way
+        self.mix_evaluated.clear()
+        self.peaks.clear()
+        self.live = {}
         self.zones = {
             z: ZoneQuality.from_state(st, self.rules().quality_for(z)) for z, st in s.get("zones", {}).items()
         }
@@ -252,22 +258,56 @@ class AirQualityStep:
                     self._fault_span(f.rule, f.station, f.active, f.time)
                 self.zone_done[zone] = done = minute
                 n += len(readings)
-        hour = _hour_floor(start) + timedelta(hours=1)
-        while hour <= safe:
-            self._hourly(hour)
-            hour += timedelta(hours=1)
+        first, hours = _hour_floor(start) + timedelta(hours=1), list[datetime]()
+        while first + timedelta(hours=len(hours)) <= safe:
+            hours.append(first + timedelta(hours=len(hours)))
+        if hours:
+            buckets = self._buckets(hours[0] - timedelta(hours=24), hours[-1])
+            for hour in hours:
+                self._hourly(hour, buckets)
         self._flush_mixes()
+        self._flush_peaks()
         return n
 
+    def _flush_peaks(self, key: str | None = None) -> None:
+        """Write the new peaks held (of ``key`` alone, before another event of its alert)."""
+        for k in [key] if key is not None else sorted(self.peaks):
+            if (held := self.peaks.pop(k, None)) is not None:
+                self.alerts.apply(k, *held)
+
     # -- hours -------------------------------------------------------------
-    def _hourly(self, hour: datetime) -> None:
+    def _buckets(self, start: datetime, end: datetime) -> dict[str, dict[datetime, tuple[Any, ...]]]:
+        """Each station's hours in [start, end) (:data:`HOURS_SQL`), in one query for all the hours a
+        step evaluates."""
         only, params = self.registry.only()
+        out: dict[str, dict[datetime, tuple[Any, ...]]] = defaultdict(dict)
+        for dev, hour, *values in self.conn().execute(
+            HOURS_SQL.format(stations=only), {"h0": start, "h1": end, **params}
+        ):
+            out[dev][hour] = tuple(values)
+        return out
+
+    @staticmethod
+    def _hour_of(hours: dict[datetime, tuple[Any, ...]], hour: datetime) -> tuple[Any, ...] | None:
+        """A station's means of the hour ending at ``hour`` (PM also over the 24 hours), then the hour's
+        maxima; None without a reading in the 24 hours."""
+        day = [b for i in range(24) if (b := hours.get(hour - timedelta(hours=24 - i))) is not None]
+        if not day:
+            return None
+        n25, n10 = sum(b[1] for b in day), sum(b[3] for b in day)
+        pm25_24h = sum(b[0] for b in day if b[1]) / n25 if n25 else None
+        pm10_24h = sum(b[2] for b in day if b[3]) / n10 if n10 else None
+        last = hours.get(hour - timedelta(hours=1))
+        if last is None:
+            return (None, None, pm25_24h, pm10_24h, None, None, None, None, *([None] * 6))
+        s25, c25, s10, c10, o3, no2, co, so2, *maxima = last
+        return (s25 / c25 if c25 else None, s10 / c10 if c10 else None, pm25_24h, pm10_24h,
+                o3, no2, co, so2, *maxima)  # fmt: skip
+
+    def _hourly(self, hour: datetime, buckets: dict[str, dict[datetime, tuple[Any, ...]]]) -> None:
         conn, zone_of = self.conn(), self.registry.zone_of
         self._operator_confirmed()
-        rows = conn.execute(
-            HOURLY_SQL.format(stations=only),
-            {"h": hour, "h1": hour - timedelta(hours=1), "h24": hour - timedelta(hours=24), **params},
-        ).fetchall()
+        rows = [(dev, *got) for dev in sorted(buckets) if (got := self._hour_of(buckets[dev], hour))]
         means: dict[str, dict[str, float | None]] = {}
         highest: dict[str, dict[str, float | None]] = {}
         day: dict[str, dict[str, float | None]] = {}  # station -> the 24-hour features of its pollutant mix
@@ -489,20 +529,26 @@ class AirQualityStep:
         for dev, items in by_dev.items():
             model = self.models.get(dev) or self.models.setdefault(dev, MultivariateModel())
             chunk: list[tuple[datetime, dict[str, float | None]]] = []
+            history: list[tuple[Any, ...]] | None = (
+                None  # the station's hours these fits learn from, read once
+            )
             for hour, vector in items:
                 if model.due(hour, len(chunk)):
                     judge(dev, chunk, model)  # the hours before, by the model they were due to
                     chunk = []
-                    rows = (
-                        self.conn()
-                        .execute(
-                            "SELECT pm10_24h, pm25_24h, o3, no2, co, so2 FROM aq_hourly WHERE device_id = %s"
-                            " AND hour > %s AND hour < %s",
-                            (dev, hour - TRAIN_WINDOW, hour),
+                    if history is None:
+                        history = (
+                            self.conn()
+                            .execute(
+                                "SELECT hour, pm10_24h, pm25_24h, o3, no2, co, so2 FROM aq_hourly"
+                                " WHERE device_id = %s AND hour > %s AND hour < %s ORDER BY hour",
+                                (dev, hour - TRAIN_WINDOW, items[-1][0]),
+                            )
+                            .fetchall()
                         )
-                        .fetchall()
-                    )
-                    model.fit([dict(zip(FEATURES, r, strict=True)) for r in rows], hour)
+                    hours = [r[0] for r in history]
+                    window = history[bisect_right(hours, hour - TRAIN_WINDOW) : bisect_left(hours, hour)]
+                    model.fit([dict(zip(FEATURES, r[1:], strict=True)) for r in window], hour)
                 chunk.append((hour, vector))
             judge(dev, chunk, model)
         for hour in sorted(self.mix_evaluated):
@@ -548,4 +594,8 @@ class AirQualityStep:
                 excluded=of_area.excluded if of_area else None,
                 readings=of_area.stations if of_area else None,
             )
+            if e.kind == "peaked" and isinstance(ev, Raise):
+                self.peaks[key] = (ev, hour)
+                continue
+            self._flush_peaks(key)
             self.alerts.apply(key, ev, hour)

@@ -134,3 +134,58 @@ def test_an_annunciation_keeps_the_severity_it_was_announced_with(db_url: str) -
         assert crit == [] and len(live_crit) == 1  # announced as a warning; live as a critical
         steps = conn.execute("SELECT action, severity FROM alert_audit ORDER BY id").fetchall()
         assert steps[0] == ("opened", int(Severity.WARNING)) and steps[-1][1] == int(Severity.CRITICAL)
+
+
+def _count(db_url: str, sql: str) -> int:
+    with psycopg.connect(db_url) as other:
+        row = other.execute(sql).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_a_batch_commits_every_batch_events_and_at_its_end(db_url: str) -> None:
+    """Within a batch other connections see the alerts a whole transaction of BATCH_EVENTS at a time, and
+    the rest at its end; each event still opens its alert, its audit row and its notification."""
+    from alerts.config import AlertRules
+    from alerts.writer import BATCH_EVENTS, AlertWriter
+
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        writer = AlertWriter(lambda: conn, lambda: AlertRules())
+        with writer.batch():
+            for i in range(BATCH_EVENTS - 1):
+                writer.apply(f"flatline:aq-{i:03d}", raise_(f"aq-{i:03d}"), T0)
+            assert _count(db_url, "SELECT count(*) FROM alerts") == 0  # not yet committed
+            writer.apply(f"flatline:aq-{BATCH_EVENTS - 1:03d}", raise_(f"aq-{BATCH_EVENTS - 1:03d}"), T0)
+            assert _count(db_url, "SELECT count(*) FROM alerts") == BATCH_EVENTS
+            writer.apply("flatline:aq-999", raise_("aq-999"), T0)
+            writer.apply("flatline:aq-000", Clear("back"), T0 + timedelta(minutes=1))
+            assert _count(db_url, "SELECT count(*) FROM alerts") == BATCH_EVENTS
+        assert _count(db_url, "SELECT count(*) FROM alerts") == BATCH_EVENTS + 1
+    assert _count(db_url, "SELECT count(*) FROM alerts WHERE state = 'resolved'") == 1
+    assert _count(db_url, "SELECT count(*) FROM alert_audit WHERE action = 'opened'") == BATCH_EVENTS + 1
+    assert _count(db_url, "SELECT count(*) FROM alert_outbox WHERE what = 'opened'") == BATCH_EVENTS + 1
+
+
+def test_a_failed_batch_leaves_nothing_and_its_replay_writes_each_event_once(db_url: str) -> None:
+    """A batch that fails rolls back the transaction under way; replaying its events (what analytics does,
+    from its saved state) writes them once, and replaying events already committed changes nothing."""
+    from alerts.config import AlertRules
+    from alerts.writer import AlertWriter
+
+    events = [
+        (f"flatline:aq-{i}", raise_(f"aq-{i}", value=float(i)), T0 + timedelta(minutes=i)) for i in range(5)
+    ]
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        writer = AlertWriter(lambda: conn, lambda: AlertRules())
+        with pytest.raises(psycopg.errors.UndefinedTable), writer.batch():
+            for key, ev, at in events:
+                writer.apply(key, ev, at)
+            conn.execute("SELECT * FROM no_such_table")  # the step fails before its end
+        assert _count(db_url, "SELECT count(*) FROM alerts") == 0
+        for _ in range(2):  # the replay, then a replay of what committed
+            with writer.batch():
+                writer.apply_all(events)
+    assert _count(db_url, "SELECT count(*) FROM alerts") == 5
+    assert _count(db_url, "SELECT sum(count) FROM alerts") == 5
+    assert _count(db_url, "SELECT count(*) FROM alert_audit") == 5
+    assert _count(db_url, "SELECT count(*) FROM alert_outbox") == 5
