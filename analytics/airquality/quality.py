@@ -14,9 +14,12 @@ Each minute the zone's readings arrive together. For every station:
   reading and raised then if the station came back and its peers did not follow
   (a haze front reaches one station an hour before the next: the zone's air; a
   level that stays is the drift rule's);
-* **drift** — the same log-ratio wandering away from its learned level (CUSUM);
+* **drift** — the same log-ratio wandering away from its learned level (CUSUM),
+  by an effect beyond the ratio's own noise and beyond the analyser's absolute
+  error in µg/m³ (a near-zero reading's ratio swings on a step of the analyser);
   when several stations of a zone drift together, only the one furthest from
-  its peers is blamed;
+  its peers is blamed. It clears as soon as the ratio has returned within its
+  noise, not once the CUSUM has decayed;
 * **range** — physically inconsistent values: PM2.5 above PM10 by more than the two analysers'
   combined uncertainty, for ``range_persist_s`` running (two instruments, each with its error, put
   PM2.5 slightly above PM10 in a few per cent of real hours; that is not a fault). A reading at an
@@ -79,6 +82,8 @@ class QualityConfig:
     drift_k: float = 1.0  # allowance, in robust standard deviations of the log-ratio
     drift_h: float = 40.0
     drift_min_scale: float = 0.08
+    drift_min_effect: float = 5.0  # µg/m³: a drift moves the reading at least the analyser's absolute error
+    drift_smooth: float = 0.2  # the effect is the ratio's moving average (weight of each new reading)
     range_persist_s: float = 7200.0  # PM2.5 beyond PM10 (and its uncertainty) this long running: a fault
     range_persist_n: int = 3  # ... over at least this many readings
     range_quiet: int = 10
@@ -107,6 +112,7 @@ class _Station:
     pm10_moved: bool = False  # ... and whether it has changed since
     # a spike waiting for the station's next reading: raised unless the peers followed it (_held_spike)
     held: dict[str, Any] | None = None
+    recent: float | None = None  # the moving average of its ratio to its peers (the drift's effect)
 
 
 def _log_ratio(x: float, ref: float) -> float:
@@ -153,6 +159,7 @@ class ZoneQuality:
                 "run_pm10": st.run_pm10,
                 "pm10_moved": st.pm10_moved,
                 "held": st.held,
+                "recent": st.recent,
             }
             for sid, st in self.stations.items()
         }
@@ -178,6 +185,7 @@ class ZoneQuality:
                 s.get("run_pm10"),
                 s.get("pm10_moved", False),
                 s.get("held"),
+                s.get("recent"),
             )
         return zq
 
@@ -378,20 +386,31 @@ class ZoneQuality:
             d = st.drift.score_one(res)
             st.drift.learn_one(res)
             drift_scores[r.station] = d
+            st.recent = res if st.recent is None else st.recent + c.drift_smooth * (res - st.recent)
         # drift: blame only the station furthest from its learned ratio
         if drift_scores:
             worst = max(drift_scores, key=lambda s: drift_scores[s])
             for sid, d in drift_scores.items():
                 st, c = self.stations[sid], self.cfg(sid)
                 active = st.active.get("aq.drift", False)
-                now_active = d >= c.drift_off if active else (d >= c.drift_on and sid == worst)
                 r = next(x for x in readings if x.station == sid)
                 level = st.drift.level or 0.0
+                effect = (st.recent if st.recent is not None else level) - level
+                # what the effect is in µg/m³: the reading against what its peers make of it
+                moved = abs(((r.pm25 or 0.0) + 1.0) * (1.0 - math.exp(-effect)))
+                beyond = abs(effect) >= st.drift.scale and moved >= c.drift_min_effect
+                if active:
+                    now_active = d >= c.drift_off and abs(effect) >= st.drift.scale
+                else:
+                    now_active = d >= c.drift_on and sid == worst and beyond
                 msg = (
-                    f"PM2.5 drifting against its zone peers (log-ratio {residuals[sid]:+.2f}, learned {level:+.2f})"
+                    f"PM2.5 drifting against its zone peers (log-ratio {residuals[sid]:+.2f}, learned {level:+.2f}:"
+                    f" {moved:.0f} µg/m³ off what its peers make of it)"
                     if now_active
-                    else "ratio to peers back to normal"
+                    else "ratio to peers back within its noise"
                 )
+                if active and not now_active:
+                    st.drift.reset()  # over: the next drift builds up from nothing
                 out += self._edge(
                     st, Finding("aq.drift", sid, now_active, r.time, r.pm25, c.drift_on, level, d, msg)
                 )

@@ -245,3 +245,41 @@ def test_a_jump_that_stays_is_a_change_of_level_not_a_spike(seed: int) -> None:
     ]
     found = [(f.station, f.time) for f in _run(minutes) if f.rule == "aq.spike" and f.active]
     assert found == [("aq-a", ts(START + 60 * lone))], found
+
+
+def _drift(found: list[Finding]) -> list[tuple[str, bool, datetime]]:
+    return [(f.station, f.active, f.time) for f in found if f.rule == "aq.drift"]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_drift_clears_as_soon_as_the_station_has_returned(seed: int) -> None:
+    """Station a reads 60 % high against its peers for 200 readings (a drift, found), then is right again:
+    the drift clears within a few readings of its return, not once its sum has decayed (which took 70)."""
+    minutes = _zone_minutes(700, seed, {"aq-a": 30.0, "aq-b": 28.0, "aq-c": 35.0, "aq-d": 32.0}, noise=0.05)
+    back = 400
+    for m in range(200, back):
+        minutes[m] = [
+            replace(x, pm25=round(x.pm25 * 1.6, 1)) if x.station == "aq-a" else x for x in minutes[m]
+        ]
+    got = _drift(_run(minutes))
+    assert [(s, on) for s, on, _ in got] == [("aq-a", True), ("aq-a", False)], got
+    assert ts(START + 60 * 200) < got[0][2] < ts(START + 60 * back)
+    assert ts(START + 60 * back) <= got[1][2] <= ts(START + 60 * (back + 10)), got
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_clean_air_station_moving_within_its_analysers_error_is_not_drifting(seed: int) -> None:
+    """Station a at its floor in clean air (2 µg/m³ where its peers read 10-14) reads 4-5 for hours: its
+    ratio to the peers moved far (log-ratio +0.5), the reading by less than the analyser's absolute error
+    (5 µg/m³). Not a drift. The same station later 12 µg/m³ over what its peers make of it is one."""
+    minutes = _zone_minutes(900, seed, {"aq-a": 2.0, "aq-b": 10.0, "aq-c": 12.0, "aq-d": 14.0}, noise=0.05)
+    for m in range(200, 500):
+        minutes[m] = [
+            replace(x, pm25=round(x.pm25 * 2.2, 1)) if x.station == "aq-a" else x for x in minutes[m]
+        ]
+    for m in range(600, 900):
+        minutes[m] = [
+            replace(x, pm25=round(x.pm25 + 12, 1)) if x.station == "aq-a" else x for x in minutes[m]
+        ]
+    got = _drift(_run(minutes))
+    assert got and got[0][:2] == ("aq-a", True) and got[0][2] >= ts(START + 60 * 600), got
