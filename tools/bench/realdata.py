@@ -242,16 +242,19 @@ def _network(url: str, workdir: Path, folder: Path, start: datetime, days: float
             conn.execute("SELECT rule, count(*) FROM alerts GROUP BY rule ORDER BY 2 DESC").fetchall()
         )
         faults = conn.execute(
-            "SELECT rule, subject, opened_at FROM alerts WHERE rule = ANY(%s)", (list(SENSOR_FAULTS),)
+            "SELECT rule, subject, opened_at, coalesce(resolved_at, %s) FROM alerts WHERE rule = ANY(%s)",
+            (last, list(SENSOR_FAULTS)),
         ).fetchall()
         items, live = queries.annunciations(conn, first, last + timedelta(hours=1))
     load = alarm_load(items, first, last + timedelta(hours=1), live)
     fault_in: Counter[str] = Counter()
     fault_out: Counter[str] = Counter()
-    for rule, subject, opened in faults:
+    open_h: dict[str, list[float]] = {}  # rule -> how long each station's fault alert stayed open
+    for rule, subject, opened, ended in faults:
         station_zone = zone_of.get(subject)
         if station_zone is None:
             continue  # a zone's alert ("shared air"), not one station's sensor
+        open_h.setdefault(rule, []).append((ended - opened).total_seconds() / 3600)
         hour = opened.astimezone(ZoneInfo(NETWORK_TZ)).replace(minute=0, second=0, microsecond=0)
         (fault_in if hour in episodes[station_zone] else fault_out)[rule] += 1
 
@@ -266,7 +269,10 @@ def _network(url: str, workdir: Path, folder: Path, start: datetime, days: float
         f" {load['per_10min']:.3f} annunciations per 10 min; re-evaluated {n / took:.0f} readings/s"
     )
     for rule, count in by_rule.items():
-        progress(f"  {rule}: {count} (sensor fault in/out of episodes: {fault_in[rule]}/{fault_out[rule]})")
+        progress(
+            f"  {rule}: {count} (sensor fault in/out of episodes: {fault_in[rule]}/{fault_out[rule]}"
+            + (f"; median open {statistics.median(open_h[rule]):.1f} h)" if rule in open_h else ")")
+        )
     return {
         "network_stations": len(zone_of),
         "network_from": start.isoformat(),
@@ -278,6 +284,9 @@ def _network(url: str, workdir: Path, folder: Path, start: datetime, days: float
         "network_station_hours_outside_shared_episodes": station_hours[False],
         "network_sensor_faults_in_shared_episodes": dict(fault_in),
         "network_sensor_faults_outside_shared_episodes": dict(fault_out),
+        "network_sensor_fault_median_open_hours": {
+            rule: round(statistics.median(hours), 1) for rule, hours in sorted(open_h.items())
+        },
         "network_alerts_per_1000_station_hours_in_shared_episodes": inside,
         "network_alerts_per_1000_station_hours_outside_shared_episodes": outside,
         "network_annunciations": load["annunciations"],
