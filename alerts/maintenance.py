@@ -65,7 +65,8 @@ UNTIL = "least(m.ends_at, coalesce(m.ended_at, m.ends_at))"
 #: a window in force at %(at)s (alias m)
 IN_FORCE = "m.starts_at <= %(at)s AND m.ends_at > %(at)s AND (m.ended_at IS NULL OR m.ended_at > %(at)s)"
 _ZONE = "(SELECT zone_id FROM devices WHERE device_id = %(subject)s)"
-_CANDIDATES = (
+#: the windows in force at %(at)s on %(subject)s or its zone
+CANDIDATES = (
     f"SELECT m.*, {_ZONE} AS subject_zone FROM maintenance m"
     f" WHERE {IN_FORCE} AND (m.subject = %(subject)s OR m.subject = 'zone:' || {_ZONE})"
 )
@@ -85,10 +86,18 @@ def window_from_row(r: dict[str, Any]) -> Window:
     )
 
 
-def muting_window(conn: psycopg.Connection[Any], subject: str, rule: str, at: datetime) -> Window | None:
-    """The window muting alerts of ``rule`` on ``subject`` at ``at`` (device or zone windows)."""
-    with conn.cursor(row_factory=dict_row) as c:
-        rows = c.execute(_CANDIDATES, {"subject": subject, "at": at}).fetchall()
+def muting_window(
+    conn: psycopg.Connection[Any],
+    subject: str,
+    rule: str,
+    at: datetime,
+    rows: list[dict[str, Any]] | None = None,
+) -> Window | None:
+    """The window muting alerts of ``rule`` on ``subject`` at ``at`` (device or zone windows); ``rows``: the
+    :data:`CANDIDATES` already read for them."""
+    if rows is None:
+        with conn.cursor(row_factory=dict_row) as c:
+            rows = c.execute(CANDIDATES, {"subject": subject, "at": at}).fetchall()
     if not rows:
         return None
     return muting([window_from_row(r) for r in rows], subject, rows[0]["subject_zone"], rule, at)

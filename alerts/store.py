@@ -17,17 +17,17 @@ notifies the alerts still live once their window has ended.
 from __future__ import annotations
 
 import dataclasses
-import json
 from contextlib import nullcontext
 from datetime import datetime
 from typing import Any
 
+import orjson
 import psycopg
 from psycopg.rows import dict_row, tuple_row
 from psycopg.types.json import Jsonb
 
 from alerts.lifecycle import SYSTEM, transition
-from alerts.maintenance import Window, muting_window, window_from_row, windows_in_force
+from alerts.maintenance import CANDIDATES, Window, muting_window, window_from_row, windows_in_force
 from alerts.model import Alert, Audit, Event, Explanation, Notify, Policy, Raise, Severity, State
 
 #: the notifications that tell of a new (or returning) alert; one held back is made up for by release()
@@ -41,12 +41,18 @@ OUTBOX_LOCK = 0x6377_616C  # "cwal"
 _COLUMNS = tuple(f.name for f in dataclasses.fields(Alert) if f.name != "id")
 
 
+_EXPLANATION_FIELDS = tuple(f.name for f in dataclasses.fields(Explanation))
+#: an explanation as JSON (a tenth of the cost of dataclasses.asdict and json): numpy numbers as numbers,
+#: anything else JSON has no type for (a datetime in the details) as its str()
+_JSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+
+
 def _explanation_json(e: Explanation) -> dict[str, Any]:
-    d = dataclasses.asdict(e)
+    d = {k: getattr(e, k) for k in _EXPLANATION_FIELDS}
     for k in ("window_start", "window_end"):
         if d[k] is not None:
             d[k] = d[k].isoformat()
-    return json.loads(json.dumps(d, default=str))  # type: ignore[no-any-return]
+    return orjson.loads(orjson.dumps(d, default=str, option=_JSON_OPTIONS))  # type: ignore[no-any-return]
 
 
 def _explanation(d: dict[str, Any]) -> Explanation:
@@ -137,7 +143,11 @@ def apply(
             with (
                 conn.transaction() if own_transaction else nullcontext(),
                 conn.cursor(row_factory=dict_row) as cur,
+                conn.cursor(row_factory=dict_row) as windows,
             ):
+                asked = not own_transaction and key is not None
+                if asked:  # in the caller's pipeline: the windows asked with the load, in its round trip
+                    windows.execute(CANDIDATES, {"subject": (key or "").split(":", 1)[1], "at": now})
                 before = _load(cur, key or "", alert_id)
                 after, effects = transition(before, event, now, policy)
                 if after is None or (after == before and not effects):
@@ -163,7 +173,9 @@ def apply(
                     )
                 muted: Window | None = None
                 if any(isinstance(e, Notify) for e in effects):
-                    muted = muting_window(conn, after.subject, after.rule, now)
+                    muted = muting_window(
+                        conn, after.subject, after.rule, now, windows.fetchall() if asked else None
+                    )
                     if any(isinstance(e, Notify) and e.what in OPENING for e in effects):
                         # the alert remembers the window that held back its opening: release() makes up for it
                         cur.execute(

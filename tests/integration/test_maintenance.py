@@ -126,6 +126,26 @@ def test_a_muted_alert_is_recorded_and_shown_but_not_sent(conn: psycopg.Connecti
     assert outbox.drain(conn, "mqtt", sink) == 0
 
 
+def test_within_a_batch_a_window_mutes_as_it_does_event_by_event(conn: psycopg.Connection[Any]) -> None:
+    """The analytics' batches ask for the windows with each alert's load: the zone's window mutes aq-1 and
+    aq-2 (opened and cleared), not aq-3 of another zone."""
+    from alerts.config import AlertRules
+    from alerts.writer import AlertWriter
+
+    wid = add_window(conn, "zone:z1")
+    writer = AlertWriter(lambda: conn, lambda: AlertRules())
+    with writer.batch():
+        for dev in ("aq-1", "aq-2", "aq-3"):
+            writer.apply(f"aq.stuck:{dev}", raise_(dev), NOW)
+        writer.apply("aq.stuck:aq-1", Clear("back"), NOW + timedelta(minutes=1))
+    rows = conn.execute(
+        "SELECT a.subject, o.what, o.muted_by FROM alert_outbox o JOIN alerts a ON a.id = o.alert_id ORDER BY o.id"
+    ).fetchall()
+    assert rows == [
+        ("aq-1", "opened", wid), ("aq-2", "opened", wid), ("aq-3", "opened", None), ("aq-1", "auto_resolved", wid)
+    ]  # fmt: skip
+
+
 def test_when_the_window_ends_the_live_alerts_are_notified_then(conn: psycopg.Connection[Any]) -> None:
     wid = add_window(conn, "zone:z1", minutes=30)
     live = store.apply(conn, raise_("aq-1"), NOW)
