@@ -18,11 +18,8 @@ Each minute the zone's readings arrive together. For every station:
   by an effect beyond the ratio's own noise and beyond the analyser's absolute
   error in µg/m³ (a near-zero reading's ratio swings on a step of the analyser);
   when several stations of a zone drift together, only the one furthest from
-  its peers is blamed. A station whose ratio moved against the way its zone's
-  air moved (the peers' level rose several-fold over the last hours while it
-  stayed: the edge of a haze, a local shower, a wind shift) has not followed
-  the air; that is weather unless it lasts ``drift_hold_s``. It clears as soon
-  as the ratio has returned within its noise, not once the CUSUM has decayed;
+  its peers is blamed. It clears as soon as the ratio has returned within its
+  noise, not once the CUSUM has decayed;
 * **range** — physically inconsistent values: PM2.5 above PM10 by more than the two analysers'
   combined uncertainty, for ``range_persist_s`` running (two instruments, each with its error, put
   PM2.5 slightly above PM10 in a few per cent of real hours; that is not a fault). A reading at an
@@ -87,10 +84,6 @@ class QualityConfig:
     drift_min_scale: float = 0.08
     drift_min_effect: float = 5.0  # µg/m³: a drift moves the reading at least the analyser's absolute error
     drift_smooth: float = 0.2  # the effect is the ratio's moving average (weight of each new reading)
-    drift_hold_s: float = (
-        12 * 3600.0
-    )  # a station that did not follow its zone's air: weather unless this long
-    zone_usual_s: float = 48 * 3600.0  # the zone's air now against its last two days: how far it just moved
     range_persist_s: float = 7200.0  # PM2.5 beyond PM10 (and its uncertainty) this long running: a fault
     range_persist_n: int = 3  # ... over at least this many readings
     range_quiet: int = 10
@@ -120,12 +113,6 @@ class _Station:
     # a spike waiting for the station's next reading: raised unless the peers followed it (_held_spike)
     held: dict[str, Any] | None = None
     recent: float | None = None  # the moving average of its ratio to its peers (the drift's effect)
-    zone_now: float | None = None  # log of its peers' level ...
-    zone_usual: float | None = None  # ... and its average over zone_usual_s
-    zone_at: datetime | None = None  # the reading they were last updated at
-    weather_since: datetime | None = (
-        None  # since when a drift was due but the station had not followed the air
-    )
 
 
 def _log_ratio(x: float, ref: float) -> float:
@@ -173,10 +160,6 @@ class ZoneQuality:
                 "pm10_moved": st.pm10_moved,
                 "held": st.held,
                 "recent": st.recent,
-                "zone_now": st.zone_now,
-                "zone_usual": st.zone_usual,
-                "zone_at": st.zone_at.isoformat() if st.zone_at else None,
-                "weather_since": st.weather_since.isoformat() if st.weather_since else None,
             }
             for sid, st in self.stations.items()
         }
@@ -203,10 +186,6 @@ class ZoneQuality:
                 s.get("pm10_moved", False),
                 s.get("held"),
                 s.get("recent"),
-                s.get("zone_now"),
-                s.get("zone_usual"),
-                datetime.fromisoformat(s["zone_at"]) if s.get("zone_at") else None,
-                datetime.fromisoformat(s["weather_since"]) if s.get("weather_since") else None,
             )
         return zq
 
@@ -221,18 +200,6 @@ class ZoneQuality:
                 st.pair[j] = st.pair.get(j, 0.0) + (lr - st.pair.get(j, 0.0)) / n
             elif abs(lr - st.pair[j]) < 0.5:
                 st.pair[j] += c.pair_alpha * (lr - st.pair[j])
-
-    @staticmethod
-    def _follow_zone(st: _Station, c: QualityConfig, at: datetime, ref: float) -> None:
-        """The peers' level (log) now and averaged over ``zone_usual_s``: by time, not by readings, so an
-        hourly station and a minute station see the same air move."""
-        st.zone_now = x = math.log(ref + 1.0)
-        if st.zone_usual is None or st.zone_at is None:
-            st.zone_usual = x
-        else:
-            dt = max(0.0, (at - st.zone_at).total_seconds())
-            st.zone_usual += (1 - math.exp(-dt / c.zone_usual_s)) * (x - st.zone_usual)
-        st.zone_at = at
 
     @staticmethod
     def _held_spike(st: _Station, x: float, ref: float) -> Finding | None:
@@ -366,7 +333,6 @@ class ZoneQuality:
             ):
                 continue  # a stuck or inconsistent sensor, or one at its floor, says nothing about spikes or drift
             ref = statistics.median(peers)
-            self._follow_zone(st, c, r.time, ref)
             # each peer's ratio corrected by its learned level, then the median: robust to a faulty peer
             # and to peers joining or leaving
             corrected = [
@@ -433,25 +399,10 @@ class ZoneQuality:
                 # what the effect is in µg/m³: the reading against what its peers make of it
                 moved = abs(((r.pm25 or 0.0) + 1.0) * (1.0 - math.exp(-effect)))
                 beyond = abs(effect) >= st.drift.scale and moved >= c.drift_min_effect
-                # the zone's air just moved several-fold and the station's ratio the other way: it has not
-                # followed the air (weather) — a drift only once that has lasted drift_hold_s
-                zone_move = (st.zone_now or 0.0) - (st.zone_usual or 0.0)
-                weather = (
-                    zone_move * effect < 0
-                    and abs(zone_move) >= math.log(2)
-                    and abs(zone_move) >= abs(effect) / 2
-                )
-                if not weather:
-                    st.weather_since = None
-                elif st.weather_since is None:
-                    st.weather_since = r.time
-                lasted = (
-                    st.weather_since is None or (r.time - st.weather_since).total_seconds() >= c.drift_hold_s
-                )
                 if active:
                     now_active = d >= c.drift_off and abs(effect) >= st.drift.scale
                 else:
-                    now_active = d >= c.drift_on and sid == worst and beyond and lasted
+                    now_active = d >= c.drift_on and sid == worst and beyond
                 msg = (
                     f"PM2.5 drifting against its zone peers (log-ratio {residuals[sid]:+.2f}, learned {level:+.2f}:"
                     f" {moved:.0f} µg/m³ off what its peers make of it)"
