@@ -518,3 +518,20 @@ def garage_counts(
         out.append((t, occ, capacity, max(step, 0) + churn, max(-step, 0) + churn))
         prev, t = occ, t + GARAGE_EVERY
     return out
+
+
+def hourly_stations(url: str, rows: list[tuple[Any, ...]]) -> None:
+    """Zone ``z`` of hourly stations with their readings: ``rows`` of (time, device, seq, pm10, pm25, o3,
+    no2, co, so2), each received at its time."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("INSERT INTO zones VALUES ('z', 'Zone')")
+        for dev in sorted({r[1] for r in rows}):
+            conn.execute(
+                "INSERT INTO devices (device_id, kind, name, zone_id, expected_interval_s) VALUES (%s, 'aq', %s, 'z', 3600)",
+                (dev, dev),
+            )
+        conn.cursor().executemany(
+            "INSERT INTO air_quality (time, device_id, seq, pm10, pm25, o3, no2, co, so2, received_at)"
+            " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
+            [(*r, r[0]) for r in rows],
+        )

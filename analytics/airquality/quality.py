@@ -15,8 +15,9 @@ Each minute the zone's readings arrive together. For every station:
   (a haze front reaches one station an hour before the next: the zone's air; a
   level that stays is the drift rule's);
 * **drift** — the same log-ratio wandering away from its learned level (CUSUM),
-  by an effect beyond the ratio's own noise and beyond the analyser's absolute
-  error in µg/m³ (a near-zero reading's ratio swings on a step of the analyser);
+  by an effect beyond the ratio's own noise, and not at the analyser's floor (a
+  reading and what its peers make of it both under its absolute error: a
+  near-zero reading's ratio swings on a step of the analyser);
   when several stations of a zone drift together, only the one furthest from
   its peers is blamed. It clears as soon as the ratio has returned within its
   noise, not once the CUSUM has decayed;
@@ -82,7 +83,8 @@ class QualityConfig:
     drift_k: float = 1.0  # allowance, in robust standard deviations of the log-ratio
     drift_h: float = 40.0
     drift_min_scale: float = 0.08
-    drift_min_effect: float = 5.0  # µg/m³: a drift moves the reading at least the analyser's absolute error
+    drift_floor: float = 5.0  # µg/m³ (the analyser's absolute error): a reading and what its peers make of
+    # it both under this are at the analyser's floor, where a ratio swings on a step of the analyser
     drift_smooth: float = 0.2  # the effect is the ratio's moving average (weight of each new reading)
     range_persist_s: float = 7200.0  # PM2.5 beyond PM10 (and its uncertainty) this long running: a fault
     range_persist_n: int = 3  # ... over at least this many readings
@@ -112,7 +114,8 @@ class _Station:
     pm10_moved: bool = False  # ... and whether it has changed since
     # a spike waiting for the station's next reading: raised unless the peers followed it (_held_spike)
     held: dict[str, Any] | None = None
-    recent: float | None = None  # the moving average of its ratio to its peers (the drift's effect)
+    recent: float | None = None  # the moving average of its ratio to its peers (the drift's effect) ...
+    recent_pm25: float | None = None  # ... and of its PM2.5
 
 
 def _log_ratio(x: float, ref: float) -> float:
@@ -160,6 +163,7 @@ class ZoneQuality:
                 "pm10_moved": st.pm10_moved,
                 "held": st.held,
                 "recent": st.recent,
+                "recent_pm25": st.recent_pm25,
             }
             for sid, st in self.stations.items()
         }
@@ -186,6 +190,7 @@ class ZoneQuality:
                 s.get("pm10_moved", False),
                 s.get("held"),
                 s.get("recent"),
+                s.get("recent_pm25"),
             )
         return zq
 
@@ -387,6 +392,10 @@ class ZoneQuality:
             st.drift.learn_one(res)
             drift_scores[r.station] = d
             st.recent = res if st.recent is None else st.recent + c.drift_smooth * (res - st.recent)
+            x = r.pm25
+            st.recent_pm25 = (
+                x if st.recent_pm25 is None else st.recent_pm25 + c.drift_smooth * (x - st.recent_pm25)
+            )
         # drift: blame only the station furthest from its learned ratio
         if drift_scores:
             worst = max(drift_scores, key=lambda s: drift_scores[s])
@@ -396,16 +405,17 @@ class ZoneQuality:
                 r = next(x for x in readings if x.station == sid)
                 level = st.drift.level or 0.0
                 effect = (st.recent if st.recent is not None else level) - level
-                # what the effect is in µg/m³: the reading against what its peers make of it
-                moved = abs(((r.pm25 or 0.0) + 1.0) * (1.0 - math.exp(-effect)))
-                beyond = abs(effect) >= st.drift.scale and moved >= c.drift_min_effect
+                # the station's recent level against what its peers make of it (its ratio's learned level)
+                x = st.recent_pm25 or 0.0
+                expected = (x + 1.0) * math.exp(-effect) - 1.0
+                beyond = abs(effect) >= st.drift.scale and max(x, expected) >= c.drift_floor
                 if active:
                     now_active = d >= c.drift_off and abs(effect) >= st.drift.scale
                 else:
                     now_active = d >= c.drift_on and sid == worst and beyond
                 msg = (
                     f"PM2.5 drifting against its zone peers (log-ratio {residuals[sid]:+.2f}, learned {level:+.2f}:"
-                    f" {moved:.0f} µg/m³ off what its peers make of it)"
+                    f" {x:.0f} µg/m³ of late where its peers make it {expected:.0f})"
                     if now_active
                     else "ratio to peers back within its noise"
                 )

@@ -13,6 +13,7 @@ import pytest
 from analytics.service import AnalyticsService
 from citywatch.db.schema import migrate_all
 from citywatch.settings import DatabaseSettings, Settings
+from tests.support import hourly_stations
 
 START = datetime(2026, 11, 2, tzinfo=UTC)
 HOURS = 6 * 24
@@ -28,19 +29,8 @@ def _city(pg: Any, name: str) -> str:
         for h in range(HOURS):
             t = START + timedelta(hours=h)
             pm25 = 18 + 4 * i + r.gauss(0, 3) + (140 + 3 * (h - HAZE.start) if h in HAZE else 0)
-            rows.append((t, dev, h, round(pm25 * 1.5, 1), round(pm25, 1), 0.03, 0.02, 0.4, 0.003, t))
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("INSERT INTO zones VALUES ('z', 'Zone')")
-        for dev in ("a", "b", "c"):
-            conn.execute(
-                "INSERT INTO devices (device_id, kind, name, zone_id, expected_interval_s) VALUES (%s, 'aq', %s, 'z', 3600)",
-                (dev, dev),
-            )
-        conn.cursor().executemany(
-            "INSERT INTO air_quality (time, device_id, seq, pm10, pm25, o3, no2, co, so2, received_at)"
-            " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
-            rows,
-        )
+            rows.append((t, dev, h, round(pm25 * 1.5, 1), round(pm25, 1), 0.03, 0.02, 0.4, 0.003))
+    hourly_stations(url, rows)
     return url
 
 

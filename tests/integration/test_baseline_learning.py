@@ -11,6 +11,7 @@ import psycopg
 from analytics.service import AnalyticsService
 from citywatch.db.schema import migrate_all
 from citywatch.settings import DatabaseSettings, Settings
+from tests.support import hourly_stations
 
 START = datetime(2026, 4, 6, tzinfo=UTC)
 STUCK_FROM, STUCK_H = 14 * 24, 24
@@ -27,19 +28,8 @@ def test_a_stuck_analysers_hours_are_not_learned_as_its_normal(pg) -> None:  # t
             pm25, pm10 = 18 + 4 * i + r.gauss(0, 3), 30 + 6 * i + r.gauss(0, 5)
             if dev == "a" and STUCK_FROM <= h < STUCK_FROM + STUCK_H:
                 pm25, pm10 = 80.0, 120.0  # the whole instrument frozen
-            rows.append((t, dev, h, round(pm10, 1), round(pm25, 1), 0.03, 0.02, 0.4, 0.003, t))
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("INSERT INTO zones VALUES ('z', 'Zone')")
-        for dev in ("a", "b", "c"):
-            conn.execute(
-                "INSERT INTO devices (device_id, kind, name, zone_id, expected_interval_s) VALUES (%s, 'aq', %s, 'z', 3600)",
-                (dev, dev),
-            )
-        conn.cursor().executemany(
-            "INSERT INTO air_quality (time, device_id, seq, pm10, pm25, o3, no2, co, so2, received_at)"
-            " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
-            rows,
-        )
+            rows.append((t, dev, h, round(pm10, 1), round(pm25, 1), 0.03, 0.02, 0.4, 0.003))
+    hourly_stations(url, rows)
     service = AnalyticsService(Settings(db=DatabaseSettings(url=url)))
     service.evaluate_range(START - timedelta(minutes=1), START + timedelta(hours=STUCK_FROM + STUCK_H + 24))
     with psycopg.connect(url) as conn:

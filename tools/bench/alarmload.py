@@ -112,12 +112,17 @@ def run(
             env=env,
             check=True,
         )
-        progress(f"analytics over {days:g} days took {time.monotonic() - t1:.0f} s")
+        took = time.monotonic() - t1
+        progress(f"analytics over {days:g} days took {took:.0f} s")
         # the service evaluates up to --to plus its lateness allowance (90 s): what it raised then counts too
         t_end = t_to + timedelta(minutes=2)
         with psycopg.connect(s.pg.url, autocommit=True) as conn:
             items, live = queries.annunciations(conn, t_from, t_end)
             alerts = conn.execute("SELECT count(*) FROM alerts").fetchone()
+            evaluated = {  # what the re-evaluation read, per stream
+                table: int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])  # type: ignore[index]
+                for table in ("air_quality", "cctv_events", "parking_events", "parking_counts")
+            }
             by_rule: dict[str, int] = dict(
                 conn.execute("SELECT rule, count(*) FROM alerts GROUP BY 1 ORDER BY 2 DESC").fetchall()
             )
@@ -154,6 +159,9 @@ def run(
         "alarm_warning_or_worse_rating": x["warning_or_worse_rating"],
         "alarm_top": [{k: t[k] for k in ("rule", "subject", "annunciations")} for t in x["top"]],
         "alerts": alerts[0] if alerts else 0,
+        # minute data: every stream's rows over the re-evaluation's time (air quality, CCTV, parking)
+        "reevaluation_rows": evaluated,
+        "reevaluation_rows_per_s": round(sum(evaluated.values()) / took, 1),
         "alerts_by_rule": by_rule,
         "messages": len(stream),
         "days": days,
