@@ -51,7 +51,8 @@ FROM air_quality WHERE time >= %(h0)s AND time < %(h1)s {stations} GROUP BY devi
 """
 
 
-FAULTS = ("aq.stuck", "aq.range", "aq.drift")  # a station's own sensor faults: its readings are not the air
+#: a station's own sensor faults: its readings are not the air, and its learned baselines do not learn them
+FAULTS = ("aq.stuck", "aq.range", "aq.drift", "aq.saturation")
 
 
 def _hour_floor(t: datetime) -> datetime:
@@ -72,8 +73,9 @@ class AirQualityStep:
         self.previous: dict[str, dict[str, float]] = {}  # station -> its usable means of the last hour
         self.previous_hour: datetime | None = None
         self.saturated_h: dict[str, int] = {}  # station -> hours running with an analyser at full scale
-        # station -> when its sensor faults began and ended (None: still on), for the hours (_faulty_in)
-        self.fault_spans: dict[str, list[tuple[datetime, datetime | None]]] = {}
+        # station -> when its sensor faults began and ended (None: still on), and which, for the hours
+        # (_faulty_in): the seasonal baseline and the mix model do not learn those hours
+        self.fault_spans: dict[str, list[tuple[datetime, datetime | None, str]]] = {}
         # the hours' pollutant mixes, judged together once the hours are done (:meth:`_flush_mixes`)
         self.mix_pending: list[tuple[datetime, str, dict[str, float | None]]] = []
         self.mix_evaluated: dict[datetime, dict[str, int]] = {}  # hour -> zone -> stations with the hour
@@ -105,15 +107,21 @@ class AirQualityStep:
             )
             for k, v in s.get("advisories", {}).items()
         }
-        self.fault_spans = {  # a fault live when the state was saved is live from before it
-            sid: [(datetime.min.replace(tzinfo=UTC), None)]
-            for zq in self.zones.values()
-            for sid, st in zq.stations.items()
-            if any(st.active.get(rule) for rule in FAULTS)
-        }
         self.previous = s.get("previous", {})
         self.previous_hour = datetime.fromisoformat(s["previous_hour"]) if s.get("previous_hour") else None
         self.saturated_h = s.get("saturated_h", {})
+        live: dict[str, list[str]] = defaultdict(
+            list
+        )  # a fault live when the state was saved: from before it
+        for zq in self.zones.values():
+            for sid, st in zq.stations.items():
+                live[sid] += [rule for rule in FAULTS if st.active.get(rule)]
+        for sid in self.saturated_h:
+            live[sid].append("aq.saturation")
+        since = datetime.min.replace(tzinfo=UTC)
+        self.fault_spans = {
+            sid: [(since, None, rule) for rule in rules] for sid, rules in live.items() if rules
+        }
         self.baselines = {
             k: SeasonalBaseline.from_state(v, self.tz) for k, v in s.get("baselines", {}).items()
         }
@@ -408,8 +416,11 @@ class AirQualityStep:
             if reasons:
                 saturated.add(dev)
                 hours = self.saturated_h[dev] = self.saturated_h.get(dev, 0) + 1
+                if hours == 1:
+                    self._fault_span("aq.saturation", dev, True, hour - timedelta(hours=1))
                 self.alerts.apply(key, events.saturation_event(dev, reasons, hours, hour), hour)
             elif self.saturated_h.pop(dev, 0):
+                self._fault_span("aq.saturation", dev, False, hour - timedelta(hours=1))
                 self.alerts.apply(key, Clear("every analyser within its range again"), hour)
         return saturated
 
@@ -461,24 +472,29 @@ class AirQualityStep:
         return self.live[rule]
 
     def _fault_span(self, rule: str, station: str, active: bool, at: datetime) -> None:
-        """Keep when each station's sensor faults (stuck, inconsistent, drifting) began and ended: the hours
-        are judged after the minutes of their slice, so a fault's time, not its state now, tells them."""
+        """Keep when each station's sensor faults (stuck, inconsistent, drifting, saturated) began and ended:
+        the hours are judged after the minutes of their slice, and learned from for weeks after, so a
+        fault's time, not its state now, tells them."""
         if rule not in FAULTS:
             return
         spans = self.fault_spans.setdefault(station, [])
         if active:
-            spans.append((at, None))
-        elif spans and spans[-1][1] is None:
-            spans[-1] = (spans[-1][0], at)
+            spans.append((at, None, rule))
+            return
+        for i in range(len(spans) - 1, -1, -1):
+            if spans[i][2] == rule and spans[i][1] is None:
+                spans[i] = (spans[i][0], at, rule)
+                return
 
     def _faulty_in(self, station: str, hour: datetime) -> bool:
-        """A sensor fault of the station was live in the hour ending at ``hour`` (spans long over forgotten)."""
+        """A sensor fault of the station was live in the hour ending at ``hour`` (spans over before anything
+        still learned from forgotten)."""
         spans = self.fault_spans.get(station)
         if not spans:
             return False
         start = hour - timedelta(hours=1)
-        spans[:] = [s for s in spans if s[1] is None or s[1] > start - timedelta(days=1)]
-        return any(since < hour and (until is None or until > start) for since, until in spans)
+        spans[:] = [s for s in spans if s[1] is None or s[1] > start - TRAIN_WINDOW - timedelta(days=1)]
+        return any(since < hour and (until is None or until > start) for since, until, _ in spans)
 
     def _operator_confirmed(self) -> None:
         """Station advisories an operator confirmed (POST /api/v1/alerts/{id}/confirm) stand confirmed."""
@@ -548,7 +564,14 @@ class AirQualityStep:
                         )
                     hours = [r[0] for r in history]
                     window = history[bisect_right(hours, hour - TRAIN_WINDOW) : bisect_left(hours, hour)]
-                    model.fit([dict(zip(FEATURES, r[1:], strict=True)) for r in window], hour)
+                    model.fit(  # not the hours its sensors were faulty: they are not its usual mixes
+                        [
+                            dict(zip(FEATURES, r[1:], strict=True))
+                            for r in window
+                            if not self._faulty_in(dev, r[0])
+                        ],
+                        hour,
+                    )
                 chunk.append((hour, vector))
             judge(dev, chunk, model)
         for hour in sorted(self.mix_evaluated):
