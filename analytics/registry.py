@@ -1,5 +1,5 @@
 """The device registry as the analytics see it: each device's kind and zone, each air-quality station's
-analysers (``meta.instruments``), and (for a zone partition) that zone's air-quality stations. Re-read
+analysers (``meta.instruments``) and reporting interval, and (for a zone partition) that zone's air-quality stations. Re-read
 every step, cheaply. And what every analytics step works with (:class:`StepContext`)."""
 
 from __future__ import annotations
@@ -19,13 +19,16 @@ from citywatch.localtime import SEOUL
 if TYPE_CHECKING:
     from analytics.config import Rules
 
-Row = tuple[str, str, str, Any]  # (device, kind, zone or '', its meta.instruments or None)
+Row = tuple[
+    str, str, str, Any, float | None
+]  # (device, kind, zone or '', meta.instruments, expected interval s)
 
 
 def registry_rows(conn: psycopg.Connection[Any]) -> list[Row]:
-    """(device, kind, zone or '', instruments) of every registered device."""
+    """(device, kind, zone or '', instruments, expected interval in s) of every registered device."""
     return conn.execute(
-        "SELECT device_id, kind, coalesce(zone_id, ''), meta->'instruments' FROM devices ORDER BY device_id"
+        "SELECT device_id, kind, coalesce(zone_id, ''), meta->'instruments', expected_interval_s FROM devices"
+        " ORDER BY device_id"
     ).fetchall()
 
 
@@ -46,6 +49,7 @@ class Registry:
         self.device_zone: dict[str, tuple[str, str]] = {}  # device -> (kind, zone)
         self.stations: list[str] = []  # this zone's air-quality stations (zone partitions)
         self.instruments: dict[str, Instruments] = {}  # air-quality station -> its analysers
+        self.interval_s: dict[str, float] = {}  # air-quality station -> how often it reports (registered)
         self._rows: list[Row] = []
 
     def refresh(self, rows: list[Row]) -> bool:
@@ -54,12 +58,13 @@ class Registry:
         if rows == self._rows:
             return False
         self._rows = rows
-        self.kind_of = {dev: kind for dev, kind, _zone, _i in rows}
-        self.zone_of = {dev: zone for dev, kind, zone, _i in rows if kind == "aq"}
-        self.instruments = {dev: instruments_of(i) for dev, kind, _zone, i in rows if kind == "aq"}
+        self.kind_of = {dev: kind for dev, kind, *_ in rows}
+        self.zone_of = {dev: zone for dev, kind, zone, *_ in rows if kind == "aq"}
+        self.instruments = {dev: instruments_of(i) for dev, kind, _zone, i, _s in rows if kind == "aq"}
+        self.interval_s = {dev: float(s) for dev, kind, _z, _i, s in rows if kind == "aq" and s}
         if self.zone is not None:
             self.stations = sorted(dev for dev, zone in self.zone_of.items() if zone == self.zone)
-        self.device_zone = {dev: (kind, zone) for dev, kind, zone, _i in rows}
+        self.device_zone = {dev: (kind, zone) for dev, kind, zone, *_ in rows}
         return True
 
     def only(self, column: str = "device_id") -> tuple[str, dict[str, object]]:

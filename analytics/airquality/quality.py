@@ -76,10 +76,14 @@ class QualityConfig:
     stuck_floor: float = 5.0  # µg/m³: PM2.5 at or below this, with PM10 moving, is the floor of clean air
     spike_z: float = 6.0  # robust z against the recent level or changes of the ratio to peers (Spike)
     spike_min_jump: float = 15.0  # µg/m³: a spike is also large in absolute terms, not only in ratio
-    spike_quiet: int = 10  # readings without a spike before a spike finding clears
+    # what a rule waits for is a time, read at the station's registered interval, and at least a number of
+    # readings (what statistics needs): a minute station and an hourly one wait the same time where they can
+    spike_quiet_s: float = 600.0  # without a spike this long before a spike finding clears ...
+    spike_quiet: int = 2  # ... and at least this many readings
     drift_on: float = 1.0  # CUSUM score
     drift_off: float = 0.3
-    drift_grace: int = 120
+    drift_grace_s: float = 7200.0  # the drift's level and spread learned over this long ...
+    drift_grace: int = 120  # ... and at least this many readings (a CUSUM needs its spread well learned)
     drift_k: float = 1.0  # allowance, in robust standard deviations of the log-ratio
     drift_h: float = 40.0
     drift_min_scale: float = 0.08
@@ -88,9 +92,13 @@ class QualityConfig:
     drift_smooth: float = 0.2  # the effect is the ratio's moving average (weight of each new reading)
     range_persist_s: float = 7200.0  # PM2.5 beyond PM10 (and its uncertainty) this long running: a fault
     range_persist_n: int = 3  # ... over at least this many readings
-    range_quiet: int = 10
+    range_quiet_s: float = 600.0  # consistent this long before a range finding clears ...
+    range_quiet: int = 2  # ... and at least this many readings
     humid_rh: float = 75.0
-    pair_warmup: int = 60  # readings before a peer's ratio counts
+    pair_warmup_s: float = 3600.0  # a peer's ratio learned this long before it counts ...
+    # ... and over at least this many readings: an hourly station's ratio learned over one day follows that
+    # day's weather (measured on a real network: 226 drift alerts in a winter against 125 with 60)
+    pair_warmup: int = 60
     pair_alpha: float = 0.001  # then the learned ratio follows slowly (~17 h at a reading a minute: a
     # sensor drifting by 1 % an hour must not be learned as the new normal; measured by bench detect)
 
@@ -127,11 +135,17 @@ class ZoneQuality:
         self.config = config or QualityConfig()
         self.overrides: dict[str, QualityConfig] = {}  # per station, from the rules file's ``devices``
         self.instruments: dict[str, Instruments] = {}  # per station, from the registry
+        self.intervals: dict[str, float] = {}  # per station, its registered reporting interval (s)
         self.stations: dict[str, _Station] = {}
 
     def cfg(self, sid: str) -> QualityConfig:
         """The station's own thresholds, if the rules file gives it some; else its zone's."""
         return self.overrides.get(sid, self.config)
+
+    def readings(self, sid: str, seconds: float, at_least: int) -> int:
+        """How many of the station's readings make ``seconds`` (at its registered interval; a minute when
+        none is registered), and at least ``at_least``."""
+        return max(at_least, math.ceil(seconds / self.intervals.get(sid, 60.0)))
 
     def _station(self, sid: str) -> _Station:
         if sid not in self.stations:
@@ -139,7 +153,12 @@ class ZoneQuality:
             self.stations[sid] = _Station(
                 Flatline(min_run=c.stuck_run),
                 Spike(),
-                Cusum(grace_period=c.drift_grace, k=c.drift_k, h=c.drift_h, min_scale=c.drift_min_scale),
+                Cusum(
+                    grace_period=self.readings(sid, c.drift_grace_s, c.drift_grace),
+                    k=c.drift_k,
+                    h=c.drift_h,
+                    min_scale=c.drift_min_scale,
+                ),
             )
         return self.stations[sid]
 
@@ -194,14 +213,17 @@ class ZoneQuality:
             )
         return zq
 
-    def _learn_pairs(self, st: _Station, c: QualityConfig, x: float, peers: dict[str, float]) -> None:
+    def _learn_pairs(
+        self, st: _Station, c: QualityConfig, x: float, peers: dict[str, float], warmup: int
+    ) -> None:
+        """Learn the station's ratio to each peer: its mean over its first ``warmup`` readings, then slowly."""
         if st.active.get("aq.drift"):
             return  # do not learn a drift as the new normal
         for j, v in peers.items():
             lr = _log_ratio(x, v)
             n = st.pair_n.get(j, 0) + 1
             st.pair_n[j] = n
-            if n <= c.pair_warmup:
+            if n <= warmup:
                 st.pair[j] = st.pair.get(j, 0.0) + (lr - st.pair.get(j, 0.0)) / n
             elif abs(lr - st.pair[j]) < 0.5:
                 st.pair[j] += c.pair_alpha * (lr - st.pair[j])
@@ -312,7 +334,7 @@ class ZoneQuality:
                 else:
                     st.range_from, st.range_run = None, 0
             st.since_range = 0 if inconsistent else st.since_range + 1
-            if bad or st.since_range >= c.range_quiet:
+            if bad or st.since_range >= self.readings(r.station, c.range_quiet_s, c.range_quiet):
                 out += self._edge(
                     st,
                     Finding(
@@ -338,14 +360,13 @@ class ZoneQuality:
             ):
                 continue  # a stuck or inconsistent sensor, or one at its floor, says nothing about spikes or drift
             ref = statistics.median(peers)
+            warmup = self.readings(r.station, c.pair_warmup_s, c.pair_warmup)
             # each peer's ratio corrected by its learned level, then the median: robust to a faulty peer
             # and to peers joining or leaving
             corrected = [
-                _log_ratio(r.pm25, valid[j]) - st.pair[j]
-                for j in peer_ids
-                if st.pair_n.get(j, 0) >= c.pair_warmup
+                _log_ratio(r.pm25, valid[j]) - st.pair[j] for j in peer_ids if st.pair_n.get(j, 0) >= warmup
             ]
-            self._learn_pairs(st, c, r.pm25, {j: valid[j] for j in peer_ids})
+            self._learn_pairs(st, c, r.pm25, {j: valid[j] for j in peer_ids}, warmup)
             if len(corrected) < 2:
                 continue
             res = statistics.median(corrected)
@@ -380,7 +401,9 @@ class ZoneQuality:
                         "z_by_change": by_change,
                     },
                 }
-            elif confirmed is None and st.since_spike >= c.spike_quiet:
+            elif confirmed is None and st.since_spike >= self.readings(
+                r.station, c.spike_quiet_s, c.spike_quiet
+            ):
                 out += self._edge(
                     st,
                     Finding(

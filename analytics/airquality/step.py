@@ -195,6 +195,7 @@ class AirQualityStep:
         zq.instruments = {
             sid: kit for sid, kit in self.registry.instruments.items() if zone_of.get(sid) == zone
         }
+        zq.intervals = {sid: s for sid, s in self.registry.interval_s.items() if zone_of.get(sid) == zone}
         return zq
 
     # -- minutes -----------------------------------------------------------

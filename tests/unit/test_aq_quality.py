@@ -284,3 +284,24 @@ def test_a_clean_air_station_at_its_analysers_floor_is_not_drifting(seed: int) -
         ]
     got = _drift(_run(minutes))
     assert got and got[0][:2] == ("aq-a", True) and got[0][2] >= ts(START + 60 * 600), got
+
+
+def _hourly_zone(n: int, seed: int, base: dict[str, float]) -> tuple[ZoneQuality, list[list[Reading]]]:
+    """A zone of hourly stations (registered at 3,600 s) and ``n`` hours of their readings."""
+    zq = ZoneQuality()
+    zq.intervals = dict.fromkeys(base, 3600.0)
+    minutes = _zone_minutes(n, seed, base, noise=0.1)
+    hours = [[replace(x, time=ts(START + 3600 * i)) for x in m] for i, m in enumerate(minutes)]
+    return zq, hours
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_an_hourly_station_s_spike_clears_after_quiet_hours_not_ten_readings(seed: int) -> None:
+    """What a finding waits for before it clears is time at the station's registered interval, with a
+    floor of readings: ten minutes and at least two readings. An hourly station's spike clears within a
+    few quiet hours (ten readings: ten hours before)."""
+    zq, hours = _hourly_zone(100, seed, {"aq-a": 20.0, "aq-b": 18.0, "aq-c": 25.0, "aq-d": 22.0})
+    hours[85] = [replace(x, pm25=round(x.pm25 * 6, 1)) if x.station == "aq-a" else x for x in hours[85]]
+    found = [(f.active, f.time) for h in hours for f in zq.tick(h) if f.rule == "aq.spike"]
+    assert [on for on, _ in found] == [True, False] and found[0][1] == ts(START + 3600 * 85), found
+    assert ts(START + 3600 * 87) <= found[1][1] <= ts(START + 3600 * 89), found
