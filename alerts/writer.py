@@ -10,6 +10,7 @@ transaction per :data:`BATCH_EVENTS` events, pipelined.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from datetime import datetime
@@ -21,10 +22,11 @@ from alerts import store
 from alerts.config import AlertRules
 from alerts.model import AlertEvent, Clear, Raise, Severity, involved
 
-#: a batch commits after this many events: a commit per event cost a re-evaluation a third of its time,
-#: while a batch holds the outbox lock (and its alerts' rows) that other writers, the operators' included,
-#: wait for; 200 events are written in about a tenth of a second
+#: a batch commits after this many events, or once its transaction is this old at the next event or
+#: checkpoint: a commit per event cost a re-evaluation a third of its time, while a batch holds the outbox
+#: lock (and its alerts' rows) that other writers, the operators' and the boarding bell's included, wait for
 BATCH_EVENTS = 200
+BATCH_S = 0.5
 
 
 class AlertWriter:
@@ -35,7 +37,9 @@ class AlertWriter:
         self.conn = conn
         self.rules = rules
         self._batch: ExitStack | None = None  # the batch's transaction under way
-        self._batched = 0  # events in the batch's transaction under way
+        self._batched = 0  # events in the batch's transaction under way ...
+        self._began = 0.0  # ... and when it began (monotonic)
+        self.batch_s = BATCH_S
 
     @contextmanager
     def batch(self) -> Iterator[None]:
@@ -63,7 +67,14 @@ class AlertWriter:
     def _begin(self) -> None:
         self._batch = ExitStack()
         self._batch.enter_context(self.conn().transaction())
-        self._batched = 0
+        self._batched, self._began = 0, time.monotonic()
+
+    def checkpoint(self) -> None:
+        """Within a batch, commit what it holds if its transaction is ``batch_s`` (:data:`BATCH_S`) old (a
+        long stretch of work between events must not hold the outbox lock); elsewhere nothing."""
+        if self._batch is not None and self._batched and time.monotonic() - self._began >= self.batch_s:
+            self._batch.close()
+            self._begin()
 
     def apply(self, key: str, event: Raise | Clear, at: datetime) -> None:
         """One event for the alert ``key`` (``rule:subject``), at ``at``."""
@@ -74,6 +85,8 @@ class AlertWriter:
             if self._batched >= BATCH_EVENTS:  # commit, and go on in a new transaction
                 self._batch.close()
                 self._begin()
+            else:
+                self.checkpoint()
 
     def apply_all(self, events: Iterable[AlertEvent]) -> None:
         for key, event, at in events:

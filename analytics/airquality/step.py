@@ -267,6 +267,7 @@ class AirQualityStep:
                     self._fault_span(f.rule, f.station, f.active, f.time)
                 self.zone_done[zone] = done = minute
                 n += len(readings)
+                self.alerts.checkpoint()
         first, hours = _hour_floor(start) + timedelta(hours=1), list[datetime]()
         while first + timedelta(hours=len(hours)) <= safe:
             hours.append(first + timedelta(hours=len(hours)))
@@ -274,6 +275,7 @@ class AirQualityStep:
             buckets = self._buckets(hours[0] - timedelta(hours=24), hours[-1])
             for hour in hours:
                 self._hourly(hour, buckets)
+                self.alerts.checkpoint()  # a batch does not hold its locks across a long re-evaluation
         self._flush_mixes()
         self._flush_peaks()
         return n

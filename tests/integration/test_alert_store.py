@@ -151,6 +151,7 @@ def test_a_batch_commits_every_batch_events_and_at_its_end(db_url: str) -> None:
 
     with psycopg.connect(db_url, autocommit=True) as conn:
         writer = AlertWriter(lambda: conn, lambda: AlertRules())
+        writer.batch_s = 3600.0  # by count alone here, however slow the machine
         with writer.batch():
             for i in range(BATCH_EVENTS - 1):
                 writer.apply(f"flatline:aq-{i:03d}", raise_(f"aq-{i:03d}"), T0)
@@ -177,6 +178,7 @@ def test_a_failed_batch_leaves_nothing_and_its_replay_writes_each_event_once(db_
     ]
     with psycopg.connect(db_url, autocommit=True) as conn:
         writer = AlertWriter(lambda: conn, lambda: AlertRules())
+        writer.batch_s = 3600.0  # one transaction, however slow the machine
         with pytest.raises(psycopg.errors.UndefinedTable), writer.batch():
             for key, ev, at in events:
                 writer.apply(key, ev, at)
@@ -189,3 +191,26 @@ def test_a_failed_batch_leaves_nothing_and_its_replay_writes_each_event_once(db_
     assert _count(db_url, "SELECT sum(count) FROM alerts") == 5
     assert _count(db_url, "SELECT count(*) FROM alert_audit") == 5
     assert _count(db_url, "SELECT count(*) FROM alert_outbox") == 5
+
+
+def test_a_batch_commits_at_a_checkpoint_once_its_transaction_is_old(db_url: str) -> None:
+    """A long stretch of work between events does not hold the batch's locks: a checkpoint commits what
+    the batch holds once its transaction is batch_s old, not before."""
+    import time
+
+    from alerts.config import AlertRules
+    from alerts.writer import AlertWriter
+
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        writer = AlertWriter(lambda: conn, lambda: AlertRules())
+        writer.batch_s = 3600.0
+        with writer.batch():
+            writer.apply("flatline:aq-001", raise_("aq-001"), T0)
+            writer.checkpoint()
+            assert _count(db_url, "SELECT count(*) FROM alerts") == 0  # young: still held
+            writer.batch_s = 0.05
+            time.sleep(writer.batch_s)
+            writer.checkpoint()
+            assert _count(db_url, "SELECT count(*) FROM alerts") == 1
+            writer.apply("flatline:aq-002", raise_("aq-002"), T0)
+        assert _count(db_url, "SELECT count(*) FROM alerts") == 2
