@@ -226,7 +226,7 @@ class AnalyticsService:
             upto = min(safe, self.cursor + step)
             begun = self.cursor
             # the slice's alert events and the state saved after it in few transactions; a failure is
-            # replayed from the state saved last (:meth:`_recover`)
+            # replayed from the state saved last (:meth:`reconnect`)
             with self.alerts.writer.batch():
                 got = self.air.evaluate(begun, upto, upto if upto < safe else now)
                 self.cursor = upto
