@@ -110,9 +110,8 @@ class AirQualityStep:
         self.previous = s.get("previous", {})
         self.previous_hour = datetime.fromisoformat(s["previous_hour"]) if s.get("previous_hour") else None
         self.saturated_h = s.get("saturated_h", {})
-        live: dict[str, list[str]] = defaultdict(
-            list
-        )  # a fault live when the state was saved: from before it
+        # a fault live when the state was saved is live from before it
+        live: dict[str, list[str]] = defaultdict(list)
         for zq in self.zones.values():
             for sid, st in zq.stations.items():
                 live[sid] += [rule for rule in FAULTS if st.active.get(rule)]
