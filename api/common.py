@@ -66,8 +66,15 @@ def audit(db: Database, actor: str, action: str, target: str, detail: dict[str, 
     )
 
 
+#: what the CSV exports are served as: UTF-8 with its byte-order mark, which spreadsheet software in a
+#: Korean locale needs to read Hangul as Hangul rather than as the system's legacy code page
+CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
+
+
 def csv_stream(header: list[str], rows: Iterable[Iterable[Any]]) -> Iterator[str]:
+    """A CSV, streamed: the byte-order mark, the header, then the rows in chunks of a thousand."""
     buf = io.StringIO()
+    buf.write("\ufeff")
     w = csv.writer(buf)
     w.writerow(header)
     for i, row in enumerate(rows, 1):

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
-from api.common import csv_stream, time_range
+from api.common import CSV_MEDIA_TYPE, csv_stream, time_range
 from api.deps import State, Viewer
 from api.problems import Problem, responses
 from api.schemas import Latest, Series
@@ -135,7 +135,7 @@ def series(
     if format == "csv" or "text/csv" in request.headers.get("accept", ""):
         return StreamingResponse(
             csv_stream(["time", metric], ((r["t"], r["v"]) for r in rows)),
-            media_type="text/csv",
+            media_type=CSV_MEDIA_TYPE,
             headers={"Content-Disposition": f'attachment; filename="{device_id}-{metric}.csv"'},
         )
     return Series(
@@ -180,6 +180,6 @@ def export_csv(
 
     return StreamingResponse(
         csv_stream(header, rows()),
-        media_type="text/csv",
+        media_type=CSV_MEDIA_TYPE,
         headers={"Content-Disposition": f'attachment; filename="{device_id}.csv"'},
     )

@@ -3,6 +3,7 @@ parking and NGSI-LD shapes, air quality, CCTV and alert pagination, the alert wo
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import threading
@@ -133,8 +134,9 @@ def test_series_downsampling_matches_the_raw_data(api: Api) -> None:
                 "max_points": 48,
             },
         )
-        assert r.headers["content-type"].startswith("text/csv")
-        rows = list(csv.reader(io.StringIO(r.text)))
+        assert r.headers["content-type"] == "text/csv; charset=utf-8"
+        assert r.content.startswith(codecs.BOM_UTF8)  # Korean spreadsheet software reads it as UTF-8
+        rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
         assert rows[0] == ["time", "pm10"] and len(rows) == 49
         # errors name the field
         bad = c.get("/api/v1/devices/aq-001/series", params={"metric": "speed_kmh"})
@@ -151,7 +153,8 @@ def test_series_downsampling_matches_the_raw_data(api: Api) -> None:
         r = c.get(
             "/api/v1/devices/aq-001/export.csv", params={"start": start.isoformat(), "end": end.isoformat()}
         )
-        rows = list(csv.reader(io.StringIO(r.text)))
+        assert r.content.startswith(codecs.BOM_UTF8)
+        rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
         assert rows[0][:3] == ["time", "seq", "pm10"] and len(rows) == 1 + 2 * 1440
         assert float(rows[1][2]) == pytest.approx(float(pm[0]))
 
