@@ -12,7 +12,8 @@ import psycopg
 import uvicorn
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse, RedirectResponse
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from analytics.config import RulesFile
@@ -129,6 +130,8 @@ def create_app(settings: Settings) -> FastAPI:
         openapi_tags=TAGS,
         lifespan=lifespan,
         license_info={"name": "Apache-2.0", "identifier": "Apache-2.0"},
+        docs_url=None,  # served by pages() from the package's own assets: no CDN
+        redoc_url=None,
     )
     app.state.citywatch = ApiState(
         settings, db, LoginLimiter(settings.api.login_rate), feed, rules, terminals, figures
@@ -174,8 +177,31 @@ PAGE_HEADERS = {
 
 
 def pages(app: FastAPI) -> None:
-    """The operator console (``/console``), served with its assets from ``api/web``."""
+    """The operator console (``/console``), served with its assets from ``api/web``; and the API's
+    documentation (``/docs``: Swagger UI, ``/redoc``: ReDoc) from the copies vendored there
+    (``api/web/vendor``), so it reads offline too."""
     app.mount("/web", StaticFiles(directory=WEB), name="web")
+    vendor = "/web/vendor"
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=f"{app.title} — Swagger UI",
+            swagger_js_url=f"{vendor}/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url=f"{vendor}/swagger-ui/swagger-ui.css",
+            swagger_favicon_url=f"{vendor}/swagger-ui/favicon-32x32.png",
+        )
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc() -> HTMLResponse:
+        return get_redoc_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=f"{app.title} — ReDoc",
+            redoc_js_url=f"{vendor}/redoc/redoc.standalone.js",
+            redoc_favicon_url=f"{vendor}/swagger-ui/favicon-32x32.png",
+            with_google_fonts=False,
+        )
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:

@@ -390,3 +390,28 @@ def test_a_wrong_password_is_refused_on_the_page(api: Api, browser: WebDriver) -
     browser.find_element(By.CSS_SELECTOR, "#login-form button").click()
     wait.until(ec.text_to_be_present_in_element((By.ID, "login-error"), "wrong user name or password"))
     assert browser.find_element(By.ID, "inbox").is_displayed() is False
+
+
+def test_the_api_documentation_reads_offline_from_the_package_s_own_assets(
+    api: Api, browser: WebDriver
+) -> None:
+    """/docs (Swagger UI) and /redoc (ReDoc) load every script, style and icon from the API itself (this
+    machine reaches no CDN), and render the API's operations in the browser."""
+    import re
+
+    for path in ("/docs", "/redoc"):
+        page = httpx.get(f"{api.url}{path}")
+        assert page.status_code == 200
+        urls = re.findall(r'(?:src|href|spec-url)="([^"]+)"', page.text)
+        assert urls and all(u.startswith("/") for u in urls), urls  # nothing from elsewhere
+        for u in urls:
+            assert httpx.get(f"{api.url}{u}").status_code == 200, u
+    wait = WebDriverWait(browser, 30)
+    browser.get(f"{api.url}/docs")
+    wait.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, ".swagger-ui .info .title"), "citywatch"))
+    wait.until(lambda b: len(b.find_elements(By.CSS_SELECTOR, ".opblock")) >= 20)
+    shot(browser, "api-docs-swagger")
+    browser.get(f"{api.url}/redoc")
+    wait.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, "h1"), "citywatch"))
+    wait.until(lambda b: len(b.find_elements(By.CSS_SELECTOR, "[data-section-id^='operation/']")) >= 20)
+    shot(browser, "api-docs-redoc")
