@@ -181,27 +181,24 @@ def pages(app: FastAPI) -> None:
     documentation (``/docs``: Swagger UI, ``/redoc``: ReDoc) from the copies vendored there
     (``api/web/vendor``), so it reads offline too."""
     app.mount("/web", StaticFiles(directory=WEB), name="web")
-    vendor = "/web/vendor"
-
-    @app.get("/docs", include_in_schema=False)
-    def swagger_ui() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url=app.openapi_url or "/openapi.json",
-            title=f"{app.title} — Swagger UI",
-            swagger_js_url=f"{vendor}/swagger-ui/swagger-ui-bundle.js",
-            swagger_css_url=f"{vendor}/swagger-ui/swagger-ui.css",
-            swagger_favicon_url=f"{vendor}/swagger-ui/favicon-32x32.png",
-        )
-
-    @app.get("/redoc", include_in_schema=False)
-    def redoc() -> HTMLResponse:
-        return get_redoc_html(
-            openapi_url=app.openapi_url or "/openapi.json",
-            title=f"{app.title} — ReDoc",
-            redoc_js_url=f"{vendor}/redoc/redoc.standalone.js",
-            redoc_favicon_url=f"{vendor}/swagger-ui/favicon-32x32.png",
-            with_google_fonts=False,
-        )
+    vendor, spec = "/web/vendor", app.openapi_url or "/openapi.json"
+    icon = f"{vendor}/swagger-ui/favicon-32x32.png"
+    swagger = get_swagger_ui_html(
+        openapi_url=spec,
+        title=f"{app.title} — Swagger UI",
+        swagger_js_url=f"{vendor}/swagger-ui/swagger-ui-bundle.js",
+        swagger_css_url=f"{vendor}/swagger-ui/swagger-ui.css",
+        swagger_favicon_url=icon,
+    )
+    redoc = get_redoc_html(
+        openapi_url=spec,
+        title=f"{app.title} — ReDoc",
+        redoc_js_url=f"{vendor}/redoc/redoc.standalone.js",
+        redoc_favicon_url=icon,
+        with_google_fonts=False,
+    )
+    app.add_api_route("/docs", lambda: swagger, include_in_schema=False, response_class=HTMLResponse)
+    app.add_api_route("/redoc", lambda: redoc, include_in_schema=False, response_class=HTMLResponse)
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:

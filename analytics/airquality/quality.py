@@ -126,6 +126,11 @@ class _Station:
     recent_pm25: float | None = None  # ... and of its PM2.5
 
 
+def _smoothed(average: float | None, x: float, weight: float) -> float:
+    """A moving average with ``x`` taken in at ``weight`` (the first value as it is)."""
+    return x if average is None else average + weight * (x - average)
+
+
 def _log_ratio(x: float, ref: float) -> float:
     return math.log((x + 1.0) / (ref + 1.0))
 
@@ -414,11 +419,8 @@ class ZoneQuality:
             d = st.drift.score_one(res)
             st.drift.learn_one(res)
             drift_scores[r.station] = d
-            st.recent = res if st.recent is None else st.recent + c.drift_smooth * (res - st.recent)
-            x = r.pm25
-            st.recent_pm25 = (
-                x if st.recent_pm25 is None else st.recent_pm25 + c.drift_smooth * (x - st.recent_pm25)
-            )
+            st.recent = _smoothed(st.recent, res, c.drift_smooth)
+            st.recent_pm25 = _smoothed(st.recent_pm25, r.pm25, c.drift_smooth)
         # drift: blame only the station furthest from its learned ratio
         if drift_scores:
             worst = max(drift_scores, key=lambda s: drift_scores[s])
