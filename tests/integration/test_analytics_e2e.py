@@ -43,10 +43,19 @@ def alerts(p: Platform) -> list[tuple[str, str, str, int]]:
     ]
 
 
+def same_time_of_day(hour_utc: int) -> datetime:
+    """The latest ``hour_utc``:00 UTC at least 5 minutes ago. A simulated day starting from it has the same
+    diurnal cycle and the same hour boundaries on every run, so the zone's hourly medians (and which of
+    them pass a threshold) do not depend on the time of day the test runs at."""
+    now = datetime.now(UTC) - timedelta(minutes=5)
+    end = now.replace(hour=hour_utc, minute=0, second=0, microsecond=0)
+    return end if end <= now else end - timedelta(days=1)
+
+
 @pytest.mark.slow
 def test_stuck_sensor_and_pollution_episode(city_platform: Platform, run_ingest) -> None:  # type: ignore[no-untyped-def]
     p = city_platform
-    end = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=5)
+    end = same_time_of_day(14)
     start = end - timedelta(hours=8)
     t0, t1 = start.timestamp(), end.timestamp()
     stuck = Fault("stuck", "aq-005", t0 + 3 * 3600, t0 + 5 * 3600)
