@@ -22,6 +22,7 @@ from alerts.delivery import check as check_delivery
 from alerts.model import Policy
 from alerts.routing import Route
 from alerts.routing import check as check_route
+from alerts.runbooks import procedure, procedure_for
 from citywatch.strict import RulesError, build, checked
 
 #: the top-level sections of the rules file that are the alerts'
@@ -34,12 +35,19 @@ class AlertRules:
     notifications: dict[str, Route] = field(default_factory=dict)  # per sink (alerts.routing)
     delivery: DeliveryConfig = field(default_factory=DeliveryConfig)  # sinks not getting notifications out
     default: Policy = field(default_factory=Policy)  # of a rule the file names no policy for
+    _resolved: dict[str, Policy] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def policy_for(self, rule: str) -> Policy:
         """The policy of ``rule``: the most specific family the file names (``cctv.fire`` over ``cctv``),
-        else the default."""
+        else the default; with the rule's own procedure (:func:`alerts.runbooks.procedure_for`: the centre's
+        or the packaged one, whichever is filed more specifically)."""
+        if (known := self._resolved.get(rule)) is not None:
+            return known
         matches = [p for p in self.policies if rule == p or rule.startswith(p + ".")]
-        return self.policies[max(matches, key=len)] if matches else self.default
+        policy = self.policies[max(matches, key=len)] if matches else self.default
+        own = {name: p.runbook for name, p in self.policies.items() if p.runbook is not None}
+        self._resolved[rule] = resolved = dataclasses.replace(policy, runbook=procedure_for(rule, own))
+        return resolved
 
     def all_policies(self) -> tuple[Policy, ...]:
         """The default and every policy the file names: the bounds of what may be due."""
@@ -62,12 +70,21 @@ def _policy(p: Policy, where: str) -> Policy:
     return p
 
 
+def _with_runbook(base: dict[str, Any], p: Any, where: str) -> Policy:
+    """A rule's policy as the file writes it, its runbook read as a procedure (:func:`alerts.runbooks.procedure`)."""
+    if p is not None and not isinstance(p, dict):
+        raise RulesError(where, f"expected a mapping, got {type(p).__name__}")
+    p = dict(p or {})
+    own = procedure(p.pop("runbook"), f"{where}.runbook") if p.get("runbook") is not None else None
+    return dataclasses.replace(build(Policy, {**base, **p}, where), runbook=own)
+
+
 def parse(doc: dict[str, Any], default: Policy | None = None) -> AlertRules:
     """The alerts' sections of a parsed rules file (``doc``), validated."""
     default = default or Policy()
-    base = dataclasses.asdict(default)
+    base = {k: v for k, v in dataclasses.asdict(default).items() if k != "runbook"}
     policies = {
-        str(rule): _policy(build(Policy, {**base, **(p or {})}, f"policies.{rule}"), f"policies.{rule}")
+        str(rule): _policy(_with_runbook(base, p, f"policies.{rule}"), f"policies.{rule}")
         for rule, p in (doc.get("policies") or {}).items()
     }
     notifications: dict[str, Route] = {}

@@ -47,6 +47,7 @@ from alerts.model import (
     Resolve,
     Severity,
     State,
+    Step,
     Tick,
 )
 
@@ -227,6 +228,10 @@ def transition(
             if alert is None:
                 raise IllegalTransition(state, event)
             return alert, [Audit("commented", event.actor, alert.state, alert.state, event.text)]
+        case Step():
+            if alert is None:
+                raise IllegalTransition(state, event)
+            return alert, [Audit(event.action, event.actor, alert.state, alert.state, event.detail)]
         case Confirm():
             then = (alert.explanation.details.get("if_confirmed") or {}) if alert is not None else {}
             if alert is None or alert.state is State.RESOLVED or not then:

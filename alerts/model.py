@@ -8,6 +8,8 @@ from datetime import datetime
 from enum import IntEnum, StrEnum
 from typing import Any
 
+from alerts.runbooks import STEP_ACTIONS, Procedure, step_detail
+
 
 class State(StrEnum):
     OPEN = "open"
@@ -67,7 +69,8 @@ class Policy:
     # still unacknowledged this long after each escalation -> the next level (2, 3, ...): the chain of who is
     # told next (duty supervisor, centre manager, the city's disaster office); empty: level 1 only
     escalate_again_after_s: tuple[float, ...] = ()
-    runbook: str = ""  # what the operator does (the centre's procedure): on the alert and its notifications
+    # what the operator does, a checklist in every language (alerts.runbooks): on the alert and its notifications
+    runbook: Procedure | None = None
     remind_after_s: float | None = None  # acknowledged, yet still active this long: open again, notified
 
 
@@ -159,11 +162,30 @@ class Confirm:
 
 
 @dataclass(frozen=True, slots=True)
+class Step:
+    """An operator ticks a step of the alert's procedure as done (or un-ticks it): ``step`` counts from 1,
+    ``text`` is the step as the operator read it (kept in the audit trail)."""
+
+    actor: str
+    step: int
+    text: str
+    done: bool = True
+
+    @property
+    def action(self) -> str:
+        return STEP_ACTIONS[0] if self.done else STEP_ACTIONS[1]
+
+    @property
+    def detail(self) -> str:
+        return step_detail(self.step, self.text)
+
+
+@dataclass(frozen=True, slots=True)
 class Tick:
     """Time passes: escalation checks."""
 
 
-Event = Raise | Clear | Acknowledge | Resolve | Assign | Comment | Confirm | Tick
+Event = Raise | Clear | Acknowledge | Resolve | Assign | Comment | Confirm | Step | Tick
 AlertEvent = tuple[str, Raise | Clear, datetime]  # what a rule emits: (alert key, event, when)
 
 

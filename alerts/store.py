@@ -153,9 +153,9 @@ def apply(
                 if after is None or (after == before and not effects):
                     return after
                 cols = ", ".join(_COLUMNS)
-                runbook = (
-                    (policy.runbook or None) if policy is not None else None
-                )  # None: keep the one it has
+                runbook = (  # None: keep the one it has
+                    Jsonb(policy.runbook.as_json()) if policy is not None and policy.runbook else None
+                )
                 if after.id is None:  # a new alert
                     cur.execute(
                         f"INSERT INTO alerts ({cols}, runbook) VALUES ({', '.join(['%s'] * (len(_COLUMNS) + 1))})"
@@ -227,7 +227,7 @@ def _write_notification(
     cur: psycopg.Cursor[Any], a: Alert, what: str, muted: Window | None = None, **extra: Any
 ) -> None:
     """One outbox row (after :func:`_lock_outbox`); a muted one is kept for the record and the live console.
-    It carries the alert's runbook, if its rule has one (kept on the alert row)."""
+    It carries the alert's procedure, if its rule has one (kept on the alert row): per language its steps."""
     payload = {**notification_payload(a, what), **extra}
     if muted is not None:
         payload["muted"] = {

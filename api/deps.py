@@ -6,13 +6,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import Depends, Request, Security
+from fastapi import Depends, Query, Request, Security
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 
 from analytics.config import Rules
 from api.db import Database
 from api.problems import Problem
 from api.security import InvalidToken, LoginLimiter, Principal, Role, key_digest, looks_like_key, read_token
+from citywatch import i18n
 from citywatch.settings import Settings
 
 TOKEN_URL = "/api/v1/auth/token"
@@ -107,6 +108,27 @@ def require(role: Role) -> Any:
     return Depends(check)
 
 
+def language(
+    st: State,
+    request: Request,
+    lang: Annotated[
+        str | None,
+        Query(
+            description="the language to answer in (ko, en); else the browser's Accept-Language, else the city's"
+        ),
+    ] = None,
+) -> str:
+    """The language a person reads this answer in (:func:`citywatch.i18n.negotiate`)."""
+    if lang is not None and lang not in i18n.LANGUAGES:
+        raise Problem(
+            422,
+            f"unknown language {lang!r}",
+            errors=[{"field": "query.lang", "message": f"one of {', '.join(i18n.LANGUAGES)}"}],
+        )
+    return i18n.negotiate(lang, request.headers.get("accept-language"), st.settings.language)
+
+
+Language = Annotated[str, Depends(language)]
 Viewer = Annotated[Principal, require(Role.VIEWER)]
 Operator = Annotated[Principal, require(Role.OPERATOR)]
 Admin = Annotated[Principal, require(Role.ADMIN)]

@@ -22,7 +22,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-from citywatch import localtime
+from citywatch import i18n, localtime
 
 DEV_SECRET = "citywatch-dev-secret-change-me"
 DEV_API_SECRET = "citywatch-dev-api-secret-change-me"
@@ -290,6 +290,11 @@ class Settings(EnvSettings):
         localtime.DEFAULT,
         description="the city's time zone (IANA name): local hours for baselines, parking, night, reports",
     )
+    language: str = Field(
+        i18n.DEFAULT,
+        description="the city's language (ko or en): what people read where they have chosen none (their "
+        "account's choice or their browser's languages come first)",
+    )
     db: DatabaseSettings = Field(default_factory=DatabaseSettings)
     db_roles: DatabaseRolesSettings = Field(default_factory=DatabaseRolesSettings)
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
@@ -304,6 +309,11 @@ class Settings(EnvSettings):
     def _known_zone(cls, v: str) -> str:
         localtime.zone(v)
         return v
+
+    @field_validator("language")
+    @classmethod
+    def _known_language(cls, v: str) -> str:
+        return i18n.known(v)
 
     @property
     def tz(self) -> ZoneInfo:

@@ -29,12 +29,13 @@ from tests.support import (
     Platform,
     _db_counter,
     browser,
+    browser_ko,
     city_platform,
     start_api,
 )
 from tools.localservices import MosquittoBroker, PostgresServer, free_port
 
-__all__ = ["browser"]
+__all__ = ["browser", "browser_ko"]
 
 
 @pytest.fixture(scope="session")

@@ -299,22 +299,41 @@ def raise_alert(api: Api, subject: str, sev: Severity = Severity.WARNING) -> Non
 ARTIFACTS = Path(os.environ.get("CITYWATCH_TEST_ARTIFACTS", ROOT / "test-artifacts"))
 
 
-@pytest.fixture
-def browser() -> Iterator[WebDriver]:
-    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
-    assert chromium and driver, "Debian's chromium and chromium-driver are needed: `make test` installs them"
+def chromium(size: str = "1400,900", lang: str | None = None, tz: str | None = None) -> WebDriver:
+    """Debian's headless Chromium at ``size``, in the locale ``lang`` (its Accept-Language and
+    ``navigator.language``) and the time zone ``tz``, as a person in that city would have it."""
+    binary, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    assert binary and driver, "Debian's chromium and chromium-driver are needed: `make test` installs them"
     opts = webdriver.ChromeOptions()
-    opts.binary_location = chromium
+    opts.binary_location = binary
     for a in (
         "--headless=new",
         "--no-sandbox",
         "--disable-dev-shm-usage",
-        "--window-size=1400,900",
+        f"--window-size={size}",
         "--disable-gpu",
     ):
         opts.add_argument(a)
-    b = webdriver.Chrome(service=Service(driver), options=opts)
+    if lang:
+        opts.add_argument(f"--lang={lang}")
+        opts.add_experimental_option("prefs", {"intl.accept_languages": f"{lang},{lang.split('-')[0]}"})
+    env = {**os.environ, "TZ": tz} if tz else None
+    b = webdriver.Chrome(service=Service(driver, env=env), options=opts)
     b.implicitly_wait(0)
+    return b
+
+
+@pytest.fixture
+def browser() -> Iterator[WebDriver]:
+    b = chromium()
+    yield b
+    b.quit()
+
+
+@pytest.fixture
+def browser_ko() -> Iterator[WebDriver]:
+    """A Korean operator's browser: ko-KR, Asia/Seoul, 1600×1000."""
+    b = chromium("1600,1000", "ko-KR", "Asia/Seoul")
     yield b
     b.quit()
 

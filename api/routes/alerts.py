@@ -22,10 +22,12 @@ from alerts.model import (
     IllegalTransition,
     Resolve,
     Severity,
+    Step,
     involved,
 )
+from alerts.runbooks import Procedure, procedure, ticked
 from api.common import decode_cursor, encode_cursor, time_range, utc
-from api.deps import Operator, State, Viewer
+from api.deps import Language, Operator, State, Viewer
 from api.problems import Problem, responses
 from api.report import report_markdown
 from api.schemas import (
@@ -40,6 +42,7 @@ from api.schemas import (
     Page,
     ResolveIn,
     ShiftReport,
+    StepIn,
 )
 from api.stream import matches
 
@@ -249,11 +252,42 @@ async def stream(
                 await feed.wait()
 
 
-def _detail(st: State, alert_id: int) -> dict[str, Any]:
+def _procedure(row: dict[str, Any]) -> Procedure | None:
+    return procedure(row["runbook"], "runbook") if row.get("runbook") else None
+
+
+def _checklist(steps: Procedure | None, trail: list[dict[str, Any]], lang: str) -> dict[str, Any] | None:
+    """The alert's procedure in ``lang``, each step with who ticked it and when (from its audit trail)."""
+    if steps is None:
+        return None
+    done = ticked(trail)
+    language = lang if lang in steps.steps else next(iter(steps.steps))
+    return {
+        "language": language,
+        "steps": [
+            {
+                "step": n,
+                "text": text,
+                "done": n in done,
+                "by": done.get(n, (None,))[0],
+                "at": done.get(n, (None, None))[1],
+            }
+            for n, text in enumerate(steps.read(language), start=1)
+        ],
+    }
+
+
+def _detail(st: State, alert_id: int, lang: str) -> dict[str, Any]:
     row = queries.one(st.db, alert_id)
     if row is None:
         raise Problem(404, f"alert {alert_id} does not exist")
-    return {**_shape(row), "audit": queries.audit(st.db, alert_id), "earlier": queries.earlier(st.db, row)}
+    trail = queries.audit(st.db, alert_id)
+    return {
+        **_shape(row),
+        "audit": trail,
+        "procedure": _checklist(_procedure(row), trail, lang),
+        "earlier": queries.earlier(st.db, row),
+    }
 
 
 @router.get(
@@ -262,11 +296,11 @@ def _detail(st: State, alert_id: int) -> dict[str, Any]:
     summary="One alert with its explanation and audit trail",
     responses=responses(401, 404),
 )
-def get_alert(st: State, _who: Viewer, alert_id: int) -> dict[str, Any]:
-    return _detail(st, alert_id)
+def get_alert(st: State, _who: Viewer, alert_id: int, lang: Language) -> dict[str, Any]:
+    return _detail(st, alert_id, lang)
 
 
-def _act(st: State, alert_id: int, event: Event) -> dict[str, Any]:
+def _act(st: State, alert_id: int, event: Event, lang: str) -> dict[str, Any]:
     with st.db.pool.connection() as conn:
         if queries.state_of(conn, alert_id) is None:
             raise Problem(404, f"alert {alert_id} does not exist")
@@ -274,7 +308,7 @@ def _act(st: State, alert_id: int, event: Event) -> dict[str, Any]:
             store.apply(conn, event, datetime.now(UTC), alert_id=alert_id)
         except IllegalTransition as e:
             raise Problem(409, str(e)) from None
-    return _detail(st, alert_id)
+    return _detail(st, alert_id, lang)
 
 
 _ACT = responses(401, 403, 404, 409, 422)
@@ -283,8 +317,8 @@ _ACT = responses(401, 403, 404, 409, 422)
 @router.post(
     "/{alert_id}/acknowledge", response_model=AlertDetail, summary="Acknowledge (operator)", responses=_ACT
 )
-def acknowledge(st: State, who: Operator, alert_id: int) -> dict[str, Any]:
-    return _act(st, alert_id, Acknowledge(who.name))
+def acknowledge(st: State, who: Operator, alert_id: int, lang: Language) -> dict[str, Any]:
+    return _act(st, alert_id, Acknowledge(who.name), lang)
 
 
 @router.post(
@@ -293,8 +327,10 @@ def acknowledge(st: State, who: Operator, alert_id: int) -> dict[str, Any]:
     summary="Confirm an unconfirmed advisory (미확인): it takes its full severity and title (operator)",
     responses=_ACT,
 )
-def confirm(st: State, who: Operator, alert_id: int, body: ResolveIn | None = None) -> dict[str, Any]:
-    return _act(st, alert_id, Confirm(who.name, body.note if body else ""))
+def confirm(
+    st: State, who: Operator, alert_id: int, lang: Language, body: ResolveIn | None = None
+) -> dict[str, Any]:
+    return _act(st, alert_id, Confirm(who.name, body.note if body else ""), lang)
 
 
 @router.post(
@@ -303,8 +339,10 @@ def confirm(st: State, who: Operator, alert_id: int, body: ResolveIn | None = No
     summary="Resolve, with a note (operator)",
     responses=_ACT,
 )
-def resolve(st: State, who: Operator, alert_id: int, body: ResolveIn | None = None) -> dict[str, Any]:
-    return _act(st, alert_id, Resolve(who.name, body.note if body else ""))
+def resolve(
+    st: State, who: Operator, alert_id: int, lang: Language, body: ResolveIn | None = None
+) -> dict[str, Any]:
+    return _act(st, alert_id, Resolve(who.name, body.note if body else ""), lang)
 
 
 @router.post(
@@ -313,7 +351,7 @@ def resolve(st: State, who: Operator, alert_id: int, body: ResolveIn | None = No
     summary="Assign to someone, or nobody (operator)",
     responses=_ACT,
 )
-def assign(st: State, who: Operator, alert_id: int, body: AssignIn) -> dict[str, Any]:
+def assign(st: State, who: Operator, alert_id: int, lang: Language, body: AssignIn) -> dict[str, Any]:
     if (
         body.assignee
         and st.db.one("SELECT 1 AS x FROM api_users WHERE username = %s", (body.assignee,)) is None
@@ -321,7 +359,7 @@ def assign(st: State, who: Operator, alert_id: int, body: AssignIn) -> dict[str,
         raise Problem(
             422, f"no user {body.assignee}", errors=[{"field": "body.assignee", "message": "unknown user"}]
         )
-    return _act(st, alert_id, Assign(who.name, body.assignee))
+    return _act(st, alert_id, Assign(who.name, body.assignee), lang)
 
 
 @router.post(
@@ -331,8 +369,31 @@ def assign(st: State, who: Operator, alert_id: int, body: AssignIn) -> dict[str,
     summary="Comment (operator)",
     responses=_ACT,
 )
-def comment(st: State, who: Operator, alert_id: int, body: CommentIn) -> dict[str, Any]:
-    return _act(st, alert_id, Comment(who.name, body.text))
+def comment(st: State, who: Operator, alert_id: int, lang: Language, body: CommentIn) -> dict[str, Any]:
+    return _act(st, alert_id, Comment(who.name, body.text), lang)
+
+
+@router.post(
+    "/{alert_id}/procedure/{step}",
+    response_model=AlertDetail,
+    summary="Tick a step of the alert's procedure as done, or un-tick it (operator)",
+    description="The step's number counts from 1, as `procedure.steps[].step` gives it; the tick (who, when, the "
+    "step's text) goes into the audit trail.",
+    responses=_ACT,
+)
+def tick_step(
+    st: State, who: Operator, alert_id: int, step: int, lang: Language, body: StepIn | None = None
+) -> dict[str, Any]:
+    row = queries.one(st.db, alert_id)
+    steps = _procedure(row) if row is not None else None
+    if row is not None and (steps is None or not 1 <= step <= len(steps)):
+        raise Problem(
+            404,
+            f"alert {alert_id} has no step {step}"
+            + (f" (it has {len(steps)})" if steps else " (no procedure)"),
+        )
+    text = steps.read(st.settings.language)[step - 1] if steps is not None else ""
+    return _act(st, alert_id, Step(who.name, step, text, body.done if body else True), lang)
 
 
 @router.post(

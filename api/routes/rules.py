@@ -9,7 +9,9 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from alerts import runbooks
 from alerts.config import default_policy
+from alerts.model import Policy
 from alerts.routing import shown
 from analytics.config import IN_FORCE, RulesFile
 from api.deps import State, Viewer
@@ -18,6 +20,10 @@ from api.schemas import RulesView
 from citywatch.strict import RulesError
 
 router = APIRouter(tags=["alerts"])
+
+
+def policy_view(p: Policy) -> dict[str, Any]:
+    return {**dataclasses.asdict(p), "runbook": p.runbook.as_json() if p.runbook else None}
 
 
 @router.get(
@@ -57,8 +63,9 @@ def rules(st: State, _who: Viewer) -> dict[str, Any]:
         },
         "zones": dict(sorted(r.zone_own.items())),
         "devices": dict(sorted(r.device_own.items())),
-        "default_policy": dataclasses.asdict(default),
-        "policies": {rule: dataclasses.asdict(p) for rule, p in sorted(r.alerting.policies.items())},
+        "default_policy": policy_view(default),
+        "policies": {rule: policy_view(p) for rule, p in sorted(r.alerting.policies.items())},
+        "runbooks": {rule: p.as_json() for rule, p in sorted(runbooks.packaged().items())},
         "notifications": {
             shown(s): dataclasses.asdict(route) for s, route in sorted(r.alerting.notifications.items())
         },

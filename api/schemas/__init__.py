@@ -30,6 +30,7 @@ from api.schemas.alerts import (
     RulesInForce,
     RulesView,
     ShiftReport,
+    StepIn,
 )
 from api.schemas.common import (
     ApiKey,
@@ -145,6 +146,7 @@ __all__ = [
     "ShiftReport",
     "Space",
     "Station",
+    "StepIn",
     "StreamStats",
     "Token",
     "User",

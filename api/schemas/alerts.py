@@ -45,7 +45,6 @@ class Alert(_from_alert_model()):  # type: ignore[misc]
     muted_by: int | None = Field(
         None, description="the maintenance window holding back this alert's notifications, if any"
     )
-    runbook: str | None = Field(None, description="what to do: the centre's procedure for its rule")
 
 
 class ReportRule(BaseModel):
@@ -198,7 +197,9 @@ class PolicyView(BaseModel):
     escalate_again_after_s: list[float] = Field(
         description="still unacknowledged this long after each level: the next level (2, 3, ...)"
     )
-    runbook: str
+    runbook: dict[str, list[str]] | None = Field(
+        description="the centre's own procedure for the rule, per language its steps (null: the packaged one)"
+    )
     remind_after_s: float | None
 
 
@@ -227,6 +228,11 @@ class RulesView(BaseModel):
     )
     default_policy: PolicyView = Field(description="for rules the file names no policy for")
     policies: dict[str, PolicyView] = Field(description="by rule name or prefix (the longest match wins)")
+    runbooks: dict[str, dict[str, list[str]]] = Field(
+        description="citywatch's packaged procedures, by rule name or prefix, per language their steps (a CCTV "
+        "incident's: cctv.incident's steps, then its event type's); a policy's own runbook wins where it is as "
+        "specific"
+    )
     notifications: dict[str, dict[str, Any]] = Field(
         description="what each sink takes (webhook URLs shown without path and query)"
     )
@@ -241,8 +247,26 @@ class EarlierAlert(BaseModel):
     note: str | None = Field(description="the note it was resolved with, if an operator resolved it")
 
 
+class ProcedureStep(BaseModel):
+    step: int = Field(description="its number, from 1: what POST /alerts/{id}/procedure/{step} ticks")
+    text: str
+    done: bool
+    by: str | None = Field(description="who ticked it")
+    at: datetime | None = Field(description="when it was ticked")
+
+
+class AlertProcedure(BaseModel):
+    language: str = Field(description="the language of the steps (ko, en)")
+    steps: list[ProcedureStep]
+
+
 class AlertDetail(Alert):
     audit: list[AuditEntry]
+    procedure: AlertProcedure | None = Field(
+        None,
+        description="what to do, as a checklist: its rule's procedure (packaged per rule and CCTV event type, "
+        "or the centre's own), each step ticked or not",
+    )
     earlier: list[EarlierAlert] = Field(
         default_factory=list,
         description="the same rule on the same subject before (newest first, 10 at most)",
@@ -271,6 +295,11 @@ class BulkResult(BaseModel):
 class AssignIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     assignee: str | None = Field(max_length=64, description="user name, or null to unassign")
+
+
+class StepIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    done: bool = Field(True, description="false: un-tick the step")
 
 
 class CommentIn(BaseModel):

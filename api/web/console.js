@@ -22,6 +22,9 @@ async function api(path, opts = {}) {
   if (!r.ok) throw new Error(body.detail || r.statusText);
   return body;
 }
+// the language procedures are shown in where the API gives every language (the rules in force): the browser's,
+// English or else the city's Korean; an alert's own procedure comes in the language the API negotiated
+const LANG = (navigator.language || "ko").toLowerCase().startsWith("en") ? "en" : "ko";
 const fmtTime = (t) => t ? new Date(t).toLocaleString() : "—";
 const canAct = () => state.me && (state.me.role === "operator" || state.me.role === "admin");
 
@@ -136,10 +139,15 @@ async function drawRules() {
       : `The analytics service still runs version ${a.digest}: it has not taken the latest edit yet.`);
   $("#rules-source").classList.toggle("error", Boolean(a && !a.same_as_file));
   const row = (name, p) => el("tr", {}, el("th", { scope: "row" }, name), el("td", {}, [p.escalate_after_s, ...p.escalate_again_after_s].map(secs).join(", then ")),
-    el("td", {}, secs(p.remind_after_s)), el("td", {}, p.auto_resolve ? "yes" : "no"), el("td", {}, p.runbook || "—"));
+    el("td", {}, secs(p.remind_after_s)), el("td", {}, p.auto_resolve ? "yes" : "no"),
+    el("td", {}, p.runbook ? `the centre's own (${p.runbook[LANG]?.length ?? 0} steps)` : "packaged"));
   $("#r-policies").replaceChildren(
-    el("tr", {}, ...["rule", "escalates after (critical, unacknowledged; then each next level after)", "reminds after (acknowledged, still active)", "resolves itself", "what to do"].map((h) => el("th", { scope: "col" }, h))),
+    el("tr", {}, ...["rule", "escalates after (critical, unacknowledged; then each next level after)", "reminds after (acknowledged, still active)", "resolves itself", "procedure"].map((h) => el("th", { scope: "col" }, h))),
     ...Object.entries(r.policies).map(([name, p]) => row(name, p)), row("(any other rule)", r.default_policy));
+  const own = Object.fromEntries(Object.entries(r.policies).filter(([, p]) => p.runbook).map(([n, p]) => [n, p.runbook]));
+  $("#r-runbooks").replaceChildren(...Object.entries({ ...r.runbooks, ...own }).sort(([a], [b]) => a.localeCompare(b)).map(([name, steps]) =>
+    el("article", { lang: steps[LANG] ? LANG : Object.keys(steps)[0] }, el("h4", {}, name + (own[name] ? " (the centre's own)" : "")),
+      el("ol", {}, ...(steps[LANG] || Object.values(steps)[0]).map((s) => el("li", {}, s))))));
   $("#r-thresholds").replaceChildren(...Object.entries(r.thresholds).map(([domain, t]) => el("article", {}, el("h4", {}, domain),
     el("dl", {}, ...Object.entries(t).flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, k === "events" ? eventTable(v) : showValue(v))])))));
   const devs = Object.entries(r.devices);
@@ -233,7 +241,7 @@ async function openDetail(id) {
   add("Rule", a.rule); add("Subject", a.subject); add("Severity", a.severity); add("State", a.state);
   add("Observed", x.observed); add("Threshold", x.threshold); add("Baseline", x.baseline); add("Score", x.score);
   add("Window", x.window_start ? `${fmtTime(x.window_start)} – ${fmtTime(x.window_end)}` : null);
-  add("Why", x.message); add("What to do", a.runbook);
+  add("Why", x.message);
   if (Array.isArray(x.details?.devices)) add("Devices", x.details.devices.join(", "));  // e.g. a zone outage
   if (Array.isArray(x.details?.cameras)) {  // a CCTV incident: the cameras to put on the wall screen
     const first = x.details.first_camera;
@@ -243,6 +251,7 @@ async function openDetail(id) {
   add("Muted", a.muted_by ? `by maintenance #${a.muted_by}: notifications held back until it ends` : null);
   add("Assignee", a.assignee); add("Opened", fmtTime(a.opened_at)); add("Last seen", fmtTime(a.last_seen));
   const parts = [el("h3", {}, a.title), dl];
+  if (a.procedure) parts.push(procedure(a));
   const chart = await windowChart(a);
   if (chart) parts.push(chart);
   if (canAct() && a.state !== "resolved") parts.push(actions(a));
@@ -255,6 +264,23 @@ async function openDetail(id) {
   parts.push(el("h4", {}, "Audit trail"),
     el("ol", { class: "audit" }, ...a.audit.map((e) => el("li", {}, `${fmtTime(e.at)} — ${e.action} by ${e.actor}${e.detail ? `: ${e.detail}` : ""}`))));
   $("#detail").replaceChildren(...parts);
+}
+
+// what to do: the rule's procedure as a checklist; a tick is the operator's, with who and when, in the audit trail
+function procedure(a) {
+  const steps = a.procedure.steps;
+  const done = steps.filter((s) => s.done).length;
+  return el("section", { class: "procedure", "aria-label": "What to do", lang: a.procedure.language },
+    el("h4", {}, `What to do (${done}/${steps.length})`),
+    el("ol", {}, ...steps.map((s) => {
+      const box = el("input", { type: "checkbox", id: `step-${s.step}`, "data-step": s.step });
+      box.checked = s.done;
+      box.disabled = !canAct();
+      box.addEventListener("change", () => perform(a, `/api/v1/alerts/${a.id}/procedure/${s.step}`,
+        { method: "POST", json: { done: box.checked } }, `step ${s.step} ${box.checked ? "done" : "not done"}`));
+      return el("li", { class: s.done ? "done" : "" }, el("label", { for: box.id }, box, " ", s.text),
+        s.done ? el("span", { class: "by" }, ` — ${s.by}, ${fmtTime(s.at)}`) : "");
+    })));
 }
 
 // an operator's act on the open alert: the request, then the list and the detail anew

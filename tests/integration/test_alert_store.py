@@ -10,6 +10,7 @@ import pytest
 
 from alerts import queries, store
 from alerts.model import Acknowledge, Clear, Explanation, IllegalTransition, Raise, Resolve, Severity, State
+from alerts.runbooks import Procedure
 
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -95,7 +96,9 @@ def test_clear_for_unknown_key_is_harmless(db_url: str) -> None:
 def test_the_rules_runbook_is_on_the_alert_and_every_notification_of_it(db_url: str) -> None:
     from alerts.model import Policy, Tick
 
-    procedure = Policy(escalate_after_s=60, runbook="Put the camera on the wall screen; confirmed: call 119")
+    steps = {"ko": ("카메라 영상을 벽면 화면에 띄운다", "확인되면 119에 신고한다"),
+             "en": ("Put the camera on the wall screen", "Confirmed: call 119")}  # fmt: skip
+    procedure = Policy(escalate_after_s=60, runbook=Procedure(steps))
     fire = Raise("cctv.fire", "cam-1", "cctv", Severity.CRITICAL, "Fire", Explanation(rule="cctv.fire"))
     with psycopg.connect(db_url, autocommit=True) as conn:
         a = store.apply(conn, fire, T0, policy=procedure)
@@ -106,12 +109,13 @@ def test_the_rules_runbook_is_on_the_alert_and_every_notification_of_it(db_url: 
         )
         store.apply(conn, Acknowledge("kim"), T0 + timedelta(minutes=3), alert_id=a.id)
         runbook = conn.execute("SELECT runbook FROM alerts WHERE id = %s", (a.id,)).fetchone()
-        sent = conn.execute("SELECT what, payload->>'runbook' FROM alert_outbox ORDER BY id").fetchall()
+        sent = conn.execute("SELECT what, payload->'runbook' FROM alert_outbox ORDER BY id").fetchall()
         # a rule without a procedure has none
         store.apply(conn, raise_(), T0)
         none = conn.execute("SELECT runbook FROM alerts WHERE rule = 'flatline'").fetchone()
-    assert runbook == (procedure.runbook,)
-    assert sent == [(w, procedure.runbook) for w in ("opened", "escalated", "acknowledged")]
+    as_json = {lang: list(s) for lang, s in steps.items()}
+    assert runbook == (as_json,)
+    assert sent == [(w, as_json) for w in ("opened", "escalated", "acknowledged")]
     assert none == (None,)
 
 

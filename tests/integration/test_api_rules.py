@@ -16,9 +16,10 @@ def test_the_rules_in_force_are_readable_by_viewers(api: Api) -> None:
         rules = r.json()
     assert rules["source"].startswith("packaged")
     fire = rules["policies"]["cctv.fire"]
-    assert (fire["escalate_after_s"], fire["remind_after_s"]) == (120, 1800) and "119" in fire["runbook"]
+    assert (fire["escalate_after_s"], fire["remind_after_s"]) == (120, 1800) and fire["runbook"] is None
+    assert any("119" in s for s in rules["runbooks"]["cctv.fire"]["ko"])  # the packaged procedure
     assert fire["escalate_again_after_s"] == [480]  # the chain: level 2 eight minutes after level 1
-    assert rules["default_policy"]["escalate_after_s"] == 600 and rules["default_policy"]["runbook"] == ""
+    assert rules["default_policy"]["escalate_after_s"] == 600 and rules["default_policy"]["runbook"] is None
     assert rules["thresholds"]["outage"]["min_devices"] == 3
     assert rules["thresholds"]["shapes"]["pollutants"] == ["pm25", "pm10", "o3", "no2", "co", "so2"]
     assert rules["notifications"]["webhook:*"]["min_severity"] == "warning"

@@ -18,6 +18,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from alerts import store
 from alerts.model import Explanation, Policy, Raise, Resolve, Severity, Tick
+from alerts.runbooks import procedure
 from tests.support import PASSWORDS, Api, fire_alert_through_mqtt, shot
 
 
@@ -161,12 +162,14 @@ def test_a_zone_outage_lists_the_devices_it_explains(api: Api, browser: WebDrive
     ]
     (o,) = outages(devices, set(), OutageConfig()).values()
     with psycopg.connect(api.platform.db_url, autocommit=True) as conn:
-        chain = Policy(runbook="Check the zone's power", escalate_after_s=60, escalate_again_after_s=(60,))
+        power = procedure("Check the zone's power", "test")
+        chain = Policy(runbook=power, escalate_after_s=60, escalate_again_after_s=(60,))
         a = store.apply(conn, o.event(Severity.CRITICAL), now, policy=chain)
         assert a is not None
         for s in (61, 122):  # nobody answers: level 1, then level 2
             store.apply(conn, Tick(), now + timedelta(seconds=s), alert_id=a.id, policy=chain)
-    assert api.client("viewer").get(f"/api/v1/alerts/{a.id}").json()["runbook"] == "Check the zone's power"
+    (step,) = api.client("viewer").get(f"/api/v1/alerts/{a.id}").json()["procedure"]["steps"]
+    assert (step["text"], step["done"]) == ("Check the zone's power", False)
     wait = sign_in(browser, api, "viewer")
     row = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, f"#alerts tr[data-id='{a.id}']")))
     assert row.find_element(By.CSS_SELECTOR, ".escalated-tag").text == "▲2"  # unanswered: up its chain
@@ -176,7 +179,7 @@ def test_a_zone_outage_lists_the_devices_it_explains(api: Api, browser: WebDrive
     )
     detail = browser.find_element(By.ID, "detail").text
     assert "aq-000, aq-001, aq-002, aq-003" in detail and "power or network outage" in detail
-    assert "What to do\nCheck the zone's power" in detail
+    assert "What to do (0/1)\nCheck the zone's power" in detail
     assert "Escalated\nlevel 2" in detail and "level 2: unacknowledged 60s after level 1" in detail
     shot(browser, "console-zone-outage")
 
@@ -256,7 +259,10 @@ def test_an_operator_acknowledges_a_storm_of_alerts_at_once(api: Api, browser: W
     wait.until(lambda b: click((By.CSS_SELECTOR, "#tabs button[data-view='rules']")))
     wait.until(ec.text_to_be_present_in_element((By.ID, "r-policies"), "cctv.fire"))
     policies = browser.find_element(By.ID, "r-policies").text
-    assert "call 119" in policies and "2 min, then 8 min" in policies and "30 min" in policies
+    assert "packaged" in policies and "2 min, then 8 min" in policies and "30 min" in policies
+    procedures = browser.find_element(By.ID, "r-runbooks").text  # an English browser: the English steps
+    assert "cctv.fire\nConfirm flames or smoke on the camera" in procedures
+    assert "call 119 at once" in procedures
     thresholds = browser.find_element(By.ID, "r-thresholds").text
     assert "min_devices" in thresholds
     # the CCTV event table, in words

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from alerts import runbooks
 from alerts.model import Policy
 from analytics.config import RulesFile, default_text, parse
 from citywatch.strict import RulesError
@@ -23,8 +24,13 @@ def test_the_packaged_rules_are_valid() -> None:
     assert rules.shapes.enabled and rules.shapes.warmup_h == 168 and "pm25" in rules.shapes.pollutants
     assert rules.outage.enabled and rules.outage.min_devices == 3 and rules.outage.severity == "critical"
     assert rules.alerting.policy_for("zone.outage").escalate_after_s == 300
-    assert "119" in rules.alerting.policy_for("cctv.fire").runbook  # the packaged procedures
-    assert rules.alerting.policy_for("aq.stuck").runbook == ""
+    fire = rules.alerting.policy_for("cctv.fire").runbook  # the packaged procedures, in both languages
+    assert (
+        fire is not None
+        and any("119" in s for s in fire.read("ko"))
+        and any("119" in s for s in fire.read("en"))
+    )
+    assert rules.alerting.policy_for("aq.stuck").runbook == runbooks.packaged()["aq"]  # its family's
     assert rules.alerting.policy_for("cctv.fire").remind_after_s == 1800
     assert rules.alerting.policy_for("aq.stuck").remind_after_s is None
     assert rules.alerting.policy_for("cctv.fire").escalate_again_after_s == (480,)  # the chain's level 2
@@ -60,7 +66,19 @@ BAD = [
     ("outage-severity", "outage: {severity: loud}", "outage.severity"),
     ("outage-spread", "outage: {spread_s: 0}", "outage.spread_s"),
     ("outage-hold", "outage: {hold_s: 1000}", "outage.hold_s"),
-    ("runbook-type", "policies: {cctv.fire: {runbook: [call, 119]}}", "policies.cctv.fire.runbook"),
+    ("runbook-type", "policies: {cctv.fire: {runbook: [call, 119]}}", "policies.cctv.fire.runbook.ko"),
+    (
+        "runbook-language",
+        "policies: {cctv.fire: {runbook: {fr: [appeler]}}}",
+        "policies.cctv.fire.runbook.fr",
+    ),
+    (
+        "runbook-steps",
+        "policies: {cctv.fire: {runbook: {ko: [a, b], en: [a]}}}",
+        "policies.cctv.fire.runbook",
+    ),
+    ("runbook-empty", "policies: {cctv.fire: {runbook: []}}", "policies.cctv.fire.runbook"),
+    ("policy-not-mapping", "policies: {cctv.fire: [escalate]}", "policies.cctv.fire"),
     ("device-key", "devices: {aq-1: {quality: {stuck_rum: 3}}}", "devices.aq-1.quality.stuck_rum"),
     ("device-hysteresis", "devices: {aq-1: {quality: {drift_off: 5}}}", "devices.aq-1.quality.drift_off"),
     ("device-section", "devices: {aq-1: {shapes: {}}}", "devices.aq-1"),

@@ -1,0 +1,60 @@
+"""The languages people read citywatch in: Korean first, English available.
+
+A person's language is the one they asked for (``?lang=``, their account's choice), else the first of their
+browser's ``Accept-Language`` citywatch has, else the city's (``CITYWATCH_LANGUAGE``, default Korean).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from babel import Locale, UnknownLocaleError, negotiate_locale
+
+KOREAN: Final = "ko"
+ENGLISH: Final = "en"
+#: every language citywatch is written in, the default first: a catalogue entry needs each of them
+LANGUAGES: Final = (KOREAN, ENGLISH)
+DEFAULT: Final = KOREAN
+
+
+def known(language: str) -> str:
+    """``language`` if citywatch is written in it; a ValueError naming those it is."""
+    if language not in LANGUAGES:
+        raise ValueError(f"unknown language {language!r} (one of {', '.join(LANGUAGES)})")
+    return language
+
+
+def accepted(header: str | None) -> list[str]:
+    """The language tags of an ``Accept-Language`` header, most wanted first (``q=0`` left out; a malformed
+    part is skipped, not an error: a browser's header never refuses a page)."""
+    ranked: list[tuple[float, int, str]] = []
+    for i, part in enumerate((header or "").split(",")):
+        tag, _, params = part.strip().partition(";")
+        q = 1.0
+        for p in params.split(";"):
+            name, _, value = p.strip().partition("=")
+            if name == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = -1.0
+        if tag and q > 0:
+            ranked.append((-q, i, tag.strip()))
+    return [tag for _q, _i, tag in sorted(ranked)]
+
+
+def negotiate(asked: str | None, header: str | None, default: str = DEFAULT) -> str:
+    """The language to answer in: ``asked`` (a parameter or the account's choice) if citywatch has it, else
+    the best of the ``Accept-Language`` header's (``ko-KR`` is Korean), else ``default``."""
+    if asked in LANGUAGES:
+        return str(asked)
+    wanted = [t.replace("-", "_") for t in accepted(header) if t != "*"]
+    return negotiate_locale(wanted, list(LANGUAGES)) or default
+
+
+def native_name(language: str) -> str:
+    """How a language calls itself (한국어, English): the label of a language switch."""
+    try:
+        return str(Locale.parse(language).get_display_name(language)).capitalize()
+    except (UnknownLocaleError, ValueError):
+        return language

@@ -1,0 +1,109 @@
+"""An alert's procedure through the API and the console: the packaged checklist of its rule, in the
+reader's language, ticked step by step with who and when in the audit trail."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import psycopg
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support import expected_conditions as ec
+
+from alerts import store
+from alerts.config import AlertRules
+from alerts.model import Alert, Explanation, Raise, Severity
+from tests.integration.test_console import sign_in
+from tests.support import Api, shot
+
+
+def fall_incident(api: Api) -> Alert:
+    """A fall seen by three cameras of a zone, raised under its rule's policy as the analytics raise it."""
+    rule = "cctv.incident.fall"
+    ev = Raise(
+        rule,
+        "zone:gwonseon",
+        "cctv",
+        Severity.CRITICAL,
+        "fall seen by 3 cameras in gwonseon",
+        Explanation(
+            rule=rule, message="fall, 3 cameras", details={"cameras": ["cam-001", "cam-002", "cam-003"]}
+        ),
+    )
+    with psycopg.connect(api.platform.db_url, autocommit=True) as conn:
+        a = store.apply(conn, ev, datetime.now(UTC), policy=AlertRules().policy_for(rule))
+    assert a is not None
+    return a
+
+
+def test_the_procedure_is_read_in_the_readers_language_and_ticked_by_operators(api: Api) -> None:
+    a = fall_incident(api)
+    path = f"/api/v1/alerts/{a.id}"
+    with api.client("operator") as op, api.client("viewer") as viewer:
+        ko = viewer.get(path, headers={"Accept-Language": "ko-KR,ko;q=0.9,en;q=0.8"}).json()["procedure"]
+        en = viewer.get(path, headers={"Accept-Language": "en-GB,en;q=0.9"}).json()["procedure"]
+        asked = viewer.get(path, params={"lang": "en"}, headers={"Accept-Language": "ko-KR"}).json()[
+            "procedure"
+        ]
+        city = viewer.get(path, headers={"Accept-Language": "fr-FR"}).json()[
+            "procedure"
+        ]  # the city's: Korean
+        assert (ko["language"], en["language"], asked["language"], city["language"]) == (
+            "ko",
+            "en",
+            "en",
+            "ko",
+        )
+        assert len(ko["steps"]) == len(en["steps"]) == 6 and asked == en and city == ko
+        # a fall is a medical emergency: 119, in both languages, the incident's own step first
+        call = next(s for s in ko["steps"] if "119" in s["text"])
+        assert (
+            call["step"] == 3 and "119" in en["steps"][2]["text"] and not any(s["done"] for s in ko["steps"])
+        )
+        assert viewer.get(path, params={"lang": "fr"}).status_code == 422
+
+        assert viewer.post(f"{path}/procedure/3", json={"done": True}).status_code == 403  # viewers read
+        r = op.post(f"{path}/procedure/3", json={"done": True}, headers={"Accept-Language": "en"})
+        assert r.status_code == 200, r.text
+        step = r.json()["procedure"]["steps"][2]
+        assert (step["done"], step["by"], r.json()["procedure"]["language"]) == (True, "operator", "en")
+        op.post(f"{path}/procedure/1")  # no body: done
+        op.post(f"{path}/procedure/1", json={"done": False})  # un-ticked again
+        after = op.get(path).json()
+        assert [s["done"] for s in after["procedure"]["steps"]] == [False, False, True, False, False, False]
+        trail = [(e["action"], e["detail"]) for e in after["audit"] if e["action"].startswith("step")]
+        assert trail == [
+            ("step_done", f"3. {ko['steps'][2]['text']}"),  # in the city's language
+            ("step_done", f"1. {ko['steps'][0]['text']}"),
+            ("step_undone", f"1. {ko['steps'][0]['text']}"),
+        ]
+        missing = op.post(f"{path}/procedure/7")
+        assert missing.status_code == 404 and "has no step 7 (it has 6)" in missing.json()["detail"]
+        assert op.post(f"{path}/procedure/0").status_code == 404
+        assert op.post("/api/v1/alerts/999999/procedure/1").status_code == 404
+
+
+def test_an_alert_without_a_procedure_has_none_to_tick(api: Api) -> None:
+    ev = Raise("test.rule", "aq-001", "aq", Severity.WARNING, "t", Explanation(rule="test.rule"))
+    with psycopg.connect(api.platform.db_url, autocommit=True) as conn:
+        a = store.apply(conn, ev, datetime.now(UTC), policy=AlertRules().policy_for("test.rule"))
+    assert a is not None
+    with api.client("operator") as op:
+        assert op.get(f"/api/v1/alerts/{a.id}").json()["procedure"] is None
+        r = op.post(f"/api/v1/alerts/{a.id}/procedure/1")
+        assert r.status_code == 404 and "no procedure" in r.json()["detail"]
+
+
+def test_a_korean_operator_ticks_the_procedure_in_the_console(api: Api, browser_ko: WebDriver) -> None:
+    a = fall_incident(api)
+    wait = sign_in(browser_ko, api, "operator")
+    wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, f"#alerts tr[data-id='{a.id}']"))).click()
+    box = wait.until(ec.element_to_be_clickable((By.ID, "step-3")))
+    section = browser_ko.find_element(By.CSS_SELECTOR, "#detail .procedure")
+    assert section.get_attribute("lang") == "ko"
+    assert "119" in browser_ko.find_element(By.CSS_SELECTOR, "label[for='step-3']").text
+    box.click()
+    wait.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, "#detail .procedure h4"), "(1/6)"))
+    ticked = browser_ko.find_element(By.CSS_SELECTOR, "#detail .procedure li.done")
+    assert "operator" in ticked.text and "119" in ticked.text
+    shot(browser_ko, "alert-procedure-ko")
