@@ -309,15 +309,61 @@ function actions(a) {
         el("button", { id: "unmute", title: `End maintenance #${a.muted_by} now: its alerts still live are notified`,
           onclick: () => perform(a, `/api/v1/maintenance/${a.muted_by}/end`, { method: "POST" }, `maintenance #${a.muted_by} ended`) },
           "End maintenance")]
-      : [el("button", { id: "mute", title: `Put ${a.subject} under maintenance for 2 hours: its alerts stop notifying and escalating`,
-        onclick: () => perform(a, "/api/v1/maintenance", { method: "POST", json: { subject: a.subject, duration_min: 120,
-          reason: note.value || `muted from the console (alert ${a.id})` } }, `${a.subject} is under maintenance for 2 h`) },
-        "Mute 2 h"),
+      : [el("button", { id: "mute", title: "Mute: choose what stops notifying and for how long", onclick: () => muteDialog(a, note.value) },
+        "Mute…"),
         // ISA-18.2 shelving: a nuisance alert set aside for the shift, this rule on this subject only
         el("button", { id: "shelve", title: `Shelve ${a.rule} on ${a.subject} for 8 hours: it stops notifying and escalating (other rules of ${a.subject} still do); tune it, then unshelve`,
           onclick: () => perform(a, "/api/v1/maintenance", { method: "POST", json: { subject: a.subject, rule_prefix: a.rule, duration_min: 480,
             reason: note.value || `shelved from the console (alert ${a.id}): a nuisance to tune` } }, `${a.rule} on ${a.subject} is shelved for 8 h`) },
           "Shelve 8 h")]));
+}
+
+// muting, scoped explicitly: this rule on this subject by default; everything of the subject only when chosen,
+// and for a whole zone (a district) only with a reason and a confirmation, so one click never silences a district
+function muteDialog(a, note) {
+  const zone = a.subject.startsWith("zone:");
+  const scope = (id, value, text, checked) => el("label", { class: "choice" },
+    Object.assign(el("input", { type: "radio", name: "mute-scope", id, value }), { checked }), " ", text);
+  const duration = el("select", { id: "mute-duration", "aria-label": "How long" },
+    ...[[30, "30 min"], [60, "1 h"], [120, "2 h"], [240, "4 h"], [480, "8 h"]].map(([m, t]) =>
+      Object.assign(el("option", { value: m }, t), { selected: m === 120 })));
+  const reason = el("input", { id: "mute-reason", "aria-label": "Reason", placeholder: "reason (technician on site, …)", value: note || "" });
+  const confirm = el("input", { type: "checkbox", id: "mute-confirm" });
+  const confirmRow = el("label", { class: "choice warn", id: "mute-confirm-row", hidden: "" }, confirm, " ",
+    `I confirm: every alert of every device in ${a.subject.slice(5)} stops notifying and escalating`);
+  const ok = el("button", { id: "mute-ok", class: "primary" }, "Mute");
+  const dialog = el("dialog", { id: "mute-dialog", "aria-labelledby": "mute-title" },
+    el("h3", { id: "mute-title" }, `Mute alerts of ${a.subject}`),
+    el("fieldset", {}, el("legend", {}, "What stops notifying"),
+      scope("scope-rule", "rule", `${a.rule} on ${a.subject} only`, true),
+      scope("scope-subject", "subject", zone ? `every alert of the whole zone ${a.subject.slice(5)} (all its devices, all rules)`
+        : `every alert of ${a.subject} (all rules: maintenance of the device)`, false)),
+    el("label", { for: "mute-duration" }, "For"), duration,
+    el("label", { for: "mute-reason" }, "Reason"), reason, confirmRow,
+    el("p", { class: "error", id: "mute-why", role: "status" }),
+    el("div", { class: "actions" }, ok, el("button", { id: "mute-cancel", onclick: () => dialog.close() }, "Cancel")));
+  const wide = () => dialog.querySelector("#scope-subject").checked;
+  const check = () => {  // what is missing before the mute may go ahead
+    confirmRow.hidden = !(zone && wide());
+    const why = zone && wide() && !reason.value.trim() ? "A whole zone needs a reason"
+      : zone && wide() && !confirm.checked ? "Confirm muting the whole zone" : "";
+    $("#mute-why", dialog).textContent = why;
+    ok.disabled = Boolean(why);
+  };
+  dialog.addEventListener("input", check); dialog.addEventListener("change", check);
+  dialog.addEventListener("close", () => dialog.remove());
+  ok.addEventListener("click", async () => {
+    const minutes = Number(duration.value), all = wide();
+    const json = { subject: a.subject, duration_min: minutes,
+      reason: reason.value.trim() || `muted from the console (alert ${a.id})`, ...(all ? {} : { rule_prefix: a.rule }) };
+    dialog.close();
+    const span = minutes < 60 ? `${minutes} min` : `${minutes / 60} h`;
+    await perform(a, "/api/v1/maintenance", { method: "POST", json },
+      all ? `${a.subject}: every alert muted for ${span}` : `${a.rule} on ${a.subject} muted for ${span}`);
+  });
+  document.body.append(dialog);
+  check();
+  dialog.showModal();
 }
 
 // a small chart of the data window, when the alert is about a device and says which metric

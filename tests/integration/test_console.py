@@ -326,11 +326,16 @@ def test_an_operator_mutes_a_device_from_its_alert(api: Api, browser: WebDriver)
     wait.until(lambda b: click(row))
     wait.until(ec.element_to_be_clickable((By.ID, "note"))).send_keys("technician on site")
     wait.until(lambda b: click((By.ID, "mute")))
+    wait.until(ec.element_to_be_clickable((By.ID, "scope-subject"))).click()  # the device, all its rules
+    assert browser.find_element(By.ID, "mute-reason").get_attribute("value") == "technician on site"
+    browser.find_element(By.ID, "mute-ok").click()
     wait.until(ec.text_to_be_present_in_element((By.ID, "detail"), "by maintenance #"))
     wait.until(lambda b: "muted" in b.find_element(*row).text)
     assert browser.find_elements(By.ID, "mute") == []  # muted once
-    w = api.platform.query("SELECT subject, reason, created_by, ends_at - starts_at FROM maintenance")
-    assert w == [("aq-003", "technician on site", "operator", timedelta(hours=2))]
+    w = api.platform.query(
+        "SELECT subject, rule_prefix, reason, created_by, ends_at - starts_at FROM maintenance"
+    )
+    assert w == [("aq-003", None, "technician on site", "operator", timedelta(hours=2))]
     shot(browser, "console-muted")
     # the work takes longer: the operator extends the window by an hour from the alert
     wait.until(lambda b: click((By.ID, "extend")))
@@ -347,6 +352,72 @@ def test_an_operator_mutes_a_device_from_its_alert(api: Api, browser: WebDriver)
     # its 'opened after maintenance' reaches the page live: the open detail shows it unmuted, mutable again
     wait.until(ec.element_to_be_clickable((By.ID, "mute")))
     wait.until(lambda b: "muted" not in b.find_element(*row).text)
+
+
+def test_a_zone_is_muted_whole_only_when_chosen_explained_and_confirmed(
+    api: Api, browser_ko: WebDriver
+) -> None:
+    """Muting a zone incident mutes its rule by default; the whole zone (every device, every rule) only with
+    a reason and a confirmation: an unrelated alert of the zone goes on notifying."""
+    now = datetime.now(UTC)
+    with psycopg.connect(api.platform.db_url, autocommit=True) as conn:
+        fall = store.apply(
+            conn,
+            Raise(
+                "cctv.incident.fall",
+                "zone:gwonseon",
+                "cctv",
+                Severity.CRITICAL,
+                "fall, 3 cameras",
+                Explanation("x"),
+            ),
+            now,
+        )
+        crowd = store.apply(
+            conn, Raise("cctv.crowd", "zone:gwonseon", "cctv", Severity.INFO, "crowd", Explanation("x")), now
+        )
+    assert fall is not None and crowd is not None
+    browser = browser_ko
+    sign_in(browser, api, "operator")
+    wait = WebDriverWait(browser, 10, ignored_exceptions=[StaleElementReferenceException])
+    click = clicker(browser)
+    wait.until(lambda b: click((By.CSS_SELECTOR, f"#alerts tr[data-id='{fall.id}']")))
+    wait.until(lambda b: click((By.ID, "mute")))
+    dialog = wait.until(ec.visibility_of_element_located((By.ID, "mute-dialog")))
+    assert browser.find_element(By.ID, "scope-rule").is_selected()  # the default: this rule here only
+    browser.find_element(By.ID, "scope-subject").click()
+    ok = browser.find_element(By.ID, "mute-ok")
+    assert not ok.is_enabled() and "needs a reason" in dialog.text  # the whole zone: not without a reason
+    browser.find_element(By.ID, "mute-reason").send_keys("구청 정전 작업")
+    assert not ok.is_enabled() and "Confirm muting the whole zone" in dialog.text
+    shot(browser, "mute-zone-confirm-ko")
+    browser.find_element(By.ID, "mute-cancel").click()  # changed their mind: nothing muted
+    wait.until(ec.invisibility_of_element_located((By.ID, "mute-dialog")))
+    # the default scope: the fall incident's rule on the zone, for 2 h
+    wait.until(lambda b: click((By.ID, "mute")))
+    wait.until(ec.element_to_be_clickable((By.ID, "mute-ok"))).click()
+    wait.until(
+        ec.text_to_be_present_in_element(
+            (By.ID, "announce"), "cctv.incident.fall on zone:gwonseon muted for 2 h"
+        )
+    )
+    w = api.platform.query("SELECT subject, rule_prefix, ends_at - starts_at FROM maintenance")
+    assert w == [("zone:gwonseon", "cctv.incident.fall", timedelta(hours=2))]
+    viewer = api.client("viewer")
+    assert viewer.get(f"/api/v1/alerts/{crowd.id}").json()["muted_by"] is None  # the crowd still notifies
+    # the whole zone, explained and confirmed, from the crowd alert
+    wait.until(lambda b: click((By.CSS_SELECTOR, f"#alerts tr[data-id='{crowd.id}']")))
+    wait.until(lambda b: click((By.ID, "mute")))
+    wait.until(ec.element_to_be_clickable((By.ID, "scope-subject"))).click()
+    browser.find_element(By.ID, "mute-reason").send_keys("구청 정전 작업")
+    browser.find_element(By.ID, "mute-confirm").click()
+    wait.until(ec.element_to_be_clickable((By.ID, "mute-ok"))).click()
+    wait.until(
+        ec.text_to_be_present_in_element((By.ID, "announce"), "zone:gwonseon: every alert muted for 2 h")
+    )
+    whole = api.platform.query("SELECT rule_prefix, reason FROM maintenance WHERE rule_prefix IS NULL")
+    assert whole == [(None, "구청 정전 작업")]
+    assert viewer.get(f"/api/v1/alerts/{crowd.id}").json()["muted_by"] is not None
 
 
 def test_an_operator_shelves_a_nuisance_alert_for_the_shift(api: Api, browser: WebDriver) -> None:
