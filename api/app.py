@@ -20,6 +20,7 @@ from analytics.config import RulesFile
 from api import problems
 from api.db import Database
 from api.deps import ApiState
+from api.login_limit import LoginLimiter
 from api.metrics import ApiMetrics, RequestTimer
 from api.routes import (
     alerts,
@@ -36,7 +37,7 @@ from api.routes import (
     telemetry,
 )
 from api.routes import rules as rules_view
-from api.security import LoginLimiter, hash_password
+from api.security import hash_password
 from api.stream import AlertFeed
 from api.terminal import TerminalRelay
 from citywatch import logs, metrics
@@ -134,7 +135,7 @@ def create_app(settings: Settings) -> FastAPI:
         redoc_url=None,
     )
     app.state.citywatch = ApiState(
-        settings, db, LoginLimiter(settings.api.login_rate), feed, rules, terminals, figures
+        settings, db, LoginLimiter(settings.api.login_rate, db), feed, rules, terminals, figures
     )
     problems.install(app)
     app.add_middleware(RequestTimer, m=figures)

@@ -11,8 +11,9 @@ from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 
 from analytics.config import Rules
 from api.db import Database
+from api.login_limit import LoginLimiter
 from api.problems import Problem
-from api.security import InvalidToken, LoginLimiter, Principal, Role, key_digest, looks_like_key, read_token
+from api.security import InvalidToken, Principal, Role, key_digest, looks_like_key, read_token
 from citywatch import i18n
 from citywatch.settings import Settings
 

@@ -24,9 +24,6 @@ from typing import Any
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from limits import parse
-from limits.storage import MemoryStorage
-from limits.strategies import MovingWindowRateLimiter
 
 
 class Role(IntEnum):
@@ -135,20 +132,3 @@ def key_digest(key: str) -> bytes:
 
 def looks_like_key(credential: str) -> bool:
     return credential.startswith(KEY_PREFIX)
-
-
-# -- login rate limit ---------------------------------------------------------
-class LoginLimiter:
-    """Allows ``rate`` (e.g. ``10/minute``) attempts per user name and per client address."""
-
-    def __init__(self, rate: str) -> None:
-        self.item = parse(rate)
-        self.limiter = MovingWindowRateLimiter(MemoryStorage())
-
-    def hit(self, username: str, client: str) -> float | None:
-        """Count an attempt; returns None when allowed, else the seconds until one is allowed again."""
-        for key in (f"user:{username.lower()}", f"addr:{client}"):
-            if not self.limiter.hit(self.item, "login", key):
-                reset, _remaining = self.limiter.get_window_stats(self.item, "login", key)
-                return max(1.0, reset - time.time())
-        return None

@@ -250,7 +250,9 @@ class ApiSettings(EnvSettings):
     token_ttl_s: int = Field(8 * 3600, gt=0, description="access tokens last this long (one shift)")
     login_rate: str = Field(
         "10/minute",
-        description="failed-and-successful login attempts allowed per user and per client address",
+        description="failed logins allowed per account from one address in the window (an account from "
+        "anywhere: 5 times as many; one address, whatever the accounts: 20 times), counted in the database "
+        "across every API worker",
     )
     bootstrap_admin_password: SecretStr | None = Field(
         None, description="when set and no user exists yet, an `admin` account with this password is created"

@@ -25,12 +25,12 @@ router = APIRouter(tags=["auth"])
 )
 def login(st: State, request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> Token:
     client = request.client.host if request.client else "unknown"
-    wait = st.limiter.hit(form.username, client)
-    if wait is not None:
+    limited = st.limiter.check(form.username, client)
+    if limited is not None:
         raise Problem(
             429,
-            f"too many login attempts; try again in {wait:.0f} s",
-            headers={"Retry-After": str(int(wait) + 1)},
+            f"too many failed logins ({limited.scope}); try again in {limited.wait_s:.0f} s",
+            headers={"Retry-After": str(int(limited.wait_s) + 1)},
         )
     row = st.db.one(
         "SELECT password_hash, role, disabled FROM api_users WHERE username = %s", (form.username,)
@@ -40,6 +40,7 @@ def login(st: State, request: Request, form: Annotated[OAuth2PasswordRequestForm
         or row is None
         or row["disabled"]
     ):
+        st.limiter.failed(form.username, client)
         raise Problem(
             401,
             "wrong user name or password, or the account is disabled",
@@ -51,6 +52,7 @@ def login(st: State, request: Request, form: Annotated[OAuth2PasswordRequestForm
             (hash_password(form.password), form.username),
         )
     st.db.one("UPDATE api_users SET last_login_at = now() WHERE username = %s RETURNING 1", (form.username,))
+    st.limiter.succeeded(form.username, client)
     ttl = st.settings.api.token_ttl_s
     role = Role.of(row["role"])
     token = issue_token(form.username, role, st.settings.api.token_secret.get_secret_value(), ttl)

@@ -44,9 +44,12 @@ def terminal_login(
 ) -> TerminalToken:
     """``username`` is the bus id, ``password`` the bus's broker password (the one its on-board unit uses)."""
     client = request.client.host if request.client else "unknown"
-    if (wait := st.limiter.hit(f"bus:{form.username}", client)) is not None:
+    account = f"bus:{form.username}"
+    if (limited := st.limiter.check(account, client)) is not None:
         raise Problem(
-            429, f"too many attempts; try again in {wait:.0f} s", headers={"Retry-After": str(int(wait) + 1)}
+            429,
+            f"too many failed sign-ins ({limited.scope}); try again in {limited.wait_s:.0f} s",
+            headers={"Retry-After": str(int(limited.wait_s) + 1)},
         )
     row = st.db.one(
         "SELECT credential_version FROM devices WHERE device_id = %s AND kind = 'bus' AND status = 'active'",
@@ -55,7 +58,9 @@ def terminal_login(
     secret = st.settings.device_secret.get_secret_value()
     expected = derive_password(secret, form.username, row["credential_version"] if row else 1)
     if row is None or not hmac.compare_digest(expected, form.password):
+        st.limiter.failed(account, client)
         raise Problem(401, "unknown bus or wrong password", headers={"WWW-Authenticate": "Bearer"})
+    st.limiter.succeeded(account, client)
     ttl = 7 * 86400  # a terminal stays signed in for a week of shifts
     secret_key = st.settings.api.token_secret.get_secret_value()
     token = sign(form.username, secret_key, ttl, scope=TERMINAL_SCOPE, cv=row["credential_version"])

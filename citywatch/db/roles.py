@@ -31,8 +31,8 @@ from psycopg import sql
 log = logging.getLogger(__name__)
 
 SERVICES = ("ingest", "analytics", "api", "boarding", "grafana")
-#: readable by no service role: who may log in to the API, and what admins did there
-ACCOUNTS = ("api_users", "api_keys", "api_audit")
+#: readable by no service role but the API: who may log in to it, who failed to, and what admins did there
+ACCOUNTS = ("api_users", "api_keys", "api_audit", "login_failures")
 STREAMS = (
     "air_quality",
     "parking_events",

@@ -5,8 +5,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from api.security import InvalidToken, LoginLimiter, Role, issue_token, read_token, verify_password
-from tests.support import Api, Platform, start_api
+from api.db import Database
+from api.login_limit import LoginLimiter
+from api.security import InvalidToken, Role, issue_token, read_token, verify_password
+from tests.support import PASSWORDS, Api, Platform, start_api
 
 
 def test_tokens_sign_expire_and_reject_tampering() -> None:
@@ -32,11 +34,36 @@ def test_password_hashes_are_argon2_and_verify() -> None:
     assert not verify_password("not-a-hash", "x")
 
 
-def test_limiter_counts_per_user_and_address() -> None:
-    lim = LoginLimiter("3/minute")
-    assert all(lim.hit("kim", "10.0.0.1") is None for _ in range(3))
-    assert lim.hit("kim", "10.0.0.2") is not None  # the user is limited from anywhere
-    assert lim.hit("lee", "10.0.0.3") is None
+def test_the_limiter_counts_failures_per_account_and_address_per_account_and_per_address(db_url: str) -> None:
+    db = Database(db_url, max_size=2)
+    db.open()
+    try:
+        lim = LoginLimiter("3/minute", db)
+        for _ in range(3):
+            assert lim.check("Kim", "10.0.0.1") is None
+            lim.failed("Kim", "10.0.0.1")
+        held = lim.check("kim", "10.0.0.1")  # names are compared without case
+        assert held is not None and held.scope == "account from this address" and 1 <= held.wait_s <= 60
+        assert lim.check("kim", "10.0.0.2") is None  # the same account elsewhere: not yet
+        assert (
+            lim.check("lee", "10.0.0.1") is None
+        )  # another account behind the same address: never locked out
+        for i in range(4 * 3):  # guessing kim's password from 4 more addresses: 15 failures in all
+            lim.failed("kim", f"10.0.1.{i // 3}")
+        spread = lim.check("kim", "10.0.9.9")
+        assert spread is not None and spread.scope == "account"  # 5 x 3 from anywhere
+        for i in range(3 * 20):  # a script spraying names from one machine
+            lim.failed(f"nobody-{i}", "10.9.9.9")
+        sprayed = lim.check("admin", "10.9.9.9")
+        assert sprayed is not None and sprayed.scope == "address"  # 20 x 3 from one address
+        # a successful login forgets the account's failures from its address, not elsewhere
+        lim.succeeded("KIM", "10.0.0.1")
+        assert db.one(
+            "SELECT count(*) AS n FROM login_failures WHERE account = 'kim' AND address = '10.0.0.1'"
+        ) == {"n": 0}
+        assert db.one("SELECT count(*) AS n FROM login_failures WHERE account = 'kim'") == {"n": 12}
+    finally:
+        db.close()
 
 
 def test_login_me_and_problem_documents(api: Api) -> None:
@@ -72,10 +99,35 @@ def test_login_is_rate_limited(platform: Platform, api: Api) -> None:
         assert codes == [401, 401, 401, 429, 429]
         r = httpx.post(url, data={"username": "viewer", "password": "viewer-password-1"})
         assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1  # even the right password waits
+        assert "account from this address" in r.json()["detail"]
+        # eight failures for a name that does not exist, from the same address, lock nobody else out
+        for _ in range(8):
+            httpx.post(url, data={"username": "ghost", "password": "x"})
+        assert httpx.post(url, data={"username": "admin", "password": PASSWORDS["admin"]}).status_code == 200
     finally:
         server.stop()
         assert server.thread is not None
         server.thread.join(10)
+
+
+def test_every_api_instance_shares_the_failed_logins(platform: Platform, api: Api) -> None:
+    """Two API processes (workers, or instances behind a balancer) on one database: failures at one count
+    at the other, so trying each in turn gains nothing."""
+    servers = [start_api(platform, login_rate="3/minute") for _ in range(2)]
+    urls = [f"http://127.0.0.1:{s.api.port}/api/v1/auth/token" for _server, s in servers]
+    try:
+        codes = [
+            httpx.post(urls[i % 2], data={"username": "operator", "password": "no"}).status_code
+            for i in range(4)
+        ]
+        assert codes == [401, 401, 401, 429]
+        ok = httpx.post(urls[0], data={"username": "viewer", "password": PASSWORDS["viewer"]})
+        assert ok.status_code == 200  # another account from the same address
+    finally:
+        for server, _s in servers:
+            server.stop()
+            assert server.thread is not None
+            server.thread.join(10)
 
 
 def _mutating_routes(api: Api) -> list[tuple[str, str]]:
