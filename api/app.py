@@ -29,6 +29,7 @@ from api.routes import (
     cctv,
     devices,
     driver,
+    i18n,
     maintenance,
     ngsi,
     onboarding,
@@ -149,6 +150,7 @@ def create_app(settings: Settings) -> FastAPI:
         )
     for r in (
         auth,
+        i18n,
         devices,
         telemetry,
         places,
@@ -162,6 +164,7 @@ def create_app(settings: Settings) -> FastAPI:
         onboarding,
     ):
         app.include_router(r.router, prefix="/api/v1")
+    i18n.messages()  # the pages' catalogue with a key missing in a language stops the start, naming it
     app.include_router(platform.health)
     app.include_router(ngsi.router)
     pages(app)

@@ -6,6 +6,8 @@ browser's ``Accept-Language`` citywatch has, else the city's (``CITYWATCH_LANGUA
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from typing import Final
 
 from babel import Locale, UnknownLocaleError, negotiate_locale
@@ -58,3 +60,25 @@ def native_name(language: str) -> str:
         return str(Locale.parse(language).get_display_name(language)).capitalize()
     except (UnknownLocaleError, ValueError):
         return language
+
+
+PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+def catalogue_problems(messages: Mapping[str, Mapping[str, str]]) -> list[str]:
+    """What is wrong with a catalogue of per-language messages (``{"ko": {key: text}, "en": {...}}``): a
+    language missing, a key one language has and another lacks, an empty text, or a text whose
+    placeholders (``{name}``) differ from the same key's in the default language."""
+    problems = [f"language {lang!r} missing" for lang in LANGUAGES if lang not in messages]
+    problems += [f"language {lang!r} is not one of citywatch's" for lang in messages if lang not in LANGUAGES]
+    keys = set().union(*(m.keys() for m in messages.values())) if messages else set()
+    for lang, texts in messages.items():
+        problems += [f"{lang}: {k} missing" for k in sorted(keys - texts.keys())]
+        problems += [f"{lang}: {k} is empty" for k, v in sorted(texts.items()) if not str(v).strip()]
+    base = messages.get(DEFAULT, {})
+    for lang, texts in messages.items():
+        for k, v in sorted(texts.items()):
+            if k in base and set(PLACEHOLDER.findall(v)) != set(PLACEHOLDER.findall(base[k])):
+                problems.append(f"{lang}: {k} has placeholders {sorted(PLACEHOLDER.findall(v))}, "
+                                f"{DEFAULT} has {sorted(PLACEHOLDER.findall(base[k]))}")  # fmt: skip
+    return problems

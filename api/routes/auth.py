@@ -11,8 +11,16 @@ from fastapi.security import OAuth2PasswordRequestForm
 from api.common import audit
 from api.deps import TOKEN_URL, Admin, State, Viewer
 from api.problems import Problem, responses
-from api.schemas import ApiKey, ApiKeyIn, Me, NewApiKey, Token, User, UserIn, UserPatch
-from api.security import Role, hash_password, issue_token, needs_rehash, new_api_key, verify_password
+from api.schemas import ApiKey, ApiKeyIn, Me, MePatch, NewApiKey, Token, User, UserIn, UserPatch
+from api.security import (
+    Principal,
+    Role,
+    hash_password,
+    issue_token,
+    needs_rehash,
+    new_api_key,
+    verify_password,
+)
 
 router = APIRouter(tags=["auth"])
 
@@ -59,9 +67,29 @@ def login(st: State, request: Request, form: Annotated[OAuth2PasswordRequestForm
     return Token(access_token=token, expires_in=ttl, role=role.label)
 
 
+def _language(st: State, who: Principal) -> str | None:
+    if who.via != "token":
+        return None
+    row = st.db.one("SELECT language FROM api_users WHERE username = %s", (who.name,))
+    return row["language"] if row else None
+
+
 @router.get("/auth/me", response_model=Me, summary="Who am I", responses=responses(401))
-def me(who: Viewer) -> Me:
-    return Me(name=who.name, role=who.role.label, via=who.via)
+def me(st: State, who: Viewer) -> Me:
+    return Me(name=who.name, role=who.role.label, via=who.via, language=_language(st, who))
+
+
+@router.patch(
+    "/auth/me",
+    response_model=Me,
+    summary="Choose the language I read citywatch in (any signed-in person)",
+    responses=responses(401, 403, 422),
+)
+def choose(st: State, who: Viewer, body: MePatch) -> Me:
+    if who.via != "token":
+        raise Problem(403, "an API key has no account to keep a language in")
+    st.db.one("UPDATE api_users SET language = %s WHERE username = %s RETURNING 1", (body.language, who.name))
+    return Me(name=who.name, role=who.role.label, via=who.via, language=body.language)
 
 
 # -- users -------------------------------------------------------------------------

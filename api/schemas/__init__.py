@@ -36,6 +36,7 @@ from api.schemas.common import (
     ApiKey,
     ApiKeyIn,
     Me,
+    MePatch,
     NewApiKey,
     Page,
     RoleName,
@@ -43,6 +44,7 @@ from api.schemas.common import (
     User,
     UserIn,
     UserPatch,
+    WebCatalogue,
 )
 from api.schemas.data import (
     Advisory,
@@ -125,6 +127,7 @@ __all__ = [
     "MaintenanceChange",
     "MaintenanceIn",
     "Me",
+    "MePatch",
     "NewApiKey",
     "Page",
     "PassStats",
@@ -152,6 +155,7 @@ __all__ = [
     "User",
     "UserIn",
     "UserPatch",
+    "WebCatalogue",
     "Zone",
     "ZoneCount",
     "ZoneIn",

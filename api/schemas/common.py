@@ -32,6 +32,26 @@ class Me(BaseModel):
     name: str
     role: RoleName
     via: Literal["token", "key"]
+    language: Literal["ko", "en"] | None = Field(
+        None, description="the language the account reads citywatch in (null: its browser's, else the city's)"
+    )
+
+
+class MePatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    language: Literal["ko", "en"] | None = Field(description="null: the browser's, else the city's")
+
+
+class LanguageName(BaseModel):
+    code: str
+    name: str = Field(description="as the language calls itself: 한국어, English")
+
+
+class WebCatalogue(BaseModel):
+    default: str = Field(description="the city's language (CITYWATCH_LANGUAGE)")
+    timezone: str = Field(description="the city's time zone: the pages show times in it")
+    languages: list[LanguageName]
+    messages: dict[str, dict[str, str]] = Field(description="per language, the pages' texts by key")
 
 
 class UserIn(BaseModel):

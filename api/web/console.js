@@ -14,7 +14,7 @@ const state = { token: sessionStorage.getItem("cw-token"), me: null, selected: n
                 streamAbort: null, view: "inbox", timers: [], checked: new Set() };
 
 async function api(path, opts = {}) {
-  const headers = { ...(opts.headers || {}), Authorization: `Bearer ${state.token}` };
+  const headers = { ...(opts.headers || {}), Authorization: `Bearer ${state.token}`, "Accept-Language": I18N.lang };
   if (opts.json !== undefined) { headers["Content-Type"] = "application/json"; opts.body = JSON.stringify(opts.json); }
   const r = await fetch(path, { ...opts, headers });
   if (r.status === 401) { logout(); throw new Error("signed out"); }
@@ -22,10 +22,6 @@ async function api(path, opts = {}) {
   if (!r.ok) throw new Error(body.detail || r.statusText);
   return body;
 }
-// the language procedures are shown in where the API gives every language (the rules in force): the browser's,
-// English or else the city's Korean; an alert's own procedure comes in the language the API negotiated
-const LANG = (navigator.language || "ko").toLowerCase().startsWith("en") ? "en" : "ko";
-const fmtTime = (t) => t ? new Date(t).toLocaleString() : "—";
 const canAct = () => state.me && (state.me.role === "operator" || state.me.role === "admin");
 
 // -- sign in -----------------------------------------------------------------------------
@@ -50,7 +46,8 @@ function logout() {
 
 async function start() {
   state.me = await api("/api/v1/auth/me");
-  $("#who").replaceChildren(`${state.me.name} (${state.me.role}) `, el("button", { onclick: logout }, "Sign out"));
+  if (state.me.language && state.me.language !== I18N.lang) setLang(state.me.language);
+  drawWho();
   document.body.dataset.role = state.me.role;
   $("#login").hidden = true;
   $("#tabs").hidden = false;
@@ -60,6 +57,18 @@ async function start() {
   await loadAlerts();
   stream();
   state.timers.push(setInterval(() => { if (state.view === "map") drawMap(); if (state.view === "boards") drawBoards(); }, 5000));
+}
+
+function drawWho() {
+  $("#who").replaceChildren(t("who", { name: state.me.name, role: t(`role.${state.me.role}`) }) + " ",
+    el("button", { onclick: logout }, t("login.signout")));
+  $("#lang-switch").replaceChildren(languageSwitch(async (lang) => {  // the account keeps it; the page redraws
+    if (state.me) {
+      await api("/api/v1/auth/me", { method: "PATCH", json: { language: lang } });
+      drawWho(); await loadAlerts(); show(state.view);
+      if (state.selected) await openDetail(state.selected);
+    }
+  }));
 }
 
 for (const b of document.querySelectorAll("#tabs button")) b.addEventListener("click", () => show(b.dataset.view));
@@ -140,14 +149,15 @@ async function drawRules() {
   $("#rules-source").classList.toggle("error", Boolean(a && !a.same_as_file));
   const row = (name, p) => el("tr", {}, el("th", { scope: "row" }, name), el("td", {}, [p.escalate_after_s, ...p.escalate_again_after_s].map(secs).join(", then ")),
     el("td", {}, secs(p.remind_after_s)), el("td", {}, p.auto_resolve ? "yes" : "no"),
-    el("td", {}, p.runbook ? `the centre's own (${p.runbook[LANG]?.length ?? 0} steps)` : "packaged"));
+    el("td", {}, p.runbook ? `the centre's own (${p.runbook[I18N.lang]?.length ?? 0} steps)` : "packaged"));
   $("#r-policies").replaceChildren(
     el("tr", {}, ...["rule", "escalates after (critical, unacknowledged; then each next level after)", "reminds after (acknowledged, still active)", "resolves itself", "procedure"].map((h) => el("th", { scope: "col" }, h))),
     ...Object.entries(r.policies).map(([name, p]) => row(name, p)), row("(any other rule)", r.default_policy));
   const own = Object.fromEntries(Object.entries(r.policies).filter(([, p]) => p.runbook).map(([n, p]) => [n, p.runbook]));
+  const lang = I18N.lang;
   $("#r-runbooks").replaceChildren(...Object.entries({ ...r.runbooks, ...own }).sort(([a], [b]) => a.localeCompare(b)).map(([name, steps]) =>
-    el("article", { lang: steps[LANG] ? LANG : Object.keys(steps)[0] }, el("h4", {}, name + (own[name] ? " (the centre's own)" : "")),
-      el("ol", {}, ...(steps[LANG] || Object.values(steps)[0]).map((s) => el("li", {}, s))))));
+    el("article", { lang: steps[lang] ? lang : Object.keys(steps)[0] }, el("h4", {}, name + (own[name] ? " (the centre's own)" : "")),
+      el("ol", {}, ...(steps[lang] || Object.values(steps)[0]).map((s) => el("li", {}, s))))));
   $("#r-thresholds").replaceChildren(...Object.entries(r.thresholds).map(([domain, t]) => el("article", {}, el("h4", {}, domain),
     el("dl", {}, ...Object.entries(t).flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, k === "events" ? eventTable(v) : showValue(v))])))));
   const devs = Object.entries(r.devices);
@@ -175,15 +185,15 @@ async function loadAlerts(flashId = null) {
   state.shown = page.items.map((a) => a.id);
   for (const id of [...state.checked]) if (!state.shown.includes(id)) state.checked.delete(id);
   const rows = page.items.map((a) => {
-    const box = el("input", { type: "checkbox", class: "pick", "aria-label": `Select alert ${a.id}: ${a.title}` });
+    const box = el("input", { type: "checkbox", class: "pick", "aria-label": t("table.select", { id: a.id, title: a.title }) });
     box.checked = state.checked.has(a.id);
     box.addEventListener("click", (e) => e.stopPropagation());
     box.addEventListener("change", () => { box.checked ? state.checked.add(a.id) : state.checked.delete(a.id); bulkBar(); });
     const tr = el("tr", { tabindex: "0", "data-id": a.id, "data-state": a.state, class: a.id === state.selected ? "selected" : "" },
       el("td", { class: "operator-only" }, box),
-      el("td", {}, el("span", { class: `sev ${a.severity}` }, a.severity)), el("td", {}, a.state),
-      el("td", {}, a.title, a.muted_by ? el("span", { class: "muted-tag", title: `maintenance #${a.muted_by}: notifications held back` }, " muted") : "",
-        a.escalation_level && a.state === "open" ? el("span", { class: "escalated-tag", title: `unanswered: escalated to level ${a.escalation_level}` }, ` ▲${a.escalation_level}`) : ""),
+      el("td", {}, el("span", { class: `sev ${a.severity}` }, t(`severity.${a.severity}`))), el("td", {}, t(`state.${a.state}`)),
+      el("td", {}, a.title, a.muted_by ? el("span", { class: "muted-tag", title: t("tag.muted.hint", { id: a.muted_by }) }, t("tag.muted")) : "",
+        a.escalation_level && a.state === "open" ? el("span", { class: "escalated-tag", title: t("tag.escalated.hint", { level: a.escalation_level }) }, ` ▲${a.escalation_level}`) : ""),
       el("td", {}, a.subject), el("td", {}, fmtTime(a.opened_at)), el("td", {}, String(a.count)));
     tr.addEventListener("click", () => openDetail(a.id));
     tr.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); openDetail(a.id); } });
@@ -191,14 +201,14 @@ async function loadAlerts(flashId = null) {
     return tr;
   });
   $("#alerts tbody").replaceChildren(...rows);
-  if (!rows.length) $("#alerts tbody").append(el("tr", {}, el("td", { colspan: "7", class: "muted" }, "No alerts.")));
+  if (!rows.length) $("#alerts tbody").append(el("tr", {}, el("td", { colspan: "7", class: "muted" }, t("inbox.none"))));
   bulkBar();
 }
 
 // -- many alerts at once (a storm): select, then acknowledge or resolve them all ---------------
 function bulkBar() {
   const n = state.checked.size;
-  $("#bulk-count").textContent = n ? `${n} selected` : "";
+  $("#bulk-count").textContent = n ? t("bulk.count", { n }) : "";
   $("#bulk-ack").disabled = $("#bulk-resolve").disabled = n === 0;
   $("#select-all").checked = n > 0 && n === (state.shown || []).length;
 }
@@ -209,13 +219,13 @@ $("#select-all").addEventListener("change", (e) => {
 });
 async function bulk(action) {
   const ids = [...state.checked];
-  const note = action === "resolve" ? (prompt(`Resolution note for ${ids.length} alert(s)`, "") ?? null) : "";
+  const note = action === "resolve" ? (prompt(t("bulk.note", { n: ids.length }), "") ?? null) : "";
   if (note === null) return;
   try {
     const res = await api("/api/v1/alerts/bulk", { method: "POST", json: { ids, action, note } });
     const done = res.filter((r) => r.ok).length, not = res.filter((r) => !r.ok);
-    $("#announce").textContent = `${done} alert(s) ${action === "resolve" ? "resolved" : "acknowledged"}` +
-      (not.length ? `; ${not.length} not: ${not.map((r) => `#${r.id} ${r.error}`).join("; ")}` : "");
+    $("#announce").textContent = t(action === "resolve" ? "bulk.done.resolve" : "bulk.done.ack", { n: done }) +
+      (not.length ? t("bulk.not", { n: not.length, why: not.map((r) => `#${r.id} ${r.error}`).join("; ") }) : "");
     if (not.length) alert($("#announce").textContent);
     state.checked.clear();
   } catch (e) { $("#announce").textContent = e.message; alert(e.message); }
@@ -226,7 +236,7 @@ async function bulk(action) {
 $("#report").addEventListener("click", async () => {
   state.selected = null;
   const text = await api("/api/v1/alerts/report?format=markdown");
-  $("#detail").replaceChildren(el("h3", {}, "Shift report (last 12 h)"), el("pre", { id: "report-text", class: "report" }, text));
+  $("#detail").replaceChildren(el("h3", {}, t("report.title")), el("pre", { id: "report-text", class: "report" }, text));
 });
 $("#bulk-ack").addEventListener("click", () => bulk("acknowledge"));
 $("#bulk-resolve").addEventListener("click", () => bulk("resolve"));
@@ -238,31 +248,31 @@ async function openDetail(id) {
   const x = a.explanation || {};
   const dl = el("dl", {});
   const add = (k, v) => { if (v !== null && v !== undefined && v !== "") dl.append(el("dt", {}, k), el("dd", {}, String(v))); };
-  add("Rule", a.rule); add("Subject", a.subject); add("Severity", a.severity); add("State", a.state);
-  add("Observed", x.observed); add("Threshold", x.threshold); add("Baseline", x.baseline); add("Score", x.score);
-  add("Window", x.window_start ? `${fmtTime(x.window_start)} – ${fmtTime(x.window_end)}` : null);
-  add("Why", x.message);
-  if (Array.isArray(x.details?.devices)) add("Devices", x.details.devices.join(", "));  // e.g. a zone outage
+  add(t("f.rule"), a.rule); add(t("f.subject"), a.subject); add(t("f.severity"), t(`severity.${a.severity}`)); add(t("f.state"), t(`state.${a.state}`));
+  add(t("f.observed"), x.observed); add(t("f.threshold"), x.threshold); add(t("f.baseline"), x.baseline); add(t("f.score"), x.score);
+  add(t("f.window"), x.window_start ? `${fmtTime(x.window_start)} – ${fmtTime(x.window_end)}` : null);
+  add(t("f.why"), x.message);
+  if (Array.isArray(x.details?.devices)) add(t("f.devices"), x.details.devices.join(", "));  // e.g. a zone outage
   if (Array.isArray(x.details?.cameras)) {  // a CCTV incident: the cameras to put on the wall screen
     const first = x.details.first_camera;
-    add("Cameras", x.details.cameras.map((c) => (c === first ? `${c} (first)` : c)).join(", "));
+    add(t("f.cameras"), x.details.cameras.map((c) => (c === first ? t("f.first", { camera: c }) : c)).join(", "));
   }
-  add("Escalated", a.escalation_level ? `level ${a.escalation_level}, ${fmtTime(a.escalated_at)}` : null);
-  add("Muted", a.muted_by ? `by maintenance #${a.muted_by}: notifications held back until it ends` : null);
-  add("Assignee", a.assignee); add("Opened", fmtTime(a.opened_at)); add("Last seen", fmtTime(a.last_seen));
+  add(t("f.escalated"), a.escalation_level ? t("f.escalated.value", { level: a.escalation_level, at: fmtTime(a.escalated_at) }) : null);
+  add(t("f.muted"), a.muted_by ? t("f.muted.value", { id: a.muted_by }) : null);
+  add(t("f.assignee"), a.assignee); add(t("f.opened"), fmtTime(a.opened_at)); add(t("f.last_seen"), fmtTime(a.last_seen));
   const parts = [el("h3", {}, a.title), dl];
   if (a.procedure) parts.push(procedure(a));
   const chart = await windowChart(a);
   if (chart) parts.push(chart);
   if (canAct() && a.state !== "resolved") parts.push(actions(a));
   if (a.earlier?.length) {  // does it keep coming back, and what was done last time?
-    parts.push(el("h4", {}, `Earlier on ${a.subject} (${a.earlier.length})`),
+    parts.push(el("h4", {}, t("detail.earlier", { subject: a.subject, n: a.earlier.length })),
       el("ul", { class: "earlier" }, ...a.earlier.map((e) => el("li", {},
         `${fmtTime(e.opened_at)}${e.count > 1 ? ` ×${e.count}` : ""} — ` +
-        (e.resolved_at ? `resolved by ${e.resolved_by}${e.note ? `: ${e.note}` : ""}` : "not resolved")))));
+        (e.resolved_at ? t("detail.earlier.resolved", { who: e.resolved_by }) + (e.note ? `: ${e.note}` : "") : t("detail.earlier.open"))))));
   }
-  parts.push(el("h4", {}, "Audit trail"),
-    el("ol", { class: "audit" }, ...a.audit.map((e) => el("li", {}, `${fmtTime(e.at)} — ${e.action} by ${e.actor}${e.detail ? `: ${e.detail}` : ""}`))));
+  parts.push(el("h4", {}, t("detail.audit")),
+    el("ol", { class: "audit" }, ...a.audit.map((e) => el("li", {}, t("detail.audit.entry", { at: fmtTime(e.at), action: e.action, actor: e.actor }) + (e.detail ? `: ${e.detail}` : "")))));
   $("#detail").replaceChildren(...parts);
 }
 
@@ -270,14 +280,14 @@ async function openDetail(id) {
 function procedure(a) {
   const steps = a.procedure.steps;
   const done = steps.filter((s) => s.done).length;
-  return el("section", { class: "procedure", "aria-label": "What to do", lang: a.procedure.language },
-    el("h4", {}, `What to do (${done}/${steps.length})`),
+  return el("section", { class: "procedure", "aria-label": t("procedure.label"), lang: a.procedure.language },
+    el("h4", {}, t("procedure.title", { done, n: steps.length })),
     el("ol", {}, ...steps.map((s) => {
       const box = el("input", { type: "checkbox", id: `step-${s.step}`, "data-step": s.step });
       box.checked = s.done;
       box.disabled = !canAct();
       box.addEventListener("change", () => perform(a, `/api/v1/alerts/${a.id}/procedure/${s.step}`,
-        { method: "POST", json: { done: box.checked } }, `step ${s.step} ${box.checked ? "done" : "not done"}`));
+        { method: "POST", json: { done: box.checked } }, t("procedure.said", { n: s.step, what: t(box.checked ? "procedure.done" : "procedure.undone") })));
       return el("li", { class: s.done ? "done" : "" }, el("label", { for: box.id }, box, " ", s.text),
         s.done ? el("span", { class: "by" }, ` — ${s.by}, ${fmtTime(s.at)}`) : "");
     })));
@@ -294,28 +304,27 @@ async function perform(a, path, init, said = "") {
 
 function actions(a) {
   const act = (path, json) => perform(a, `/api/v1/alerts/${a.id}/${path}`, { method: "POST", json });
-  const note = el("input", { "aria-label": "Comment or resolution note", placeholder: "comment / note", id: "note" });
-  const who = el("input", { "aria-label": "Assignee user name", placeholder: "assignee", id: "assignee" });
-  return el("div", { class: "actions", role: "group", "aria-label": "Alert actions" },
-    a.state === "open" ? el("button", { id: "ack", onclick: () => act("acknowledge") }, "Acknowledge") : "",
-    who, el("button", { id: "assign", onclick: () => act("assign", { assignee: who.value || null }) }, "Assign"),
-    note, el("button", { id: "comment", onclick: () => note.value && act("comments", { text: note.value }) }, "Comment"),
-    el("button", { id: "resolve", onclick: () => act("resolve", { note: note.value }) }, "Resolve"),
+  const note = el("input", { "aria-label": t("actions.note"), placeholder: t("actions.note.placeholder"), id: "note" });
+  const who = el("input", { "aria-label": t("actions.assignee"), placeholder: t("actions.assignee.placeholder"), id: "assignee" });
+  const id = a.muted_by, rs = { rule: a.rule, subject: a.subject };
+  return el("div", { class: "actions", role: "group", "aria-label": t("actions.label") },
+    a.state === "open" ? el("button", { id: "ack", onclick: () => act("acknowledge") }, t("actions.ack")) : "",
+    who, el("button", { id: "assign", onclick: () => act("assign", { assignee: who.value || null }) }, t("actions.assign")),
+    note, el("button", { id: "comment", onclick: () => note.value && act("comments", { text: note.value }) }, t("actions.comment")),
+    el("button", { id: "resolve", onclick: () => act("resolve", { note: note.value }) }, t("actions.resolve")),
     ...(a.muted_by
-      ? [el("button", { id: "extend", title: `The work goes on: maintenance #${a.muted_by} ends an hour later`,
-          onclick: () => perform(a, `/api/v1/maintenance/${a.muted_by}`, { method: "PATCH", json: { extend_min: 60 } },
-            `maintenance #${a.muted_by} extended by 1 h`) },
-          "Extend 1 h"),
-        el("button", { id: "unmute", title: `End maintenance #${a.muted_by} now: its alerts still live are notified`,
-          onclick: () => perform(a, `/api/v1/maintenance/${a.muted_by}/end`, { method: "POST" }, `maintenance #${a.muted_by} ended`) },
-          "End maintenance")]
-      : [el("button", { id: "mute", title: "Mute: choose what stops notifying and for how long", onclick: () => muteDialog(a, note.value) },
-        "Mute…"),
+      ? [el("button", { id: "extend", title: t("actions.extend.hint", { id }),
+          onclick: () => perform(a, `/api/v1/maintenance/${id}`, { method: "PATCH", json: { extend_min: 60 } }, t("actions.extended", { id })) },
+          t("actions.extend")),
+        el("button", { id: "unmute", title: t("actions.unmute.hint", { id }),
+          onclick: () => perform(a, `/api/v1/maintenance/${id}/end`, { method: "POST" }, t("actions.unmuted", { id })) },
+          t("actions.unmute"))]
+      : [el("button", { id: "mute", title: t("actions.mute.hint"), onclick: () => muteDialog(a, note.value) }, t("actions.mute")),
         // ISA-18.2 shelving: a nuisance alert set aside for the shift, this rule on this subject only
-        el("button", { id: "shelve", title: `Shelve ${a.rule} on ${a.subject} for 8 hours: it stops notifying and escalating (other rules of ${a.subject} still do); tune it, then unshelve`,
+        el("button", { id: "shelve", title: t("actions.shelve.hint", rs),
           onclick: () => perform(a, "/api/v1/maintenance", { method: "POST", json: { subject: a.subject, rule_prefix: a.rule, duration_min: 480,
-            reason: note.value || `shelved from the console (alert ${a.id}): a nuisance to tune` } }, `${a.rule} on ${a.subject} is shelved for 8 h`) },
-          "Shelve 8 h")]));
+            reason: note.value || t("actions.shelve.reason", { id: a.id }) } }, t("actions.shelved", rs)) },
+          t("actions.shelve"))]));
 }
 
 // muting, scoped explicitly: this rule on this subject by default; everything of the subject only when chosen,
@@ -324,29 +333,28 @@ function muteDialog(a, note) {
   const zone = a.subject.startsWith("zone:");
   const scope = (id, value, text, checked) => el("label", { class: "choice" },
     Object.assign(el("input", { type: "radio", name: "mute-scope", id, value }), { checked }), " ", text);
-  const duration = el("select", { id: "mute-duration", "aria-label": "How long" },
-    ...[[30, "30 min"], [60, "1 h"], [120, "2 h"], [240, "4 h"], [480, "8 h"]].map(([m, t]) =>
-      Object.assign(el("option", { value: m }, t), { selected: m === 120 })));
-  const reason = el("input", { id: "mute-reason", "aria-label": "Reason", placeholder: "reason (technician on site, …)", value: note || "" });
+  const span = (m) => (m < 60 ? t("span.min", { n: m }) : t("span.h", { n: m / 60 }));
+  const duration = el("select", { id: "mute-duration", "aria-label": t("mute.how_long") },
+    ...[30, 60, 120, 240, 480].map((m) => Object.assign(el("option", { value: m }, span(m)), { selected: m === 120 })));
+  const reason = el("input", { id: "mute-reason", "aria-label": t("mute.reason"), placeholder: t("mute.reason.placeholder"), value: note || "" });
   const confirm = el("input", { type: "checkbox", id: "mute-confirm" });
-  const confirmRow = el("label", { class: "choice warn", id: "mute-confirm-row", hidden: "" }, confirm, " ",
-    `I confirm: every alert of every device in ${a.subject.slice(5)} stops notifying and escalating`);
-  const ok = el("button", { id: "mute-ok", class: "primary" }, "Mute");
+  const z = a.subject.slice(5), rs = { rule: a.rule, subject: a.subject };
+  const confirmRow = el("label", { class: "choice warn", id: "mute-confirm-row", hidden: "" }, confirm, " ", t("mute.confirm", { zone: z }));
+  const ok = el("button", { id: "mute-ok", class: "primary" }, t("mute.ok"));
   const dialog = el("dialog", { id: "mute-dialog", "aria-labelledby": "mute-title" },
-    el("h3", { id: "mute-title" }, `Mute alerts of ${a.subject}`),
-    el("fieldset", {}, el("legend", {}, "What stops notifying"),
-      scope("scope-rule", "rule", `${a.rule} on ${a.subject} only`, true),
-      scope("scope-subject", "subject", zone ? `every alert of the whole zone ${a.subject.slice(5)} (all its devices, all rules)`
-        : `every alert of ${a.subject} (all rules: maintenance of the device)`, false)),
-    el("label", { for: "mute-duration" }, "For"), duration,
-    el("label", { for: "mute-reason" }, "Reason"), reason, confirmRow,
+    el("h3", { id: "mute-title" }, t("mute.title", { subject: a.subject })),
+    el("fieldset", {}, el("legend", {}, t("mute.what")),
+      scope("scope-rule", "rule", t("mute.scope.rule", rs), true),
+      scope("scope-subject", "subject", zone ? t("mute.scope.zone", { zone: z }) : t("mute.scope.device", { subject: a.subject }), false)),
+    el("label", { for: "mute-duration" }, t("mute.for")), duration,
+    el("label", { for: "mute-reason" }, t("mute.reason")), reason, confirmRow,
     el("p", { class: "error", id: "mute-why", role: "status" }),
-    el("div", { class: "actions" }, ok, el("button", { id: "mute-cancel", onclick: () => dialog.close() }, "Cancel")));
+    el("div", { class: "actions" }, ok, el("button", { id: "mute-cancel", onclick: () => dialog.close() }, t("mute.cancel"))));
   const wide = () => dialog.querySelector("#scope-subject").checked;
   const check = () => {  // what is missing before the mute may go ahead
     confirmRow.hidden = !(zone && wide());
-    const why = zone && wide() && !reason.value.trim() ? "A whole zone needs a reason"
-      : zone && wide() && !confirm.checked ? "Confirm muting the whole zone" : "";
+    const why = zone && wide() && !reason.value.trim() ? t("mute.need_reason")
+      : zone && wide() && !confirm.checked ? t("mute.need_confirm") : "";
     $("#mute-why", dialog).textContent = why;
     ok.disabled = Boolean(why);
   };
@@ -355,11 +363,10 @@ function muteDialog(a, note) {
   ok.addEventListener("click", async () => {
     const minutes = Number(duration.value), all = wide();
     const json = { subject: a.subject, duration_min: minutes,
-      reason: reason.value.trim() || `muted from the console (alert ${a.id})`, ...(all ? {} : { rule_prefix: a.rule }) };
+      reason: reason.value.trim() || t("mute.default_reason", { id: a.id }), ...(all ? {} : { rule_prefix: a.rule }) };
     dialog.close();
-    const span = minutes < 60 ? `${minutes} min` : `${minutes / 60} h`;
     await perform(a, "/api/v1/maintenance", { method: "POST", json },
-      all ? `${a.subject}: every alert muted for ${span}` : `${a.rule} on ${a.subject} muted for ${span}`);
+      all ? t("mute.done.all", { subject: a.subject, span: span(minutes) }) : t("mute.done.rule", { ...rs, span: span(minutes) }));
   });
   document.body.append(dialog);
   check();
@@ -435,7 +442,7 @@ let reloadPending = null;
 function onAlertEvent(what, a, id) {
   if (id) state.lastEventId = id;
   if (a.severity === "critical" && !a.muted && (what === "opened" || what === "reopened" || what === "escalated" || what === "reminded")) {
-    $("#announce").textContent = `Critical alert: ${a.title}`;
+    $("#announce").textContent = t("alert.critical", { title: a.title });
     beep();
   }
   clearTimeout(reloadPending);
@@ -516,4 +523,7 @@ async function drawBoards() {
 }
 
 if (new URLSearchParams(location.search).has("wall")) document.body.classList.add("wall");
-if (state.token) start().catch(() => logout());
+loadI18n().then(() => {
+  $("#lang-switch").replaceChildren(languageSwitch());
+  if (state.token) start().catch(() => logout());
+});

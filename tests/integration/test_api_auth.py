@@ -69,7 +69,7 @@ def test_the_limiter_counts_failures_per_account_and_address_per_account_and_per
 def test_login_me_and_problem_documents(api: Api) -> None:
     with api.client("operator") as c:
         me = c.get("/api/v1/auth/me").json()
-    assert me == {"name": "operator", "role": "operator", "via": "token"}
+    assert me == {"name": "operator", "role": "operator", "via": "token", "language": None}
     r = httpx.post(f"{api.url}/api/v1/auth/token", data={"username": "operator", "password": "nope"})
     assert r.status_code == 401
     assert r.headers["content-type"] == "application/problem+json"
@@ -135,9 +135,8 @@ def _mutating_routes(api: Api) -> list[tuple[str, str]]:
     out = []
     for path, ops in spec["paths"].items():
         for method in ops:
-            if method in ("post", "patch", "put", "delete") and not path.endswith(
-                "/token"
-            ):  # not the sign-ins
+            # not the sign-ins, nor a person's own choice of language (PATCH /auth/me: viewers too)
+            if method in ("post", "patch", "put", "delete") and not path.endswith(("/token", "/auth/me")):
                 out.append((method.upper(), path))
     return out
 
@@ -181,6 +180,7 @@ def test_api_keys_work_until_revoked(api: Api) -> None:
                 "name": f"key:{prefix}",
                 "role": "viewer",
                 "via": "key",
+                "language": None,
             }
             assert svc.get("/api/v1/alerts").status_code == 200
             assert svc.post("/api/v1/alerts/1/acknowledge").status_code == 403

@@ -22,13 +22,14 @@ from alerts.runbooks import procedure
 from tests.support import PASSWORDS, Api, fire_alert_through_mqtt, shot
 
 
-def sign_in(b: WebDriver, api: Api, user: str) -> WebDriverWait[WebDriver]:
+def sign_in(b: WebDriver, api: Api, user: str, who: str | None = None) -> WebDriverWait[WebDriver]:
+    """Sign ``user`` in; ``who``: how the page then names them (in English: ``operator (operator)``)."""
     wait = WebDriverWait(b, 15)
     b.get(f"{api.url}/console")
     wait.until(ec.visibility_of_element_located((By.ID, "username"))).send_keys(user)
     b.find_element(By.ID, "password").send_keys(PASSWORDS[user])
     b.find_element(By.CSS_SELECTOR, "#login-form button").click()
-    wait.until(ec.text_to_be_present_in_element((By.ID, "who"), f"{user} ({user})"))
+    wait.until(ec.text_to_be_present_in_element((By.ID, "who"), who or f"{user} ({user})"))
     wait.until(ec.visibility_of_element_located((By.ID, "inbox")))
     return wait
 
@@ -378,7 +379,7 @@ def test_a_zone_is_muted_whole_only_when_chosen_explained_and_confirmed(
         )
     assert fall is not None and crowd is not None
     browser = browser_ko
-    sign_in(browser, api, "operator")
+    sign_in(browser, api, "operator", who="operator (관제요원)")
     wait = WebDriverWait(browser, 10, ignored_exceptions=[StaleElementReferenceException])
     click = clicker(browser)
     wait.until(lambda b: click((By.CSS_SELECTOR, f"#alerts tr[data-id='{fall.id}']")))
@@ -387,9 +388,9 @@ def test_a_zone_is_muted_whole_only_when_chosen_explained_and_confirmed(
     assert browser.find_element(By.ID, "scope-rule").is_selected()  # the default: this rule here only
     browser.find_element(By.ID, "scope-subject").click()
     ok = browser.find_element(By.ID, "mute-ok")
-    assert not ok.is_enabled() and "needs a reason" in dialog.text  # the whole zone: not without a reason
+    assert not ok.is_enabled() and "구역 전체는 사유가 필요합니다" in dialog.text  # not without a reason
     browser.find_element(By.ID, "mute-reason").send_keys("구청 정전 작업")
-    assert not ok.is_enabled() and "Confirm muting the whole zone" in dialog.text
+    assert not ok.is_enabled() and "구역 전체 음소거를 확인하세요" in dialog.text
     shot(browser, "mute-zone-confirm-ko")
     browser.find_element(By.ID, "mute-cancel").click()  # changed their mind: nothing muted
     wait.until(ec.invisibility_of_element_located((By.ID, "mute-dialog")))
@@ -398,7 +399,7 @@ def test_a_zone_is_muted_whole_only_when_chosen_explained_and_confirmed(
     wait.until(ec.element_to_be_clickable((By.ID, "mute-ok"))).click()
     wait.until(
         ec.text_to_be_present_in_element(
-            (By.ID, "announce"), "cctv.incident.fall on zone:gwonseon muted for 2 h"
+            (By.ID, "announce"), "zone:gwonseon의 cctv.incident.fall 2시간 음소거"
         )
     )
     w = api.platform.query("SELECT subject, rule_prefix, ends_at - starts_at FROM maintenance")
@@ -412,9 +413,7 @@ def test_a_zone_is_muted_whole_only_when_chosen_explained_and_confirmed(
     browser.find_element(By.ID, "mute-reason").send_keys("구청 정전 작업")
     browser.find_element(By.ID, "mute-confirm").click()
     wait.until(ec.element_to_be_clickable((By.ID, "mute-ok"))).click()
-    wait.until(
-        ec.text_to_be_present_in_element((By.ID, "announce"), "zone:gwonseon: every alert muted for 2 h")
-    )
+    wait.until(ec.text_to_be_present_in_element((By.ID, "announce"), "zone:gwonseon: 모든 경보 2시간 음소거"))
     whole = api.platform.query("SELECT rule_prefix, reason FROM maintenance WHERE rule_prefix IS NULL")
     assert whole == [(None, "구청 정전 작업")]
     assert viewer.get(f"/api/v1/alerts/{crowd.id}").json()["muted_by"] is not None

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import httpx
 import psycopg
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.ui import Select
 
 from alerts import store
 from alerts.config import AlertRules
 from alerts.model import Alert, Explanation, Raise, Severity
+from citywatch.localtime import SEOUL
 from tests.integration.test_console import sign_in
 from tests.support import Api, shot
 
@@ -96,7 +99,7 @@ def test_an_alert_without_a_procedure_has_none_to_tick(api: Api) -> None:
 
 def test_a_korean_operator_ticks_the_procedure_in_the_console(api: Api, browser_ko: WebDriver) -> None:
     a = fall_incident(api)
-    wait = sign_in(browser_ko, api, "operator")
+    wait = sign_in(browser_ko, api, "operator", who="operator (관제요원)")
     wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, f"#alerts tr[data-id='{a.id}']"))).click()
     box = wait.until(ec.element_to_be_clickable((By.ID, "step-3")))
     section = browser_ko.find_element(By.CSS_SELECTOR, "#detail .procedure")
@@ -107,3 +110,68 @@ def test_a_korean_operator_ticks_the_procedure_in_the_console(api: Api, browser_
     ticked = browser_ko.find_element(By.CSS_SELECTOR, "#detail .procedure li.done")
     assert "operator" in ticked.text and "119" in ticked.text
     shot(browser_ko, "alert-procedure-ko")
+
+
+def test_each_person_reads_the_console_in_their_language(api: Api) -> None:
+    public = httpx.get(f"{api.url}/api/v1/i18n").json()  # before anyone signs in
+    assert (public["default"], public["timezone"]) == ("ko", "Asia/Seoul")
+    assert [(x["code"], x["name"]) for x in public["languages"]] == [("ko", "한국어"), ("en", "English")]
+    assert (
+        public["messages"]["ko"]["nav.inbox"] == "경보" and public["messages"]["en"]["nav.inbox"] == "Alerts"
+    )
+    with api.client("operator") as op:
+        assert (
+            op.get("/api/v1/auth/me").json()["language"] is None
+        )  # not chosen: the browser's, else the city's
+        assert op.patch("/api/v1/auth/me", json={"language": "en"}).json()["language"] == "en"
+        assert op.get("/api/v1/auth/me").json()["language"] == "en"
+        assert op.patch("/api/v1/auth/me", json={"language": "fr"}).status_code == 422
+    with api.client("viewer") as v:
+        assert v.get("/api/v1/auth/me").json()["language"] is None  # one person's choice is theirs alone
+        assert (
+            v.patch("/api/v1/auth/me", json={"language": "ko"}).json()["language"] == "ko"
+        )  # viewers choose too
+    key = api.client().post("/api/v1/api-keys", json={"name": "grafana", "role": "viewer"}).json()["key"]
+    r = httpx.patch(f"{api.url}/api/v1/auth/me", json={"language": "en"}, headers={"X-API-Key": key})
+    assert r.status_code == 403 and "no account" in r.json()["detail"]
+
+
+def test_a_korean_operator_reads_the_console_in_korean_and_may_switch(
+    api: Api, browser_ko: WebDriver
+) -> None:
+    a = fall_incident(api)
+    b = browser_ko
+    wait = sign_in(b, api, "operator", who="operator (관제요원)")
+    assert b.find_element(By.TAG_NAME, "html").get_attribute("lang") == "ko"
+    assert [x.text for x in b.find_elements(By.CSS_SELECTOR, "#tabs button")] == [
+        "경보",
+        "지도",
+        "현황판",
+        "유지보수",
+        "규칙",
+    ]
+    row = wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, f"#alerts tr[data-id='{a.id}']")))
+    assert "긴급" in row.text and "발생" in row.text
+    opened = datetime.fromisoformat(api.client("viewer").get(f"/api/v1/alerts/{a.id}").json()["opened_at"])
+    assert opened.astimezone(SEOUL).strftime("%H:%M") in row.text  # the city's time, whatever the machine's
+    row.click()
+    wait.until(
+        ec.text_to_be_present_in_element((By.CSS_SELECTOR, "#detail .procedure h4"), "조치 절차 (0/6)")
+    )
+    shot(b, "inbox-ko")
+    Select(b.find_element(By.ID, "lang")).select_by_value("en")
+    wait.until(
+        ec.text_to_be_present_in_element((By.CSS_SELECTOR, "#tabs button[data-view='inbox']"), "Alerts")
+    )
+    wait.until(
+        ec.text_to_be_present_in_element((By.CSS_SELECTOR, "#detail .procedure h4"), "What to do (0/6)")
+    )
+    assert (
+        "call 119 for an ambulance" in b.find_element(By.CSS_SELECTOR, "#detail .procedure").text
+    )  # the API answers in English
+    assert api.client("operator").get("/api/v1/auth/me").json()["language"] == "en"  # kept for the account
+    b.refresh()
+    wait.until(
+        ec.text_to_be_present_in_element((By.CSS_SELECTOR, "#tabs button[data-view='inbox']"), "Alerts")
+    )
+    assert b.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en"

@@ -1,0 +1,63 @@
+"""The web pages' message catalogue (api/web/messages.json): every key a page uses is there in Korean and
+English, with the same placeholders; a catalogue with a gap is refused."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import orjson
+
+from alerts.model import Severity, State
+from api.security import Role
+from citywatch.i18n import LANGUAGES, catalogue_problems
+
+WEB = Path(__file__).resolve().parents[2] / "api" / "web"
+CATALOGUE = orjson.loads((WEB / "messages.json").read_bytes())
+# keys built from a value at run time: t(`severity.${a.severity}`) and the like, with every value they take
+DYNAMIC = {
+    "severity": [s.label for s in Severity],
+    "state": [s.value for s in State],
+    "role": [r.label for r in Role],
+}
+
+
+def used_keys() -> tuple[set[str], set[str]]:
+    """The keys the pages name literally (``t("key")``, ``data-i18n="key"``, ``data-i18n-attr="attr:key"``),
+    and the prefixes of those they build (``t(`severity.${…}`)``)."""
+    literal, built = set(), set()
+    for path in [*WEB.glob("*.js"), *WEB.glob("*.html")]:
+        text = path.read_text(encoding="utf-8")
+        literal |= set(re.findall(r"\bt\(\"([a-z0-9_.]+)\"", text))
+        literal |= set(re.findall(r"data-i18n=\"([a-z0-9_.]+)\"", text))
+        for attrs in re.findall(r"data-i18n-attr=\"([^\"]+)\"", text):
+            literal |= {pair.split(":", 1)[1] for pair in attrs.split()}
+        built |= set(re.findall(r"\bt\(`([a-z0-9_]+)\.\$\{", text))
+    return literal, built
+
+
+def test_the_catalogue_is_whole_in_every_language() -> None:
+    assert set(CATALOGUE) == set(LANGUAGES)
+    assert catalogue_problems(CATALOGUE) == []
+
+
+def test_every_key_a_page_uses_is_in_the_catalogue() -> None:
+    literal, built = used_keys()
+    assert len(literal) >= 100 and built == set(DYNAMIC)  # the scan found the pages' keys
+    needed = literal | {f"{prefix}.{v}" for prefix in built for v in DYNAMIC[prefix]}
+    for lang in LANGUAGES:
+        assert sorted(needed - CATALOGUE[lang].keys()) == [], lang
+
+
+def test_a_catalogue_with_a_gap_or_a_changed_placeholder_is_refused() -> None:
+    good = {"ko": {"a": "{n}건 선택", "b": "확인"}, "en": {"a": "{n} selected", "b": "Acknowledge"}}
+    assert catalogue_problems(good) == []
+    assert catalogue_problems({"ko": good["ko"], "en": {"a": "{n} selected"}}) == ["en: b missing"]
+    assert catalogue_problems({"ko": good["ko"], "en": {**good["en"], "a": "{count} selected"}}) == [
+        "en: a has placeholders ['count'], ko has ['n']"
+    ]
+    assert catalogue_problems({"ko": good["ko"]}) == ["language 'en' missing"]
+    assert catalogue_problems({**good, "fr": {"a": "{n}", "b": "x"}}) == [
+        "language 'fr' is not one of citywatch's"
+    ]
+    assert catalogue_problems({"ko": {**good["ko"], "b": " "}, "en": good["en"]}) == ["ko: b is empty"]
