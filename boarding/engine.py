@@ -226,7 +226,11 @@ class Bell:
             )
         stops.sort(key=lambda s: s.distance_m or 0.0)
         bus = self.buses.get(bus_id)
-        content = tuple((s.stop_id, s.passengers, s.wheelchair, s.acknowledged) for s in stops)
+        # the terminal counts the time down itself between states; a new state when the estimate moves to
+        # another minute corrects it (a bus held at lights, or faster than assumed)
+        content = tuple(
+            (s.stop_id, s.passengers, s.wheelchair, s.acknowledged, int((s.eta_s or 0) // 60)) for s in stops
+        )
         if bus is not None and bus.published == content and not force:
             return []
         if bus is not None:

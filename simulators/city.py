@@ -15,12 +15,24 @@ from citywatch.contracts.topics import DeviceKind
 
 CENTRE = (37.2636, 127.0286)  # Suwon city hall
 ZONES = ("jangan", "gwonseon", "paldal", "yeongtong")
-ZONE_NAMES = {
-    "jangan": "Jangan-gu",
-    "gwonseon": "Gwonseon-gu",
-    "paldal": "Paldal-gu",
-    "yeongtong": "Yeongtong-gu",
+# Suwon's four districts (구) and some of their neighbourhoods (동): the names people there use
+ZONE_NAMES = {"jangan": "장안구", "gwonseon": "권선구", "paldal": "팔달구", "yeongtong": "영통구"}
+DONGS = {
+    "jangan": ("조원동", "정자동", "파장동", "율천동", "영화동", "연무동", "송죽동", "천천동"),
+    "gwonseon": ("고색동", "호매실동", "권선동", "세류동", "금곡동", "곡선동", "입북동", "평동"),
+    "paldal": ("인계동", "우만동", "행궁동", "지동", "매교동", "화서동", "매산동", "고등동"),
+    "yeongtong": ("광교동", "영통동", "매탄동", "원천동", "망포동", "태장동", "신동", "이의동"),
 }
+AREA_NAMES = {"school": "학교 앞", "park": "공원", "road": "도로", "market": "시장"}
+STOP_PLACES = ("주민센터", "사거리", "시장", "초등학교", "우체국", "입구", "공원", "아파트")
+
+
+def _named(zone: str, n: int, what: str) -> str:
+    """The ``n``-th ``what`` of a zone (a station, a lot) after one of its neighbourhoods; numbered once
+    every neighbourhood has one."""
+    dongs = DONGS[zone]
+    name = f"{dongs[n % len(dongs)]} {what}"
+    return name if n < len(dongs) else f"{name} {n // len(dongs) + 1}"
 ZONE_OFFSETS = {
     "jangan": (0.03, -0.01),
     "gwonseon": (-0.01, -0.04),
@@ -133,7 +145,7 @@ def build_city(seed: int = 1, scale: Scale | None = None) -> City:
             Device(
                 f"aq-{i + 1:03d}",
                 DeviceKind.AIR_QUALITY,
-                f"{ZONE_NAMES[zone]} station {i + 1}",
+                _named(zone, i // len(ZONES), "측정소"),
                 lat,
                 lon,
                 zone,
@@ -146,7 +158,7 @@ def build_city(seed: int = 1, scale: Scale | None = None) -> City:
         lat, lon = _near(rng, zone)
         lot = Lot(
             f"lot-{i + 1:02d}",
-            f"{ZONE_NAMES[zone]} public parking {i + 1}",
+            _named(zone, i // len(ZONES), "공영주차장"),
             sc.spaces_per_lot,
             lat,
             lon,
@@ -159,7 +171,7 @@ def build_city(seed: int = 1, scale: Scale | None = None) -> City:
                 Device(
                     f"pk-{i + 1:02d}-{j + 1:03d}",
                     DeviceKind.PARKING,
-                    f"{lot.name} space {j + 1}",
+                    f"{lot.name} {j + 1}번 면",
                     round(lat + rng.gauss(0, 0.0002), 6),
                     round(lon + rng.gauss(0, 0.0002), 6),
                     zone,
@@ -176,7 +188,7 @@ def build_city(seed: int = 1, scale: Scale | None = None) -> City:
             Device(
                 f"cam-{i + 1:03d}",
                 DeviceKind.CCTV,
-                f"{ZONE_NAMES[zone]} {area} camera {i + 1}",
+                f"{DONGS[zone][(i // len(ZONES)) % len(DONGS[zone])]} {AREA_NAMES[area]} CCTV {i + 1}",
                 lat,
                 lon,
                 zone,
@@ -185,6 +197,7 @@ def build_city(seed: int = 1, scale: Scale | None = None) -> City:
             )
         )
     stops: dict[str, Stop] = {}
+    named: set[str] = set()
     routes: list[Route] = []
     for r in range(sc.routes):
         loop = r % 3 == 2
@@ -201,13 +214,17 @@ def build_city(seed: int = 1, scale: Scale | None = None) -> City:
                 lon += 0.008 * math.sin(angle) + rng.gauss(0, 0.0008)
             zone = nearest_zone(lat, lon)
             sid = f"st-{r + 1:02d}{s + 1:02d}"
-            stops[sid] = Stop(sid, f"Route {r + 1} stop {s + 1}", round(lat, 6), round(lon, 6), zone)
+            name = f"{DONGS[zone][(r * 3 + s) % len(DONGS[zone])]} {STOP_PLACES[(r + 2 * s) % len(STOP_PLACES)]}"
+            if name in named:  # another route's stop has it: say which stop this is
+                name = f"{name} ({r + 1}-{s + 1})"
+            named.add(name)
+            stops[sid] = Stop(sid, name, round(lat, 6), round(lon, 6), zone)
             ids.append(sid)
             devices.append(
                 Device(
                     f"stop-{r + 1:02d}{s + 1:02d}",
                     DeviceKind.STOP,
-                    f"Bell panel at {sid}",
+                    f"{name} 승차벨",
                     stops[sid].lat,
                     stops[sid].lon,
                     zone,
@@ -215,7 +232,7 @@ def build_city(seed: int = 1, scale: Scale | None = None) -> City:
                     meta={"stop_id": sid},
                 )
             )
-        route = Route(f"r{r + 1}", f"Route {r + 1}{' (loop)' if loop else ''}", tuple(ids), loop)
+        route = Route(f"r{r + 1}", f"{r + 1}번{' (순환)' if loop else ''}", tuple(ids), loop)
         routes.append(route)
         for b in range(sc.buses_per_route):
             first = stops[ids[0]]
@@ -223,7 +240,7 @@ def build_city(seed: int = 1, scale: Scale | None = None) -> City:
                 Device(
                     f"bus-{r + 1:02d}{b + 1:02d}",
                     DeviceKind.BUS,
-                    f"Bus {r + 1}-{b + 1}",
+                    f"{r + 1}번 버스 {b + 1}호",
                     first.lat,
                     first.lon,
                     first.zone,
@@ -235,7 +252,7 @@ def build_city(seed: int = 1, scale: Scale | None = None) -> City:
         Device(
             "app-gateway",
             DeviceKind.STOP,
-            "Passenger app gateway",
+            "승차벨 앱 게이트웨이",
             CENTRE[0],
             CENTRE[1],
             "paldal",

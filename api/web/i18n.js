@@ -55,3 +55,10 @@ function languageSwitch(onChange) {
   sel.addEventListener("change", () => { localStorage.setItem("cw-lang", sel.value); setLang(sel.value); onChange?.(sel.value); });
   return sel;
 }
+
+// a text that counts something: key.one or key.other, as the language's plural rules say for n
+function tn(key, n, params = {}) {
+  const form = new Intl.PluralRules(I18N.lang).select(n);
+  const k = I18N.messages[I18N.lang]?.[`${key}.${form}`] !== undefined ? `${key}.${form}` : `${key}.other`;
+  return t(k, { n, ...params });
+}

@@ -26,6 +26,8 @@ POLICY: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/driver/token"): PUBLIC,
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/readyz"): PUBLIC,
+    ("GET", "/api/v1/i18n"): PUBLIC,  # the sign-in page's texts
+    ("PATCH", "/api/v1/auth/me"): "viewer",  # a person's own language
     ("GET", "/api/v1/users"): "admin",
     ("POST", "/api/v1/users"): "admin",
     ("PATCH", "/api/v1/users/{username}"): "admin",
@@ -46,6 +48,7 @@ POLICY: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/alerts/{alert_id}/confirm"): "operator",
     ("POST", "/api/v1/alerts/{alert_id}/assign"): "operator",
     ("POST", "/api/v1/alerts/{alert_id}/comments"): "operator",
+    ("POST", "/api/v1/alerts/{alert_id}/procedure/{step}"): "operator",
     ("POST", "/api/v1/maintenance"): "operator",
     ("POST", "/api/v1/maintenance/{window_id}/end"): "operator",
     ("PATCH", "/api/v1/maintenance/{window_id}"): "operator",

@@ -24,9 +24,20 @@ from boarding.service import BoardingService
 from citywatch import broker
 from simulators.gtfs import write_feed
 from simulators.publisher import Publisher
-from tests.support import SECRET, Api, browser, positions, request, send_positions, shot, start_api, wait_for
+from tests.support import (
+    SECRET,
+    Api,
+    browser,
+    browser_ko,
+    positions,
+    request,
+    send_positions,
+    shot,
+    start_api,
+    wait_for,
+)
 
-__all__ = ["browser"]
+__all__ = ["browser", "browser_ko"]
 
 
 @pytest.fixture
@@ -147,3 +158,44 @@ def test_terminal_says_plainly_when_the_connection_is_lost_and_recovers(api: Api
     finally:
         again.stop()
         again.thread.join(15)
+
+
+def test_a_korean_terminal_counts_down_and_chimes_once_for_a_new_stop(
+    api: Api, bell: Any, browser_ko: WebDriver, run_ingest
+) -> None:  # type: ignore[no-untyped-def]
+    p, net, b = api.platform, bell, browser_ko
+    # count the chimes: every AudioContext the page makes is one
+    b.execute_cdp_cmd(
+        "Page.addScriptToEvaluateOnNewDocument",
+        {"source": "window.chimes = 0; const A = window.AudioContext;"
+                   " window.AudioContext = function () { window.chimes++; return new A(); };"},
+    )  # fmt: skip
+    route = next(r for r in p.city.routes if not r.loop)
+    rd = net.for_route(route.route_id)[0]
+    stop = rd.stops[2]
+    frac = rd.stop_along[stop] / rd.path.length_m
+    bus = f"bus-{route.route_id[1:].zfill(2)}01"
+    with run_ingest(p.settings()):
+        wait = sign_in_terminal(b, api, bus)
+        assert b.find_element(By.ID, "empty").text == "앞쪽 정류장에 기다리는 승객이 없습니다"
+        pub = Publisher(host="127.0.0.1", port=p.broker.port, secret=SECRET, mode="gateway")
+        pub.open([])
+        send_positions(pub, bus, route.route_id, positions(net, route.route_id, frac - 0.3, frac - 0.25, 4))
+        time.sleep(0.3)
+        request(pub, f"stop-{stop[3:]}", stop, route.route_id, n=2)
+        wait.until(ec.visibility_of_element_located((By.ID, "next")))
+        assert b.find_element(By.ID, "passengers").text == "2명"
+        assert b.find_element(By.CSS_SELECTOR, "#next .label").text == "승객 대기"
+        assert b.execute_script("return window.chimes") == 1
+        assert "pulse" in (b.find_element(By.ID, "next").get_attribute("class") or "")
+
+        def metres() -> float:
+            text = b.find_element(By.ID, "eta").text  # e.g. "1.2 km · 3분" or "850 m · 2분"
+            n, unit = text.split(" · ")[0].split(" ")
+            return float(n) * (1000 if unit == "km" else 1)
+
+        before = metres()
+        wait.until(lambda _b: metres() < before)  # no new position: the terminal counts down by itself
+        shot(b, "driver-request-ko")
+        assert b.execute_script("return window.chimes") == 1  # the same stop chimes once
+        pub.close()

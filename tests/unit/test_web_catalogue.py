@@ -29,6 +29,8 @@ def used_keys() -> tuple[set[str], set[str]]:
     for path in [*WEB.glob("*.js"), *WEB.glob("*.html")]:
         text = path.read_text(encoding="utf-8")
         literal |= set(re.findall(r"\bt\(\"([a-z0-9_.]+)\"", text))
+        counted = set(re.findall(r"\btn\(\"([a-z0-9_.]+)\"", text))  # tn(key, n): key.one and key.other
+        literal |= {f"{k}.{form}" for k in counted for form in ("one", "other")}
         literal |= set(re.findall(r"data-i18n=\"([a-z0-9_.]+)\"", text))
         for attrs in re.findall(r"data-i18n-attr=\"([^\"]+)\"", text):
             literal |= {pair.split(":", 1)[1] for pair in attrs.split()}
