@@ -2,20 +2,39 @@
 
 from __future__ import annotations
 
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import orjson
 import psycopg
 from psycopg.types.json import Jsonb
 
 from simulators.city import ZONE_NAMES, City
 
+#: Suwon's four districts as Statistics Korea draws them (cut by tools/boundaries.py; KOGL type 1)
+DISTRICTS = Path(__file__).with_name("suwon-districts.geojson")
+
+
+@cache
+def boundaries() -> dict[str, dict[str, Any]]:
+    """Per zone, its boundary (a GeoJSON geometry) and the attribution its source asks for."""
+    doc = orjson.loads(DISTRICTS.read_bytes())
+    return {
+        f["properties"]["zone_id"]: {"boundary": f["geometry"], "attribution": f["properties"]["attribution"]}
+        for f in doc["features"]
+    }
+
 
 def register_city(conninfo: str, city: City) -> int:
     with psycopg.connect(conninfo) as conn, conn.cursor() as cur:
         cur.executemany(
-            "INSERT INTO zones (zone_id, name) VALUES (%s, %s) ON CONFLICT (zone_id) DO UPDATE SET name = excluded.name",
-            # the city's districts, and any other zone its devices are in (named by its id)
+            "INSERT INTO zones (zone_id, name, meta) VALUES (%s, %s, %s) ON CONFLICT (zone_id) DO UPDATE"
+            " SET name = excluded.name, meta = zones.meta || excluded.meta",
+            # the city's districts with their outlines, and any other zone its devices are in (named by its id)
             [
-                *ZONE_NAMES.items(),
-                *((z, z) for z in sorted({d.zone for d in city.devices} - set(ZONE_NAMES))),
+                *((z, name, Jsonb(boundaries().get(z, {}))) for z, name in ZONE_NAMES.items()),
+                *((z, z, Jsonb({})) for z in sorted({d.zone for d in city.devices} - set(ZONE_NAMES))),
             ],
         )
         cur.executemany(

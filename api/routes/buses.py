@@ -1,4 +1,4 @@
-"""Buses and the boarding bell: live positions, open stop requests, no-stop passes."""
+"""Buses and the boarding bell: live positions, the routes they run, open stop requests, no-stop passes."""
 
 from __future__ import annotations
 
@@ -11,8 +11,62 @@ from api.common import time_range
 from api.deps import State, Viewer
 from api.problems import responses
 from api.schemas import BellRequest, BusPosition, PassStats
+from boarding.gtfs import GtfsError, Network, load, load_zip
+from boarding.service import NEWEST_FEED, gtfs_path
 
 router = APIRouter(tags=["buses"])
+#: most points a route's line is drawn with (a province's shapes have tens of thousands)
+LINE_POINTS = 400
+
+
+_lines: dict[object, dict[str, Any]] = {}  # the routes' lines of the one feed last drawn, by its identity
+
+
+def _network(st: State) -> tuple[object, Network | None]:
+    """The transit network the boarding bell runs on (the newest feed uploaded, else the feed file), and
+    what identifies it (the upload's id, or the file and its modification time): a feed is read once."""
+    with st.db.pool.connection() as conn:
+        row = conn.execute(NEWEST_FEED).fetchone()
+        if row is not None:
+            key = ("uploaded", row["id"])
+            if key in _lines:
+                return key, None
+            feed = conn.execute("SELECT feed FROM transit_feeds WHERE id = %s", (row["id"],)).fetchone()
+            return key, load_zip(bytes(feed["feed"]), f"uploaded feed {row['id']}") if feed else None
+    path = gtfs_path(st.settings)
+    if not path.exists():
+        return None, None
+    key = (str(path), path.stat().st_mtime_ns)
+    try:
+        return key, None if key in _lines else load(path)
+    except GtfsError:
+        return None, None
+
+
+@router.get(
+    "/transit/routes", summary="The bus routes as lines (GeoJSON): the network the boarding bell runs on",
+    responses=responses(401),
+)  # fmt: skip
+def routes(st: State, _who: Viewer) -> dict[str, Any]:
+    key, net = _network(st)
+    if key in _lines:
+        return _lines[key]
+    features = []
+    for (route_id, direction), rd in sorted((net.directions if net else {}).items()):
+        points = rd.path.points
+        step = max(1, len(points) // LINE_POINTS)
+        line = [[round(lon, 6), round(lat, 6)] for lat, lon in (*points[::step], points[-1])]
+        features.append({
+            "type": "Feature",
+            "properties": {"route_id": route_id, "name": net.routes.get(route_id, route_id) if net else route_id,
+                           "direction": direction, "stops": list(rd.stops), "loop": rd.loop},
+            "geometry": {"type": "LineString", "coordinates": line},
+        })  # fmt: skip
+    out = {"type": "FeatureCollection", "features": features}
+    if key is not None:
+        _lines.clear()
+        _lines[key] = out
+    return out
 
 
 @router.get(

@@ -26,7 +26,7 @@ from boarding.gtfs import GtfsError, load_zip
 router = APIRouter()
 
 _ZONES_SQL = """
-SELECT z.zone_id, z.name, z.meta->'boundary' AS boundary,
+SELECT z.zone_id, z.name, z.meta->'boundary' AS boundary, z.meta->>'attribution' AS attribution,
        count(d.device_id) FILTER (WHERE d.kind = 'aq' AND d.status = 'active') AS stations,
        (SELECT count(*) FROM parking_lots l WHERE l.zone_id = z.zone_id) AS lots,
        count(d.device_id) FILTER (WHERE d.status = 'active') AS devices
@@ -56,10 +56,15 @@ def put_zone(st: State, who: Admin, zone_id: str, body: ZoneIn) -> dict[str, Any
     boundary = body.boundary.model_dump(mode="json", exclude_none=True) if body.boundary else None
     st.db.one(
         "INSERT INTO zones (zone_id, name, meta) VALUES (%(id)s, %(name)s, jsonb_strip_nulls(jsonb_build_object("
-        "'boundary', %(boundary)s::jsonb))) ON CONFLICT (zone_id) DO UPDATE SET name = excluded.name,"
-        " meta = jsonb_strip_nulls(zones.meta || jsonb_build_object('boundary', %(boundary)s::jsonb))"
-        " RETURNING zone_id",
-        {"id": zone_id, "name": body.name, "boundary": Jsonb(boundary) if boundary else None},
+        "'boundary', %(boundary)s::jsonb, 'attribution', %(attribution)s::text))) ON CONFLICT (zone_id) DO UPDATE"
+        " SET name = excluded.name, meta = jsonb_strip_nulls(zones.meta || jsonb_build_object("
+        "'boundary', %(boundary)s::jsonb, 'attribution', %(attribution)s::text)) RETURNING zone_id",
+        {
+            "id": zone_id,
+            "name": body.name,
+            "boundary": Jsonb(boundary) if boundary else None,
+            "attribution": body.attribution,
+        },
     )
     audit(st.db, who.name, "zone.put", zone_id, {"name": body.name, "boundary": boundary is not None})
     _registry_changed(st)

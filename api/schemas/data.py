@@ -186,12 +186,16 @@ class ZoneIn(BaseModel):
     boundary: Polygon | MultiPolygon | None = Field(
         None, description="the zone's boundary, a GeoJSON Polygon or MultiPolygon (lon, lat; rings closed)"
     )
+    attribution: str | None = Field(
+        None, max_length=300, description="the boundary's source, as its licence asks it shown on a map"
+    )
 
 
 class Zone(BaseModel):
     zone_id: str
     name: str
     boundary: dict[str, Any] | None
+    attribution: str | None = Field(None, description="the boundary's source, shown on the map")
     stations: int = Field(description="air-quality stations in the zone")
     lots: int
     devices: int = Field(description="devices of every kind")

@@ -59,6 +59,12 @@ async function start() {
   state.timers.push(setInterval(() => { if (state.view === "map") drawMap(); if (state.view === "boards") drawBoards(); }, 5000));
 }
 
+// a view that could not be drawn says so (and why, in the browser's console) instead of staying blank
+function failed(e) {
+  console.error(e?.stack || e);
+  $("#announce").textContent = e?.message || String(e);
+}
+
 function drawWho() {
   $("#who").replaceChildren(t("who", { name: state.me.name, role: t(`role.${state.me.role}`) }) + " ",
     el("button", { onclick: logout }, t("login.signout")));
@@ -76,7 +82,7 @@ function show(view) {
   state.view = view;
   for (const s of document.querySelectorAll(".view")) s.hidden = s.id !== view;
   for (const b of document.querySelectorAll("#tabs button")) b.toggleAttribute("aria-current", b.dataset.view === view);
-  if (view === "map") drawMap();
+  if (view === "map") drawMap().catch(failed);
   if (view === "boards") drawBoards();
   if (view === "rules") drawRules();
   if (view === "maintenance") drawMaintenance();
@@ -460,41 +466,84 @@ function beep() {
   } catch { /* no audio device */ }
 }
 
-// -- city map: devices at their coordinates, no tile server ------------------------------------
+// -- city map (Leaflet, no tile server: offline): district outlines, bus routes, devices by kind ----------
+// Devices cluster at low zoom; alerting devices are never clustered and lie on top; a click opens the device,
+// its live alerts, and from there the alert in the inbox.
+const KINDS = { aq: "A", parking: "P", cctv: "C", stop: "S", bus: "B" };
+const map = { view: null, zones: null, routes: null, devices: null, alerting: null, waiting: null };
+
+function marker(lat, lon, kind, cls, label, popup) {
+  const icon = L.divIcon({ className: `mk kind-${kind} ${cls}`, html: `<span>${KINDS[kind] || "?"}</span>`, iconSize: [22, 22] });
+  return L.marker([lat, lon], { icon, title: label, alt: label, keyboard: true, riseOnHover: true }).bindPopup(popup);
+}
+
+function devicePopup(d, alerts, st) {
+  const box = el("div", { class: "popup" }, el("strong", {}, d.name || d.device_id),
+    el("div", { class: "muted" }, `${d.device_id} · ${t(`kind.${d.kind}`)} · ${t(`map.state.${st}`)}`));
+  for (const a of alerts) {
+    box.append(el("div", {}, el("a", { href: "#", class: "to-alert", "data-id": a.id,
+      onclick: (e) => { e.preventDefault(); show("inbox"); openDetail(a.id); } }, `${t(`severity.${a.severity}`)}: ${a.title}`)));
+  }
+  return box;
+}
+
 async function drawMap() {
-  const [devices, open, buses, requests] = await Promise.all([
+  const [devices, open, buses, requests, zones, routes] = await Promise.all([
     api("/api/v1/devices?limit=5000"), api("/api/v1/alerts?limit=500"), api("/api/v1/buses"), api("/api/v1/bell/requests"),
+    map.view ? null : api("/api/v1/zones"), map.view ? null : api("/api/v1/transit/routes"),
   ]);
-  const alerting = new Set(open.items.map((a) => a.subject));
-  const pts = devices.filter((d) => d.lat !== null && d.lon !== null);
-  const all = [...pts, ...buses];
-  if (!all.length) return;
-  const lats = all.map((d) => d.lat), lons = all.map((d) => d.lon);
-  const [la0, la1, lo0, lo1] = [Math.min(...lats), Math.max(...lats), Math.min(...lons), Math.max(...lons)];
-  // equirectangular, true to shape: one scale for both axes (longitude shrunk by cos(latitude))
-  const k = Math.cos(((la0 + la1) / 2) * Math.PI / 180);
-  const scale = Math.min(940 / (((lo1 - lo0) * k) || 1e-9), 640 / ((la1 - la0) || 1e-9));
-  const X = (lon) => 30 + (lon - lo0) * k * scale, Y = (lat) => 670 - (lat - la0) * scale;
-  const svg = $("#citymap"), ns = svg.namespaceURI, nodes = [];
-  const dot = (x, y, r, cls, label) => {
-    const c = document.createElementNS(ns, "circle");
-    c.setAttribute("cx", x); c.setAttribute("cy", y); c.setAttribute("r", r); c.setAttribute("class", cls);
-    const t = document.createElementNS(ns, "title"); t.textContent = label; c.append(t);
-    nodes.push(c);
-  };
-  const colour = { ok: "#3fb950", alerting: "#ff6b6b", offline: "#8b949e" };
+  $("#map-legend").replaceChildren(...["aq", "parking", "cctv", "stop", "bus"].map((k) =>
+    el("span", { class: "key" }, el("span", { class: `mk kind-${k}` }, el("span", {}, KINDS[k])), " ", t(`kind.${k}`))),
+    el("span", { class: "key" }, el("span", { class: "mk kind-aq alerting" }, el("span", {}, "!")), " ", t("map.alerting")),
+    el("span", { class: "key" }, el("span", { class: "ring" }), " ", t("map.waiting")));
+  if (!map.view) {  // once: the map, the districts with their names, the routes
+    map.view = L.map("citymap", { zoomSnap: 0.25, minZoom: 6, maxZoom: 19, attributionControl: true });
+    map.view.attributionControl.setPrefix(false);
+    const outlines = zones.filter((z) => z.boundary);
+    map.zones = L.geoJSON(outlines.map((z) => ({ type: "Feature", properties: z, geometry: z.boundary })), {
+      style: { color: "#8b949e", weight: 2, fillColor: "#30363d", fillOpacity: 0.25, className: "zone" },
+      onEachFeature: (f, layer) => layer.bindTooltip(f.properties.name, { permanent: true, direction: "center", className: "zone-label" }),
+    }).addTo(map.view);
+    for (const a of new Set(outlines.map((z) => z.attribution).filter(Boolean))) map.view.attributionControl.addAttribution(a);
+    const colours = ["#58a6ff", "#d2a8ff", "#3fb950", "#f0883e", "#ff7b72", "#79c0ff"];
+    map.routes = L.geoJSON(routes, {
+      style: (f) => ({ color: colours[[...f.properties.route_id].reduce((n, c) => n + c.charCodeAt(0), 0) % colours.length], weight: 4, opacity: 0.7, className: "route" }),
+      onEachFeature: (f, layer) => layer.bindTooltip(f.properties.name, { sticky: true }),
+    }).addTo(map.view);
+    // the view first (layers of markers need one): the districts, else the devices, else the world
+    const located = devices.filter((d) => d.lat !== null && d.lon !== null).map((d) => [d.lat, d.lon]);
+    const bounds = map.zones.getBounds().isValid() ? map.zones.getBounds() : L.latLngBounds(located);
+    if (bounds.isValid()) map.view.fitBounds(bounds, { padding: [20, 20] }); else map.view.setView([0, 0], 2);
+    map.devices = L.markerClusterGroup({ maxClusterRadius: 45, disableClusteringAtZoom: 16, showCoverageOnHover: false }).addTo(map.view);
+    map.waiting = L.layerGroup().addTo(map.view);
+    map.alerting = L.layerGroup().addTo(map.view);  // added last: on top of everything
+  }
+  const bySubject = new Map();
+  for (const a of open.items) bySubject.set(a.subject, [...(bySubject.get(a.subject) || []), a]);
+  const calm = [], loud = [], waiting = [];
+  const pts = devices.filter((d) => d.lat !== null && d.lon !== null && d.kind !== "bus");
   for (const d of pts) {
-    const st = alerting.has(d.device_id) ? "alerting" : d.state === "online" ? "ok" : "offline";
-    dot(X(d.lon), Y(d.lat), 5, `dev ${st}`, `${d.device_id} (${d.kind}): ${st}`);
-    nodes[nodes.length - 1].setAttribute("fill", colour[st]);
+    const alerts = bySubject.get(d.device_id) || [];
+    const st = alerts.length ? "alerting" : d.state === "online" ? "ok" : "offline";
+    const m = marker(d.lat, d.lon, d.kind, st, `${d.name || d.device_id}: ${t(`map.state.${st}`)}`, devicePopup(d, alerts, st));
+    if (alerts.length) { m.setZIndexOffset(1000); loud.push(m); } else calm.push(m);
   }
-  const stops = new Map(devices.filter((d) => d.kind === "stop").map((d) => [d.device_id, d]));
-  for (const r of requests) {
-    const s = stops.get(r.device_id);
-    if (s && s.lat !== null) { dot(X(s.lon), Y(s.lat), 9, "request", `passenger waiting at ${r.stop_id} (${r.route_id})`); nodes[nodes.length - 1].setAttribute("fill", "none"); nodes[nodes.length - 1].setAttribute("stroke", "#f2cc60"); nodes[nodes.length - 1].setAttribute("stroke-width", "3"); }
+  const panels = new Map(devices.filter((d) => d.kind === "stop").map((d) => [d.device_id, d]));
+  const count = new Map();  // per stop panel, the passengers waiting there
+  for (const r of requests) count.set(r.device_id, (count.get(r.device_id) || 0) + r.passengers);
+  for (const [panel, n] of count) {
+    const s = panels.get(panel);
+    if (s && s.lat !== null) waiting.push(L.circleMarker([s.lat, s.lon], { radius: 14, color: "#f2cc60", weight: 3, fill: false, className: "waiting" })
+      .bindTooltip(t("map.waiting.at", { stop: s.name, n })));
   }
-  for (const b of buses) { dot(X(b.lon), Y(b.lat), 7, "bus", `${b.bus_id} on ${b.route_id}, ${b.speed_kmh.toFixed(0)} km/h`); nodes[nodes.length - 1].setAttribute("fill", "#58a6ff"); }
-  svg.replaceChildren(...nodes);
+  for (const b of buses) {
+    const label = t("map.bus", { bus: b.bus_id, route: b.route_id, kmh: b.speed_kmh.toFixed(0) });
+    loud.push(marker(b.lat, b.lon, "bus", "ok", label, el("div", {}, label)).setZIndexOffset(500));
+  }
+  map.devices.clearLayers(); map.devices.addLayers(calm);
+  map.waiting.clearLayers(); waiting.forEach((w) => map.waiting.addLayer(w));
+  map.alerting.clearLayers(); loud.forEach((m) => map.alerting.addLayer(m));
+  map.view.invalidateSize();
 }
 
 // -- boards ----------------------------------------------------------------------------------

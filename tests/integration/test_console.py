@@ -76,7 +76,7 @@ def test_an_alert_from_a_device_appears_live_and_is_acknowledged_by_a_click(
     )
     # the other views
     browser.find_element(By.CSS_SELECTOR, "#tabs button[data-view='map']").click()
-    wait.until(lambda b: len(b.find_elements(By.CSS_SELECTOR, "#citymap circle")) >= len(p.city.devices) - 1)
+    wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, "#citymap .mk, #citymap .marker-cluster"))
     shot(browser, "console-map")
     browser.find_element(By.CSS_SELECTOR, "#tabs button[data-view='boards']").click()
     wait.until(ec.text_to_be_present_in_element((By.ID, "b-parking"), "Capacity"))
@@ -491,3 +491,57 @@ def test_the_api_documentation_reads_offline_from_the_package_s_own_assets(
     wait.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, "h1"), "citywatch"))
     wait.until(lambda b: len(b.find_elements(By.CSS_SELECTOR, "[data-section-id^='operation/']")) >= 20)
     shot(browser, "api-docs-redoc")
+
+
+def test_the_map_shows_districts_routes_and_devices_by_kind_and_opens_an_alert(
+    api: Api, browser_ko: WebDriver, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    from simulators.gtfs import write_feed
+
+    p, b = api.platform, browser_ko
+    feed = write_feed(p.city, tmp_path / "gtfs.zip")
+    with api.client("admin") as admin:
+        r = admin.put(
+            "/api/v1/transit/feed", content=feed.read_bytes(), headers={"Content-Type": "application/zip"}
+        )
+        assert r.status_code in (200, 201), r.text
+    cam = next(d for d in p.city.devices if d.kind == "cctv")
+    with psycopg.connect(p.db_url, autocommit=True) as conn:
+        fire = store.apply(
+            conn, Raise("cctv.fire", cam.device_id, "cctv", Severity.CRITICAL, f"화재 {cam.name}", Explanation("x")),
+            datetime.now(UTC),
+        )  # fmt: skip
+    assert fire is not None
+    sign_in(b, api, "operator", who="operator (관제요원)")
+    wait = WebDriverWait(b, 15, ignored_exceptions=[StaleElementReferenceException])
+    b.find_element(By.CSS_SELECTOR, "#tabs button[data-view='map']").click()
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#citymap path.zone")) == 4)
+    labels = {e.text for e in b.find_elements(By.CSS_SELECTOR, "#citymap .zone-label")}
+    assert labels == {"장안구", "권선구", "팔달구", "영통구"}
+    assert (
+        "통계청" in b.find_element(By.CSS_SELECTOR, ".leaflet-control-attribution").text
+    )  # KOGL: attributed
+    routes = len(b.find_elements(By.CSS_SELECTOR, "#citymap path.route"))
+    assert routes >= len(p.city.routes)  # a line per route (and direction)
+    # the alerting camera is on top, never in a cluster, and red; the others are clustered or drawn by kind
+    loud = wait.until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, f"#citymap .mk.alerting[title^='{cam.name}']")
+    )
+    assert len(loud) == 1
+    kinds = {
+        c
+        for e in b.find_elements(By.CSS_SELECTOR, "#citymap .mk")
+        for c in (e.get_attribute("class") or "").split()
+    }
+    assert (
+        b.find_elements(By.CSS_SELECTOR, "#citymap .marker-cluster") or {"kind-aq", "kind-parking"} <= kinds
+    )
+    shot(b, "map-ko")
+    loud[0].click()
+    link = wait.until(
+        ec.element_to_be_clickable((By.CSS_SELECTOR, f".leaflet-popup .to-alert[data-id='{fire.id}']"))
+    )
+    assert link.text.startswith("긴급")
+    link.click()
+    wait.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, "#detail h3"), f"화재 {cam.name}"))
+    assert b.find_element(By.ID, "inbox").is_displayed()

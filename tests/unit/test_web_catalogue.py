@@ -10,6 +10,7 @@ import orjson
 
 from alerts.model import Severity, State
 from api.security import Role
+from citywatch.contracts.topics import DeviceKind
 from citywatch.i18n import LANGUAGES, catalogue_problems
 
 WEB = Path(__file__).resolve().parents[2] / "api" / "web"
@@ -19,6 +20,8 @@ DYNAMIC = {
     "severity": [s.label for s in Severity],
     "state": [s.value for s in State],
     "role": [r.label for r in Role],
+    "kind": [k.value for k in DeviceKind],
+    "map.state": ["ok", "alerting", "offline"],
 }
 
 
@@ -34,7 +37,7 @@ def used_keys() -> tuple[set[str], set[str]]:
         literal |= set(re.findall(r"data-i18n=\"([a-z0-9_.]+)\"", text))
         for attrs in re.findall(r"data-i18n-attr=\"([^\"]+)\"", text):
             literal |= {pair.split(":", 1)[1] for pair in attrs.split()}
-        built |= set(re.findall(r"\bt\(`([a-z0-9_]+)\.\$\{", text))
+        built |= set(re.findall(r"\bt\(`([a-z0-9_.]+?)\.\$\{", text))
     return literal, built
 
 
