@@ -52,11 +52,38 @@ async function start() {
   $("#login").hidden = true;
   $("#tabs").hidden = false;
   show("inbox");
-  const zones = [...new Set((await api("/api/v1/devices?limit=5000")).map((d) => d.zone_id).filter(Boolean))].sort();
-  $("#zone-filter").append(...zones.map((z) => el("option", { value: z }, z)));
+  await loadPlaces();
+  $("#zone-filter").append(...[...state.zones].sort(([a], [b]) => a.localeCompare(b)).map(([z, name]) => el("option", { value: z }, name)));
   await loadAlerts();
   stream();
   state.timers.push(setInterval(() => { if (state.view === "map") drawMap(); if (state.view === "boards") drawBoards(); }, 5000));
+}
+
+// where things are: devices and zones by their names, so that alerts say a place, not an id
+async function loadPlaces() {
+  const [devices, zones] = await Promise.all([api("/api/v1/devices?limit=5000"), api("/api/v1/zones")]);
+  state.devices = new Map(devices.map((d) => [d.device_id, d]));
+  state.zones = new Map(zones.map((z) => [z.zone_id, z.name]));
+  for (const d of devices) if (d.zone_id && !state.zones.has(d.zone_id)) state.zones.set(d.zone_id, d.zone_id);
+}
+// an alert's subject as a place: the device's name and its district, or the zone's name (the id on hover)
+function place(subject) {
+  if (subject.startsWith("zone:")) return state.zones?.get(subject.slice(5)) || subject;
+  const d = state.devices?.get(subject);
+  if (!d) return subject;
+  const zone = state.zones?.get(d.zone_id);
+  return zone ? `${d.name} · ${zone}` : d.name;
+}
+
+// what an operator did, said where they look (and to screen readers): shown for a few seconds
+function said(text, ok = true) {
+  $("#announce").textContent = text;
+  const toast = $("#toast");
+  toast.textContent = text;
+  toast.className = ok ? "toast ok" : "toast bad";
+  toast.hidden = false;
+  clearTimeout(said.timer);
+  said.timer = setTimeout(() => { toast.hidden = true; }, 4000);
 }
 
 // a view that could not be drawn says so (and why, in the browser's console) instead of staying blank
@@ -91,8 +118,8 @@ function show(view) {
 // -- maintenance windows: current and coming, planned ahead, extended, ended ------------------
 async function drawMaintenance() {
   const ws = await api("/api/v1/maintenance");
-  const act = async (path, init, said) => {
-    try { await api(path, init); $("#announce").textContent = said; } catch (e) { alert(e.message); }
+  const act = async (path, init, done) => {
+    try { await api(path, init); said(done); } catch (e) { said(e.message, false); }
     await drawMaintenance();
   };
   $("#m-windows").replaceChildren(
@@ -113,9 +140,9 @@ $("#m-form").addEventListener("submit", async (ev) => {
   if (f.get("starts_at")) body.starts_at = new Date(f.get("starts_at")).toISOString();
   try {
     const w = await api("/api/v1/maintenance", { method: "POST", json: body });
-    $("#announce").textContent = `${w.subject} is under maintenance (#${w.id})`;
+    said(`${w.subject} is under maintenance (#${w.id})`);
     $("#m-form").reset();
-  } catch (e) { alert(e.message); }
+  } catch (e) { said(e.message, false); }
   await drawMaintenance();
 });
 
@@ -184,6 +211,7 @@ $("#filters").addEventListener("change", () => loadAlerts());
 $("#filters").addEventListener("submit", (e) => { e.preventDefault(); loadAlerts(); });
 
 async function loadAlerts(flashId = null) {
+  drawCounts();
   const f = new FormData($("#filters"));
   const q = new URLSearchParams({ limit: "200" });
   for (const [k, v] of f.entries()) if (v) q.append(k, v);
@@ -200,7 +228,7 @@ async function loadAlerts(flashId = null) {
       el("td", {}, el("span", { class: `sev ${a.severity}` }, t(`severity.${a.severity}`))), el("td", {}, t(`state.${a.state}`)),
       el("td", {}, a.title, a.muted_by ? el("span", { class: "muted-tag", title: t("tag.muted.hint", { id: a.muted_by }) }, t("tag.muted")) : "",
         a.escalation_level && a.state === "open" ? el("span", { class: "escalated-tag", title: t("tag.escalated.hint", { level: a.escalation_level }) }, ` ▲${a.escalation_level}`) : ""),
-      el("td", {}, a.subject), el("td", {}, fmtTime(a.opened_at)), el("td", {}, String(a.count)));
+      el("td", { title: a.subject }, place(a.subject)), el("td", {}, fmtTime(a.opened_at)), el("td", {}, String(a.count)));
     tr.addEventListener("click", () => openDetail(a.id));
     tr.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); openDetail(a.id); } });
     if (a.id === flashId) tr.classList.add("flash");
@@ -209,6 +237,15 @@ async function loadAlerts(flashId = null) {
   $("#alerts tbody").replaceChildren(...rows);
   if (!rows.length) $("#alerts tbody").append(el("tr", {}, el("td", { colspan: "7", class: "muted" }, t("inbox.none"))));
   bulkBar();
+}
+
+// the open alerts by severity, above the list: what the room faces at a glance
+async function drawCounts() {
+  const s = await api("/api/v1/alerts/stats");
+  $("#counts").replaceChildren(...["critical", "warning", "info"].map((sev) =>
+    el("span", { class: `count ${sev}${s.open_by_severity[sev] ? "" : " zero"}`, "data-severity": sev },
+      el("b", {}, String(s.open_by_severity[sev] || 0)), " ", t(`severity.${sev}`))),
+    el("span", { class: "count acked" }, el("b", {}, String(s.acknowledged)), " ", t("state.acknowledged")));
 }
 
 // -- many alerts at once (a storm): select, then acknowledge or resolve them all ---------------
@@ -230,11 +267,10 @@ async function bulk(action) {
   try {
     const res = await api("/api/v1/alerts/bulk", { method: "POST", json: { ids, action, note } });
     const done = res.filter((r) => r.ok).length, not = res.filter((r) => !r.ok);
-    $("#announce").textContent = t(action === "resolve" ? "bulk.done.resolve" : "bulk.done.ack", { n: done }) +
-      (not.length ? t("bulk.not", { n: not.length, why: not.map((r) => `#${r.id} ${r.error}`).join("; ") }) : "");
-    if (not.length) alert($("#announce").textContent);
+    said(t(action === "resolve" ? "bulk.done.resolve" : "bulk.done.ack", { n: done }) +
+      (not.length ? t("bulk.not", { n: not.length, why: not.map((r) => `#${r.id} ${r.error}`).join("; ") }) : ""), !not.length);
     state.checked.clear();
-  } catch (e) { $("#announce").textContent = e.message; alert(e.message); }
+  } catch (e) { said(e.message, false); }
   await loadAlerts();
   if (state.selected) await openDetail(state.selected);
 }
@@ -300,11 +336,11 @@ function procedure(a) {
 }
 
 // an operator's act on the open alert: the request, then the list and the detail anew
-async function perform(a, path, init, said = "") {
+async function perform(a, path, init, done = "") {
   try {
     await api(path, init);
-    if (said) $("#announce").textContent = said;
-  } catch (e) { $("#announce").textContent = e.message; alert(e.message); }
+    if (done) said(done);
+  } catch (e) { said(e.message, false); }
   await loadAlerts(); await openDetail(a.id);
 }
 
@@ -451,9 +487,10 @@ function onAlertEvent(what, a, id) {
     $("#announce").textContent = t("alert.critical", { title: a.title });
     beep();
   }
+  const alarming = a.severity === "critical" && (what === "opened" || what === "reopened" || what === "escalated");
   clearTimeout(reloadPending);
   reloadPending = setTimeout(async () => {
-    await loadAlerts(a.alert_id);
+    await loadAlerts(alarming ? a.alert_id : null);  // only a new critical alert flashes
     if (state.selected === a.alert_id) openDetail(a.alert_id);
   }, 150);
 }

@@ -289,9 +289,8 @@ def test_an_operator_plans_extends_and_ends_maintenance(api: Api, browser: WebDr
     browser.find_element(By.ID, "m-subject").send_keys("nope-1")
     browser.find_element(By.ID, "m-reason").send_keys("filter change")
     browser.find_element(By.ID, "m-create").click()
-    wait.until(ec.alert_is_present())
-    assert "no device or zone nope-1" in browser.switch_to.alert.text
-    browser.switch_to.alert.accept()
+    wait.until(ec.text_to_be_present_in_element((By.ID, "toast"), "no device or zone nope-1"))
+    assert "bad" in (browser.find_element(By.ID, "toast").get_attribute("class") or "")  # said as a refusal
     subject = browser.find_element(By.ID, "m-subject")
     subject.clear()
     subject.send_keys("aq-002")

@@ -106,6 +106,7 @@ def test_a_korean_operator_ticks_the_procedure_in_the_console(api: Api, browser_
     assert section.get_attribute("lang") == "ko"
     assert "119" in browser_ko.find_element(By.CSS_SELECTOR, "label[for='step-3']").text
     box.click()
+    wait.until(ec.text_to_be_present_in_element((By.ID, "toast"), "3단계 완료"))  # the act, confirmed visibly
     wait.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, "#detail .procedure h4"), "(1/6)"))
     ticked = browser_ko.find_element(By.CSS_SELECTOR, "#detail .procedure li.done")
     assert "operator" in ticked.text and "119" in ticked.text
@@ -152,6 +153,8 @@ def test_a_korean_operator_reads_the_console_in_korean_and_may_switch(
     ]
     row = wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, f"#alerts tr[data-id='{a.id}']")))
     assert "긴급" in row.text and "발생" in row.text
+    assert "권선구" in row.text and "zone:gwonseon" not in row.text  # a place, not an id
+    wait.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, "#counts .count.critical"), "1 긴급"))
     opened = datetime.fromisoformat(api.client("viewer").get(f"/api/v1/alerts/{a.id}").json()["opened_at"])
     assert opened.astimezone(SEOUL).strftime("%H:%M") in row.text  # the city's time, whatever the machine's
     row.click()
