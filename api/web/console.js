@@ -33,7 +33,7 @@ $("#login-form").addEventListener("submit", async (ev) => {
   if (!r.ok) { $("#login-error").textContent = body.detail; return; }
   state.token = body.access_token;
   sessionStorage.setItem("cw-token", state.token);
-  start();
+  if (WALL) startWall().catch(failed); else start();
 });
 
 function logout() {
@@ -510,7 +510,7 @@ const KINDS = { aq: "A", parking: "P", cctv: "C", stop: "S", bus: "B" };
 const map = { view: null, zones: null, routes: null, devices: null, alerting: null, waiting: null };
 
 function marker(lat, lon, kind, cls, label, popup) {
-  const icon = L.divIcon({ className: `mk kind-${kind} ${cls}`, html: `<span>${KINDS[kind] || "?"}</span>`, iconSize: [22, 22] });
+  const icon = L.divIcon({ className: `mk kind-${kind} ${cls}`, html: `<span><i>${KINDS[kind] || "?"}</i></span>`, iconSize: [22, 22] });
   return L.marker([lat, lon], { icon, title: label, alt: label, keyboard: true, riseOnHover: true }).bindPopup(popup);
 }
 
@@ -530,11 +530,11 @@ async function drawMap() {
     map.view ? null : api("/api/v1/zones"), map.view ? null : api("/api/v1/transit/routes"),
   ]);
   $("#map-legend").replaceChildren(...["aq", "parking", "cctv", "stop", "bus"].map((k) =>
-    el("span", { class: "key" }, el("span", { class: `mk kind-${k}` }, el("span", {}, KINDS[k])), " ", t(`kind.${k}`))),
-    el("span", { class: "key" }, el("span", { class: "mk kind-aq alerting" }, el("span", {}, "!")), " ", t("map.alerting")),
+    el("span", { class: "key" }, el("span", { class: `mk kind-${k}` }, el("span", {}, el("i", {}, KINDS[k]))), " ", t(`kind.${k}`))),
+    el("span", { class: "key" }, el("span", { class: "mk kind-aq alerting" }, el("span", {}, el("i", {}, "!"))), " ", t("map.alerting")),
     el("span", { class: "key" }, el("span", { class: "ring" }), " ", t("map.waiting")));
   if (!map.view) {  // once: the map, the districts with their names, the routes
-    map.view = L.map("citymap", { zoomSnap: 0.25, minZoom: 6, maxZoom: 19, attributionControl: true });
+    map.view = L.map("citymap", { zoomSnap: 0.25, minZoom: 6, maxZoom: 19, attributionControl: true, zoomControl: !WALL });
     map.view.attributionControl.setPrefix(false);
     const outlines = zones.filter((z) => z.boundary);
     map.zones = L.geoJSON(outlines.map((z) => ({ type: "Feature", properties: z, geometry: z.boundary })), {
@@ -608,8 +608,72 @@ async function drawBoards() {
     [[ingest.received, ingest.written, ingest.duplicates, ingest.dead_lettered, ingest.gaps].map(String)]);
 }
 
-if (new URLSearchParams(location.search).has("wall")) document.body.classList.add("wall");
+// -- the wall screen (?wall): a read-only kiosk for 1920×1080 and 3840×2160 seen from 3–5 m -------------
+// Signed in with a viewer's API key given in the address's fragment (never sent to a server or a log):
+// /console?wall#key=cwk_…; summary tiles, the map, and a side panel that rotates through the latest alerts,
+// the air and the parking. No controls: nothing to click, nothing that scrolls.
+const WALL_ROTATE_MS = 20000;
+async function startWall() {
+  const key = new URLSearchParams(location.hash.slice(1)).get("key");
+  if (key) { state.token = key; sessionStorage.setItem("cw-token", key); history.replaceState(null, "", location.pathname + location.search); }
+  if (!state.token) { $("#login").hidden = false; return; }
+  state.me = await api("/api/v1/auth/me");
+  if (state.me.language) setLang(state.me.language);
+  $("#login").hidden = true;
+  $("#wall").hidden = false;
+  await loadPlaces();
+  $("#wall-map").append($("#citymap"));
+  state.view = "wall";
+  const panels = [wallAlerts, wallAir, wallParking];
+  let turn = 0;
+  const draw = async () => {
+    await Promise.all([wallTiles(), drawMap(), panels[turn % panels.length]()]).catch(failed);
+  };
+  await draw();
+  state.timers.push(setInterval(draw, 5000), setInterval(() => { turn += 1; draw(); }, WALL_ROTATE_MS));
+}
+
+async function wallTiles() {
+  const [s, adv, lots, reqs] = await Promise.all([api("/api/v1/alerts/stats"), api("/api/v1/airquality/advisories"),
+    api("/api/v1/parking/lots"), api("/api/v1/bell/requests")]);
+  const tile = (id, n, label, cls) => el("div", { class: `tile ${cls}${n ? "" : " zero"}`, id }, el("b", {}, String(n)), el("span", {}, label));
+  $("#wall-tiles").replaceChildren(
+    tile("t-critical", s.open_by_severity.critical || 0, t("wall.critical"), "critical"),
+    tile("t-warning", s.open_by_severity.warning || 0, t("wall.warning"), "warning"),
+    tile("t-advisories", adv.length, t("wall.advisories"), "advisory"),
+    tile("t-full", lots.filter((l) => l.status === "full").length, t("wall.lots_full"), "parking"),
+    tile("t-buses", new Set(reqs.filter((r) => r.bus_id).map((r) => r.bus_id)).size, t("wall.buses_waiting"), "bus"),
+    el("div", { class: "tile clock" }, el("b", {}, fmtClock(Date.now())), el("span", {}, t("wall.now"))));
+}
+
+function wallPanel(title, rows) {
+  $("#wall-side").replaceChildren(el("h2", {}, title), el("ol", { class: "wall-list" }, ...rows.slice(0, 7)));
+}
+
+async function wallAlerts() {
+  const page = await api("/api/v1/alerts?min_severity=warning&limit=8");
+  wallPanel(t("wall.latest"), page.items.length ? page.items.map((a) => el("li", { class: a.severity },
+    el("span", { class: `sev ${a.severity}` }, t(`severity.${a.severity}`)), " ", el("span", { class: "what" }, a.title),
+    el("span", { class: "where" }, `${place(a.subject)} · ${fmtClock(a.opened_at)}`))) : [el("li", { class: "muted" }, t("inbox.none"))]);
+}
+
+async function wallAir() {
+  const st = await api("/api/v1/airquality/stations");
+  const worst = st.filter((s) => s.cai !== null).sort((a, b) => b.cai - a.cai);
+  wallPanel(t("wall.air"), worst.map((s) => el("li", {}, el("span", { class: `band ${s.grade}` }, `${s.cai} ${t(`grade.${s.grade}`)}`), " ",
+    el("span", { class: "what" }, s.name), el("span", { class: "where" }, state.zones.get(s.zone_id) || ""))));
+}
+
+async function wallParking() {
+  const lots = await api("/api/v1/parking/lots");
+  wallPanel(t("wall.parking"), [...lots].sort((a, b) => a.available - b.available).map((l) => el("li", {},
+    el("span", { class: `status ${l.status}` }, t("wall.free", { n: l.available, of: l.capacity })), " ", el("span", { class: "what" }, l.name))));
+}
+
+const WALL = new URLSearchParams(location.search).has("wall");
+if (WALL) document.body.classList.add("wall");
 loadI18n().then(() => {
   $("#lang-switch").replaceChildren(languageSwitch());
-  if (state.token) start().catch(() => logout());
+  if (WALL) startWall().catch(failed);
+  else if (state.token) start().catch(() => logout());
 });

@@ -43,6 +43,12 @@ function fmtTime(at) {
   }).format(new Date(at));
 }
 
+// a time of day as a wall clock shows it: hours and minutes, 24-hour, in the city's time zone
+function fmtClock(at) {
+  return new Intl.DateTimeFormat(I18N.lang === "ko" ? "ko-KR" : "en-GB",
+    { timeZone: I18N.tz, hour: "2-digit", minute: "2-digit", hourCycle: "h23" }).format(new Date(at));
+}
+
 // the language switch: the account keeps the choice (and this machine, for the sign-in page)
 function languageSwitch(onChange) {
   const sel = document.createElement("select");

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import psycopg
+import pytest
 from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -544,3 +545,61 @@ def test_the_map_shows_districts_routes_and_devices_by_kind_and_opens_an_alert(
     link.click()
     wait.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, "#detail h3"), f"화재 {cam.name}"))
     assert b.find_element(By.ID, "inbox").is_displayed()
+
+
+WALL_FITS = """
+const vw = innerWidth, vh = innerHeight, doc = document.scrollingElement;
+const out = [];
+if (doc.scrollWidth > vw || doc.scrollHeight > vh) out.push(`page ${doc.scrollWidth}x${doc.scrollHeight} in ${vw}x${vh}`);
+for (const e of document.querySelectorAll("#wall .tile, #wall-side, #wall-map, #wall .wall-list li")) {
+  if (e.scrollWidth > e.clientWidth + 1 || e.scrollHeight > e.clientHeight + 1)
+    out.push(`${e.id || e.className}: ${e.scrollWidth}x${e.scrollHeight} in ${e.clientWidth}x${e.clientHeight}`);
+  const r = e.getBoundingClientRect();
+  if (r.right > vw + 1 || r.bottom > vh + 1) out.push(`${e.id || e.className} ends at ${r.right}x${r.bottom}`);
+}
+return out;
+"""
+
+
+@pytest.mark.parametrize("size", ["1920,1080", "3840,2160"])
+def test_the_wall_screen_fits_the_screen_and_shows_the_room_its_state(api: Api, size: str) -> None:
+    """A read-only kiosk signed in with a viewer's key: tiles, the map, the latest alerts; nothing clipped,
+    nothing scrolling, at Full HD and at 4K."""
+    from tests.support import chromium
+
+    cam = next(d for d in api.platform.city.devices if d.kind == "cctv")
+    with psycopg.connect(api.platform.db_url, autocommit=True) as conn:
+        for i in range(9):  # more alerts than the panel lists
+            sev = Severity.CRITICAL if i < 2 else Severity.WARNING
+            title = (
+                f"화재 감지: {cam.name} — 연기와 불꽃이 함께 보임 ({i})"
+                if i < 2
+                else f"배회 {i}: 장시간 같은 자리에 머무름"
+            )
+            store.apply(
+                conn,
+                Raise(f"cctv.t{i}", cam.device_id, "cctv", sev, title, Explanation("x")),
+                datetime.now(UTC),
+            )
+    key = api.client("admin").post("/api/v1/api-keys", json={"name": "wall", "role": "viewer"}).json()["key"]
+    b = chromium(size, "ko-KR", "Asia/Seoul")
+    w, h = map(int, size.split(","))  # the page's own size, whatever the window's frame takes
+    b.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": w, "height": h, "deviceScaleFactor": 1, "mobile": False},
+    )
+    try:
+        b.get(f"{api.url}/console?wall#key={key}")
+        wait = WebDriverWait(b, 20)
+        wait.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, "#t-critical b"), "2"))
+        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#wall-side .wall-list li")) == 7)
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#citymap path.zone"))
+        assert "key=" not in b.current_url  # the key leaves the address bar (and the screen) at once
+        assert b.find_element(By.CSS_SELECTOR, "#t-warning b").text == "7"
+        assert "긴급 경보" in b.find_element(By.ID, "t-critical").text
+        assert [e for e in b.find_elements(By.TAG_NAME, "button") if e.is_displayed()] == []  # read-only
+        assert b.execute_script("return [innerWidth, innerHeight]") == [w, h]
+        assert b.execute_script(WALL_FITS) == []
+        shot(b, f"wall-{size.replace(',', 'x')}")
+    finally:
+        b.quit()

@@ -9,6 +9,7 @@ from pathlib import Path
 import orjson
 
 from alerts.model import Severity, State
+from analytics.airquality.cai import Grade
 from api.security import Role
 from citywatch.contracts.topics import DeviceKind
 from citywatch.i18n import LANGUAGES, catalogue_problems
@@ -22,6 +23,7 @@ DYNAMIC = {
     "role": [r.label for r in Role],
     "kind": [k.value for k in DeviceKind],
     "map.state": ["ok", "alerting", "offline"],
+    "grade": [g.value for g in Grade],
 }
 
 
