@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 
 from alerts import queries
 from alerts.model import Severity
+from analytics.airquality.cai import grade
 from analytics.parking import lot_status
 from api.common import time_range
 from api.deps import State, Viewer
@@ -22,6 +23,7 @@ _AQ_COLS = ("pm10", "pm25", "o3", "no2", "co", "so2", "temp_c", "rh")
 _STATIONS_SQL = f"""
 SELECT d.device_id, d.name, d.zone_id, d.lat, d.lon,
        h.hour, h.cai, h.grade, h.dominant, coalesce(h.sub_indices, '{{}}'::jsonb) AS sub_indices,
+       h.pm10_24h, h.pm25_24h,
        l.time AS latest_time, {", ".join("l." + c for c in _AQ_COLS)}
 FROM devices d
 LEFT JOIN LATERAL (SELECT * FROM aq_hourly a WHERE a.device_id = d.device_id ORDER BY a.hour DESC LIMIT 1) h ON true
@@ -34,7 +36,14 @@ ORDER BY d.device_id
 
 def stations(st: State, zone: str | None = None, device_id: str | None = None) -> list[dict[str, Any]]:
     rows = st.db.all(_STATIONS_SQL, {"zone": zone, "id": device_id})
-    return [{**r, "latest": {c: r[c] for c in _AQ_COLS}} for r in rows]
+    return [
+        {
+            **r,
+            "latest": {c: r[c] for c in _AQ_COLS},
+            "grades": {p: grade(int(i)).value for p, i in r["sub_indices"].items() if i is not None},
+        }
+        for r in rows
+    ]
 
 
 @router.get(

@@ -588,24 +588,77 @@ const table = (id, head, rows) => $(id).replaceChildren(
   el("thead", {}, el("tr", {}, ...head.map((h) => el("th", { scope: "col" }, h)))),
   el("tbody", {}, ...rows.map((r) => el("tr", {}, ...r.map((c) => el("td", {}, c))))));
 
+// a small chart of one station's PM2.5 over the last 24 hours (quarter-hour means), drawn once every 5 minutes
+const SPARK_MS = 300000;
+const sparks = new Map();  // station -> { at, el }
+function sparkline(deviceId) {
+  const known = sparks.get(deviceId);
+  if (known && Date.now() - known.at < SPARK_MS) return known.el;
+  const box = el("div", { class: "spark", "data-device": deviceId });
+  sparks.set(deviceId, { at: Date.now(), el: box });
+  const t1 = new Date(), t0 = new Date(t1 - 24 * 3600e3);
+  api(`/api/v1/devices/${encodeURIComponent(deviceId)}/series?metric=pm25&start=${t0.toISOString()}&end=${t1.toISOString()}&max_points=96`)
+    .then((s) => {
+      const pts = s.points.filter((p) => p.v !== null);
+      if (pts.length < 2) return;
+      const data = [pts.map((p) => Date.parse(p.t) / 1000), pts.map((p) => p.v)];
+      box.replaceChildren();
+      new uPlot({ width: 120, height: 32, cursor: { show: false }, legend: { show: false }, select: { show: false },
+        axes: [{ show: false }, { show: false }], scales: { x: { time: true }, y: { range: (u, lo, hi) => [0, Math.max(hi, 35)] } },
+        series: [{}, { stroke: "#79c0ff", width: 2, fill: "rgba(121,192,255,.15)", points: { show: false } }] }, data, box);
+      box.title = t("boards.spark", { max: Math.round(Math.max(...data[1])), now: Math.round(data[1][data[1].length - 1]) });
+    })
+    .catch(() => { sparks.delete(deviceId); });
+  return box;
+}
+
+const grade = (g, text) => el("span", { class: `band ${g || "none"}` }, text);
+const pm = (v, g) => (v === null || v === undefined ? el("span", { class: "muted" }, "—") : grade(g, `${Math.round(v)} ${t(`grade.${g}`)}`));
+
+// the bell's ETAs count down between refreshes: each from when it was read
+let etas = [];
+setInterval(() => {
+  for (const { node, eta, at } of etas) {
+    const left = Math.max(0, eta - (Date.now() - at) / 1000);
+    node.textContent = left < 60 ? t("driver.eta.s", { n: Math.floor(left / 5) * 5 }) : t("driver.eta.min", { n: Math.ceil(left / 60) });
+  }
+}, 1000);
+
 async function drawBoards() {
   const [st, adv, lots, cctv, reqs, passes, ingest] = await Promise.all([
     api("/api/v1/airquality/stations"), api("/api/v1/airquality/advisories"), api("/api/v1/parking/lots"),
     api("/api/v1/cctv/counts"), api("/api/v1/bell/requests"), api("/api/v1/bell/passes/stats?start=" + new Date(Date.now() - 86400e3).toISOString()),
     api("/api/v1/platform/ingest"),
   ]);
-  table("#b-aq", ["Station", "Zone", "CAI", "Dominant"], st.map((s) => [s.name, s.zone_id || "",
-    s.cai === null ? el("span", { class: "muted" }, "—") : el("span", { class: `band ${s.grade}` }, `${s.cai} ${s.grade}`), s.dominant || ""]));
-  $("#b-adv").replaceChildren(...(adv.length ? adv.map((a) => el("li", {}, `${a.title} (since ${fmtTime(a.issued_at)})`)) : [el("li", { class: "muted" }, "none")]));
-  table("#b-parking", ["Lot", "Free", "Capacity", "Status"], lots.map((l) => [l.name, String(l.available), String(l.capacity), el("span", { class: `status ${l.status}` }, l.status.replace("_", " "))]));
+  const zone = (z) => state.zones?.get(z) || z || "";
+  table("#b-aq", [t("boards.station"), t("filters.zone"), t("boards.cai"), t("boards.pm10"), t("boards.pm25"), t("boards.pm25_24h")],
+    st.map((s) => [s.name, zone(s.zone_id),
+      s.cai === null ? el("span", { class: "muted" }, "—") : grade(s.grade, `${s.cai} ${t(`grade.${s.grade}`)}`),
+      pm(s.pm10_24h, s.grades.pm10), pm(s.pm25_24h, s.grades.pm25), sparkline(s.device_id)]));
+  $("#b-adv").replaceChildren(...(adv.length ? adv.map((a) => el("li", {}, t("boards.advisory", { title: a.title, since: fmtTime(a.issued_at) })))
+    : [el("li", { class: "muted" }, t("boards.none"))]));
+  table("#b-parking", [t("boards.lot"), t("boards.occupancy"), t("boards.free"), t("boards.status")], lots.map((l) => {
+    const rate = l.capacity ? Math.min(1, (l.capacity - l.available) / l.capacity) : 0;
+    return [l.name, el("span", { class: `meter ${l.status}`, role: "meter", "aria-valuenow": Math.round(rate * 100), "aria-valuemin": 0, "aria-valuemax": 100,
+      title: `${Math.round(rate * 100)}%` }, el("span", { style: null, class: "fill", "data-pct": Math.round(rate * 100) })),
+      t("wall.free", { n: l.available, of: l.capacity }), el("span", { class: `status ${l.status}` }, t(`lot.${l.status}`))];
+  }));
+  for (const f of document.querySelectorAll("#b-parking .fill")) f.style.width = `${f.dataset.pct}%`;
   const zones = {};
   for (const c of cctv) zones[c.zone] = (zones[c.zone] || 0) + c.events;
-  table("#b-cctv", ["Zone", "Events"], Object.entries(zones).map(([z, n]) => [z, String(n)]));
-  table("#b-bell", ["Stop", "Route", "Bus", "ETA", "Waiting"], reqs.map((r) => [r.stop_id, r.route_id, r.bus_id || "—", r.eta_s === null ? "—" : `${Math.round(r.eta_s)} s`, `${Math.round(r.waiting_s)} s`]));
+  table("#b-cctv", [t("filters.zone"), t("boards.events")], Object.entries(zones).map(([z, n]) => [zone(z), String(n)]));
+  const now = Date.now();
+  etas = [];
+  table("#b-bell", [t("boards.stop"), t("boards.route"), t("boards.bus"), t("boards.eta"), t("boards.waiting")], reqs.map((r) => {
+    const eta = el("span", { class: "eta" }, "—");
+    if (r.eta_s !== null) etas.push({ node: eta, eta: r.eta_s, at: now });
+    const stop = [...(state.devices?.values() || [])].find((d) => d.device_id === r.device_id);
+    return [stop ? stop.name : r.stop_id, r.route_id, r.bus_id || "—", eta, t("driver.eta.min", { n: Math.ceil(r.waiting_s / 60) })];
+  }));
   const np = passes.reduce((n, p) => n + p.no_stop_passes, 0);
-  $("#b-passes").textContent = `No-stop passes in 24 h: ${np}`;
-  table("#b-platform", ["Received", "Written", "Duplicates", "Dead letters", "Gaps"],
-    [[ingest.received, ingest.written, ingest.duplicates, ingest.dead_lettered, ingest.gaps].map(String)]);
+  $("#b-passes").textContent = t("boards.no_stop", { n: np });
+  table("#b-platform", [t("boards.received"), t("boards.written"), t("boards.duplicates"), t("boards.dead"), t("boards.gaps")],
+    [[ingest.received, ingest.written, ingest.duplicates, ingest.dead_lettered, ingest.gaps].map((n) => n.toLocaleString(I18N.lang))]);
 }
 
 // -- the wall screen (?wall): a read-only kiosk for 1920×1080 and 3840×2160 seen from 3–5 m -------------

@@ -80,7 +80,7 @@ def test_an_alert_from_a_device_appears_live_and_is_acknowledged_by_a_click(
     wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, "#citymap .mk, #citymap .marker-cluster"))
     shot(browser, "console-map")
     browser.find_element(By.CSS_SELECTOR, "#tabs button[data-view='boards']").click()
-    wait.until(ec.text_to_be_present_in_element((By.ID, "b-parking"), "Capacity"))
+    wait.until(ec.text_to_be_present_in_element((By.ID, "b-parking"), "Occupancy"))
     shot(browser, "console-boards")
 
 
@@ -603,3 +603,39 @@ def test_the_wall_screen_fits_the_screen_and_shows_the_room_its_state(api: Api, 
         shot(b, f"wall-{size.replace(',', 'x')}")
     finally:
         b.quit()
+
+
+def test_the_boards_show_grades_concentrations_charts_and_counting_etas(
+    api: Api, browser_ko: WebDriver
+) -> None:
+    p, b = api.platform, browser_ko
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    p.query(
+        "INSERT INTO air_quality (time, device_id, seq, pm25, pm10, received_at)"
+        " SELECT %s - i * interval '1 hour' + interval '10 minutes', 'aq-001', i, 20 + i, 45, now()"
+        " FROM generate_series(0, 23) i",
+        now,
+    )
+    p.query(
+        "INSERT INTO aq_hourly (hour, device_id, pm10_24h, pm25_24h, cai, grade, dominant, sub_indices)"
+        " VALUES (%s, 'aq-001', 45, 40, 120, 'unhealthy', 'pm25', '{\"pm25\": 120, \"pm10\": 65}')",
+        now,
+    )
+    sign_in(b, api, "operator", who="operator (관제요원)")
+    b.find_element(By.CSS_SELECTOR, "#tabs button[data-view='boards']").click()
+    wait = WebDriverWait(b, 15, ignored_exceptions=[StaleElementReferenceException])
+    station = next(d for d in p.city.devices if d.device_id == "aq-001")
+    row = wait.until(
+        lambda d: next(
+            (r for r in d.find_elements(By.CSS_SELECTOR, "#b-aq tbody tr") if station.name in r.text), None
+        )
+    )
+    cells = [c.text for c in row.find_elements(By.TAG_NAME, "td")]
+    assert cells[2:5] == ["120 나쁨", "45 보통", "40 나쁨"], cells  # CAI, PM10 and PM2.5 in AirKorea's grades
+    wait.until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, "#b-aq .spark[data-device='aq-001'] canvas")
+    )  # 24 h of PM2.5
+    headers = [h.text for h in b.find_elements(By.CSS_SELECTOR, "#b-aq thead th")]
+    assert headers[:3] == ["측정소", "구역", "통합대기환경지수"]
+    assert b.find_elements(By.CSS_SELECTOR, "#b-parking .meter .fill")  # occupancy as a bar
+    shot(b, "boards-ko")

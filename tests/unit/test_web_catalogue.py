@@ -24,6 +24,7 @@ DYNAMIC = {
     "kind": [k.value for k in DeviceKind],
     "map.state": ["ok", "alerting", "offline"],
     "grade": [g.value for g in Grade],
+    "lot": ["open", "almost_full", "full", "unknown"],
 }
 
 
