@@ -33,6 +33,8 @@ def _named(zone: str, n: int, what: str) -> str:
     dongs = DONGS[zone]
     name = f"{dongs[n % len(dongs)]} {what}"
     return name if n < len(dongs) else f"{name} {n // len(dongs) + 1}"
+
+
 ZONE_OFFSETS = {
     "jangan": (0.03, -0.01),
     "gwonseon": (-0.01, -0.04),
@@ -214,7 +216,9 @@ def build_city(seed: int = 1, scale: Scale | None = None) -> City:
                 lon += 0.008 * math.sin(angle) + rng.gauss(0, 0.0008)
             zone = nearest_zone(lat, lon)
             sid = f"st-{r + 1:02d}{s + 1:02d}"
-            name = f"{DONGS[zone][(r * 3 + s) % len(DONGS[zone])]} {STOP_PLACES[(r + 2 * s) % len(STOP_PLACES)]}"
+            name = (
+                f"{DONGS[zone][(r * 3 + s) % len(DONGS[zone])]} {STOP_PLACES[(r + 2 * s) % len(STOP_PLACES)]}"
+            )
             if name in named:  # another route's stop has it: say which stop this is
                 name = f"{name} ({r + 1}-{s + 1})"
             named.add(name)

@@ -80,7 +80,10 @@ def cut(topology: dict[str, Any], zones: dict[str, str]) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) < 2 or any("=" not in a for a in args[1:]):
-        print("usage: python -m tools.boundaries TOPOJSON CODE=ZONE [CODE=ZONE ...] > districts.geojson", file=sys.stderr)
+        print(
+            "usage: python -m tools.boundaries TOPOJSON CODE=ZONE [CODE=ZONE ...] > districts.geojson",
+            file=sys.stderr,
+        )
         return 2
     topology = orjson.loads(Path(args[0]).read_bytes())
     zones = dict(a.split("=", 1) for a in args[1:])

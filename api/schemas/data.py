@@ -50,7 +50,8 @@ class Station(BaseModel):
     sub_indices: dict[str, Any]
     grades: dict[str, str] = Field(
         default_factory=dict,
-        description="per pollutant, the grade of its sub-index (good … very_unhealthy: 좋음 … 매우나쁨, as AirKorea bands it)",
+        description="per pollutant, the grade of its sub-index (good … very_unhealthy: 좋음 … 매우나쁨, as AirKorea "
+        "bands it)",
     )
     pm10_24h: float | None = Field(None, description="PM10's 24-hour mean the CAI was computed from, µg/m³")
     pm25_24h: float | None = Field(None, description="PM2.5's 24-hour mean the CAI was computed from, µg/m³")
