@@ -113,6 +113,7 @@ function show(view) {
   if (view === "boards") drawBoards();
   if (view === "rules") drawRules();
   if (view === "maintenance") drawMaintenance();
+  if (view === "report-page") drawReport().catch(failed);
 }
 
 // -- maintenance windows: current and coming, planned ahead, extended, ended ------------------
@@ -275,11 +276,47 @@ async function bulk(action) {
   if (state.selected) await openDetail(state.selected);
 }
 // -- the shift report: what the outgoing shift hands over (the last 12 hours), as text for the shift log
-$("#report").addEventListener("click", async () => {
-  state.selected = null;
-  const text = await api("/api/v1/alerts/report?format=markdown");
-  $("#detail").replaceChildren(el("h3", {}, t("report.title")), el("pre", { id: "report-text", class: "report" }, text));
-});
+$("#report").addEventListener("click", () => show("report-page"));
+$("#report-hours").addEventListener("change", () => drawReport().catch(failed));
+$("#report-print").addEventListener("click", () => window.print());  // the browser's print: paper or a PDF
+$("#report-back").addEventListener("click", () => show("inbox"));
+
+// the shift report as a page for the hand-over: the head figures, what the next shift inherits, the episodes,
+// the rules that fired, who did what, maintenance and notifications; in the reader's language and the city's time
+async function drawReport() {
+  const hours = Number($("#report-hours").value);
+  const end = new Date(), start = new Date(end - hours * 3600e3);
+  const r = await api(`/api/v1/alerts/report?start=${start.toISOString()}&end=${end.toISOString()}`);
+  $("#report-range").textContent = t("report.range", { start: fmtTime(r.start), end: fmtTime(r.end), tz: I18N.tz });
+  const mins = (s) => (s === null ? "—" : t("report.minutes", { n: (s / 60).toFixed(1) }));
+  const sev = (x) => el("span", { class: `sev ${x}` }, t(`severity.${x}`));
+  const figure = (id, n, label) => el("div", { class: "figure", id }, el("b", {}, String(n)), el("span", {}, label));
+  const section = (title, head, rows, empty) => [el("h3", {}, title),
+    rows.length ? el("table", { class: "report-table" }, el("thead", {}, el("tr", {}, ...head.map((h) => el("th", { scope: "col" }, h)))),
+      el("tbody", {}, ...rows.map((cells) => el("tr", {}, ...cells.map((c) => el("td", {}, c))))))
+      : el("p", { class: "muted" }, empty)];
+  $("#report-body").replaceChildren(
+    el("div", { class: "figures" },
+      figure("r-opened", r.opened, t("report.opened")),
+      figure("r-critical", r.opened_by_severity.critical || 0, t("severity.critical")),
+      figure("r-warning", r.opened_by_severity.warning || 0, t("severity.warning")),
+      figure("r-escalated", r.escalated, t("report.escalated")),
+      figure("r-mtta", mins(r.mtta_s), t("report.mtta")),
+      figure("r-mttr", mins(r.mttr_s), t("report.mttr")),
+      figure("r-load", r.load.per_hour.toFixed(1), t("report.load", { rating: t(`load.${r.load.rating.replace(/[ -]/g, "_")}`) }))),
+    ...section(t("report.still_open", { n: r.still_open.length }), [t("col.severity"), t("col.state"), t("col.title"), t("col.subject"), t("col.opened"), t("f.assignee")],
+      r.still_open.map((a) => [sev(a.severity), t(`state.${a.state}`), a.title, place(a.subject), fmtTime(a.opened_at), a.assignee || "—"]), t("report.none")),
+    ...section(t("report.episodes"), [t("col.severity"), t("col.title"), t("col.subject"), t("report.since"), t("report.until")],
+      r.episodes.map((e) => [sev(e.severity), e.title, place(e.subject), fmtTime(e.since), e.until ? fmtTime(e.until) : t("report.ongoing")]), t("report.none")),
+    ...section(t("report.by_rule"), [t("f.rule"), t("report.opened"), t("report.worst"), t("report.open_now")],
+      r.by_rule.map((x) => [x.rule, String(x.opened), sev(x.worst), String(x.still_open)]), t("report.none")),
+    ...section(t("report.people"), [t("report.person"), t("state.acknowledged"), t("state.resolved"), t("actions.comment")],
+      r.operators.map((o) => [o.actor, String(o.acknowledged), String(o.resolved), String(o.commented)]), t("report.none")),
+    ...section(t("nav.maintenance"), [t("f.subject"), t("mute.reason"), t("report.since"), t("report.until"), t("report.person")],
+      r.maintenance.map((w) => [place(w.subject), w.reason, fmtTime(w.starts_at), fmtTime(w.until), w.created_by]), t("report.none")),
+    ...section(t("report.notifications"), [t("report.sink"), t("report.sent"), t("report.held"), t("report.not_routed")],
+      r.notifications.map((n) => [n.sink, String(n.sent), String(n.held_back), String(n.not_routed)]), t("report.none")));
+}
 $("#bulk-ack").addEventListener("click", () => bulk("acknowledge"));
 $("#bulk-resolve").addEventListener("click", () => bulk("resolve"));
 

@@ -5,6 +5,7 @@ Screenshots of every page land in test-artifacts/screenshots/."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -20,7 +21,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from alerts import store
 from alerts.model import Explanation, Policy, Raise, Resolve, Severity, Tick
 from alerts.runbooks import procedure
-from tests.support import PASSWORDS, Api, fire_alert_through_mqtt, shot
+from tests.support import ARTIFACTS, PASSWORDS, Api, fire_alert_through_mqtt, shot
 
 
 def sign_in(b: WebDriver, api: Api, user: str, who: str | None = None) -> WebDriverWait[WebDriver]:
@@ -253,9 +254,9 @@ def test_an_operator_acknowledges_a_storm_of_alerts_at_once(api: Api, browser: W
     wait.until(ec.text_to_be_present_in_element((By.ID, "bulk-count"), "4 selected"))
     # the hand-over: the shift report says what was done and what the next shift inherits
     wait.until(lambda b: click((By.ID, "report")))
-    wait.until(ec.text_to_be_present_in_element((By.ID, "report-text"), "4 alerts opened"))
-    text = browser.find_element(By.ID, "report-text").text
-    assert "Still open (4)" in text and "operator: acknowledged 3" in text
+    wait.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, "#r-opened b"), "4"))
+    text = browser.find_element(By.ID, "report-body").text
+    assert "Handed over, still open (4)" in text and "operator 3 0 0" in text  # acknowledged 3
     shot(browser, "console-shift-report")
     # the rules in force: what each rule's procedure is, and when it escalates and reminds
     wait.until(lambda b: click((By.CSS_SELECTOR, "#tabs button[data-view='rules']")))
@@ -639,3 +640,31 @@ def test_the_boards_show_grades_concentrations_charts_and_counting_etas(
     assert headers[:3] == ["측정소", "구역", "통합대기환경지수"]
     assert b.find_elements(By.CSS_SELECTOR, "#b-parking .meter .fill")  # occupancy as a bar
     shot(b, "boards-ko")
+
+
+def test_the_shift_report_is_a_page_in_korean_that_prints_to_pdf(api: Api, browser_ko: WebDriver) -> None:
+    b = browser_ko
+    now = datetime.now(UTC)
+    with psycopg.connect(api.platform.db_url, autocommit=True) as conn:
+        for i, sev in enumerate((Severity.CRITICAL, Severity.WARNING, Severity.WARNING)):
+            store.apply(
+                conn, Raise(f"cctv.r{i}", "zone:paldal", "cctv", sev, f"사건 {i}", Explanation("x")), now
+            )
+    sign_in(b, api, "operator", who="operator (관제요원)")
+    wait = WebDriverWait(b, 15, ignored_exceptions=[StaleElementReferenceException])
+    wait.until(ec.element_to_be_clickable((By.ID, "report"))).click()
+    wait.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, "#r-opened b"), "3"))
+    assert b.find_element(By.CSS_SELECTOR, "#r-critical b").text == "1"
+    text = b.find_element(By.ID, "report-page").text
+    assert "교대 보고서" in text and "인계할 경보 (3)" in text and "팔달구" in text and "Asia/Seoul" in text
+    shot(b, "shift-report-ko")
+    # printed (or saved as a PDF): the report alone, in black on white
+    b.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+    assert not b.find_element(By.TAG_NAME, "header").is_displayed()
+    assert not b.find_element(By.ID, "report-print").is_displayed()
+    assert b.find_element(By.ID, "report-body").is_displayed()
+    pdf = base64.b64decode(b.execute_cdp_cmd("Page.printToPDF", {"printBackground": True})["data"])
+    assert pdf.startswith(b"%PDF-") and len(pdf) > 10_000
+    out = ARTIFACTS / "shift-report-ko.pdf"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(pdf)

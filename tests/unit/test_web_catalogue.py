@@ -25,6 +25,7 @@ DYNAMIC = {
     "map.state": ["ok", "alerting", "offline"],
     "grade": [g.value for g in Grade],
     "lot": ["open", "almost_full", "full", "unknown"],
+    "load": ["very_likely_acceptable", "manageable", "over_demanding"],  # the alarm load's ratings
 }
 
 
