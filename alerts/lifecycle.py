@@ -238,6 +238,8 @@ def transition(
                 raise IllegalTransition(state, event)
             details = {k: v for k, v in alert.explanation.details.items() if k != "if_confirmed"}
             details |= {"confirmed": True, "confirmed_by": event.actor}
+            if "text" in then:  # the confirmed title in every language (citywatch.i18n.Text)
+                details["text"] = {**details.get("text", {}), "title": then["text"]}
             confirmed = replace(
                 alert,
                 severity=max(alert.severity, Severity(then["severity"])),

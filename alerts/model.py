@@ -9,6 +9,7 @@ from enum import IntEnum, StrEnum
 from typing import Any
 
 from alerts.runbooks import STEP_ACTIONS, Procedure, step_detail
+from citywatch.i18n import Text, render
 
 
 class State(StrEnum):
@@ -194,13 +195,18 @@ def alert(
     subject: str,
     kind: str,
     severity: Severity,
-    title: str,
+    title: str | Text,
     value: float | None = None,
     *,
     restate: bool = False,
     **why: Any,
 ) -> Raise:
-    """A Raise whose explanation names its rule; ``why`` are the Explanation's other fields."""
+    """A Raise whose explanation names its rule; ``why`` are the Explanation's other fields. A title given
+    as a :class:`~citywatch.i18n.Text` is recorded in English and kept in the details (``text.title``), so
+    that the API can give it in the reader's language."""
+    if isinstance(title, Text):
+        why["details"] = {**(why.get("details") or {}), "text": {"title": title.as_json()}}
+        title = render(title)
     return Raise(rule, subject, kind, severity, title, Explanation(rule=rule, **why), value, restate)
 
 

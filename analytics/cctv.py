@@ -38,6 +38,7 @@ from zoneinfo import ZoneInfo
 
 from alerts.model import AlertEvent, Clear, Severity, alert
 from analytics.conditions import Conditions
+from citywatch.i18n import Text, place
 from citywatch.localtime import SEOUL, is_night
 
 
@@ -241,7 +242,7 @@ class CctvRules:
                 e.camera,
                 "cctv",
                 sev,
-                f"{scene.replace('_', ' ').capitalize()} at {e.camera}",
+                Text("alert.cctv.event", {"event": Text(f"cctv.type.{scene}"), "camera": place(e.camera)}),
                 e.confidence,
                 observed=e.confidence,
                 window_end=e.time,
@@ -288,7 +289,14 @@ class CctvRules:
                 f"zone:{e.zone}",
                 "cctv",
                 isev,
-                f"Incident: {kind} seen by {len(cams)} cameras in {e.zone}",
+                Text(
+                    "alert.cctv.incident",
+                    {
+                        "event": Text(f"cctv.kind.{scene}"),
+                        "n": len(cams),
+                        "zone": place(f"zone:{e.zone}", e.zone),
+                    },
+                ),
                 float(len(cams)),
                 observed=len(cams),
                 threshold=city.incident_cameras,

@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from alerts.model import Raise, Severity, alert
+from citywatch.i18n import Text, place
 
 RULE = "zone.outage"
 MOBILE = frozenset({"bus"})
@@ -84,7 +85,9 @@ class Outage:
             self.subject,
             "platform",
             severity,
-            f"Zone outage: {n} of {self.watched} devices offline in {self.zone}",
+            Text(
+                "alert.zone.outage", {"n": n, "watched": self.watched, "zone": place(self.subject, self.zone)}
+            ),
             float(n),
             observed=float(n),
             baseline=float(self.watched),

@@ -9,6 +9,7 @@ from alerts.model import Clear, Raise, Severity, alert
 from analytics.airquality.advisory import Event as AdvisoryEvent
 from analytics.airquality.advisory import Level
 from analytics.airquality.quality import Finding
+from citywatch.i18n import Text, place, render
 
 QUALITY_SEVERITY = {
     "aq.stuck": Severity.WARNING,
@@ -81,6 +82,9 @@ def advisory_event(
     if e.level is Level.NONE:
         return key, Clear(f"{POLLUTANT_NAMES[pollutant]} advisory lifted at {e.value:g}")
     name = ADVISORY_NAMES[e.level] + ("" if e.confirmed else ", unconfirmed (미확인)")
+    words = {"pollutant": Text(f"pollutant.{pollutant}"), "level": Text(f"advisory.{e.level.name.lower()}"),
+             "place": place(subject)}  # fmt: skip
+    confirmed_title = Text("alert.aq.advisory", words)
     details: dict[str, Any] = {
         "level": e.level.name.lower(),
         "previous": e.previous.name.lower(),
@@ -92,7 +96,8 @@ def advisory_event(
         # what an operator's confirmation makes of it (alerts.model.Confirm)
         details["if_confirmed"] = {
             "severity": int(advisory_severity(e.level, e.level)),
-            "title": f"{POLLUTANT_NAMES[pollutant]} {ADVISORY_NAMES[e.level]}: {subject}",
+            "title": render(confirmed_title),
+            "text": confirmed_title.as_json(),
         }
     if readings is not None:
         details["readings"] = readings
@@ -103,7 +108,7 @@ def advisory_event(
         subject,
         "aq",
         advisory_severity(e.level, e.confirmed_level),
-        f"{POLLUTANT_NAMES[pollutant]} {name}: {subject}",
+        confirmed_title if e.confirmed else Text("alert.aq.advisory.unconfirmed", words),
         e.value,
         restate=True,  # a lowered advisory's alert reads, and weighs, as the level it is now
         observed=e.value,
@@ -253,7 +258,7 @@ def offline_event(
         device_id,
         kind,
         Severity.WARNING,
-        f"Device offline: {device_id}",
+        Text("alert.device.offline", {"device": place(device_id)}),
         silent_s,
         observed=silent_s,
         window_start=last_seen,

@@ -22,6 +22,7 @@ from api.db import Database
 from api.deps import ApiState
 from api.login_limit import LoginLimiter
 from api.metrics import ApiMetrics, RequestTimer
+from api.names import PlaceNames
 from api.routes import (
     alerts,
     auth,
@@ -136,7 +137,14 @@ def create_app(settings: Settings) -> FastAPI:
         redoc_url=None,
     )
     app.state.citywatch = ApiState(
-        settings, db, LoginLimiter(settings.api.login_rate, db), feed, rules, terminals, figures
+        settings,
+        db,
+        LoginLimiter(settings.api.login_rate, db),
+        feed,
+        rules,
+        terminals,
+        figures,
+        PlaceNames(db),
     )
     problems.install(app)
     app.add_middleware(RequestTimer, m=figures)

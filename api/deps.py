@@ -33,6 +33,7 @@ class ApiState:
     rules: Rules
     terminals: Any  # api.terminal.TerminalRelay
     metrics: Any  # api.metrics.ApiMetrics
+    names: Any = None  # api.names.PlaceNames: places by their names, for texts read in a language
 
 
 def state(request: Request) -> ApiState:

@@ -7,9 +7,13 @@ browser's ``Accept-Language`` citywatch has, else the city's (``CITYWATCH_LANGUA
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from typing import Final
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any, Final
 
+import yaml
 from babel import Locale, UnknownLocaleError, negotiate_locale
 
 KOREAN: Final = "ko"
@@ -62,7 +66,7 @@ def native_name(language: str) -> str:
         return language
 
 
-PLACEHOLDER = re.compile(r"\{(\w+)\}")
+PLACEHOLDER = re.compile(r"\{(\w+)(?::[^}]*)?\}")
 
 
 def catalogue_problems(messages: Mapping[str, Mapping[str, str]]) -> list[str]:
@@ -82,3 +86,61 @@ def catalogue_problems(messages: Mapping[str, Mapping[str, str]]) -> list[str]:
                 problems.append(f"{lang}: {k} has placeholders {sorted(PLACEHOLDER.findall(v))}, "
                                 f"{DEFAULT} has {sorted(PLACEHOLDER.findall(base[k]))}")  # fmt: skip
     return problems
+
+
+# -- texts the services write (alert titles): recorded in English, read in any language -------------------
+TEXTS = Path(__file__).with_name("texts.yaml")
+PLACE = (
+    "place"  # a text of this key is a place: {"id": device id or zone:{zone}}, named by the reader's registry
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    """A sentence by its catalogue key and parameters (numbers, words, or texts of their own), so that it
+    can be read in any language: no sentence is put together from pieces of another language."""
+
+    key: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def as_json(self) -> list[Any]:
+        return [self.key, {k: v.as_json() if isinstance(v, Text) else v for k, v in self.params.items()}]
+
+    @staticmethod
+    def from_json(value: Any) -> Text | None:
+        """A text as :meth:`as_json` wrote it; None for anything else."""
+        if not (
+            isinstance(value, list)
+            and len(value) == 2
+            and isinstance(value[0], str)
+            and isinstance(value[1], dict)
+        ):
+            return None
+        params = {k: Text.from_json(v) or v for k, v in value[1].items()}
+        return Text(value[0], params)
+
+
+def place(ident: str, shown: str | None = None) -> Text:
+    """A device or a zone (``zone:{zone}``), named by the reader's registry; ``shown``: how the recorded
+    text writes it (else its id)."""
+    return Text(PLACE, {"id": ident} if shown is None else {"id": ident, "shown": shown})
+
+
+@cache
+def texts() -> dict[str, dict[str, str]]:
+    """The services' catalogue (``citywatch/texts.yaml``), checked: a key missing in a language is an error."""
+    doc = yaml.safe_load(TEXTS.read_text(encoding="utf-8"))
+    if problems := catalogue_problems(doc):
+        raise ValueError(f"{TEXTS}: " + "; ".join(problems[:5]))
+    return {lang: {str(k): str(v) for k, v in msgs.items()} for lang, msgs in doc.items()}
+
+
+def render(text: Text, language: str = ENGLISH, places: Callable[[str], str] | None = None) -> str:
+    """``text`` in ``language``; a place named by ``places`` (None: as the recorded text writes it). A key
+    the catalogue lacks is a KeyError."""
+    if text.key == PLACE:
+        ident = str(text.params["id"])
+        return places(ident) if places is not None else str(text.params.get("shown", ident))
+    template = texts()[language if language in LANGUAGES else DEFAULT][text.key]
+    values = {k: render(v, language, places) if isinstance(v, Text) else v for k, v in text.params.items()}
+    return template.format(**values)

@@ -52,8 +52,9 @@ StateName = Literal["open", "acknowledged", "resolved"]
 SeverityName = Literal["info", "warning", "critical"]
 
 
-def _shape(r: dict[str, Any]) -> dict[str, Any]:
-    return {**r, "severity": Severity(r["severity"]).label}
+def _shape(st: State, r: dict[str, Any], lang: str) -> dict[str, Any]:
+    """An alert row as the API gives it: its severity by name, its title in the reader's language."""
+    return {**r, "severity": Severity(r["severity"]).label, "title": st.names.title(r, lang)}
 
 
 @router.get(
@@ -65,6 +66,7 @@ def _shape(r: dict[str, Any]) -> dict[str, Any]:
 def list_alerts(
     st: State,
     _who: Viewer,
+    lang: Language,
     state: Annotated[list[StateName] | None, Query(description="default: open and acknowledged")] = None,
     min_severity: SeverityName | None = None,
     kind: Annotated[list[str] | None, Query()] = None,
@@ -87,7 +89,7 @@ def list_alerts(
     rows = rows[:limit]
     last = rows[-1] if rows else None
     return {
-        "items": [_shape(r) for r in rows],
+        "items": [_shape(st, r, lang) for r in rows],
         "next_cursor": encode_cursor(last["severity"], last["opened_at"], last["id"])
         if more and last
         else None,
@@ -283,7 +285,7 @@ def _detail(st: State, alert_id: int, lang: str) -> dict[str, Any]:
         raise Problem(404, f"alert {alert_id} does not exist")
     trail = queries.audit(st.db, alert_id)
     return {
-        **_shape(row),
+        **_shape(st, row, lang),
         "audit": trail,
         "procedure": _checklist(_procedure(row), trail, lang),
         "earlier": queries.earlier(st.db, row),

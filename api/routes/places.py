@@ -12,7 +12,7 @@ from alerts.model import Severity
 from analytics.airquality.cai import grade
 from analytics.parking import lot_status
 from api.common import time_range
-from api.deps import State, Viewer
+from api.deps import Language, State, Viewer
 from api.problems import Problem, responses
 from api.schemas import Advisory, AqHour, Lot, LotDetail, Station
 
@@ -79,6 +79,7 @@ def station_history(
 def advisories(
     st: State,
     _who: Viewer,
+    lang: Language,
     zone: Annotated[str | None, Query(description="a zone or station the advisory is for")] = None,
     active: bool = True,
     start: datetime | None = None,
@@ -94,7 +95,7 @@ def advisories(
             "level": (r["explanation"].get("details") or {}).get("level"),
             "severity": Severity(r["severity"]).label,
             "state": r["state"],
-            "title": r["title"],
+            "title": st.names.title(r, lang),
             "issued_at": r["opened_at"],
             "last_seen": r["last_seen"],
             "lifted_at": r["resolved_at"],

@@ -178,3 +178,28 @@ def test_a_korean_operator_reads_the_console_in_korean_and_may_switch(
         ec.text_to_be_present_in_element((By.CSS_SELECTOR, "#tabs button[data-view='inbox']"), "Alerts")
     )
     assert b.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en"
+
+
+def test_alert_titles_are_read_in_the_readers_language_with_place_names(api: Api) -> None:
+    from analytics.cctv import CctvConfig, CctvRules
+    from tests.support import NOON_KST, ev
+
+    cam = next(d for d in api.platform.city.devices if d.kind == "cctv")
+    rules = CctvRules(CctvConfig())
+    raised = [
+        x
+        for x in rules.on_event(ev(NOON_KST, "fire", cam=cam.device_id, zone=cam.zone))
+        if x[0].startswith("cctv.fire")
+    ]
+    assert raised, "the fire event raised its alert"
+    _key, event, at = raised[0]
+    with psycopg.connect(api.platform.db_url, autocommit=True) as conn:
+        a = store.apply(conn, event, at)
+    assert a is not None and a.title == f"Fire at {cam.device_id}"  # recorded in English, by id
+    with api.client("viewer") as v:
+        ko = v.get(f"/api/v1/alerts/{a.id}", headers={"Accept-Language": "ko"}).json()
+        en = v.get(f"/api/v1/alerts/{a.id}", params={"lang": "en"}).json()
+        listed = v.get("/api/v1/alerts", headers={"Accept-Language": "ko"}).json()["items"]
+    assert ko["title"] == f"{cam.name} 화재"  # the camera by the name people know it by
+    assert en["title"] == f"Fire at {cam.name}"
+    assert [x["title"] for x in listed if x["id"] == a.id] == [ko["title"]]

@@ -70,3 +70,29 @@ def test_a_catalogue_with_a_gap_or_a_changed_placeholder_is_refused() -> None:
         "language 'fr' is not one of citywatch's"
     ]
     assert catalogue_problems({"ko": {**good["ko"], "b": " "}, "en": good["en"]}) == ["ko: b is empty"]
+
+
+def test_every_text_the_services_write_is_in_the_catalogue_in_every_language() -> None:
+    """The texts of citywatch/texts.yaml (alert titles read in the reader's language): every key the code
+    names, and every key it builds from a table (``Text(f"cctv.type.{scene}")``), in Korean and English."""
+    from analytics.airquality.advisory import RULES, Level
+    from citywatch.contracts.messages import CctvEventType
+    from citywatch.i18n import texts
+
+    built_from = {
+        "cctv.type": [t.value for t in CctvEventType],
+        "cctv.kind": [t.value for t in CctvEventType],
+        "pollutant": list(RULES),
+        "advisory": [lv.name.lower() for lv in Level if lv is not Level.NONE],
+    }
+    literal, built = set(), set()
+    for package in ("analytics", "alerts", "boarding", "citywatch", "api"):
+        for path in (WEB.parents[1] / package).rglob("*.py"):
+            code = path.read_text(encoding="utf-8")
+            literal |= set(re.findall(r"\bText\(\s*\"([a-z0-9_.]+)\"", code))
+            built |= set(re.findall(r"\bText\(\s*f\"([a-z0-9_.]+?)\.\{", code))
+    assert len(literal) >= 5 and built == set(built_from)  # the scan found the texts
+    needed = literal | {f"{prefix}.{v}" for prefix in built for v in built_from[prefix]}
+    catalogue = texts()  # itself checked: the same keys and placeholders in every language
+    for lang in LANGUAGES:
+        assert sorted(needed - catalogue[lang].keys()) == [], lang

@@ -1,0 +1,46 @@
+"""Places by the names people know them by: a device's name, a zone's (district's) name, from the registry.
+Texts read in a language name their places so (:func:`citywatch.i18n.render`); the names are re-read at
+most every ``ttl_s``, so a list of alerts costs no query per alert."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from citywatch.i18n import Text, render
+
+
+class PlaceNames:
+    def __init__(self, db: Any, ttl_s: float = 30.0) -> None:
+        self.db, self.ttl_s = db, ttl_s
+        self._names: dict[str, str] = {}
+        self._at = float("-inf")
+        self._lock = threading.Lock()
+
+    def _fresh(self) -> dict[str, str]:
+        with self._lock:
+            if time.monotonic() - self._at > self.ttl_s:
+                rows = self.db.all(
+                    "SELECT device_id AS id, name FROM devices UNION ALL SELECT 'zone:' || zone_id, name FROM zones"
+                )
+                self._names = {r["id"]: r["name"] for r in rows if r["name"]}
+                self._at = time.monotonic()
+            return self._names
+
+    def __call__(self, ident: str) -> str:
+        return self._fresh().get(ident, ident.removeprefix("zone:"))
+
+    def title(self, row: dict[str, Any], language: str) -> str:
+        """An alert's title in ``language``: from the text it was recorded from, if the alert still has that
+        title (a worse condition's title kept since is shown as recorded), else as recorded."""
+        details = (row.get("explanation") or {}).get("details") or {}
+        text = Text.from_json((details.get("text") or {}).get("title"))
+        if text is None:
+            return str(row["title"])
+        try:
+            if render(text) != row["title"]:
+                return str(row["title"])
+            return render(text, language, self)
+        except (KeyError, IndexError, ValueError):  # a text of a catalogue since changed: as recorded
+            return str(row["title"])
