@@ -339,6 +339,13 @@ def browser_ko() -> Iterator[WebDriver]:
 
 
 def shot(b: WebDriver, name: str) -> None:
+    """Save what ``b`` shows as ``name``.png, once the fonts its text asked for have loaded (the Korean
+    font comes in slices, each when a page first uses one of its characters)."""
+    b.execute_async_script(
+        "const done = arguments[arguments.length - 1], text = document.body.innerText;"
+        " Promise.all(['400', '700'].map((w) => document.fonts.load(`${w} 16px 'Noto Sans KR Variable'`, text)))"
+        ".then(() => document.fonts.ready).then(() => setTimeout(done, 300), () => done());"
+    )
     d = ARTIFACTS / "screenshots"
     d.mkdir(parents=True, exist_ok=True)
     b.save_screenshot(str(d / f"{name}.png"))

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+import secrets
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Security
 from fastapi.security import OAuth2PasswordRequestForm
 from fastapi.sse import EventSourceResponse, ServerSentEvent
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import State, api_key_scheme, bearer_scheme, from_claims, principal, token_claims
+from api.common import audit
+from api.deps import Operator, State, api_key_scheme, bearer_scheme, from_claims, principal, token_claims
 from api.problems import Problem, responses
 from api.security import Role, sign
 from citywatch.broker import derive_password
@@ -19,6 +23,26 @@ from citywatch.broker import derive_password
 router = APIRouter(prefix="/driver", tags=["driver terminal"])
 
 TERMINAL_SCOPE = "terminal"
+
+
+#: a pairing code: its digits, how long it lasts, how many wrong tries void it
+PAIRING_DIGITS = 6
+PAIRING_TTL_S = 600
+PAIRING_TRIES = 5
+
+
+class Pairing(BaseModel):
+    bus_id: str
+    code: str = Field(description="the digits to type on the terminal, once, within the time given")
+    expires_at: datetime
+
+
+class PairIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    bus: str = Field(min_length=1, max_length=64)
+    code: str = Field(
+        min_length=1, max_length=16, description="the digits the console showed (spaces allowed)"
+    )
 
 
 class TerminalToken(BaseModel):
@@ -61,10 +85,85 @@ def terminal_login(
         st.limiter.failed(account, client)
         raise Problem(401, "unknown bus or wrong password", headers={"WWW-Authenticate": "Bearer"})
     st.limiter.succeeded(account, client)
+    return _terminal_token(st, form.username, row["credential_version"])
+
+
+def _terminal_token(st: State, bus: str, cv: int) -> TerminalToken:
     ttl = 7 * 86400  # a terminal stays signed in for a week of shifts
-    secret_key = st.settings.api.token_secret.get_secret_value()
-    token = sign(form.username, secret_key, ttl, scope=TERMINAL_SCOPE, cv=row["credential_version"])
-    return TerminalToken(access_token=token, expires_in=ttl, bus_id=form.username)
+    token = sign(bus, st.settings.api.token_secret.get_secret_value(), ttl, scope=TERMINAL_SCOPE, cv=cv)
+    return TerminalToken(access_token=token, expires_in=ttl, bus_id=bus)
+
+
+def _code_digest(bus: str, code: str) -> bytes:
+    return hashlib.sha256(f"{bus}:{code}".encode()).digest()
+
+
+@router.post(
+    "/{bus}/pairing",
+    response_model=Pairing,
+    status_code=201,
+    summary="A one-time code to pair the bus's terminal (operator)",
+    description=f"{PAIRING_DIGITS} digits, valid {PAIRING_TTL_S // 60} minutes, for one terminal, void after "
+    f"{PAIRING_TRIES} wrong tries; the operator reads it out to the driver, who types it on the terminal "
+    "(`POST /api/v1/driver/pair`) instead of the bus's password. A new code voids the bus's earlier ones.",
+    responses=responses(401, 403, 404),
+)
+def new_pairing(st: State, who: Operator, bus: str) -> dict[str, Any]:
+    if (
+        st.db.one(
+            "SELECT 1 AS x FROM devices WHERE device_id = %s AND kind = 'bus' AND status = 'active'", (bus,)
+        )
+        is None
+    ):
+        raise Problem(404, f"no bus {bus} in service")
+    code = f"{secrets.randbelow(10**PAIRING_DIGITS):0{PAIRING_DIGITS}d}"
+    expires = datetime.now(UTC) + timedelta(seconds=PAIRING_TTL_S)
+    with st.db.pool.connection() as conn, conn.transaction():
+        conn.execute("UPDATE terminal_pairings SET expires_at = now() WHERE bus_id = %s AND used_at IS NULL"
+                     " AND expires_at > now()", (bus,))  # fmt: skip
+        conn.execute(
+            "INSERT INTO terminal_pairings (bus_id, code_digest, created_by, expires_at) VALUES (%s, %s, %s, %s)",
+            (bus, _code_digest(bus, code), who.name, expires),
+        )
+    audit(st.db, who.name, "terminal.pairing", bus, {"expires_at": expires.isoformat()})
+    return {"bus_id": bus, "code": code, "expires_at": expires}
+
+
+@router.post(
+    "/pair",
+    response_model=TerminalToken,
+    summary="A bus terminal pairs with the code the control centre gave",
+    responses=responses(401, 422, 429),
+)
+def pair(st: State, request: Request, body: PairIn) -> TerminalToken:
+    client = request.client.host if request.client else "unknown"
+    account = f"pair:{body.bus}"
+    if (limited := st.limiter.check(account, client)) is not None:
+        raise Problem(
+            429,
+            f"too many wrong codes ({limited.scope}); try again in {limited.wait_s:.0f} s",
+            headers={"Retry-After": str(int(limited.wait_s) + 1)},
+        )
+    code = "".join(body.code.split())
+    with st.db.pool.connection() as conn, conn.transaction():
+        row = conn.execute(
+            "UPDATE terminal_pairings p SET used_at = now() FROM devices d"
+            " WHERE p.bus_id = %s AND p.code_digest = %s AND p.used_at IS NULL AND p.expires_at > now()"
+            " AND p.failures < %s AND d.device_id = p.bus_id AND d.status = 'active'"
+            " RETURNING d.credential_version",
+            (body.bus, _code_digest(body.bus, code), PAIRING_TRIES),
+        ).fetchone()
+        if row is None:  # a wrong code counts against the bus's live codes
+            conn.execute(
+                "UPDATE terminal_pairings SET failures = failures + 1 WHERE bus_id = %s AND used_at IS NULL"
+                " AND expires_at > now()",
+                (body.bus,),
+            )
+    if row is None:
+        st.limiter.failed(account, client)
+        raise Problem(401, "wrong, used or expired code: ask the control centre for a new one")
+    st.limiter.succeeded(account, client)
+    return _terminal_token(st, body.bus, row["credential_version"])
 
 
 def for_bus(

@@ -561,6 +561,22 @@ function devicePopup(d, alerts, st) {
   return box;
 }
 
+// a bus's popup: where it is, and for operators a one-time code to pair its terminal (read out to the driver)
+function busPopup(busId, label) {
+  const box = el("div", { class: "popup" }, el("strong", {}, label));
+  if (canAct()) {
+    const out = el("p", { class: "pairing" });
+    box.append(el("button", { class: "pair", "data-bus": busId, onclick: async () => {
+      try {
+        const p = await api(`/api/v1/driver/${encodeURIComponent(busId)}/pairing`, { method: "POST" });
+        out.replaceChildren(t("pair.code", { bus: busId }), el("b", { class: "pair-code" }, `${p.code.slice(0, 3)} ${p.code.slice(3)}`),
+          t("pair.until", { at: fmtClock(p.expires_at) }));
+      } catch (e) { said(e.message, false); }
+    } }, t("pair.button")), out);
+  }
+  return box;
+}
+
 async function drawMap() {
   const [devices, open, buses, requests, zones, routes] = await Promise.all([
     api("/api/v1/devices?limit=5000"), api("/api/v1/alerts?limit=500"), api("/api/v1/buses"), api("/api/v1/bell/requests"),
@@ -612,7 +628,7 @@ async function drawMap() {
   }
   for (const b of buses) {
     const label = t("map.bus", { bus: b.bus_id, route: b.route_id, kmh: b.speed_kmh.toFixed(0) });
-    loud.push(marker(b.lat, b.lon, "bus", "ok", label, el("div", {}, label)).setZIndexOffset(500));
+    loud.push(marker(b.lat, b.lon, "bus", "ok", label, busPopup(b.bus_id, label)).setZIndexOffset(500));
   }
   map.devices.clearLayers(); map.devices.addLayers(calm);
   map.waiting.clearLayers(); waiting.forEach((w) => map.waiting.addLayer(w));

@@ -11,15 +11,23 @@ let heard = new Set(); // the requests already announced
 let clockOffset = 0; // the API's clock minus this terminal's (from the stream's Date header)
 
 $("#bus").value = bus;
-$("#signin-form").addEventListener("submit", async (e) => {
-  e.preventDefault();
-  const r = await fetch("/api/v1/driver/token", { method: "POST",
-    body: new URLSearchParams({ username: $("#bus").value, password: $("#secret").value }) });
+async function signedIn(r) {
   const b = await r.json();
   if (!r.ok) { $("#signin-error").textContent = b.detail; return; }
   token = b.access_token;
   localStorage.setItem(key, token);
   run();
+}
+// pairing: the code an operator reads out from the console, once
+$("#pair-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  signedIn(await fetch("/api/v1/driver/pair", { method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ bus, code: $("#code").value }) }));
+});
+$("#signin-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  signedIn(await fetch("/api/v1/driver/token", { method: "POST",
+    body: new URLSearchParams({ username: $("#bus").value, password: $("#secret").value }) }));
 });
 
 // how far the first stop is now: the state's distance and time, less what has passed since it was computed

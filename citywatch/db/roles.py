@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 SERVICES = ("ingest", "analytics", "api", "boarding", "grafana")
 #: readable by no service role but the API: who may log in to it, who failed to, and what admins did there
-ACCOUNTS = ("api_users", "api_keys", "api_audit", "login_failures")
+ACCOUNTS = ("api_users", "api_keys", "api_audit", "login_failures", "terminal_pairings")
 STREAMS = (
     "air_quality",
     "parking_events",

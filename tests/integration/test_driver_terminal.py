@@ -57,6 +57,7 @@ def bell(api: Api, tmp_path: Path) -> Iterator[Any]:
 def sign_in_terminal(b: WebDriver, api: Api, bus: str) -> WebDriverWait[WebDriver]:
     wait = WebDriverWait(b, 15)
     b.get(f"{api.url}/driver/{bus}")
+    wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, "#by-password summary"))).click()  # not the code
     wait.until(ec.visibility_of_element_located((By.ID, "secret"))).send_keys(
         broker.derive_password(SECRET, bus)
     )
@@ -199,3 +200,80 @@ def test_a_korean_terminal_counts_down_and_chimes_once_for_a_new_stop(
         shot(b, "driver-request-ko")
         assert b.execute_script("return window.chimes") == 1  # the same stop chimes once
         pub.close()
+
+
+def test_a_terminal_pairs_once_with_a_short_code_from_the_console(api: Api) -> None:
+    bus = "bus-0101"
+    path = f"/api/v1/driver/{bus}/pairing"
+    with api.client("operator") as op, api.client("viewer") as viewer:
+        assert viewer.post(path).status_code == 403
+        assert op.post("/api/v1/driver/bus-9999/pairing").status_code == 404
+        first = op.post(path).json()
+        code = op.post(path).json()  # a new code voids the earlier one
+    assert len(code["code"]) == 6 and code["code"].isdigit() and code["bus_id"] == bus
+    pair = f"{api.url}/api/v1/driver/pair"
+    assert httpx.post(pair, json={"bus": bus, "code": first["code"]}).status_code == 401  # voided
+    wrong = f"{(int(code['code']) + 1) % 10**6:06d}"
+    r = httpx.post(pair, json={"bus": bus, "code": wrong})
+    assert r.status_code == 401 and "ask the control centre" in r.json()["detail"]
+    ok = httpx.post(pair, json={"bus": bus, "code": f"{code['code'][:3]} {code['code'][3:]}"})  # as read out
+    assert ok.status_code == 200, ok.text
+    token = ok.json()["access_token"]
+    assert (
+        httpx.get(
+            f"{api.url}/api/v1/driver/{bus}/state", headers={"Authorization": f"Bearer {token}"}
+        ).status_code
+        == 200
+    )
+    assert httpx.post(pair, json={"bus": bus, "code": code["code"]}).status_code == 401  # once only
+    # five wrong tries void a code: the right one after them is refused too
+    with api.client("operator") as op:
+        again = op.post(path).json()["code"]
+    for i in range(5):
+        assert (
+            httpx.post(pair, json={"bus": bus, "code": f"{(int(again) + 1 + i) % 10**6:06d}"}).status_code
+            == 401
+        )
+    assert httpx.post(pair, json={"bus": bus, "code": again}).status_code == 401
+    trail = api.platform.query("SELECT action, target FROM api_audit WHERE action = 'terminal.pairing'")
+    assert trail == [("terminal.pairing", bus)] * 3
+
+
+def test_a_driver_types_the_code_an_operator_reads_from_the_map(
+    api: Api, browser_ko: WebDriver, run_ingest, bell: Any
+) -> None:  # type: ignore[no-untyped-def]
+    from tests.integration.test_console import sign_in
+    from tests.support import chromium
+
+    p, net = api.platform, bell
+    route = next(r for r in p.city.routes if not r.loop)
+    bus = f"bus-{route.route_id[1:].zfill(2)}01"
+    with run_ingest(p.settings()):
+        pub = Publisher(host="127.0.0.1", port=p.broker.port, secret=SECRET, mode="gateway")
+        pub.open([])
+        send_positions(pub, bus, route.route_id, positions(net, route.route_id, 0.2, 0.25, 4))
+        pub.close()
+        console = browser_ko
+        sign_in(console, api, "operator", who="operator (관제요원)")
+        wait = WebDriverWait(console, 15)
+        console.find_element(By.CSS_SELECTOR, "#tabs button[data-view='map']").click()
+        wait.until(
+            ec.element_to_be_clickable((By.CSS_SELECTOR, f"#citymap .mk.kind-bus[title^='{bus}']"))
+        ).click()
+        wait.until(
+            ec.element_to_be_clickable((By.CSS_SELECTOR, f".leaflet-popup button.pair[data-bus='{bus}']"))
+        ).click()
+        code = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, ".leaflet-popup .pair-code").text)
+        assert len(code.replace(" ", "")) == 6
+        shot(console, "map-pairing-code-ko")
+    terminal = chromium("1280,800", "ko-KR", "Asia/Seoul")
+    try:
+        terminal.get(f"{api.url}/driver/{bus}")
+        tw = WebDriverWait(terminal, 15)
+        tw.until(ec.visibility_of_element_located((By.ID, "code"))).send_keys(code)
+        assert terminal.find_element(By.CSS_SELECTOR, "#pair-form button").text == "이 단말기 연결"
+        shot(terminal, "driver-pairing-ko")
+        terminal.find_element(By.CSS_SELECTOR, "#pair-form button").click()
+        tw.until(ec.visibility_of_element_located((By.ID, "empty")))  # paired: the bus's screen
+    finally:
+        terminal.quit()
