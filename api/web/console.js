@@ -124,14 +124,16 @@ async function drawMaintenance() {
     await drawMaintenance();
   };
   $("#m-windows").replaceChildren(
-    el("tr", {}, ...["#", "device or zone", "rules", "from", "until", "reason", "by", "alerts muted", ""].map((h) => el("th", { scope: "col" }, h))),
-    ...ws.map((w) => el("tr", { "data-window": w.id }, el("td", {}, String(w.id)), el("td", {}, w.subject), el("td", {}, w.rule_prefix || "all"),
+    el("tr", {}, ...["#", t("m.subject"), t("m.rules"), t("report.since"), t("report.until"), t("mute.reason"), t("report.person"), t("m.muted"), ""]
+      .map((h) => el("th", { scope: "col" }, h))),
+    ...ws.map((w) => el("tr", { "data-window": w.id }, el("td", {}, String(w.id)), el("td", { title: w.subject }, place(w.subject)),
+      el("td", {}, w.rule_prefix || t("m.all")),
       el("td", {}, fmtTime(w.starts_at)), el("td", {}, fmtTime(w.ended_at || w.ends_at)), el("td", {}, w.reason), el("td", {}, w.created_by),
       el("td", {}, String(w.muted_alerts)),
       el("td", { class: "operator-only" },
-        el("button", { class: "m-extend", onclick: () => act(`/api/v1/maintenance/${w.id}`, { method: "PATCH", json: { extend_min: 60 } }, `maintenance #${w.id} extended by 1 h`) }, "Extend 1 h"),
-        el("button", { class: "m-end", onclick: () => act(`/api/v1/maintenance/${w.id}/end`, { method: "POST" }, `maintenance #${w.id} ended`) }, "End")))));
-  if (!ws.length) $("#m-windows").append(el("tr", {}, el("td", { colspan: "9", class: "muted" }, "No device or zone is under maintenance, and none is planned.")));
+        el("button", { class: "m-extend", onclick: () => act(`/api/v1/maintenance/${w.id}`, { method: "PATCH", json: { extend_min: 60 } }, t("actions.extended", { id: w.id })) }, t("actions.extend")),
+        el("button", { class: "m-end", onclick: () => act(`/api/v1/maintenance/${w.id}/end`, { method: "POST" }, t("actions.unmuted", { id: w.id })) }, t("m.end"))))));
+  if (!ws.length) $("#m-windows").append(el("tr", {}, el("td", { colspan: "9", class: "muted" }, t("m.none"))));
 }
 $("#m-form").addEventListener("submit", async (ev) => {
   ev.preventDefault();
@@ -141,7 +143,7 @@ $("#m-form").addEventListener("submit", async (ev) => {
   if (f.get("starts_at")) body.starts_at = new Date(f.get("starts_at")).toISOString();
   try {
     const w = await api("/api/v1/maintenance", { method: "POST", json: body });
-    said(`${w.subject} is under maintenance (#${w.id})`);
+    said(t("m.created", { subject: place(w.subject), id: w.id }));
     $("#m-form").reset();
   } catch (e) { said(e.message, false); }
   await drawMaintenance();
@@ -154,43 +156,46 @@ function showValue(v) {
   return String(v);
 }
 // one CCTV event type's rule (or the part of it a zone or camera gives) in words
+const sevWord = (s) => (s === "off" ? t("rules.off") : t(`severity.${s}`));
+const areaWord = (a) => (I18N.messages[I18N.lang]?.[`area.${a}`] ? t(`area.${a}`) : a);
+const eventWord = (type) => t(`event.${type}`);
 function eventRule(x) {
   const out = [];
-  if (x.day !== undefined) out.push(`by day ${x.day}`);
-  if (x.night) out.push(`at night ${x.night}`);
-  for (const [area, sev] of Object.entries(x.areas || {})) out.push(`${sev} at a ${area}`);
-  for (const [sev, at] of Object.entries(x.above_confidence || {})) out.push(`${sev} from confidence ${at}`);
-  for (const [sev, n] of Object.entries(x.above_count || {})) out.push(`${sev} from ${n} objects`);
-  if (x.same_as) out.push(`one scene with ${x.same_as.replace(/_/g, " ")}: counts on its alerts`);
+  if (x.day !== undefined) out.push(t("rules.by_day", { sev: sevWord(x.day) }));
+  if (x.night) out.push(t("rules.at_night", { sev: sevWord(x.night) }));
+  for (const [area, sev] of Object.entries(x.areas || {})) out.push(t("rules.at_area", { sev: sevWord(sev), area: areaWord(area) }));
+  for (const [sev, at] of Object.entries(x.above_confidence || {})) out.push(t("rules.from_confidence", { sev: sevWord(sev), at }));
+  for (const [sev, n] of Object.entries(x.above_count || {})) out.push(t("rules.from_count", { sev: sevWord(sev), n }));
+  if (x.same_as) out.push(t("rules.same_as", { event: eventWord(x.same_as) }));
   return out.join(", ");
 }
-const eventRules = (table) => Object.entries(table).map(([type, x]) => `${type}: ${eventRule(x)}`).join("; ");
+const eventRules = (table) => Object.entries(table).map(([type, x]) => `${eventWord(type)}: ${eventRule(x)}`).join("; ");
 function eventTable(table) {  // the table in force: how severe each event type is
-  return el("table", { class: "events" }, el("tr", {}, el("th", { scope: "col" }, "event"), el("th", { scope: "col" }, "severity")),
-    ...Object.entries(table).map(([type, x]) => el("tr", {}, el("th", { scope: "row" }, type.replace(/_/g, " ")), el("td", {}, eventRule(x)))));
+  return el("table", { class: "events" }, el("tr", {}, el("th", { scope: "col" }, t("rules.event")), el("th", { scope: "col" }, t("col.severity"))),
+    ...Object.entries(table).map(([type, x]) => el("tr", {}, el("th", { scope: "row" }, eventWord(type)), el("td", {}, eventRule(x)))));
 }
 
 // -- the rules in force (read-only): per rule its procedure and timings; thresholds; notification routes
 async function drawRules() {
   const r = await api("/api/v1/rules");
-  const secs = (s) => (s === null || s === undefined ? "never" : s < 5400 ? `${Math.round(s / 60)} min` : `${(s / 3600).toFixed(1)} h`);
+  const secs = (s) => (s === null || s === undefined ? t("rules.never") : s < 5400 ? t("span.min", { n: Math.round(s / 60) }) : t("span.h", { n: (s / 3600).toFixed(1) }));
   const a = r.analytics;
-  $("#rules-source").textContent = `From ${r.source} (version ${r.digest}); the analytics service re-reads it when it changes. ` +
-    (!a ? "The analytics service has not said yet which version it runs."
-      : a.same_as_file ? `The analytics service runs this version (said ${fmtTime(a.reported_at)}).`
-      : a.refused ? `The analytics service still runs version ${a.digest}: it refused the latest edit — ${a.refused}`
-      : `The analytics service still runs version ${a.digest}: it has not taken the latest edit yet.`);
+  $("#rules-source").textContent = t("rules.source", { source: r.source, digest: r.digest }) + " " +
+    (!a ? t("rules.unknown")
+      : a.same_as_file ? t("rules.same", { at: fmtTime(a.reported_at) })
+      : a.refused ? t("rules.refused", { digest: a.digest, why: a.refused })
+      : t("rules.behind", { digest: a.digest }));
   $("#rules-source").classList.toggle("error", Boolean(a && !a.same_as_file));
-  const row = (name, p) => el("tr", {}, el("th", { scope: "row" }, name), el("td", {}, [p.escalate_after_s, ...p.escalate_again_after_s].map(secs).join(", then ")),
-    el("td", {}, secs(p.remind_after_s)), el("td", {}, p.auto_resolve ? "yes" : "no"),
-    el("td", {}, p.runbook ? `the centre's own (${p.runbook[I18N.lang]?.length ?? 0} steps)` : "packaged"));
+  const row = (name, p) => el("tr", {}, el("th", { scope: "row" }, name), el("td", {}, [p.escalate_after_s, ...p.escalate_again_after_s].map(secs).join(t("rules.then"))),
+    el("td", {}, secs(p.remind_after_s)), el("td", {}, t(p.auto_resolve ? "rules.yes" : "rules.no")),
+    el("td", {}, p.runbook ? t("rules.own", { n: p.runbook[I18N.lang]?.length ?? 0 }) : t("rules.packaged")));
   $("#r-policies").replaceChildren(
-    el("tr", {}, ...["rule", "escalates after (critical, unacknowledged; then each next level after)", "reminds after (acknowledged, still active)", "resolves itself", "procedure"].map((h) => el("th", { scope: "col" }, h))),
-    ...Object.entries(r.policies).map(([name, p]) => row(name, p)), row("(any other rule)", r.default_policy));
+    el("tr", {}, ...[t("f.rule"), t("rules.escalates"), t("rules.reminds"), t("rules.resolves"), t("procedure.label")].map((h) => el("th", { scope: "col" }, h))),
+    ...Object.entries(r.policies).map(([name, p]) => row(name, p)), row(t("rules.other"), r.default_policy));
   const own = Object.fromEntries(Object.entries(r.policies).filter(([, p]) => p.runbook).map(([n, p]) => [n, p.runbook]));
   const lang = I18N.lang;
   $("#r-runbooks").replaceChildren(...Object.entries({ ...r.runbooks, ...own }).sort(([a], [b]) => a.localeCompare(b)).map(([name, steps]) =>
-    el("article", { lang: steps[lang] ? lang : Object.keys(steps)[0] }, el("h4", {}, name + (own[name] ? " (the centre's own)" : "")),
+    el("article", { lang: steps[lang] ? lang : Object.keys(steps)[0] }, el("h4", {}, name + (own[name] ? t("rules.own_mark") : "")),
       el("ol", {}, ...(steps[lang] || Object.values(steps)[0]).map((s) => el("li", {}, s))))));
   $("#r-thresholds").replaceChildren(...Object.entries(r.thresholds).map(([domain, t]) => el("article", {}, el("h4", {}, domain),
     el("dl", {}, ...Object.entries(t).flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, k === "events" ? eventTable(v) : showValue(v))])))));
@@ -199,12 +204,13 @@ async function drawRules() {
     ? devs.flatMap(([dev, sections]) => Object.entries(sections).map(([section, kv]) => el("tr", {},
         el("th", { scope: "row" }, dev), el("td", {}, section),
         el("td", {}, Object.entries(kv).map(([k, v]) => `${k} ${k === "events" ? eventRules(v) : showValue(v)}`).join(", ")))))
-    : [el("tr", {}, el("td", { class: "muted" }, "None: every device has its zone's and the city's."))]));
+    : [el("tr", {}, el("td", { class: "muted" }, t("rules.no_devices")))]));
   $("#r-routes").replaceChildren(
-    el("tr", {}, ...["sink", "from severity", "kinds", "rules", "notifications", "at most per hour", "from escalation level"].map((h) => el("th", { scope: "col" }, h))),
-    ...Object.entries(r.notifications).map(([sink, x]) => el("tr", {}, el("th", { scope: "row" }, sink), el("td", {}, x.min_severity),
-      el("td", {}, x.kinds.join(", ") || "all"), el("td", {}, x.rules.join(", ") || "all"), el("td", {}, x.what.join(", ") || "all"),
-      el("td", {}, x.max_per_hour ?? "no cap"), el("td", {}, x.min_escalation_level || "any"))));
+    el("tr", {}, ...[t("report.sink"), t("rules.min_severity"), t("filters.kind"), t("f.rule"), t("report.notifications"), t("rules.per_hour"), t("rules.min_level")]
+      .map((h) => el("th", { scope: "col" }, h))),
+    ...Object.entries(r.notifications).map(([sink, x]) => el("tr", {}, el("th", { scope: "row" }, sink), el("td", {}, sevWord(x.min_severity)),
+      el("td", {}, x.kinds.join(", ") || t("m.all")), el("td", {}, x.rules.join(", ") || t("m.all")), el("td", {}, x.what.join(", ") || t("m.all")),
+      el("td", {}, x.max_per_hour ?? t("rules.no_cap")), el("td", {}, x.min_escalation_level || t("filters.any")))));
 }
 
 // -- alerts inbox --------------------------------------------------------------------------

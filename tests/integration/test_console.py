@@ -668,3 +668,26 @@ def test_the_shift_report_is_a_page_in_korean_that_prints_to_pdf(api: Api, brows
     out = ARTIFACTS / "shift-report-ko.pdf"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(pdf)
+
+
+def test_the_rules_and_maintenance_views_read_in_korean(api: Api, browser_ko: WebDriver) -> None:
+    b = browser_ko
+    sign_in(b, api, "operator", who="operator (관제요원)")
+    wait = WebDriverWait(b, 15, ignored_exceptions=[StaleElementReferenceException])
+    b.find_element(By.CSS_SELECTOR, "#tabs button[data-view='maintenance']").click()
+    wait.until(
+        ec.text_to_be_present_in_element(
+            (By.ID, "m-windows"), "유지보수 중이거나 예정된 장치·구역이 없습니다."
+        )
+    )
+    assert b.find_element(By.ID, "m-create").text == "유지보수 설정"
+    b.find_element(By.CSS_SELECTOR, "#tabs button[data-view='rules']").click()
+    wait.until(ec.text_to_be_present_in_element((By.ID, "r-policies"), "cctv.fire"))
+    policies = b.find_element(By.ID, "r-policies").text
+    assert "2분, 이후 8분" in policies and "기본 제공" in policies
+    thresholds = b.find_element(By.ID, "r-thresholds").text
+    assert "쓰러짐 주간 경고, 신뢰도 0.8부터 긴급" in thresholds  # the CCTV event table, in words
+    assert "배회 주간 정보, 야간 경고, 학교에서 경고" in thresholds
+    procedures = b.find_element(By.ID, "r-runbooks").text
+    assert "cctv.fall\n카메라 영상으로 쓰러진 사람을 확인하고" in procedures
+    shot(b, "rules-ko")

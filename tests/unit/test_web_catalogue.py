@@ -11,6 +11,7 @@ import orjson
 from alerts.model import Severity, State
 from analytics.airquality.cai import Grade
 from api.security import Role
+from citywatch.contracts.messages import CctvEventType
 from citywatch.contracts.topics import DeviceKind
 from citywatch.i18n import LANGUAGES, catalogue_problems
 
@@ -26,6 +27,8 @@ DYNAMIC = {
     "grade": [g.value for g in Grade],
     "lot": ["open", "almost_full", "full", "unknown"],
     "load": ["very_likely_acceptable", "manageable", "over_demanding"],  # the alarm load's ratings
+    "event": [t.value for t in CctvEventType],
+    "area": ["school", "park", "road", "market"],
 }
 
 
