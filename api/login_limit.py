@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from limits import parse
 
 from api.db import Database
+from api.problems import Problem
 
 PER_ACCOUNT = 5
 PER_ADDRESS = 20
@@ -73,6 +74,15 @@ class LoginLimiter:
                 )
                 return Limited(scope, max(1.0, float(row["wait"]) if row else self.window_s))
         return None
+
+    def guard(self, username: str, address: str, what: str = "failed logins") -> None:
+        """Refuse an attempt a limit holds: 429, saying which limit and for how long (``Retry-After``)."""
+        if (limited := self.check(username, address)) is not None:
+            raise Problem(
+                429,
+                f"too many {what} ({limited.scope}); try again in {limited.wait_s:.0f} s",
+                headers={"Retry-After": str(int(limited.wait_s) + 1)},
+            )
 
     def failed(self, username: str, address: str) -> None:
         """A failed login: counted; failures older than the window are forgotten."""

@@ -33,13 +33,7 @@ router = APIRouter(tags=["auth"])
 )
 def login(st: State, request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> Token:
     client = request.client.host if request.client else "unknown"
-    limited = st.limiter.check(form.username, client)
-    if limited is not None:
-        raise Problem(
-            429,
-            f"too many failed logins ({limited.scope}); try again in {limited.wait_s:.0f} s",
-            headers={"Retry-After": str(int(limited.wait_s) + 1)},
-        )
+    st.limiter.guard(form.username, client)
     row = st.db.one(
         "SELECT password_hash, role, disabled FROM api_users WHERE username = %s", (form.username,)
     )

@@ -69,12 +69,7 @@ def terminal_login(
     """``username`` is the bus id, ``password`` the bus's broker password (the one its on-board unit uses)."""
     client = request.client.host if request.client else "unknown"
     account = f"bus:{form.username}"
-    if (limited := st.limiter.check(account, client)) is not None:
-        raise Problem(
-            429,
-            f"too many failed sign-ins ({limited.scope}); try again in {limited.wait_s:.0f} s",
-            headers={"Retry-After": str(int(limited.wait_s) + 1)},
-        )
+    st.limiter.guard(account, client, "failed sign-ins")
     row = st.db.one(
         "SELECT credential_version FROM devices WHERE device_id = %s AND kind = 'bus' AND status = 'active'",
         (form.username,),
@@ -138,12 +133,7 @@ def new_pairing(st: State, who: Operator, bus: str) -> dict[str, Any]:
 def pair(st: State, request: Request, body: PairIn) -> TerminalToken:
     client = request.client.host if request.client else "unknown"
     account = f"pair:{body.bus}"
-    if (limited := st.limiter.check(account, client)) is not None:
-        raise Problem(
-            429,
-            f"too many wrong codes ({limited.scope}); try again in {limited.wait_s:.0f} s",
-            headers={"Retry-After": str(int(limited.wait_s) + 1)},
-        )
+    st.limiter.guard(account, client, "wrong codes")
     code = "".join(body.code.split())
     with st.db.pool.connection() as conn, conn.transaction():
         row = conn.execute(
