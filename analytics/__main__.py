@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from alerts.mqtt import AlertPublisher
+from analytics.broker_log import BrokerLog
 from analytics.partitions import AnalyticsWorker
 from analytics.service import AnalyticsService
 from citywatch import broker, logs
@@ -55,7 +56,18 @@ def main(start: str | None = None, end: str | None = None) -> None:
         client_id="citywatch-analytics",
         tls_ca=settings.mqtt.tls_ca,
     )
-    service = AnalyticsService(settings, sink=sink)
+    broker_log = None
+    if start is None:  # the live service watches what the broker says of the devices it turns away
+        broker_log = BrokerLog(
+            host=settings.mqtt.host,
+            port=settings.mqtt.port,
+            username=broker.PLATFORM_USER,
+            password=broker.derive_password(settings.device_secret.get_secret_value(), broker.PLATFORM_USER),
+            client_id="citywatch-analytics-broker-log",
+            tls_ca=settings.mqtt.tls_ca,
+        )
+        broker_log.start()
+    service = AnalyticsService(settings, sink=sink, broker_log=broker_log)
     try:
         if start is not None:
             t0, t1 = _parse(start), _parse(end) if end else datetime.now(UTC)
@@ -68,12 +80,14 @@ def main(start: str | None = None, end: str | None = None) -> None:
         runner: AnalyticsService | AnalyticsWorker = service
         if settings.analytics.partitioned:
             service.conn.close()
-            runner = AnalyticsWorker(settings, sink=sink)
+            runner = AnalyticsWorker(settings, sink=sink, broker_log=broker_log)
         signal.signal(signal.SIGINT, lambda *_: runner.stop())
         signal.signal(signal.SIGTERM, lambda *_: runner.stop())
         runner.run()
     finally:
         sink.close()
+        if broker_log is not None:
+            broker_log.close()
 
 
 if __name__ == "__main__":

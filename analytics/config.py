@@ -21,6 +21,8 @@ import yaml
 from alerts import config as alert_config
 from alerts.model import Policy
 from analytics.airquality.quality import QualityConfig
+from analytics.broker_watch import BrokerConfig
+from analytics.broker_watch import check as check_broker
 from analytics.cctv import CctvConfig, EventRule
 from analytics.outage import OutageConfig
 from analytics.outage import check as check_outage
@@ -45,6 +47,7 @@ class Rules:
     parking: ParkingConfig = field(default_factory=ParkingConfig)
     shapes: ShapeConfig = field(default_factory=ShapeConfig)
     outage: OutageConfig = field(default_factory=OutageConfig)
+    broker: BrokerConfig = field(default_factory=BrokerConfig)
     zone_own: dict[str, Own] = field(default_factory=dict)  # zone -> its own settings, per domain
     device_own: dict[str, Own] = field(default_factory=dict)  # device -> its own settings, per domain
     alerting: alert_config.AlertRules = field(default_factory=alert_config.AlertRules)  # the alerts' half
@@ -181,17 +184,36 @@ def parse(text: str, default_policy: Policy | None = None) -> Rules:
         raise RulesError("(file)", f"not valid YAML: {e}") from None
     if not isinstance(doc, dict):
         raise RulesError("(file)", "the top level must be a mapping")
-    known = {"quality", "cctv", "parking", "shapes", "outage", "zones", "devices", *alert_config.SECTIONS}
+    known = {
+        "quality",
+        "cctv",
+        "parking",
+        "shapes",
+        "outage",
+        "broker",
+        "zones",
+        "devices",
+        *alert_config.SECTIONS,
+    }
     if unknown := sorted(set(doc) - known):
         raise RulesError(unknown[0], f"unknown section (known: {', '.join(sorted(known))})")
     city = {d: _domain(d, cls(), doc.get(d), d)[0] for d, cls in LAYERED.items()}
     quality, parking, cctv = city["quality"], city["parking"], city["cctv"]
     shapes = checked(ShapeConfig, doc.get("shapes"), "shapes", check_shapes)
     outage = checked(OutageConfig, doc.get("outage"), "outage", check_outage)
+    broker = checked(BrokerConfig, doc.get("broker"), "broker", check_broker)
     zones = _layer(doc, "zones", city, "a zone")
     devices = _layer(doc, "devices", city, "a device (quality: a station, parking: a sensor, cctv: a camera)")
     return Rules(
-        quality, cctv, parking, shapes, outage, zones, devices, alert_config.parse(doc, default_policy)
+        quality,
+        cctv,
+        parking,
+        shapes,
+        outage,
+        broker,
+        zones,
+        devices,
+        alert_config.parse(doc, default_policy),
     )
 
 

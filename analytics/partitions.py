@@ -28,6 +28,7 @@ from typing import Any
 import psycopg
 
 from alerts import outbox
+from analytics.broker_log import BrokerLog
 from analytics.metrics import AnalyticsMetrics, sink_names
 from analytics.registry import Row, registry_rows
 from analytics.service import AnalyticsService, IngestPulse
@@ -130,9 +131,13 @@ class AnalyticsWorker:
     """One of several analytics processes: evaluates the partitions it leases."""
 
     def __init__(
-        self, settings: Settings, sink: outbox.Sink | None = None, worker_id: str | None = None
+        self,
+        settings: Settings,
+        sink: outbox.Sink | None = None,
+        worker_id: str | None = None,
+        broker_log: BrokerLog | None = None,
     ) -> None:
-        self.settings, self.sink = settings, sink
+        self.settings, self.sink, self.broker_log = settings, sink, broker_log
         self.worker_id = worker_id or uuid.uuid4().hex[:8]
         self.leases = PartitionLeases(settings.db.url, self.worker_id)
         self.engines: dict[str, AnalyticsService] = {}
@@ -155,7 +160,7 @@ class AnalyticsWorker:
         for p in set(self.engines) - held:
             self._drop(p)
         for p in sorted(held - set(self.engines)):
-            engine = AnalyticsService(self.settings, sink=self.sink, partition=p)
+            engine = AnalyticsService(self.settings, sink=self.sink, partition=p, broker_log=self.broker_log)
             if p == "city":
                 engine.alerts.dispatcher.start()
             self.engines[p] = engine

@@ -31,6 +31,8 @@ from alerts.config import default_policy
 from alerts.runtime import AlertRuntime, sinks_from
 from analytics import state as saved
 from analytics.airquality.step import AirQualityStep
+from analytics.broker_log import BrokerLog
+from analytics.broker_watch import BrokerWatch
 from analytics.config import Rules, RulesFile
 from analytics.device_health import DeviceHealth
 from analytics.metrics import AnalyticsMetrics
@@ -97,8 +99,14 @@ class AnalyticsService:
     ``"zone:{zone_id}"`` (air quality, CCTV and parking of one zone). Each partition keeps its own state."""
 
     def __init__(
-        self, settings: Settings, sink: outbox.Sink | None = None, partition: str | None = None
+        self,
+        settings: Settings,
+        sink: outbox.Sink | None = None,
+        partition: str | None = None,
+        broker_log: BrokerLog | None = None,
     ) -> None:
+        """``broker_log``: the broker's log lines (:mod:`analytics.broker_log`), which the city's partition
+        watches for devices the broker turned away (:mod:`analytics.broker_watch`)."""
         self.settings = settings
         self.partition = partition
         zone = partition.removeprefix("zone:") if partition and partition.startswith("zone:") else None
@@ -126,6 +134,8 @@ class AnalyticsService:
         self.air = AirQualityStep(ctx)
         self.streams = EventStreams(ctx)
         self.health = DeviceHealth(ctx, self.a)
+        self.broker_log = broker_log if self.citywide else None
+        self.broker_watch = BrokerWatch(self.rules.broker)
         self.cursor: datetime | None = None  # air quality is evaluated up to here
         #: a long re-evaluation reports (evaluated up to, fraction done, readings) here instead of the log
         self.progress: Show | None = None  # a re-evaluation's progress bar (citywatch analytics --from)
@@ -211,8 +221,18 @@ class AnalyticsService:
             self._upkeep()
         if health and self.citywide:
             self.health.step(now)
+            self._broker(now)
             self.alerts.supervisor.step(now)
         return n
+
+    def _broker(self, now: datetime) -> None:
+        """What the broker said since the last step: failed logins, take-overs, refused publishes."""
+        if self.broker_log is None:
+            return
+        self.broker_watch.config = self.rules.broker
+        for line, at in self.broker_log.take():
+            self.broker_watch.feed(line, at)
+        self.alerts.writer.apply_all(self.broker_watch.evaluate(now))
 
     def _air_quality(self, safe: datetime, now: datetime) -> int:
         if self.cursor is None:  # first run: start from the oldest reading there is

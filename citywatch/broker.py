@@ -99,6 +99,7 @@ def acl_file(devices: Iterable[DeviceAccount]) -> str:
         f"topic read {PREFIX}/#",
         f"user {PLATFORM_USER}",
         f"topic readwrite {PREFIX}/#",
+        "topic read $SYS/broker/log/#",
         f"user {SIMULATOR_USER}",
         f"topic write {PREFIX}/#",
         f"topic read {PREFIX}/bus/+/downlink/#",
@@ -155,6 +156,7 @@ def mosquitto_conf(
         f"persistence_location {data_dir}/",
         "autosave_interval 30",
         f"log_dest file {data_dir / 'mosquitto.log'}",
+        "log_dest topic",  # $SYS/broker/log/{level}: the analytics watch devices turned away (broker_watch)
         "log_type error",
         "log_type warning",
         "log_type notice",

@@ -57,7 +57,7 @@ def rules(st: State, _who: Viewer) -> dict[str, Any]:
         "thresholds": {
             **{
                 name: dataclasses.asdict(getattr(r, name))
-                for name in ("quality", "cctv", "parking", "shapes", "outage")
+                for name in ("quality", "cctv", "parking", "shapes", "outage", "broker")
             },
             "delivery": dataclasses.asdict(r.alerting.delivery),
         },

@@ -217,7 +217,7 @@ class RulesView(BaseModel):
         description="what the analytics service runs (null: not reported yet)"
     )
     thresholds: dict[str, dict[str, Any]] = Field(
-        description="per domain: quality, cctv, parking, shapes, outage, delivery"
+        description="per domain: quality, cctv, parking, shapes, outage, broker, delivery"
     )
     zones: dict[str, dict[str, dict[str, Any]]] = Field(
         description="per zone, the settings of its own (quality, parking, cctv) over the city's"

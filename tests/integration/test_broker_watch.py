@@ -1,0 +1,76 @@
+"""Devices the broker turns away reach the operators: a real Mosquitto's log on $SYS/broker/log, read by the
+analytics service, raises platform.broker_logins and device.client_takeover."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+
+from analytics.broker_log import BrokerLog
+from analytics.service import AnalyticsService
+from citywatch import broker
+from citywatch.devices import broker_accounts
+from tests.support import SECRET, Platform, wait_for
+
+
+def connect(
+    port: int, user: str, password: str, client_id: str | None = None
+) -> tuple[paho.Client, list[int]]:
+    codes: list[int] = []
+    c = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id or f"t-{uuid.uuid4().hex[:8]}")
+    c.username_pw_set(user, password)
+    c.on_connect = lambda _c, _u, _f, rc, _p=None: codes.append(rc.value)
+    c.connect("127.0.0.1", port)
+    c.loop_start()
+    wait_for(lambda: bool(codes), 5)
+    return c, codes
+
+
+def test_failed_logins_and_a_taken_over_client_id_become_alerts(db_url: str, mosquitto, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    mosquitto.write_config(broker_accounts(db_url))
+    mosquitto.start()
+    platform = Platform(db_url, mosquitto, None)  # type: ignore[arg-type]
+    password = broker.derive_password(SECRET, broker.PLATFORM_USER)
+    log = BrokerLog(host="127.0.0.1", port=mosquitto.port, username=broker.PLATFORM_USER, password=password,
+                    client_id="watch-broker-log")  # fmt: skip
+    log.start()
+    assert log.wait_connected(10)
+    try:
+        refused = []
+        for _ in range(4):  # someone guessing
+            c, codes = connect(mosquitto.port, "aq-404", "guess")
+            refused.append(codes[0])
+            c.loop_stop()
+            c.disconnect()
+        assert all(rc != 0 for rc in refused)
+        first, ok1 = connect(mosquitto.port, broker.PLATFORM_USER, password, "twin-1")
+        second, ok2 = connect(mosquitto.port, broker.PLATFORM_USER, password, "twin-1")  # takes the id over
+        assert ok1 == [0] and ok2[0] == 0
+        time.sleep(0.5)
+        for c in (first, second):
+            c.loop_stop()
+            c.disconnect()
+        rules = tmp_path / "rules.yaml"
+        rules.write_text("broker: {failed_logins: 3, takeovers: 1}\n")
+        settings = platform.settings()
+        settings.analytics.rules_file = rules
+        service = AnalyticsService(settings, broker_log=log)
+
+        def raised() -> set[tuple[str, str]]:
+            service.step(health=True)
+            return {(str(r), str(s)) for r, s in platform.query("SELECT rule, subject FROM alerts")}  # type: ignore[misc]
+
+        assert wait_for(
+            lambda: {("platform.broker_logins", "broker"), ("device.client_takeover", "twin-1")} <= raised(),
+            15,
+        ), platform.query("SELECT rule, subject, title FROM alerts")
+        (details,) = platform.query(
+            "SELECT explanation->'details'->'addresses' FROM alerts WHERE rule = 'platform.broker_logins'"
+        )[0]
+        assert details == {"127.0.0.1": 4}  # where the guesses came from
+        service.conn.close()
+    finally:
+        log.close()
