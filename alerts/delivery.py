@@ -21,6 +21,7 @@ from datetime import datetime
 
 from alerts.model import Raise, Severity, alert
 from alerts.routing import shown
+from citywatch.i18n import Text
 
 RULE = "platform.notifications"
 
@@ -61,7 +62,7 @@ def _late(s: SinkState, cfg: DeliveryConfig) -> Raise:
         f"sink:{name}",
         "platform",
         Severity.CRITICAL,
-        f"Notifications not getting through to {name}",
+        Text("alert.platform.notifications.late", {"sink": name}),
         age,
         observed=age,
         threshold=cfg.late_s,
@@ -79,7 +80,7 @@ def _held(s: SinkState, cfg: DeliveryConfig, now: datetime) -> Raise:
         f"sink:{name}",
         "platform",
         Severity.WARNING,
-        f"Notifications held back from {name} by its hourly cap",
+        Text("alert.platform.notifications.held", {"sink": name}),
         float(s.held),
         observed=float(s.held),
         threshold=cfg.held_s,

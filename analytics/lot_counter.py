@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 
 from alerts.model import AlertEvent, Severity, alert
 from analytics.conditions import Conditions
+from citywatch.i18n import Text, place
 from citywatch.localtime import SEOUL, hour_of_week
 
 
@@ -136,7 +137,7 @@ class LotCounters:
                 r.lot,
                 "parking",
                 Severity.WARNING,
-                f"Parking counter out of range: {r.lot}",
+                Text("alert.parking.count_range", {"lot": place(f"lot:{r.lot}", r.lot)}),
                 float(r.occupied),
                 observed=float(r.occupied),
                 threshold=float(r.capacity),
@@ -167,7 +168,7 @@ class LotCounters:
                 r.lot,
                 "parking",
                 Severity.WARNING,
-                f"Parking counter jumped: {r.lot}",
+                Text("alert.parking.count_jump", {"lot": place(f"lot:{r.lot}", r.lot)}),
                 float(step),
                 observed=float(step),
                 threshold=limit,
@@ -199,7 +200,7 @@ class LotCounters:
                     r.lot,
                     "parking",
                     Severity.WARNING,
-                    f"Parking counter does not balance: {r.lot}",
+                    Text("alert.parking.count_unbalanced", {"lot": place(f"lot:{r.lot}", r.lot)}),
                     float(off),
                     observed=float(off),
                     threshold=float(cfg.balance_tolerance),
@@ -263,7 +264,7 @@ class LotCounters:
                 lot,
                 "parking",
                 Severity.WARNING,
-                f"Parking counter stuck: {lot}",
+                Text("alert.parking.count_stuck", {"lot": place(f"lot:{lot}", lot)}),
                 held,
                 observed=held,
                 window_start=st.changed_at,

@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 from alerts.model import AlertEvent, Clear, Severity, alert
 from analytics.conditions import Conditions
 from analytics.lot_counter import CountReading, LotCounters
+from citywatch.i18n import Text, place
 from citywatch.localtime import SEOUL, hour_of_week
 
 
@@ -133,7 +134,7 @@ class ParkingRules:
                 r.sensor,
                 "parking",
                 Severity.WARNING,
-                f"Parking sensor flapping: {r.sensor}",
+                Text("alert.parking.flapping", {"sensor": place(r.sensor)}),
                 float(n),
                 observed=n,
                 threshold=cfg.flap_per_h,
@@ -155,7 +156,7 @@ class ParkingRules:
                     r.sensor,
                     "parking",
                     Severity.INFO,
-                    f"Parking sensor battery low: {r.sensor}",
+                    Text("alert.parking.battery", {"sensor": place(r.sensor)}),
                     battery,
                     observed=battery,
                     threshold=cfg.battery_low_pct,
@@ -199,7 +200,10 @@ class ParkingRules:
                 lot,
                 "parking",
                 Severity.WARNING,
-                f"Parking space sensors stuck: {len(stuck_now)} of {len(mine)} in {lot}",
+                Text(
+                    "alert.parking.stuck",
+                    {"n": len(stuck_now), "of": len(mine), "lot": place(f"lot:{lot}", lot)},
+                ),
                 float(len(stuck_now)),
                 observed=float(len(stuck_now)),
                 window_end=now,
@@ -235,7 +239,7 @@ class ParkingRules:
             return [(key, Clear(f"occupancy below {self.cfg.release:.0%} for {self.cfg.release_after_s / 60:.0f} min"
                                 f" (now {rate:.0%})"), t)]  # fmt: skip
         sev = Severity.WARNING if status == "full" else Severity.INFO
-        title = f"Parking lot {'full' if status == 'full' else 'almost full'}: {lot}"
+        title = Text(f"alert.parking.{status}", {"lot": place(f"lot:{lot}", lot)})
         return [
             (
                 key,
@@ -297,7 +301,7 @@ class ParkingRules:
                 lot,
                 "parking",
                 Severity.INFO,
-                f"Unusual occupancy for the hour: {lot}",
+                Text("alert.parking.unusual", {"lot": place(f"lot:{lot}", lot)}),
                 rate,
                 observed=rate,
                 baseline=usual,

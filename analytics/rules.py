@@ -17,12 +17,6 @@ QUALITY_SEVERITY = {
     "aq.drift": Severity.WARNING,
     "aq.range": Severity.WARNING,
 }
-QUALITY_TITLE = {
-    "aq.stuck": "Air-quality sensor stuck",
-    "aq.spike": "Air-quality sensor spike",
-    "aq.drift": "Air-quality sensor drifting from its neighbours",
-    "aq.range": "Air-quality readings physically inconsistent",
-}
 ADVISORY_NAMES = {
     Level.ADVISORY: "advisory (주의보)",
     Level.WARNING: "warning (경보)",
@@ -40,7 +34,7 @@ def quality_event(f: Finding) -> tuple[str, Raise | Clear]:
         f.station,
         "aq",
         QUALITY_SEVERITY[f.rule],
-        f"{QUALITY_TITLE[f.rule]}: {f.station}",
+        Text(f"alert.{f.rule}", {"station": place(f.station)}),
         f.score,
         observed=f.observed,
         threshold=f.threshold,
@@ -135,7 +129,10 @@ def saturation_event(device_id: str, reasons: dict[str, str], hours: int, hour: 
         device_id,
         "aq",
         Severity.WARNING,
-        f"{'Analyser stuck at full scale' if stuck else 'Analyser at full scale'} ({what}): {device_id}",
+        Text(
+            "alert.aq.saturation.stuck" if stuck else "alert.aq.saturation",
+            {"what": what, "station": place(device_id)},
+        ),
         float(hours),
         observed=float(hours),
         window_end=hour,
@@ -155,14 +152,21 @@ def data_event(rule: str, device_id: str, kind: str, info: tuple[int, str] | str
             device_id,
             kind,
             Severity.WARNING,
-            f"Device keeps sending bad data: {device_id}",
+            Text("alert.device.bad_data", {"device": place(device_id)}),
             float(n),
             observed=float(n),
             threshold=5,
             details={"top_reason": reason},
             message=f"{n} dead letters in the last hour, mostly {reason}",
         )
-    return alert(rule, device_id, kind, Severity.WARNING, f"Device clock off: {device_id}", message=str(info))
+    return alert(
+        rule,
+        device_id,
+        kind,
+        Severity.WARNING,
+        Text("alert.device.clock_skew", {"device": place(device_id)}),
+        message=str(info),
+    )
 
 
 def unusual_event(device_id: str, value: float, expected: float | None, z: float, hour: datetime) -> Raise:
@@ -171,7 +175,7 @@ def unusual_event(device_id: str, value: float, expected: float | None, z: float
         device_id,
         "aq",
         Severity.INFO,
-        f"Unusual PM2.5 for the hour: {device_id}",
+        Text("alert.aq.unusual", {"station": place(device_id)}),
         value,
         observed=value,
         baseline=expected,
@@ -188,7 +192,7 @@ def multivariate_event(device_id: str, score: float, features: dict[str, float],
         device_id,
         "aq",
         Severity.INFO,
-        f"Unusual pollutant mix: {device_id}",
+        Text("alert.aq.multivariate", {"station": place(device_id)}),
         -score,
         score=score,
         window_end=hour,
@@ -222,7 +226,10 @@ def multivariate_zone_event(zone: str, unusual: dict[str, Any], evaluated: int, 
         f"zone:{zone}",
         "aq",
         Severity.INFO,
-        f"Unusual pollutant mix across zone {zone}: {len(unusual)} of {evaluated} stations",
+        Text(
+            "alert.aq.multivariate.zone",
+            {"zone": place(f"zone:{zone}", zone), "n": len(unusual), "of": evaluated},
+        ),
         -worst,
         score=worst,
         window_end=hour,
@@ -241,7 +248,7 @@ def loss_event(device_id: str, kind: str, new_gaps: int, total_gaps: int) -> Rai
         device_id,
         kind,
         Severity.WARNING,
-        f"Messages lost from {device_id}",
+        Text("alert.device.loss", {"device": place(device_id)}),
         float(new_gaps),
         observed=float(new_gaps),
         details={"missing_total": total_gaps},

@@ -27,6 +27,7 @@ from typing import Any, Self
 
 from alerts.model import Clear, Raise, Severity, alert
 from analytics.detectors.window import WindowNovelty
+from citywatch.i18n import Text, place
 
 POLLUTANTS = ("pm25", "pm10", "o3", "no2", "co", "so2")
 NAMES = {"pm25": "PM2.5", "pm10": "PM10", "o3": "O3", "no2": "NO2", "co": "CO", "so2": "SO2"}
@@ -201,7 +202,7 @@ class ShapeWatch:
             station,
             "aq",
             Severity.INFO,
-            f"Unusual {NAMES[p]} pattern: {station}",
+            Text("alert.aq.shape", {"pollutant": NAMES[p], "station": place(station)}),
             score,
             observed=x,
             baseline=baseline,

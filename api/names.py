@@ -23,13 +23,14 @@ class PlaceNames:
             if time.monotonic() - self._at > self.ttl_s:
                 rows = self.db.all(
                     "SELECT device_id AS id, name FROM devices UNION ALL SELECT 'zone:' || zone_id, name FROM zones"
+                    " UNION ALL SELECT 'lot:' || lot_id, name FROM parking_lots"
                 )
                 self._names = {r["id"]: r["name"] for r in rows if r["name"]}
                 self._at = time.monotonic()
             return self._names
 
     def __call__(self, ident: str) -> str:
-        return self._fresh().get(ident, ident.removeprefix("zone:"))
+        return self._fresh().get(ident, ident.split(":", 1)[-1])
 
     def title(self, row: dict[str, Any], language: str) -> str:
         """An alert's title in ``language``: from the text it was recorded from, if the alert still has that

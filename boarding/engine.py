@@ -17,6 +17,8 @@ from boarding.bell import Demand, Passage, Request, StopPassage
 from boarding.gtfs import Network, RouteDirection
 from boarding.matching import Candidate, Fix, Placement, candidates, place
 from citywatch.contracts import messages as m
+from citywatch.i18n import Text
+from citywatch.i18n import place as named
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +59,7 @@ class PassRecord:
 class ControlAlert:
     rule: str  # bus.no_stop_pass | bus.unacknowledged
     subject: str
-    title: str
+    title: Text
     message: str
     at: float
     details: dict[str, object] = field(default_factory=dict)
@@ -375,7 +377,7 @@ class Bell:
             ControlAlert(
                 "bus.no_stop_pass",
                 f"{bus.bus_id}:{passage.stop_id}",
-                f"Bus {bus.bus_id} passed {stop.name} without stopping",
+                Text("alert.bus.no_stop_pass", {"bus": named(bus.bus_id), "stop": stop.name}),
                 f"{w.demand.passengers} passenger(s) waiting for route {bus.route_id}; the request goes to the next bus",
                 now,
                 {
@@ -436,7 +438,7 @@ class Bell:
                     ControlAlert(
                         "bus.unacknowledged",
                         f"{w.bus.bus_id}:{key[0]}",
-                        f"Driver of {w.bus.bus_id} has not acknowledged waiting passengers",
+                        Text("alert.bus.unacknowledged", {"bus": named(w.bus.bus_id)}),
                         f"stop {self.net.stops[key[0]].name}, {w.demand.passengers} passenger(s), "
                         f"sent {w.resent + 1} time(s)",
                         now,

@@ -135,8 +135,8 @@ def _mutating_routes(api: Api) -> list[tuple[str, str]]:
     out = []
     for path, ops in spec["paths"].items():
         for method in ops:
-            # not the sign-ins, nor a person's own choice of language (PATCH /auth/me: viewers too)
-            if method in ("post", "patch", "put", "delete") and not path.endswith(("/token", "/auth/me")):
+            # not the sign-ins (a terminal's pairing too), nor a person's own language (PATCH /auth/me)
+            if method in ("post", "patch", "put", "delete") and not path.endswith(("/token", "/pair", "/auth/me")):
                 out.append((method.upper(), path))
     return out
 

@@ -87,6 +87,8 @@ def test_every_text_the_services_write_is_in_the_catalogue_in_every_language() -
         "cctv.kind": [t.value for t in CctvEventType],
         "pollutant": list(RULES),
         "advisory": [lv.name.lower() for lv in Level if lv is not Level.NONE],
+        "alert": ["aq.stuck", "aq.spike", "aq.drift", "aq.range"],  # the sensor-quality findings' rules
+        "alert.parking": ["full", "almost_full"],  # a lot's status
     }
     literal, built = set(), set()
     for package in ("analytics", "alerts", "boarding", "citywatch", "api"):
