@@ -201,12 +201,18 @@ def alert(
     restate: bool = False,
     **why: Any,
 ) -> Raise:
-    """A Raise whose explanation names its rule; ``why`` are the Explanation's other fields. A title given
-    as a :class:`~citywatch.i18n.Text` is recorded in English and kept in the details (``text.title``), so
-    that the API can give it in the reader's language."""
+    """A Raise whose explanation names its rule; ``why`` are the Explanation's other fields. A title or a
+    message given as a :class:`~citywatch.i18n.Text` is recorded in English and kept in the details
+    (``text.title``, ``text.message``), so that the API can give it in the reader's language."""
+    texts = {
+        k: v.as_json() for k, v in (("title", title), ("message", why.get("message"))) if isinstance(v, Text)
+    }
+    if texts:
+        why["details"] = {**(why.get("details") or {}), "text": texts}
     if isinstance(title, Text):
-        why["details"] = {**(why.get("details") or {}), "text": {"title": title.as_json()}}
         title = render(title)
+    if isinstance(why.get("message"), Text):
+        why["message"] = render(why["message"])
     return Raise(rule, subject, kind, severity, title, Explanation(rule=rule, **why), value, restate)
 
 

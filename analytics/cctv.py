@@ -38,7 +38,7 @@ from zoneinfo import ZoneInfo
 
 from alerts.model import AlertEvent, Clear, Severity, alert
 from analytics.conditions import Conditions
-from citywatch.i18n import Text, place
+from citywatch.i18n import Text, at, place, sentences
 from citywatch.localtime import SEOUL, is_night
 
 
@@ -247,9 +247,18 @@ class CctvRules:
                 observed=e.confidence,
                 window_end=e.time,
                 details=details,
-                message=f"{e.event_type} with confidence {e.confidence:.2f} in zone {e.zone}"
-                + (f" (one scene with {scene})" if scene != e.event_type else "")
-                + self._recurring_note(recurring, cfg),
+                message=sentences(
+                    Text(
+                        "why.cctv.event" if scene == e.event_type else "why.cctv.event.scene",
+                        {
+                            "event": Text(f"cctv.kind.{e.event_type}"),
+                            "confidence": e.confidence,
+                            "zone": place(f"zone:{e.zone}", e.zone),
+                            "scene": Text(f"cctv.kind.{scene}"),
+                        },
+                    ),
+                    self._recurring_note(recurring, cfg),
+                ),
             ),
             e.time,
         )
@@ -281,7 +290,6 @@ class CctvRules:
         self.live[ikey] = (e.time, "")
         isev = Severity(min(Severity.CRITICAL, inc.worst + 1))
         cams = sorted(inc.cameras)
-        kind = scene.replace("_", " ")
         return (
             ikey,
             alert(
@@ -309,9 +317,19 @@ class CctvRules:
                     "worst_event_severity": inc.worst.label,
                     "recurring": irecurring,
                 },
-                message=f"{len(in_window)} cameras within {city.incident_window_s:.0f}s, {len(cams)} since"
-                f" {inc.since:%H:%M:%S} UTC; the zone's {kind} events are grouped here while it lasts"
-                + self._recurring_note(irecurring, city),
+                message=sentences(
+                    Text(
+                        "why.cctv.incident",
+                        {
+                            "n": len(in_window),
+                            "window": city.incident_window_s,
+                            "cameras": len(cams),
+                            "since": at(inc.since),
+                            "event": Text(f"cctv.kind.{scene}"),
+                        },
+                    ),
+                    self._recurring_note(irecurring, city),
+                ),
             ),
             e.time,
         )
@@ -329,12 +347,12 @@ class CctvRules:
         return self.recurring.get(key, 0)
 
     @staticmethod
-    def _recurring_note(n: int, cfg: CctvConfig) -> str:
+    def _recurring_note(n: int, cfg: CctvConfig) -> Text | None:
         if not n:
-            return ""
-        return (
-            f" — recurring: {n} times in {cfg.recurring_window_s / 3600:g} h; the alert stays open until"
-            f" {cfg.recurring_quiet_s / 60:.0f} min without it"
+            return None
+        return Text(
+            "why.cctv.recurring",
+            {"n": n, "hours": cfg.recurring_window_s / 3600, "quiet": cfg.recurring_quiet_s / 60},
         )
 
     def _quiet_s(self, key: str, cfg: CctvConfig) -> float:

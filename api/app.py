@@ -144,7 +144,7 @@ def create_app(settings: Settings) -> FastAPI:
         rules,
         terminals,
         figures,
-        PlaceNames(db),
+        PlaceNames(db, settings.tz),
     )
     problems.install(app)
     app.add_middleware(RequestTimer, m=figures)

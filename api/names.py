@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import tzinfo
 from typing import Any
 
 from citywatch.i18n import Text, render
 
 
 class PlaceNames:
-    def __init__(self, db: Any, ttl_s: float = 30.0) -> None:
-        self.db, self.ttl_s = db, ttl_s
+    def __init__(self, db: Any, zone: tzinfo | None = None, ttl_s: float = 30.0) -> None:
+        """``zone``: the city's time zone, which a text's times of day are read in."""
+        self.db, self.zone, self.ttl_s = db, zone, ttl_s
         self._names: dict[str, str] = {}
         self._at = float("-inf")
         self._lock = threading.Lock()
@@ -32,16 +34,29 @@ class PlaceNames:
     def __call__(self, ident: str) -> str:
         return self._fresh().get(ident, ident.split(":", 1)[-1])
 
-    def title(self, row: dict[str, Any], language: str) -> str:
-        """An alert's title in ``language``: from the text it was recorded from, if the alert still has that
-        title (a worse condition's title kept since is shown as recorded), else as recorded."""
-        details = (row.get("explanation") or {}).get("details") or {}
-        text = Text.from_json((details.get("text") or {}).get("title"))
+    def read(self, explanation: dict[str, Any] | None, which: str, recorded: str, language: str) -> str:
+        """An alert's ``which`` (``title``, ``message``) in ``language``: from the text it was recorded from,
+        if the alert still says that (a worse condition's title kept since is shown as recorded), else as
+        recorded."""
+        details = (explanation or {}).get("details") or {}
+        text = Text.from_json((details.get("text") or {}).get(which))
         if text is None:
-            return str(row["title"])
+            return recorded
         try:
-            if render(text) != row["title"]:
-                return str(row["title"])
-            return render(text, language, self)
+            if render(text) != recorded:
+                return recorded
+            return render(text, language, self, self.zone)
         except (KeyError, IndexError, ValueError):  # a text of a catalogue since changed: as recorded
-            return str(row["title"])
+            return recorded
+
+    def title(self, row: dict[str, Any], language: str) -> str:
+        return self.read(row.get("explanation"), "title", str(row["title"]), language)
+
+    def explained(self, explanation: dict[str, Any] | None, language: str) -> dict[str, Any] | None:
+        """An alert's explanation with its message in ``language``."""
+        if not explanation or not explanation.get("message"):
+            return explanation
+        return {
+            **explanation,
+            "message": self.read(explanation, "message", str(explanation["message"]), language),
+        }

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
 from functools import cache
 from pathlib import Path
 from typing import Any, Final
@@ -93,6 +94,8 @@ TEXTS = Path(__file__).with_name("texts.yaml")
 PLACE = (
     "place"  # a text of this key is a place: {"id": device id or zone:{zone}}, named by the reader's registry
 )
+TIME = "time"  # a text of this key is a time of day: {"at": ISO 8601}, in the reader's time zone
+SENTENCES = "sentences"  # a text of this key is whole sentences: {"parts": [texts]}, each complete in itself
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +107,10 @@ class Text:
     params: Mapping[str, Any] = field(default_factory=dict)
 
     def as_json(self) -> list[Any]:
-        return [self.key, {k: v.as_json() if isinstance(v, Text) else v for k, v in self.params.items()}]
+        def value(v: Any) -> Any:
+            return v.as_json() if isinstance(v, Text) else [value(x) for x in v] if isinstance(v, list) else v
+
+        return [self.key, {k: value(v) for k, v in self.params.items()}]
 
     @staticmethod
     def from_json(value: Any) -> Text | None:
@@ -116,8 +122,23 @@ class Text:
             and isinstance(value[1], dict)
         ):
             return None
-        params = {k: Text.from_json(v) or v for k, v in value[1].items()}
-        return Text(value[0], params)
+
+        def param(v: Any) -> Any:
+            if (t := Text.from_json(v)) is not None:
+                return t
+            return [param(x) for x in v] if isinstance(v, list) else v
+
+        return Text(value[0], {k: param(v) for k, v in value[1].items()})
+
+
+def at(moment: datetime) -> Text:
+    """A time of day, read in the reader's time zone (recorded in UTC)."""
+    return Text(TIME, {"at": moment.isoformat()})
+
+
+def sentences(*parts: Text | None) -> Text:
+    """Whole sentences one after another (those given: an optional one may be None)."""
+    return Text(SENTENCES, {"parts": [p for p in parts if p is not None]})
 
 
 def place(ident: str, shown: str | None = None) -> Text:
@@ -135,12 +156,24 @@ def texts() -> dict[str, dict[str, str]]:
     return {lang: {str(k): str(v) for k, v in msgs.items()} for lang, msgs in doc.items()}
 
 
-def render(text: Text, language: str = ENGLISH, places: Callable[[str], str] | None = None) -> str:
-    """``text`` in ``language``; a place named by ``places`` (None: as the recorded text writes it). A key
-    the catalogue lacks is a KeyError."""
+def render(
+    text: Text,
+    language: str = ENGLISH,
+    places: Callable[[str], str] | None = None,
+    zone: tzinfo | None = None,
+) -> str:
+    """``text`` in ``language``; a place named by ``places`` (None: as the recorded text writes it), a time
+    of day in ``zone`` (None: UTC, as recorded). A key the catalogue lacks is a KeyError."""
     if text.key == PLACE:
         ident = str(text.params["id"])
         return places(ident) if places is not None else str(text.params.get("shown", ident))
+    if text.key == TIME:
+        moment = datetime.fromisoformat(str(text.params["at"])).astimezone(zone or UTC)
+        return f"{moment:%H:%M:%S} {moment.tzname()}"
+    if text.key == SENTENCES:
+        return " — ".join(render(p, language, places, zone) for p in text.params["parts"])
     template = texts()[language if language in LANGUAGES else DEFAULT][text.key]
-    values = {k: render(v, language, places) if isinstance(v, Text) else v for k, v in text.params.items()}
+    values = {
+        k: render(v, language, places, zone) if isinstance(v, Text) else v for k, v in text.params.items()
+    }
     return template.format(**values)

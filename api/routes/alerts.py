@@ -53,8 +53,13 @@ SeverityName = Literal["info", "warning", "critical"]
 
 
 def _shape(st: State, r: dict[str, Any], lang: str) -> dict[str, Any]:
-    """An alert row as the API gives it: its severity by name, its title in the reader's language."""
-    return {**r, "severity": Severity(r["severity"]).label, "title": st.names.title(r, lang)}
+    """An alert row as the API gives it: its severity by name, its title and why in the reader's language."""
+    return {
+        **r,
+        "severity": Severity(r["severity"]).label,
+        "title": st.names.title(r, lang),
+        "explanation": st.names.explained(r.get("explanation"), lang),
+    }
 
 
 @router.get(

@@ -136,7 +136,9 @@ def _mutating_routes(api: Api) -> list[tuple[str, str]]:
     for path, ops in spec["paths"].items():
         for method in ops:
             # not the sign-ins (a terminal's pairing too), nor a person's own language (PATCH /auth/me)
-            if method in ("post", "patch", "put", "delete") and not path.endswith(("/token", "/pair", "/auth/me")):
+            if method in ("post", "patch", "put", "delete") and not path.endswith(
+                ("/token", "/pair", "/auth/me")
+            ):
                 out.append((method.upper(), path))
     return out
 

@@ -203,3 +203,6 @@ def test_alert_titles_are_read_in_the_readers_language_with_place_names(api: Api
     assert ko["title"] == f"{cam.name} 화재"  # the camera by the name people know it by
     assert en["title"] == f"Fire at {cam.name}"
     assert [x["title"] for x in listed if x["id"] == a.id] == [ko["title"]]
+    zone = api.platform.query("SELECT name FROM zones WHERE zone_id = %s", cam.zone)[0][0]
+    assert ko["explanation"]["message"] == f"{zone} 구역에서 화재 감지 (신뢰도 0.90)"  # why, in Korean too
+    assert en["explanation"]["message"] == f"fire with confidence 0.90 in zone {zone}"
