@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from alerts.model import Raise, Severity, alert
-from citywatch.i18n import Text, place
+from citywatch.i18n import Text, at, place
 
 RULE = "zone.outage"
 MOBILE = frozenset({"bus"})
@@ -78,8 +78,14 @@ class Outage:
     def event(self, severity: Severity) -> Raise:
         n = len(self.devices)
         spread = (self.last - self.first).total_seconds()
-        together = "at once" if spread < 60 else f"within {spread / 60:.0f} min of each other"
         what = ", ".join(f"{k} {c}" for k, c in self.kinds)
+        words = {
+            "n": n,
+            "watched": self.watched,
+            "what": what,
+            "minutes": round(spread / 60),
+            "from": at(self.first),
+        }
         return alert(
             RULE,
             self.subject,
@@ -95,11 +101,7 @@ class Outage:
             window_start=self.first,
             window_end=self.last,
             details={"zone": self.zone, "devices": list(self.devices), "kinds": dict(self.kinds)},
-            message=(
-                f"{n} of the zone's {self.watched} devices ({what}) went offline {together}, from "
-                f"{self.first.isoformat(timespec='seconds')}: probably a power or network outage in the "
-                "zone, not a fault of each device; their own offline alerts are held until it clears"
-            ),
+            message=Text("why.zone.outage.at_once" if spread < 60 else "why.zone.outage.spread", words),
         )
 
 
