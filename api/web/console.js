@@ -224,6 +224,7 @@ async function loadAlerts(flashId = null) {
   for (const [k, v] of f.entries()) if (v) q.append(k, v);
   const page = await api(`/api/v1/alerts?${q}`);
   state.shown = page.items.map((a) => a.id);
+  state.items = new Map(page.items.map((a) => [a.id, a]));  // as the API gives them: in the reader's language
   for (const id of [...state.checked]) if (!state.shown.includes(id)) state.checked.delete(id);
   const rows = page.items.map((a) => {
     const box = el("input", { type: "checkbox", class: "pick", "aria-label": t("table.select", { id: a.id, title: a.title }) });
@@ -526,14 +527,13 @@ async function stream() {
 let reloadPending = null;
 function onAlertEvent(what, a, id) {
   if (id) state.lastEventId = id;
-  if (a.severity === "critical" && !a.muted && (what === "opened" || what === "reopened" || what === "escalated" || what === "reminded")) {
-    $("#announce").textContent = t("alert.critical", { title: a.title });
-    beep();
-  }
+  const loud = a.severity === "critical" && !a.muted && (what === "opened" || what === "reopened" || what === "escalated" || what === "reminded");
+  if (loud) beep();
   const alarming = a.severity === "critical" && (what === "opened" || what === "reopened" || what === "escalated");
   clearTimeout(reloadPending);
   reloadPending = setTimeout(async () => {
     await loadAlerts(alarming ? a.alert_id : null);  // only a new critical alert flashes
+    if (loud) $("#announce").textContent = t("alert.critical", { title: state.items.get(a.alert_id)?.title || a.title });
     if (state.selected === a.alert_id) openDetail(a.alert_id);
   }, 150);
 }
