@@ -724,7 +724,8 @@ async function drawBoards() {
 // Signed in with a viewer's API key given in the address's fragment (never sent to a server or a log):
 // /console?wall#key=cwk_…; summary tiles, the map, and a side panel that rotates through the latest alerts,
 // the air and the parking. No controls: nothing to click, nothing that scrolls.
-const WALL_ROTATE_MS = 20000;
+// the panel turns every 20 s, or as often as the address says (?wall&turn=30: seconds, at least 5)
+const WALL_TURN_MS = Math.max(5, Number(new URLSearchParams(location.search).get("turn")) || 20) * 1000;
 async function startWall() {
   const key = new URLSearchParams(location.hash.slice(1)).get("key");
   if (key) { state.token = key; sessionStorage.setItem("cw-token", key); history.replaceState(null, "", location.pathname + location.search); }
@@ -739,10 +740,12 @@ async function startWall() {
   const panels = [wallAlerts, wallAir, wallParking];
   let turn = 0;
   const draw = async () => {
-    await Promise.all([wallTiles(), drawMap(), panels[turn % panels.length]()]).catch(failed);
+    const k = turn;  // a panel read for an earlier turn is not drawn over the current one
+    const panel = async () => { const [title, rows] = await panels[k % panels.length](); if (k === turn) wallPanel(title, rows); };
+    await Promise.all([wallTiles(), drawMap(), panel()]).catch(failed);
   };
   await draw();
-  state.timers.push(setInterval(draw, 5000), setInterval(() => { turn += 1; draw(); }, WALL_ROTATE_MS));
+  state.timers.push(setInterval(draw, 5000), setInterval(() => { turn += 1; draw(); }, WALL_TURN_MS));
 }
 
 async function wallTiles() {
@@ -764,22 +767,22 @@ function wallPanel(title, rows) {
 
 async function wallAlerts() {
   const page = await api("/api/v1/alerts?min_severity=warning&limit=8");
-  wallPanel(t("wall.latest"), page.items.length ? page.items.map((a) => el("li", { class: a.severity },
+  return [t("wall.latest"), page.items.length ? page.items.map((a) => el("li", { class: a.severity },
     el("span", { class: `sev ${a.severity}` }, t(`severity.${a.severity}`)), " ", el("span", { class: "what" }, a.title),
-    el("span", { class: "where" }, `${place(a.subject)} · ${fmtClock(a.opened_at)}`))) : [el("li", { class: "muted" }, t("inbox.none"))]);
+    el("span", { class: "where" }, `${place(a.subject)} · ${fmtClock(a.opened_at)}`))) : [el("li", { class: "muted" }, t("inbox.none"))]];
 }
 
 async function wallAir() {
   const st = await api("/api/v1/airquality/stations");
   const worst = st.filter((s) => s.cai !== null).sort((a, b) => b.cai - a.cai);
-  wallPanel(t("wall.air"), worst.map((s) => el("li", {}, el("span", { class: `band ${s.grade}` }, `${s.cai} ${t(`grade.${s.grade}`)}`), " ",
-    el("span", { class: "what" }, s.name), el("span", { class: "where" }, state.zones.get(s.zone_id) || ""))));
+  return [t("wall.air"), worst.map((s) => el("li", {}, el("span", { class: `band ${s.grade}` }, `${s.cai} ${t(`grade.${s.grade}`)}`), " ",
+    el("span", { class: "what" }, s.name), el("span", { class: "where" }, state.zones.get(s.zone_id) || "")))];
 }
 
 async function wallParking() {
   const lots = await api("/api/v1/parking/lots");
-  wallPanel(t("wall.parking"), [...lots].sort((a, b) => a.available - b.available).map((l) => el("li", {},
-    el("span", { class: `status ${l.status}` }, t("wall.free", { n: l.available, of: l.capacity })), " ", el("span", { class: "what" }, l.name))));
+  return [t("wall.parking"), [...lots].sort((a, b) => a.available - b.available).map((l) => el("li", {},
+    el("span", { class: `status ${l.status}` }, t("wall.free", { n: l.available, of: l.capacity })), " ", el("span", { class: "what" }, l.name)))];
 }
 
 const WALL = new URLSearchParams(location.search).has("wall");
