@@ -604,7 +604,9 @@ def test_the_wall_screen_fits_the_screen_and_shows_the_room_its_state(api: Api, 
         shot(b, f"wall-{size.replace(',', 'x')}")
         b.get(f"{api.url}/console?wall&turn=5")  # the key is kept for the session; the panel turns every 5 s
         wait.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, "#wall-side h2"), "최근 경보"))
-        WebDriverWait(b, 15).until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, "#wall-side h2"), "대기질"))
+        WebDriverWait(b, 15).until(
+            ec.text_to_be_present_in_element((By.CSS_SELECTOR, "#wall-side h2"), "대기질")
+        )
         assert b.execute_script(WALL_FITS) == []
     finally:
         b.quit()
