@@ -2,28 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from citywatch import mqtt
 from citywatch.contracts.topics import alerts_topic
 
 
 class AlertPublisher:
-    def __init__(
-        self,
-        *,
-        host: str,
-        port: int,
-        username: str,
-        password: str,
-        client_id: str,
-        tls_ca: Path | None = None,
-    ) -> None:
-        self.mqtt = mqtt.Client(
-            mqtt.Connection(
-                host=host, port=port, client_id=client_id, username=username, password=password, tls_ca=tls_ca
-            )
-        )
+    def __init__(self, connection: mqtt.Connection) -> None:
+        """``connection``: as an account that may publish on ``cw/v1/alerts/#`` (the platform's)."""
+        self.mqtt = mqtt.Client(connection)
         self.mqtt.start()
 
     def __call__(self, kind: str, payload: bytes) -> None:

@@ -11,7 +11,7 @@ from alerts.mqtt import AlertPublisher
 from analytics.broker_log import BrokerLog
 from analytics.partitions import AnalyticsWorker
 from analytics.service import AnalyticsService
-from citywatch import broker, logs
+from citywatch import logs, mqtt
 from citywatch.db import schema
 from citywatch.settings import Settings
 
@@ -48,24 +48,10 @@ def main(start: str | None = None, end: str | None = None) -> None:
     logs.setup()
     settings = Settings()
     schema.ready(settings.db.url)
-    sink = AlertPublisher(
-        host=settings.mqtt.host,
-        port=settings.mqtt.port,
-        username=broker.PLATFORM_USER,
-        password=broker.derive_password(settings.device_secret.get_secret_value(), broker.PLATFORM_USER),
-        client_id="citywatch-analytics",
-        tls_ca=settings.mqtt.tls_ca,
-    )
+    sink = AlertPublisher(mqtt.as_platform(settings, "citywatch-analytics"))
     broker_log = None
     if start is None:  # the live service watches what the broker says of the devices it turns away
-        broker_log = BrokerLog(
-            host=settings.mqtt.host,
-            port=settings.mqtt.port,
-            username=broker.PLATFORM_USER,
-            password=broker.derive_password(settings.device_secret.get_secret_value(), broker.PLATFORM_USER),
-            client_id="citywatch-analytics-broker-log",
-            tls_ca=settings.mqtt.tls_ca,
-        )
+        broker_log = BrokerLog(mqtt.as_platform(settings, "citywatch-analytics-broker-log"))
         broker_log.start()
     service = AnalyticsService(settings, sink=sink, broker_log=broker_log)
     try:

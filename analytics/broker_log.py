@@ -8,8 +8,8 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
+from dataclasses import replace
 from datetime import UTC, datetime
-from pathlib import Path
 
 import paho.mqtt.client as paho
 
@@ -21,27 +21,12 @@ LOG_TOPICS = "$SYS/broker/log/#"
 
 
 class BrokerLog:
-    def __init__(
-        self,
-        *,
-        host: str,
-        port: int,
-        username: str,
-        password: str,
-        client_id: str,
-        tls_ca: Path | None = None,
-        max_lines: int = 100_000,
-    ) -> None:
+    def __init__(self, connection: mqtt.Connection, max_lines: int = 100_000) -> None:
+        """``connection``: as an account that may read ``$SYS/broker/log/#`` (the platform's)."""
         self._lines: deque[tuple[str, datetime]] = deque(maxlen=max_lines)
         self._lock = threading.Lock()
         self.dropped = 0
-        self.mqtt = mqtt.Client(
-            mqtt.Connection(
-                host=host, port=port, client_id=client_id, username=username, password=password, tls_ca=tls_ca,
-                subscriptions=((LOG_TOPICS, 0),),
-            ),
-            self._on_message,
-        )  # fmt: skip
+        self.mqtt = mqtt.Client(replace(connection, subscriptions=((LOG_TOPICS, 0),)), self._on_message)
 
     def _on_message(self, msg: paho.MQTTMessage) -> None:
         line = msg.payload.decode("utf-8", "replace")

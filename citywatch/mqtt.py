@@ -22,7 +22,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
@@ -31,6 +31,9 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from citywatch import broker
+
+if TYPE_CHECKING:
+    from citywatch.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +70,20 @@ class Connection:
     queue_when_offline: bool = True  # False: publishing while disconnected fails instead of queueing
     will: Will | None = None
     subscriptions: Sequence[tuple[str, int]] = field(default_factory=tuple)  # (filter, qos), on every connect
+
+
+def as_platform(settings: Settings, client_id: str, port: int | None = None) -> Connection:
+    """The platform's own account (alert notifications, the broker's log) on the broker ``settings`` name;
+    ``port``: another than the settings' (a local broker's)."""
+    password = broker.derive_password(settings.device_secret.get_secret_value(), broker.PLATFORM_USER)
+    return Connection(
+        host=settings.mqtt.host,
+        port=port or settings.mqtt.port,
+        client_id=client_id,
+        username=broker.PLATFORM_USER,
+        password=password,
+        tls_ca=settings.mqtt.tls_ca,
+    )
 
 
 class Client:

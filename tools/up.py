@@ -19,10 +19,11 @@ from urllib.parse import urlparse
 from pydantic import SecretStr
 
 from alerts.mqtt import AlertPublisher
+from analytics.broker_log import BrokerLog
 from analytics.service import AnalyticsService
 from api.app import ApiServer
 from boarding.service import BoardingService, gtfs_path
-from citywatch import broker
+from citywatch import mqtt
 from citywatch.db.schema import migrate_all
 from citywatch.devices import RegistryWatcher, broker_accounts
 from citywatch.settings import Settings
@@ -92,15 +93,10 @@ def up(settings: Settings, sim: SimulateOptions) -> None:
         )
         ingest = IngestService(settings)
         start(ingest.run, "ingest", ingest.stop)
-        sink = AlertPublisher(
-            host=settings.mqtt.host,
-            port=mq.port,
-            username=broker.PLATFORM_USER,
-            password=broker.derive_password(settings.device_secret.get_secret_value(), broker.PLATFORM_USER),
-            client_id="citywatch-analytics",
-            tls_ca=settings.mqtt.tls_ca,
-        )
-        analytics = AnalyticsService(settings, sink=sink)
+        sink = AlertPublisher(mqtt.as_platform(settings, "citywatch-analytics", mq.port))
+        broker_log = BrokerLog(mqtt.as_platform(settings, "citywatch-analytics-broker-log", mq.port))
+        broker_log.start()
+        analytics = AnalyticsService(settings, sink=sink, broker_log=broker_log)
         start(analytics.run, "analytics", analytics.stop)
         bell = BoardingService(settings)
         start(bell.run, "boarding", bell.stop)

@@ -13,7 +13,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from alerts.mqtt import AlertPublisher
 from analytics.service import AnalyticsService
-from citywatch import broker
+from citywatch import broker, mqtt
 from citywatch.devices import broker_accounts
 from simulators.behaviours import Episode
 from simulators.city import Scale, build_city
@@ -124,13 +124,7 @@ def watch_alerts(p: Platform, name: str) -> tuple[list[dict[str, object]], paho.
     watcher.connect("127.0.0.1", p.broker.port)
     watcher.subscribe("cw/v1/alerts/#", qos=1)
     watcher.loop_start()
-    sink = AlertPublisher(
-        host="127.0.0.1",
-        port=p.broker.port,
-        username=broker.PLATFORM_USER,
-        password=broker.derive_password(SECRET, broker.PLATFORM_USER),
-        client_id=f"alerts-{name}",
-    )
+    sink = AlertPublisher(mqtt.as_platform(p.settings(), f"alerts-{name}"))
     return got, watcher, sink
 
 

@@ -15,7 +15,7 @@ import pytest
 from cryptography import x509
 from paho.mqtt.enums import CallbackAPIVersion
 
-from citywatch import broker
+from citywatch import broker, mqtt
 from citywatch.contracts.topics import DeviceKind, topic_for
 from citywatch.tls import make_local_ca
 from tests.support import SECRET
@@ -183,13 +183,11 @@ def test_the_services_connect_over_tls_when_given_the_ca(tls_broker: MosquittoBr
         assert sub.wait_connected(10)
         time.sleep(0.3)
         sink = AlertPublisher(
-            host="127.0.0.1",
-            port=tls_broker.tls_port,
-            username=broker.PLATFORM_USER,
-            password=broker.derive_password(SECRET, broker.PLATFORM_USER),
-            client_id="analytics-tls",
-            tls_ca=tls_broker.tls.ca,
-        )
+            mqtt.Connection(
+                host="127.0.0.1", port=tls_broker.tls_port, client_id="analytics-tls", username=broker.PLATFORM_USER,
+                password=broker.derive_password(SECRET, broker.PLATFORM_USER), tls_ca=tls_broker.tls.ca,
+            )
+        )  # fmt: skip
         sink("device", b'{"rule": "device.offline"}')  # raises unless the broker acknowledged it
         sink.close()
         dev, d = client("aq-001", broker.derive_password(SECRET, "aq-001"), tls_broker.tls.ca)

@@ -11,7 +11,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from analytics.broker_log import BrokerLog
 from analytics.service import AnalyticsService
-from citywatch import broker
+from citywatch import broker, mqtt
 from citywatch.devices import broker_accounts
 from tests.support import SECRET, Platform, wait_for
 
@@ -34,8 +34,12 @@ def test_failed_logins_and_a_taken_over_client_id_become_alerts(db_url: str, mos
     mosquitto.start()
     platform = Platform(db_url, mosquitto, None)  # type: ignore[arg-type]
     password = broker.derive_password(SECRET, broker.PLATFORM_USER)
-    log = BrokerLog(host="127.0.0.1", port=mosquitto.port, username=broker.PLATFORM_USER, password=password,
-                    client_id="watch-broker-log")  # fmt: skip
+    log = BrokerLog(
+        mqtt.Connection(
+            host="127.0.0.1", port=mosquitto.port, client_id="watch-broker-log", username=broker.PLATFORM_USER,
+            password=password,
+        )
+    )  # fmt: skip
     log.start()
     assert log.wait_connected(10)
     try:
