@@ -38,8 +38,10 @@ class BrokerLog:
     def start(self) -> None:
         self.mqtt.start()
 
-    def wait_connected(self, timeout: float) -> bool:
-        return self.mqtt.wait_connected(timeout)
+    def wait_reading(self, timeout: float) -> bool:
+        """Whether the broker granted the subscription to its log within ``timeout``: lines it logs from then
+        on reach :meth:`take` (before that, they are not sent to this client at all)."""
+        return self.mqtt.subscribed.wait(timeout)
 
     def take(self) -> list[tuple[str, datetime]]:
         """The lines that arrived since the last call, oldest first."""
