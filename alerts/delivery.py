@@ -56,7 +56,12 @@ class SinkState:
 def _late(s: SinkState, cfg: DeliveryConfig) -> Raise:
     name = shown(s.sink)
     age = s.oldest_s or 0.0
-    why = f"; last error: {s.last_error} (attempt {s.attempts})" if s.last_error else " (no answer yet)"
+    counts = {"waiting": s.waiting, "minutes": age / 60}
+    why = (
+        Text("why.delivery.late.error", {**counts, "error": s.last_error, "attempts": s.attempts})
+        if s.last_error
+        else Text("why.delivery.late", counts)
+    )
     return alert(
         RULE,
         f"sink:{name}",
@@ -67,7 +72,7 @@ def _late(s: SinkState, cfg: DeliveryConfig) -> Raise:
         observed=age,
         threshold=cfg.late_s,
         details={"sink": name, "waiting": s.waiting, "last_error": s.last_error, "attempts": s.attempts},
-        message=f"{s.waiting} notification(s) waiting, the oldest for {age / 60:.0f} min{why}",
+        message=why,
     )
 
 
@@ -87,8 +92,7 @@ def _held(s: SinkState, cfg: DeliveryConfig, now: datetime) -> Raise:
         window_start=s.held_since,
         window_end=now,
         details={"sink": name, "held": s.held},
-        message=f"{s.held} notification(s) held back for {age / 60:.0f} min (max_per_hour): the people this"
-        " sink pages have not heard of them; one digest follows when the cap frees",
+        message=Text("why.delivery.held", {"held": s.held, "minutes": age / 60}),
     )
 
 

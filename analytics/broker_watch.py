@@ -108,8 +108,9 @@ class BrokerWatch:
             out.append((key, alert(LOGINS, "broker", "platform", Severity.WARNING, title, float(len(logins)),
                                    observed=len(logins), threshold=c.failed_logins, window_start=start, window_end=now,
                                    details={"addresses": dict(by.most_common(10))},
-                                   message=f"{len(logins)} connections refused for a wrong user name or password"
-                                   f" in {minutes} min; most from {by.most_common(1)[0][0]}"), now))  # fmt: skip
+                                   message=Text("why.broker.logins", {"n": len(logins), "minutes": minutes,
+                                                                      "address": by.most_common(1)[0][0]})),
+                        now))  # fmt: skip
         for kind, threshold, text in ((TAKEOVER, c.takeovers, "alert.broker.takeover"),
                                       (REFUSED, c.refused_publishes, "alert.broker.refused")):  # fmt: skip
             per = Counter(e.client for e in self.events if e.kind == kind and e.client)
@@ -125,7 +126,7 @@ class BrokerWatch:
                                        Text(text, {"client": place(client), "n": n, "minutes": minutes}), float(n),
                                        observed=n, threshold=threshold, window_start=start, window_end=now,
                                        details={"topics": topics[:10]} if topics else {},
-                                       message=f"{n} in {minutes} min"), now))  # fmt: skip
+                                       message=Text("why.broker.count", {"n": n, "minutes": minutes})), now))  # fmt: skip
         out = [(key, ev, at) for key, ev, at in out if holding[key] > self.live.get(key, 0)]  # new, or grown
         for key in sorted(self.live.keys() - holding.keys()):
             out.append((key, Clear(f"below its threshold for the last {minutes} min"), now))

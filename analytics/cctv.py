@@ -196,8 +196,7 @@ class CctvRules:
                         threshold=cfg.noisy_per_h,
                         window_start=e.time - timedelta(hours=1),
                         window_end=e.time,
-                        message=f"{n} events below {cfg.noisy_confidence} confidence in 1 h"
-                        " — probable malfunction or false-alarm source",
+                        message=Text("why.cctv.noisy", {"n": n, "confidence": cfg.noisy_confidence}),
                     ),
                     e.time,
                     "",
@@ -410,7 +409,7 @@ class CctvRules:
                         baseline=rate * 3600,
                         window_start=cam.last,
                         window_end=now,
-                        message=f"no event for {quiet / 60:.0f} min; it usually sends {rate * 3600:.1f}/h",
+                        message=Text("why.cctv.silent", {"minutes": quiet / 60, "per_h": rate * 3600}),
                     ),
                     now,
                     "",

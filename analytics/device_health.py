@@ -12,6 +12,7 @@ from analytics import outage
 from analytics import rules as events
 from analytics.health import loss_alarm
 from analytics.registry import StepContext
+from citywatch.i18n import Text
 from citywatch.settings import AnalyticsSettings
 
 #: every active device as the platform judges it: the one definition of offline (migration 0018_device_health)
@@ -122,10 +123,10 @@ class DeviceHealth:
             ).fetchall()
         )
         bad = {dev: (int(n), str(reason)) for dev, n, reason, _clock in rows if n >= 5}
-        skewed: dict[str, str] = {
-            dev: f"{int(n)} message(s) rejected for their timestamp" for dev, _n, _r, n in rows if n
+        skewed: dict[str, Text] = {
+            dev: Text("why.device.clock_rejected", {"n": int(n)}) for dev, _n, _r, n in rows if n
         }
-        skewed |= {dev: f"timestamps {float(s):.0f}s ahead of arrival" for dev, s in ahead.items()}
+        skewed |= {dev: Text("why.device.clock_ahead", {"s": float(s)}) for dev, s in ahead.items()}
         for rule, current in (("device.bad_data", bad), ("device.clock_skew", skewed)):
             wanted = {
                 dev: events.data_event(rule, dev, kind_of.get(dev, ""), info) for dev, info in current.items()

@@ -125,9 +125,11 @@ class LotCounters:
         bad = r.occupied < 0 or r.occupied > r.capacity + margin
         times = r.occupied / r.capacity if r.capacity > 0 else float("inf")
         what = (
-            f"counts {r.occupied:,} below zero"
+            Text("why.parking.count_range.negative", {"occupied": r.occupied})
             if r.occupied < 0
-            else f"counts {r.occupied:,} of {r.capacity:,} ({times:.1f}× its capacity)"
+            else Text(
+                "why.parking.count_range", {"occupied": r.occupied, "capacity": r.capacity, "times": times}
+            )
         )
         return self.conditions.update(
             f"parking.count_range:{r.lot}",
@@ -143,7 +145,7 @@ class LotCounters:
                 threshold=float(r.capacity),
                 window_end=r.time,
                 details={"device": r.device, "occupied": r.occupied, "capacity": r.capacity},
-                message=f"the lot's counter {what}: a counter fault (a missed loop or a lost reset), not the lot",
+                message=what,
             ),
             r.time,
             f"count back within 0–{r.capacity} ({r.occupied})",
@@ -175,8 +177,14 @@ class LotCounters:
                 window_start=prev.time,
                 window_end=r.time,
                 details={"device": r.device, "from": prev.occupied, "to": r.occupied},
-                message=f"{prev.occupied:,} → {r.occupied:,} in {(r.time - prev.time).total_seconds() / 60:.0f} min:"
-                f" more cars than its gates can pass",
+                message=Text(
+                    "why.parking.count_jump",
+                    {
+                        "from": prev.occupied,
+                        "to": r.occupied,
+                        "minutes": (r.time - prev.time).total_seconds() / 60,
+                    },
+                ),
             ),
             r.time,
             "",
@@ -206,8 +214,16 @@ class LotCounters:
                     threshold=float(cfg.balance_tolerance),
                     window_end=r.time,
                     details={"device": r.device, "entries": entries, "exits": exits},
-                    message=f"the count moved {r.occupied - prev.occupied:+,} where {entries:,} in and"
-                    f" {exits:,} out make {entries - exits:+,}, {st.unbalanced} reports running",
+                    message=Text(
+                        "why.parking.count_unbalanced",
+                        {
+                            "moved": r.occupied - prev.occupied,
+                            "entries": entries,
+                            "exits": exits,
+                            "net": entries - exits,
+                            "reports": st.unbalanced,
+                        },
+                    ),
                 ),
                 r.time,
                 "",
@@ -270,8 +286,10 @@ class LotCounters:
                 window_start=st.changed_at,
                 window_end=now,
                 details={"device": st.last.device, "occupied": value, "moving_hours": moving},
-                message=f"the count has read {value:,} for {held / 3600:.1f} h"
-                + (f", through {moving} hours in which the lot usually moves" if moving else ""),
+                message=Text(
+                    "why.parking.count_stuck.moving" if moving else "why.parking.count_stuck",
+                    {"value": value, "hours": held / 3600, "moving": moving},
+                ),
             ),
             now,
             "the count moves again",

@@ -9,7 +9,7 @@ from alerts.model import Clear, Raise, Severity, alert
 from analytics.airquality.advisory import Event as AdvisoryEvent
 from analytics.airquality.advisory import Level
 from analytics.airquality.quality import Finding
-from citywatch.i18n import Text, place, render
+from citywatch.i18n import Text, place, render, sentences
 
 QUALITY_SEVERITY = {
     "aq.stuck": Severity.WARNING,
@@ -28,7 +28,9 @@ POLLUTANT_NAMES = {"pm25": "PM2.5 (초미세먼지)", "pm10": "PM10 (미세먼�
 def quality_event(f: Finding) -> tuple[str, Raise | Clear]:
     key = f"{f.rule}:{f.station}"
     if not f.active:
-        return key, Clear(f.message or "condition cleared")
+        return key, Clear(
+            (render(f.message) if isinstance(f.message, Text) else f.message) or "condition cleared"
+        )
     return key, alert(
         f.rule,
         f.station,
@@ -64,8 +66,8 @@ def advisory_event(
     subject: str,
     e: AdvisoryEvent,
     since: datetime | None,
-    doubt: str = "",
-    excluded: dict[str, str] | None = None,
+    doubt: Text | None = None,
+    excluded: dict[str, Text] | None = None,
     readings: dict[str, float] | None = None,
 ) -> tuple[str, Raise | Clear]:
     """The alert event of an advisory's change; ``doubt``: why the hour that moved an unconfirmed level
@@ -75,7 +77,6 @@ def advisory_event(
     key = f"{rule}:{subject}"
     if e.level is Level.NONE:
         return key, Clear(f"{POLLUTANT_NAMES[pollutant]} advisory lifted at {e.value:g}")
-    name = ADVISORY_NAMES[e.level] + ("" if e.confirmed else ", unconfirmed (미확인)")
     words = {"pollutant": Text(f"pollutant.{pollutant}"), "level": Text(f"advisory.{e.level.name.lower()}"),
              "place": place(subject)}  # fmt: skip
     confirmed_title = Text("alert.aq.advisory", words)
@@ -86,7 +87,7 @@ def advisory_event(
         "confirmed": e.confirmed,
     }
     if not e.confirmed:
-        details["unconfirmed"] = doubt or "doubtful readings"
+        details["unconfirmed"] = render(doubt or Text("why.aq.doubtful"))
         # what an operator's confirmation makes of it (alerts.model.Confirm)
         details["if_confirmed"] = {
             "severity": int(advisory_severity(e.level, e.level)),
@@ -95,8 +96,15 @@ def advisory_event(
         }
     if readings is not None:
         details["readings"] = readings
-        details["excluded"] = excluded or {}
-    left_out = "; ".join(f"{s} excluded: {why}" for s, why in sorted((excluded or {}).items()))
+        details["excluded"] = {s: render(why) for s, why in (excluded or {}).items()}
+    said = {"stat": Text("why.stat.median" if readings is not None else "why.stat.mean"), "value": e.value,
+            "event": Text(f"advisory.event.{e.kind}"), "level": words["level"]}  # fmt: skip
+    message = Text("why.aq.advisory" if e.confirmed else "why.aq.advisory.unconfirmed", said)
+    doubted = doubt if doubt is not None and not e.confirmed else None
+    left_out = [
+        Text("why.aq.advisory.excluded", {"station": place(s), "why": why})
+        for s, why in sorted((excluded or {}).items())
+    ]
     return key, alert(
         rule,
         subject,
@@ -109,9 +117,7 @@ def advisory_event(
         window_start=since,
         window_end=e.at,
         details=details,
-        message=f"hourly {'median' if readings is not None else 'mean'} {e.value:g}; {e.kind} {name}"
-        + (f" — {doubt}" if doubt and not e.confirmed else "")
-        + (f" ({left_out})" if left_out else ""),
+        message=sentences(message, doubted, *left_out),
     )
 
 
@@ -119,7 +125,7 @@ def advisory_event(
 STUCK_AT_FULL_SCALE_H = 3
 
 
-def saturation_event(device_id: str, reasons: dict[str, str], hours: int, hour: datetime) -> Raise:
+def saturation_event(device_id: str, reasons: dict[str, Text], hours: int, hour: datetime) -> Raise:
     """A station whose analysers (``reasons``: pollutant -> what it read) sat at their full scale in the
     hour ending at ``hour``, ``hours`` running."""
     stuck = hours >= STUCK_AT_FULL_SCALE_H
@@ -136,14 +142,18 @@ def saturation_event(device_id: str, reasons: dict[str, str], hours: int, hour: 
         float(hours),
         observed=float(hours),
         window_end=hour,
-        details={"pollutants": reasons, "hours": hours, "stuck": stuck},
-        message="; ".join(reasons[p] for p in sorted(reasons))
-        + f" — {hours} hour(s) running; a reading at the"
-        " analyser's ceiling is a sensor fault, not the air (its hours feed no advisory)",
+        details={
+            "pollutants": {p: render(why) for p, why in reasons.items()},
+            "hours": hours,
+            "stuck": stuck,
+        },
+        message=sentences(
+            *(reasons[p] for p in sorted(reasons)), Text("why.aq.saturation", {"hours": hours})
+        ),
     )
 
 
-def data_event(rule: str, device_id: str, kind: str, info: tuple[int, str] | str) -> Raise:
+def data_event(rule: str, device_id: str, kind: str, info: tuple[int, str] | Text) -> Raise:
     if rule == "device.bad_data":
         assert isinstance(info, tuple)
         n, reason = info
@@ -157,7 +167,7 @@ def data_event(rule: str, device_id: str, kind: str, info: tuple[int, str] | str
             observed=float(n),
             threshold=5,
             details={"top_reason": reason},
-            message=f"{n} dead letters in the last hour, mostly {reason}",
+            message=Text("why.device.bad_data", {"n": n, "reason": reason}),
         )
     return alert(
         rule,
@@ -165,7 +175,7 @@ def data_event(rule: str, device_id: str, kind: str, info: tuple[int, str] | str
         kind,
         Severity.WARNING,
         Text("alert.device.clock_skew", {"device": place(device_id)}),
-        message=str(info),
+        message=info if isinstance(info, Text) else str(info),
     )
 
 
@@ -181,12 +191,12 @@ def unusual_event(device_id: str, value: float, expected: float | None, z: float
         baseline=expected,
         score=z,
         window_end=hour,
-        message=f"hourly PM2.5 {value:.0f} where {expected or 0:.0f} is usual at this hour (robust z {z:.1f})",
+        message=Text("why.aq.unusual", {"value": value, "expected": expected or 0, "z": z}),
     )
 
 
 def multivariate_event(device_id: str, score: float, features: dict[str, float], hour: datetime) -> Raise:
-    what = ", ".join(f"{k} {v:+.1f}σ" for k, v in features.items()) or "an unusual combination"
+    what = ", ".join(f"{k} {v:+.1f}σ" for k, v in features.items())
     return alert(
         "aq.multivariate",
         device_id,
@@ -197,7 +207,10 @@ def multivariate_event(device_id: str, score: float, features: dict[str, float],
         score=score,
         window_end=hour,
         details={"features": features},
-        message=f"{1 - score:.1f}× as far from its usual mixes as its 0.5 % most unusual hours; {what}",
+        message=Text(
+            "why.aq.multivariate" if what else "why.aq.multivariate.combination",
+            {"times": 1 - score, "what": what},
+        ),
     )
 
 
@@ -237,8 +250,10 @@ def multivariate_zone_event(zone: str, unusual: dict[str, Any], evaluated: int, 
             "stations": {d: {"score": u.score, "features": u.features} for d, u in sorted(unusual.items())},
             "evaluated": evaluated,
         },
-        message=f"{len(unusual)} of {evaluated} stations unusual in the same hour (shared air, not a station"
-        f" fault); most named: {common or 'an unusual combination'}",
+        message=Text(
+            "why.aq.multivariate.zone" if common else "why.aq.multivariate.zone.combination",
+            {"n": len(unusual), "of": evaluated, "common": common},
+        ),
     )
 
 
@@ -252,14 +267,14 @@ def loss_event(device_id: str, kind: str, new_gaps: int, total_gaps: int) -> Rai
         float(new_gaps),
         observed=float(new_gaps),
         details={"missing_total": total_gaps},
-        message=f"{new_gaps} message(s) the device sent never arrived (sequence gaps)",
+        message=Text("why.device.loss", {"n": new_gaps}),
     )
 
 
 def offline_event(
     device_id: str, kind: str, silent_s: float, last_seen: datetime | None, will: bool
 ) -> Raise:
-    why = "Last Will received" if will else f"no data for {silent_s / 60:.0f} min"
+    why = Text("why.device.last_will") if will else Text("why.device.silent", {"minutes": silent_s / 60})
     return alert(
         "device.offline",
         device_id,

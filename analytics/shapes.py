@@ -27,11 +27,8 @@ from typing import Any, Self
 
 from alerts.model import Clear, Raise, Severity, alert
 from analytics.detectors.window import WindowNovelty
+from citywatch.contracts.instruments import POLLUTANTS, SYMBOLS, UNITS
 from citywatch.i18n import Text, place
-
-POLLUTANTS = ("pm25", "pm10", "o3", "no2", "co", "so2")
-NAMES = {"pm25": "PM2.5", "pm10": "PM10", "o3": "O3", "no2": "NO2", "co": "CO", "so2": "SO2"}
-UNITS = {"pm25": "µg/m³", "pm10": "µg/m³", "o3": "ppm", "no2": "ppm", "co": "ppm", "so2": "ppm"}
 
 
 @dataclass(frozen=True)
@@ -46,14 +43,18 @@ class ShapeConfig:
     forget_after_d: int = 30  # a station (or pollutant) silent this long is forgotten: it learns afresh
 
 
-def _ago(segments: list[int]) -> list[str]:
+def _ago(segments: list[int]) -> list[Text]:
     """Each segment (newest first) as the hours it covers, the hour just evaluated being the last hour."""
     out, start = [], 1
     for n in segments:
         if start == 1:
-            out.append("in the last hour" if n == 1 else f"over the last {n} h")
+            out.append(Text("why.ago.last_hour") if n == 1 else Text("why.ago.last_hours", {"n": n}))
         else:
-            out.append(f"{start} h ago" if n == 1 else f"{start}–{start + n - 1} h ago")
+            out.append(
+                Text("why.ago.hour", {"start": start})
+                if n == 1
+                else Text("why.ago.hours", {"start": start, "end": start + n - 1})
+            )
         start += n
     return out
 
@@ -116,7 +117,7 @@ class ShapeWatch:
                     self.unusual_since[k] = hour  # still meeting new shapes
                 elif hour - self.unusual_since[k] >= timedelta(hours=self.config.clear_after_h):
                     del self.unusual_since[k]
-                    out.append((key, Clear(f"no new {NAMES[p]} pattern for {self.config.clear_after_h} h")))
+                    out.append((key, Clear(f"no new {SYMBOLS[p]} pattern for {self.config.clear_after_h} h")))
         return out
 
     def only(self, stations: set[str]) -> None:
@@ -144,7 +145,7 @@ class ShapeWatch:
                 out.append(
                     (
                         f"aq.shape.{p}:{station}",
-                        Clear(f"no new {NAMES[p]} pattern for {self.config.clear_after_h} h ({why})"),
+                        Clear(f"no new {SYMBOLS[p]} pattern for {self.config.clear_after_h} h ({why})"),
                     )
                 )
         forget = timedelta(days=self.config.forget_after_d)
@@ -182,18 +183,19 @@ class ShapeWatch:
                 "nearest": nearest,
                 "new_segments_h": s.get("new_segments", []),
             }
-            what = f"{ago[i]} it averaged {_fmt(shape[i])} {unit}"
-            if nearest:
-                what += f" where the closest pattern this station has shown had {_fmt(nearest[i])}"
+            said = {"p": SYMBOLS[p], "value": _fmt(x), "unit": unit, "width": width, "when": ago[i],
+                    "averaged": _fmt(shape[i])}  # fmt: skip
             message = (
-                f"{NAMES[p]} {_fmt(x)} {unit}: a {width}-hour pattern never seen at this station: {what}"
+                Text("why.aq.shape.nearest", {**said, "nearest": _fmt(nearest[i])})
+                if nearest
+                else Text("why.aq.shape", said)
             )
             score = s["distance"] / rho
         if why["new_extreme"] or not new:  # a new high or low says more than the shape it makes
             lo, hi = why["range_seen"]
-            message = (
-                f"{NAMES[p]} {_fmt(x)} {unit}: a new {'high' if x > hi else 'low'} "
-                f"beyond everything this station has shown ({_fmt(lo)}–{_fmt(hi)} {unit})"
+            message = Text(
+                "why.aq.shape.high" if x > hi else "why.aq.shape.low",
+                {"p": SYMBOLS[p], "value": _fmt(x), "unit": unit, "low": _fmt(lo), "high": _fmt(hi)},
             )
             baseline = hi if x > hi else lo
             score = abs(x - baseline) / span / rho
@@ -202,7 +204,7 @@ class ShapeWatch:
             station,
             "aq",
             Severity.INFO,
-            Text("alert.aq.shape", {"pollutant": NAMES[p], "station": place(station)}),
+            Text("alert.aq.shape", {"pollutant": SYMBOLS[p], "station": place(station)}),
             score,
             observed=x,
             baseline=baseline,

@@ -60,7 +60,7 @@ class ControlAlert:
     rule: str  # bus.no_stop_pass | bus.unacknowledged
     subject: str
     title: Text
-    message: str
+    message: Text
     at: float
     details: dict[str, object] = field(default_factory=dict)
 
@@ -378,7 +378,7 @@ class Bell:
                 "bus.no_stop_pass",
                 f"{bus.bus_id}:{passage.stop_id}",
                 Text("alert.bus.no_stop_pass", {"bus": named(bus.bus_id), "stop": stop.name}),
-                f"{w.demand.passengers} passenger(s) waiting for route {bus.route_id}; the request goes to the next bus",
+                Text("why.bus.no_stop_pass", {"n": w.demand.passengers, "route": bus.route_id}),
                 now,
                 {
                     "bus_id": bus.bus_id,
@@ -439,8 +439,14 @@ class Bell:
                         "bus.unacknowledged",
                         f"{w.bus.bus_id}:{key[0]}",
                         Text("alert.bus.unacknowledged", {"bus": named(w.bus.bus_id)}),
-                        f"stop {self.net.stops[key[0]].name}, {w.demand.passengers} passenger(s), "
-                        f"sent {w.resent + 1} time(s)",
+                        Text(
+                            "why.bus.unacknowledged",
+                            {
+                                "stop": self.net.stops[key[0]].name,
+                                "n": w.demand.passengers,
+                                "sent": w.resent + 1,
+                            },
+                        ),
                         now,
                         {"bus_id": w.bus.bus_id, "stop_id": key[0], "route_id": key[1]},
                     )

@@ -44,6 +44,7 @@ from typing import Any
 
 from analytics.detectors import Cusum, Flatline, Spike
 from citywatch.contracts.instruments import Instruments, combined_uncertainty
+from citywatch.i18n import Text, at
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +66,7 @@ class Finding:
     threshold: float | None = None
     baseline: float | None = None
     score: float | None = None
-    message: str = ""
+    message: str | Text = ""  # a Text to be read in any language (the clearing of a condition: English)
     details: dict[str, Any] = field(default_factory=dict)
 
 
@@ -262,7 +263,7 @@ class ZoneQuality:
             held["threshold"],
             held["ref"],
             held["z"],
-            held["message"],
+            Text.from_json(held["message"]) or str(held["message"]),  # a Text, or the English of older state
             held["details"],
         )
 
@@ -316,12 +317,13 @@ class ZoneQuality:
                         float(c.stuck_run),
                         None,
                         score,
-                        f"PM2.5 has read {r.pm25} for {st.flat.run} readings",
+                        Text("why.aq.stuck", {"value": r.pm25, "n": st.flat.run}),
                         extra,
                     ),
                 )
             # range
-            bad, inconsistent = "", False
+            bad: Text | None = None
+            inconsistent = False
             if r.pm25 is not None and r.pm10 is not None:
                 kit = self.instruments.get(r.station, Instruments())
                 tolerance = combined_uncertainty(kit.range("pm25"), r.pm25, kit.range("pm10"), r.pm10)
@@ -332,10 +334,11 @@ class ZoneQuality:
                     if st.range_run >= c.range_persist_n and (r.time - st.range_from).total_seconds() >= (
                         c.range_persist_s
                     ):
-                        bad = (
-                            f"PM2.5 {r.pm25:g} > PM10 {r.pm10:g} beyond the analysers' uncertainty"
-                            f" (±{tolerance:.1f}) for {st.range_run} readings since {st.range_from:%Y-%m-%d %H:%M}"
-                        )
+                        bad = Text(
+                            "why.aq.range",
+                            {"pm25": r.pm25, "pm10": r.pm10, "tolerance": tolerance, "n": st.range_run,
+                             "since": at(st.range_from)},
+                        )  # fmt: skip
                 else:
                     st.range_from, st.range_run = None, 0
             st.since_range = 0 if inconsistent else st.since_range + 1
@@ -397,8 +400,10 @@ class ZoneQuality:
                     "ref": ref,
                     "z": z,
                     "threshold": c.spike_z,
-                    "message": f"PM2.5 {r.pm25} jumped against its zone peers (median {ref:.1f}):"
-                    f" {by_level:.1f} robust σ from its recent ratio to them, {by_change:.1f} by the change",
+                    "message": Text(
+                        "why.aq.spike",
+                        {"value": r.pm25, "median": ref, "by_level": by_level, "by_change": by_change},
+                    ).as_json(),
                     "details": {
                         **extra,
                         "peers": len(peers),
@@ -438,9 +443,11 @@ class ZoneQuality:
                     now_active = d >= c.drift_off and abs(effect) >= st.drift.scale
                 else:
                     now_active = d >= c.drift_on and sid == worst and beyond
-                msg = (
-                    f"PM2.5 drifting against its zone peers (log-ratio {residuals[sid]:+.2f}, learned {level:+.2f}:"
-                    f" {x:.0f} µg/m³ of late where its peers make it {expected:.0f})"
+                msg: str | Text = (
+                    Text(
+                        "why.aq.drift",
+                        {"ratio": residuals[sid], "learned": level, "recent": x, "expected": expected},
+                    )
                     if now_active
                     else "ratio to peers back within its noise"
                 )

@@ -40,6 +40,7 @@ from analytics.airquality.validation import Area, Hour, Verdict, area, judge
 from analytics.registry import StepContext
 from analytics.shapes import ShapeWatch
 from citywatch.contracts.instruments import POLLUTANTS
+from citywatch.i18n import Text
 
 #: each station's hours in [%(h0)s, %(h1)s): sums and counts of the particulates (a 24-hour mean is the
 #: sum of 24 hours' sums over the sum of their counts), means of the gases, and the maxima
@@ -413,7 +414,9 @@ class AirQualityStep:
         hours running), cleared in its first hour without; returns the stations saturated."""
         saturated = set()
         for dev, by_pollutant in verdicts.items():
-            reasons = {p: v.reason for p, v in by_pollutant.items() if v.status == "invalid"}
+            reasons = {
+                p: v.why or Text("why.aq.doubtful") for p, v in by_pollutant.items() if v.status == "invalid"
+            }
             key = f"aq.saturation:{dev}"
             if reasons:
                 saturated.add(dev)
@@ -615,7 +618,7 @@ class AirQualityStep:
                 subject,
                 e,
                 state.since,
-                doubt=verdict.reason if verdict is not None else "",
+                doubt=verdict.why if verdict is not None else None,
                 excluded=of_area.excluded if of_area else None,
                 readings=of_area.stations if of_area else None,
             )

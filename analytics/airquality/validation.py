@@ -24,7 +24,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from citywatch.contracts.instruments import UNITS, Instruments
+from citywatch.contracts.instruments import SYMBOLS, UNITS, Instruments
+from citywatch.i18n import Text, render
 
 MIN_PEERS = 2
 Status = Literal["valid", "suspect", "invalid"]
@@ -50,7 +51,12 @@ PLAUSIBILITY: dict[str, Plausibility] = {
 @dataclass(frozen=True, slots=True)
 class Verdict:
     status: Status
-    reason: str = ""
+    why: Text | None = None  # what is wrong with the hour, readable in any language
+
+    @property
+    def reason(self) -> str:
+        """:attr:`why` as recorded (English); empty for a valid hour."""
+        return render(self.why) if self.why is not None else ""
 
     @property
     def usable(self) -> bool:
@@ -80,7 +86,7 @@ def judge(
     zone_of: Mapping[str, str],
 ) -> dict[str, Verdict]:
     """The verdict on every station's hour of ``pollutant`` (``hours``: station -> its hour)."""
-    unit = UNITS[pollutant]
+    unit, name = UNITS[pollutant], SYMBOLS[pollutant]
     rules = PLAUSIBILITY[pollutant]
     out: dict[str, Verdict] = {}
     for sid, h in hours.items():
@@ -88,10 +94,13 @@ def judge(
         top = max(h.mean, h.highest if h.highest is not None else h.mean)
         if rng.saturated(top):
             out[sid] = Verdict(
-                "invalid", f"{pollutant} at its analyser's full scale {_g(rng.full_scale)} {unit}"
+                "invalid",
+                Text("why.aq.full_scale", {"p": name, "full_scale": _g(rng.full_scale), "unit": unit}),
             )
         elif h.mean < rng.low:
-            out[sid] = Verdict("invalid", f"{pollutant} {_g(h.mean)} {unit} below its analyser's range")
+            out[sid] = Verdict(
+                "invalid", Text("why.aq.below_range", {"p": name, "value": _g(h.mean), "unit": unit})
+            )
     invalid = set(out)
     for sid, h in hours.items():
         if sid in invalid:
@@ -105,18 +114,18 @@ def judge(
         if len(peers) >= MIN_PEERS:
             ref = statistics.median(peers)
             if h.mean > rules.peer_factor * ref and h.mean > ref + rules.peer_margin:
+                said = {"p": name, "value": _g(h.mean), "unit": unit, "peers": len(peers), "median": _g(ref)}
                 out[sid] = Verdict(
                     "suspect",
-                    f"{pollutant} {_g(h.mean)} {unit}, {h.mean / ref:.1f}× its {len(peers)} zone peers' median"
-                    f" {_g(ref)}"
+                    Text("why.aq.above_peers", {**said, "times": h.mean / ref})
                     if ref > 0
-                    else f"{pollutant} {_g(h.mean)} {unit} where its {len(peers)} zone peers read 0",
+                    else Text("why.aq.peers_zero", said),
                 )
                 continue
         elif h.previous is not None and h.mean - h.previous > rules.max_rise_per_h:
             out[sid] = Verdict(
                 "suspect",
-                f"{pollutant} rose {_g(h.mean - h.previous)} {unit} in an hour, with no zone peers to confirm it",
+                Text("why.aq.rose_alone", {"p": name, "rise": _g(h.mean - h.previous), "unit": unit}),
             )
             continue
         out[sid] = VALID
@@ -129,7 +138,7 @@ class Area:
 
     value: float | None
     stations: dict[str, float]  # the readings it is made of
-    excluded: dict[str, str]  # station -> why its reading was left out
+    excluded: dict[str, Text]  # station -> why its reading was left out
 
 
 def area(values: Mapping[str, float], verdicts: Mapping[str, Verdict], believed: Mapping[str, bool]) -> Area:
@@ -141,5 +150,5 @@ def area(values: Mapping[str, float], verdicts: Mapping[str, Verdict], believed:
         if verdicts.get(s, VALID).status == "valid"
         or (verdicts[s].status == "suspect" and believed.get(s, False))
     }
-    excluded = {s: verdicts[s].reason for s in values if s not in used}
+    excluded = {s: verdicts[s].why or Text("why.aq.doubtful") for s in values if s not in used}
     return Area(statistics.median(used.values()) if used else None, used, excluded)

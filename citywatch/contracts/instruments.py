@@ -29,6 +29,15 @@ UNITS: dict[str, str] = {
     "co": "ppm",
     "so2": "ppm",
 }
+#: how a pollutant is written in a sentence, in every language (as AirKorea's tables write them)
+SYMBOLS: dict[str, str] = {
+    "pm25": "PM2.5",
+    "pm10": "PM10",
+    "o3": "O3",
+    "no2": "NO2",
+    "co": "CO",
+    "so2": "SO2",
+}
 
 
 class Range(BaseModel):

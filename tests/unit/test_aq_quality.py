@@ -13,6 +13,7 @@ import pytest
 
 from analytics.airquality.quality import Finding, Reading, ZoneQuality
 from citywatch.contracts.topics import DeviceKind
+from citywatch.i18n import Text, render
 from simulators.city import Scale, build_city
 from simulators.engine import plan_episodes, plan_faults, simulate
 
@@ -159,7 +160,9 @@ def test_a_spike_from_a_low_base_is_found(seed: int) -> None:
     assert [(f.station, f.time) for f in found] == [("aq-a", ts(START + 60 * at))]
     why = found[0].details  # which view saw it, and by how much: the score is the larger
     assert found[0].score == max(why["z_by_level"], why["z_by_change"]) >= 6.0
-    assert "robust σ from its recent ratio" in found[0].message
+    assert isinstance(found[0].message, Text)  # readable in either language
+    assert "robust σ from its recent ratio" in render(found[0].message)
+    assert "같은 구역 측정소" in render(found[0].message, "ko")
 
 
 def test_a_station_reading_zero_is_left_to_the_stuck_rule() -> None:

@@ -14,6 +14,7 @@ from analytics.airquality.quality import Reading, ZoneQuality
 from analytics.airquality.validation import VALID, Hour, Verdict, area, judge
 from analytics.rules import advisory_event, advisory_severity, saturation_event
 from citywatch.contracts.instruments import Instruments, Range
+from citywatch.i18n import Text, render
 
 T0 = datetime(2026, 5, 10, 0, tzinfo=UTC)
 ZONE = {"a": "z", "b": "z", "c": "z", "d": "z", "lone": "other"}
@@ -62,11 +63,13 @@ def test_the_area_is_the_median_of_its_believable_stations_naming_what_it_left_o
     verdicts = judge("o3", {s: Hour(x) for s, x in values.items()}, {}, ZONE)
     a = area(values, verdicts, believed={})
     assert a.value == pytest.approx(0.041) and set(a.stations) == {"a", "b", "c"}
-    assert list(a.excluded) == ["d"] and "zone peers' median" in a.excluded["d"]
+    assert list(a.excluded) == ["d"] and "zone peers' median" in render(a.excluded["d"])
+    assert "같은 구역 측정소 3곳의 중앙값" in render(a.excluded["d"], "ko")
     # a doubt lifted by persistence counts again
     assert set(area(values, verdicts, believed={"d": True}).stations) == {"a", "b", "c", "d"}
-    nothing = area({"a": 50.0}, {"a": Verdict("invalid", "co at its analyser's full scale")}, {})
-    assert nothing.value is None and nothing.excluded == {"a": "co at its analyser's full scale"}
+    full = Text("why.aq.full_scale", {"p": "CO", "full_scale": "50", "unit": "ppm"})
+    nothing = area({"a": 50.0}, {"a": Verdict("invalid", full)}, {})
+    assert nothing.value is None and nothing.excluded == {"a": full}
 
 
 def feed(
@@ -110,12 +113,19 @@ def test_a_doubtful_raise_above_a_confirmed_level_keeps_that_levels_severity() -
 
 def test_an_unconfirmed_advisory_alert_says_so_and_why_then_is_restated_when_confirmed() -> None:
     state, _ = feed([(0.55, False)])
-    doubt = "o3 0.55 ppm, 13.4× its 3 zone peers' median 0.041"
+    doubt = Text(
+        "why.aq.above_peers",
+        {"p": "O3", "value": "0.55", "unit": "ppm", "peers": 3, "median": "0.041", "times": 13.4},
+    )
     state2, events = advance(RULES["o3"], state, T0 + timedelta(hours=1), 0.53, True)
     issued = advisory_event("o3", "d", Event("issued", G, N, T0, 0.55, N), T0, doubt)[1]
     assert isinstance(issued, Raise) and issued.restate
     assert issued.severity is Severity.WARNING and "unconfirmed (미확인)" in issued.title
-    assert issued.explanation.details["unconfirmed"] == doubt and doubt in issued.explanation.message
+    said = render(doubt)
+    assert said == "O3 0.55 ppm, 13.4× its 3 zone peers' median 0.041"
+    assert issued.explanation.details["unconfirmed"] == said and said in issued.explanation.message
+    korean = render(Text.from_json(issued.explanation.details["text"]["message"]), "ko")  # type: ignore[arg-type]
+    assert korean.startswith("1시간 평균 0.55: 중대경보 발령, 미확인") and "중앙값 0.041의 13.4배" in korean
     confirmed = advisory_event("o3", "d", events[0], state2.since)[1]
     assert isinstance(confirmed, Raise) and confirmed.severity is Severity.CRITICAL
     assert "unconfirmed" not in confirmed.title and "중대경보" in confirmed.title
@@ -128,18 +138,22 @@ def test_a_zone_advisory_names_the_readings_it_is_the_median_of_and_those_left_o
         "zone:z",
         events[0],
         state.since,
-        excluded={"d": "at full scale"},
+        excluded={"d": Text("why.aq.full_scale", {"p": "O3", "full_scale": "0.5", "unit": "ppm"})},
         readings={"a": 0.13, "b": 0.12},
     )
     assert key == "aq.advisory.o3:zone:z" and isinstance(ev, Raise)
     assert ev.explanation.details["readings"] == {"a": 0.13, "b": 0.12}
-    assert ev.explanation.details["excluded"] == {"d": "at full scale"}
-    assert "hourly median" in ev.explanation.message and "d excluded: at full scale" in ev.explanation.message
+    assert ev.explanation.details["excluded"] == {"d": "O3 at its analyser's full scale 0.5 ppm"}
+    assert "hourly median" in ev.explanation.message
+    assert "d excluded: O3 at its analyser's full scale 0.5 ppm" in ev.explanation.message
 
 
 def test_an_analyser_at_full_scale_for_hours_is_stuck_there() -> None:
-    one = saturation_event("a", {"co": "co at its analyser's full scale 50 ppm"}, 1, T0)
-    three = saturation_event("a", {"co": "co at its analyser's full scale 50 ppm"}, 3, T0)
+    full = Text("why.aq.full_scale", {"p": "CO", "full_scale": "50", "unit": "ppm"})
+    one = saturation_event("a", {"co": full}, 1, T0)
+    three = saturation_event("a", {"co": full}, 3, T0)
+    assert one.explanation.details["pollutants"] == {"co": "CO at its analyser's full scale 50 ppm"}
+    assert one.explanation.message.startswith("CO at its analyser's full scale 50 ppm — 1 hour(s) running")
     assert one.title.startswith("Analyser at full scale (co)") and one.severity is Severity.WARNING
     assert three.title.startswith("Analyser stuck at full scale (co)") and three.explanation.details["stuck"]
 

@@ -87,6 +87,14 @@ def test_every_text_the_services_write_is_in_the_catalogue_in_every_language() -
         "cctv.kind": [t.value for t in CctvEventType],
         "pollutant": list(RULES),
         "advisory": [lv.name.lower() for lv in Level if lv is not Level.NONE],
+        "advisory.event": [
+            "issued",
+            "raised",
+            "lowered",
+            "lifted",
+            "peaked",
+            "confirmed",
+        ],  # advisory.Event.kind
         "alert": ["aq.stuck", "aq.spike", "aq.drift", "aq.range"],  # the sensor-quality findings' rules
         "alert.parking": ["full", "almost_full"],  # a lot's status
     }
@@ -96,6 +104,9 @@ def test_every_text_the_services_write_is_in_the_catalogue_in_every_language() -
             code = path.read_text(encoding="utf-8")
             literal |= set(re.findall(r"\bText\(\s*\"([a-z0-9_.]+)\"", code))
             built |= set(re.findall(r"\bText\(\s*f\"([a-z0-9_.]+?)\.\{", code))
+            literal |= set(
+                re.findall(r"\"(why\.[a-z0-9_.]+)\"", code)
+            )  # explanations, chosen by a condition too
     assert len(literal) >= 5 and built == set(built_from)  # the scan found the texts
     needed = literal | {f"{prefix}.{v}" for prefix in built for v in built_from[prefix]}
     catalogue = texts()  # itself checked: the same keys and placeholders in every language
