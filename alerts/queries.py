@@ -200,7 +200,7 @@ def shift(db: Rows, t0: datetime, t1: datetime) -> dict[str, Any]:
             rng,
         ),
         "still_open": db.all(
-            "SELECT id, severity, state, rule, subject, title, opened_at, assignee FROM alerts"
+            "SELECT id, severity, state, rule, subject, title, opened_at, assignee, explanation FROM alerts"
             " WHERE state <> 'resolved' AND opened_at < %(t1)s ORDER BY severity DESC, opened_at LIMIT 100",
             rng,
         ),
@@ -214,7 +214,7 @@ def shift(db: Rows, t0: datetime, t1: datetime) -> dict[str, Any]:
         ),
         "episodes": db.all(
             "SELECT id, rule, subject, title, severity, opened_at AS since, resolved_at AS until, peak,"
-            " explanation->'details' AS details FROM alerts"
+            " explanation FROM alerts"
             " WHERE (rule = 'zone.outage' OR rule LIKE 'aq.advisory.%%' OR rule LIKE 'cctv.incident.%%'"
             " OR (rule = 'aq.multivariate' AND subject LIKE 'zone:%%'))"
             " AND opened_at < %(t1)s AND (resolved_at IS NULL OR resolved_at >= %(t0)s) ORDER BY opened_at",

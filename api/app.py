@@ -17,7 +17,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from analytics.config import RulesFile
-from api import problems
+from api import catalogue, problems
 from api.db import Database
 from api.deps import ApiState
 from api.login_limit import LoginLimiter
@@ -172,7 +172,7 @@ def create_app(settings: Settings) -> FastAPI:
         onboarding,
     ):
         app.include_router(r.router, prefix="/api/v1")
-    i18n.messages()  # the pages' catalogue with a key missing in a language stops the start, naming it
+    catalogue.messages()  # the pages' catalogue with a key missing in a language stops the start, naming it
     app.include_router(platform.health)
     app.include_router(ngsi.router)
     pages(app)

@@ -26,6 +26,7 @@ from alerts.model import (
     involved,
 )
 from alerts.runbooks import Procedure, procedure, ticked
+from api.catalogue import messages
 from api.common import decode_cursor, encode_cursor, time_range, utc
 from api.deps import Language, Operator, State, Viewer
 from api.problems import Problem, responses
@@ -180,6 +181,7 @@ def load(
 def report(
     st: State,
     _who: Viewer,
+    lang: Language,
     start: datetime | None = None,
     end: datetime | None = None,
     format: Literal["json", "markdown"] = "json",
@@ -198,13 +200,21 @@ def report(
         "mtta_s": float(head["mtta_s"]) if head["mtta_s"] is not None else None,
         "mttr_s": float(head["mttr_s"]) if head["mttr_s"] is not None else None,
         "by_rule": [{**r, "worst": Severity(r["worst"]).label} for r in q["by_rule"]],
-        "still_open": [{**r, "severity": Severity(r["severity"]).label} for r in q["still_open"]],
+        "still_open": [
+            {
+                **{k: v for k, v in r.items() if k != "explanation"},
+                "title": st.names.title(r, lang),
+                "severity": Severity(r["severity"]).label,
+            }
+            for r in q["still_open"]
+        ],
         "operators": q["people"],
         "episodes": [
             {
-                **{k: v for k, v in r.items() if k != "details"},
+                **{k: v for k, v in r.items() if k != "explanation"},
+                "title": st.names.title(r, lang),
                 "severity": Severity(r["severity"]).label,
-                "involved": involved(r["details"]),
+                "involved": involved((r["explanation"] or {}).get("details")),
             }
             for r in q["episodes"]
         ],
@@ -214,7 +224,7 @@ def report(
     }
     if format == "markdown":
         return PlainTextResponse(
-            report_markdown(out, st.settings.tz), media_type="text/markdown; charset=utf-8"
+            report_markdown(out, st.settings.tz, messages()[lang]), media_type="text/markdown; charset=utf-8"
         )
     return out
 

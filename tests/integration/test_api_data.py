@@ -612,7 +612,7 @@ def test_the_shift_report_hands_over_what_happened(api: Api) -> None:
             ("aq.multivariate", "zone:jangan", False, ["aq-001", "aq-003"]),
         ]
         assert [m["reason"] for m in r["maintenance"]] == ["sensor swap"]
-        md = v.get("/api/v1/alerts/report", params={"format": "markdown"})
+        md = v.get("/api/v1/alerts/report", params={"format": "markdown", "lang": "en"})
         assert md.status_code == 200 and md.headers["content-type"].startswith("text/markdown")
         text = md.text
         assert text.startswith("# Shift report") and "(KST)" in text
@@ -620,8 +620,12 @@ def test_the_shift_report_hands_over_what_happened(api: Api) -> None:
         assert "Zone outage: 5 of 8 devices offline" in text and "sensor swap" in text
         fight_line = next(x for x in text.splitlines() if "Fight seen by 3 cameras (critical)" in x)
         assert fight_line.startswith(f"- #{fight.id} ") and fight_line.endswith("; 3: cam-07, cam-02, cam-05")
-        assert "still on; 2: aq-001, aq-003" in text
+        assert "ongoing; 2: aq-001, aq-003" in text
         assert "- operator: acknowledged 3, resolved 1, commented 1" in text
+        korean = v.get("/api/v1/alerts/report", params={"format": "markdown"}).text  # the city's language
+        assert korean.startswith("# 교대 보고서") and "(KST)" in korean
+        assert "**경보 10건 발생** — 긴급 4, 경고 2, 정보 4; 상향 1건 (그중 2단계 이상 1건)" in korean
+        assert "- operator: 확인 3, 해결 1, 메모 1" in korean and "진행 중; 2대: aq-001, aq-003" in korean
         # a range of its own
         week = v.get("/api/v1/alerts/report", params={"start": (now - timedelta(days=4)).isoformat()}).json()
         assert week["opened"] == 11 and len(week["episodes"]) == 4
@@ -698,7 +702,7 @@ def test_the_alarm_load_shows_what_spams_the_operators(api: Api) -> None:
         # the shift report carries it, and says it in its text
         r = v.get("/api/v1/alerts/report").json()
         assert r["load"]["annunciations"] == 7 and r["load"]["chattering"][0]["subject"] == "sp-07"
-        text = v.get("/api/v1/alerts/report", params={"format": "markdown"}).text
+        text = v.get("/api/v1/alerts/report", params={"format": "markdown", "lang": "en"}).text
         assert "## Alarm load (ISA-18.2 / EEMUA 191)" in text and "**7 annunciations**" in text
         assert (
             "Of them warning or worse (the alarms, which ask an action): 4, 0.06 per 10 min" in text

@@ -77,7 +77,9 @@ def test_the_explanations_the_rules_write_read_in_korean() -> None:
         "offline": offline_event("aq-3", "aq", 1800.0, t0, False),
     }  # fmt: skip
     said = {name: _korean(ev) for name, ev in events.items()}
-    assert said["advisory"].startswith("1시간 중앙값 80: 주의보 하향 — aq-3 제외: CO가 측정기 측정 범위 상한 50 ppm")
+    assert said["advisory"].startswith(
+        "1시간 중앙값 80: 주의보 하향 — aq-3 제외: CO가 측정기 측정 범위 상한 50 ppm"
+    )
     assert said["offline"] == "30분 동안 데이터 없음" and said["loss"].startswith("장치가 보낸 메시지 7건")
     english = re.compile(r"\b(the|of|in|its|for|where|hour|hours|min|readings?|station|peers?|analyser)\b")
     for name, text in said.items():
