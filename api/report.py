@@ -80,8 +80,8 @@ def report_markdown(r: dict[str, Any], tz: ZoneInfo, messages: Mapping[str, str]
     ] or [w("report.none")]
     if (load := r.get("load")) is not None:
         lines += ["", f"## {w('report.md.load')}", *_load(w, load)]
-    cols = (w("report.md.rule"), w("report.opened"), w("report.worst"), w("report.open_now"))
-    lines += ["", f"## {w('report.by_rule')}", "| " + " | ".join(cols) + " |", "|---|---|---|---|"]
+    by_rule = (w("report.md.rule"), w("report.opened"), w("report.worst"), w("report.open_now"))
+    lines += ["", f"## {w('report.by_rule')}", "| " + " | ".join(by_rule) + " |", "|---|---|---|---|"]
     lines += [
         f"| {x['rule']} | {x['opened']} | {w.label('severity', x['worst'])} | {x['still_open']} |"
         for x in r["by_rule"]
