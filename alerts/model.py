@@ -240,6 +240,9 @@ class IllegalTransition(Exception):
     """An operator action that the alert's state does not allow."""
 
     def __init__(self, state: State | None, event: Event) -> None:
-        super().__init__(f"cannot {type(event).__name__.lower()} an alert that is {state or 'absent'}")
+        action = type(event).__name__.lower()
+        #: what was refused, readable in any language
+        self.text = Text(f"error.transition.{action}", {"state": Text(f"error.state.{state or 'absent'}")})
+        super().__init__(render(self.text))
         self.state = state
         self.event = event

@@ -14,6 +14,7 @@ from psycopg.types.json import Jsonb
 
 from api.db import Database
 from api.problems import Problem
+from citywatch.i18n import Text
 
 
 def utc(t: datetime) -> datetime:
@@ -28,12 +29,12 @@ def time_range(
     start = utc(start) if start else end - default
     if end <= start:
         raise Problem(
-            422, "`end` must be after `start`", errors=[{"field": "query.end", "message": "before start"}]
+            422, Text("error.range.order"), errors=[{"field": "query.end", "message": "before start"}]
         )
     if end - start > timedelta(days=max_days):
         raise Problem(
             422,
-            f"the range may cover at most {max_days} days",
+            Text("error.range.long", {"days": max_days}),
             errors=[{"field": "query.start", "message": f"range longer than {max_days} days"}],
         )
     return start, end
@@ -54,7 +55,7 @@ def decode_cursor(cursor: str, n: int) -> list[Any]:
     except (ValueError, orjson.JSONDecodeError, TypeError):
         raise Problem(
             422,
-            "invalid cursor: pass back `next_cursor` as it was given",
+            Text("error.cursor"),
             errors=[{"field": "query.cursor", "message": "not a cursor this API issued"}],
         ) from None
 

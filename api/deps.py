@@ -15,6 +15,7 @@ from api.login_limit import LoginLimiter
 from api.problems import Problem
 from api.security import InvalidToken, Principal, Role, key_digest, looks_like_key, read_token
 from citywatch import i18n
+from citywatch.i18n import Text
 from citywatch.settings import Settings
 
 TOKEN_URL = "/api/v1/auth/token"
@@ -53,12 +54,12 @@ def _from_key(st: ApiState, key: str) -> Principal:
         "SELECT prefix, role, revoked_at, expires_at, last_used_at FROM api_keys WHERE digest = %s", (digest,)
     )
     if row is None:
-        raise Problem(401, "unknown API key", headers=_UNAUTH)
+        raise Problem(401, Text("error.key.unknown"), headers=_UNAUTH)
     if row["revoked_at"] is not None:
-        raise Problem(401, f"API key {row['prefix']} was revoked", headers=_UNAUTH)
+        raise Problem(401, Text("error.key.revoked", {"prefix": row["prefix"]}), headers=_UNAUTH)
     now = datetime.now(UTC)
     if row["expires_at"] is not None and row["expires_at"] <= now:
-        raise Problem(401, f"API key {row['prefix']} has expired", headers=_UNAUTH)
+        raise Problem(401, Text("error.key.expired", {"prefix": row["prefix"]}), headers=_UNAUTH)
     if row["last_used_at"] is None or now - row["last_used_at"] > KEY_USE_RESOLUTION:
         # when a key was last used, to the minute: one write a minute per key, not one per request
         st.db.one("UPDATE api_keys SET last_used_at = now() WHERE digest = %s RETURNING 1", (digest,))
@@ -80,11 +81,11 @@ def _from_token(st: ApiState, token: str) -> Principal:
 def from_claims(st: ApiState, claims: dict[str, Any]) -> Principal:
     """The operator account a verified token names."""
     if claims.get("scope") is not None:  # a bus terminal's token names a bus, not an operator account
-        raise Problem(401, "this token is a bus terminal's, not an operator's", headers=_UNAUTH)
+        raise Problem(401, Text("error.token.terminal"), headers=_UNAUTH)
     # the account is read on every request: disabling it or changing its role applies at once
     row = st.db.one("SELECT role, disabled FROM api_users WHERE username = %s", (claims["sub"],))
     if row is None or row["disabled"]:
-        raise Problem(401, "account disabled or removed", headers=_UNAUTH)
+        raise Problem(401, Text("error.account.disabled"), headers=_UNAUTH)
     return Principal(claims["sub"], Role.of(row["role"]), "token")
 
 
@@ -95,7 +96,7 @@ def principal(
 ) -> Principal:
     credential = api_key or bearer
     if not credential:
-        raise Problem(401, "authentication required: a bearer token or an API key", headers=_UNAUTH)
+        raise Problem(401, Text("error.auth.required"), headers=_UNAUTH)
     if looks_like_key(credential):
         return _from_key(st, credential)
     return _from_token(st, credential)
@@ -104,7 +105,17 @@ def principal(
 def require(role: Role) -> Any:
     def check(who: Annotated[Principal, Depends(principal)]) -> Principal:
         if not who.can(role):
-            raise Problem(403, f"{who.name} is a {who.role.label}; this needs the {role.label} role")
+            raise Problem(
+                403,
+                Text(
+                    "error.role",
+                    {
+                        "who": who.name,
+                        "has": Text(f"role.{who.role.label}"),
+                        "needs": Text(f"role.{role.label}"),
+                    },
+                ),
+            )
         return who
 
     return Depends(check)
@@ -124,7 +135,7 @@ def language(
     if lang is not None and lang not in i18n.LANGUAGES:
         raise Problem(
             422,
-            f"unknown language {lang!r}",
+            Text("error.language", {"lang": lang, "known": ", ".join(i18n.LANGUAGES)}),
             errors=[{"field": "query.lang", "message": f"one of {', '.join(i18n.LANGUAGES)}"}],
         )
     return i18n.negotiate(lang, request.headers.get("accept-language"), st.settings.language)

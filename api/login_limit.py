@@ -21,6 +21,7 @@ from limits import parse
 
 from api.db import Database
 from api.problems import Problem
+from citywatch.i18n import Text
 
 PER_ACCOUNT = 5
 PER_ADDRESS = 20
@@ -75,12 +76,19 @@ class LoginLimiter:
                 return Limited(scope, max(1.0, float(row["wait"]) if row else self.window_s))
         return None
 
-    def guard(self, username: str, address: str, what: str = "failed logins") -> None:
-        """Refuse an attempt a limit holds: 429, saying which limit and for how long (``Retry-After``)."""
+    def guard(self, username: str, address: str, what: str = "logins") -> None:
+        """Refuse an attempt a limit holds: 429, saying which limit and for how long (``Retry-After``);
+        ``what`` was tried too often: ``logins``, ``sign_ins`` (a bus's) or ``codes`` (pairing codes)."""
         if (limited := self.check(username, address)) is not None:
             raise Problem(
                 429,
-                f"too many {what} ({limited.scope}); try again in {limited.wait_s:.0f} s",
+                Text(
+                    f"error.limited.{what}",
+                    {
+                        "scope": Text(f"error.limited.scope.{limited.scope.replace(' ', '_')}"),
+                        "seconds": limited.wait_s,
+                    },
+                ),
                 headers={"Retry-After": str(int(limited.wait_s) + 1)},
             )
 

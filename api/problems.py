@@ -5,12 +5,18 @@ limits, and unexpected failures — has ``type``, ``title``, ``status`` and
 ``detail``; validation errors add ``errors`` naming each field and why. No
 stack trace ever reaches the client: unexpected errors are logged with a
 reference the operator can quote, and the client sees only that reference.
+
+``title`` and ``detail`` are in the reader's language (``?lang=``, else the
+``Accept-Language`` header, else the city's: :func:`citywatch.i18n.negotiate`),
+from the services' catalogue (``error.*`` and ``problem.*`` of
+``citywatch/texts.yaml``); ``type`` is the same in every language, for programs.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
+from http import HTTPStatus
 from typing import Any
 
 import psycopg
@@ -19,6 +25,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from citywatch import i18n
+from citywatch.i18n import Text
 
 log = logging.getLogger("citywatch.api")
 
@@ -73,28 +82,41 @@ class Problem(Exception):
     """Raise from a route to answer with a problem document."""
 
     def __init__(
-        self, status: int, detail: str, *, headers: dict[str, str] | None = None, **extra: Any
+        self, status: int, detail: str | Text, *, headers: dict[str, str] | None = None, **extra: Any
     ) -> None:
-        super().__init__(detail)
+        """``detail``: a :class:`~citywatch.i18n.Text` of the catalogue (read in the reader's language), or a
+        string of the library or file that said what is wrong (as it said it)."""
+        super().__init__(detail if isinstance(detail, str) else i18n.render(detail))
         self.status = status
         self.detail = detail
         self.headers = headers
         self.extra = extra
 
 
+def _language(request: Request) -> str:
+    asked = request.query_params.get("lang")
+    city = getattr(getattr(request.app.state, "citywatch", None), "settings", None)
+    return i18n.negotiate(
+        asked, request.headers.get("accept-language"), getattr(city, "language", i18n.DEFAULT)
+    )
+
+
 def problem_response(
     request: Request,
     status: int,
-    detail: str,
+    detail: str | Text,
     headers: dict[str, str] | None = None,
     **extra: Any,
 ) -> JSONResponse:
     slug, title = _TITLES.get(status, ("error", "Error"))
+    language = _language(request)
+    if f"problem.{status}" in i18n.texts()[language]:
+        title = i18n.render(Text(f"problem.{status}"), language)
     body: dict[str, Any] = {
         "type": BASE + slug,
         "title": title,
         "status": status,
-        "detail": detail,
+        "detail": detail if isinstance(detail, str) else i18n.render(detail, language),
         "instance": request.url.path,
         **extra,
     }
@@ -112,29 +134,31 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        detail: str | Text = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        if detail == HTTPStatus(exc.status_code).phrase:  # Starlette's own ("Not Found"): the reader's words
+            detail = Text(f"problem.{exc.status_code}")
         return problem_response(request, exc.status_code, detail, dict(exc.headers or {}) or None)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [{"field": _field(e.get("loc", ())), "message": str(e.get("msg", ""))} for e in exc.errors()]
         summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
-        return problem_response(request, 422, f"invalid request: {summary}", errors=errors)
+        return problem_response(request, 422, Text("error.invalid_request", {"what": summary}), errors=errors)
 
     @app.exception_handler(psycopg.DataError)
     async def _data(request: Request, exc: psycopg.DataError) -> JSONResponse:
         # a value the database cannot hold: NUL characters, timestamps beyond its range, …
         why = getattr(getattr(exc, "diag", None), "message_primary", None) or str(exc)
-        return problem_response(request, 422, f"a value cannot be stored or compared: {why}")
+        return problem_response(request, 422, Text("error.unstorable", {"why": why}))
 
     @app.exception_handler(psycopg.IntegrityError)
     async def _integrity(request: Request, exc: psycopg.IntegrityError) -> JSONResponse:
         why = getattr(getattr(exc, "diag", None), "message_primary", None) or str(exc)
         status = 409 if isinstance(exc, psycopg.errors.UniqueViolation) else 422
-        return problem_response(request, status, f"not accepted: {why}")
+        return problem_response(request, status, Text("error.not_accepted", {"why": why}))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         ref = uuid.uuid4().hex[:12]
         log.exception("unexpected error %s on %s %s", ref, request.method, request.url.path)
-        return problem_response(request, 500, f"unexpected error; reference {ref} in the API log")
+        return problem_response(request, 500, Text("error.unexpected", {"ref": ref}))

@@ -46,6 +46,7 @@ from api.schemas import (
     StepIn,
 )
 from api.stream import matches
+from citywatch.i18n import Text
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
 
@@ -297,7 +298,7 @@ def _checklist(steps: Procedure | None, trail: list[dict[str, Any]], lang: str) 
 def _detail(st: State, alert_id: int, lang: str) -> dict[str, Any]:
     row = queries.one(st.db, alert_id)
     if row is None:
-        raise Problem(404, f"alert {alert_id} does not exist")
+        raise Problem(404, Text("error.alert.unknown", {"id": alert_id}))
     trail = queries.audit(st.db, alert_id)
     return {
         **_shape(st, row, lang),
@@ -320,11 +321,11 @@ def get_alert(st: State, _who: Viewer, alert_id: int, lang: Language) -> dict[st
 def _act(st: State, alert_id: int, event: Event, lang: str) -> dict[str, Any]:
     with st.db.pool.connection() as conn:
         if queries.state_of(conn, alert_id) is None:
-            raise Problem(404, f"alert {alert_id} does not exist")
+            raise Problem(404, Text("error.alert.unknown", {"id": alert_id}))
         try:
             store.apply(conn, event, datetime.now(UTC), alert_id=alert_id)
         except IllegalTransition as e:
-            raise Problem(409, str(e)) from None
+            raise Problem(409, e.text) from None
     return _detail(st, alert_id, lang)
 
 
@@ -374,7 +375,9 @@ def assign(st: State, who: Operator, alert_id: int, lang: Language, body: Assign
         and st.db.one("SELECT 1 AS x FROM api_users WHERE username = %s", (body.assignee,)) is None
     ):
         raise Problem(
-            422, f"no user {body.assignee}", errors=[{"field": "body.assignee", "message": "unknown user"}]
+            422,
+            Text("error.user.unknown", {"user": body.assignee}),
+            errors=[{"field": "body.assignee", "message": "unknown user"}],
         )
     return _act(st, alert_id, Assign(who.name, body.assignee), lang)
 
@@ -406,8 +409,9 @@ def tick_step(
     if row is not None and (steps is None or not 1 <= step <= len(steps)):
         raise Problem(
             404,
-            f"alert {alert_id} has no step {step}"
-            + (f" (it has {len(steps)})" if steps else " (no procedure)"),
+            Text("error.alert.step", {"id": alert_id, "step": step, "n": len(steps)})
+            if steps
+            else Text("error.alert.no_procedure", {"id": alert_id, "step": step}),
         )
     text = steps.read(st.settings.language)[step - 1] if steps is not None else ""
     return _act(st, alert_id, Step(who.name, step, text, body.done if body else True), lang)

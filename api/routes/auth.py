@@ -21,6 +21,7 @@ from api.security import (
     new_api_key,
     verify_password,
 )
+from citywatch.i18n import Text
 
 router = APIRouter(tags=["auth"])
 
@@ -45,7 +46,7 @@ def login(st: State, request: Request, form: Annotated[OAuth2PasswordRequestForm
         st.limiter.failed(form.username, client)
         raise Problem(
             401,
-            "wrong user name or password, or the account is disabled",
+            Text("error.login"),
             headers={"WWW-Authenticate": "Bearer"},
         )
     if needs_rehash(row["password_hash"]):
@@ -81,7 +82,7 @@ def me(st: State, who: Viewer) -> Me:
 )
 def choose(st: State, who: Viewer, body: MePatch) -> Me:
     if who.via != "token":
-        raise Problem(403, "an API key has no account to keep a language in")
+        raise Problem(403, Text("error.key.language"))
     st.db.one("UPDATE api_users SET language = %s WHERE username = %s RETURNING 1", (body.language, who.name))
     return Me(name=who.name, role=who.role.label, via=who.via, language=body.language)
 
@@ -106,7 +107,7 @@ def create_user(st: State, who: Admin, body: UserIn) -> dict[str, Any]:
             (body.username, body.full_name, hash_password(body.password), body.role),
         )
     except psycopg.errors.UniqueViolation:
-        raise Problem(409, f"user {body.username} already exists") from None
+        raise Problem(409, Text("error.user.exists", {"user": body.username})) from None
     audit(st.db, who.name, "user.create", body.username, {"role": body.role})
     assert row is not None
     return row
@@ -127,13 +128,13 @@ def update_user(st: State, who: Admin, username: str, body: UserPatch) -> dict[s
             sets.append(f"{col} = %s")
             params.append(v)
     if not sets:
-        raise Problem(422, "nothing to change", errors=[{"field": "body", "message": "no field given"}])
+        raise Problem(422, Text("error.nothing"), errors=[{"field": "body", "message": "no field given"}])
     row = st.db.one(
         f"UPDATE api_users SET {', '.join(sets)}, updated_at = now() WHERE username = %s RETURNING {_USER_COLS}",
         [*params, username],
     )
     if row is None:
-        raise Problem(404, f"user {username} does not exist")
+        raise Problem(404, Text("error.user.unknown", {"user": username}))
     changed = body.model_dump(exclude_none=True, exclude={"password"})
     if body.password is not None:
         changed["password"] = "changed"
@@ -172,6 +173,6 @@ def revoke_key(st: State, who: Admin, prefix: str) -> Response:
         (prefix,),
     )
     if row is None:
-        raise Problem(404, f"API key {prefix} does not exist")
+        raise Problem(404, Text("error.key.absent", {"prefix": prefix}))
     audit(st.db, who.name, "api_key.revoke", prefix)
     return Response(status_code=204)

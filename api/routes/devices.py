@@ -15,6 +15,7 @@ from api.problems import Problem, responses
 from api.schemas import BrokerCredentials, Device, DeviceDetail, DeviceIn, DevicePatch, DeviceState
 from citywatch.broker import derive_password
 from citywatch.contracts.topics import PREFIX, DeviceKind
+from citywatch.i18n import Text
 
 router = APIRouter(prefix="/devices", tags=["devices"])
 
@@ -72,7 +73,7 @@ def list_devices(
 def _detail(st: State, device_id: str) -> dict[str, Any]:
     rows = _rows(st, id=device_id)
     if not rows:
-        raise Problem(404, f"device {device_id} is not registered")
+        raise Problem(404, Text("error.device.unknown", {"device": device_id}))
     r = rows[0]
     r["streams"] = st.db.all(
         "SELECT stream, received, gaps, resets, jumps, last_seq, last_time, last_received_at FROM device_streams"
@@ -120,9 +121,9 @@ def register_device(st: State, who: Admin, body: DeviceIn) -> BrokerCredentials:
             ),
         )  # fmt: skip
     except psycopg.errors.UniqueViolation:
-        raise Problem(409, f"device {body.device_id} is already registered") from None
+        raise Problem(409, Text("error.device.exists", {"device": body.device_id})) from None
     except psycopg.errors.ForeignKeyViolation as e:
-        raise Problem(422, f"unknown zone or lot: {e.diag.message_detail}") from None
+        raise Problem(422, Text("error.device.place", {"why": e.diag.message_detail})) from None
     audit(st.db, who.name, "device.register", body.device_id, {"kind": body.kind.value})
     _registry_changed(st)
     return _credentials(st, body.device_id, 1)
@@ -134,7 +135,7 @@ def register_device(st: State, who: Admin, body: DeviceIn) -> BrokerCredentials:
 def update_device(st: State, who: Admin, device_id: str, body: DevicePatch) -> dict[str, Any]:
     fields = body.model_dump(exclude_unset=True)
     if not fields:
-        raise Problem(422, "nothing to change", errors=[{"field": "body", "message": "no field given"}])
+        raise Problem(422, Text("error.nothing"), errors=[{"field": "body", "message": "no field given"}])
     sets = ", ".join(f"{k} = %({k})s" for k in fields)
     if "meta" in fields:
         fields["meta"] = Jsonb(fields["meta"] or {})
@@ -144,9 +145,9 @@ def update_device(st: State, who: Admin, device_id: str, body: DevicePatch) -> d
             {**fields, "_id": device_id},
         )
     except psycopg.errors.ForeignKeyViolation as e:
-        raise Problem(422, f"unknown zone or lot: {e.diag.message_detail}") from None
+        raise Problem(422, Text("error.device.place", {"why": e.diag.message_detail})) from None
     if row is None:
-        raise Problem(404, f"device {device_id} is not registered")
+        raise Problem(404, Text("error.device.unknown", {"device": device_id}))
     audit(st.db, who.name, "device.update", device_id, body.model_dump(exclude_unset=True, mode="json"))
     return _detail(st, device_id)
 
@@ -162,9 +163,9 @@ def rotate_credentials(st: State, who: Admin, device_id: str) -> BrokerCredentia
         (device_id,),
     )
     if row is None:
-        raise Problem(404, f"device {device_id} is not registered")
+        raise Problem(404, Text("error.device.unknown", {"device": device_id}))
     if row["status"] == "retired":
-        raise Problem(409, f"device {device_id} is retired; update it to active first")
+        raise Problem(409, Text("error.device.retired", {"device": device_id}))
     audit(st.db, who.name, "device.rotate_credentials", device_id, {"version": row["credential_version"]})
     _registry_changed(st)
     return _credentials(st, device_id, row["credential_version"])
@@ -181,7 +182,7 @@ def retire_device(st: State, who: Admin, device_id: str) -> dict[str, Any]:
         (device_id,),
     )
     if row is None:
-        raise Problem(404, f"device {device_id} is not registered")
+        raise Problem(404, Text("error.device.unknown", {"device": device_id}))
     audit(st.db, who.name, "device.retire", device_id)
     _registry_changed(st)
     return _detail(st, device_id)

@@ -19,6 +19,7 @@ from api.deps import Operator, State, api_key_scheme, bearer_scheme, from_claims
 from api.problems import Problem, responses
 from api.security import Role, sign
 from citywatch.broker import derive_password
+from citywatch.i18n import Text
 
 router = APIRouter(prefix="/driver", tags=["driver terminal"])
 
@@ -69,7 +70,7 @@ def terminal_login(
     """``username`` is the bus id, ``password`` the bus's broker password (the one its on-board unit uses)."""
     client = request.client.host if request.client else "unknown"
     account = f"bus:{form.username}"
-    st.limiter.guard(account, client, "failed sign-ins")
+    st.limiter.guard(account, client, "sign_ins")
     row = st.db.one(
         "SELECT credential_version FROM devices WHERE device_id = %s AND kind = 'bus' AND status = 'active'",
         (form.username,),
@@ -78,7 +79,7 @@ def terminal_login(
     expected = derive_password(secret, form.username, row["credential_version"] if row else 1)
     if row is None or not hmac.compare_digest(expected, form.password):
         st.limiter.failed(account, client)
-        raise Problem(401, "unknown bus or wrong password", headers={"WWW-Authenticate": "Bearer"})
+        raise Problem(401, Text("error.bus.login"), headers={"WWW-Authenticate": "Bearer"})
     st.limiter.succeeded(account, client)
     return _terminal_token(st, form.username, row["credential_version"])
 
@@ -110,7 +111,7 @@ def new_pairing(st: State, who: Operator, bus: str) -> dict[str, Any]:
         )
         is None
     ):
-        raise Problem(404, f"no bus {bus} in service")
+        raise Problem(404, Text("error.bus.unknown", {"bus": bus}))
     code = f"{secrets.randbelow(10**PAIRING_DIGITS):0{PAIRING_DIGITS}d}"
     expires = datetime.now(UTC) + timedelta(seconds=PAIRING_TTL_S)
     with st.db.pool.connection() as conn, conn.transaction():
@@ -133,7 +134,7 @@ def new_pairing(st: State, who: Operator, bus: str) -> dict[str, Any]:
 def pair(st: State, request: Request, body: PairIn) -> TerminalToken:
     client = request.client.host if request.client else "unknown"
     account = f"pair:{body.bus}"
-    st.limiter.guard(account, client, "wrong codes")
+    st.limiter.guard(account, client, "codes")
     code = "".join(body.code.split())
     with st.db.pool.connection() as conn, conn.transaction():
         row = conn.execute(
@@ -151,7 +152,7 @@ def pair(st: State, request: Request, body: PairIn) -> TerminalToken:
             )
     if row is None:
         st.limiter.failed(account, client)
-        raise Problem(401, "wrong, used or expired code: ask the control centre for a new one")
+        raise Problem(401, Text("error.bus.code"))
     st.limiter.succeeded(account, client)
     return _terminal_token(st, body.bus, row["credential_version"])
 
@@ -166,22 +167,20 @@ def for_bus(
     if api_key:  # a service
         who = principal(st, None, api_key)
     elif not bearer:
-        raise Problem(401, "sign in as the bus", headers={"WWW-Authenticate": "Bearer"})
+        raise Problem(401, Text("error.bus.sign_in"), headers={"WWW-Authenticate": "Bearer"})
     elif (claims := token_claims(st, bearer)).get("scope") == TERMINAL_SCOPE:
         if claims["sub"] != bus:
-            raise Problem(403, f"this terminal belongs to {claims['sub']}, not {bus}")
+            raise Problem(403, Text("error.bus.other", {"terminal": claims["sub"], "bus": bus}))
         row = st.db.one(
             "SELECT credential_version FROM devices WHERE device_id = %s AND status = 'active'", (bus,)
         )
         if row is None or row["credential_version"] != claims.get("cv"):
-            raise Problem(
-                401, "the bus's credentials changed; sign in again", headers={"WWW-Authenticate": "Bearer"}
-            )
+            raise Problem(401, Text("error.bus.changed"), headers={"WWW-Authenticate": "Bearer"})
         return f"terminal:{bus}"
     else:  # control-centre staff
         who = from_claims(st, claims)
     if not who.can(Role.VIEWER):
-        raise Problem(403, "not allowed")
+        raise Problem(403, Text("error.forbidden"))
     return who.name
 
 
@@ -190,7 +189,7 @@ Caller = Annotated[str, Depends(for_bus)]
 
 def own_terminal(bus: str, who: Caller) -> str:
     if who != f"terminal:{bus}":
-        raise Problem(403, "only the bus's own terminal acknowledges")
+        raise Problem(403, Text("error.bus.own"))
     return who
 
 
@@ -229,7 +228,7 @@ async def stream(st: State, bus: str, _who: Caller) -> AsyncIterator[ServerSentE
 def acknowledge(st: State, bus: str, _who: Terminal, body: AckIn) -> dict[str, Any]:
     shown = {s["stop_id"] for s in st.terminals.current(bus)["stops"]}
     if body.stop_id not in shown:
-        raise Problem(409, f"{body.stop_id} is not on this terminal any more")
+        raise Problem(409, Text("error.bus.stop_gone", {"stop": body.stop_id}))
     row = st.db.one("SELECT coalesce(max(seq), -1) + 1 AS seq FROM driver_acks WHERE device_id = %s", (bus,))
     seq = int(row["seq"]) if row else 0
     sent = st.terminals.acknowledge(bus, body.stop_id, body.request_ids, seq)

@@ -15,6 +15,7 @@ from api.common import utc
 from api.deps import Operator, State, Viewer
 from api.problems import Problem, responses
 from api.schemas import Maintenance, MaintenanceChange, MaintenanceIn
+from citywatch.i18n import Text, render
 
 router = APIRouter(prefix="/maintenance", tags=["alerts"])
 
@@ -22,19 +23,17 @@ router = APIRouter(prefix="/maintenance", tags=["alerts"])
 def _one(st: State, window_id: int) -> dict[str, Any]:
     row = queries.window(st.db, window_id, datetime.now(UTC))
     if row is None:
-        raise Problem(404, f"maintenance window {window_id} does not exist")
+        raise Problem(404, Text("error.window.unknown", {"id": window_id}))
     return row
 
 
-def _bad(field: str, message: str) -> Problem:
-    return Problem(422, message, errors=[{"field": f"body.{field}", "message": message}])
+def _bad(field: str, message: Text) -> Problem:
+    return Problem(422, message, errors=[{"field": f"body.{field}", "message": render(message)}])
 
 
 def _check_length(start: datetime, end: datetime, field: str = "ends_at") -> None:
     if end - start > timedelta(days=MAX_DAYS):
-        raise _bad(
-            field, f"a window may last {MAX_DAYS} days at most (take the device out of service instead)"
-        )
+        raise _bad(field, Text("error.window.long", {"days": MAX_DAYS}))
 
 
 def _ended(w: dict[str, Any], now: datetime) -> bool:
@@ -62,12 +61,12 @@ def create(st: State, who: Operator, body: MaintenanceIn) -> dict[str, Any]:
     now = datetime.now(UTC)
     start = utc(body.starts_at) if body.starts_at else now
     if (body.ends_at is None) == (body.duration_min is None):
-        raise _bad("ends_at", "give either ends_at or duration_min")
+        raise _bad("ends_at", Text("error.window.end_or_duration"))
     end = utc(body.ends_at) if body.ends_at else start + timedelta(minutes=body.duration_min or 0)
     if end <= start:
-        raise _bad("ends_at", "must be after starts_at")
+        raise _bad("ends_at", Text("error.window.order"))
     if end <= now:
-        raise _bad("ends_at", "is already past")
+        raise _bad("ends_at", Text("error.window.past"))
     _check_length(start, end)
     if body.subject.startswith("zone:"):
         known = st.db.one(
@@ -76,7 +75,7 @@ def create(st: State, who: Operator, body: MaintenanceIn) -> dict[str, Any]:
     else:
         known = st.db.one("SELECT 1 AS x FROM devices WHERE device_id = %s", (body.subject,))
     if known is None:
-        raise _bad("subject", f"no device or zone {body.subject}")
+        raise _bad("subject", Text("error.window.subject", {"subject": body.subject}))
     with st.db.pool.connection() as conn:
         window_id = store.open_window(
             conn, body.subject, body.rule_prefix or None, start, end, body.reason, who.name, now
@@ -94,7 +93,7 @@ def end(st: State, who: Operator, window_id: int) -> dict[str, Any]:
     w = _one(st, window_id)
     now = datetime.now(UTC)
     if _ended(w, now):
-        raise Problem(409, f"maintenance window {window_id} has already ended")
+        raise Problem(409, Text("error.window.ended", {"id": window_id}))
     with st.db.pool.connection() as conn:
         store.end_window(conn, window_id, now, who.name)
     return _one(st, window_id)
@@ -113,11 +112,11 @@ def change(st: State, who: Operator, window_id: int, body: MaintenanceChange) ->
     w = _one(st, window_id)
     now = datetime.now(UTC)
     if _ended(w, now):
-        raise Problem(409, f"maintenance window {window_id} has already ended; create another")
+        raise Problem(409, Text("error.window.ended_create", {"id": window_id}))
     if body.ends_at is not None and body.extend_min is not None:
-        raise _bad("ends_at", "give ends_at or extend_min, not both")
+        raise _bad("ends_at", Text("error.window.end_or_extend"))
     if body.ends_at is None and body.extend_min is None and body.reason is None:
-        raise _bad("ends_at", "give ends_at, extend_min or reason")
+        raise _bad("ends_at", Text("error.window.change"))
     end: datetime = w["ends_at"]
     field = "ends_at"
     if body.ends_at is not None:
@@ -125,9 +124,9 @@ def change(st: State, who: Operator, window_id: int, body: MaintenanceChange) ->
     elif body.extend_min is not None:
         end, field = end + timedelta(minutes=body.extend_min), "extend_min"
     if end <= now:
-        raise _bad(field, "is already past (to end the window now, POST .../end)")
+        raise _bad(field, Text("error.window.past_end"))
     if end <= w["starts_at"]:
-        raise _bad(field, "must be after starts_at")
+        raise _bad(field, Text("error.window.order"))
     _check_length(w["starts_at"], end, field)
     with st.db.pool.connection() as conn:
         store.move_window(conn, window_id, end, body.reason, now, who.name)

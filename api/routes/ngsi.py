@@ -12,6 +12,7 @@ from api import ngsi
 from api.deps import State, Viewer
 from api.problems import Problem, responses
 from api.routes.places import lots, stations
+from citywatch.i18n import Text
 
 router = APIRouter(prefix="/ngsi-ld/v1", tags=["NGSI-LD"])
 
@@ -65,7 +66,7 @@ def query_entities(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> LdResponse:
     if type not in TYPES:
-        raise Problem(400, f"unknown entity type {type!r}; this city publishes {', '.join(TYPES)}")
+        raise Problem(400, Text("error.ngsi.type", {"type": type, "known": ", ".join(TYPES)}))
     items = _entities(st, type)
     if id:
         items = [e for e in items if e["id"] in set(id)]
@@ -81,8 +82,8 @@ def query_entities(
 def get_entity(st: State, _who: Viewer, entity_id: str) -> LdResponse:
     parts = entity_id.split(":")
     if len(parts) < 4 or parts[:2] != ["urn", "ngsi-ld"] or parts[2] not in TYPES:
-        raise Problem(404, f"no entity {entity_id}")
+        raise Problem(404, Text("error.ngsi.entity", {"id": entity_id}))
     for e in _entities(st, parts[2]):
         if e["id"] == entity_id:
             return LdResponse(e)
-    raise Problem(404, f"no entity {entity_id}")
+    raise Problem(404, Text("error.ngsi.entity", {"id": entity_id}))

@@ -22,6 +22,7 @@ from api.deps import Admin, State, Viewer
 from api.problems import Problem, responses
 from api.schemas import ImportReport, LotIn, Zone, ZoneIn
 from boarding.gtfs import GtfsError, load_zip
+from citywatch.i18n import Text
 
 router = APIRouter()
 
@@ -52,7 +53,7 @@ def list_zones(st: State, _who: Viewer) -> list[dict[str, Any]]:
 )  # fmt: skip
 def put_zone(st: State, who: Admin, zone_id: str, body: ZoneIn) -> dict[str, Any]:
     if not onboarding.ID.match(zone_id):
-        raise Problem(422, f"zone id {zone_id!r}: 1-64 characters of letters, digits, '_', '.', '-'")
+        raise Problem(422, Text("error.id", {"what": Text("error.id.zone"), "id": zone_id}))
     boundary = body.boundary.model_dump(mode="json", exclude_none=True) if body.boundary else None
     st.db.one(
         "INSERT INTO zones (zone_id, name, meta) VALUES (%(id)s, %(name)s, jsonb_strip_nulls(jsonb_build_object("
@@ -78,7 +79,7 @@ def put_zone(st: State, who: Admin, zone_id: str, body: ZoneIn) -> dict[str, Any
 )  # fmt: skip
 def put_lot(st: State, who: Admin, lot_id: str, body: LotIn) -> dict[str, Any]:
     if not onboarding.ID.match(lot_id):
-        raise Problem(422, f"lot id {lot_id!r}: 1-64 characters of letters, digits, '_', '.', '-'")
+        raise Problem(422, Text("error.id", {"what": Text("error.id.lot"), "id": lot_id}))
     try:
         row = st.db.one(
             "INSERT INTO parking_lots (lot_id, name, capacity, lat, lon, zone_id) VALUES (%s, %s, %s, %s, %s, %s)"
@@ -88,9 +89,7 @@ def put_lot(st: State, who: Admin, lot_id: str, body: LotIn) -> dict[str, Any]:
             (lot_id, body.name, body.capacity, body.lat, body.lon, body.zone_id),
         )
     except psycopg.errors.ForeignKeyViolation:
-        raise Problem(
-            422, f"no zone {body.zone_id!r} (create it first: PUT /api/v1/zones/{body.zone_id})"
-        ) from None
+        raise Problem(422, Text("error.zone.absent", {"zone": body.zone_id})) from None
     audit(st.db, who.name, "lot.put", lot_id, body.model_dump(mode="json"))
     _registry_changed(st)
     assert row is not None
@@ -168,7 +167,7 @@ async def put_feed(request: Request, st: State, who: Admin) -> dict[str, Any]:
     async for chunk in request.stream():
         body += chunk
         if len(body) > MAX_FEED_BYTES:
-            raise Problem(413, f"a feed of over {MAX_FEED_BYTES // 2**20} MiB")
+            raise Problem(413, Text("error.feed.large", {"mib": MAX_FEED_BYTES // 2**20}))
     try:
         net = load_zip(bytes(body), "the upload")
     except GtfsError as e:
@@ -194,5 +193,5 @@ async def put_feed(request: Request, st: State, who: Admin) -> dict[str, Any]:
 def get_feed(st: State, _who: Viewer) -> dict[str, Any]:
     row = st.db.one(f"SELECT {_FEED_SUMMARY} FROM transit_feeds ORDER BY uploaded_at DESC, id DESC LIMIT 1")
     if row is None:
-        raise Problem(404, "no feed uploaded: the bell runs on its feed file (CITYWATCH_BOARDING_GTFS)")
+        raise Problem(404, Text("error.feed.none"))
     return row

@@ -15,6 +15,7 @@ from api.common import time_range
 from api.deps import Language, State, Viewer
 from api.problems import Problem, responses
 from api.schemas import Advisory, AqHour, Lot, LotDetail, Station
+from citywatch.i18n import Text
 
 router = APIRouter()
 
@@ -62,7 +63,7 @@ def station_history(
     st: State, _who: Viewer, device_id: str, start: datetime | None = None, end: datetime | None = None
 ) -> list[dict[str, Any]]:
     if not stations(st, device_id=device_id):
-        raise Problem(404, f"{device_id} is not an air-quality station")
+        raise Problem(404, Text("error.station", {"device": device_id}))
     t0, t1 = time_range(start, end, timedelta(days=7), st.settings.api.max_range_days)
     return st.db.all(
         "SELECT hour, cai, grade, dominant, pm10_24h, pm25_24h, o3, no2, co, so2, sub_indices FROM aq_hourly"
@@ -196,5 +197,5 @@ def list_lots(st: State, _who: Viewer, zone: str | None = None) -> list[dict[str
 def get_lot(st: State, _who: Viewer, lot_id: str) -> dict[str, Any]:
     found = lots(st, lot_id, with_spaces=True)
     if not found:
-        raise Problem(404, f"lot {lot_id} does not exist")
+        raise Problem(404, Text("error.lot.unknown", {"lot": lot_id}))
     return found[0]

@@ -17,6 +17,7 @@ from analytics.config import IN_FORCE, RulesFile
 from api.deps import State, Viewer
 from api.problems import Problem, responses
 from api.schemas import RulesView
+from citywatch.i18n import Text
 from citywatch.strict import RulesError
 
 router = APIRouter(tags=["alerts"])
@@ -38,7 +39,7 @@ def rules(st: State, _who: Viewer) -> dict[str, Any]:
     try:
         f = RulesFile(a.rules_file, default)
     except RulesError as e:
-        raise Problem(503, f"the rules file is not valid: {e}") from None
+        raise Problem(503, Text("error.rules", {"why": str(e)})) from None
     r = f.rules
     row = st.db.one("SELECT state, updated_at FROM analytics_state WHERE name = %s", (IN_FORCE,))
     analytics = None

@@ -15,6 +15,7 @@ from api.schemas import Latest, Series
 from api.timeseries import METRICS, Aggregate, agg_sql, pick_bucket
 from citywatch.contracts.topics import DeviceKind
 from citywatch.db.rollups import ROLLUP
+from citywatch.i18n import Text
 from ingest import rows as ingest_rows
 
 router = APIRouter(tags=["telemetry"])
@@ -69,7 +70,7 @@ def latest(
 def _device_kind(st: State, device_id: str) -> str:
     row = st.db.one("SELECT kind FROM devices WHERE device_id = %s", (device_id,))
     if row is None:
-        raise Problem(404, f"device {device_id} is not registered")
+        raise Problem(404, Text("error.device.unknown", {"device": device_id}))
     return str(row["kind"])
 
 
@@ -102,13 +103,13 @@ def series(
     if m is None:
         raise Problem(
             422,
-            f"{kind} devices have no metric {metric!r}; they have {', '.join(METRICS[kind])}",
+            Text("error.metric", {"kind": kind, "metric": metric, "known": ", ".join(METRICS[kind])}),
             errors=[{"field": "query.metric", "message": f"one of {', '.join(METRICS[kind])}"}],
         )
     if max_points > st.settings.api.max_points:
         raise Problem(
             422,
-            f"max_points may be at most {st.settings.api.max_points}",
+            Text("error.max_points", {"n": st.settings.api.max_points}),
             errors=[{"field": "query.max_points", "message": f"at most {st.settings.api.max_points}"}],
         )
     t0, t1 = time_range(start, end, timedelta(hours=24), st.settings.api.max_range_days)

@@ -73,8 +73,19 @@ def test_login_me_and_problem_documents(api: Api) -> None:
     r = httpx.post(f"{api.url}/api/v1/auth/token", data={"username": "operator", "password": "nope"})
     assert r.status_code == 401
     assert r.headers["content-type"] == "application/problem+json"
-    body = r.json()
-    assert body["status"] == 401 and body["type"].endswith("/unauthorized") and "password" in body["detail"]
+    body = r.json()  # in the city's language (Korean), the type the same in every language
+    assert body["status"] == 401 and body["type"].endswith("/unauthorized") and body["title"] == "인증 필요"
+    assert body["detail"] == "사용자 이름이나 비밀번호가 틀렸거나 사용 중지된 계정입니다"
+    english = httpx.post(
+        f"{api.url}/api/v1/auth/token",
+        data={"username": "operator", "password": "nope"},
+        headers={"Accept-Language": "en-GB,en;q=0.9"},
+    ).json()
+    assert english["type"] == body["type"] and english["title"] == "Unauthorized"
+    assert english["detail"] == "wrong user name or password, or the account is disabled"
+    unknown = httpx.get(f"{api.url}/api/v1/nowhere", params={"lang": "en"}).json()  # Starlette's own 404 too
+    assert (unknown["title"], unknown["detail"]) == ("Not Found", "Not Found")
+    assert httpx.get(f"{api.url}/api/v1/nowhere").json()["detail"] == "찾을 수 없음"
     r = httpx.get(f"{api.url}/api/v1/alerts")
     assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
 
@@ -99,7 +110,7 @@ def test_login_is_rate_limited(platform: Platform, api: Api) -> None:
         assert codes == [401, 401, 401, 429, 429]
         r = httpx.post(url, data={"username": "viewer", "password": "viewer-password-1"})
         assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1  # even the right password waits
-        assert "account from this address" in r.json()["detail"]
+        assert "(이 주소에서 이 계정)" in r.json()["detail"]
         # eight failures for a name that does not exist, from the same address, lock nobody else out
         for _ in range(8):
             httpx.post(url, data={"username": "ghost", "password": "x"})
@@ -190,7 +201,7 @@ def test_api_keys_work_until_revoked(api: Api) -> None:
             assert svc.get("/api/v1/devices").status_code == 200
         assert admin.delete(f"/api/v1/api-keys/{prefix}").status_code == 204
         r = httpx.get(f"{api.url}/api/v1/devices", headers={"X-API-Key": key})
-        assert r.status_code == 401 and "revoked" in r.json()["detail"]
+        assert r.status_code == 401 and "폐기되었습니다" in r.json()["detail"]
         assert (
             httpx.get(f"{api.url}/api/v1/devices", headers={"X-API-Key": "cwk_nope_nope"}).status_code == 401
         )

@@ -215,7 +215,7 @@ def test_a_terminal_pairs_once_with_a_short_code_from_the_console(api: Api) -> N
     assert httpx.post(pair, json={"bus": bus, "code": first["code"]}).status_code == 401  # voided
     wrong = f"{(int(code['code']) + 1) % 10**6:06d}"
     r = httpx.post(pair, json={"bus": bus, "code": wrong})
-    assert r.status_code == 401 and "ask the control centre" in r.json()["detail"]
+    assert r.status_code == 401 and "관제센터에 새 코드를 요청하세요" in r.json()["detail"]
     ok = httpx.post(pair, json={"bus": bus, "code": f"{code['code'][:3]} {code['code'][3:]}"})  # as read out
     assert ok.status_code == 200, ok.text
     token = ok.json()["access_token"]

@@ -81,7 +81,7 @@ def test_the_procedure_is_read_in_the_readers_language_and_ticked_by_operators(a
             ("step_undone", f"1. {ko['steps'][0]['text']}"),
         ]
         missing = op.post(f"{path}/procedure/7")
-        assert missing.status_code == 404 and "has no step 7 (it has 6)" in missing.json()["detail"]
+        assert missing.status_code == 404 and "7단계가 없습니다 (6단계까지 있음)" in missing.json()["detail"]
         assert op.post(f"{path}/procedure/0").status_code == 404
         assert op.post("/api/v1/alerts/999999/procedure/1").status_code == 404
 
@@ -94,7 +94,7 @@ def test_an_alert_without_a_procedure_has_none_to_tick(api: Api) -> None:
     with api.client("operator") as op:
         assert op.get(f"/api/v1/alerts/{a.id}").json()["procedure"] is None
         r = op.post(f"/api/v1/alerts/{a.id}/procedure/1")
-        assert r.status_code == 404 and "no procedure" in r.json()["detail"]
+        assert r.status_code == 404 and "(대응 절차 없음)" in r.json()["detail"]
 
 
 def test_a_korean_operator_ticks_the_procedure_in_the_console(api: Api, browser_ko: WebDriver) -> None:
@@ -134,7 +134,7 @@ def test_each_person_reads_the_console_in_their_language(api: Api) -> None:
         )  # viewers choose too
     key = api.client().post("/api/v1/api-keys", json={"name": "grafana", "role": "viewer"}).json()["key"]
     r = httpx.patch(f"{api.url}/api/v1/auth/me", json={"language": "en"}, headers={"X-API-Key": key})
-    assert r.status_code == 403 and "no account" in r.json()["detail"]
+    assert r.status_code == 403 and "저장할 계정이 없습니다" in r.json()["detail"]
 
 
 def test_a_korean_operator_reads_the_console_in_korean_and_may_switch(

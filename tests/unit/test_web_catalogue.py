@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import get_args
 
 import orjson
 
@@ -78,7 +79,10 @@ def test_a_catalogue_with_a_gap_or_a_changed_placeholder_is_refused() -> None:
 def test_every_text_the_services_write_is_in_the_catalogue_in_every_language() -> None:
     """The texts of citywatch/texts.yaml (alert titles read in the reader's language): every key the code
     names, and every key it builds from a table (``Text(f"cctv.type.{scene}")``), in Korean and English."""
+    from alerts.model import Event
     from analytics.airquality.advisory import RULES, Level
+    from api.login_limit import _SCOPES
+    from api.problems import _TITLES
     from citywatch.contracts.messages import CctvEventType
     from citywatch.i18n import texts
 
@@ -97,6 +101,12 @@ def test_every_text_the_services_write_is_in_the_catalogue_in_every_language() -
         ],  # advisory.Event.kind
         "alert": ["aq.stuck", "aq.spike", "aq.drift", "aq.range"],  # the sensor-quality findings' rules
         "alert.parking": ["full", "almost_full"],  # a lot's status
+        "role": [r.label for r in Role],
+        "error.limited": ["logins", "sign_ins", "codes"],  # LoginLimiter.guard's ``what``
+        "error.limited.scope": [s.replace(" ", "_") for s, _times, _where in _SCOPES],
+        "error.state": [*(s.value for s in State), "absent"],
+        "error.transition": [e.__name__.lower() for e in get_args(Event)],  # IllegalTransition's action
+        "problem": [str(status) for status in _TITLES],
     }
     literal, built = set(), set()
     for package in ("analytics", "alerts", "boarding", "citywatch", "api"):
