@@ -217,9 +217,17 @@ def alert(
 
 
 # -- effects (executed by adapters after the commit) ------------------------
+#: every action an alert's audit trail records (the console names each in the reader's language)
+AUDIT_ACTIONS = (
+    "opened", "reopened", "acknowledged", "assigned", "commented", "confirmed", "resolved", "auto_resolved",
+    "condition_cleared", "escalated", "reminded", "severity_raised", "level_changed", "muted", "unmuted",
+    *STEP_ACTIONS,
+)  # fmt: skip
+
+
 @dataclass(frozen=True, slots=True)
 class Audit:
-    action: str
+    action: str  # one of AUDIT_ACTIONS
     actor: str
     from_state: State | None
     to_state: State

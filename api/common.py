@@ -29,13 +29,15 @@ def time_range(
     start = utc(start) if start else end - default
     if end <= start:
         raise Problem(
-            422, Text("error.range.order"), errors=[{"field": "query.end", "message": "before start"}]
+            422,
+            Text("error.range.order"),
+            errors=[{"field": "query.end", "message": Text("error.range.order")}],
         )
     if end - start > timedelta(days=max_days):
         raise Problem(
             422,
-            Text("error.range.long", {"days": max_days}),
-            errors=[{"field": "query.start", "message": f"range longer than {max_days} days"}],
+            long := Text("error.range.long", {"days": max_days}),
+            errors=[{"field": "query.start", "message": long}],
         )
     return start, end
 
@@ -56,7 +58,7 @@ def decode_cursor(cursor: str, n: int) -> list[Any]:
         raise Problem(
             422,
             Text("error.cursor"),
-            errors=[{"field": "query.cursor", "message": "not a cursor this API issued"}],
+            errors=[{"field": "query.cursor", "message": Text("error.cursor")}],
         ) from None
 
 

@@ -135,8 +135,8 @@ def language(
     if lang is not None and lang not in i18n.LANGUAGES:
         raise Problem(
             422,
-            Text("error.language", {"lang": lang, "known": ", ".join(i18n.LANGUAGES)}),
-            errors=[{"field": "query.lang", "message": f"one of {', '.join(i18n.LANGUAGES)}"}],
+            unknown := Text("error.language", {"lang": lang, "known": ", ".join(i18n.LANGUAGES)}),
+            errors=[{"field": "query.lang", "message": unknown}],
         )
     return i18n.negotiate(lang, request.headers.get("accept-language"), st.settings.language)
 

@@ -120,6 +120,10 @@ def problem_response(
         "instance": request.url.path,
         **extra,
     }
+    if isinstance(errors := body.get("errors"), list):  # each field's message in the reader's words too
+        body["errors"] = [
+            {k: i18n.render(v, language) if isinstance(v, Text) else v for k, v in e.items()} for e in errors
+        ]
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 

@@ -376,8 +376,8 @@ def assign(st: State, who: Operator, alert_id: int, lang: Language, body: Assign
     ):
         raise Problem(
             422,
-            Text("error.user.unknown", {"user": body.assignee}),
-            errors=[{"field": "body.assignee", "message": "unknown user"}],
+            unknown := Text("error.user.unknown", {"user": body.assignee}),
+            errors=[{"field": "body.assignee", "message": unknown}],
         )
     return _act(st, alert_id, Assign(who.name, body.assignee), lang)
 

@@ -128,7 +128,9 @@ def update_user(st: State, who: Admin, username: str, body: UserPatch) -> dict[s
             sets.append(f"{col} = %s")
             params.append(v)
     if not sets:
-        raise Problem(422, Text("error.nothing"), errors=[{"field": "body", "message": "no field given"}])
+        raise Problem(
+            422, Text("error.nothing"), errors=[{"field": "body", "message": Text("error.nothing")}]
+        )
     row = st.db.one(
         f"UPDATE api_users SET {', '.join(sets)}, updated_at = now() WHERE username = %s RETURNING {_USER_COLS}",
         [*params, username],

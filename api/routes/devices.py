@@ -135,7 +135,9 @@ def register_device(st: State, who: Admin, body: DeviceIn) -> BrokerCredentials:
 def update_device(st: State, who: Admin, device_id: str, body: DevicePatch) -> dict[str, Any]:
     fields = body.model_dump(exclude_unset=True)
     if not fields:
-        raise Problem(422, Text("error.nothing"), errors=[{"field": "body", "message": "no field given"}])
+        raise Problem(
+            422, Text("error.nothing"), errors=[{"field": "body", "message": Text("error.nothing")}]
+        )
     sets = ", ".join(f"{k} = %({k})s" for k in fields)
     if "meta" in fields:
         fields["meta"] = Jsonb(fields["meta"] or {})

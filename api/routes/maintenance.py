@@ -15,7 +15,7 @@ from api.common import utc
 from api.deps import Operator, State, Viewer
 from api.problems import Problem, responses
 from api.schemas import Maintenance, MaintenanceChange, MaintenanceIn
-from citywatch.i18n import Text, render
+from citywatch.i18n import Text
 
 router = APIRouter(prefix="/maintenance", tags=["alerts"])
 
@@ -28,7 +28,7 @@ def _one(st: State, window_id: int) -> dict[str, Any]:
 
 
 def _bad(field: str, message: Text) -> Problem:
-    return Problem(422, message, errors=[{"field": f"body.{field}", "message": render(message)}])
+    return Problem(422, message, errors=[{"field": f"body.{field}", "message": message}])
 
 
 def _check_length(start: datetime, end: datetime, field: str = "ends_at") -> None:

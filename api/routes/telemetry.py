@@ -103,14 +103,16 @@ def series(
     if m is None:
         raise Problem(
             422,
-            Text("error.metric", {"kind": kind, "metric": metric, "known": ", ".join(METRICS[kind])}),
-            errors=[{"field": "query.metric", "message": f"one of {', '.join(METRICS[kind])}"}],
+            unknown := Text(
+                "error.metric", {"kind": kind, "metric": metric, "known": ", ".join(METRICS[kind])}
+            ),
+            errors=[{"field": "query.metric", "message": unknown}],
         )
     if max_points > st.settings.api.max_points:
         raise Problem(
             422,
-            Text("error.max_points", {"n": st.settings.api.max_points}),
-            errors=[{"field": "query.max_points", "message": f"at most {st.settings.api.max_points}"}],
+            many := Text("error.max_points", {"n": st.settings.api.max_points}),
+            errors=[{"field": "query.max_points", "message": many}],
         )
     t0, t1 = time_range(start, end, timedelta(hours=24), st.settings.api.max_range_days)
     bucket = pick_bucket(t0, t1, max_points)

@@ -358,8 +358,15 @@ async function openDetail(id) {
         (e.resolved_at ? t("detail.earlier.resolved", { who: e.resolved_by }) + (e.note ? `: ${e.note}` : "") : t("detail.earlier.open"))))));
   }
   parts.push(el("h4", {}, t("detail.audit")),
-    el("ol", { class: "audit" }, ...a.audit.map((e) => el("li", {}, t("detail.audit.entry", { at: fmtTime(e.at), action: e.action, actor: e.actor }) + (e.detail ? `: ${e.detail}` : "")))));
+    el("ol", { class: "audit" }, ...a.audit.map((e) => el("li", {}, t("detail.audit.entry", { at: fmtTime(e.at), action: auditAction(e.action), actor: e.actor }) + (e.detail ? `: ${e.detail}` : "")))));
   $("#detail").replaceChildren(...parts);
+}
+
+// an audit trail's action in the reader's words (one the catalogue lacks, as the API wrote it)
+function auditAction(action) {
+  const key = `audit.${action}`;
+  const said = t(key);
+  return said === key ? action : said;
 }
 
 // what to do: the rule's procedure as a checklist; a tick is the operator's, with who and when, in the audit trail

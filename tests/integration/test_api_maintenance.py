@@ -153,6 +153,11 @@ def test_changing_a_window_refuses_what_makes_no_sense(api: Api) -> None:
     wid = op.post(
         "/api/v1/maintenance", json={"subject": "aq-001", "duration_min": 60, "reason": "cleaning"}
     ).json()["id"]
+    korean = op.patch(f"/api/v1/maintenance/{wid}", json={}).json()  # the city's language
+    assert (
+        korean["detail"] == korean["errors"][0]["message"] == "ends_at, extend_min, reason 중 하나를 주세요"
+    )
+    op.headers["Accept-Language"] = "en"
     now = datetime.now(UTC)
     for body, field, said in [
         ({}, "ends_at", "give ends_at, extend_min or reason"),

@@ -110,6 +110,9 @@ def test_a_korean_operator_ticks_the_procedure_in_the_console(api: Api, browser_
     wait.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, "#detail .procedure h4"), "(1/6)"))
     ticked = browser_ko.find_element(By.CSS_SELECTOR, "#detail .procedure li.done")
     assert "operator" in ticked.text and "119" in ticked.text
+    trail = wait.until(lambda b: b.find_element(By.CSS_SELECTOR, "#detail ol.audit").text)
+    wait.until(lambda b: "절차 완료 (operator)" in b.find_element(By.CSS_SELECTOR, "#detail ol.audit").text)
+    assert "발생 (system)" in trail and "opened" not in trail  # the trail's actions in Korean too
     shot(browser_ko, "alert-procedure-ko")
 
 

@@ -9,7 +9,7 @@ from typing import get_args
 
 import orjson
 
-from alerts.model import Severity, State
+from alerts.model import AUDIT_ACTIONS, Severity, State
 from analytics.airquality.cai import Grade
 from api.security import Role
 from citywatch.contracts.messages import CctvEventType
@@ -30,6 +30,7 @@ DYNAMIC = {
     "load": ["very_likely_acceptable", "manageable", "over_demanding"],  # the alarm load's ratings
     "event": [t.value for t in CctvEventType],
     "area": ["school", "park", "road", "market"],
+    "audit": list(AUDIT_ACTIONS),
 }
 
 
@@ -122,3 +123,16 @@ def test_every_text_the_services_write_is_in_the_catalogue_in_every_language() -
     catalogue = texts()  # itself checked: the same keys and placeholders in every language
     for lang in LANGUAGES:
         assert sorted(needed - catalogue[lang].keys()) == [], lang
+
+
+def test_every_audit_action_the_code_records_is_a_known_one() -> None:
+    """The actions written to the audit trail (``Audit("…")``, the API's and the store's SQL) are those of
+    AUDIT_ACTIONS, which the console names in each language (the DYNAMIC keys above)."""
+    written: set[str] = set()
+    for package in ("alerts", "api", "analytics", "boarding"):
+        for path in (WEB.parents[1] / package).rglob("*.py"):
+            code = path.read_text(encoding="utf-8")
+            written |= set(re.findall(r"\bAudit\(\s*\"([a-z_]+)\"", code))
+            written |= set(re.findall(r"action = '([a-z_]+)'", code))
+    assert {"opened", "acknowledged", "muted", "level_changed"} <= written  # the scan found them
+    assert sorted(written - set(AUDIT_ACTIONS)) == []

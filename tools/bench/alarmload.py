@@ -69,7 +69,7 @@ def run(
         if o.tag not in ("offline", "online")
     ]
     with city_servers(SECRET, city) as s:
-        ingest = start_ingest(s, SECRET, "bench-alarmload-ingest", free_port())
+        ingest = start_ingest(s, SECRET, "bench-alarmload-ingest", free_port(), oldest=start)
         pub = load_publisher(s, SECRET, "bench-alarmload-load")
         t0 = time.monotonic()
         for i, o in enumerate(stream):

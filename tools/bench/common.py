@@ -23,6 +23,7 @@ from citywatch import broker
 from citywatch.db import features
 from citywatch.db.migrate import migrate
 from citywatch.devices import broker_accounts
+from citywatch.settings import IngestSettings
 from simulators.city import City
 from simulators.provision import register_city
 from tools.bench.rawpub import RawPublisher
@@ -78,9 +79,12 @@ def start_ingest(
     log_level: str = "WARNING",
     wrap: list[str] | None = None,
     log: IO[bytes] | None = None,
+    oldest: float | None = None,
 ) -> subprocess.Popen[bytes]:
     """An ingest worker as its own process (``wrap``: a command to run it under, e.g. a profiler; ``log``:
-    where its output goes, else this process's), returned once it is connected to the broker."""
+    where its output goes, else this process's), returned once it is connected to the broker. ``oldest``:
+    the earliest device time (epoch s) of a replay it must accept, should that lie beyond its usual window
+    (``CITYWATCH_INGEST_MAX_PAST_S``, 35 days): a replay from a fixed date stays whole as the date ages."""
     env = {
         **os.environ,
         "CITYWATCH_DB_URL": s.pg.url,
@@ -92,6 +96,9 @@ def start_ingest(
     }
     if shared_group:
         env["CITYWATCH_INGEST_SHARED_GROUP"] = shared_group
+    if oldest is not None:
+        usual = IngestSettings().max_past_s
+        env["CITYWATCH_INGEST_MAX_PAST_S"] = str(max(usual, time.time() - oldest + 86400))
     proc = subprocess.Popen(
         [*(wrap or []), sys.executable, "-m", "ingest"],
         env=env,
