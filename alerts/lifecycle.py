@@ -49,7 +49,9 @@ from alerts.model import (
     State,
     Step,
     Tick,
+    title_text,
 )
+from citywatch.i18n import Text
 
 SYSTEM = "system"
 
@@ -85,7 +87,10 @@ def _new(ev: Raise, now: datetime) -> tuple[Alert, list[Effect]]:
         last_seen=now,
         peak=ev.value,
     )
-    return alert, [Audit("opened", SYSTEM, None, State.OPEN, ev.title), Notify("opened")]
+    return alert, [
+        Audit("opened", SYSTEM, None, State.OPEN, title_text(ev.title, ev.explanation)),
+        Notify("opened"),
+    ]
 
 
 def _peak(a: float | None, b: float | None) -> float | None:
@@ -143,7 +148,13 @@ def transition(
                     reopen_count=alert.reopen_count + 1,
                 )
                 return reopened, [
-                    Audit("reopened", SYSTEM, State.RESOLVED, State.OPEN, event.title),
+                    Audit(
+                        "reopened",
+                        SYSTEM,
+                        State.RESOLVED,
+                        State.OPEN,
+                        title_text(event.title, event.explanation),
+                    ),
                     Notify("reopened"),
                 ]
             updated = replace(
@@ -168,7 +179,17 @@ def transition(
                 # the level went down (or sideways, within one severity): the alert says what holds now
                 return replace(updated, severity=event.severity, title=event.title), [
                     Audit(
-                        "level_changed", SYSTEM, alert.state, alert.state, f"{alert.title} -> {event.title}"
+                        "level_changed",
+                        SYSTEM,
+                        alert.state,
+                        alert.state,
+                        Text(
+                            "audit.from_to",
+                            {
+                                "before": title_text(alert.title, alert.explanation),
+                                "after": title_text(event.title, event.explanation),
+                            },
+                        ),
                     ),
                     Notify("level_changed"),
                 ]
@@ -183,7 +204,13 @@ def transition(
                         SYSTEM,
                         alert.state,
                         State.OPEN,
-                        f"{alert.severity.label} -> {event.severity.label}",
+                        Text(
+                            "audit.from_to",
+                            {
+                                "before": Text(f"severity.{alert.severity.label}"),
+                                "after": Text(f"severity.{event.severity.label}"),
+                            },
+                        ),
                     ),
                     Notify("severity_raised"),
                 ]
@@ -222,7 +249,9 @@ def transition(
             if alert is None or alert.state is State.RESOLVED:
                 raise IllegalTransition(state, event)
             return replace(alert, assignee=event.assignee), [
-                Audit("assigned", event.actor, alert.state, alert.state, event.assignee or "(nobody)")
+                Audit(
+                    "assigned", event.actor, alert.state, alert.state, event.assignee or Text("audit.nobody")
+                )
             ]
         case Comment():
             if alert is None:
@@ -246,7 +275,10 @@ def transition(
                 title=then["title"],
                 explanation=replace(alert.explanation, details=details),
             )
-            why = f"{alert.title} -> {then['title']}" + (f": {event.note}" if event.note else "")
+            after = Text.from_json(then.get("text"))
+            said = {"before": title_text(alert.title, alert.explanation), "note": event.note}
+            said["after"] = after if after is not None else str(then["title"])
+            why = Text("audit.from_to.note" if event.note else "audit.from_to", said)
             return confirmed, [
                 Audit("confirmed", event.actor, alert.state, alert.state, why),
                 Notify("level_changed"),
@@ -262,12 +294,15 @@ def transition(
             if alert is not None and due is not None and now >= due[1]:
                 level = due[0]
                 why = (
-                    f"unacknowledged for {policy.escalate_after_s:.0f}s"
+                    Text("audit.escalated", {"level": level, "s": policy.escalate_after_s})
                     if level == 1
-                    else f"unacknowledged {policy.escalate_again_after_s[level - 2]:.0f}s after level {level - 1}"
+                    else Text(
+                        "audit.escalated.again",
+                        {"level": level, "s": policy.escalate_again_after_s[level - 2], "before": level - 1},
+                    )
                 )
                 return replace(alert, escalated_at=now, escalation_level=level), [
-                    Audit("escalated", SYSTEM, State.OPEN, State.OPEN, f"level {level}: {why}"),
+                    Audit("escalated", SYSTEM, State.OPEN, State.OPEN, why),
                     Notify("escalated"),
                 ]
             if (
@@ -295,7 +330,7 @@ def transition(
                         SYSTEM,
                         State.ACKNOWLEDGED,
                         State.OPEN,
-                        f"still active {policy.remind_after_s / 60:.0f} min after {by} acknowledged it",
+                        Text("audit.reminded", {"minutes": policy.remind_after_s / 60, "by": by}),
                     ),
                     Notify("reminded"),
                 ]

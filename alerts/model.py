@@ -123,11 +123,22 @@ class Raise:
         return f"{self.rule}:{self.subject}"
 
 
+#: why a condition cleared when its rule says no more
+CLEARED = Text("clear.condition")
+
+
+def title_text(title: str, explanation: Explanation) -> str | Text:
+    """An alert's (or a Raise's) title as the text it was written from, while it still reads so (a title kept
+    from a worse condition since is its recorded string)."""
+    text = Text.from_json(((explanation.details or {}).get("text") or {}).get("title"))
+    return text if text is not None and render(text) == title else title
+
+
 @dataclass(frozen=True, slots=True)
 class Clear:
-    """The condition is no longer observed."""
+    """The condition is no longer observed: ``reason``, a text of the catalogue (or a string as said)."""
 
-    reason: str = "condition cleared"
+    reason: str | Text = CLEARED
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,7 +242,7 @@ class Audit:
     actor: str
     from_state: State | None
     to_state: State
-    detail: str = ""
+    detail: str | Text = ""  # a Text: the system's words, read in any language; a string: a person's
 
 
 @dataclass(frozen=True, slots=True)

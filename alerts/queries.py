@@ -86,7 +86,8 @@ def one(db: Rows, alert_id: int) -> dict[str, Any] | None:
 
 def audit(db: Rows, alert_id: int) -> list[dict[str, Any]]:
     return db.all(
-        "SELECT at, action, actor, from_state, to_state, detail FROM alert_audit WHERE alert_id = %s ORDER BY id",
+        "SELECT at, action, actor, from_state, to_state, detail, detail_text FROM alert_audit WHERE alert_id = %s"
+        " ORDER BY id",
         (alert_id,),
     )
 

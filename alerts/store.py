@@ -29,6 +29,7 @@ from psycopg.types.json import Jsonb
 from alerts.lifecycle import SYSTEM, transition
 from alerts.maintenance import CANDIDATES, Window, muting_window, window_from_row, windows_in_force
 from alerts.model import Alert, Audit, Event, Explanation, Notify, Policy, Raise, Severity, State
+from citywatch.i18n import Text, render
 
 #: the notifications that tell of a new (or returning) alert; one held back is made up for by release()
 OPENING = ("opened", "reopened")
@@ -206,10 +207,12 @@ def _lock_outbox(cur: psycopg.Cursor[Any]) -> None:
 def _write_audit(
     cur: psycopg.Cursor[Any], alert_id: int | None, at: datetime, e: Audit, severity: Severity
 ) -> None:
-    """One audit row; ``severity``: the alert's at that step."""
+    """One audit row; ``severity``: the alert's at that step. A detail the system wrote (a Text) is kept in
+    English and as its text, for the API to give in the reader's language."""
+    text = e.detail if isinstance(e.detail, Text) else None
     cur.execute(
-        "INSERT INTO alert_audit (alert_id, at, action, actor, from_state, to_state, detail, severity)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+        "INSERT INTO alert_audit (alert_id, at, action, actor, from_state, to_state, detail, detail_text, severity)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
         (
             alert_id,
             at,
@@ -217,7 +220,8 @@ def _write_audit(
             e.actor,
             e.from_state.value if e.from_state else None,
             e.to_state.value,
-            e.detail,
+            render(text) if text is not None else e.detail,
+            Jsonb(text.as_json()) if text is not None else None,
             int(severity),
         ),
     )
@@ -249,7 +253,7 @@ def _muted_audit(state: State, w: Window, actor: str) -> Audit:
         actor,
         state,
         state,
-        f"maintenance #{w.id} until {w.until.isoformat(timespec='minutes')}: {w.reason}",
+        Text("audit.muted", {"id": w.id, "until": w.until.isoformat(timespec="minutes"), "reason": w.reason}),
     )
 
 
@@ -281,7 +285,7 @@ def release(conn: psycopg.Connection[Any], now: datetime) -> int:
                 cur,
                 alert_id,
                 now,
-                Audit("unmuted", SYSTEM, a.state, a.state, f"maintenance #{was} ended; notified now"),
+                Audit("unmuted", SYSTEM, a.state, a.state, Text("audit.unmuted", {"id": was})),
                 a.severity,
             )
             _lock_outbox(cur)

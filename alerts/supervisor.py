@@ -25,6 +25,7 @@ from alerts.lifecycle import next_escalation
 from alerts.maintenance import muting_window
 from alerts.model import Tick
 from alerts.writer import AlertWriter
+from citywatch.i18n import Text
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ class Supervisor:
                     error, attempts = row
             n, since = held.get(sink, (0, None))
             states.append(delivery.SinkState(sink, waiting, oldest, error, attempts, n, since))
-        self.writer.reconcile(delivery.RULE, delivery.troubled(states, cfg, now), now, "delivering again")
+        self.writer.reconcile(delivery.RULE, delivery.troubled(states, cfg, now), now, Text("clear.delivery"))
 
     def escalate(self, now: datetime) -> None:
         """Critical alerts unacknowledged past their rule's ``escalate_after_s`` (``null``: never) are

@@ -21,6 +21,7 @@ import psycopg
 from alerts import store
 from alerts.config import AlertRules
 from alerts.model import AlertEvent, Clear, Raise, Severity, involved
+from citywatch.i18n import Text
 
 #: a batch commits after this many events, or once its transaction is this old at the next event or
 #: checkpoint: a commit per event cost a re-evaluation a third of its time, while a batch holds the outbox
@@ -106,8 +107,8 @@ class AlertWriter:
         rule: str,
         wanted: Mapping[str, Raise],
         now: datetime,
-        why_clear: str,
-        why: Mapping[str, str] | None = None,
+        why_clear: str | Text,
+        why: Mapping[str, str | Text] | None = None,
     ) -> None:
         """Raise ``rule`` for the subjects in ``wanted`` that have no live alert, or whose live alert is less
         severe than it has become (a capped sink that now fails); clear the live ones not wanted (saying

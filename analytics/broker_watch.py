@@ -129,6 +129,6 @@ class BrokerWatch:
                                        message=Text("why.broker.count", {"n": n, "minutes": minutes})), now))  # fmt: skip
         out = [(key, ev, at) for key, ev, at in out if holding[key] > self.live.get(key, 0)]  # new, or grown
         for key in sorted(self.live.keys() - holding.keys()):
-            out.append((key, Clear(f"below its threshold for the last {minutes} min"), now))
+            out.append((key, Clear(Text("clear.broker", {"minutes": minutes})), now))
         self.live = {k: max(n, self.live.get(k, 0)) if k in self.live else n for k, n in holding.items()}
         return out

@@ -175,7 +175,7 @@ class CctvRules:
         cam = self.cameras.setdefault(e.camera, _Camera(e.time, e.time))
         cam.events += 1
         cam.last = max(cam.last, e.time)
-        out += self.conditions.clear(f"cctv.silent:{e.camera}", e.time, "events arrive again")
+        out += self.conditions.clear(f"cctv.silent:{e.camera}", e.time, Text("clear.cctv.silent"))
         if e.confidence < cfg.noisy_confidence:
             cam.low_conf.append(e.time)
             while cam.low_conf and cam.low_conf[0] < e.time - timedelta(hours=1):
@@ -372,7 +372,7 @@ class CctvRules:
                 out.append(
                     (
                         key,
-                        Clear(f"no recurrence for {quiet_s / 60:.0f} min"),
+                        Clear(Text("clear.cctv.recurring", {"minutes": quiet_s / 60})),
                         last + timedelta(seconds=quiet_s),
                     )
                 )
@@ -381,12 +381,12 @@ class CctvRules:
             calm = not cam.low_conf or cam.low_conf[-1] < now - timedelta(hours=1)
             if calm and f"cctv.noisy:{name}" in self.conditions:
                 cam.low_conf.clear()
-                out += self.conditions.clear(f"cctv.noisy:{name}", now, "event rate back to normal")
+                out += self.conditions.clear(f"cctv.noisy:{name}", now, Text("clear.cctv.noisy"))
             if name in self.offline:  # off: the device alert (or the zone's outage) explains the silence
                 out += self.conditions.clear(
                     f"cctv.silent:{name}",
                     now,
-                    "the camera is offline: its device alert says why it is silent",
+                    Text("clear.cctv.offline"),
                 )
                 continue
             span = (cam.last - cam.first).total_seconds()

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from alerts.model import AlertEvent, Clear, Raise
+from citywatch.i18n import Text
 
 
 class Conditions:
@@ -20,14 +21,14 @@ class Conditions:
         return key in self.active
 
     def update(
-        self, key: str, on: bool, make: Callable[[], Raise], t: datetime, why_off: str
+        self, key: str, on: bool, make: Callable[[], Raise], t: datetime, why_off: str | Text
     ) -> list[AlertEvent]:
         if on and key not in self.active:
             self.active.add(key)
             return [(key, make(), t)]
         return [] if on else self.clear(key, t, why_off)
 
-    def clear(self, key: str, t: datetime, why: str) -> list[AlertEvent]:
+    def clear(self, key: str, t: datetime, why: str | Text) -> list[AlertEvent]:
         if key not in self.active:
             return []
         self.active.discard(key)

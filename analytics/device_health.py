@@ -12,7 +12,7 @@ from analytics import outage
 from analytics import rules as events
 from analytics.health import loss_alarm
 from analytics.registry import StepContext
-from citywatch.i18n import Text
+from citywatch.i18n import Text, place
 from citywatch.settings import AnalyticsSettings
 
 #: every active device as the platform judges it: the one definition of offline (migration 0018_device_health)
@@ -58,7 +58,7 @@ class DeviceHealth:
             self.outage_seen.pop(subject, None)
             self.alerts.apply(
                 f"{outage.RULE}:{subject}",
-                Clear(f"fewer than {cfg.min_devices} of its devices are still offline"),
+                Clear(Text("clear.zone.outage", {"n": cfg.min_devices})),
                 now,
             )
         covered = outage.covered(found)
@@ -74,8 +74,8 @@ class DeviceHealth:
             "device.offline",
             offline,
             now,
-            "data arrives again",
-            {dev: f"explained by the outage of {z} (alert {outage.RULE})" for dev, z in covered.items()},
+            Text("clear.device.offline"),
+            {dev: Text("clear.device.outage", {"zone": place(f"zone:{z}", z)}) for dev, z in covered.items()},
         )
 
     def loss(self, now: datetime) -> None:
@@ -100,7 +100,7 @@ class DeviceHealth:
         for dev, at in list(self.loss_at.items()):
             if now - at >= timedelta(minutes=30):
                 del self.loss_at[dev]
-                self.alerts.apply(f"device.loss:{dev}", Clear("no message lost for 30 min"), now)
+                self.alerts.apply(f"device.loss:{dev}", Clear(Text("clear.device.loss")), now)
 
     def bad_data(self, now: datetime) -> None:
         """Devices that keep sending what ingest rejects (``device.bad_data``), or whose clock is off
@@ -131,4 +131,4 @@ class DeviceHealth:
             wanted = {
                 dev: events.data_event(rule, dev, kind_of.get(dev, ""), info) for dev, info in current.items()
             }
-            self.alerts.reconcile(rule, wanted, now, "none in the last hour")
+            self.alerts.reconcile(rule, wanted, now, Text("clear.device.data"))

@@ -115,7 +115,7 @@ class LotCounters:
             if st.jump_at is not None and (now - st.jump_at).total_seconds() >= 3600:
                 st.jump_at = None
                 out += self.conditions.clear(
-                    f"parking.count_jump:{lot}", now, "an hour without an implausible jump"
+                    f"parking.count_jump:{lot}", now, Text("clear.parking.count_jump")
                 )
         return out
 
@@ -148,7 +148,7 @@ class LotCounters:
                 message=what,
             ),
             r.time,
-            f"count back within 0–{r.capacity} ({r.occupied})",
+            Text("clear.parking.count_range", {"capacity": r.capacity, "occupied": r.occupied}),
         )
 
     def _jump(self, r: CountReading, prev: CountReading, st: _Lot) -> list[AlertEvent]:
@@ -229,7 +229,9 @@ class LotCounters:
                 "",
             )
         if not bad and st.balanced >= cfg.balance_run:
-            return self.conditions.clear(key, r.time, f"{st.balanced} reports balanced again")
+            return self.conditions.clear(
+                key, r.time, Text("clear.parking.count_unbalanced", {"n": st.balanced})
+            )
         return []
 
     def _record_hours(self, lot: str, st: _Lot, now: datetime) -> None:
@@ -292,5 +294,5 @@ class LotCounters:
                 ),
             ),
             now,
-            "the count moves again",
+            Text("clear.parking.count_stuck"),
         )

@@ -143,7 +143,7 @@ class ParkingRules:
                 message=Text("why.parking.flapping", {"n": n}),
             ),
             r.time,
-            "changes calmed down",
+            Text("clear.parking.flapping"),
         )
         out += self._stuck(r.lot, r.time, [r.sensor])
         battery = r.battery_pct
@@ -164,7 +164,7 @@ class ParkingRules:
                     message=Text("why.parking.battery", {"battery": battery}),
                 ),
                 r.time,
-                "battery replaced",
+                Text("clear.parking.battery"),
             )
         out += self._lot(r.lot, r.time)
         return out
@@ -187,7 +187,7 @@ class ParkingRules:
         stuck_now = sorted(s for s in mine if self.sensors[s].stuck)
         key = f"parking.stuck:{lot}"
         if not stuck_now:
-            return self.conditions.clear(key, now, "every space sensor changes again")
+            return self.conditions.clear(key, now, Text("clear.parking.stuck"))
         if not changed and key in self.conditions:
             return []
         longest = max((now - self.sensors[s].since).total_seconds() for s in stuck_now)
@@ -243,8 +243,8 @@ class ParkingRules:
             self.below_since.pop(lot, None)
         key = f"parking.lot_full:{lot}"
         if status == "open":
-            return [(key, Clear(f"occupancy below {self.cfg.release:.0%} for {self.cfg.release_after_s / 60:.0f} min"
-                                f" (now {rate:.0%})"), t)]  # fmt: skip
+            return [(key, Clear(Text("clear.parking.lot_full", {"release": self.cfg.release, "now": rate,
+                                                                "minutes": self.cfg.release_after_s / 60})), t)]  # fmt: skip
         sev = Severity.WARNING if status == "full" else Severity.INFO
         title = Text(f"alert.parking.{status}", {"lot": place(f"lot:{lot}", lot)})
         return [
@@ -287,9 +287,7 @@ class ParkingRules:
         if self.counters.faulty(
             lot
         ):  # a faulty counter's hours are not the lot's: neither judged nor learned
-            return self.conditions.clear(
-                f"parking.unusual:{lot}", now, "its counter is faulty (its own alert)"
-            )
+            return self.conditions.clear(f"parking.unusual:{lot}", now, Text("clear.parking.counter_faulty"))
         occ, cap = self.occupancy(lot)
         if cap <= 0:
             return []
@@ -317,7 +315,7 @@ class ParkingRules:
                 message=Text("why.parking.unusual", {"rate": rate, "usual": usual}),
             ),
             now,
-            "occupancy back to its usual level",
+            Text("clear.parking.unusual"),
         )
 
 

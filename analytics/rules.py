@@ -17,20 +17,12 @@ QUALITY_SEVERITY = {
     "aq.drift": Severity.WARNING,
     "aq.range": Severity.WARNING,
 }
-ADVISORY_NAMES = {
-    Level.ADVISORY: "advisory (주의보)",
-    Level.WARNING: "warning (경보)",
-    Level.GRAVE: "grave warning (중대경보)",
-}
-POLLUTANT_NAMES = {"pm25": "PM2.5 (초미세먼지)", "pm10": "PM10 (미세먼지)", "o3": "Ozone (오존)"}
 
 
 def quality_event(f: Finding) -> tuple[str, Raise | Clear]:
     key = f"{f.rule}:{f.station}"
     if not f.active:
-        return key, Clear(
-            (render(f.message) if isinstance(f.message, Text) else f.message) or "condition cleared"
-        )
+        return key, Clear(f.message or Text("clear.condition"))
     return key, alert(
         f.rule,
         f.station,
@@ -76,7 +68,9 @@ def advisory_event(
     rule = f"aq.advisory.{pollutant}"
     key = f"{rule}:{subject}"
     if e.level is Level.NONE:
-        return key, Clear(f"{POLLUTANT_NAMES[pollutant]} advisory lifted at {e.value:g}")
+        return key, Clear(
+            Text("clear.aq.advisory", {"pollutant": Text(f"pollutant.{pollutant}"), "value": e.value})
+        )
     words = {"pollutant": Text(f"pollutant.{pollutant}"), "level": Text(f"advisory.{e.level.name.lower()}"),
              "place": place(subject)}  # fmt: skip
     confirmed_title = Text("alert.aq.advisory", words)

@@ -117,7 +117,14 @@ class ShapeWatch:
                     self.unusual_since[k] = hour  # still meeting new shapes
                 elif hour - self.unusual_since[k] >= timedelta(hours=self.config.clear_after_h):
                     del self.unusual_since[k]
-                    out.append((key, Clear(f"no new {SYMBOLS[p]} pattern for {self.config.clear_after_h} h")))
+                    out.append(
+                        (
+                            key,
+                            Clear(
+                                Text("clear.aq.shape", {"p": SYMBOLS[p], "hours": self.config.clear_after_h})
+                            ),
+                        )
+                    )
         return out
 
     def only(self, stations: set[str]) -> None:
@@ -145,7 +152,12 @@ class ShapeWatch:
                 out.append(
                     (
                         f"aq.shape.{p}:{station}",
-                        Clear(f"no new {SYMBOLS[p]} pattern for {self.config.clear_after_h} h ({why})"),
+                        Clear(
+                            Text(
+                                "clear.aq.shape.why",
+                                {"p": SYMBOLS[p], "hours": self.config.clear_after_h, "why": why},
+                            )
+                        ),
                     )
                 )
         forget = timedelta(days=self.config.forget_after_d)

@@ -49,6 +49,16 @@ class PlaceNames:
         except (KeyError, IndexError, ValueError):  # a text of a catalogue since changed: as recorded
             return recorded
 
+    def said(self, text: Any, recorded: str, language: str) -> str:
+        """A text the system recorded (as :meth:`Text.as_json` wrote it) in ``language``; without one, or of a
+        catalogue since changed, ``recorded``."""
+        if (t := Text.from_json(text)) is None:
+            return recorded
+        try:
+            return render(t, language, self, self.zone)
+        except (KeyError, IndexError, ValueError):
+            return recorded
+
     def title(self, row: dict[str, Any], language: str) -> str:
         return self.read(row.get("explanation"), "title", str(row["title"]), language)
 

@@ -351,7 +351,7 @@ class ZoneQuality:
                         bool(bad),
                         r.time,
                         r.pm25,
-                        message=bad or "values consistent again",
+                        message=bad or Text("clear.aq.range"),
                         details=extra,
                     ),
                 )
@@ -418,7 +418,7 @@ class ZoneQuality:
                     st,
                     Finding(
                         "aq.spike", r.station, False, r.time, r.pm25, c.spike_z, ref, z,
-                        f"PM2.5 {r.pm25} in line with its zone peers (median {ref:.1f}) again",
+                        Text("clear.aq.spike", {"value": r.pm25, "median": ref}),
                     ),
                 )  # fmt: skip
             d = st.drift.score_one(res)
@@ -449,7 +449,7 @@ class ZoneQuality:
                         {"ratio": residuals[sid], "learned": level, "recent": x, "expected": expected},
                     )
                     if now_active
-                    else "ratio to peers back within its noise"
+                    else Text("clear.aq.drift")
                 )
                 if active and not now_active:
                     st.drift.reset()  # over: the next drift builds up from nothing

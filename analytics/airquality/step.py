@@ -40,7 +40,7 @@ from analytics.airquality.validation import Area, Hour, Verdict, area, judge
 from analytics.registry import StepContext
 from analytics.shapes import ShapeWatch
 from citywatch.contracts.instruments import POLLUTANTS
-from citywatch.i18n import Text
+from citywatch.i18n import Text, place
 
 #: each station's hours in [%(h0)s, %(h1)s): sums and counts of the particulates (a 24-hour mean is the
 #: sum of 24 hours' sums over the sum of their counts), means of the gases, and the maxima
@@ -426,7 +426,7 @@ class AirQualityStep:
                 self.alerts.apply(key, events.saturation_event(dev, reasons, hours, hour), hour)
             elif self.saturated_h.pop(dev, 0):
                 self._fault_span("aq.saturation", dev, False, hour - timedelta(hours=1))
-                self.alerts.apply(key, Clear("every analyser within its range again"), hour)
+                self.alerts.apply(key, Clear(Text("clear.aq.saturation")), hour)
         return saturated
 
     def _mixes(
@@ -448,17 +448,22 @@ class AirQualityStep:
                 ev = events.multivariate_zone_event(zone, unusual, evaluated[zone], hour)
                 self._raise(rule, f"zone:{zone}", ev, hour)
                 for dev in unusual:
-                    self._clear(rule, dev, Clear(f"part of zone {zone}'s unusual hour (zone:{zone})"), hour)
+                    self._clear(
+                        rule,
+                        dev,
+                        Clear(Text("clear.aq.mix.zone", {"zone": place(f"zone:{zone}", zone)})),
+                        hour,
+                    )
                 continue
             for dev, u in own.get(zone, {}).items():
                 self._raise(rule, dev, events.multivariate_event(dev, u.score, u.features, hour), hour)
             for dev in shared.get(zone, {}):
-                why = Clear("its peers' air is as unusual as its own (the zone's air)")
+                why = Clear(Text("clear.aq.mix.shared"))
                 self._clear(rule, dev, why, hour)
         for zone in evaluated:
             unusual = own.get(zone, {}) | shared.get(zone, {})
             if not (unusual and events.shared_mix(unusual, evaluated[zone])):
-                self._clear(rule, f"zone:{zone}", Clear("no longer shared by most of its stations"), hour)
+                self._clear(rule, f"zone:{zone}", Clear(Text("clear.aq.mix.zone_over")), hour)
 
     def _raise(self, rule: str, subject: str, event: Raise, at: datetime) -> None:
         self.alerts.apply(f"{rule}:{subject}", event, at)
@@ -523,7 +528,7 @@ class AirQualityStep:
         if z is not None and z >= 6:
             self._raise("aq.unusual", dev, events.unusual_event(dev, pm25, expected, z, hour), hour)
         elif z is not None and z < 3:
-            self._clear("aq.unusual", dev, Clear("back within its usual range for the hour"), hour)
+            self._clear("aq.unusual", dev, Clear(Text("clear.aq.unusual")), hour)
         if learn:
             b.learn(hour, pm25)
 
@@ -585,7 +590,7 @@ class AirQualityStep:
             for zone, stations in assessed.get(hour, {}).items():
                 for dev, a in stations.items():
                     if not a.unusual:
-                        self._clear("aq.multivariate", dev, Clear("pollutant mix usual again"), hour)
+                        self._clear("aq.multivariate", dev, Clear(Text("clear.aq.mix")), hour)
                         continue
                     peers = [p for d, p in stations.items() if d != dev] if zone else []
                     (shared if shared_with_peers(a, peers) else own)[zone][dev] = a

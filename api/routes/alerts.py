@@ -299,7 +299,13 @@ def _detail(st: State, alert_id: int, lang: str) -> dict[str, Any]:
     row = queries.one(st.db, alert_id)
     if row is None:
         raise Problem(404, Text("error.alert.unknown", {"id": alert_id}))
-    trail = queries.audit(st.db, alert_id)
+    trail = [  # what the system wrote, in the reader's language (a person's words as they wrote them)
+        {
+            **{k: v for k, v in e.items() if k != "detail_text"},
+            "detail": st.names.said(e["detail_text"], e["detail"], lang),
+        }
+        for e in queries.audit(st.db, alert_id)
+    ]
     return {
         **_shape(st, row, lang),
         "audit": trail,

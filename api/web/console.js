@@ -364,9 +364,8 @@ async function openDetail(id) {
 
 // an audit trail's action in the reader's words (one the catalogue lacks, as the API wrote it)
 function auditAction(action) {
-  const key = `audit.${action}`;
-  const said = t(key);
-  return said === key ? action : said;
+  const said = t(`audit.${action}`);
+  return said === `audit.${action}` ? action : said;
 }
 
 // what to do: the rule's procedure as a checklist; a tick is the operator's, with who and when, in the audit trail

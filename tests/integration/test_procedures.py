@@ -3,7 +3,7 @@ reader's language, ticked step by step with who and when in the audit trail."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import psycopg
@@ -209,3 +209,48 @@ def test_alert_titles_are_read_in_the_readers_language_with_place_names(api: Api
     zone = api.platform.query("SELECT name FROM zones WHERE zone_id = %s", cam.zone)[0][0]
     assert ko["explanation"]["message"] == f"{zone} 구역에서 화재 감지 (신뢰도 0.90)"  # why, in Korean too
     assert en["explanation"]["message"] == f"fire with confidence 0.90 in zone {zone}"
+
+
+def test_the_audit_trail_says_what_the_system_did_in_the_readers_language(api: Api) -> None:
+    """Why an alert cleared, the level it went to: the system's words in the trail are catalogue texts,
+    given in the reader's language (a person's note as written)."""
+    from analytics.airquality.advisory import Event, Level
+    from analytics.rules import advisory_event
+
+    t0 = datetime(2026, 12, 6, 5, tzinfo=UTC)
+    key, warning = advisory_event(
+        "pm25", "zone:paldal", Event("issued", Level.WARNING, Level.NONE, t0, 160.0, Level.WARNING), None
+    )
+    _key, lowered = advisory_event(
+        "pm25", "zone:paldal", Event("lowered", Level.ADVISORY, Level.WARNING, t0, 80.0, Level.ADVISORY), t0
+    )
+    _key, lifted = advisory_event(
+        "pm25", "zone:paldal", Event("lifted", Level.NONE, Level.ADVISORY, t0, 30.0, Level.NONE), t0
+    )
+    policy = AlertRules().policy_for(key.split(":", 1)[0])
+    with psycopg.connect(api.platform.db_url, autocommit=True) as conn:
+        now = datetime.now(UTC)
+        for minutes, ev in enumerate((warning, lowered, lifted)):
+            a = store.apply(conn, ev, now + timedelta(minutes=minutes), key=key, policy=policy)
+    assert a is not None
+    with api.client("viewer") as viewer:
+        ko = viewer.get(f"/api/v1/alerts/{a.id}").json()["audit"]  # the city's language
+        en = viewer.get(f"/api/v1/alerts/{a.id}", params={"lang": "en"}).json()["audit"]
+    said = {
+        e["action"].replace("auto_resolved", "cleared").replace("condition_cleared", "cleared"): e["detail"]
+        for e in ko
+    }
+    assert said["opened"] == "초미세먼지(PM2.5) 경보: 팔달구" or said["opened"].startswith(
+        "초미세먼지(PM2.5) 경보:"
+    )
+    assert (
+        said["level_changed"].startswith("초미세먼지(PM2.5) 경보:")
+        and "→ 초미세먼지(PM2.5) 주의보" in said["level_changed"]
+    )
+    assert said["cleared"] == "초미세먼지(PM2.5) 주의보·경보 해제 (30)"
+    english = {
+        e["action"].replace("auto_resolved", "cleared").replace("condition_cleared", "cleared"): e["detail"]
+        for e in en
+    }
+    assert english["cleared"] == "PM2.5 (초미세먼지) advisory lifted at 30"
+    assert english["level_changed"].startswith("PM2.5 (초미세먼지) warning (경보)")

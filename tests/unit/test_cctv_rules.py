@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from alerts.model import Clear, Raise, Severity
 from analytics.cctv import DEFAULT_EVENTS, CctvConfig, CctvEvent, CctvRules, EventRule, severity
+from citywatch.i18n import render
 from tests.support import NOON_KST, ev
 
 MIDNIGHT_KST = datetime(2026, 6, 1, 15, 0, tzinfo=UTC)
@@ -252,7 +253,7 @@ def test_an_offline_camera_is_not_also_silent() -> None:
     # cam-1 goes off too: its silence is explained now, and its silent alert clears saying so
     r.offline = {"cam-1", "cam-2"}
     cleared = [(k, e) for k, e, _ in r.tick(last + timedelta(hours=2, minutes=1)) if isinstance(e, Clear)]
-    assert [k for k, _ in cleared] == ["cctv.silent:cam-1"] and "offline" in cleared[0][1].reason
+    assert [k for k, _ in cleared] == ["cctv.silent:cam-1"] and "offline" in render(cleared[0][1].reason)
     assert not [e for _k, e, _ in r.tick(last + timedelta(hours=5)) if isinstance(e, Raise)]
 
 

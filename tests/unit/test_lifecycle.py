@@ -24,6 +24,7 @@ from alerts.model import (
     State,
     Tick,
 )
+from citywatch.i18n import render
 
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 EXPL = Explanation(rule="flatline", observed=12.0, threshold=30, message="no change for 30 readings")
@@ -153,7 +154,12 @@ def test_an_unanswered_critical_alert_goes_up_its_chain_level_by_level_to_the_en
     assert transition(b, Tick(), at(120 + 479), policy) == (b, [])  # level 2 counts from level 1
     c, fx = transition(b, Tick(), at(120 + 480), policy)
     assert c is not None and c.escalation_level == 2 and c.escalated_at == at(600)
-    assert [e.detail for e in fx if isinstance(e, Audit)] == ["level 2: unacknowledged 480s after level 1"]
+    assert [render(e.detail) for e in fx if isinstance(e, Audit)] == [
+        "level 2: unacknowledged 480s after level 1"
+    ]
+    assert [render(e.detail, "ko") for e in fx if isinstance(e, Audit)] == [
+        "2단계: 1단계 뒤 480초 동안 확인되지 않음"
+    ]
     assert transition(c, Tick(), at(600 + 1199), policy) == (c, [])
     d, fx = transition(c, Tick(), at(600 + 1200), policy)
     assert d is not None and d.escalation_level == 3 and notifies(fx) == ["escalated"]
@@ -268,7 +274,9 @@ def test_an_acknowledged_alert_still_active_is_reminded_once_then_again_after_ea
     b, fx = transition(a, Tick(), at(60 + 3600), policy)
     assert b is not None and b.state is State.OPEN and b.acknowledged_by is None
     assert notifies(fx) == ["reminded"]
-    assert [e.detail for e in fx if isinstance(e, Audit)] == ["still active 60 min after kim acknowledged it"]
+    assert [render(e.detail) for e in fx if isinstance(e, Audit)] == [
+        "still active 60 min after kim acknowledged it"
+    ]
     # the reminder stood for its escalation: nothing more until someone acknowledges it again
     assert transition(b, Tick(), at(60 + 7200), policy) == (b, [])
     c, _ = transition(b, Acknowledge("lee"), at(5000))
@@ -296,7 +304,7 @@ def test_a_restated_level_takes_the_alert_down_with_an_audit_entry_and_a_notific
     assert b.state is State.ACKNOWLEDGED and b.peak == 160  # lowering is not new attention; the peak stays
     assert notifies(fx) == ["level_changed"]
     audit = [e for e in fx if isinstance(e, Audit)]
-    assert [(e.action, e.detail) for e in audit] == [
+    assert [(e.action, render(e.detail)) for e in audit] == [
         ("level_changed", "PM2.5 warning (경보) -> PM2.5 advisory (주의보)")
     ]
     # a level within one severity (ozone 중대경보 -> 경보, both critical) changes the title the same way

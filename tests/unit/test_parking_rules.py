@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 from alerts.model import Clear, Raise
 from analytics.parking import ParkingConfig, ParkingRules, SpaceReading
+from citywatch.i18n import render
 
 T0 = datetime(2026, 6, 1, 0, 0, tzinfo=UTC)
 
@@ -97,7 +98,7 @@ def test_lot_almost_full_full_and_back_with_hysteresis() -> None:
     assert r.tick(below + timedelta(minutes=14)) == []
     out = r.tick(below + timedelta(minutes=15))
     assert [type(e) for _k, e, _t in out] == [Clear]
-    assert "below 85% for 15 min" in out[0][1].reason  # type: ignore[union-attr]
+    assert "below 85% for 15 min" in render(out[0][1].reason)  # type: ignore[union-attr]
     assert r.tick(below + timedelta(minutes=16)) == []  # said once
 
 

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from alerts.model import Clear, Raise
 from analytics.shapes import ShapeConfig, ShapeWatch
+from citywatch.i18n import render
 from tools.bench.shapes import BREAK, T0, station_hours
 
 
@@ -114,7 +115,9 @@ def test_a_station_that_goes_quiet_has_its_alert_cleared_and_is_forgotten_after_
     assert w.tick(last + timedelta(hours=5)) == []  # not yet clear_after_h (6 h)
     assert w.tick(last + timedelta(hours=6), stations={"aq-other"}) == []  # another partition's station
     cleared = w.tick(last + timedelta(hours=6))
-    assert [k for k, _ in cleared] == ["aq.shape.pm25:aq-1"] and "no data since" in cleared[0][1].reason
+    assert [k for k, _ in cleared] == ["aq.shape.pm25:aq-1"] and "no data since" in render(
+        cleared[0][1].reason
+    )
     assert w.tick(last + timedelta(hours=7)) == [] and "pm25:aq-1" in w.detectors
     w.tick(last + timedelta(days=31))
     assert w.detectors == {} and w.last_hour == {}  # a station silent for a month learns afresh
@@ -126,7 +129,7 @@ def test_turning_the_rule_off_clears_its_live_alerts() -> None:
     last = T0 + timedelta(hours=BREAK[0])
     assert w.on_hour("aq-1", last + timedelta(hours=6), {"pm25": 30.0}) == []
     cleared = w.tick(last + timedelta(hours=6))
-    assert len(cleared) == 1 and "turned off" in cleared[0][1].reason
+    assert len(cleared) == 1 and "turned off" in render(cleared[0][1].reason)
 
 
 def test_only_keeps_what_was_learned_of_the_given_stations() -> None:

@@ -108,6 +108,7 @@ def test_every_text_the_services_write_is_in_the_catalogue_in_every_language() -
         "error.state": [*(s.value for s in State), "absent"],
         "error.transition": [e.__name__.lower() for e in get_args(Event)],  # IllegalTransition's action
         "problem": [str(status) for status in _TITLES],
+        "severity": [s.label for s in Severity],
     }
     literal, built = set(), set()
     for package in ("analytics", "alerts", "boarding", "citywatch", "api"):
