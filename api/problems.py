@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -131,6 +132,18 @@ def _field(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(str(p) for p in loc)
 
 
+def _said(error: Mapping[str, Any], language: str) -> str:
+    """A validation error (pydantic's) in ``language``: from the catalogue by its type (``validation.*``), else
+    as pydantic said it."""
+    key = f"validation.{error.get('type')}"
+    if key not in i18n.texts()[language]:
+        return str(error.get("msg", ""))
+    try:
+        return i18n.render(Text(key, {k: str(v) for k, v in (error.get("ctx") or {}).items()}), language)
+    except (KeyError, IndexError, ValueError):  # a context this type's text does not name
+        return str(error.get("msg", ""))
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
@@ -145,7 +158,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"field": _field(e.get("loc", ())), "message": str(e.get("msg", ""))} for e in exc.errors()]
+        language = _language(request)
+        errors = [{"field": _field(e.get("loc", ())), "message": _said(e, language)} for e in exc.errors()]
         summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
         return problem_response(request, 422, Text("error.invalid_request", {"what": summary}), errors=errors)
 

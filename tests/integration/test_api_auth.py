@@ -86,6 +86,12 @@ def test_login_me_and_problem_documents(api: Api) -> None:
     unknown = httpx.get(f"{api.url}/api/v1/nowhere", params={"lang": "en"}).json()  # Starlette's own 404 too
     assert (unknown["title"], unknown["detail"]) == ("Not Found", "Not Found")
     assert httpx.get(f"{api.url}/api/v1/nowhere").json()["detail"] == "찾을 수 없음"
+    with api.client("viewer") as viewer:  # a field refused by its validation, named in the reader's words
+        ko = viewer.get("/api/v1/alerts", params={"limit": 9999}).json()
+        en = viewer.get("/api/v1/alerts", params={"limit": 9999, "lang": "en"}).json()
+    assert ko["errors"] == [{"field": "query.limit", "message": "500 이하여야 합니다"}]
+    assert ko["detail"] == "잘못된 요청: query.limit: 500 이하여야 합니다" and ko["title"] == "입력값 오류"
+    assert en["errors"] == [{"field": "query.limit", "message": "Input should be less than or equal to 500"}]
     r = httpx.get(f"{api.url}/api/v1/alerts")
     assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
 
