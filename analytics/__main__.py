@@ -51,7 +51,10 @@ def main(start: str | None = None, end: str | None = None) -> None:
     sink = AlertPublisher(mqtt.as_platform(settings, "citywatch-analytics"))
     broker_log = None
     if start is None:  # the live service watches what the broker says of the devices it turns away
-        broker_log = BrokerLog(mqtt.as_platform(settings, "citywatch-analytics-broker-log"))
+        broker_log = BrokerLog(
+            mqtt.as_platform(settings, "citywatch-analytics-broker-log"),
+            file=settings.analytics.broker_log_file,
+        )
         broker_log.start()
     service = AnalyticsService(settings, sink=sink, broker_log=broker_log)
     try:

@@ -12,7 +12,8 @@ it (:mod:`analytics.broker_log`) and feeds each line here:
 - ``device.publish_refused`` (subject: the client id): a publish the ACL refused (a device writing on
   another's topics), at least ``refused_publishes`` within the window. Mosquitto logs these at its debug
   level only (``log_type debug`` on the broker: every message is logged then, which a city-wide broker
-  should not do for long); the rule watches for them whenever they are there.
+  should not do for long), to its log file alone: the rule sees them where that file is read
+  (:class:`analytics.broker_log.BrokerLog`, ``CITYWATCH_ANALYTICS_BROKER_LOG_FILE``).
 
 Each alert clears once its count within the window falls below its threshold.
 """

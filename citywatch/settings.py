@@ -189,6 +189,12 @@ class AnalyticsSettings(EnvSettings):
     rules_file: Path | None = Field(
         None, description="YAML rules file (default: the packaged analytics/rules.yaml)"
     )
+    broker_log_file: Path | None = Field(
+        None,
+        description="Mosquitto's log file, read for the publishes its ACL refused (device.publish_refused):"
+        " Mosquitto logs them at its debug level only (`log_type debug`), which it never puts on $SYS topics;"
+        " unset: not read",
+    )
     webhooks: str = Field(
         "",
         description="comma-separated URLs that receive alert notifications (POST JSON); which ones: the rules"

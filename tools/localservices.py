@@ -212,6 +212,9 @@ class MosquittoBroker:
     proc: subprocess.Popen[bytes] | None = None
     tls_port: int | None = None  # a TLS listener too, with a local CA (citywatch.tls) in data_dir/tls
     tls: TlsFiles | None = None
+    debug_log: bool = (
+        False  # Mosquitto's debug level: the publishes its ACL refused are logged (and all else)
+    )
 
     def write_config(self, devices: list[broker.DeviceAccount]) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -226,6 +229,7 @@ class MosquittoBroker:
                 run_as=run_as,
                 tls_port=self.tls_port,
                 tls=self.tls,
+                debug_log=self.debug_log,
             )
         )
         self.write_auth(devices)

@@ -94,7 +94,10 @@ def up(settings: Settings, sim: SimulateOptions) -> None:
         ingest = IngestService(settings)
         start(ingest.run, "ingest", ingest.stop)
         sink = AlertPublisher(mqtt.as_platform(settings, "citywatch-analytics", mq.port))
-        broker_log = BrokerLog(mqtt.as_platform(settings, "citywatch-analytics-broker-log", mq.port))
+        broker_log = BrokerLog(
+            mqtt.as_platform(settings, "citywatch-analytics-broker-log", mq.port),
+            file=settings.analytics.broker_log_file,
+        )
         broker_log.start()
         analytics = AnalyticsService(settings, sink=sink, broker_log=broker_log)
         start(analytics.run, "analytics", analytics.stop)

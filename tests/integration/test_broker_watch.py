@@ -7,11 +7,13 @@ import time
 import uuid
 
 import paho.mqtt.client as paho
+import psycopg
 from paho.mqtt.enums import CallbackAPIVersion
 
 from analytics.broker_log import BrokerLog
 from analytics.service import AnalyticsService
 from citywatch import broker, mqtt
+from citywatch.contracts.topics import topic_for
 from citywatch.devices import broker_accounts
 from tests.support import SECRET, Platform, wait_for
 
@@ -78,6 +80,55 @@ def test_failed_logins_and_a_taken_over_client_id_become_alerts(db_url: str, mos
         assert wait_for(lambda: raised() and platform.query(addresses) == [({"127.0.0.1": 4},)], 15), (
             platform.query(addresses)
         )  # where the guesses came from
+        service.conn.close()
+    finally:
+        log.close()
+
+
+def test_a_device_publishing_on_another_devices_topic_becomes_an_alert(
+    db_url: str, mosquitto, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    """With the broker's debug level on (the only level at which Mosquitto logs an ACL refusal, to its file
+    alone), a device writing on another device's topic raises device.publish_refused, naming the topic."""
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO devices (device_id, kind, name) VALUES ('aq-901', 'aq', 'a'), ('aq-902', 'aq', 'b')"
+        )
+    accounts = broker_accounts(db_url)
+    mosquitto.debug_log = True
+    mosquitto.write_config(accounts)
+    mosquitto.start()
+    platform = Platform(db_url, mosquitto, None)  # type: ignore[arg-type]
+    log = BrokerLog(
+        mqtt.as_platform(platform.settings(), "watch-broker-log", mosquitto.port),
+        file=mosquitto.data_dir / "mosquitto.log",
+    )
+    log.start()
+    assert log.wait_reading(10)
+    try:
+        me, other = (next(a for a in accounts if a.device_id == d) for d in ("aq-901", "aq-902"))
+        c, codes = connect(
+            mosquitto.port, me.device_id, broker.derive_password(SECRET, me.device_id), me.device_id
+        )
+        assert codes == [0]
+        theirs = topic_for(other.kind, other.device_id)
+        c.publish(topic_for(me.kind, me.device_id), b"{}", qos=1).wait_for_publish(5)  # its own: allowed
+        c.publish(theirs, b"{}", qos=1).wait_for_publish(5)  # another's: the ACL refuses it
+        c.loop_stop()
+        c.disconnect()
+        rules = tmp_path / "rules.yaml"
+        rules.write_text("broker: {refused_publishes: 1}\n")
+        settings = platform.settings()
+        settings.analytics.rules_file = rules
+        service = AnalyticsService(settings, broker_log=log)
+        query = "SELECT subject, explanation->'details'->'topics' FROM alerts WHERE rule = 'device.publish_refused'"
+
+        def raised() -> list[tuple[str, list[str]]]:
+            service.step(health=True)
+            return platform.query(query)  # type: ignore[return-value]
+
+        denied = [x for x in (mosquitto.data_dir / "mosquitto.log").read_text().splitlines() if "Denied" in x]
+        assert wait_for(lambda: raised() == [(me.device_id, [theirs])], 15), (platform.query(query), denied)
         service.conn.close()
     finally:
         log.close()

@@ -63,3 +63,35 @@ def test_a_disabled_watch_raises_nothing_and_clears_what_it_raised() -> None:
     w.feed(DENIED, T0 + timedelta(seconds=1))
     out = w.evaluate(T0 + timedelta(seconds=2))
     assert [type(e) for _k, e, _a in out] == [Clear]
+
+
+def test_the_refused_publishes_are_read_from_the_brokers_log_file_as_it_grows(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Mosquitto writes a refused publish to its file only: the file's new whole lines with one are read
+    once each, a line being written waits, and a rotated (shorter) file is read from its start."""
+    from analytics.broker_log import BrokerLog
+    from citywatch.mqtt import Connection
+
+    path = tmp_path / "mosquitto.log"
+    path.write_text("2026-12-06T21:00:00: Denied PUBLISH from old (d0, q1, r0, m1, 'cw/v1/aq/x/telemetry')\n")
+    log = BrokerLog(
+        Connection(host="127.0.0.1", port=1, client_id="t", username="u", password="p"), file=path
+    )  # never started: no broker
+
+    def denied() -> list[str]:
+        return [line.split("from ")[1].split()[0] for line, _at in log.take()]
+
+    assert denied() == []  # what the file held before the watch began is not news
+    with path.open("a") as f:
+        f.write(
+            "2026-12-06T21:00:01: Received PUBLISH from aq-1 (d0, q1, r0, m2, 'cw/v1/aq/aq-1/telemetry')\n"
+        )
+        f.write("2026-12-06T21:00:02: Denied PUBLISH from aq-1 (d0, q1, r0, m3, 'cw/v1/aq/aq-2/telemetry')\n")
+        f.write("2026-12-06T21:00:03: Denied PUBLISH from aq-3 (d0, q1")  # still being written
+    assert denied() == ["aq-1"] and denied() == []
+    with path.open("a") as f:
+        f.write(", r0, m4, 'cw/v1/aq/aq-4/telemetry')\n")
+    assert denied() == ["aq-3"]
+    path.write_text(
+        "2026-12-06T22:00:00: Denied PUBLISH from aq-5 (d0, q1, r0, m1, 'cw/v1/aq/aq-6/x')\n"
+    )  # rotated
+    assert denied() == ["aq-5"]
