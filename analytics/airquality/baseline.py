@@ -225,7 +225,9 @@ def shared_with_peers(own: Assessment, peers: list[Assessment]) -> bool:
     shift unless it is far out).
 
     A mix odd only by its combination (no pollutant 3 σ out) is the air's when at least half the peers are
-    odd too, or when none of its pollutants stands :data:`PEER_UNUSUAL` σ apart from the peers' median."""
+    odd too, or when none of its pollutants stands :data:`PEER_UNUSUAL` σ apart from the peers' median —
+    in a shared episode :data:`EPISODE_APART` σ (a haze changes the ratios between pollutants station by
+    station; a failing analyser shows in its own pollutant)."""
     if len(peers) < 2:
         return False
     median = {
@@ -233,12 +235,12 @@ def shared_with_peers(own: Assessment, peers: list[Assessment]) -> bool:
         for pollutant in FEATURES
         if len(seen := [p.every[pollutant] for p in peers if pollutant in p.every]) >= 2
     }
+    episode = any(median.get(f, 0.0) >= EPISODE_Z for f in ("pm25", "pm10"))
     if not own.features:
         if sum(p.unusual for p in peers) >= len(peers) / 2:
             return True
         apart = [abs(z - median[f]) for f, z in own.every.items() if f in median]
-        return bool(apart) and max(apart) < PEER_UNUSUAL
-    episode = any(median.get(f, 0.0) >= EPISODE_Z for f in ("pm25", "pm10"))
+        return bool(apart) and max(apart) < (EPISODE_APART if episode else PEER_UNUSUAL)
     for pollutant, z in own.features.items():
         if pollutant not in median:
             return False

@@ -189,16 +189,21 @@ def test_an_unusual_mix_the_peers_share_is_the_zone_s_air(
 
 def test_a_mix_only_its_combination_makes_odd_is_the_air_unless_a_pollutant_stands_apart() -> None:
     """No pollutant 3 σ out, yet an odd mix: the air's when half the peers are odd too, or when each of its
-    pollutants is within 3 σ of the peers' median; its own when one stands apart (NO2 up where the peers'
-    fell: a combination the peers do not share)."""
+    pollutants is within 3 σ of the peers' median (6 σ in a shared episode); its own when one stands apart
+    (NO2 up where the peers' fell: a combination the peers do not share)."""
     from analytics.airquality.baseline import shared_with_peers
 
     own = _assessed(True, -0.02, pm25=2.5, no2=2.0)
     odd, usual = _assessed(True, -0.01, pm25=2.0, no2=1.5), _assessed(False, pm25=1.0, no2=1.0)
     assert shared_with_peers(own, [odd, usual, odd])  # half the peers odd
     assert shared_with_peers(own, [odd, usual, usual])  # one odd, but nothing stands apart
-    apart = _assessed(False, pm25=2.0, no2=-1.5)
+    apart = _assessed(False, pm25=1.5, no2=-1.5)
     assert not shared_with_peers(own, [odd, apart, apart])  # NO2 +2 against the peers' -1.5
+    hazy = _assessed(False, pm25=2.5, no2=-1.5)  # the peers' particulates 2 σ up and more: a shared episode
+    assert shared_with_peers(own, [odd, hazy, hazy])  # NO2 3.5 σ apart: the haze's chemistry
+    far = _assessed(True, -0.3, pm25=2.5, no2=2.9)
+    fell = _assessed(False, pm25=2.5, no2=-4.0)
+    assert not shared_with_peers(far, [odd, fell, fell])  # NO2 6.9 σ apart from the peers' median
 
 
 def test_an_assessment_names_every_measured_pollutant_of_a_usual_hour() -> None:
