@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from pathlib import Path
 
 import paho.mqtt.client as paho
 import psycopg
@@ -29,6 +30,14 @@ def connect(
     c.loop_start()
     wait_for(lambda: bool(codes), 5)
     return c, codes
+
+
+def watching(platform: Platform, log: BrokerLog, rules: Path, text: str) -> AnalyticsService:
+    """The analytics service reading ``log`` under the rules ``text`` (written to ``rules``)."""
+    rules.write_text(text + "\n")
+    settings = platform.settings()
+    settings.analytics.rules_file = rules
+    return AnalyticsService(settings, broker_log=log)
 
 
 def test_failed_logins_and_a_taken_over_client_id_become_alerts(db_url: str, mosquitto, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -59,11 +68,7 @@ def test_failed_logins_and_a_taken_over_client_id_become_alerts(db_url: str, mos
         for c in (first, second):
             c.loop_stop()
             c.disconnect()
-        rules = tmp_path / "rules.yaml"
-        rules.write_text("broker: {failed_logins: 3, takeovers: 1}\n")
-        settings = platform.settings()
-        settings.analytics.rules_file = rules
-        service = AnalyticsService(settings, broker_log=log)
+        service = watching(platform, log, tmp_path / "rules.yaml", "broker: {failed_logins: 3, takeovers: 1}")
 
         def raised() -> set[tuple[str, str]]:
             service.step(health=True)
@@ -116,11 +121,7 @@ def test_a_device_publishing_on_another_devices_topic_becomes_an_alert(
         c.publish(theirs, b"{}", qos=1).wait_for_publish(5)  # another's: the ACL refuses it
         c.loop_stop()
         c.disconnect()
-        rules = tmp_path / "rules.yaml"
-        rules.write_text("broker: {refused_publishes: 1}\n")
-        settings = platform.settings()
-        settings.analytics.rules_file = rules
-        service = AnalyticsService(settings, broker_log=log)
+        service = watching(platform, log, tmp_path / "rules.yaml", "broker: {refused_publishes: 1}")
         query = "SELECT subject, explanation->'details'->'topics' FROM alerts WHERE rule = 'device.publish_refused'"
 
         def raised() -> list[tuple[str, list[str]]]:
