@@ -23,21 +23,27 @@ from typing import Any
 from geojson_pydantic import FeatureCollection, Point
 from pydantic import ValidationError
 
+from api.problems import invalid
 from api.schemas.devices import DeviceIn
+from citywatch.i18n import Text, render
 
 MAX_ROWS = 20_000
 ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")  # zones' and lots' ids, as devices'
 
 
 class Unreadable(ValueError):
-    """The file as a whole cannot be read (no row can be)."""
+    """The file as a whole cannot be read (no row can be): :attr:`text` says why, in any language."""
+
+    def __init__(self, text: Text) -> None:
+        super().__init__(render(text))
+        self.text = text
 
 
 @dataclass(frozen=True, slots=True)
 class Refused:
     row: int  # 1-based, as a spreadsheet counts its data rows
     device_id: str | None
-    errors: list[str]
+    errors: list[Text]  # each "field: why", readable in any language
 
 
 @dataclass
@@ -46,8 +52,11 @@ class Parsed:
     refused: list[Refused] = field(default_factory=list)
 
 
-def _errors(e: ValidationError) -> list[str]:
-    return [f"{'.'.join(str(x) for x in err['loc']) or 'row'}: {err['msg']}" for err in e.errors()]
+def _errors(e: ValidationError) -> list[Text]:
+    return [
+        Text("import.field", {"field": ".".join(str(x) for x in err["loc"]) or "row", "why": invalid(err)})
+        for err in e.errors()
+    ]
 
 
 def _csv_rows(text: str) -> list[dict[str, Any]]:
@@ -74,7 +83,8 @@ def _geojson_rows(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
     try:
         features: list[Any] = list(FeatureCollection.model_validate(doc).features)
     except ValidationError as e:
-        raise Unreadable(f"not a GeoJSON FeatureCollection: {_errors(e)[:3]}") from None
+        said = "; ".join(render(t) for t in _errors(e)[:3])
+        raise Unreadable(Text("import.not_geojson", {"errors": said})) from None
     rows = []
     for f in features:
         row = dict(f.properties or {})
@@ -91,22 +101,22 @@ def rows_of(content_type: str, body: bytes) -> list[dict[str, Any]]:
     try:
         text = body.decode("utf-8-sig")  # spreadsheets save CSV with a byte-order mark
     except UnicodeDecodeError:
-        raise Unreadable("the file is not UTF-8 text") from None
+        raise Unreadable(Text("import.not_utf8")) from None
     if content_type.split(";")[0].strip() in ("text/csv", "application/csv"):
         rows = _csv_rows(text)
     else:
         try:
             doc = json.loads(text)
         except json.JSONDecodeError as e:
-            raise Unreadable(f"not JSON: {e}") from None
+            raise Unreadable(Text("import.not_json", {"error": str(e)})) from None
         if isinstance(doc, dict) and doc.get("type") == "FeatureCollection":
             rows = _geojson_rows(doc)
         elif isinstance(doc, list) and all(isinstance(r, dict) for r in doc):
             rows = doc
         else:
-            raise Unreadable("expected a JSON list of devices or a GeoJSON FeatureCollection")
+            raise Unreadable(Text("import.not_a_list"))
     if len(rows) > MAX_ROWS:
-        raise Unreadable(f"{len(rows)} rows: at most {MAX_ROWS} in one import")
+        raise Unreadable(Text("import.too_many", {"n": len(rows), "max": MAX_ROWS}))
     return rows
 
 
@@ -117,9 +127,7 @@ def validate(rows: Iterable[Mapping[str, Any]]) -> Parsed:
     for i, row in enumerate(rows, 1):
         device_id = str(row["device_id"]) if row.get("device_id") is not None else None
         if "_geometry" in row:
-            out.refused.append(
-                Refused(i, device_id, [f"geometry: a device is a Point, not a {row['_geometry']}"])
-            )
+            out.refused.append(Refused(i, device_id, [Text("import.geometry", {"type": row["_geometry"]})]))
             continue
         try:
             d = DeviceIn.model_validate(dict(row))
@@ -127,7 +135,7 @@ def validate(rows: Iterable[Mapping[str, Any]]) -> Parsed:
             out.refused.append(Refused(i, device_id, _errors(e)))
             continue
         if d.device_id in seen:
-            out.refused.append(Refused(i, d.device_id, [f"device_id: also in row {seen[d.device_id]}"]))
+            out.refused.append(Refused(i, d.device_id, [Text("import.twice", {"row": seen[d.device_id]})]))
             continue
         seen[d.device_id] = i
         out.devices.append((i, d))
@@ -141,11 +149,13 @@ def placed(parsed: Parsed, zones: set[str], lots: set[str], kinds: Mapping[str, 
     for i, d in parsed.devices:
         why = []
         if d.zone_id is not None and d.zone_id not in zones:
-            why.append(f"zone_id: no zone {d.zone_id!r} (create it first: PUT /api/v1/zones/{d.zone_id})")
+            why.append(Text("import.zone", {"zone": d.zone_id}))
         if d.lot_id is not None and d.lot_id not in lots:
-            why.append(f"lot_id: no lot {d.lot_id!r} (create it first: PUT /api/v1/parking/lots/{d.lot_id})")
+            why.append(Text("import.lot", {"lot": d.lot_id}))
         if d.device_id in kinds and kinds[d.device_id] != d.kind.value:
-            why.append(f"kind: {d.device_id} is registered as {kinds[d.device_id]}, not {d.kind.value}")
+            why.append(
+                Text("import.kind", {"device": d.device_id, "was": kinds[d.device_id], "now": d.kind.value})
+            )
         if why:
             out.refused.append(Refused(i, d.device_id, why))
         else:

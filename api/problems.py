@@ -132,16 +132,20 @@ def _field(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(str(p) for p in loc)
 
 
-def _said(error: Mapping[str, Any], language: str) -> str:
-    """A validation error (pydantic's) in ``language``: from the catalogue by its type (``validation.*``), else
-    as pydantic said it."""
-    key = f"validation.{error.get('type')}"
-    if key not in i18n.texts()[language]:
-        return str(error.get("msg", ""))
+def invalid(error: Mapping[str, Any]) -> Text | str:
+    """A validation error (pydantic's) as a text of the catalogue by its type (``validation.*``), whose
+    context it names; else as pydantic said it."""
+    text = Text(f"validation.{error.get('type')}", {k: str(v) for k, v in (error.get("ctx") or {}).items()})
     try:
-        return i18n.render(Text(key, {k: str(v) for k, v in (error.get("ctx") or {}).items()}), language)
-    except (KeyError, IndexError, ValueError):  # a context this type's text does not name
+        i18n.render(text)
+    except (KeyError, IndexError, ValueError):  # a type the catalogue lacks, or a context it does not name
         return str(error.get("msg", ""))
+    return text
+
+
+def _said(error: Mapping[str, Any], language: str) -> str:
+    said = invalid(error)
+    return i18n.render(said, language) if isinstance(said, Text) else said
 
 
 def install(app: FastAPI) -> None:

@@ -18,11 +18,11 @@ from psycopg.types.json import Jsonb
 
 from api import onboarding
 from api.common import audit
-from api.deps import Admin, State, Viewer
+from api.deps import Admin, Language, State, Viewer
 from api.problems import Problem, responses
 from api.schemas import ImportReport, LotIn, Zone, ZoneIn
 from boarding.gtfs import GtfsError, load_zip
-from citywatch.i18n import Text
+from citywatch.i18n import Text, render
 
 router = APIRouter()
 
@@ -115,12 +115,12 @@ RETURNING (xmax = 0) AS created
     summary="Register devices in bulk: CSV (text/csv), a JSON list, or a GeoJSON FeatureCollection",
     responses=responses(401, 403, 413, 422),
 )  # fmt: skip
-async def import_devices(request: Request, st: State, who: Admin) -> dict[str, Any]:
+async def import_devices(request: Request, st: State, who: Admin, lang: Language) -> dict[str, Any]:
     body = await request.body()
     try:
         rows = onboarding.rows_of(request.headers.get("content-type", "application/json"), body)
     except onboarding.Unreadable as e:
-        raise Problem(422, str(e)) from None
+        raise Problem(422, e.text) from None
     zones = {r["zone_id"] for r in st.db.all("SELECT zone_id FROM zones")}
     lots = {r["lot_id"] for r in st.db.all("SELECT lot_id FROM parking_lots")}
     kinds = {r["device_id"]: r["kind"] for r in st.db.all("SELECT device_id, kind FROM devices")}
@@ -140,7 +140,10 @@ async def import_devices(request: Request, st: State, who: Admin) -> dict[str, A
         "created": created,
         "updated": len(written) - created,
         "unchanged": len(ds) - len(written),
-        "refused": [{"row": r.row, "device_id": r.device_id, "errors": r.errors} for r in parsed.refused],
+        "refused": [
+            {"row": r.row, "device_id": r.device_id, "errors": [render(t, lang) for t in r.errors]}
+            for r in parsed.refused
+        ],
     }
     audit(st.db, who.name, "device.import", f"{len(rows)} rows", {k: v for k, v in report.items() if k != "refused"}
           | {"refused": len(parsed.refused)})  # fmt: skip

@@ -51,7 +51,9 @@ def test_a_zone_a_lot_and_two_thousand_devices_in_one_request_idempotently(api: 
         r = first.json()
         assert (r["rows"], r["created"], r["updated"], r["unchanged"]) == (2002, 2001, 0, 0)
         assert [(x["row"], x["device_id"]) for x in r["refused"]] == [(2002, "aq-99999")]
-        assert "no zone 'atlantis'" in r["refused"][0]["errors"][0]
+        assert r["refused"][0]["errors"][0].startswith(
+            "zone_id: 'atlantis' 구역이 없습니다"
+        )  # the city's language
 
         again = c.post(
             "/api/v1/devices/import", content=_csv(2000), headers={"content-type": "text/csv"}
@@ -80,6 +82,14 @@ def test_a_zone_a_lot_and_two_thousand_devices_in_one_request_idempotently(api: 
         )
     audit = [a for (a,) in api.platform.query("SELECT action FROM api_audit ORDER BY id")]
     assert audit == ["zone.put", "lot.put", "device.import", "device.import", "device.import"]
+    with api.client("admin") as c:  # the same refusal for an English reader
+        english = c.post(
+            "/api/v1/devices/import", params={"lang": "en"}, content=b"device_id,kind,name,zone_id\naq-9,aq,x,atlantis\n",
+            headers={"content-type": "text/csv"},
+        ).json()  # fmt: skip
+    assert english["refused"][0]["errors"] == [
+        "zone_id: no zone 'atlantis' (create it first: PUT /api/v1/zones/atlantis)"
+    ]
 
 
 def test_the_command_line_onboards_through_the_api_with_an_admin_key(api: Api, tmp_path) -> None:  # type: ignore[no-untyped-def]

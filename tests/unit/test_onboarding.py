@@ -8,6 +8,7 @@ import json
 import pytest
 
 from api.onboarding import Unreadable, placed, rows_of, validate
+from citywatch.i18n import render
 
 CSV = """device_id,kind,name,lat,lon,zone_id,expected_interval_s,meta.instruments,meta.model
 aq-001,aq,종로구 도시대기,37.572,127.005,jongno,3600,"{""o3"": {""full_scale"": 0.5}}",T640
@@ -26,7 +27,7 @@ def test_a_csv_of_stations_with_their_analysers_and_every_refusal_with_its_row_a
     first = parsed.devices[0][1]
     assert first.meta == {"instruments": {"o3": {"full_scale": 0.5}}, "model": "T640"}
     assert first.name == "종로구 도시대기" and first.expected_interval_s == 3600
-    refused = {r.row: (r.device_id, r.errors) for r in parsed.refused}
+    refused = {r.row: (r.device_id, [render(t) for t in r.errors]) for r in parsed.refused}
     assert sorted(refused) == [3, 4, 5, 6, 7]
     assert refused[3][1][0].startswith("device_id:")
     assert refused[4][1][0].startswith("kind:")
@@ -47,7 +48,7 @@ def test_a_geojson_layer_of_points_and_a_json_list() -> None:
     }  # fmt: skip
     parsed = validate(rows_of("application/geo+json", json.dumps(layer).encode()))
     assert [(d.device_id, d.lat, d.lon) for _i, d in parsed.devices] == [("pk-1", 37.31, 126.83)]
-    assert parsed.refused[0].row == 2 and "not a LineString" in parsed.refused[0].errors[0]
+    assert parsed.refused[0].row == 2 and "not a LineString" in render(parsed.refused[0].errors[0])
     as_list = validate(rows_of("application/json", b'[{"device_id": "cam-1", "kind": "cctv", "name": "C1"}]'))
     assert [d.device_id for _i, d in as_list.devices] == ["cam-1"] and as_list.refused == []
 
@@ -79,7 +80,7 @@ def test_rows_naming_a_missing_zone_or_lot_or_another_kind_are_refused_the_rest_
     ]
     out = placed(validate(rows), zones={"z1"}, lots=set(), kinds={"cam-1": "cctv"})
     assert [(i, d.device_id) for i, d in out.devices] == [(1, "aq-1")]
-    assert [(r.row, r.device_id, r.errors[0].split(":")[0]) for r in out.refused] == [
+    assert [(r.row, r.device_id, render(r.errors[0]).split(":")[0]) for r in out.refused] == [
         (2, "aq-2", "zone_id"),
         (3, "pk-1", "lot_id"),
         (4, "cam-1", "kind"),
