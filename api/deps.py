@@ -12,7 +12,7 @@ from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from analytics.config import Rules
 from api.db import Database
 from api.login_limit import LoginLimiter
-from api.problems import Problem
+from api.problems import Problem, reader_language
 from api.security import InvalidToken, Principal, Role, key_digest, looks_like_key, read_token
 from citywatch import i18n
 from citywatch.i18n import Text
@@ -122,7 +122,6 @@ def require(role: Role) -> Any:
 
 
 def language(
-    st: State,
     request: Request,
     lang: Annotated[
         str | None,
@@ -131,14 +130,14 @@ def language(
         ),
     ] = None,
 ) -> str:
-    """The language a person reads this answer in (:func:`citywatch.i18n.negotiate`)."""
+    """The language a person reads this answer in (:func:`api.problems.reader_language`), ``lang`` checked."""
     if lang is not None and lang not in i18n.LANGUAGES:
         raise Problem(
             422,
             unknown := Text("error.language", {"lang": lang, "known": ", ".join(i18n.LANGUAGES)}),
             errors=[{"field": "query.lang", "message": unknown}],
         )
-    return i18n.negotiate(lang, request.headers.get("accept-language"), st.settings.language)
+    return reader_language(request)
 
 
 Language = Annotated[str, Depends(language)]

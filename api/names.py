@@ -38,16 +38,13 @@ class PlaceNames:
         """An alert's ``which`` (``title``, ``message``) in ``language``: from the text it was recorded from,
         if the alert still says that (a worse condition's title kept since is shown as recorded), else as
         recorded."""
-        details = (explanation or {}).get("details") or {}
-        text = Text.from_json((details.get("text") or {}).get(which))
-        if text is None:
-            return recorded
+        raw = ((((explanation or {}).get("details") or {}).get("text")) or {}).get(which)
+        text = Text.from_json(raw)
         try:
-            if render(text) != recorded:
-                return recorded
-            return render(text, language, self, self.zone)
+            current = text is not None and render(text) == recorded
         except (KeyError, IndexError, ValueError):  # a text of a catalogue since changed: as recorded
-            return recorded
+            current = False
+        return self.said(raw, recorded, language) if current else recorded
 
     def said(self, text: Any, recorded: str, language: str) -> str:
         """A text the system recorded (as :meth:`Text.as_json` wrote it) in ``language``; without one, or of a

@@ -94,7 +94,9 @@ class Problem(Exception):
         self.extra = extra
 
 
-def _language(request: Request) -> str:
+def reader_language(request: Request) -> str:
+    """The language the person asking reads (:func:`citywatch.i18n.negotiate`): ``?lang=``, else their
+    browser's ``Accept-Language``, else the city's."""
     asked = request.query_params.get("lang")
     city = getattr(getattr(request.app.state, "citywatch", None), "settings", None)
     return i18n.negotiate(
@@ -110,7 +112,7 @@ def problem_response(
     **extra: Any,
 ) -> JSONResponse:
     slug, title = _TITLES.get(status, ("error", "Error"))
-    language = _language(request)
+    language = reader_language(request)
     if f"problem.{status}" in i18n.texts()[language]:
         title = i18n.render(Text(f"problem.{status}"), language)
     body: dict[str, Any] = {
@@ -162,7 +164,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        language = _language(request)
+        language = reader_language(request)
         errors = [{"field": _field(e.get("loc", ())), "message": _said(e, language)} for e in exc.errors()]
         summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
         return problem_response(request, 422, Text("error.invalid_request", {"what": summary}), errors=errors)

@@ -109,7 +109,12 @@ def test_every_text_the_services_write_is_in_the_catalogue_in_every_language() -
         "error.transition": [e.__name__.lower() for e in get_args(Event)],  # IllegalTransition's action
         "problem": [str(status) for status in _TITLES],
         "severity": [s.label for s in Severity],
-        "validation": ["missing", "greater_than_equal", "string_too_long", "literal_error"],  # pydantic's, some
+        "validation": [
+            "missing",
+            "greater_than_equal",
+            "string_too_long",
+            "literal_error",
+        ],  # pydantic's, some
     }
     literal, built = set(), set()
     for package in ("analytics", "alerts", "boarding", "citywatch", "api"):
