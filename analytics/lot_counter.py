@@ -3,8 +3,11 @@
 A multi-storey garage reports "occupied N of capacity C" every few minutes (``ParkingLotCount``), often
 with the cars in and out since its previous report. Its faults are the counter's, not a space's:
 
-* ``parking.count_range`` — a count below zero or above the capacity (a classic counter fault: a missed
-  exit loop counts up for ever). Clears at the first count within range.
+* ``parking.count_range`` — a count below zero or above the capacity, by more than the counting slack
+  every gate counter has (``range_margin`` of the capacity, at least 2 cars): a classic counter fault (a
+  missed exit loop counts up for ever; a garage publishing more free spaces than it has). Clears once
+  the count has stayed within range for ``range_clear_s`` (and two reports), so a counter hovering at the
+  edge is one alert, not one per crossing.
 * ``parking.count_stuck`` — no change while the lot's own history says it moves: the count has not
   changed over at least ``stuck_moving_h`` hours of the week in which it changed in most past weeks
   (at least ``history_min`` of them); without that much history, after ``stuck_s`` (a day). The history
@@ -12,6 +15,9 @@ with the cars in and out since its previous report. Its faults are the counter's
   normal. A lot that is full and stays full is stuck only by the same measure.
 * ``parking.count_jump`` — more cars in or out between two reports than its gates can pass (they fill
   or empty it in no less than ``fill_h``; at least ``jump_min`` cars). Clears after an hour without one.
+  A jump at a time of day at which the lot's count jumped on ``routine_days`` of the past seven days
+  (within ``routine_min``) is its routine — a garage that publishes a fixed count while closed, a
+  counter reset at opening — and is not raised again.
 * ``parking.count_unbalanced`` — the change of the count is not the cars in minus the cars out, by more
   than ``balance_tolerance`` (and 5 % of the traffic), ``balance_run`` reports running. Clears after as
   many balanced ones.
@@ -43,7 +49,8 @@ class CountReading:
 
 @dataclass(frozen=True, slots=True)
 class CounterConfig:
-    range_margin: float = 0.05  # a count this share beyond the capacity (at least 2 cars) is out of range
+    range_margin: float = 0.05  # a count this share beyond 0 or the capacity (at least 2 cars) is out of range
+    range_clear_s: float = 3600  # back within range this long (two reports at least) clears it
     stuck_s: float = 24 * 3600  # unchanged this long, where there is no history to go by
     stuck_moving_h: int = 3  # unchanged over this many hours in which the lot usually moves
     history_weeks: int = 8
@@ -52,6 +59,13 @@ class CounterConfig:
     jump_min: int = 50
     balance_tolerance: int = 3
     balance_run: int = 3
+    routine_days: int = 3  # a jump at a time of day the lot jumped at on this many of the past 7 days ...
+    routine_min: float = 30.0  # ... within this many minutes: the lot's routine, not a fault
+
+    def in_range(self, occupied: int, capacity: int) -> bool:
+        """A count within 0 and the capacity, give or take the counting slack every gate counter has."""
+        slack = max(2, self.range_margin * capacity)
+        return -slack <= occupied <= capacity + slack
 
 
 @dataclass
@@ -62,6 +76,9 @@ class _Lot:
     unbalanced: int = 0
     balanced: int = 0
     sampled: datetime | None = None  # the hour last recorded in the history
+    in_range_since: datetime | None = None  # under a range alert: since when the count is back within range
+    in_range_n: int = 0
+    jumps: deque[datetime] = field(default_factory=lambda: deque(maxlen=64))  # the count's past jumps
 
 
 RULES = ("parking.count_range", "parking.count_stuck", "parking.count_jump", "parking.count_unbalanced")
@@ -101,7 +118,7 @@ class LotCounters:
             if r.occupied != prev.occupied:
                 st.changed_at = r.time
             st.last = r
-        out += self._range(r)
+        out += self._range(r, st)
         if prev is not None:
             out += self._jump(r, prev, st)
             out += self._balance(r, prev, st)
@@ -120,9 +137,26 @@ class LotCounters:
         return out
 
     # -- the rules ---------------------------------------------------------
-    def _range(self, r: CountReading) -> list[AlertEvent]:
-        margin = max(2, self.config.range_margin * r.capacity)
-        bad = r.occupied < 0 or r.occupied > r.capacity + margin
+    def _range(self, r: CountReading, st: _Lot) -> list[AlertEvent]:
+        cfg = self.config
+        key = f"parking.count_range:{r.lot}"
+        if cfg.in_range(r.occupied, r.capacity):
+            if key not in self.conditions:
+                return []
+            st.in_range_since = st.in_range_since or r.time
+            st.in_range_n += 1
+            back = (r.time - st.in_range_since).total_seconds()
+            if st.in_range_n < 2 or back < cfg.range_clear_s:
+                return []
+            return self.conditions.clear(
+                key,
+                r.time,
+                Text(
+                    "clear.parking.count_range",
+                    {"capacity": r.capacity, "occupied": r.occupied, "hours": back / 3600},
+                ),
+            )
+        st.in_range_since, st.in_range_n = None, 0
         times = r.occupied / r.capacity if r.capacity > 0 else float("inf")
         what = (
             Text("why.parking.count_range.negative", {"occupied": r.occupied})
@@ -132,8 +166,8 @@ class LotCounters:
             )
         )
         return self.conditions.update(
-            f"parking.count_range:{r.lot}",
-            bad,
+            key,
+            True,
             lambda: alert(
                 "parking.count_range",
                 r.lot,
@@ -148,7 +182,7 @@ class LotCounters:
                 message=what,
             ),
             r.time,
-            Text("clear.parking.count_range", {"capacity": r.capacity, "occupied": r.occupied}),
+            "",
         )
 
     def _jump(self, r: CountReading, prev: CountReading, st: _Lot) -> list[AlertEvent]:
@@ -157,6 +191,10 @@ class LotCounters:
         hours = (r.time - prev.time).total_seconds() / 3600
         limit = max(cfg.jump_min, r.capacity * hours / cfg.fill_h)
         if abs(step) <= limit:
+            return []
+        routine = self._routine(st, r.time)
+        st.jumps.append(r.time)
+        if routine:
             return []
         st.jump_at = r.time
         key = f"parking.count_jump:{r.lot}"
@@ -189,6 +227,21 @@ class LotCounters:
             r.time,
             "",
         )
+
+    def _routine(self, st: _Lot, now: datetime) -> bool:
+        """Whether the count jumped near this time of day on ``routine_days`` of the past seven days."""
+        cfg = self.config
+        local = now.astimezone(self.tz)
+        minute = local.hour * 60 + local.minute
+        days = set()
+        for t in st.jumps:
+            if now - t > timedelta(days=7) or now - t < timedelta(hours=12):
+                continue
+            seen = t.astimezone(self.tz)
+            apart = abs(seen.hour * 60 + seen.minute - minute)
+            if min(apart, 24 * 60 - apart) <= cfg.routine_min:
+                days.add(seen.date())
+        return len(days) >= cfg.routine_days
 
     def _balance(self, r: CountReading, prev: CountReading, st: _Lot) -> list[AlertEvent]:
         entries, exits = r.entries, r.exits

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from alerts.model import Raise
 from analytics.lot_counter import CounterConfig, CountReading, LotCounters
 from analytics.parking import ParkingRules
+from citywatch.localtime import SEOUL
 from tests.support import GARAGE_EVERY, garage_counts
 
 T0 = datetime(2026, 3, 1, 15, tzinfo=UTC)  # Monday 00:00 in Seoul
@@ -40,7 +41,7 @@ def test_a_healthy_garage_over_weeks_raises_nothing() -> None:
     assert sum(1 for seen in lots.moves.values() if sum(seen) * 2 > len(seen)) >= 5 * 12
 
 
-def test_a_counter_twenty_times_its_capacity_is_one_alert_that_clears() -> None:
+def test_a_counter_twenty_times_its_capacity_is_one_alert_that_clears_an_hour_after_it_is_back() -> None:
     readings = garage(1)
     bad = [
         r if not (100 <= i < 140) else CountReading(r.device, r.lot, r.time, 20 * CAP, CAP)
@@ -49,7 +50,33 @@ def test_a_counter_twenty_times_its_capacity_is_one_alert_that_clears() -> None:
     _, events = run(bad)
     ranges = [e for e in events if e[0].startswith("parking.count_range")]
     assert [e[1] for e in ranges] == ["raise", "clear"]
-    assert ranges[0][2] == readings[100].time and ranges[1][2] == readings[140].time
+    # back within range at report 140; cleared at the first report an hour later (every 30 min)
+    assert ranges[0][2] == readings[100].time and ranges[1][2] == readings[142].time
+
+
+def test_a_count_a_few_cars_below_zero_is_counting_slack_and_one_hovering_at_the_edge_is_one_alert() -> None:
+    readings = garage(1)
+    nights = [i for i, r in enumerate(readings) if r.time.astimezone(SEOUL).hour in (1, 2, 3, 4)]
+    # every night a few cars below zero, as real gate counters drift by the end of the day (within 5 %)
+    slack = [
+        CountReading(r.device, r.lot, r.time, -(i % 5), CAP) if i in nights else r for i, r in enumerate(readings)
+    ]
+    _, events = run(slack)
+    assert sum(1 for r in slack if r.occupied < 0) >= 20  # the counts were below zero, many times
+    assert not [e for e in events if e[0].startswith("parking.count_range")]
+    # one night the counter swings across its slack's edge every report, for two hours
+    first = nights[:4]
+    hovering = [
+        CountReading(r.device, r.lot, r.time, -60 if k % 2 == 0 else -3, CAP)
+        if (k := first.index(i) if i in first else -1) >= 0
+        else r
+        for i, r in enumerate(slack)
+    ]
+    _, events = run(hovering)
+    ranges = [e for e in events if e[0].startswith("parking.count_range")]
+    assert [e[1] for e in ranges] == ["raise", "clear"]
+    assert ranges[0][2] == readings[first[0]].time
+    assert ranges[1][2] >= readings[first[-1]].time + timedelta(hours=1)
 
 
 def test_a_counter_stuck_at_capacity_for_months_is_one_alert_that_stays_and_its_history_is_not_taught_it() -> (
@@ -80,6 +107,26 @@ def test_a_jump_its_gates_cannot_pass_is_found_and_clears_after_an_hour() -> Non
     jumps = [e for e in events if e[0] == "parking.count_jump:lot-1"]
     assert [e[1] for e in jumps] == ["raise", "clear"]
     assert timedelta(hours=1) <= jumps[1][2] - jumps[0][2] <= timedelta(hours=2)
+
+
+def test_a_garage_that_publishes_full_while_closed_jumps_as_its_routine_after_three_days() -> None:
+    """Closed from 22:00 to 06:00 (Seoul), its operator publishing the capacity as taken: the count jumps at
+    closing and opening every day. The first three days' jumps are raised; from the fourth they are the
+    lot's routine — while a jump at another time of day still is raised."""
+    readings = garage(2)
+    closed = [
+        CountReading(r.device, r.lot, r.time, CAP, CAP) if not 6 <= r.time.astimezone(SEOUL).hour < 22 else r
+        for r in readings
+    ]
+    odd = next(i for i, r in enumerate(closed) if r.time >= T0 + timedelta(days=10, hours=14))
+    assert closed[odd].time.astimezone(SEOUL).hour == 14
+    closed[odd] = CountReading("gate-1", "lot-1", closed[odd].time, closed[odd - 1].occupied - 400, CAP)
+    _, events = run(closed)
+    raised = [at for key, what, at in events if key == "parking.count_jump:lot-1" and what == "raise"]
+    jumps = sum(1 for a, b in zip(closed, closed[1:], strict=False) if abs(b.occupied - a.occupied) > CAP / 2)
+    assert jumps >= 2 * 13  # it jumped at every closing and opening of the two weeks (and at 14:00 once)
+    assert len(raised) == 7 and raised[-1] == closed[odd].time, raised
+    assert all(at < T0 + timedelta(days=3, hours=12) for at in raised[:-1])
 
 
 def test_counts_that_do_not_balance_with_the_gates_are_found_after_three_reports() -> None:

@@ -215,14 +215,20 @@ def bench_realdata(
     ] = "2016-11-01",
     network_days: Annotated[float, typer.Option(min=1, help="days of the network replayed")] = 120.0,
     uci: Annotated[bool, typer.Option(help="replay the UCI roadside station too")] = True,
+    garages_city: Annotated[str, typer.Option(help="the city whose garages are replayed")] = "Dresden",
+    garages_from: Annotated[
+        str, typer.Option(help="first day of the garages' counts replayed (the city's local date)")
+    ] = "2021-10-01",
+    garages_days: Annotated[float, typer.Option(min=1, help="days of the garages' counts replayed")] = 30.0,
 ) -> None:
     """Real public data through the real path (CSV history import, re-evaluation): alerts per rule, per
     1,000 device-hours inside and outside shared episodes, and the alarm load. The multi-station network
-    is read from the folder CITYWATCH_BENCH_NETWORK names."""
+    is read from the folder CITYWATCH_BENCH_NETWORK names, the garages' counts from CITYWATCH_BENCH_GARAGES."""
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
-    from tools.bench.realdata import NETWORK_TZ, run
+    from tools.bench.realdata import GARAGES_TZ, NETWORK_TZ, run
 
     start = datetime.fromisoformat(network_from).replace(tzinfo=ZoneInfo(NETWORK_TZ))
-    typer.echo(json.dumps(run(start, network_days, uci)))
+    garages = datetime.fromisoformat(garages_from).replace(tzinfo=ZoneInfo(GARAGES_TZ))
+    typer.echo(json.dumps(run(start, network_days, uci, garages_city, garages, garages_days)))

@@ -17,7 +17,18 @@ then re-evaluated by the analytics service — and the alerts are counted:
   median of a zone's stations is at AirKorea's 매우나쁨 (PM2.5 above 75 µg/m³ or PM10 above 150);
   sensor-fault alerts (stuck, spike, drift, range, saturation, multivariate) are counted per 1,000
   station-hours inside and outside them, by the hour each alert opened;
-* a **real garage-count series**, where one is present (none is yet: its figures are ``null``, not zero).
+* a **real garage-count series**: the German multi-storey garages' free-space counts archived by
+  ``github.com/defgsus/parking-data`` (scraped from the operators' own websites since 2020-03; its author
+  states no licence: it stays outside the repository), from the folder ``CITYWATCH_BENCH_GARAGES``
+  names, as published: ``meta-data.csv`` (each place's ``num_all`` spaces) and
+  ``csv/YYYY/YYYY-MM/YYYY-MM-DD.csv`` (a row per scrape, UTC, a column per place, an empty cell "no change
+  since the row before, or not recorded"). One city's garages with a known capacity, each as a
+  barrier-gate counter reporting every 15 minutes the count its operator last published (occupied =
+  capacity − free); where the scraper recorded nothing for an hour the counters report nothing. Besides
+  the alerts, the lots whose published counts leave their range (below zero or above the capacity, by
+  more than a counter's slack) are counted from the data themselves, beside the lots
+  ``parking.count_range`` names. Without
+  the folder its figures are ``null``.
 
 Printed: readings imported and dead-lettered, re-evaluation readings/s, alerts opened per rule, alerts
 per 1,000 device-hours (inside and outside shared episodes: ``null`` with one station, where no episode
@@ -29,10 +40,13 @@ from __future__ import annotations
 import contextlib
 import csv
 import os
+import re
 import statistics
 import time
+import unicodedata
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -43,7 +57,9 @@ import psycopg
 
 from alerts import queries
 from alerts.load import alarm_load
+from analytics.lot_counter import CounterConfig
 from analytics.service import AnalyticsService
+from citywatch.contracts.topics import DEVICE_ID_RE, Stream
 from citywatch.db.schema import migrate_all
 from citywatch.settings import DatabaseSettings, Settings
 from ingest.store import Store
@@ -67,6 +83,10 @@ COLUMNS = {"pm25": "PM2.5", "pm10": "PM10", "so2": "SO2", "no2": "NO2", "co": "C
 MOLAR_MASS = {"so2": 64.066, "no2": 46.006, "co": 28.01, "o3": 48.00}  # g/mol: µg/m³ -> ppm at 25 °C
 CO_CEILING_UG = 10_000.0  # the network's loggers never record CO above 10 mg/m³
 EPISODE = {"pm25": 75.0, "pm10": 150.0}  # a zone's median above these: AirKorea's 매우나쁨
+GARAGES_ENV = "CITYWATCH_BENCH_GARAGES"
+GARAGES_TZ = "Europe/Berlin"
+GARAGE_EVERY = timedelta(minutes=15)  # each counter reports the count its operator last published
+FEED_DOWN = timedelta(hours=1)  # no scrape at all for this long: the counters report nothing
 SENSOR_FAULTS = ("aq.stuck", "aq.spike", "aq.drift", "aq.range", "aq.saturation", "aq.multivariate")
 
 
@@ -296,13 +316,210 @@ def _network(url: str, workdir: Path, folder: Path, start: datetime, days: float
     }
 
 
-def run(network_from: datetime, network_days: float, uci: bool = True) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class Garage:
+    place: str  # the archive's place_id
+    lot: str  # its lot's and counter's id here
+    name: str
+    capacity: int
+    lat: float | None
+    lon: float | None
+
+
+def _lot_id(place: str) -> str:
+    """The archive's place id as a lot and device id (ASCII letters, digits, ``_.-``; at most 64)."""
+    ascii_ = unicodedata.normalize("NFKD", place).encode("ascii", "ignore").decode()
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", ascii_)[:64]
+
+
+def _city_garages(folder: Path, city: str) -> list[Garage]:
+    """The city's places with a known capacity (a count cannot be judged without one)."""
+
+    def number(cell: str) -> float | None:
+        try:
+            return float(cell)
+        except ValueError:
+            return None
+
+    out: list[Garage] = []
+    with (folder / "meta-data.csv").open(newline="", encoding="utf-8") as f:
+        for r in csv.DictReader(f):
+            capacity = number(r["num_all"])
+            if r["city_name"] == city and capacity is not None and capacity > 0:
+                lot = _lot_id(r["place_id"])
+                if DEVICE_ID_RE.match(lot):
+                    out.append(
+                        Garage(r["place_id"], lot, r["place_name"], int(capacity),
+                               number(r["latitude"]), number(r["longitude"]))
+                    )  # fmt: skip
+    return out
+
+
+def _garage_reports(
+    folder: Path, places: set[str], start: datetime, end: datetime
+) -> Iterator[tuple[datetime, dict[str, int]]]:
+    """Every ``GARAGE_EVERY`` in [start, end): each place's free spaces as its operator last published
+    them (the places seen so far), while the scraper was running (a scrape within ``FEED_DOWN``)."""
+    free: dict[str, int] = {}
+    scraped: datetime | None = None
+    tick = start
+
+    def ticks_before(when: datetime) -> Iterator[tuple[datetime, dict[str, int]]]:
+        nonlocal tick
+        while tick < when:
+            if scraped is not None and tick - scraped < FEED_DOWN and free:
+                yield tick, dict(free)
+            tick += GARAGE_EVERY
+
+    day = start.astimezone(UTC).date()
+    while day <= end.astimezone(UTC).date():
+        path = folder / "csv" / f"{day:%Y}" / f"{day:%Y-%m}" / f"{day:%Y-%m-%d}.csv"
+        day += timedelta(days=1)
+        if not path.exists():
+            continue  # the archive has no such day: nothing was scraped
+        with path.open(newline="", encoding="utf-8") as f:
+            rows = csv.reader(f)
+            columns = [(i, place) for i, place in enumerate(next(rows, [])) if place in places]
+            for row in rows:
+                when = datetime.fromisoformat(row[0])
+                yield from ticks_before(min(when, end))
+                if when >= end:
+                    return
+                scraped = when
+                for i, place in columns:
+                    if i < len(row) and row[i]:
+                        with contextlib.suppress(ValueError):
+                            free[place] = int(float(row[i]))
+    yield from ticks_before(end)
+
+
+def _garage_city(
+    url: str, workdir: Path, folder: Path, city: str, start: datetime, days: float
+) -> dict[str, Any]:
+    settings = Settings(db=DatabaseSettings(url=url), timezone=GARAGES_TZ)
+    end = start + timedelta(days=days)
+    garages = _city_garages(folder, city)
+    if not garages:
+        progress(f"garages: no place of {city} with a known capacity in {folder / 'meta-data.csv'}")
+        return {"garages_lots": 0}
+    known = [(g.lat, g.lon) for g in garages if g.lat is not None and g.lon is not None]
+    centre = (
+        (statistics.fmean(a for a, _ in known), statistics.fmean(b for _, b in known))
+        if known
+        else (0.0, 0.0)
+    )
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("INSERT INTO zones (zone_id, name) VALUES ('city', %s)", (city,))
+        for g in garages:
+            conn.execute(
+                "INSERT INTO parking_lots (lot_id, name, capacity, lat, lon, zone_id) VALUES (%s, %s, %s, %s, %s, 'city')",
+                (g.lot, g.name, g.capacity, g.lat if g.lat is not None else centre[0],
+                 g.lon if g.lon is not None else centre[1]),
+            )  # fmt: skip
+            conn.execute(
+                "INSERT INTO devices (device_id, kind, name, lot_id, zone_id, expected_interval_s)"
+                " VALUES (%s, 'parking', %s, %s, 'city', %s)",
+                (g.lot, f"{g.name} counter", g.lot, GARAGE_EVERY.total_seconds()),
+            )
+    by_place = {g.place: g for g in garages}
+    counter = CounterConfig()
+    out_of_range: set[str] = set()  # lots whose published counts leave the range, by the data themselves
+    files: dict[str, Any] = {}
+    with contextlib.ExitStack() as stack:
+        writers = {}
+        for g in garages:
+            files[g.lot] = workdir / f"garage-{g.lot}.csv"
+            writers[g.place] = csv.writer(stack.enter_context(files[g.lot].open("w", newline="")))
+            writers[g.place].writerow(["ts", "lot_id", "occupied", "capacity"])
+        every = GARAGE_EVERY.total_seconds() / 60
+        progress(
+            f"garages: {len(garages)} of {city}'s, every {every:.0f} min, {start:%Y-%m-%d} + {days:g} days"
+        )
+        for when, free in _garage_reports(folder, set(by_place), start, end):
+            for place, n in free.items():
+                g = by_place[place]
+                occupied = g.capacity - n
+                if not counter.in_range(occupied, g.capacity):
+                    out_of_range.add(g.lot)
+                writers[place].writerow([when.isoformat(), g.lot, occupied, g.capacity])
+    store = Store(url, WORKER)
+    imported: list[Any] = []
+    try:
+        for g in garages:
+            imported.append(import_history(store, files[g.lot], g.lot, settings.tz, Stream.COUNT))
+        progress(f"garages: imported {sum(i.written for i in imported)} counts")
+    finally:
+        store.close()
+    spans = [(i.first, i.last) for i in imported if i.first is not None and i.last is not None]
+    if not spans:
+        progress(f"garages: nothing of {city}'s scraped in {start:%Y-%m-%d} + {days:g} days")
+        return {"garages_lots": len(garages), "garages_written": 0}
+    first, last = min(a for a, _ in spans), max(b for _, b in spans)
+    service = AnalyticsService(settings)
+    service.progress = lambda text, done: progress(f"  {100 * done:3.0f}% {text}")
+    started = time.monotonic()
+    service.evaluate_range(first - timedelta(minutes=1), last)
+    took = time.monotonic() - started
+    written = sum(i.written for i in imported)
+    with psycopg.connect(url) as conn:
+        by_rule: dict[str, int] = dict(
+            conn.execute("SELECT rule, count(*) FROM alerts GROUP BY rule ORDER BY 2 DESC").fetchall()
+        )
+        named = {
+            s
+            for (s,) in conn.execute("SELECT DISTINCT subject FROM alerts WHERE rule = 'parking.count_range'")
+        }
+        items, live = queries.annunciations(conn, first, last + timedelta(hours=1))
+    load = alarm_load(items, first, last + timedelta(hours=1), live)
+    lot_hours = written * GARAGE_EVERY.total_seconds() / 3600
+    alerts = sum(by_rule.values())
+    progress(
+        f"garages: {alerts} alerts in {lot_hours:.0f} lot-hours ({1000 * alerts / lot_hours:.1f} per 1,000);"
+        f" {len(out_of_range)} lots' published counts leave their range, parking.count_range names"
+        f" {len(named & out_of_range)} of them and {len(named - out_of_range)} other;"
+        f" {load['per_10min']:.3f} annunciations per 10 min; re-evaluated {written / took:.0f} counts/s"
+    )
+    for rule, count in by_rule.items():
+        progress(f"  {rule}: {count}")
+    return {
+        "garages_city": city,
+        "garages_lots": len(garages),
+        "garages_from": start.isoformat(),
+        "garages_days": days,
+        "garages_written": written,
+        "garages_dead_lettered": sum(i.dead_lettered for i in imported),
+        "garages_alerts_by_rule": by_rule,
+        "garages_alerts_per_1000_lot_hours": round(1000 * alerts / lot_hours, 2),
+        "garages_lots_out_of_range_in_data": sorted(out_of_range),
+        "garages_lots_out_of_range_named": len(named & out_of_range),
+        "garages_lots_named_in_range": sorted(named - out_of_range),
+        "garages_annunciations": load["annunciations"],
+        "garages_alarm_per_10min": round(load["per_10min"], 4),
+        "garages_alarm_peak_10min": load["peak_10min"]["annunciations"],
+        "garages_reevaluation_readings_per_s": round(written / took, 1),
+    }
+
+
+def run(
+    network_from: datetime,
+    network_days: float,
+    uci: bool = True,
+    garages_city: str = "Dresden",
+    garages_from: datetime | None = None,  # 2021-10-01 in the garages' city
+    garages_days: float = 30.0,
+) -> dict[str, Any]:
     out: dict[str, Any] = {
         "network_alerts_per_1000_station_hours_in_shared_episodes": None,
         "network_alerts_per_1000_station_hours_outside_shared_episodes": None,
-        "parking_counts_alerts_by_rule": None,
+        "garages_alerts_by_rule": None,
     }
-    progress("no real garage-count series: its figures are null")
+    garages = Path(os.environ[GARAGES_ENV]) if os.environ.get(GARAGES_ENV) else None
+    if garages is None or not (garages / "meta-data.csv").exists():
+        progress(
+            f"no garage-count archive (set {GARAGES_ENV} to a copy of github.com/defgsus/parking-data):"
+            " the garages' figures are null"
+        )
+        garages = None
     folder = Path(os.environ[NETWORK_ENV]) if os.environ.get(NETWORK_ENV) else None
     if folder is None or not any(folder.glob("PRSA_Data_*.csv")):
         progress(
@@ -322,5 +539,10 @@ def run(network_from: datetime, network_days: float, uci: bool = True) -> dict[s
             url = servers.pg.create_database("network")
             migrate_all(url)
             out |= _network(url, servers.workdir, folder, network_from, network_days)
+        if garages is not None:
+            url = servers.pg.create_database("garages")
+            migrate_all(url)
+            since = garages_from or datetime(2021, 10, 1, tzinfo=ZoneInfo(GARAGES_TZ))
+            out |= _garage_city(url, servers.workdir, garages, garages_city, since, garages_days)
     out["measured_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     return out
