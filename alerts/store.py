@@ -132,10 +132,13 @@ def apply(
     alert_id: int | None = None,
     policy: Policy | None = None,
     own_transaction: bool = True,
+    held: dict[str, Alert] | None = None,
 ) -> Alert | None:
     """Apply one event to the alert it concerns (by key, or by id for operator actions); returns the result.
     ``own_transaction`` False: within the caller's (:meth:`alerts.writer.AlertWriter.batch`), whose
-    failure — another worker opening the same key first included — the caller replays."""
+    failure — another worker opening the same key first included — the caller replays. ``held``: the
+    alerts the caller's transaction has already written, by key, under their row locks (nobody else can
+    change them before it ends): one of them is not read again, and the alert written is put there."""
     key = event.key if isinstance(event, Raise) else key
     if key is None and alert_id is None:
         raise ValueError("an event needs the alert's key or id")
@@ -146,10 +149,12 @@ def apply(
                 conn.cursor(row_factory=dict_row) as cur,
                 conn.cursor(row_factory=dict_row) as windows,
             ):
-                asked = not own_transaction and key is not None
+                before = held.get(key) if held is not None and key is not None else None
+                asked = before is None and not own_transaction and key is not None
                 if asked:  # in the caller's pipeline: the windows asked with the load, in its round trip
                     windows.execute(CANDIDATES, {"subject": (key or "").split(":", 1)[1], "at": now})
-                before = _load(cur, key or "", alert_id)
+                if before is None:
+                    before = _load(cur, key or "", alert_id)
                 after, effects = transition(before, event, now, policy)
                 if after is None or (after == before and not effects):
                     return after
@@ -191,6 +196,8 @@ def apply(
                         _write_audit(cur, after.id, now, e, after.severity)
                     elif isinstance(e, Notify):
                         _write_notification(cur, after, e.what, muted)
+                if held is not None and key is not None:
+                    held[key] = after
                 return after
         except psycopg.errors.UniqueViolation:
             continue  # another worker opened the same key first: apply to theirs

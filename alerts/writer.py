@@ -20,7 +20,7 @@ import psycopg
 
 from alerts import store
 from alerts.config import AlertRules
-from alerts.model import AlertEvent, Clear, Raise, Severity, involved
+from alerts.model import Alert, AlertEvent, Clear, Raise, Severity, involved
 from citywatch.i18n import Text
 
 #: a batch commits after this many events, or once its transaction is this old at the next event or
@@ -40,6 +40,7 @@ class AlertWriter:
         self._batch: ExitStack | None = None  # the batch's transaction under way
         self._batched = 0  # events in the batch's transaction under way ...
         self._began = 0.0  # ... and when it began (monotonic)
+        self._held: dict[str, Alert] = {}  # the alerts it wrote, by key, under their row locks
         self.batch_s = BATCH_S
 
     @contextmanager
@@ -69,6 +70,7 @@ class AlertWriter:
         self._batch = ExitStack()
         self._batch.enter_context(self.conn().transaction())
         self._batched, self._began = 0, time.monotonic()
+        self._held = {}
 
     def checkpoint(self) -> None:
         """Within a batch, commit what it holds if its transaction is ``batch_s`` (:data:`BATCH_S`) old (a
@@ -80,7 +82,11 @@ class AlertWriter:
     def apply(self, key: str, event: Raise | Clear, at: datetime) -> None:
         """One event for the alert ``key`` (``rule:subject``), at ``at``."""
         policy = self.rules().policy_for(key.split(":", 1)[0])
-        store.apply(self.conn(), event, at, key=key, policy=policy, own_transaction=self._batch is None)
+        batched = self._batch is not None
+        store.apply(
+            self.conn(), event, at, key=key, policy=policy, own_transaction=not batched,
+            held=self._held if batched else None,
+        )  # fmt: skip
         if self._batch is not None:
             self._batched += 1
             if self._batched >= BATCH_EVENTS:  # commit, and go on in a new transaction

@@ -49,7 +49,9 @@ class CountReading:
 
 @dataclass(frozen=True, slots=True)
 class CounterConfig:
-    range_margin: float = 0.05  # a count this share beyond 0 or the capacity (at least 2 cars) is out of range
+    range_margin: float = (
+        0.05  # a count this share beyond 0 or the capacity (at least 2 cars) is out of range
+    )
     range_clear_s: float = 3600  # back within range this long (two reports at least) clears it
     stuck_s: float = 24 * 3600  # unchanged this long, where there is no history to go by
     stuck_moving_h: int = 3  # unchanged over this many hours in which the lot usually moves

@@ -41,6 +41,7 @@ from analytics.registry import Registry, Row, StepContext, registry_rows
 from analytics.streams import EventStreams
 from citywatch import metrics
 from citywatch.db import privacy, rollups
+from citywatch.db.json import connect as json_connect
 from citywatch.leadership import Leadership
 from citywatch.settings import Settings
 from citywatch.strict import RulesError
@@ -118,7 +119,7 @@ class AnalyticsService:
             self.a.rules_file, default_policy(self.a.reopen_window_s, self.a.escalate_after_s)
         )
         self.rules: Rules = self.rules_file.rules
-        self.conn = psycopg.connect(settings.db.url, autocommit=True, application_name="citywatch-analytics")
+        self.conn = json_connect(settings.db.url, autocommit=True, application_name="citywatch-analytics")
         secret = self.a.webhook_secret.get_secret_value() if self.a.webhook_secret else None
         self.alerts = AlertRuntime(
             settings.db.url,
@@ -380,7 +381,7 @@ class AnalyticsService:
         self._recover = True
         try:
             self.conn.close()
-            self.conn = psycopg.connect(
+            self.conn = json_connect(
                 self.settings.db.url, autocommit=True, application_name="citywatch-analytics"
             )
         except psycopg.Error:

@@ -287,38 +287,39 @@ class AirQualityStep:
                 self.alerts.apply(k, *held)
 
     # -- hours -------------------------------------------------------------
-    def _buckets(self, start: datetime, end: datetime) -> dict[str, dict[datetime, tuple[Any, ...]]]:
-        """Each station's hours in [start, end) (:data:`HOURS_SQL`), in one query for all the hours a
-        step evaluates."""
+    def _buckets(self, start: datetime, end: datetime) -> dict[str, dict[int, tuple[Any, ...]]]:
+        """Each station's hours in [start, end) (:data:`HOURS_SQL`), by their number since the epoch, in one
+        query for all the hours a step evaluates."""
         only, params = self.registry.only()
-        out: dict[str, dict[datetime, tuple[Any, ...]]] = defaultdict(dict)
+        out: dict[str, dict[int, tuple[Any, ...]]] = defaultdict(dict)
         for dev, hour, *values in self.conn().execute(
             HOURS_SQL.format(stations=only), {"h0": start, "h1": end, **params}
         ):
-            out[dev][hour] = tuple(values)
+            out[dev][int(hour.timestamp()) // 3600] = tuple(values)
         return out
 
     @staticmethod
-    def _hour_of(hours: dict[datetime, tuple[Any, ...]], hour: datetime) -> tuple[Any, ...] | None:
-        """A station's means of the hour ending at ``hour`` (PM also over the 24 hours), then the hour's
-        maxima; None without a reading in the 24 hours."""
-        day = [b for i in range(24) if (b := hours.get(hour - timedelta(hours=24 - i))) is not None]
+    def _hour_of(hours: dict[int, tuple[Any, ...]], hour: int) -> tuple[Any, ...] | None:
+        """A station's means of the hour ending at ``hour`` (its number since the epoch; PM also over the
+        24 hours), then the hour's maxima; None without a reading in the 24 hours."""
+        day = [b for h in range(hour - 24, hour) if (b := hours.get(h)) is not None]
         if not day:
             return None
         n25, n10 = sum(b[1] for b in day), sum(b[3] for b in day)
         pm25_24h = sum(b[0] for b in day if b[1]) / n25 if n25 else None
         pm10_24h = sum(b[2] for b in day if b[3]) / n10 if n10 else None
-        last = hours.get(hour - timedelta(hours=1))
+        last = hours.get(hour - 1)
         if last is None:
             return (None, None, pm25_24h, pm10_24h, None, None, None, None, *([None] * 6))
         s25, c25, s10, c10, o3, no2, co, so2, *maxima = last
         return (s25 / c25 if c25 else None, s10 / c10 if c10 else None, pm25_24h, pm10_24h,
                 o3, no2, co, so2, *maxima)  # fmt: skip
 
-    def _hourly(self, hour: datetime, buckets: dict[str, dict[datetime, tuple[Any, ...]]]) -> None:
+    def _hourly(self, hour: datetime, buckets: dict[str, dict[int, tuple[Any, ...]]]) -> None:
         conn, zone_of = self.conn(), self.registry.zone_of
         self._operator_confirmed()
-        rows = [(dev, *got) for dev in sorted(buckets) if (got := self._hour_of(buckets[dev], hour))]
+        number = int(hour.timestamp()) // 3600
+        rows = [(dev, *got) for dev in sorted(buckets) if (got := self._hour_of(buckets[dev], number))]
         means: dict[str, dict[str, float | None]] = {}
         highest: dict[str, dict[str, float | None]] = {}
         day: dict[str, dict[str, float | None]] = {}  # station -> the 24-hour features of its pollutant mix
