@@ -17,6 +17,7 @@ notifies the alerts still live once their window has ended.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from contextlib import nullcontext
 from datetime import datetime
 from typing import Any
@@ -133,12 +134,16 @@ def apply(
     policy: Policy | None = None,
     own_transaction: bool = True,
     held: dict[str, Alert] | None = None,
+    windows_exist: bool = True,
+    next_id: Callable[[], int] | None = None,
 ) -> Alert | None:
     """Apply one event to the alert it concerns (by key, or by id for operator actions); returns the result.
     ``own_transaction`` False: within the caller's (:meth:`alerts.writer.AlertWriter.batch`), whose
     failure — another worker opening the same key first included — the caller replays. ``held``: the
     alerts the caller's transaction has already written, by key, under their row locks (nobody else can
-    change them before it ends): one of them is not read again, and the alert written is put there."""
+    change them before it ends): one of them is not read again, and the alert written is put there.
+    ``windows_exist`` False: the caller knows there is no maintenance window at all (none is looked for).
+    ``next_id``: a new alert's id, taken by the caller from the alerts' sequence (no wait for it here)."""
     key = event.key if isinstance(event, Raise) else key
     if key is None and alert_id is None:
         raise ValueError("an event needs the alert's key or id")
@@ -150,7 +155,7 @@ def apply(
                 conn.cursor(row_factory=dict_row) as windows,
             ):
                 before = held.get(key) if held is not None and key is not None else None
-                asked = before is None and not own_transaction and key is not None
+                asked = windows_exist and before is None and not own_transaction and key is not None
                 if asked:  # in the caller's pipeline: the windows asked with the load, in its round trip
                     windows.execute(CANDIDATES, {"subject": (key or "").split(":", 1)[1], "at": now})
                 if before is None:
@@ -162,7 +167,13 @@ def apply(
                 runbook = (  # None: keep the one it has
                     Jsonb(policy.runbook.as_json()) if policy is not None and policy.runbook else None
                 )
-                if after.id is None:  # a new alert
+                if after.id is None and next_id is not None:  # a new alert, its id known: nothing to wait for
+                    after = dataclasses.replace(after, id=next_id())
+                    cur.execute(
+                        f"INSERT INTO alerts (id, {cols}, runbook) VALUES ({', '.join(['%s'] * (len(_COLUMNS) + 2))})",
+                        [after.id, *_values(after), runbook],
+                    )
+                elif after.id is None:  # a new alert
                     cur.execute(
                         f"INSERT INTO alerts ({cols}, runbook) VALUES ({', '.join(['%s'] * (len(_COLUMNS) + 1))})"
                         " RETURNING id",
@@ -180,7 +191,11 @@ def apply(
                 muted: Window | None = None
                 if any(isinstance(e, Notify) for e in effects):
                     muted = muting_window(
-                        conn, after.subject, after.rule, now, windows.fetchall() if asked else None
+                        conn,
+                        after.subject,
+                        after.rule,
+                        now,
+                        windows.fetchall() if asked else None if windows_exist else [],
                     )
                     if any(isinstance(e, Notify) and e.what in OPENING for e in effects):
                         # the alert remembers the window that held back its opening: release() makes up for it

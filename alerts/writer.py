@@ -28,6 +28,8 @@ from citywatch.i18n import Text
 #: lock (and its alerts' rows) that other writers, the operators' and the boarding bell's included, wait for
 BATCH_EVENTS = 200
 BATCH_S = 0.5
+#: a batch's new alerts take their ids from the sequence this many at a time (those unused are skipped)
+IDS = 32
 
 
 class AlertWriter:
@@ -41,6 +43,8 @@ class AlertWriter:
         self._batched = 0  # events in the batch's transaction under way ...
         self._began = 0.0  # ... and when it began (monotonic)
         self._held: dict[str, Alert] = {}  # the alerts it wrote, by key, under their row locks
+        self._windows: bool | None = None  # whether any maintenance window exists (asked once a transaction)
+        self._ids: list[int] = []  # ids taken from the alerts' sequence for the batch's new alerts
         self.batch_s = BATCH_S
 
     @contextmanager
@@ -70,7 +74,7 @@ class AlertWriter:
         self._batch = ExitStack()
         self._batch.enter_context(self.conn().transaction())
         self._batched, self._began = 0, time.monotonic()
-        self._held = {}
+        self._held, self._windows = {}, None
 
     def checkpoint(self) -> None:
         """Within a batch, commit what it holds if its transaction is ``batch_s`` (:data:`BATCH_S`) old (a
@@ -83,9 +87,13 @@ class AlertWriter:
         """One event for the alert ``key`` (``rule:subject``), at ``at``."""
         policy = self.rules().policy_for(key.split(":", 1)[0])
         batched = self._batch is not None
+        if batched and self._windows is None:  # a window opened meanwhile is seen by the next transaction
+            row = self.conn().execute("SELECT EXISTS (SELECT 1 FROM maintenance)").fetchone()
+            self._windows = bool(row and row[0])
         store.apply(
             self.conn(), event, at, key=key, policy=policy, own_transaction=not batched,
-            held=self._held if batched else None,
+            held=self._held if batched else None, windows_exist=self._windows is not False,
+            next_id=self._next_id if batched else None,
         )  # fmt: skip
         if self._batch is not None:
             self._batched += 1
@@ -94,6 +102,15 @@ class AlertWriter:
                 self._begin()
             else:
                 self.checkpoint()
+
+    def _next_id(self) -> int:
+        """A new alert's id: the alerts' sequence read :data:`IDS` at a time (one round trip for them)."""
+        if not self._ids:
+            rows = self.conn().execute(
+                "SELECT nextval(pg_get_serial_sequence('alerts', 'id')) FROM generate_series(1, %s)", (IDS,)
+            )
+            self._ids = [int(i) for (i,) in rows.fetchall()][::-1]
+        return self._ids.pop()
 
     def apply_all(self, events: Iterable[AlertEvent]) -> None:
         for key, event, at in events:
