@@ -41,9 +41,17 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any, Self
 
+import numpy as np
+
 Scales = tuple[tuple[int, ...], ...]
+
+
+#: from this many remembered shapes on, the nearest is found with numpy (the same answer: the first within
+#: the radius, else the first nearest; a distance is a maximum of exact differences either way)
+NUMPY_FROM = 24
 
 
 @dataclass
@@ -64,13 +72,28 @@ class ShapeMemory:
         for n in self.segments:
             self.bounds.append((end - n, end))
             end -= n
+        self._array: np.ndarray | None = None  # the shapes as rows (room to grow), once there are many
 
-    def features(self, values: list[float], low: float, span: float) -> list[float] | None:
-        """The segment means of the newest ``width`` of ``values``, scaled; None while too few."""
-        off = len(values) - self.width
+    def _rows(self) -> np.ndarray:
+        n = len(self.shapes)
+        if self._array is None or len(self._array) < n:
+            self._array = np.empty((max(2 * n, 64), len(self.segments)))
+            if n:
+                self._array[:n] = self.shapes
+        return self._array[:n]
+
+    def features(self, before: list[float], x: float, low: float, span: float) -> list[float] | None:
+        """The segment means of the newest ``width`` values — the last of ``before``, then ``x`` — scaled;
+        None while too few."""
+        off = len(before) + 1 - self.width
         if off < 0:
             return None
-        return [(math.fsum(values[off + a : off + b]) / (b - a) - low) / span for a, b in self.bounds]
+        last = self.width
+        return [
+            (math.fsum(chain(before[off + a : off + b - 1], (x,)) if b == last else before[off + a : off + b])
+             / (b - a) - low) / span
+            for a, b in self.bounds
+        ]  # fmt: skip
 
     @staticmethod
     def _distance(p: list[float], v: list[float], stop: float) -> float:
@@ -90,6 +113,11 @@ class ShapeMemory:
             d = self._distance(self.shapes[self.last], v, math.inf)
             if d <= rho:
                 return self.last, d
+        if len(self.shapes) >= NUMPY_FROM:
+            d = np.abs(self._rows() - v).max(axis=1)
+            within = np.flatnonzero(d <= rho)
+            i = int(within[0]) if within.size else int(d.argmin())
+            return i, float(d[i])
         best, best_d = -1, math.inf
         for i, p in enumerate(self.shapes):
             d = self._distance(p, v, best_d)
@@ -99,10 +127,13 @@ class ShapeMemory:
                     break
         return best, best_d
 
-    def learn(self, v: list[float], rho: float, now: int, memory: int) -> bool:
-        """Meet ``v``: True if it was new (and is now remembered)."""
+    def learn(
+        self, v: list[float], rho: float, now: int, memory: int, found: tuple[int, float] | None = None
+    ) -> bool:
+        """Meet ``v`` (``found``: its nearest within ``rho``, already looked for): True if it was new (and is
+        now remembered)."""
         self.met += 1
-        i, d = self.nearest(v, rho)
+        i, d = found or self.nearest(v, rho)
         if d <= rho:
             self.used[i] = now
             self.last = i
@@ -110,9 +141,12 @@ class ShapeMemory:
         if len(self.shapes) >= memory:
             oldest = min(range(len(self.used)), key=self.used.__getitem__)
             del self.shapes[oldest], self.used[oldest]
+            self._array = None
         self.shapes.append(v)
         self.used.append(now)
         self.last = len(self.shapes) - 1
+        if self._array is not None and len(self._array) >= len(self.shapes):
+            self._array[self.last] = v
         return True
 
     def state(self) -> dict[str, Any]:
@@ -144,7 +178,7 @@ class WindowNovelty:
     span: float = 1.0
     lowest: float = math.inf
     highest: float = -math.inf
-    window: deque[float] = field(default_factory=deque)  # the last values the widest scale reads
+    window: list[float] = field(default_factory=list)  # the last values the widest scale reads (and more)
     memories: list[ShapeMemory] = field(default_factory=list)
     alarms: deque[int] = field(default_factory=deque)  # when new shapes were met after the warm-up
     quiet_until: int = -1
@@ -164,6 +198,8 @@ class WindowNovelty:
             self.memories = [ShapeMemory(s) for s in self.scales]
         self._width = max(m.width for m in self.memories)
         self._cache: tuple[int, float, list[list[float] | None]] | None = None
+        # each scale's nearest shape to the value scored last, for the same value's learning: (count, x, rho)
+        self._found: tuple[int, float, float, dict[int, tuple[int, float]]] | None = None
 
     # -- the pure reading of one value -------------------------------------------------
     def radius(self) -> float:
@@ -180,9 +216,7 @@ class WindowNovelty:
         if self._cache is not None and self._cache[0] == self.count and self._cache[1] == x:
             return self._cache[2]
         assert self.low is not None
-        values = list(self.window)[-(self._width - 1) :] if self._width > 1 else []
-        values.append(x)
-        out = [m.features(values, self.low, self.span) for m in self.memories]
+        out = [m.features(self.window, x, self.low, self.span) for m in self.memories]
         self._cache = (self.count, x, out)
         return out
 
@@ -193,9 +227,13 @@ class WindowNovelty:
         if self._extreme(x):
             return True
         rho = self.radius()
-        for m, v in zip(self.memories, self._shapes_with(x), strict=True):
-            if v is not None and self._ready(m) and m.nearest(v, rho)[1] > rho:
-                return True
+        found: dict[int, tuple[int, float]] = {}
+        self._found = (self.count, x, rho, found)
+        for k, (m, v) in enumerate(zip(self.memories, self._shapes_with(x), strict=True)):
+            if v is not None and self._ready(m):
+                found[k] = m.nearest(v, rho)
+                if found[k][1] > rho:
+                    return True
         return False
 
     def score_one(self, x: float) -> float:
@@ -253,17 +291,19 @@ class WindowNovelty:
         assert self.rest is not None and self.recall is not None
         novel = self.count > 0 and self._extreme(x)
         rho = self.radius()
-        for m, v in zip(self.memories, self._shapes_with(x), strict=True):
+        f = self._found
+        found = f[3] if f is not None and f[0] == self.count and f[1] == x and f[2] == rho else {}
+        for k, (m, v) in enumerate(zip(self.memories, self._shapes_with(x), strict=True)):
             if v is not None:
                 ready = self._ready(m)
-                if m.learn(v, rho, self.count + 1, self.memory) and ready:
+                if m.learn(v, rho, self.count + 1, self.memory, found.get(k)) and ready:
                     novel = True
         self.count += 1
-        self._cache = None
+        self._cache = self._found = None
         self.lowest, self.highest = min(self.lowest, x), max(self.highest, x)
         self.window.append(x)
-        if len(self.window) > self._width:
-            self.window.popleft()
+        if len(self.window) >= 2 * self._width:  # trimmed now and then, not at every value
+            del self.window[: -self._width]
         while self.alarms and self.alarms[0] <= self.count - self.recall:
             self.alarms.popleft()
         if novel and not warm:
@@ -299,7 +339,7 @@ class WindowNovelty:
             "span": self.span,
             "lowest": self.lowest if math.isfinite(self.lowest) else None,
             "highest": self.highest if math.isfinite(self.highest) else None,
-            "window": list(self.window),
+            "window": self.window[-self._width :],
             "memories": [m.state() for m in self.memories],
             "alarms": list(self.alarms),
             "quiet_until": self.quiet_until,
@@ -315,7 +355,7 @@ class WindowNovelty:
         d.low, d.span, d.count = state["low"], state["span"], state["count"]
         d.lowest = math.inf if state["lowest"] is None else state["lowest"]
         d.highest = -math.inf if state["highest"] is None else state["highest"]
-        d.window = deque(state["window"])
+        d.window = list(state["window"])
         d.alarms = deque(state["alarms"])
         d.quiet_until = state["quiet_until"]
         return d
