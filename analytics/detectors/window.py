@@ -41,7 +41,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass, field
-from itertools import chain
+from itertools import accumulate
 from typing import Any, Self
 
 import numpy as np
@@ -82,18 +82,22 @@ class ShapeMemory:
                 self._array[:n] = self.shapes
         return self._array[:n]
 
-    def features(self, before: list[float], x: float, low: float, span: float) -> list[float] | None:
-        """The segment means of the newest ``width`` values — the last of ``before``, then ``x`` — scaled;
-        None while too few."""
-        off = len(before) + 1 - self.width
+    def features(self, sums: list[float], x: float, low: float, span: float) -> list[float] | None:
+        """The segment means of the newest ``width`` values — the window's, then ``x`` — scaled; None while
+        too few. ``sums``: the window's running sums (``sums[i]``: of its first ``i`` values)."""
+        n = len(sums) - 1  # values before x
+        off = n + 1 - self.width
         if off < 0:
             return None
-        last = self.width
         return [
-            (math.fsum(chain(before[off + a : off + b - 1], (x,)) if b == last else before[off + a : off + b])
-             / (b - a) - low) / span
+            (
+                (sums[off + b - 1] - sums[off + a] + x if off + b > n else sums[off + b] - sums[off + a])
+                / (b - a)
+                - low
+            )
+            / span
             for a, b in self.bounds
-        ]  # fmt: skip
+        ]
 
     @staticmethod
     def _distance(p: list[float], v: list[float], stop: float) -> float:
@@ -200,6 +204,7 @@ class WindowNovelty:
         self._cache: tuple[int, float, list[list[float] | None]] | None = None
         # each scale's nearest shape to the value scored last, for the same value's learning: (count, x, rho)
         self._found: tuple[int, float, float, dict[int, tuple[int, float]]] | None = None
+        self._sums = [0.0, *accumulate(self.window)]  # running sums of the window, for its segment means
 
     # -- the pure reading of one value -------------------------------------------------
     def radius(self) -> float:
@@ -216,7 +221,7 @@ class WindowNovelty:
         if self._cache is not None and self._cache[0] == self.count and self._cache[1] == x:
             return self._cache[2]
         assert self.low is not None
-        out = [m.features(self.window, x, self.low, self.span) for m in self.memories]
+        out = [m.features(self._sums, x, self.low, self.span) for m in self.memories]
         self._cache = (self.count, x, out)
         return out
 
@@ -302,8 +307,10 @@ class WindowNovelty:
         self._cache = self._found = None
         self.lowest, self.highest = min(self.lowest, x), max(self.highest, x)
         self.window.append(x)
+        self._sums.append(self._sums[-1] + x)
         if len(self.window) >= 2 * self._width:  # trimmed now and then, not at every value
             del self.window[: -self._width]
+            self._sums = [0.0, *accumulate(self.window)]
         while self.alarms and self.alarms[0] <= self.count - self.recall:
             self.alarms.popleft()
         if novel and not warm:
@@ -339,7 +346,7 @@ class WindowNovelty:
             "span": self.span,
             "lowest": self.lowest if math.isfinite(self.lowest) else None,
             "highest": self.highest if math.isfinite(self.highest) else None,
-            "window": self.window[-self._width :],
+            "window": list(self.window),  # as kept (its running sums start where it does)
             "memories": [m.state() for m in self.memories],
             "alarms": list(self.alarms),
             "quiet_until": self.quiet_until,
@@ -356,6 +363,7 @@ class WindowNovelty:
         d.lowest = math.inf if state["lowest"] is None else state["lowest"]
         d.highest = -math.inf if state["highest"] is None else state["highest"]
         d.window = list(state["window"])
+        d._sums = [0.0, *accumulate(d.window)]
         d.alarms = deque(state["alarms"])
         d.quiet_until = state["quiet_until"]
         return d
