@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from sklearn.covariance import LedoitWolf
 
+from analytics.airquality.cai import BREAKPOINTS
 from citywatch.contracts.instruments import DEFAULT
 from citywatch.localtime import SEOUL
 
@@ -189,7 +190,8 @@ class MultivariateModel:
                 for i, f in enumerate(FEATURES)
                 if f in every
             }
-            out.append(Assessment(float(s), named, unusual, every, lift))
+            values = {f: float(v) for f in FEATURES if (v := row.get(f)) is not None}
+            out.append(Assessment(float(s), named, unusual, every, lift, values))
         return out
 
 
@@ -197,16 +199,20 @@ class MultivariateModel:
 class Assessment(Unusual):
     """A station-hour's mix against the station's usual: ``unusual`` as :meth:`MultivariateModel.check`
     says, ``features`` the pollutants it names (3 σ out; none in a usual hour); ``every`` the robust z of
-    each measured pollutant, ``lift`` the log of each over its usual."""
+    each measured pollutant, ``lift`` the log of each over its usual, ``values`` the readings."""
 
     unusual: bool
     every: dict[str, float] = field(default_factory=dict)
     lift: dict[str, float] = field(default_factory=dict)
+    values: dict[str, float] = field(default_factory=dict)  # what it read (PM as 24-hour means)
 
 
 PEER_SHARE = 0.5  # a pollutant's deviation is the air's when the peers' median deviation is this share of it
 PEER_UNUSUAL = 3.0  # ... or itself this many σ the same way
 EPISODE_Z = 2.0  # the peers' median PM2.5 or PM10 this many σ above their usual: the zone's air is unusual
+#: ... or at AirKorea's 매우나쁨 (24-hour means from PM10 151, PM2.5 76 µg/m³): a haze long enough to have
+#: become the station's usual is still one
+EPISODE_LEVEL = {p: float(BREAKPOINTS[p].edges[3]) for p in ("pm25", "pm10")}
 EPISODE_APART = 6.0  # ... and then a station's own only where it stands this many σ apart from its peers
 EPISODE_TIMES = 3.0  # ... and this many times over its usual against the peers' times over theirs
 
@@ -216,8 +222,9 @@ def shared_with_peers(own: Assessment, peers: list[Assessment]) -> bool:
     hour) deviate the same way from their own usual: each pollutant it is unusual in is, at the peers'
     median, at least :data:`PEER_UNUSUAL` σ or :data:`PEER_SHARE` of its own σ in the same direction.
 
-    In a shared episode — the peers' median particulates :data:`EPISODE_Z` σ or more above their usual (a
-    winter haze lifts every station at once, each by its own distance from its own usual) — a pollutant is
+    In a shared episode — the peers' median particulates :data:`EPISODE_Z` σ or more above their usual, or
+    at the national 매우나쁨 (:data:`EPISODE_LEVEL`; a winter haze lifts every station at once, each by its
+    own distance from its own usual, and a haze of days becomes the 14-day usual) — a pollutant is
     the station's own only where it stands :data:`EPISODE_APART` σ apart from the peers' median and also
     reads :data:`EPISODE_TIMES` times more (or less) over its usual than the peers over theirs: σ alone
     mislead there, a clean background site's narrow usual making the haze's CO 10 σ where a roadside
@@ -235,7 +242,14 @@ def shared_with_peers(own: Assessment, peers: list[Assessment]) -> bool:
         for pollutant in FEATURES
         if len(seen := [p.every[pollutant] for p in peers if pollutant in p.every]) >= 2
     }
-    episode = any(median.get(f, 0.0) >= EPISODE_Z for f in ("pm25", "pm10"))
+    level = {
+        f: statistics.median(seen)
+        for f in EPISODE_LEVEL
+        if len(seen := [p.values[f] for p in peers if f in p.values]) >= 2
+    }
+    episode = any(
+        median.get(f, 0.0) >= EPISODE_Z or level.get(f, 0.0) >= EPISODE_LEVEL[f] for f in EPISODE_LEVEL
+    )
     if not own.features:
         if sum(p.unusual for p in peers) >= len(peers) / 2:
             return True

@@ -206,6 +206,22 @@ def test_a_mix_only_its_combination_makes_odd_is_the_air_unless_a_pollutant_stan
     assert not shared_with_peers(far, [odd, fell, fell])  # NO2 6.9 σ apart from the peers' median
 
 
+def test_a_haze_of_days_is_still_a_shared_episode_at_the_national_very_unhealthy_level() -> None:
+    """Days into a haze, the 14-day usual has learned it: the peers' particulates are under 2 σ over their
+    usual, yet their 24-hour PM2.5 is at 매우나쁨 (76 µg/m³ and more). A mix odd only by its combination is
+    the air's there unless a pollutant stands 6 σ apart; at 나쁨 (75) it is judged as on any day."""
+    from analytics.airquality.baseline import Assessment, shared_with_peers
+
+    def peer(pm25: float) -> Assessment:
+        return Assessment(0.1, {}, False, {"pm25": 1.0, "no2": -1.5}, {}, {"pm25": pm25, "no2": 0.03})
+
+    own = _assessed(True, -0.02, pm25=2.5, no2=2.0)  # NO2 3.5 σ apart from the peers' median
+    assert shared_with_peers(own, [peer(160.0), peer(140.0), peer(76.0)])  # the peers' median 140: 매우나쁨
+    assert not shared_with_peers(own, [peer(75.0), peer(75.0), peer(160.0)])  # their median 75: 나쁨
+    far = _assessed(True, -0.3, pm25=2.5, no2=5.0)  # 6.5 σ apart: its own even in the haze
+    assert not shared_with_peers(far, [peer(160.0), peer(140.0), peer(90.0)])
+
+
 def test_an_assessment_names_every_measured_pollutant_of_a_usual_hour() -> None:
     """What the peers' hours are compared with: a usual hour's z of each pollutant the station measures
     (none it does not), and an unusual hour's pollutants at 3 σ or more, as :meth:`check` names them."""
