@@ -17,7 +17,11 @@ with the cars in and out since its previous report. Its faults are the counter's
   or empty it in no less than ``fill_h``; at least ``jump_min`` cars). Clears after an hour without one.
   A jump at a time of day at which the lot's count jumped on ``routine_days`` of the past seven days
   (within ``routine_min``) is its routine — a garage that publishes a fixed count while closed, a
-  counter reset at opening — and is not raised again.
+  counter reset at opening — and is not raised again. A jump is held ``together_s``: where at least
+  ``together_min`` lots of a zone, and ``together_share`` of its counted lots, jumped within it, that is
+  their counts' common source (the operator's parking server, the feed), not each counter: one
+  ``parking.counts_jumped`` alert for the zone naming the lots, and none of their own; it clears after
+  an hour without, and those lots' counts are not taken as their occupancy meanwhile.
 * ``parking.count_unbalanced`` — the change of the count is not the cars in minus the cars out, by more
   than ``balance_tolerance`` (and 5 % of the traffic), ``balance_run`` reports running. Clears after as
   many balanced ones.
@@ -32,7 +36,7 @@ from zoneinfo import ZoneInfo
 
 from alerts.model import AlertEvent, Severity, alert
 from analytics.conditions import Conditions
-from citywatch.i18n import Text, place
+from citywatch.i18n import Text, at, place
 from citywatch.localtime import SEOUL, hour_of_week
 
 
@@ -63,6 +67,9 @@ class CounterConfig:
     balance_run: int = 3
     routine_days: int = 3  # a jump at a time of day the lot jumped at on this many of the past 7 days ...
     routine_min: float = 30.0  # ... within this many minutes: the lot's routine, not a fault
+    together_s: float = 300.0  # jumps of several lots within this long of each other are judged together
+    together_min: int = 3  # ... at least this many lots of a zone ...
+    together_share: float = 1 / 3  # ... and this share of its counted lots: their common source's
 
     def in_range(self, occupied: int, capacity: int) -> bool:
         """A count within 0 and the capacity, give or take the counting slack every gate counter has."""
@@ -84,6 +91,16 @@ class _Lot:
 
 
 RULES = ("parking.count_range", "parking.count_stuck", "parking.count_jump", "parking.count_unbalanced")
+TOGETHER = "parking.counts_jumped"
+
+
+@dataclass(frozen=True, slots=True)
+class _Held:
+    """A jump held until it is known whether other lots jumped with it."""
+
+    reading: CountReading
+    prev: CountReading
+    limit: float
 
 
 @dataclass
@@ -94,10 +111,19 @@ class LotCounters:
     # (lot, hour of week) -> did the count change in that hour, in past weeks
     moves: dict[tuple[str, int], deque[bool]] = field(default_factory=dict)
     conditions: Conditions = field(default_factory=Conditions)
+    zone_of: dict[str, str] = field(default_factory=dict)  # lot -> its zone ("" without one)
+    held: list[_Held] = field(default_factory=list)  # jumps not yet raised, oldest first
+    zone_jump_at: dict[str, datetime] = field(default_factory=dict)  # zone -> its lots' last jump together
+    jumped_together: dict[str, set[str]] = field(default_factory=dict)  # zone -> the lots of its live alert
 
     def faulty(self, lot: str) -> bool:
-        """A fault of the lot's counter is live: its count says nothing of the lot."""
-        return any(f"{rule}:{lot}" in self.conditions for rule in RULES)
+        """A fault of the lot's counter (or of the counts it jumped with) is live, or its jump is being
+        judged: its count says nothing of the lot."""
+        return (
+            any(f"{rule}:{lot}" in self.conditions for rule in RULES)
+            or lot in self.jumped_together.get(self.zone_of.get(lot, ""), ())
+            or any(h.reading.lot == lot for h in self.held)
+        )
 
     def occupancy(self, lot: str) -> tuple[int, int] | None:
         """(occupied, capacity) by the lot's counter; None without one, or while it is faulty."""
@@ -125,10 +151,17 @@ class LotCounters:
             out += self._jump(r, prev, st)
             out += self._balance(r, prev, st)
         out += self._stuck(r.lot, st, r.time)
-        return out
+        return [*self._release(r.time), *out]
 
     def tick(self, now: datetime) -> list[AlertEvent]:
-        out: list[AlertEvent] = []
+        out = self._release(now)
+        for zone, when in list(self.zone_jump_at.items()):
+            if (now - when).total_seconds() >= 3600:
+                del self.zone_jump_at[zone]
+                self.jumped_together.pop(zone, None)
+                out += self.conditions.clear(
+                    f"{TOGETHER}:zone:{zone}", now, Text("clear.parking.counts_jumped")
+                )
         for lot, st in self.lots.items():
             out += self._stuck(lot, st, now)
             if st.jump_at is not None and (now - st.jump_at).total_seconds() >= 3600:
@@ -198,7 +231,70 @@ class LotCounters:
         st.jumps.append(r.time)
         if routine:
             return []
-        st.jump_at = r.time
+        self.held.append(_Held(r, prev, limit))
+        return []
+
+    def _release(self, now: datetime) -> list[AlertEvent]:
+        """The jumps held ``together_s`` or longer: of several lots of a zone at once, one alert for the
+        zone; else each lot's own."""
+        cfg = self.config
+        out: list[AlertEvent] = []
+        while self.held and (now - self.held[0].reading.time).total_seconds() >= cfg.together_s:
+            first = self.held[0].reading.time
+            group = [h for h in self.held if (h.reading.time - first).total_seconds() <= cfg.together_s]
+            self.held = self.held[len(group) :]
+            by_zone: dict[str, list[_Held]] = {}
+            for h in group:
+                by_zone.setdefault(self.zone_of.get(h.reading.lot, ""), []).append(h)
+            for zone, jumped in by_zone.items():
+                counted = sum(1 for lot in self.lots if self.zone_of.get(lot, "") == zone)
+                lots = sorted({h.reading.lot for h in jumped})
+                if zone and len(lots) >= max(cfg.together_min, cfg.together_share * counted):
+                    out += self._together(zone, jumped, lots, counted)
+                else:
+                    for h in jumped:
+                        out += self._own_jump(h)
+        return out
+
+    def _together(self, zone: str, jumped: list[_Held], lots: list[str], counted: int) -> list[AlertEvent]:
+        when = max(h.reading.time for h in jumped)
+        self.zone_jump_at[zone] = when
+        self.jumped_together.setdefault(zone, set()).update(lots)
+        subject = f"zone:{zone}"
+        return self.conditions.update(
+            f"{TOGETHER}:{subject}",
+            True,
+            lambda: alert(
+                TOGETHER,
+                subject,
+                "parking",
+                Severity.WARNING,
+                Text("alert.parking.counts_jumped", {"zone": place(subject, zone), "n": len(lots)}),
+                float(len(lots)),
+                observed=float(len(lots)),
+                threshold=float(self.config.together_min),
+                window_start=min(h.prev.time for h in jumped),
+                window_end=when,
+                details={
+                    "lots": lots,
+                    "devices": sorted({h.reading.device for h in jumped}),
+                    "counted": counted,
+                    "jumps": [[h.reading.lot, h.prev.occupied, h.reading.occupied] for h in jumped],
+                },
+                message=Text(
+                    "why.parking.counts_jumped",
+                    {"n": len(lots), "of": counted, "at": at(when), "lots": ", ".join(lots[:5])},
+                ),
+            ),
+            when,
+            "",
+        )
+
+    def _own_jump(self, h: _Held) -> list[AlertEvent]:
+        r, prev, limit = h.reading, h.prev, h.limit
+        step = r.occupied - prev.occupied
+        st = self.lots[r.lot]
+        st.jump_at = r.time if st.jump_at is None or r.time > st.jump_at else st.jump_at
         key = f"parking.count_jump:{r.lot}"
         if key in self.conditions:
             return []

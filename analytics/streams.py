@@ -149,9 +149,11 @@ class EventStreams:
         self, cursor: datetime | None, safe: datetime, now: datetime, tick: Tick = _quiet
     ) -> None:
         """The parking events since the stream's cursor; ``tick``: told how far it got (a re-evaluation)."""
-        self.parking.capacity = dict(
-            self.conn().execute("SELECT lot_id, capacity FROM parking_lots").fetchall()
+        lots = (
+            self.conn().execute("SELECT lot_id, capacity, coalesce(zone_id, '') FROM parking_lots").fetchall()
         )
+        self.parking.capacity = {lot: capacity for lot, capacity, _zone in lots}
+        self.parking.counters.zone_of = {lot: zone for lot, _capacity, zone in lots}
         rows = self._lot_rows("parking", "parking_events", "lot_id, occupied, battery_pct", cursor, safe, now)
         counts = self._lot_rows(
             "parking_counts",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 from alerts.model import Raise
 from analytics.lot_counter import CounterConfig, CountReading, LotCounters
@@ -59,7 +60,8 @@ def test_a_count_a_few_cars_below_zero_is_counting_slack_and_one_hovering_at_the
     nights = [i for i, r in enumerate(readings) if r.time.astimezone(SEOUL).hour in (1, 2, 3, 4)]
     # every night a few cars below zero, as real gate counters drift by the end of the day (within 5 %)
     slack = [
-        CountReading(r.device, r.lot, r.time, -(i % 5), CAP) if i in nights else r for i, r in enumerate(readings)
+        CountReading(r.device, r.lot, r.time, -(i % 5), CAP) if i in nights else r
+        for i, r in enumerate(readings)
     ]
     _, events = run(slack)
     assert sum(1 for r in slack if r.occupied < 0) >= 20  # the counts were below zero, many times
@@ -123,10 +125,44 @@ def test_a_garage_that_publishes_full_while_closed_jumps_as_its_routine_after_th
     closed[odd] = CountReading("gate-1", "lot-1", closed[odd].time, closed[odd - 1].occupied - 400, CAP)
     _, events = run(closed)
     raised = [at for key, what, at in events if key == "parking.count_jump:lot-1" and what == "raise"]
-    jumps = sum(1 for a, b in zip(closed, closed[1:], strict=False) if abs(b.occupied - a.occupied) > CAP / 2)
+    jumps = sum(1 for a, b in pairwise(closed) if abs(b.occupied - a.occupied) > CAP / 2)
     assert jumps >= 2 * 13  # it jumped at every closing and opening of the two weeks (and at 14:00 once)
     assert len(raised) == 7 and raised[-1] == closed[odd].time, raised
     assert all(at < T0 + timedelta(days=3, hours=12) for at in raised[:-1])
+
+
+def _zone_of_six(jumping: int) -> tuple[LotCounters, list[tuple[str, str, datetime]], datetime]:
+    """Six garages of zone "z", a week of their counts every 30 min, ``jumping`` of them jumping by 400 in
+    the same report on the third day (the operator's feed, as one city's garages did on 2021-10-11 11:45)."""
+    lots = LotCounters(zone_of={f"lot-{k}": "z" for k in range(6)})
+    series = [
+        [CountReading(f"gate-{k}", f"lot-{k}", *c) for c in garage_counts(T0, 1, CAP, seed=k + 1)]
+        for k in range(6)
+    ]
+    i = next(n for n, r in enumerate(series[0]) if r.time >= T0 + timedelta(days=2, hours=13))  # 13:00 Seoul
+    for k in range(jumping):
+        r = series[k][i]
+        series[k][i] = CountReading(r.device, r.lot, r.time, max(0, series[k][i - 1].occupied - 400), CAP)
+    merged = sorted((r for s in series for r in s), key=lambda r: (r.time, r.lot))
+    _, events = run(merged, lots)
+    return lots, events, series[0][i].time
+
+
+def test_the_counts_of_many_lots_of_a_zone_jumping_at_once_are_one_alert_for_the_zone_not_one_a_lot() -> None:
+    _, events, at = _zone_of_six(4)
+    together = [(what, t) for key, what, t in events if key == "parking.counts_jumped:zone:z"]
+    own = [key for key, what, _t in events if key.startswith("parking.count_jump:") and what == "raise"]
+    assert together[0] == ("raise", at) and own == []
+    assert together[1][0] == "clear" and timedelta(hours=1) <= together[1][1] - at <= timedelta(hours=2)
+    assert len(together) == 2
+
+
+def test_one_lot_s_jump_in_a_zone_is_its_own_alert_at_its_own_time_once_the_others_are_heard() -> None:
+    lots, events, at = _zone_of_six(2)  # two of six: fewer than three lots, and than a third of the zone
+    own = [(key, t) for key, what, t in events if key.startswith("parking.count_jump:") and what == "raise"]
+    assert sorted(own) == [("parking.count_jump:lot-0", at), ("parking.count_jump:lot-1", at)]
+    assert not [key for key, _w, _t in events if key.startswith("parking.counts_jumped")]
+    assert lots.occupancy("lot-2") is not None  # a lot that did not jump: its count is its occupancy
 
 
 def test_counts_that_do_not_balance_with_the_gates_are_found_after_three_reports() -> None:
