@@ -53,9 +53,7 @@ class CountReading:
 
 @dataclass(frozen=True, slots=True)
 class CounterConfig:
-    range_margin: float = (
-        0.05  # a count this share beyond 0 or the capacity (at least 2 cars) is out of range
-    )
+    range_margin: float = 0.05  # a count this share beyond 0 or the capacity (at least 2 cars): out of range
     range_clear_s: float = 3600  # back within range this long (two reports at least) clears it
     stuck_s: float = 24 * 3600  # unchanged this long, where there is no history to go by
     stuck_moving_h: int = 3  # unchanged over this many hours in which the lot usually moves
@@ -113,15 +111,15 @@ class LotCounters:
     conditions: Conditions = field(default_factory=Conditions)
     zone_of: dict[str, str] = field(default_factory=dict)  # lot -> its zone ("" without one)
     held: list[_Held] = field(default_factory=list)  # jumps not yet raised, oldest first
-    zone_jump_at: dict[str, datetime] = field(default_factory=dict)  # zone -> its lots' last jump together
-    jumped_together: dict[str, set[str]] = field(default_factory=dict)  # zone -> the lots of its live alert
+    # zone -> when its lots last jumped together, and the lots of its live alert
+    together: dict[str, tuple[datetime, set[str]]] = field(default_factory=dict)
 
     def faulty(self, lot: str) -> bool:
         """A fault of the lot's counter (or of the counts it jumped with) is live, or its jump is being
         judged: its count says nothing of the lot."""
         return (
             any(f"{rule}:{lot}" in self.conditions for rule in RULES)
-            or lot in self.jumped_together.get(self.zone_of.get(lot, ""), ())
+            or lot in self.together.get(self.zone_of.get(lot, ""), (None, ()))[1]
             or any(h.reading.lot == lot for h in self.held)
         )
 
@@ -155,10 +153,9 @@ class LotCounters:
 
     def tick(self, now: datetime) -> list[AlertEvent]:
         out = self._release(now)
-        for zone, when in list(self.zone_jump_at.items()):
+        for zone, (when, _lots) in list(self.together.items()):
             if (now - when).total_seconds() >= 3600:
-                del self.zone_jump_at[zone]
-                self.jumped_together.pop(zone, None)
+                del self.together[zone]
                 out += self.conditions.clear(
                     f"{TOGETHER}:zone:{zone}", now, Text("clear.parking.counts_jumped")
                 )
@@ -258,8 +255,7 @@ class LotCounters:
 
     def _together(self, zone: str, jumped: list[_Held], lots: list[str], counted: int) -> list[AlertEvent]:
         when = max(h.reading.time for h in jumped)
-        self.zone_jump_at[zone] = when
-        self.jumped_together.setdefault(zone, set()).update(lots)
+        self.together[zone] = (when, self.together.get(zone, (when, set()))[1] | set(lots))
         subject = f"zone:{zone}"
         return self.conditions.update(
             f"{TOGETHER}:{subject}",
