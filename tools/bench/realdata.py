@@ -424,7 +424,7 @@ def _garage_city(
     by_place = {g.place: g for g in garages}
     counter = CounterConfig()
     out_of_range: set[str] = set()  # lots whose published counts leave the range, by the data themselves
-    files: dict[str, Any] = {}
+    files: dict[str, Path] = {}
     with contextlib.ExitStack() as stack:
         writers = {}
         for g in garages:
