@@ -60,6 +60,12 @@ def _hour_floor(t: datetime) -> datetime:
     return t.replace(minute=0, second=0, microsecond=0)
 
 
+def _live_in(spans: list[tuple[datetime, datetime | None, str]], hour: datetime) -> bool:
+    """One of the fault ``spans`` (since, until or None, rule) was live in the hour ending at ``hour``."""
+    start = hour - timedelta(hours=1)
+    return any(since < hour and (until is None or until > start) for since, until, _ in spans)
+
+
 class AirQualityStep:
     def __init__(self, ctx: StepContext) -> None:
         self.conn, self.alerts, self.registry, self.rules = ctx.conn, ctx.alerts, ctx.registry, ctx.rules
@@ -505,7 +511,7 @@ class AirQualityStep:
             return False
         start = hour - timedelta(hours=1)
         spans[:] = [s for s in spans if s[1] is None or s[1] > start - TRAIN_WINDOW - timedelta(days=1)]
-        return any(since < hour and (until is None or until > start) for since, until, _ in spans)
+        return _live_in(spans, hour)
 
     def _operator_confirmed(self) -> None:
         """Station advisories an operator confirmed (POST /api/v1/alerts/{id}/confirm) stand confirmed."""
@@ -575,11 +581,12 @@ class AirQualityStep:
                         )
                     hours = [r[0] for r in history]
                     window = history[bisect_right(hours, hour - TRAIN_WINDOW) : bisect_left(hours, hour)]
+                    spans = self.fault_spans.get(dev)
                     model.fit(  # not the hours its sensors were faulty: they are not its usual mixes
                         [
                             dict(zip(FEATURES, r[1:], strict=True))
                             for r in window
-                            if not self._faulty_in(dev, r[0])
+                            if not (spans and _live_in(spans, r[0]))
                         ],
                         hour,
                     )
