@@ -48,18 +48,17 @@ BREAKPOINTS: dict[str, Breakpoints] = {
 }
 
 
-def truncate(value: float, resolution: str) -> Decimal:
-    return Decimal(repr(value)).quantize(Decimal(resolution), rounding=ROUND_DOWN)
+#: per pollutant, its band edges and truncation step as decimals (made once: a station-hour needs six)
+_DECIMAL = {p: ([Decimal(e) for e in bp.edges], Decimal(bp.resolution)) for p, bp in BREAKPOINTS.items()}
+_ONE = Decimal(1)
 
 
 def sub_index(pollutant: str, concentration: float | None) -> int | None:
     """The pollutant's index (0-500), or None when there is no valid concentration."""
     if concentration is None or not math.isfinite(concentration) or concentration < 0:
         return None
-    bp = BREAKPOINTS[pollutant]
-    c = truncate(concentration, bp.resolution)
-    edges = [Decimal(e) for e in bp.edges]
-    step = Decimal(bp.resolution)
+    edges, step = _DECIMAL[pollutant]
+    c = Decimal(repr(concentration)).quantize(step, rounding=ROUND_DOWN)
     if c >= edges[-1]:
         return 500
     for band, (i_lo, i_hi, _grade) in enumerate(INDEX_BANDS):
@@ -67,7 +66,7 @@ def sub_index(pollutant: str, concentration: float | None) -> int | None:
             bp_lo = edges[band]
             bp_hi = edges[band + 1] - step if band < len(INDEX_BANDS) - 1 else edges[-1]
             value = Decimal(i_hi - i_lo) / (bp_hi - bp_lo) * (c - bp_lo) + i_lo
-            return int(value.quantize(Decimal(1), rounding="ROUND_HALF_UP"))
+            return int(value.quantize(_ONE, rounding="ROUND_HALF_UP"))
     return 500  # pragma: no cover - the loop covers every value below the top
 
 
