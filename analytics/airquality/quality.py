@@ -276,6 +276,12 @@ class ZoneQuality:
         st.active[f.rule] = f.active
         return [f] if was != f.active else []
 
+    @staticmethod
+    def _drift_effect(st: _Station) -> float:
+        """How far the station's recent ratio to its peers stands from its learned level."""
+        level = st.drift.level or 0.0
+        return (st.recent if st.recent is not None else level) - level
+
     def tick(self, readings: list[Reading]) -> list[Finding]:
         """Process one minute of the zone's readings; returns the findings that changed."""
         out: list[Finding] = []
@@ -426,15 +432,18 @@ class ZoneQuality:
             drift_scores[r.station] = d
             st.recent = _smoothed(st.recent, res, c.drift_smooth)
             st.recent_pm25 = _smoothed(st.recent_pm25, r.pm25, c.drift_smooth)
-        # drift: blame only the station furthest from its learned ratio
+        # drift: blame only the station furthest from its learned ratio — by its score, which stops at the
+        # CUSUM's cap (several stations can be there at once), then by how far its ratio has moved; never by
+        # the order its reading came in
         if drift_scores:
-            worst = max(drift_scores, key=lambda s: drift_scores[s])
+            effects = {sid: self._drift_effect(self.stations[sid]) for sid in drift_scores}
+            worst = max(drift_scores, key=lambda s: (drift_scores[s], abs(effects[s]), s))
             for sid, d in drift_scores.items():
                 st, c = self.stations[sid], self.cfg(sid)
                 active = st.active.get("aq.drift", False)
                 r = next(x for x in readings if x.station == sid)
                 level = st.drift.level or 0.0
-                effect = (st.recent if st.recent is not None else level) - level
+                effect = effects[sid]
                 # the station's recent level against what its peers make of it (its ratio's learned level)
                 x = st.recent_pm25 or 0.0
                 expected = (x + 1.0) * math.exp(-effect) - 1.0

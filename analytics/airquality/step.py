@@ -237,7 +237,7 @@ class AirQualityStep:
             self.conn()
             .execute(
                 f"SELECT time, device_id, pm25, pm10, rh FROM air_quality WHERE time >= %(t0)s AND time <= %(t1)s {only}"
-                " ORDER BY time",
+                " ORDER BY time, device_id",  # a minute's stations in one order, whoever else reported
                 # from the minute's start: a minute split by the previous slice is read whole
                 {"t0": start.replace(second=0, microsecond=0), "t1": now, **params},
             )

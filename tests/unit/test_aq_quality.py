@@ -308,3 +308,27 @@ def test_an_hourly_station_s_spike_clears_after_quiet_hours_not_ten_readings(see
     found = [(f.active, f.time) for h in hours for f in zq.tick(h) if f.rule == "aq.spike"]
     assert [on for on, _ in found] == [True, False] and found[0][1] == ts(START + 3600 * 85), found
     assert ts(START + 3600 * 87) <= found[1][1] <= ts(START + 3600 * 89), found
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_of_two_stations_drifting_at_once_the_one_further_off_is_blamed_whatever_their_order(
+    seed: int,
+) -> None:
+    """Two hourly stations of a zone step up together (one to 3x, one to 2.2x) and stay there: both drift
+    scores reach the CUSUM's cap, a tie that the order the readings came in used to break (a city re-evaluated
+    with other zones' readings in the same hours blamed the other station). The one further from its
+    learned ratio is the one blamed, in either order."""
+    runs = []
+    for reverse in (False, True):
+        zq, hours = _hourly_zone(300, seed, {"aq-a": 20.0, "aq-b": 18.0, "aq-c": 25.0, "aq-d": 22.0})
+        factor = {"aq-a": 3.0, "aq-b": 2.2}
+        for i in range(200, 300):
+            hours[i] = [replace(x, pm25=round(x.pm25 * factor.get(x.station, 1.0), 1)) for x in hours[i]]
+        found = []
+        for h in hours:
+            found += zq.tick(sorted(h, key=lambda x: x.station, reverse=reverse))
+        runs.append([(f.station, f.active, f.time) for f in found if f.rule == "aq.drift"])
+        cusums = {s: zq.stations[s].drift for s in ("aq-a", "aq-b")}
+        assert all(max(d.pos, d.neg) >= d.cap * d.h for d in cusums.values())  # the tie: both at the cap
+    assert runs[0] == runs[1]
+    assert [(s, on) for s, on, _t in runs[0]] == [("aq-a", True)], runs
