@@ -124,6 +124,24 @@ def _load(cur: psycopg.Cursor[Any], key: str, alert_id: int | None) -> Alert | N
     return row_to_alert(row) if row else None
 
 
+def load_many(conn: psycopg.Connection[Any], keys: list[str]) -> dict[str, Alert | None]:
+    """What :func:`_load` finds for each of ``keys`` (None: no alert yet), under the same row locks, in two
+    round trips for all of them: the rows' ids, then the rows locked (re-read as they are once locked)."""
+    ids = conn.execute(
+        "SELECT k.key, (SELECT id FROM alerts a WHERE a.key = k.key ORDER BY a.state = 'resolved',"
+        " a.resolved_at DESC LIMIT 1) FROM unnest(%s::text[]) AS k(key)",
+        (keys,),
+    ).fetchall()
+    found: dict[str, Alert | None] = dict.fromkeys(keys)
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(
+            "SELECT * FROM alerts WHERE id = ANY(%s) FOR UPDATE", ([i for _k, i in ids if i is not None],)
+        )
+        for row in cur.fetchall():
+            found[row["key"]] = row_to_alert(row)
+    return found
+
+
 def apply(
     conn: psycopg.Connection[Any],
     event: Event,
@@ -133,17 +151,20 @@ def apply(
     alert_id: int | None = None,
     policy: Policy | None = None,
     own_transaction: bool = True,
-    held: dict[str, Alert] | None = None,
+    held: dict[str, Alert | None] | None = None,
     windows_exist: bool = True,
     next_id: Callable[[], int] | None = None,
+    outbox_locked: bool = False,
 ) -> Alert | None:
     """Apply one event to the alert it concerns (by key, or by id for operator actions); returns the result.
     ``own_transaction`` False: within the caller's (:meth:`alerts.writer.AlertWriter.batch`), whose
     failure — another worker opening the same key first included — the caller replays. ``held``: the
-    alerts the caller's transaction has already written, by key, under their row locks (nobody else can
-    change them before it ends): one of them is not read again, and the alert written is put there.
+    alerts the caller's transaction has already read (:func:`load_many`: None, none yet) or written, by key,
+    under their row locks (nobody else can change them before it ends): one of them is not read again, and
+    the alert written is put there.
     ``windows_exist`` False: the caller knows there is no maintenance window at all (none is looked for).
-    ``next_id``: a new alert's id, taken by the caller from the alerts' sequence (no wait for it here)."""
+    ``next_id``: a new alert's id, taken by the caller from the alerts' sequence (no wait for it here).
+    ``outbox_locked``: the caller's transaction holds the outbox's lock already (:func:`lock_outbox`)."""
     key = event.key if isinstance(event, Raise) else key
     if key is None and alert_id is None:
         raise ValueError("an event needs the alert's key or id")
@@ -154,12 +175,11 @@ def apply(
                 conn.cursor(row_factory=dict_row) as cur,
                 conn.cursor(row_factory=dict_row) as windows,
             ):
-                before = held.get(key) if held is not None and key is not None else None
-                asked = windows_exist and before is None and not own_transaction and key is not None
+                known = held is not None and key is not None and key in held
+                asked = windows_exist and not known and not own_transaction and key is not None
                 if asked:  # in the caller's pipeline: the windows asked with the load, in its round trip
                     windows.execute(CANDIDATES, {"subject": (key or "").split(":", 1)[1], "at": now})
-                if before is None:
-                    before = _load(cur, key or "", alert_id)
+                before = held[key or ""] if held is not None and known else _load(cur, key or "", alert_id)
                 after, effects = transition(before, event, now, policy)
                 if after is None or (after == before and not effects):
                     return after
@@ -167,29 +187,10 @@ def apply(
                 runbook = (  # None: keep the one it has
                     Jsonb(policy.runbook.as_json()) if policy is not None and policy.runbook else None
                 )
-                if after.id is None and next_id is not None:  # a new alert, its id known: nothing to wait for
-                    after = dataclasses.replace(after, id=next_id())
-                    cur.execute(
-                        f"INSERT INTO alerts (id, {cols}, runbook) VALUES ({', '.join(['%s'] * (len(_COLUMNS) + 2))})",
-                        [after.id, *_values(after), runbook],
-                    )
-                elif after.id is None:  # a new alert
-                    cur.execute(
-                        f"INSERT INTO alerts ({cols}, runbook) VALUES ({', '.join(['%s'] * (len(_COLUMNS) + 1))})"
-                        " RETURNING id",
-                        [*_values(after), runbook],
-                    )
-                    row = cur.fetchone()
-                    assert row is not None
-                    after = dataclasses.replace(after, id=row["id"])
-                else:
-                    sets = ", ".join(f"{c} = %s" for c in _COLUMNS)
-                    cur.execute(
-                        f"UPDATE alerts SET {sets}, runbook = coalesce(%s, runbook), updated_at = now() WHERE id = %s",
-                        [*_values(after), runbook, after.id],
-                    )
+                notify = any(isinstance(e, Notify) for e in effects)
+                opening = any(isinstance(e, Notify) and e.what in OPENING for e in effects)
                 muted: Window | None = None
-                if any(isinstance(e, Notify) for e in effects):
+                if notify:
                     muted = muting_window(
                         conn,
                         after.subject,
@@ -197,15 +198,36 @@ def apply(
                         now,
                         windows.fetchall() if asked else None if windows_exist else [],
                     )
-                    if any(isinstance(e, Notify) and e.what in OPENING for e in effects):
-                        # the alert remembers the window that held back its opening: release() makes up for it
-                        cur.execute(
-                            "UPDATE alerts SET muted_by = %s WHERE id = %s",
-                            (muted.id if muted else None, after.id),
-                        )
-                        if muted is not None:
-                            effects = [*effects, _muted_audit(after.state, muted, SYSTEM)]
-                    _lock_outbox(cur)
+                # an opening alert remembers the window that held back its notification (release() makes up
+                # for it), in the same write
+                extra, also = (", muted_by", [muted.id if muted else None]) if opening else ("", [])
+                if after.id is None and next_id is not None:  # a new alert, its id known: nothing to wait for
+                    after = dataclasses.replace(after, id=next_id())
+                    cur.execute(
+                        f"INSERT INTO alerts (id, {cols}, runbook{extra})"
+                        f" VALUES ({', '.join(['%s'] * (len(_COLUMNS) + 2 + len(also)))})",
+                        [after.id, *_values(after), runbook, *also],
+                    )
+                elif after.id is None:  # a new alert
+                    cur.execute(
+                        f"INSERT INTO alerts ({cols}, runbook{extra})"
+                        f" VALUES ({', '.join(['%s'] * (len(_COLUMNS) + 1 + len(also)))}) RETURNING id",
+                        [*_values(after), runbook, *also],
+                    )
+                    row = cur.fetchone()
+                    assert row is not None
+                    after = dataclasses.replace(after, id=row["id"])
+                else:
+                    sets = ", ".join(f"{c} = %s" for c in _COLUMNS)
+                    cur.execute(
+                        f"UPDATE alerts SET {sets}, runbook = coalesce(%s, runbook){extra and ', muted_by = %s'},"
+                        " updated_at = now() WHERE id = %s",
+                        [*_values(after), runbook, *also, after.id],
+                    )
+                if opening and muted is not None:
+                    effects = [*effects, _muted_audit(after.state, muted, SYSTEM)]
+                if notify and not outbox_locked:
+                    lock_outbox(cur)
                 for e in effects:
                     if isinstance(e, Audit):
                         _write_audit(cur, after.id, now, e, after.severity)
@@ -219,7 +241,7 @@ def apply(
     raise RuntimeError(f"could not apply {type(event).__name__} to {key or alert_id} after 5 attempts")
 
 
-def _lock_outbox(cur: psycopg.Cursor[Any]) -> None:
+def lock_outbox(cur: psycopg.Cursor[Any]) -> None:
     """Outbox ids must become visible in order (the live stream resumes from one): one writer at a time from
     here to the commit, which follows at once; and the live stream is woken."""
     cur.execute("SELECT pg_advisory_xact_lock(%s)", (OUTBOX_LOCK,))
@@ -252,7 +274,7 @@ def _write_audit(
 def _write_notification(
     cur: psycopg.Cursor[Any], a: Alert, what: str, muted: Window | None = None, **extra: Any
 ) -> None:
-    """One outbox row (after :func:`_lock_outbox`); a muted one is kept for the record and the live console.
+    """One outbox row (after :func:`lock_outbox`); a muted one is kept for the record and the live console.
     It carries the alert's procedure, if its rule has one (kept on the alert row): per language its steps."""
     payload = {**notification_payload(a, what), **extra}
     if muted is not None:
@@ -310,7 +332,7 @@ def release(conn: psycopg.Connection[Any], now: datetime) -> int:
                 Audit("unmuted", SYSTEM, a.state, a.state, Text("audit.unmuted", {"id": was})),
                 a.severity,
             )
-            _lock_outbox(cur)
+            lock_outbox(cur)
             _write_notification(cur, a, "opened", after_maintenance=was)
             released += 1
     return released

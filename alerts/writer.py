@@ -42,7 +42,9 @@ class AlertWriter:
         self._batch: ExitStack | None = None  # the batch's transaction under way
         self._batched = 0  # events in the batch's transaction under way ...
         self._began = 0.0  # ... and when it began (monotonic)
-        self._held: dict[str, Alert] = {}  # the alerts it wrote, by key, under their row locks
+        self._held: dict[str, Alert | None] = {}  # the alerts it read or wrote, by key, under their row locks
+        self._pending: list[AlertEvent] = []  # the batch's events not yet applied
+        self._outbox_locked = False  # the batch's transaction holds the outbox's lock
         self._windows: bool | None = None  # whether any maintenance window exists (asked once a transaction)
         self._ids: list[int] = []  # ids taken from the alerts' sequence for the batch's new alerts
         self.batch_s = BATCH_S
@@ -60,7 +62,9 @@ class AlertWriter:
             self._begin()
             try:
                 yield
+                self._flush()
             except BaseException as e:
+                self._pending = []  # the caller replays them
                 if self._batch is not None:
                     self._batch.__exit__(type(e), e, e.__traceback__)
                 raise
@@ -74,17 +78,52 @@ class AlertWriter:
         self._batch = ExitStack()
         self._batch.enter_context(self.conn().transaction())
         self._batched, self._began = 0, time.monotonic()
-        self._held, self._windows = {}, None
+        self._held, self._windows, self._outbox_locked = {}, None, False
 
     def checkpoint(self) -> None:
-        """Within a batch, commit what it holds if its transaction is ``batch_s`` (:data:`BATCH_S`) old (a
-        long stretch of work between events must not hold the outbox lock); elsewhere nothing."""
-        if self._batch is not None and self._batched and time.monotonic() - self._began >= self.batch_s:
-            self._batch.close()
-            self._begin()
+        """Within a batch, apply the events held and commit if its transaction is ``batch_s``
+        (:data:`BATCH_S`) old (a long stretch of work between events must not hold the outbox lock);
+        elsewhere nothing."""
+        if (
+            self._batch is not None
+            and (self._batched or self._pending)
+            and time.monotonic() - self._began >= self.batch_s
+        ):
+            self._commit()
+
+    def _commit(self) -> None:
+        assert self._batch is not None
+        self._flush()
+        self._batch.close()
+        self._begin()
 
     def apply(self, key: str, event: Raise | Clear, at: datetime) -> None:
-        """One event for the alert ``key`` (``rule:subject``), at ``at``."""
+        """One event for the alert ``key`` (``rule:subject``), at ``at``: within a batch, applied in order
+        with the others at its next checkpoint (or when something reads the alerts through the writer), the
+        alerts they concern read in one go."""
+        if self._batch is None:
+            self._apply(key, event, at)
+            return
+        self._pending.append((key, event, at))
+        if self._batched + len(self._pending) >= BATCH_EVENTS:  # commit, and go on in a new transaction
+            self._commit()
+
+    def _flush(self) -> None:
+        """Apply the batch's events held, having read the alerts they concern that the transaction does not
+        hold yet in one go (:func:`alerts.store.load_many`)."""
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, []
+        if unknown := sorted({key for key, _e, _at in pending} - self._held.keys()):
+            self._held |= store.load_many(self.conn(), unknown)
+        if not self._outbox_locked:  # taken once a transaction, just before its commit (no longer)
+            with self.conn().cursor() as cur:
+                store.lock_outbox(cur)
+            self._outbox_locked = True
+        for key, event, at in pending:
+            self._apply(key, event, at)
+
+    def _apply(self, key: str, event: Raise | Clear, at: datetime) -> None:
         policy = self.rules().policy_for(key.split(":", 1)[0])
         batched = self._batch is not None
         if batched and self._windows is None:  # a window opened meanwhile is seen by the next transaction
@@ -93,15 +132,10 @@ class AlertWriter:
         store.apply(
             self.conn(), event, at, key=key, policy=policy, own_transaction=not batched,
             held=self._held if batched else None, windows_exist=self._windows is not False,
-            next_id=self._next_id if batched else None,
+            next_id=self._next_id if batched else None, outbox_locked=batched and self._outbox_locked,
         )  # fmt: skip
-        if self._batch is not None:
+        if batched:
             self._batched += 1
-            if self._batched >= BATCH_EVENTS:  # commit, and go on in a new transaction
-                self._batch.close()
-                self._begin()
-            else:
-                self.checkpoint()
 
     def _next_id(self) -> int:
         """A new alert's id: the alerts' sequence read :data:`IDS` at a time (one round trip for them)."""
@@ -118,6 +152,7 @@ class AlertWriter:
 
     def live(self, rule: str) -> dict[str, Severity]:
         """The subjects with a live (not resolved) alert of ``rule``, and its severity."""
+        self._flush()
         return {
             subject: Severity(severity)
             for subject, severity in self.conn()
@@ -146,6 +181,7 @@ class AlertWriter:
     def involved_in_resolved(self, rule: str, since: datetime, until: datetime) -> set[str]:
         """The devices named by the alerts of ``rule`` resolved in (``since``, ``until``] (a zone outage's
         devices, say: read from the alerts, so a restart keeps them)."""
+        self._flush()
         rows = (
             self.conn()
             .execute(

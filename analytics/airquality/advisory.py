@@ -39,6 +39,11 @@ class Rule:
     persist_h: int  # consecutive hours at or above the threshold before issuing
     step_down: dict[Level, float]  # below this the level is left
 
+    @property
+    def lowest(self) -> float:
+        """Below this an hour counts towards no level."""
+        return min(self.issue.values())
+
 
 RULES: dict[str, Rule] = {
     "pm25": Rule(
@@ -80,6 +85,10 @@ class State:
         return self.doubted_h == 0 or self.doubted_h >= CONFIRM_AFTER_H
 
 
+#: no advisory, no streak, no doubt
+QUIET = State()
+
+
 @dataclass(frozen=True, slots=True)
 class Event:
     kind: str  # issued | raised | lowered | lifted | peaked | confirmed
@@ -101,8 +110,8 @@ def advance(
     hour passed validation. A level entered on a doubtful hour is unconfirmed (what the episode's believable
     hours stand for is lower) until an hour is believed — valid, or doubtful for :data:`CONFIRM_AFTER_H`
     hours running — then ``confirmed``."""
-    if value is None:
-        return state, []
+    if value is None or (trusted and state == QUIET and value < rule.lowest):
+        return state, []  # nothing held, nothing counted: most hours of the year
     doubted_h = 0 if trusted else state.doubted_h + 1
     believed = replace(state, doubted_h=doubted_h).believed
     streaks = tuple(

@@ -173,25 +173,24 @@ class MultivariateModel:
             return [Assessment(0.0, {}, False) for _ in rows]
         self.since += len(rows)
         x = self._matrix(rows)
-        scores = 1 - np.sqrt(self.covariance.mahalanobis(self._logs(x))) / self.edge
+        scores = (1 - np.sqrt(self.covariance.mahalanobis(self._logs(x))) / self.edge).tolist()
+        z = (x - self.median) / self.scale
+        far = np.abs(z)
+        # the rows as Python numbers, each array operation once for all of them
+        zs, peaks, orders = z.tolist(), far.max(axis=1).tolist(), np.argsort(-far, axis=1).tolist()
+        times = ((x + self.floor) / (self.median + self.floor)).tolist()
         out: list[Assessment] = []
-        for row, xi, s in zip(rows, x, scores, strict=True):
-            z = (xi - self.median) / self.scale
+        for row, s, zi, peak, order, ti in zip(rows, scores, zs, peaks, orders, times, strict=True):
             # a pollutant far out on its own counts (robust z >= z_limit) even where the mix's distance,
             # spread over every pollutant, stays within the edge
-            unusual = s < 0 or float(np.max(np.abs(z))) >= self.z_limit
-            order = np.argsort(-np.abs(z))
-            every = {FEATURES[i]: round(float(z[i]), 1) for i in order if row.get(FEATURES[i]) is not None}
+            unusual = s < 0 or peak >= self.z_limit
+            every = {FEATURES[i]: round(zi[i], 1) for i in order if row.get(FEATURES[i]) is not None}
             named = {f: v for f, v in every.items() if abs(v) >= 3} if unusual else {}
             # how many times its usual each pollutant reads (the analyser's uncertainty keeps a near-zero
             # usual from making any reading a large multiple)
-            lift = {
-                f: round(math.log((xi[i] + self.floor[i]) / (self.median[i] + self.floor[i])), 3)
-                for i, f in enumerate(FEATURES)
-                if f in every
-            }
+            lift = {f: round(math.log(ti[i]), 3) for i, f in enumerate(FEATURES) if f in every}
             values = {f: float(v) for f in FEATURES if (v := row.get(f)) is not None}
-            out.append(Assessment(float(s), named, unusual, every, lift, values))
+            out.append(Assessment(s, named, unusual, every, lift, values))
         return out
 
 

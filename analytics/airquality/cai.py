@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 from enum import StrEnum
+from functools import lru_cache
 
 
 class Grade(StrEnum):
@@ -53,6 +54,7 @@ _DECIMAL = {p: ([Decimal(e) for e in bp.edges], Decimal(bp.resolution)) for p, b
 _ONE = Decimal(1)
 
 
+@lru_cache(maxsize=1 << 16)  # an analyser's hourly means repeat (its resolution); a station-hour needs six
 def sub_index(pollutant: str, concentration: float | None) -> int | None:
     """The pollutant's index (0-500), or None when there is no valid concentration."""
     if concentration is None or not math.isfinite(concentration) or concentration < 0:

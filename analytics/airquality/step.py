@@ -22,8 +22,8 @@ from alerts import queries
 from alerts.model import Clear, Raise
 from analytics import rules as events
 from analytics import state as saved
+from analytics.airquality.advisory import QUIET, Level, advance
 from analytics.airquality.advisory import RULES as ADVISORY_RULES
-from analytics.airquality.advisory import Level, advance
 from analytics.airquality.advisory import State as AdvisoryState
 from analytics.airquality.baseline import (
     FEATURES,
@@ -93,10 +93,14 @@ class AirQualityStep:
         # and in a re-evaluation of many hours only the last before the advisory's next change (or the end
         # of the evaluation) says anything (:meth:`_flush_peaks`)
         self.peaks: dict[str, tuple[Raise, datetime]] = {}
+        self.indices: list[
+            tuple[Any, ...]
+        ] = []  # the hours' CAI rows, written together (:meth:`_write_indices`)
 
     # -- state -------------------------------------------------------------
     def restore(self, s: dict[str, Any]) -> None:
         self.mix_pending.clear()  # what an evaluation cut short had under way
+        self.indices = []
         self.mix_evaluated.clear()
         self.peaks.clear()
         self.live = {}
@@ -282,9 +286,26 @@ class AirQualityStep:
             for hour in hours:
                 self._hourly(hour, buckets)
                 self.alerts.checkpoint()  # a batch does not hold its locks across a long re-evaluation
+        self._write_indices()  # before the mixes' models learn from them
         self._flush_mixes()
         self._flush_peaks()
         return n
+
+    def _write_indices(self) -> None:
+        """The CAI of the station-hours evaluated (``aq_hourly``), in one statement for all."""
+        if not self.indices:
+            return
+        columns = [list(c) for c in zip(*self.indices, strict=True)]
+        self.conn().execute(
+            "INSERT INTO aq_hourly (hour, device_id, pm10_24h, pm25_24h, o3, no2, co, so2, cai, grade, dominant,"
+            " sub_indices) SELECT * FROM unnest(%s::timestamptz[], %s::text[], %s::float8[], %s::float8[],"
+            " %s::float8[], %s::float8[], %s::float8[], %s::float8[], %s::int[], %s::text[], %s::text[],"
+            " %s::jsonb[]) ON CONFLICT (device_id, hour) DO UPDATE SET cai = excluded.cai, grade = excluded.grade,"
+            " dominant = excluded.dominant, sub_indices = excluded.sub_indices, pm10_24h = excluded.pm10_24h,"
+            " pm25_24h = excluded.pm25_24h",
+            columns,
+        )
+        self.indices = []
 
     def _flush_peaks(self, key: str | None = None) -> None:
         """Write the new peaks held (of ``key`` alone, before another event of its alert)."""
@@ -322,7 +343,7 @@ class AirQualityStep:
                 o3, no2, co, so2, *maxima)  # fmt: skip
 
     def _hourly(self, hour: datetime, buckets: dict[str, dict[int, tuple[Any, ...]]]) -> None:
-        conn, zone_of = self.conn(), self.registry.zone_of
+        zone_of = self.registry.zone_of
         self._operator_confirmed()
         number = int(hour.timestamp()) // 3600
         rows = [(dev, *got) for dev in sorted(buckets) if (got := self._hour_of(buckets[dev], number))]
@@ -351,14 +372,7 @@ class AirQualityStep:
             means[dev] = dict(zip(POLLUTANTS, (pm25_1h, pm10_1h, o3, no2, co, so2), strict=True))
             highest[dev] = dict(zip(POLLUTANTS, maxima, strict=True))
             day[dev] = dict(zip(FEATURES, (pm10_24h, pm25_24h, o3, no2, co, so2), strict=True))
-        with conn.cursor() as cur:  # the hour's stations in one round trip
-            cur.executemany(
-                "INSERT INTO aq_hourly (hour, device_id, pm10_24h, pm25_24h, o3, no2, co, so2, cai, grade, dominant,"
-                " sub_indices) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (device_id, hour) DO UPDATE"
-                " SET cai = excluded.cai, grade = excluded.grade, dominant = excluded.dominant,"
-                " sub_indices = excluded.sub_indices, pm10_24h = excluded.pm10_24h, pm25_24h = excluded.pm25_24h",
-                indices,
-            )
+        self.indices += indices
         verdicts = self._judge(hour, means, highest)
         saturated = self._saturation(hour, verdicts)
         evaluated = self.mix_evaluated.setdefault(hour, defaultdict(int))  # zone -> stations with an hour
@@ -379,9 +393,7 @@ class AirQualityStep:
                 values = {
                     d: v for d in means if zone_of.get(d) == zone and (v := means[d][pollutant]) is not None
                 }
-                believed = {
-                    d: self.advisories.get(f"{pollutant}:{d}", AdvisoryState()).believed for d in values
-                }
+                believed = {d: self.advisories.get(f"{pollutant}:{d}", QUIET).believed for d in values}
                 a = area(values, {d: verdicts[d][pollutant] for d in values}, believed)
                 self._advise(pollutant, f"zone:{zone}", hour, a.value, None, a)
         mine = set(self.registry.stations) if self.registry.zone is not None else None
@@ -622,7 +634,7 @@ class AirQualityStep:
         k = f"{pollutant}:{subject}"
         trusted = verdict is None or verdict.status == "valid"
         state, emitted = advance(
-            ADVISORY_RULES[pollutant], self.advisories.get(k, AdvisoryState()), hour, value, trusted
+            ADVISORY_RULES[pollutant], self.advisories.get(k, QUIET), hour, value, trusted
         )
         self.advisories[k] = state
         for e in emitted:

@@ -218,3 +218,47 @@ def test_a_batch_commits_at_a_checkpoint_once_its_transaction_is_old(db_url: str
             assert _count(db_url, "SELECT count(*) FROM alerts") == 1
             writer.apply("flatline:aq-002", raise_("aq-002"), T0)
         assert _count(db_url, "SELECT count(*) FROM alerts") == 2
+
+
+def test_load_many_finds_for_each_key_what_one_load_finds(db_url: str) -> None:
+    """The alerts of several keys read in one go: the live one, else the one resolved last (to re-open),
+    else none — as the load of one key finds them."""
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        store.apply(conn, raise_("aq-live"), T0)
+        for i in range(2):  # aq-back: resolved twice, the second time later
+            opened = T0 + timedelta(hours=2 * i)
+            store.apply(conn, raise_("aq-back"), opened)
+            a = store.apply(conn, Acknowledge("op"), opened + timedelta(minutes=1), key="flatline:aq-back")
+            assert a is not None
+            store.apply(conn, Resolve("op", "done"), opened + timedelta(minutes=2), alert_id=a.id)
+        store.apply(conn, raise_("aq-back"), T0 + timedelta(days=30))  # re-opens? no: a new one, long after
+        store.apply(conn, Clear("back"), T0 + timedelta(days=30, minutes=5), key="flatline:aq-back")
+        keys = ["flatline:aq-live", "flatline:aq-back", "flatline:aq-none"]
+        with conn.transaction():
+            got = store.load_many(conn, keys)
+        with conn.transaction(), conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
+            one = {k: store._load(cur, k, None) for k in keys}
+    assert got == one
+    assert got["flatline:aq-live"] is not None and got["flatline:aq-live"].state is State.OPEN
+    back = got["flatline:aq-back"]
+    assert back is not None and back.opened_at == T0 + timedelta(days=30) and back.state is State.RESOLVED
+    assert _count(db_url, "SELECT count(*) FROM alerts WHERE key = 'flatline:aq-back'") == 3
+    assert got["flatline:aq-none"] is None
+
+
+def test_what_a_batch_holds_is_applied_before_the_writer_reads_the_alerts(db_url: str) -> None:
+    """Within a batch, events wait for its next checkpoint; the writer's own reads (live alerts, the
+    devices of resolved ones) first apply what it holds, in order."""
+    from alerts.config import AlertRules
+    from alerts.writer import AlertWriter
+
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        writer = AlertWriter(lambda: conn, lambda: AlertRules())
+        writer.batch_s = 3600.0
+        with writer.batch():
+            writer.apply("flatline:aq-001", raise_("aq-001"), T0)
+            writer.apply("flatline:aq-002", raise_("aq-002"), T0)
+            writer.apply("flatline:aq-001", Clear("back"), T0 + timedelta(minutes=1))
+            assert set(writer.live("flatline")) == {"aq-002"}
+            assert _count(db_url, "SELECT count(*) FROM alerts") == 0  # in the batch's transaction only
+        assert _count(db_url, "SELECT count(*) FROM alerts") == 2
