@@ -4,8 +4,9 @@ The analytics (and the boarding bell) decide *that* something is wrong and say s
 :class:`~alerts.model.Raise` or a :class:`~alerts.model.Clear` for an alert key (``rule:subject``);
 the writer decides what that does to the alert tables (open, count, raise the severity, re-open within
 the rule's window, clear), through :func:`alerts.store.apply`, one transaction per event, its
-notifications in the outbox — or, within :meth:`AlertWriter.batch` (a stretch of analytics work), one
-transaction per :data:`BATCH_EVENTS` events, pipelined.
+notifications in the outbox — or, within :meth:`AlertWriter.batch` (a stretch of analytics work), held
+and applied in order at the batch's checkpoints (the alerts they concern read in one go, the outbox's lock
+taken once), one transaction per :data:`BATCH_EVENTS` events or :data:`BATCH_S`, pipelined.
 """
 
 from __future__ import annotations

@@ -271,10 +271,13 @@ class ZoneQuality:
         st = self.stations.get(sid)
         return st is not None and any(st.active.get(r, False) for r in rules)
 
-    def _edge(self, st: _Station, f: Finding) -> list[Finding]:
-        was = st.active.get(f.rule, False)
-        st.active[f.rule] = f.active
-        return [f] if was != f.active else []
+    @staticmethod
+    def _changed(st: _Station, rule: str, active: bool) -> bool:
+        """Set ``rule``'s state for the station; True when that changed it (a finding to report: most
+        readings change nothing, and their findings are not made)."""
+        was = st.active.get(rule, False)
+        st.active[rule] = active
+        return was != active
 
     @staticmethod
     def _drift_effect(st: _Station) -> float:
@@ -312,21 +315,22 @@ class ZoneQuality:
                 st.flat.learn_one(r.pm25)
                 floor = r.pm25 <= c.stuck_floor and st.pm10_moved  # clean air at the analyser's floor
                 spans = (r.time - st.run_from).total_seconds() >= c.stuck_s
-                out += self._edge(
-                    st,
-                    Finding(
-                        "aq.stuck",
-                        r.station,
-                        score >= 1.0 and spans and not floor,
-                        r.time,
-                        r.pm25,
-                        float(c.stuck_run),
-                        None,
-                        score,
-                        Text("why.aq.stuck", {"value": r.pm25, "n": st.flat.run}),
-                        extra,
-                    ),
-                )
+                stuck = score >= 1.0 and spans and not floor
+                if self._changed(st, "aq.stuck", stuck):
+                    out.append(
+                        Finding(
+                            "aq.stuck",
+                            r.station,
+                            stuck,
+                            r.time,
+                            r.pm25,
+                            float(c.stuck_run),
+                            None,
+                            score,
+                            Text("why.aq.stuck", {"value": r.pm25, "n": st.flat.run}),
+                            extra,
+                        )
+                    )
             # range
             bad: Text | None = None
             inconsistent = False
@@ -348,9 +352,10 @@ class ZoneQuality:
                 else:
                     st.range_from, st.range_run = None, 0
             st.since_range = 0 if inconsistent else st.since_range + 1
-            if bad or st.since_range >= self.readings(r.station, c.range_quiet_s, c.range_quiet):
-                out += self._edge(
-                    st,
+            if (
+                bad or st.since_range >= self.readings(r.station, c.range_quiet_s, c.range_quiet)
+            ) and self._changed(st, "aq.range", bool(bad)):
+                out.append(
                     Finding(
                         "aq.range",
                         r.station,
@@ -359,7 +364,7 @@ class ZoneQuality:
                         r.pm25,
                         message=bad or Text("clear.aq.range"),
                         details=extra,
-                    ),
+                    )
                 )
             # neighbour consistency
             peer_ids = tuple(sorted(s for s in valid if s != r.station))
@@ -394,7 +399,8 @@ class ZoneQuality:
             confirmed = self._held_spike(st, r.pm25, ref)
             if confirmed is not None:
                 st.since_spike = 0
-                out += self._edge(st, confirmed)
+                if self._changed(st, confirmed.rule, confirmed.active):
+                    out.append(confirmed)
             else:
                 st.since_spike += 1
             if z >= c.spike_z:
@@ -417,15 +423,16 @@ class ZoneQuality:
                         "z_by_change": by_change,
                     },
                 }
-            elif confirmed is None and st.since_spike >= self.readings(
-                r.station, c.spike_quiet_s, c.spike_quiet
+            elif (
+                confirmed is None
+                and st.since_spike >= self.readings(r.station, c.spike_quiet_s, c.spike_quiet)
+                and self._changed(st, "aq.spike", False)
             ):
-                out += self._edge(
-                    st,
+                out.append(
                     Finding(
                         "aq.spike", r.station, False, r.time, r.pm25, c.spike_z, ref, z,
                         Text("clear.aq.spike", {"value": r.pm25, "median": ref}),
-                    ),
+                    )
                 )  # fmt: skip
             d = st.drift.score_one(res)
             st.drift.learn_one(res)
@@ -452,17 +459,18 @@ class ZoneQuality:
                     now_active = d >= c.drift_off and abs(effect) >= st.drift.scale
                 else:
                     now_active = d >= c.drift_on and sid == worst and beyond
-                msg: str | Text = (
-                    Text(
-                        "why.aq.drift",
-                        {"ratio": residuals[sid], "learned": level, "recent": x, "expected": expected},
-                    )
-                    if now_active
-                    else Text("clear.aq.drift")
-                )
                 if active and not now_active:
                     st.drift.reset()  # over: the next drift builds up from nothing
-                out += self._edge(
-                    st, Finding("aq.drift", sid, now_active, r.time, r.pm25, c.drift_on, level, d, msg)
-                )
+                if self._changed(st, "aq.drift", now_active):
+                    msg = (
+                        Text(
+                            "why.aq.drift",
+                            {"ratio": residuals[sid], "learned": level, "recent": x, "expected": expected},
+                        )
+                        if now_active
+                        else Text("clear.aq.drift")
+                    )
+                    out.append(
+                        Finding("aq.drift", sid, now_active, r.time, r.pm25, c.drift_on, level, d, msg)
+                    )
         return out

@@ -20,6 +20,7 @@ issue an area's advisory alone; the readings left out are named with their reaso
 from __future__ import annotations
 
 import statistics
+from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
@@ -101,16 +102,16 @@ def judge(
             out[sid] = Verdict(
                 "invalid", Text("why.aq.below_range", {"p": name, "value": _g(h.mean), "unit": unit})
             )
+    by_zone: dict[str, list[tuple[str, float]]] = defaultdict(list)  # each zone's believable stations
+    for j, p in hours.items():
+        if j not in out and (z := zone_of.get(j)):
+            by_zone[z].append((j, p.mean))
     invalid = set(out)
     for sid, h in hours.items():
         if sid in invalid:
             continue
         zone = zone_of.get(sid, "")
-        peers = [
-            p.mean
-            for j, p in hours.items()
-            if j != sid and j not in invalid and zone and zone_of.get(j) == zone
-        ]
+        peers = [mean for j, mean in by_zone[zone] if j != sid] if zone else []
         if len(peers) >= MIN_PEERS:
             ref = statistics.median(peers)
             if h.mean > rules.peer_factor * ref and h.mean > ref + rules.peer_margin:
