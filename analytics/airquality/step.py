@@ -93,9 +93,8 @@ class AirQualityStep:
         # and in a re-evaluation of many hours only the last before the advisory's next change (or the end
         # of the evaluation) says anything (:meth:`_flush_peaks`)
         self.peaks: dict[str, tuple[Raise, datetime]] = {}
-        self.indices: list[
-            tuple[Any, ...]
-        ] = []  # the hours' CAI rows, written together (:meth:`_write_indices`)
+        # the hours' CAI rows, written together (:meth:`_write_indices`)
+        self.indices: list[tuple[Any, ...]] = []
 
     # -- state -------------------------------------------------------------
     def restore(self, s: dict[str, Any]) -> None:
@@ -350,10 +349,9 @@ class AirQualityStep:
         means: dict[str, dict[str, float | None]] = {}
         highest: dict[str, dict[str, float | None]] = {}
         day: dict[str, dict[str, float | None]] = {}  # station -> the 24-hour features of its pollutant mix
-        indices: list[tuple[Any, ...]] = []
         for dev, pm25_1h, pm10_1h, pm25_24h, pm10_24h, o3, no2, co, so2, *maxima in rows:
             c = cai({"pm25": pm25_24h, "pm10": pm10_24h, "o3": o3, "no2": no2, "co": co, "so2": so2})
-            indices.append(
+            self.indices.append(
                 (
                     hour,
                     dev,
@@ -372,7 +370,6 @@ class AirQualityStep:
             means[dev] = dict(zip(POLLUTANTS, (pm25_1h, pm10_1h, o3, no2, co, so2), strict=True))
             highest[dev] = dict(zip(POLLUTANTS, maxima, strict=True))
             day[dev] = dict(zip(FEATURES, (pm10_24h, pm25_24h, o3, no2, co, so2), strict=True))
-        self.indices += indices
         verdicts = self._judge(hour, means, highest)
         saturated = self._saturation(hour, verdicts)
         evaluated = self.mix_evaluated.setdefault(hour, defaultdict(int))  # zone -> stations with an hour
