@@ -8,6 +8,7 @@ else the straight lines between the stops), with each stop's distance along it.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import zipfile
 from collections import defaultdict
@@ -170,11 +171,27 @@ def load(source: FsPath) -> Network:
 
 def load_zip(data: bytes, name: str = "feed.zip") -> Network:
     """A feed from the bytes of its .zip file (an upload, a row of ``transit_feeds``)."""
+    return parse(read_zip(data, name))
+
+
+def read_zip(data: bytes, name: str = "feed.zip") -> dict[str, str]:
+    """The feed's text files by name, as :func:`parse` takes them; folders inside the archive are ignored."""
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as z:
-            files = {FsPath(n).name: z.read(n).decode("utf-8") for n in z.namelist() if n.endswith(".txt")}
+            return {FsPath(n).name: z.read(n).decode("utf-8") for n in z.namelist() if n.endswith(".txt")}
     except zipfile.BadZipFile:
         raise GtfsError(name, "not a zip file or a directory") from None
     except UnicodeDecodeError as e:
         raise GtfsError(name, f"a file is not UTF-8 text ({e.reason} at byte {e.start})") from None
-    return parse(files)
+
+
+def content_digest(files: dict[str, str]) -> str:
+    """SHA-256 of what a feed says: its files' names and texts, not the archive around them. The same feed
+    exported twice zips to different bytes (each entry carries the time it was written, the order and the
+    compression vary); it is still the same feed."""
+    h = hashlib.sha256()
+    for name in sorted(files):
+        for part in (name.encode(), files[name].encode()):
+            h.update(len(part).to_bytes(8, "big"))
+            h.update(part)
+    return h.hexdigest()

@@ -9,7 +9,6 @@ changes nothing. The broker accounts follow the registry as for one device (``ci
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 import psycopg
@@ -21,7 +20,7 @@ from api.common import audit
 from api.deps import Admin, Language, State, Viewer
 from api.problems import Problem, responses
 from api.schemas import ImportReport, LotIn, Zone, ZoneIn
-from boarding.gtfs import GtfsError, load_zip
+from boarding.gtfs import GtfsError, content_digest, parse, read_zip
 from citywatch.i18n import Text, render
 
 router = APIRouter()
@@ -165,17 +164,19 @@ async def put_feed(request: Request, st: State, who: Admin) -> dict[str, Any]:
     """The feed is read as the bell reads it, so a feed the bell cannot run on is refused here, naming the
     file, the line and the problem. Accepted, it becomes the newest feed; the bell takes it up within
     ``CITYWATCH_BOARDING_FEED_CHECK_S`` (requests at stops its routes no longer serve are rejected,
-    their panels told why). Uploading the same feed again makes it the newest once more."""
+    their panels told why). Uploading the same feed again (the same files, however zipped) makes it the newest
+    once more."""
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > MAX_FEED_BYTES:
             raise Problem(413, Text("error.feed.large", {"mib": MAX_FEED_BYTES // 2**20}))
     try:
-        net = load_zip(bytes(body), "the upload")
+        files = read_zip(bytes(body), "the upload")
+        net = parse(files)
     except GtfsError as e:
         raise Problem(422, str(e)) from None
-    digest = hashlib.sha256(body).hexdigest()
+    digest = content_digest(files)
     row = st.db.one(
         "INSERT INTO transit_feeds (sha256, feed, routes, stops, directions, uploaded_by)"
         " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (sha256) DO UPDATE SET uploaded_at = now(),"

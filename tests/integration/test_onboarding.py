@@ -140,14 +140,15 @@ def test_the_command_line_onboards_through_the_api_with_an_admin_key(api: Api, t
     assert broken.returncode == 1 and "trips.txt" in broken.stderr and "missing" in broken.stderr
 
 
-def _zip(files: dict[str, str]) -> bytes:
+def _zip(files: dict[str, str], written: tuple[int, ...] = (2026, 3, 1, 9, 0, 0), folder: str = "") -> bytes:
+    """The feed as an archive whose entries were written at ``written``, inside ``folder``."""
     import io
     import zipfile
 
     buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as z:
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
         for name, text in files.items():
-            z.writestr(name, text)
+            z.writestr(zipfile.ZipInfo(folder + name, written), text)  # type: ignore[arg-type]
     return buf.getvalue()
 
 
@@ -180,7 +181,10 @@ def test_the_transit_agency_s_routes_are_uploaded_checked_and_the_newest_is_the_
             newest = uploaded_feed(conn)
             assert newest is not None and newest[0] == second["id"] and len(newest[1].serving("s1")) == 1
             assert uploaded_feed(conn, newer_than=second["id"]) is None  # nothing newer: the bell keeps it
-            again = c.put("/api/v1/transit/feed", content=_zip(good), headers=zipped).json()
+            # the agency's export of the same feed a day later, its files in another order inside a folder
+            rezipped = _zip(dict(reversed(good.items())), written=(2026, 3, 2, 9, 0, 0), folder="gtfs/")
+            assert rezipped != _zip(good)
+            again = c.put("/api/v1/transit/feed", content=rezipped, headers=zipped).json()
             assert again["id"] == got["id"] and again["uploaded_at"] > got["uploaded_at"]
             newest = uploaded_feed(conn, newer_than=second["id"])
             assert newest is not None and newest[0] == got["id"]

@@ -9,7 +9,7 @@ import pytest
 
 from boarding.geometry import Path as Route
 from boarding.geometry import distance_m
-from boarding.gtfs import GtfsError, load, parse
+from boarding.gtfs import GtfsError, content_digest, load, parse
 from boarding.matching import Fix, candidates, choose, place
 from simulators.city import Scale, build_city
 from simulators.gtfs import feed_files, write_feed
@@ -98,6 +98,21 @@ def test_simulated_city_writes_a_feed_that_imports(tmp_path: Path) -> None:
     junk.write_text("not a feed")
     with pytest.raises(GtfsError, match="not a zip"):
         load(junk)
+
+
+def test_a_feed_is_known_by_what_its_files_say() -> None:
+    """The digest that tells a re-upload of a feed from a new one: the same files give the same digest in
+    any order; a changed text, a renamed file, or text moved from one file to the next gives another."""
+    files = feed_files(build_city(1, Scale()))
+    same = content_digest(dict(reversed(files.items())))
+    assert content_digest(files) == same
+    stops = files["stops.txt"]
+    others = [
+        files | {"stops.txt": stops.replace(",", ";", 1)},
+        {("halts.txt" if k == "stops.txt" else k): v for k, v in files.items()},
+        files | {"routes.txt": files["routes.txt"] + stops[:1], "stops.txt": stops[1:]},
+    ]
+    assert len({same, *map(content_digest, others)}) == 4
 
 
 def test_the_nearest_upstream_bus_is_chosen_on_a_straight_road() -> None:
