@@ -25,8 +25,9 @@ from grafana import macros
 from grafana.build import OUT, render, text
 from grafana.dashboards import DASHBOARDS
 from simulators.gtfs import write_feed
+from simulators.publisher import Publisher
 from simulators.run import SimulateOptions, run_simulation
-from tests.support import SMALL, IngestThread, as_role, module_platform, wait_for
+from tests.support import SECRET, SMALL, IngestThread, as_role, module_platform, request, wait_for
 from tools.localservices import PostgresServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -118,8 +119,22 @@ def city_db(pg: PostgresServer, workdir: Path) -> Iterator[str]:
             )  # fmt: skip
             pub = run_simulation(settings, opts)
             sent = sum(pub.sent.values())  # data, malformed, duplicates, status
+            # a passenger waiting now, whatever the simulated hours left open: the open-requests panel's row
+            route = city.routes[0]
+            panel = Publisher(host="127.0.0.1", port=mq.port, secret=SECRET, mode="gateway")
+            panel.open([])
+            waiting = request(panel, f"stop-{route.stops[1][3:]}", route.stops[1], route.route_id)
+            panel.close()
             # every message taken from the broker (leaving the block commits what ingest still holds)
-            assert wait_for(lambda: service.inbound >= sent, 120), (service.inbound, dict(pub.sent))
+            assert wait_for(lambda: service.inbound >= sent + 1, 120), (service.inbound, dict(pub.sent))
+            with psycopg.connect(url, autocommit=True) as conn:
+                assert wait_for(
+                    lambda: conn.execute(
+                        "SELECT 1 FROM bell_requests WHERE request_id = %s AND status IN ('pending', 'assigned', 'no_bus')",
+                        (waiting,),
+                    ).fetchone(),
+                    10,
+                ), waiting
         end = datetime.now(UTC)
         AnalyticsService(as_service("analytics")).evaluate_range(end - timedelta(hours=6), end)
         with psycopg.connect(
