@@ -30,6 +30,7 @@ from api.routes import (
     cctv,
     devices,
     driver,
+    gtfs_rt,
     i18n,
     maintenance,
     ngsi,
@@ -60,7 +61,9 @@ key (`Authorization: Bearer cwk_…` or `X-API-Key`). Roles: *viewer* reads,
 **Errors** are RFC 9457 problem documents (`application/problem+json`).
 
 **Neighbouring cities** read parking and air quality as FIWARE Smart Data
-Models (NGSI-LD) under `/ngsi-ld/v1/entities`.
+Models (NGSI-LD) under `/ngsi-ld/v1/entities`; journey planners and the
+province's bus information system read the buses' positions and the stops whose
+boarding bell is out of order as GTFS Realtime under `/gtfs-rt`.
 """
 
 TAGS = [
@@ -79,6 +82,7 @@ TAGS = [
     },
     {"name": "platform", "description": "ingest health, dead letters, liveness, readiness"},
     {"name": "NGSI-LD", "description": "FIWARE Smart Data Models for neighbouring cities"},
+    {"name": "GTFS Realtime", "description": "bus positions and boarding-bell alerts for journey planners"},
     {
         "name": "driver terminal",
         "description": "a bus's on-board screen: signs in as the bus, sees only its bus",
@@ -175,6 +179,7 @@ def create_app(settings: Settings) -> FastAPI:
     catalogue.messages()  # the pages' catalogue with a key missing in a language stops the start, naming it
     app.include_router(platform.health)
     app.include_router(ngsi.router)
+    app.include_router(gtfs_rt.router)
     pages(app)
     return app
 

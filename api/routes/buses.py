@@ -80,7 +80,7 @@ def buses(
     max_age_s: Annotated[float, Query(gt=0, le=86400)] = 300.0,
 ) -> list[dict[str, Any]]:
     return st.db.all(
-        "SELECT d.device_id AS bus_id, p.route_id, p.time, p.lat, p.lon, p.speed_kmh, p.heading_deg, p.door_open,"
+        "SELECT d.device_id AS bus_id, d.name, p.route_id, p.time, p.lat, p.lon, p.speed_kmh, p.heading_deg, p.door_open,"
         " extract(epoch FROM now() - p.time)::float8 AS age_s"
         " FROM devices d CROSS JOIN LATERAL (SELECT * FROM bus_positions b WHERE b.device_id = d.device_id"
         "   AND b.time > now() - make_interval(secs => %(age)s) ORDER BY b.time DESC LIMIT 1) p"

@@ -148,6 +148,7 @@ class ZoneCount(BaseModel):
 # -- buses ------------------------------------------------------------------------
 class BusPosition(BaseModel):
     bus_id: str
+    name: str
     route_id: str
     time: datetime
     lat: float
