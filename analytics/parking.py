@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 from alerts.model import AlertEvent, Clear, Severity, alert
 from analytics.conditions import Conditions
 from analytics.lot_counter import CountReading, LotCounters
-from citywatch.i18n import Text, place
+from citywatch.i18n import Text, place, sentences
 from citywatch.localtime import SEOUL, hour_of_week
 
 
@@ -245,8 +245,13 @@ class ParkingRules:
         if status == "open":
             return [(key, Clear(Text("clear.parking.lot_full", {"release": self.cfg.release, "now": rate,
                                                                 "minutes": self.cfg.release_after_s / 60})), t)]  # fmt: skip
-        sev = Severity.WARNING if status == "full" else Severity.INFO
+        # full is a warning where it asks something of the operators; where the lot is usually this full
+        # at this hour of the week (the busy downtown garage by 11:00), it is shown, not paged
+        usual = self._usual(lot, t)
+        routine = usual is not None and usual >= self.cfg.almost_full
+        sev = Severity.WARNING if status == "full" and not routine else Severity.INFO
         title = Text(f"alert.parking.{status}", {"lot": place(f"lot:{lot}", lot)})
+        why = Text("why.parking.occupied", {"occupied": occ, "capacity": cap})
         return [
             (
                 key,
@@ -261,7 +266,10 @@ class ParkingRules:
                     threshold=self.cfg.almost_full,
                     window_end=t,
                     details={"occupied": occ, "capacity": cap},
-                    message=Text("why.parking.occupied", {"occupied": occ, "capacity": cap}),
+                    baseline=usual,
+                    message=sentences(why, Text("why.parking.usually_full", {"usual": usual}))
+                    if routine
+                    else why,
                 ),
                 t,
             )
@@ -278,6 +286,12 @@ class ParkingRules:
             out += self._lot(lot, now)
         return out
 
+    def _usual(self, lot: str, t: datetime) -> float | None:
+        """The lot's usual occupancy at ``t``'s hour of the week (the median of the weeks remembered), once
+        ``baseline_min`` weeks have been seen."""
+        seen = self.usual.get((lot, hour_of_week(t, self.tz)), ())
+        return statistics.median(seen) if len(seen) >= self.cfg.baseline_min else None
+
     def _against_baseline(self, lot: str, now: datetime) -> list[AlertEvent]:
         """Once an hour per lot: occupancy against its usual level for this hour of the week."""
         hour = now.replace(minute=0, second=0, microsecond=0)
@@ -292,9 +306,10 @@ class ParkingRules:
         if cap <= 0:
             return []
         rate = occ / cap
-        seen = self.usual.setdefault((lot, hour_of_week(now, self.tz)), deque(maxlen=self.cfg.baseline_keep))
-        usual = statistics.median(seen) if len(seen) >= self.cfg.baseline_min else None
-        seen.append(rate)
+        usual = self._usual(lot, now)
+        self.usual.setdefault((lot, hour_of_week(now, self.tz)), deque(maxlen=self.cfg.baseline_keep)).append(
+            rate
+        )
         if usual is None:
             return []
         off = abs(rate - usual) >= self.cfg.unusual_delta

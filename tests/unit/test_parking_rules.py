@@ -102,6 +102,51 @@ def test_lot_almost_full_full_and_back_with_hysteresis() -> None:
     assert r.tick(below + timedelta(minutes=16)) == []  # said once
 
 
+def test_a_lot_full_at_the_hour_it_always_fills_is_shown_not_paged() -> None:
+    """Full at the hour of the week the lot is usually full (sampled full on three Mondays at 11:00 and
+    12:00) is information, saying so; full at an hour it is usually empty (Tuesdays at 03:00), or before
+    three weeks have been seen, is a warning: it asks something of the operators."""
+    from alerts.model import Severity
+    from citywatch.localtime import SEOUL
+
+    r = ParkingRules({"lot": 10})
+    monday = datetime(2026, 11, 2, tzinfo=SEOUL)
+
+    def full_at(t: datetime) -> Raise:
+        events = [e for i in range(10) for e in r.on_reading(SpaceReading(f"s{i}", "lot", t, True))]
+        raised = [e for _k, e, _t in events if isinstance(e, Raise)]
+        assert raised[-1].title == "Parking lot full: lot", raised
+        return raised[-1]
+
+    def empty_at(t: datetime) -> None:
+        for i in range(10):
+            r.on_reading(SpaceReading(f"s{i}", "lot", t, False))
+        assert kinds(r.tick(t + timedelta(minutes=16)))[-1] == ("parking.lot_full:lot", "clear")
+
+    for i in range(10):  # the lot's sensors heard, empty, the day before
+        r.on_reading(SpaceReading(f"s{i}", "lot", monday - timedelta(days=1), False))
+    first = []
+    for week in range(3):
+        w = monday + timedelta(weeks=week)
+        r.tick(w + timedelta(days=1, hours=3))  # Tuesday 03:00: empty
+        first.append(full_at(w + timedelta(hours=10, minutes=55)))
+        r.tick(w + timedelta(hours=11))  # sampled full
+        r.tick(w + timedelta(hours=12))
+        empty_at(w + timedelta(hours=12, minutes=30))
+    assert [a.severity for a in first] == [Severity.WARNING] * 3  # no three weeks seen yet
+    w = monday + timedelta(weeks=3)
+    routine = full_at(w + timedelta(hours=11, minutes=10))
+    assert routine.severity == Severity.INFO and routine.explanation.baseline == 1.0
+    assert (
+        routine.explanation.message
+        == "10/10 spaces occupied — 100% is usual at this hour of the week: it fills at this time"
+    )
+    empty_at(w + timedelta(hours=12, minutes=30))
+    unusual = full_at(w + timedelta(days=1, hours=3, minutes=10))
+    assert unusual.severity == Severity.WARNING and unusual.explanation.baseline == 0.0
+    assert unusual.explanation.message == "10/10 spaces occupied"
+
+
 def test_one_car_coming_and_going_at_the_threshold_is_one_alert_not_a_stream() -> None:
     """ISA-18.2's remedy for a chattering alarm, an off-delay: 9 and 8 of 10 spaces in turn every 2 minutes
     for an hour (90 % and 80 %, across both thresholds) raise the lot once; it opens 15 min after it settles

@@ -90,6 +90,18 @@ FEED_DOWN = timedelta(hours=1)  # no scrape at all for this long: the counters r
 SENSOR_FAULTS = ("aq.stuck", "aq.spike", "aq.drift", "aq.range", "aq.saturation", "aq.multivariate")
 
 
+def _alarm_figures(prefix: str, load: dict[str, Any]) -> dict[str, Any]:
+    """What reached the operators (``alerts.load.alarm_load``): annunciations, their rate and peak, and those
+    of warning or worse, the ones ISA-18.2 counts as alarms (they ask an action)."""
+    return {
+        f"{prefix}_annunciations": load["annunciations"],
+        f"{prefix}_alarm_per_10min": round(load["per_10min"], 4),
+        f"{prefix}_alarm_peak_10min": load["peak_10min"]["annunciations"],
+        f"{prefix}_warning_or_worse": load["warning_or_worse"],
+        f"{prefix}_warning_or_worse_per_10min": round(load["warning_or_worse_per_10min"], 4),
+    }
+
+
 def _ppm(pollutant: str, ug_m3: float) -> float:
     return ug_m3 * 24.45 / (MOLAR_MASS[pollutant] * 1000)
 
@@ -166,9 +178,7 @@ def _uci(url: str, workdir: Path) -> dict[str, Any]:
         "uci_alerts_per_1000_device_hours": round(1000 * alerts / device_hours, 2),
         "uci_alerts_per_1000_device_hours_in_shared_episodes": None,  # one station: no episode is shared
         "uci_alerts_per_1000_device_hours_outside_shared_episodes": None,
-        "uci_annunciations": load["annunciations"],
-        "uci_alarm_per_10min": round(load["per_10min"], 4),
-        "uci_alarm_peak_10min": load["peak_10min"]["annunciations"],
+        **_alarm_figures("uci", load),
         "uci_reevaluation_readings_per_s": round(n / took, 1),
     }
 
@@ -309,9 +319,7 @@ def _network(url: str, workdir: Path, folder: Path, start: datetime, days: float
         },
         "network_alerts_per_1000_station_hours_in_shared_episodes": inside,
         "network_alerts_per_1000_station_hours_outside_shared_episodes": outside,
-        "network_annunciations": load["annunciations"],
-        "network_alarm_per_10min": round(load["per_10min"], 4),
-        "network_alarm_peak_10min": load["peak_10min"]["annunciations"],
+        **_alarm_figures("network", load),
         "network_reevaluation_readings_per_s": round(n / took, 1),
     }
 
@@ -477,7 +485,8 @@ def _garage_city(
         f"garages: {alerts} alerts in {lot_hours:.0f} lot-hours ({1000 * alerts / lot_hours:.1f} per 1,000);"
         f" {len(out_of_range)} lots' published counts leave their range, parking.count_range names"
         f" {len(named & out_of_range)} of them and {len(named - out_of_range)} other;"
-        f" {load['per_10min']:.3f} annunciations per 10 min; re-evaluated {written / took:.0f} counts/s"
+        f" {load['per_10min']:.3f} annunciations per 10 min ({load['warning_or_worse']} of"
+        f" {load['annunciations']} warning or worse); re-evaluated {written / took:.0f} counts/s"
     )
     for rule, count in by_rule.items():
         progress(f"  {rule}: {count}")
@@ -493,9 +502,7 @@ def _garage_city(
         "garages_lots_out_of_range_in_data": sorted(out_of_range),
         "garages_lots_out_of_range_named": len(named & out_of_range),
         "garages_lots_named_in_range": sorted(named - out_of_range),
-        "garages_annunciations": load["annunciations"],
-        "garages_alarm_per_10min": round(load["per_10min"], 4),
-        "garages_alarm_peak_10min": load["peak_10min"]["annunciations"],
+        **_alarm_figures("garages", load),
         "garages_reevaluation_readings_per_s": round(written / took, 1),
     }
 
