@@ -24,6 +24,7 @@ from api.login_limit import LoginLimiter
 from api.metrics import ApiMetrics, RequestTimer
 from api.names import PlaceNames
 from api.routes import (
+    airkorea,
     alerts,
     auth,
     buses,
@@ -63,7 +64,9 @@ key (`Authorization: Bearer cwk_…` or `X-API-Key`). Roles: *viewer* reads,
 **Neighbouring cities** read parking and air quality as FIWARE Smart Data
 Models (NGSI-LD) under `/ngsi-ld/v1/entities`; journey planners and the
 province's bus information system read the buses' positions and the stops whose
-boarding bell is out of order as GTFS Realtime under `/gtfs-rt`.
+boarding bell is out of order as GTFS Realtime under `/gtfs-rt`; Korean displays
+and apps written against AirKorea's open API read the city's stations under
+`/B552584/ArpltnInforInqireSvc`.
 """
 
 TAGS = [
@@ -83,6 +86,10 @@ TAGS = [
     {"name": "platform", "description": "ingest health, dead letters, liveness, readiness"},
     {"name": "NGSI-LD", "description": "FIWARE Smart Data Models for neighbouring cities"},
     {"name": "GTFS Realtime", "description": "bus positions and boarding-bell alerts for journey planners"},
+    {
+        "name": "AirKorea",
+        "description": "the city's stations as AirKorea's open API answers (측정소별 실시간 측정정보)",
+    },
     {
         "name": "driver terminal",
         "description": "a bus's on-board screen: signs in as the bus, sees only its bus",
@@ -180,6 +187,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(platform.health)
     app.include_router(ngsi.router)
     app.include_router(gtfs_rt.router)
+    app.include_router(airkorea.router)
     pages(app)
     return app
 

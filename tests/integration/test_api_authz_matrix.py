@@ -58,7 +58,12 @@ POLICY: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/driver/{bus}/stream"): "viewer",
     ("POST", "/api/v1/driver/{bus}/ack"): TERMINAL,
 }
-VIEWER_PREFIXES = ("/api/v1/", "/ngsi-ld/v1/", "/gtfs-rt/")  # every other GET: any signed-in role
+VIEWER_PREFIXES = (
+    "/api/v1/",
+    "/ngsi-ld/v1/",
+    "/gtfs-rt/",
+    "/B552584/",
+)  # every other GET: any signed-in role
 
 
 def _b64(d: dict[str, object]) -> str:
