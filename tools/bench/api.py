@@ -186,6 +186,25 @@ def _measure(
     return out
 
 
+def _measure_airkorea(
+    client: httpx.Client, rng: random.Random, ids: list[str], term: str, hours: int, n: int
+) -> dict[str, float]:
+    """AirKorea's station answer (JSON) for a random station, all of ``term``'s hours in one page; checked
+    first to hold readings in its newest hours, so that hours with nothing to average are not what is timed."""
+    path = (
+        "/B552584/ArpltnInforInqireSvc/getMsrstnAcctoRltmMesureDnsty?returnType=json&numOfRows={}&dataTerm={}"
+    )
+    probe = client.get(path.format(hours, term) + f"&stationName={ids[0]}")
+    probe.raise_for_status()
+    items = probe.json()["response"]["body"]["items"]
+    if len(items) != hours or all(it["pm25Value"] == "-" for it in items[:3]):
+        raise RuntimeError(f"AirKorea {term}: {len(items)} hours, the newest without readings")
+    return _measure(
+        client, f"AirKorea station answer, {term} ({hours} hours)",
+        lambda: path.format(hours, term) + f"&stationName={rng.choice(ids)}", n, 5,
+    )  # fmt: skip
+
+
 @contextlib.contextmanager
 def _database(data_dir: Path | None) -> Iterator[str]:
     """A private cluster: in a temporary directory, or kept in ``data_dir`` to be measured again."""
@@ -281,6 +300,10 @@ def run(
                     "resolved_alerts_page": _measure(
                         c, "resolved alerts page", lambda: "/api/v1/alerts?state=resolved&limit=50", requests // 3, 5
                     ),
+                    **{
+                        f"airkorea_{term.lower()}": _measure_airkorea(c, rng, ids, term, hours, requests // 3)
+                        for term, hours in (("DAILY", 24), ("MONTH", 720))
+                    },
                 }  # fmt: skip
         finally:
             api.terminate()
