@@ -41,6 +41,15 @@ class Window:
     def active(self, at: datetime) -> bool:
         return self.starts_at <= at < self.until
 
+    def overlaps(self, start: datetime, end: datetime) -> bool:
+        """Is it in force at some time in [start, end)?"""
+        return self.starts_at < end and self.until > start
+
+    def concerns(self, family: str) -> bool:
+        """Does it mute some rule of ``family`` (``aq``: every rule, the ``aq`` ones, or one of them)?"""
+        p = self.rule_prefix
+        return p is None or family == p or family.startswith(p + ".") or p.startswith(family + ".")
+
     def covers(self, subject: str, zone: str | None, rule: str, at: datetime) -> bool:
         """Does this window mute the alert ``rule`` on ``subject`` (of ``zone``) at ``at``?"""
         if not self.active(at):

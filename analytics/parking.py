@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import statistics
 from collections import deque
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -247,7 +248,7 @@ class ParkingRules:
                                                                 "minutes": self.cfg.release_after_s / 60})), t)]  # fmt: skip
         # full is a warning where it asks something of the operators; where the lot is usually this full
         # at this hour of the week (the busy downtown garage by 11:00), it is shown, not paged
-        usual = self._usual(lot, t)
+        usual = self._usual(self.usual.get((lot, hour_of_week(t, self.tz)), ()))
         routine = usual is not None and usual >= self.cfg.almost_full
         sev = Severity.WARNING if status == "full" and not routine else Severity.INFO
         title = Text(f"alert.parking.{status}", {"lot": place(f"lot:{lot}", lot)})
@@ -286,10 +287,9 @@ class ParkingRules:
             out += self._lot(lot, now)
         return out
 
-    def _usual(self, lot: str, t: datetime) -> float | None:
-        """The lot's usual occupancy at ``t``'s hour of the week (the median of the weeks remembered), once
-        ``baseline_min`` weeks have been seen."""
-        seen = self.usual.get((lot, hour_of_week(t, self.tz)), ())
+    def _usual(self, seen: Collection[float]) -> float | None:
+        """A lot's usual occupancy at an hour of the week from what it had then (``self.usual``): the median
+        of the weeks remembered, once ``baseline_min`` have been seen."""
         return statistics.median(seen) if len(seen) >= self.cfg.baseline_min else None
 
     def _against_baseline(self, lot: str, now: datetime) -> list[AlertEvent]:
@@ -306,10 +306,9 @@ class ParkingRules:
         if cap <= 0:
             return []
         rate = occ / cap
-        usual = self._usual(lot, now)
-        self.usual.setdefault((lot, hour_of_week(now, self.tz)), deque(maxlen=self.cfg.baseline_keep)).append(
-            rate
-        )
+        seen = self.usual.setdefault((lot, hour_of_week(now, self.tz)), deque(maxlen=self.cfg.baseline_keep))
+        usual = self._usual(seen)
+        seen.append(rate)
         if usual is None:
             return []
         off = abs(rate - usual) >= self.cfg.unusual_delta

@@ -25,6 +25,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Final
 from xml.etree import ElementTree as ET
 
+from alerts.maintenance import Window
 from analytics.airquality.cai import Grade, cai, grade, sub_index
 
 NO_DATA: Final = "통신장애"
@@ -134,7 +135,7 @@ def as_xml(answer: Mapping[str, Any]) -> bytes:
 def flags_of(
     end: datetime,
     heard: bool,
-    maintenance: Iterable[tuple[datetime, datetime]],
+    maintenance: Iterable[Window],
     faults: Iterable[tuple[datetime, datetime, Iterable[str]]],
 ) -> dict[str, str]:
     """Per pollutant, why the hour ending at ``end`` is not the air: nothing heard from the station; a
@@ -143,7 +144,7 @@ def flags_of(
     every = (*GASES, *PARTICULATES)
     if not heard:
         return dict.fromkeys(every, NO_DATA)
-    if any(a < end and b > start for a, b in maintenance):
+    if any(w.overlaps(start, end) for w in maintenance):
         return dict.fromkeys(every, MAINTENANCE)
     out: dict[str, str] = {}
     for a, b, pollutants in faults:

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
 
+from alerts.maintenance import UNTIL, window_from_row
 from api import airkorea
 from api.deps import State, Viewer
 from api.problems import responses
@@ -33,10 +34,9 @@ LEFT JOIN heard h ON h.hour = g.hour
 LEFT JOIN aq_hourly a ON a.device_id = %(dev)s AND a.hour = g.hour
 ORDER BY g.hour DESC
 """
-_MAINTENANCE = """
-SELECT m.starts_at, least(m.ended_at, m.ends_at) AS until FROM maintenance m
-WHERE (m.subject = %(dev)s OR m.subject = 'zone:' || %(zone)s) AND (m.rule_prefix IS NULL OR m.rule_prefix LIKE 'aq%%')
-  AND m.starts_at < %(last)s AND least(m.ended_at, m.ends_at) > %(first)s - interval '1 hour'
+_MAINTENANCE = f"""
+SELECT m.* FROM maintenance m WHERE (m.subject = %(dev)s OR m.subject = 'zone:' || %(zone)s)
+  AND m.starts_at < %(last)s AND {UNTIL} > %(first)s - interval '1 hour'
 """
 _FAULTS = """
 SELECT a.rule, a.opened_at, CASE WHEN a.condition_active AND a.state <> 'resolved' THEN now()
@@ -85,7 +85,7 @@ def station_hours(
     last = now.replace(minute=0, second=0, microsecond=0)
     first = last - timedelta(hours=airkorea.TERMS[dataTerm] - 1)
     where = {"dev": station["device_id"], "first": first, "last": last, "zone": station["zone_id"]}
-    windows = [(r["starts_at"], r["until"]) for r in st.db.all(_MAINTENANCE, where)]
+    windows = [w for r in st.db.all(_MAINTENANCE, where) if (w := window_from_row(r)).concerns("aq")]
     faults = [
         (r["opened_at"], r["until"], airkorea.fault_pollutants(r["rule"], r["details"]))
         for r in st.db.all(_FAULTS, {**where, "rules": airkorea.FAULT_RULES})

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from xml.etree import ElementTree as ET
 
+from alerts.maintenance import Window
 from analytics.airquality.cai import cai
 from api import airkorea
 from citywatch.localtime import SEOUL
@@ -64,10 +65,25 @@ def test_a_value_that_is_not_the_air_is_a_dash_with_its_flag_and_leaves_the_cai(
     assert {silent[f"{p}Flag"] for p in HOURLY} == {"통신장애"}
 
 
+def _window(starts: datetime, ends: datetime, rule_prefix: str | None = None) -> Window:
+    return Window(1, "aq-001", rule_prefix, starts, ends, "zero and span check", "operator")
+
+
+def test_a_station_s_maintenance_is_a_window_for_its_air_quality_rules() -> None:
+    t = END
+    assert _window(t, t + timedelta(hours=1)).concerns("aq")
+    assert _window(t, t + timedelta(hours=1), "aq").concerns("aq")
+    assert _window(t, t + timedelta(hours=1), "aq.stuck").concerns("aq")
+    assert not _window(t, t + timedelta(hours=1), "device.offline").concerns("aq")
+    assert not _window(t, t + timedelta(hours=1), "aqua").concerns("aq")
+
+
 def test_which_hours_are_flagged_and_why() -> None:
     start = END - timedelta(hours=1)
-    window = (start + timedelta(minutes=50), END + timedelta(hours=2))  # from the hour's last ten minutes
-    before = (start - timedelta(hours=3), start)  # a window that ended as the hour began
+    window = _window(
+        start + timedelta(minutes=50), END + timedelta(hours=2)
+    )  # from the hour's last ten minutes
+    before = _window(start - timedelta(hours=3), start)  # a window that ended as the hour began
     fault = (start + timedelta(minutes=5), start + timedelta(minutes=20), ("pm25", "pm10"))
     assert airkorea.flags_of(END, True, [], []) == {}
     assert airkorea.flags_of(END, True, [before], []) == {}
